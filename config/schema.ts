@@ -1,0 +1,228 @@
+import { z } from "zod";
+import { ENVIRONMENTS, cidrString, siteNameString } from "../plan/address-plan";
+import { cidrProblem, parseAddress } from "../plan/cidr";
+
+/**
+ * The one schema for everything a `Pulumi.<env>.yaml` holds under the
+ * `ske-platform:` namespace. Every object is strict, so a misspelt key is an
+ * error rather than a silently ignored setting. Credentials are deliberately
+ * absent: OpenStack reads OS_* / clouds.yaml and GitHub reads GITHUB_TOKEN.
+ */
+
+const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, {
+  message: "expected an OpenStack UUID such as 3f1c2b9e-5d4a-4c1e-9f0a-1b2c3d4e5f60",
+});
+const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, {
+  message: "expected a lower-case name of letters, digits and dashes",
+});
+const httpsUrl = z.url({ protocol: /^https$/, message: "expected an https:// URL" });
+const ipv4 = z.string().refine((value) => parseAddress(value) !== undefined, {
+  message: "expected an IPv4 address such as 10.0.0.1",
+});
+const semver = z.string().regex(/^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, {
+  message: "expected a version such as 1.2.3",
+});
+const port = z.number().int().min(1).max(65535);
+
+export const flavorsSchema = z.strictObject({
+  controlPlane: z.string().min(1),
+  worker: z.string().min(1),
+  loadBalancer: z.string().min(1),
+  jumpHost: z.string().min(1),
+});
+
+export const nodeCountsSchema = z.strictObject({
+  /** etcd needs an odd quorum; 1 is only for throw-away clusters. */
+  controlPlane: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(3),
+  worker: z.number().int().min(1).max(100),
+});
+
+export const floatingIpsSchema = z.strictObject({
+  jumpHost: z.boolean().default(false),
+  loadBalancers: z.boolean().default(false),
+});
+
+export const siteSchema = z.strictObject({
+  /** OpenStack region of this site; each site is its own region. */
+  region: z.string().min(1),
+  /** Optional clouds.yaml entry; without it the provider reads OS_* variables. */
+  cloud: z.string().min(1).optional(),
+  availabilityZones: z.array(z.string().min(1)).min(1),
+  /** IDs, not names: preview must not need a lookup against the cloud. */
+  externalNetworkId: uuid,
+  talosImageId: uuid,
+  jumpHostImageId: uuid,
+  /** Must equal this site's entry in address-plan.yaml. */
+  subnet: cidrString,
+  dnsNameservers: z.array(ipv4).default([]),
+  flavors: flavorsSchema,
+  /** Node counts of this site's management cluster. */
+  nodes: nodeCountsSchema,
+  floatingIps: floatingIpsSchema.default({ jumpHost: false, loadBalancers: false }),
+});
+
+export const opsClusterSchema = z.strictObject({
+  site: siteNameString,
+  nodes: nodeCountsSchema,
+});
+
+export const clustersSchema = z.strictObject({
+  ops: opsClusterSchema,
+  talosVersion: semver,
+  kubernetesVersion: semver,
+  ciliumChartVersion: semver,
+});
+
+export const publicExceptionSchema = z.strictObject({
+  /** Shown in the rule's description and in the security-group matrix. */
+  name: name,
+  reason: z.string().min(10, { message: "say why this exception exists (at least 10 characters)" }),
+  group: z.enum(["jumphost", "loadbalancer"]),
+  protocol: z.enum(["tcp", "udp"]),
+  port: port,
+  cidr: cidrString,
+});
+
+export const accessSchema = z.strictObject({
+  /** Operator networks (VPN, office) that may open SSH to the jump hosts. */
+  adminCidrs: z.array(cidrString).min(1),
+  /** Named, documented openings wider than the address plan. */
+  publicExceptions: z.array(publicExceptionSchema).default([]),
+});
+
+export const githubSchema = z.strictObject({
+  owner: name,
+  iacRepository: name,
+  gitopsRepository: name,
+  team: name,
+  requiredApprovals: z.number().int().min(1).max(6).default(1),
+  /** Exactly one stack owns repository-wide settings (branch protection, team access). */
+  ownsRepositorySettings: z.boolean().default(false),
+});
+
+export const argocdSchema = z.strictObject({
+  chartRepository: httpsUrl.default("https://argoproj.github.io/argo-helm"),
+  chartVersion: semver,
+  namespace: name.default("argocd"),
+});
+
+export const zitadelSchema = z.strictObject({
+  issuer: httpsUrl,
+  kubernetesClientId: z.string().min(1),
+  argocdClientId: z.string().min(1),
+  grafanaClientId: z.string().min(1),
+  groupsClaim: z.string().min(1).default("groups"),
+  groupsPrefix: z.string().min(1).default("zitadel:"),
+  requireMfa: z.boolean().default(true),
+  platformGroup: z.string().min(1),
+  auditorGroup: z.string().min(1),
+});
+
+export const auditArchiveSchema = z.strictObject({
+  /** S3-compatible endpoint of the site's object storage (Ceph RGW). */
+  endpoint: httpsUrl,
+  site: siteNameString,
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+    message: "expected an S3 bucket name",
+  }),
+});
+
+export const siemSchema = z.strictObject({
+  endpoint: httpsUrl,
+  format: z.enum(["json", "cef"]).default("json"),
+});
+
+export const auditSchema = z
+  .strictObject({
+    retentionDays: z.number().int().min(1).max(3650).default(30),
+    lockDays: z.number().int().min(1).max(3650),
+    archive: auditArchiveSchema,
+    siem: siemSchema.optional(),
+  })
+  .refine((audit) => audit.lockDays >= audit.retentionDays, {
+    path: ["lockDays"],
+    message: "the object-lock period must be at least the retention period",
+  });
+
+export const protectionSchema = z.strictObject({
+  /** Sets `protect` and `retainOnDelete` on control planes and machine secrets. */
+  statefulResources: z.boolean(),
+  /** Production refuses statefulResources: false unless this is true. */
+  allowUnprotectedProduction: z.boolean().default(false),
+});
+
+export const platformConfigSchema = z
+  .strictObject({
+    environment: z.enum(ENVIRONMENTS),
+    sites: z.record(siteNameString, siteSchema).refine((s) => Object.keys(s).length > 0, {
+      message: "at least one site is required",
+    }),
+    clusters: clustersSchema,
+    access: accessSchema,
+    github: githubSchema,
+    argocd: argocdSchema,
+    zitadel: zitadelSchema,
+    audit: auditSchema,
+    protection: protectionSchema,
+    /** Layers a lab or partial deployment may switch off; everything is on by default. */
+    layers: z
+      .strictObject({
+        clusters: z.boolean().default(true),
+        bootstrap: z.boolean().default(true),
+        kubernetes: z.boolean().default(true),
+        github: z.boolean().default(true),
+      })
+      .default({ clusters: true, bootstrap: true, kubernetes: true, github: true }),
+  })
+  .superRefine((config, ctx) => {
+    const sites = Object.keys(config.sites);
+    if (config.environment === "production") {
+      for (const required of ["osl2", "sto2"]) {
+        if (!sites.includes(required)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["sites"],
+            message: `production must run in site ${required} (sites: ${sites.join(", ")})`,
+          });
+        }
+      }
+    }
+    if (!sites.includes(config.clusters.ops.site)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["clusters", "ops", "site"],
+        message: `"${config.clusters.ops.site}" is not one of the configured sites (${sites.join(", ")})`,
+      });
+    }
+    if (!sites.includes(config.audit.archive.site)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["audit", "archive", "site"],
+        message: `"${config.audit.archive.site}" is not one of the configured sites (${sites.join(", ")})`,
+      });
+    }
+    if (config.environment === "production" && !config.protection.statefulResources && !config.protection.allowUnprotectedProduction) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["protection", "statefulResources"],
+        message: "production keeps stateful resources protected; set protection.allowUnprotectedProduction: true to override on purpose",
+      });
+    }
+    config.access.adminCidrs.forEach((cidr, i) => {
+      if (!cidrProblem(cidr) && cidr.endsWith("/0")) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["access", "adminCidrs", i],
+          message: "an admin range cannot be the whole internet; declare a named access.publicExceptions entry instead",
+        });
+      }
+    });
+  });
+
+export type PlatformConfig = z.infer<typeof platformConfigSchema>;
+export type SiteConfig = z.infer<typeof siteSchema>;
+export type PublicException = z.infer<typeof publicExceptionSchema>;
+export type NodeCounts = z.infer<typeof nodeCountsSchema>;
+
+/** The Pulumi config namespace of this project (the `name` in Pulumi.yaml). */
+export const CONFIG_NAMESPACE = "ske-platform";

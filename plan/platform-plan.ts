@@ -1,0 +1,85 @@
+/**
+ * The pure plan: from validated config and the committed address plan to the
+ * sites, clusters and rule tables one environment deploys. No Pulumi here.
+ */
+import type { NodeCounts, PlatformConfig, SiteConfig } from "../config/schema";
+import { foreignSupernets, type AddressPlan, type EnvironmentName } from "./address-plan";
+import { siteSecurityTable, type ClusterId, type SiteSecurityTable } from "./security-rules";
+
+export type ClusterRole = "ops" | "management";
+
+export interface ClusterPlan {
+  id: ClusterId;
+  role: ClusterRole;
+  /** Globally unique, e.g. `production-osl2-ops`. */
+  name: string;
+  site: string;
+  nodes: NodeCounts;
+}
+
+export interface SitePlan {
+  name: string;
+  /** Prefix of every resource name in this site, e.g. `production-osl2`. */
+  prefix: string;
+  config: SiteConfig;
+  subnet: string;
+  clusters: ClusterPlan[];
+  security: SiteSecurityTable;
+}
+
+export interface PlatformPlan {
+  environment: EnvironmentName;
+  opsSite: string;
+  sites: SitePlan[];
+  clusters: ClusterPlan[];
+  /** The environment's own supernet. */
+  supernet: string;
+  /** Every other environment's supernet: nothing of ours may admit them. */
+  foreignSupernets: string[];
+  /** CIDR sources any rule may name, besides named exceptions. */
+  allowedSourceCidrs: string[];
+}
+
+export function buildPlatformPlan(config: PlatformConfig, addressPlan: AddressPlan): PlatformPlan {
+  const environment = config.environment;
+  const ownAddresses = addressPlan.environments[environment];
+  const foreign = foreignSupernets(addressPlan, environment);
+  const opsSite = config.clusters.ops.site;
+  const opsSiteSubnet = ownAddresses.sites[opsSite]!;
+
+  const sites = Object.entries(config.sites)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, site]): SitePlan => {
+      const prefix = `${environment}-${name}`;
+      const clusters: ClusterPlan[] = [];
+      if (name === opsSite) {
+        clusters.push({ id: "ops", role: "ops", name: `${prefix}-ops`, site: name, nodes: config.clusters.ops.nodes });
+      }
+      clusters.push({ id: "mgmt", role: "management", name: `${prefix}-mgmt`, site: name, nodes: site.nodes });
+      return {
+        name,
+        prefix,
+        config: site,
+        subnet: ownAddresses.sites[name]!,
+        clusters,
+        security: siteSecurityTable({
+          clusters: clusters.map((c) => c.id),
+          opsInSite: name === opsSite,
+          opsSiteSubnet,
+          adminCidrs: config.access.adminCidrs,
+          publicExceptions: config.access.publicExceptions,
+          foreignSupernets: foreign,
+        }),
+      };
+    });
+
+  return {
+    environment,
+    opsSite,
+    sites,
+    clusters: sites.flatMap((s) => s.clusters),
+    supernet: ownAddresses.supernet,
+    foreignSupernets: foreign,
+    allowedSourceCidrs: [ownAddresses.supernet, ...config.access.adminCidrs],
+  };
+}

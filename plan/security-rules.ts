@@ -1,0 +1,190 @@
+/**
+ * Security-group rule tables as plain data. The SiteNetwork component turns
+ * these into OpenStack resources one-to-one; tests, synth's matrix and the
+ * policies read the same data, so what is reviewed is what is deployed.
+ */
+import { ANY_IPV4, subtractCidrs } from "./cidr";
+
+export type ClusterId = "ops" | "mgmt";
+export type NodeRole = "controlplane" | "worker" | "loadbalancer";
+export type ClusterGroupKey = `${ClusterId}-${NodeRole}`;
+export type GroupKey = "jumphost" | "egress" | ClusterGroupKey;
+export type Protocol = "tcp" | "udp" | "icmp" | "vrrp";
+
+/** Where a CIDR source comes from; the policies allow each origin differently. */
+export type CidrOrigin = "ops-site" | "admin" | "exception" | "egress";
+
+export type RulePeer =
+  | { kind: "group"; group: GroupKey }
+  | { kind: "cidr"; cidr: string; origin: CidrOrigin };
+
+export interface SecurityGroupSpec {
+  key: GroupKey;
+  description: string;
+}
+
+export interface SecurityRuleSpec {
+  /** Unique within a site; becomes part of the resource name. */
+  key: string;
+  group: GroupKey;
+  direction: "ingress" | "egress";
+  /** Undefined means any protocol (egress only). */
+  protocol?: Protocol;
+  ports?: { from: number; to: number };
+  peer: RulePeer;
+  description: string;
+}
+
+interface Service {
+  name: string;
+  protocol: Protocol;
+  ports?: { from: number; to: number };
+}
+
+const tcp = (name: string, from: number, to = from): Service => ({ name, protocol: "tcp", ports: { from, to } });
+
+export const SERVICES = {
+  ssh: tcp("ssh", 22),
+  apid: tcp("talos-apid", 50000),
+  trustd: tcp("talos-trustd", 50001),
+  apiserver: tcp("kube-apiserver", 6443),
+  etcd: tcp("etcd", 2379, 2380),
+  kubelet: tcp("kubelet", 10250),
+  ciliumHealth: tcp("cilium-health", 4240),
+  vxlan: { name: "cilium-vxlan", protocol: "udp", ports: { from: 8472, to: 8472 } },
+  icmp: { name: "icmp", protocol: "icmp" },
+  vrrp: { name: "vrrp", protocol: "vrrp" },
+} satisfies Record<string, Service>;
+
+export interface PublicExceptionInput {
+  name: string;
+  reason: string;
+  group: "jumphost" | "loadbalancer";
+  protocol: "tcp" | "udp";
+  port: number;
+  cidr: string;
+}
+
+export interface SiteRuleInput {
+  /** Clusters that run in this site. */
+  clusters: readonly ClusterId[];
+  /** Whether the environment's ops cluster runs in this site. */
+  opsInSite: boolean;
+  /** The ops site's subnet: the source of ops traffic seen from other sites. */
+  opsSiteSubnet: string;
+  adminCidrs: readonly string[];
+  publicExceptions: readonly PublicExceptionInput[];
+  /** Every other environment's supernet; egress to them is never allowed. */
+  foreignSupernets: readonly string[];
+}
+
+export interface SiteSecurityTable {
+  groups: SecurityGroupSpec[];
+  rules: SecurityRuleSpec[];
+}
+
+const group = (key: GroupKey): RulePeer => ({ kind: "group", group: key });
+
+export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
+  const groups: SecurityGroupSpec[] = [
+    { key: "jumphost", description: "Jump host: SSH from admin ranges only" },
+    { key: "egress", description: "Egress anywhere except other environments' address space; carried by every port" },
+  ];
+  const rules: SecurityRuleSpec[] = [];
+  const allow = (target: GroupKey, service: Service, peer: RulePeer, why: string) => {
+    const from = peer.kind === "group" ? peer.group : peer.origin === "exception" ? `exception` : peer.origin;
+    const cidrSuffix = peer.kind === "cidr" ? `-${peer.cidr.replace(/[./]/g, "-")}` : "";
+    rules.push({
+      key: `${target}-in-${service.name}-from-${from}${cidrSuffix}`,
+      group: target,
+      direction: "ingress",
+      protocol: service.protocol,
+      ...(service.ports ? { ports: service.ports } : {}),
+      peer,
+      description: `${service.name}: ${why}`,
+    });
+  };
+
+  for (const cluster of input.clusters) {
+    const cp: GroupKey = `${cluster}-controlplane`;
+    const worker: GroupKey = `${cluster}-worker`;
+    const lb: GroupKey = `${cluster}-loadbalancer`;
+    groups.push(
+      { key: cp, description: `${cluster} cluster control-plane nodes` },
+      { key: worker, description: `${cluster} cluster worker nodes` },
+      { key: lb, description: `${cluster} cluster HAProxy pair in front of the Kubernetes API` },
+    );
+
+    // Inside the cluster, peers are named by group, never by address.
+    for (const s of [SERVICES.apid, SERVICES.trustd, SERVICES.apiserver, SERVICES.etcd, SERVICES.kubelet, SERVICES.vxlan, SERVICES.ciliumHealth, SERVICES.icmp]) {
+      allow(cp, s, group(cp), "between control-plane nodes");
+    }
+    for (const s of [SERVICES.trustd, SERVICES.apiserver, SERVICES.vxlan, SERVICES.ciliumHealth, SERVICES.icmp]) {
+      allow(cp, s, group(worker), "workers join and talk to the control plane");
+    }
+    for (const s of [SERVICES.apid, SERVICES.kubelet, SERVICES.vxlan, SERVICES.ciliumHealth, SERVICES.icmp]) {
+      allow(worker, s, group(cp), "the control plane manages workers");
+    }
+    for (const s of [SERVICES.kubelet, SERVICES.vxlan, SERVICES.ciliumHealth, SERVICES.icmp]) {
+      allow(worker, s, group(worker), "between workers");
+    }
+    allow(cp, SERVICES.apiserver, group(lb), "HAProxy forwards to the API servers");
+    allow(lb, SERVICES.vrrp, group(lb), "keepalived moves the VIP between the pair");
+
+    // The Kubernetes API only through the load balancers; Talos only from the jump host.
+    allow(lb, SERVICES.apiserver, group("jumphost"), "operators reach the API through the jump host");
+    allow(cp, SERVICES.apid, group("jumphost"), "talosctl runs on the jump host");
+    allow(worker, SERVICES.apid, group("jumphost"), "talosctl runs on the jump host");
+
+    if (cluster === "mgmt") {
+      if (input.opsInSite) {
+        allow(lb, SERVICES.apiserver, group("ops-worker"), "Argo CD in the ops cluster deploys here");
+        allow(lb, SERVICES.apiserver, group("ops-controlplane"), "the ops cluster's control plane reaches this API");
+      } else {
+        // Remote groups cannot cross regions, so the ops site is named by its planned subnet.
+        allow(lb, SERVICES.apiserver, { kind: "cidr", cidr: input.opsSiteSubnet, origin: "ops-site" }, "Argo CD in the ops cluster (other site) deploys here");
+      }
+    }
+  }
+
+  for (const cidr of input.adminCidrs) {
+    allow("jumphost", SERVICES.ssh, { kind: "cidr", cidr, origin: "admin" }, "operators' admin range");
+  }
+
+  for (const exception of input.publicExceptions) {
+    const targets: GroupKey[] =
+      exception.group === "jumphost" ? ["jumphost"] : input.clusters.map((c): GroupKey => `${c}-loadbalancer`);
+    for (const target of targets) {
+      const service: Service = {
+        name: exception.name,
+        protocol: exception.protocol,
+        ports: { from: exception.port, to: exception.port },
+      };
+      allow(target, service, { kind: "cidr", cidr: exception.cidr, origin: "exception" }, `exception: ${exception.reason}`);
+    }
+  }
+
+  for (const cidr of egressCidrs(input.foreignSupernets)) {
+    rules.push({
+      key: `egress-out-to-${cidr.replace(/[./]/g, "-")}`,
+      group: "egress",
+      direction: "egress",
+      peer: { kind: "cidr", cidr, origin: "egress" },
+      description: "egress anywhere except other environments",
+    });
+  }
+
+  return { groups, rules };
+}
+
+/** The whole IPv4 space minus every other environment's supernet. */
+export function egressCidrs(foreignSupernets: readonly string[]): string[] {
+  return subtractCidrs(ANY_IPV4, foreignSupernets);
+}
+
+/** Which groups a node of a given role carries. */
+export function portGroups(cluster: ClusterId, role: NodeRole): GroupKey[] {
+  return [`${cluster}-${role}`, "egress"];
+}
+
+export const JUMPHOST_GROUPS: GroupKey[] = ["jumphost", "egress"];

@@ -1,0 +1,45 @@
+/**
+ * Offline synth: runs the real program (the Pulumi.yaml entry point) under
+ * Pulumi's mock runtime and writes what it would register. No cloud, no CLI.
+ *
+ *   npm run synth -- --stack <env> [--config <Pulumi.<env>.yaml-format file>] [--out <dir>]
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { synthesize } from "../synth";
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      stack: { type: "string" },
+      config: { type: "string" },
+      out: { type: "string", default: "out" },
+    },
+  });
+  if (!values.stack) {
+    process.stderr.write("usage: npm run synth -- --stack <production|staging|test> [--config <file>] [--out <dir>]\n");
+    return 64;
+  }
+  const root = path.join(__dirname, "..");
+  const configFile = path.resolve(values.config ?? path.join(root, `Pulumi.${values.stack}.yaml`));
+  const result = await synthesize({ stack: values.stack, configFile });
+  if (!result.ok) {
+    process.stderr.write(`${result.error}\n`);
+    return 1;
+  }
+  const dir = path.resolve(values.out!, values.stack);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "resources.json"), `${JSON.stringify(result.resources, null, 2)}\n`);
+  fs.writeFileSync(path.join(dir, "outputs.json"), `${JSON.stringify(result.outputs, null, 2)}\n`);
+  process.stdout.write(`${result.summary}\n\nWrote ${path.relative(process.cwd(), dir)}/resources.json (${result.resources.length} resources)\n`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`synth failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# Build the Pulumi engine pieces (CLI, Node.js language host, provider plugins)
+# from Go modules, in throw-away wrapper modules kept outside the repository.
+#
+# Usage: scripts/toolchain/build.sh [component ...]
+#   components: pulumi language-nodejs openstack random tls command github kubernetes
+#   no argument = all of them, in that order.
+#
+# stdout: only the `export ...` lines to use (so `eval "$(build.sh ...)"` works).
+# stderr: progress and per-binary wall time. Timings are appended to $CACHE/timings.tsv.
+#
+# Environment:
+#   SKE_TOOLCHAIN_CACHE     cache root (default $HOME/.cache/ske-platform/toolchain)
+#   SKE_TOOLCHAIN_GOCACHE   Go build cache    (default $CACHE/go/build)
+#   SKE_TOOLCHAIN_GOMODCACHE Go module cache  (default $CACHE/go/mod)
+#   SKE_TOOLCHAIN_NICE      nice level for the go commands (default 10)
+#   SKE_TOOLCHAIN_REBUILD=1 ignore cached binaries
+#   SKE_PULUMI_VERSION, SKE_<NAME>_VERSION, SKE_<NAME>_MODVERSION  override pins
+#     (<NAME> upper-case, '-' as '_', e.g. SKE_LANGUAGE_NODEJS_MODVERSION).
+#
+# Exit status: 0 when every requested component is available, 1 otherwise
+# (the other components are still built and laid out).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE="${SKE_TOOLCHAIN_CACHE:-$HOME/.cache/ske-platform/toolchain}"
+export GOMODCACHE="${SKE_TOOLCHAIN_GOMODCACHE:-$CACHE/go/mod}"
+export GOCACHE="${SKE_TOOLCHAIN_GOCACHE:-$CACHE/go/build}"
+export CGO_ENABLED="${CGO_ENABLED:-0}"
+NICE="${SKE_TOOLCHAIN_NICE:-10}"
+PULUMI_HOME_DIR="$CACHE/pulumi-home"
+TIMINGS="$CACHE/timings.tsv"
+
+if ! command -v go >/dev/null 2>&1; then
+  if [ -x /usr/local/go/bin/go ]; then PATH="/usr/local/go/bin:$PATH"; else
+    echo "build.sh: no go command on PATH" >&2; exit 2; fi
+fi
+
+log() { printf '[toolchain] %s\n' "$*" >&2; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+gorun() { nice -n "$NICE" go "$@"; }
+
+# ---------------------------------------------------------------------------
+# Pins. PLUGIN_VERSION is what the npm SDK asks for (what the engine matches);
+# MODVERSION is the Go module version to build (differs only where the module
+# proxy serves no tag for that release).
+PULUMI_VERSION="${SKE_PULUMI_VERSION:-v3.276.0}"
+
+ALL=(pulumi language-nodejs openstack random tls command github kubernetes)
+
+# name -> "kind|binary|module|modversion|package|plugin-version|version-var|extra requires"
+declare -A SPEC
+SPEC[pulumi]="cli|pulumi|github.com/pulumi/pulumi/pkg/v3|$PULUMI_VERSION|github.com/pulumi/pulumi/pkg/v3/cmd/pulumi|${PULUMI_VERSION#v}|github.com/pulumi/pulumi/sdk/v3/go/common/version.Version|github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
+SPEC[language-nodejs]="language|pulumi-language-nodejs|github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3|$PULUMI_VERSION|github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3|${PULUMI_VERSION#v}|github.com/pulumi/pulumi/sdk/v3/go/common/version.Version|github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
+SPEC[openstack]="resource|pulumi-resource-openstack|github.com/pulumi/pulumi-openstack/provider/v3|v3.15.2|github.com/pulumi/pulumi-openstack/provider/v3/cmd/pulumi-resource-openstack|3.15.2|github.com/pulumi/pulumi-openstack/provider/v3/pkg/version.Version|"
+SPEC[random]="resource|pulumi-resource-random|github.com/pulumi/pulumi-random/provider/v4|v4.21.2|github.com/pulumi/pulumi-random/provider/v4/cmd/pulumi-resource-random|4.21.2|github.com/pulumi/pulumi-random/provider/v4/pkg/version.Version|"
+SPEC[tls]="resource|pulumi-resource-tls|github.com/pulumi/pulumi-tls/provider/v5|v5.6.1|github.com/pulumi/pulumi-tls/provider/v5/cmd/pulumi-resource-tls|5.6.1|github.com/pulumi/pulumi-tls/provider/v5/pkg/version.Version|"
+SPEC[command]="resource|pulumi-resource-command|github.com/pulumi/pulumi-command/provider|v1.2.1|github.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command|1.2.1|github.com/pulumi/pulumi-command/provider/pkg/version.Version|"
+SPEC[github]="resource|pulumi-resource-github|github.com/pulumi/pulumi-github/provider/v6|v6.15.0|github.com/pulumi/pulumi-github/provider/v6/cmd/pulumi-resource-github|6.15.0|github.com/pulumi/pulumi-github/provider/v6/pkg/version.Version|"
+# The module proxy serves pulumi-kubernetes/provider/v4 only as a pseudo-version.
+SPEC[kubernetes]="resource|pulumi-resource-kubernetes|github.com/pulumi/pulumi-kubernetes/provider/v4|v4.0.0-20260115033456-f47bc2d6f199|github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes|4.34.2|github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version|"
+
+# Per-component overrides from the environment.
+for name in "${ALL[@]}"; do
+  up="$(printf '%s' "$name" | tr 'a-z-' 'A-Z_')"
+  IFS='|' read -r kind bin mod modver pkg pver vvar extra <<<"${SPEC[$name]}"
+  mv_var="SKE_${up}_MODVERSION"; pv_var="SKE_${up}_VERSION"
+  modver="${!mv_var:-$modver}"; pver="${!pv_var:-$pver}"
+  SPEC[$name]="$kind|$bin|$mod|$modver|$pkg|$pver|$vvar|$extra"
+done
+
+# ---------------------------------------------------------------------------
+record() { # name version status download_s build_s total_s note
+  if [ ! -f "$TIMINGS" ]; then
+    printf 'date\tcomponent\tversion\tstatus\tdownload_s\tbuild_s\ttotal_s\tnote\n' >"$TIMINGS"
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$@" >>"$TIMINGS"
+}
+
+# Build one component; prints nothing on stdout. Returns non-zero on failure.
+build_one() {
+  local name="$1" kind bin mod modver pkg pver vvar extra
+  IFS='|' read -r kind bin mod modver pkg pver vvar extra <<<"${SPEC[$name]}"
+  local key="$name-v$pver"
+  local outdir="$CACHE/bin/$key"
+  local out="$outdir/$bin"
+  local t0; t0="$(now)"
+
+  if [ "${SKE_TOOLCHAIN_REBUILD:-0}" != 1 ] && [ -x "$out" ] && [ -f "$outdir/.complete" ]; then
+    local t1; t1="$(now)"
+    log "$name $pver: cached ($out) $(elapsed "$t0" "$t1")s"
+    record "$name" "$pver" cached 0 0 "$(elapsed "$t0" "$t1")" "$modver"
+    return 0
+  fi
+
+  local template="$HERE/mod/$name.go.mod"
+  if [ ! -f "$template" ]; then
+    log "$name: no wrapper template $template"; return 1
+  fi
+  local work="$CACHE/wrappers/$name-$modver"
+  rm -rf "$work"; mkdir -p "$work"
+  sed -e "s|@VERSION@|$modver|g" "$template" >"$work/go.mod"
+
+  log "$name $pver: resolving $mod@$modver (GOMODCACHE=$GOMODCACHE)"
+  local getargs=("$mod@$modver")
+  local e; for e in $extra; do getargs+=("$e"); done
+  if ! (cd "$work" && gorun get "${getargs[@]}") >"$work/get.log" 2>&1; then
+    local t1; t1="$(now)"
+    log "$name: go get failed after $(elapsed "$t0" "$t1")s:"; sed 's/^/    /' "$work/get.log" >&2
+    record "$name" "$pver" failed "$(elapsed "$t0" "$t1")" 0 "$(elapsed "$t0" "$t1")" "go get: $(tail -n1 "$work/get.log" | tr '\t' ' ')"
+    return 1
+  fi
+
+  # Build target. Bridged providers embed a schema-embed.json that upstream
+  # generates at build time and does not ship in the module: build a copy of
+  # the command package inside the wrapper and generate the file there.
+  local target="$pkg" moddir pkgdir
+  moddir="$(cd "$work" && go list -m -f '{{.Dir}}' "$mod")"
+  pkgdir="$moddir${pkg#"$mod"}"
+  if [ "$kind" = resource ] && grep -qs 'go:embed schema-embed.json' "$pkgdir"/*.go \
+     && [ ! -f "$pkgdir/schema-embed.json" ]; then
+    mkdir -p "$work/cmd/$bin"
+    cp "$pkgdir"/*.go "$work/cmd/$bin/"
+    rm -f "$work/cmd/$bin/generate.go" "$work/cmd/$bin"/*_test.go
+    chmod -R u+w "$work/cmd"
+    if [ -f "$pkgdir/schema.json" ]; then
+      jq -c --arg v "$pver" '.version = $v' "$pkgdir/schema.json" >"$work/cmd/$bin/schema-embed.json"
+    else
+      log "$name: $pkgdir has no schema.json to embed"; return 1
+    fi
+    target="./cmd/$bin"
+  fi
+
+  # Load every package of the build: downloads all needed modules and fills
+  # go.sum, so the build step below measures compilation only.
+  if ! (cd "$work" && gorun list -mod=mod -deps -e -f '{{with .Error}}{{.}}{{end}}' "$target") >"$work/list.log" 2>"$work/list.err" \
+     || grep -q . "$work/list.log"; then
+    cat "$work/list.err" >>"$work/list.log"
+    local t1; t1="$(now)"
+    log "$name: loading packages failed after $(elapsed "$t0" "$t1")s:"; head -n 40 "$work/list.log" | sed 's/^/    /' >&2
+    record "$name" "$pver" failed "$(elapsed "$t0" "$t1")" 0 "$(elapsed "$t0" "$t1")" "go list: $(head -n1 "$work/list.log" | tr '\t' ' ')"
+    return 1
+  fi
+  local t1; t1="$(now)"
+  log "$name $pver: modules ready in $(elapsed "$t0" "$t1")s; building $target"
+
+  local vflag="-X $vvar=$pver"
+  [ "$kind" = resource ] || vflag="-X $vvar=v$pver"
+  mkdir -p "$outdir"
+  if ! (cd "$work" && gorun build -mod=mod -trimpath -ldflags "-s -w $vflag" -o "$out.tmp" "$target") \
+       >"$work/build.log" 2>&1; then
+    local t2; t2="$(now)"
+    log "$name: go build failed after $(elapsed "$t1" "$t2")s:"; tail -n 40 "$work/build.log" | sed 's/^/    /' >&2
+    record "$name" "$pver" failed "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")" "$(elapsed "$t0" "$t2")" "go build: $(tail -n1 "$work/build.log" | tr '\t' ' ')"
+    return 1
+  fi
+  mv -f "$out.tmp" "$out"
+  printf '%s %s %s\n' "$mod" "$modver" "$pver" >"$outdir/.complete"
+  local t2; t2="$(now)"
+  log "$name $pver: built $out (download $(elapsed "$t0" "$t1")s, build $(elapsed "$t1" "$t2")s, total $(elapsed "$t0" "$t2")s)"
+  record "$name" "$pver" built "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")" "$(elapsed "$t0" "$t2")" "$modver"
+}
+
+# Put a built component where the engine looks for it.
+lay_out() {
+  local name="$1" kind bin mod modver pkg pver vvar extra
+  IFS='|' read -r kind bin mod modver pkg pver vvar extra <<<"${SPEC[$name]}"
+  local src="$CACHE/bin/$name-v$pver/$bin"
+  [ -x "$src" ] || return 0
+  case "$kind" in
+    cli|language)
+      # CLI and language host side by side: the CLI also looks next to itself.
+      mkdir -p "$CACHE/path"
+      ln -sfn "$src" "$CACHE/path/$bin" ;;
+    resource)
+      local short="${bin#pulumi-resource-}"
+      local dir="$PULUMI_HOME_DIR/plugins/resource-$short-v$pver"
+      mkdir -p "$dir"
+      rm -f "$dir.partial" "$dir.lock"
+      if ! cmp -s "$src" "$dir/$bin"; then
+        ln -f "$src" "$dir/$bin" 2>/dev/null || cp -f "$src" "$dir/$bin"
+      fi ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------
+want=("$@")
+[ ${#want[@]} -gt 0 ] || want=("${ALL[@]}")
+for name in "${want[@]}"; do
+  if [ -z "${SPEC[$name]+x}" ]; then
+    echo "build.sh: unknown component '$name' (known: ${ALL[*]})" >&2; exit 2
+  fi
+done
+
+mkdir -p "$CACHE" "$GOMODCACHE" "$GOCACHE" "$PULUMI_HOME_DIR/plugins"
+log "cache $CACHE; go $(go env GOVERSION); components: ${want[*]}"
+
+failed=()
+start="$(now)"
+for name in "${want[@]}"; do
+  if build_one "$name"; then lay_out "$name"; else failed+=("$name"); fi
+done
+log "total $(elapsed "$start" "$(now)")s"
+
+cat <<EOF
+export PATH="$CACHE/path:\$PATH"
+export PULUMI_HOME="$PULUMI_HOME_DIR"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_IGNORE_AMBIENT_PLUGINS=true
+EOF
+
+if [ ${#failed[@]} -gt 0 ]; then
+  log "FAILED: ${failed[*]} (see $CACHE/wrappers/<name>-<version>/*.log)"
+  exit 1
+fi

@@ -1,0 +1,48 @@
+import { ConfigError } from "../config/load";
+import { runProgram, type ProgramRun } from "./mock-runtime";
+import { fakeState } from "./fake-state";
+import { readStackFile } from "./stack-file";
+import { renderSummary } from "./summary";
+
+export type SynthResult =
+  | ({ ok: true; summary: string; environment: string; sites: string[] } & ProgramRun)
+  | { ok: false; error: string; problems?: ConfigError["problems"] };
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Synthesizes one stack from a file in `Pulumi.<stack>.yaml` format. Invalid
+ * configuration comes back as `ok: false` with the full list of problems.
+ */
+export async function synthesize(args: { stack: string; configFile: string }): Promise<SynthResult> {
+  let stackFile;
+  try {
+    stackFile = readStackFile(args.configFile, args.stack);
+  } catch (err) {
+    if (err instanceof ConfigError) return { ok: false, error: err.message, problems: err.problems };
+    throw err;
+  }
+  process.env.SKE_CONFIG_FILE = stackFile.file;
+  try {
+    const run = await runProgram({
+      stackFile,
+      entry: () => (require("../stacks/index") as () => Promise<unknown>)(),
+      fakeState,
+    });
+    const outputs = run.outputs as { environment: string; sites: Record<string, unknown> };
+    const sites = Object.keys(outputs.sites ?? {});
+    return {
+      ok: true,
+      ...run,
+      environment: outputs.environment,
+      sites,
+      summary: renderSummary(run.resources, outputs.environment, sites),
+    };
+  } catch (err) {
+    return { ok: false, error: errorText(err) };
+  } finally {
+    delete process.env.SKE_CONFIG_FILE;
+  }
+}

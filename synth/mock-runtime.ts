@@ -1,0 +1,172 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { StackFileConfig } from "./stack-file";
+
+export const REDACTED = "[secret]";
+
+export interface RecordedResource {
+  type: string;
+  name: string;
+  /** Name of the parent resource; the stack's own name for top-level resources. */
+  parent: string | null;
+  /** Inputs as the engine would receive them, with every secret replaced by "[secret]". */
+  inputs: Record<string, unknown>;
+  /** Provider reference (`urn::id`) for custom resources, when one is set explicitly. */
+  provider?: string;
+  custom: boolean;
+  /** Resource options the program set, as far as they matter to reviewers. */
+  options: { protect: boolean; retainOnDelete: boolean; dependsOn: string[] };
+  /** Input paths whose value was a secret, e.g. `userData`. */
+  secretPaths: string[];
+}
+
+export interface ProgramRun {
+  resources: RecordedResource[];
+  /** Stack outputs with secret values replaced by "[secret]". */
+  outputs: Record<string, unknown>;
+  /** Output paths that hold plain (non-secret) values. */
+  plainOutputPaths: string[];
+  /** Output paths that hold secrets. */
+  secretOutputPaths: string[];
+}
+
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+function isSecretEnvelope(value: unknown): value is { value: unknown } {
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+/** Replaces secret envelopes with "[secret]" and notes where they were. */
+export function redact(value: unknown, at = "", found: string[] = []): unknown {
+  if (isSecretEnvelope(value)) {
+    found.push(at || "(root)");
+    return REDACTED;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => redact(v, `${at}[${i}]`, found));
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, redact(v, at ? `${at}.${k}` : k, found)]),
+    );
+  }
+  return value;
+}
+
+/**
+ * Outputs that a mock must invent because the real provider computes them.
+ * Only values the program reads back need to be here.
+ */
+export type FakeState = (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown>;
+
+const noFakes: FakeState = () => ({});
+
+export interface RunOptions {
+  stackFile: StackFileConfig;
+  /** Module whose export is the program function (the Pulumi.yaml `main`). */
+  entry: () => Promise<unknown>;
+  fakeState?: FakeState;
+  project?: string;
+}
+
+/**
+ * Runs the real program under Pulumi's mock runtime and records every
+ * resource registration. No engine, no CLI, no cloud.
+ */
+export async function runProgram(options: RunOptions): Promise<ProgramRun> {
+  const { stackFile, entry } = options;
+  const fakeState = options.fakeState ?? noFakes;
+  const project = options.project ?? "ske-platform";
+  const byKey = new Map<string, RecordedResource>();
+  const ordered: RecordedResource[] = [];
+  const parents = new Map<string, string | null>();
+  const opts = new Map<string, RecordedResource["options"]>();
+  const stackName = `${project}-${stackFile.stack}`;
+
+  pulumi.runtime.setAllConfig(stackFile.values, stackFile.secretKeys);
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const key = `${args.type}::${args.name}`;
+        const secretPaths: string[] = [];
+        const inputs = redact(args.inputs, "", secretPaths) as Record<string, unknown>;
+        const record: RecordedResource = {
+          type: args.type,
+          name: args.name,
+          parent: args.type === "pulumi:pulumi:Stack" ? null : parents.get(key) ?? stackName,
+          inputs,
+          custom: args.custom ?? false,
+          ...(args.provider ? { provider: args.provider } : {}),
+          options: opts.get(key) ?? { protect: false, retainOnDelete: false, dependsOn: [] },
+          secretPaths,
+        };
+        if (byKey.has(key)) {
+          throw new Error(`duplicate resource ${key}: the engine would refuse a second URN`);
+        }
+        byKey.set(key, record);
+        ordered.push(record);
+        return {
+          id: `${args.name}_id`,
+          state: { ...args.inputs, ...fakeState(args.type, args.name, args.inputs) },
+        };
+      },
+      call(args) {
+        return args.inputs;
+      },
+    },
+    project,
+    stackFile.stack,
+    false,
+  );
+
+  let programOutputs: unknown;
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((args) => {
+      const key = `${args.type}::${args.name}`;
+      const parent = args.opts.parent as { __name?: string } | undefined;
+      parents.set(key, parent?.__name ?? stackName);
+      opts.set(key, {
+        protect: args.opts.protect === true,
+        retainOnDelete: (args.opts as pulumi.CustomResourceOptions).retainOnDelete === true,
+        dependsOn: ([] as unknown[])
+          .concat(args.opts.dependsOn ?? [])
+          .map((d) => (d as { __name?: string }).__name ?? "?"),
+      });
+      return undefined;
+    });
+    programOutputs = await entry();
+    return programOutputs as Record<string, unknown>;
+  });
+  await (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
+
+  const plainOutputPaths: string[] = [];
+  const secretOutputPaths: string[] = [];
+  const redacted = await classifyOutputs(programOutputs, "", plainOutputPaths, secretOutputPaths);
+  return {
+    resources: ordered,
+    outputs: (redacted ?? {}) as Record<string, unknown>,
+    plainOutputPaths,
+    secretOutputPaths,
+  };
+}
+
+async function classifyOutputs(value: unknown, at: string, plain: string[], secret: string[]): Promise<unknown> {
+  if (pulumi.Output.isInstance(value)) {
+    if (await pulumi.isSecret(value)) {
+      secret.push(at);
+      return REDACTED;
+    }
+    const inner = await new Promise<unknown>((resolve) => value.apply((v) => { resolve(v); return v; }));
+    return classifyOutputs(inner, at, plain, secret);
+  }
+  if (value instanceof Promise) return classifyOutputs(await value, at, plain, secret);
+  if (Array.isArray(value)) {
+    return Promise.all(value.map((v, i) => classifyOutputs(v, `${at}[${i}]`, plain, secret)));
+  }
+  if (typeof value === "object" && value !== null && !pulumi.Resource.isInstance(value)) {
+    const entries = await Promise.all(
+      Object.entries(value).map(async ([k, v]) => [k, await classifyOutputs(v, at ? `${at}.${k}` : k, plain, secret)] as const),
+    );
+    return Object.fromEntries(entries);
+  }
+  if (value !== undefined) plain.push(at);
+  return value;
+}
