@@ -8,6 +8,13 @@ export type SynthResult =
   | ({ ok: true; summary: string; environment: string; sites: string[] } & ProgramRun)
   | { ok: false; error: string; problems?: ConfigError["problems"] };
 
+/** The Pulumi.yaml entry point, loaded the way each runner can (tsx, vitest). */
+async function loadProgram(): Promise<unknown> {
+  const mod = (await import("../stacks/index")) as unknown as { default?: () => Promise<unknown> };
+  const program = mod.default ?? (mod as unknown as () => Promise<unknown>);
+  return program();
+}
+
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -28,7 +35,7 @@ export async function synthesize(args: { stack: string; configFile: string }): P
   try {
     const run = await runProgram({
       stackFile,
-      entry: () => (require("../stacks/index") as () => Promise<unknown>)(),
+      entry: loadProgram,
       fakeState,
     });
     const outputs = run.outputs as { environment: string; sites: Record<string, unknown> };

@@ -112,25 +112,33 @@ build_one() {
     return 1
   fi
 
-  # Build target. Bridged providers embed a schema-embed.json that upstream
-  # generates at build time and does not ship in the module: build a copy of
-  # the command package inside the wrapper and generate the file there.
-  local target="$pkg" moddir pkgdir
+  # Build target. Providers embed files (schema-embed.json, ...) that upstream
+  # generates from committed <x>.json at build time and does not ship in the
+  # module: build a copy of the command package inside the wrapper and
+  # generate them there (schema: with "version" set to the plugin version).
+  local target="$pkg" moddir pkgdir embeds f base
   moddir="$(cd "$work" && go list -m -f '{{.Dir}}' "$mod")"
   pkgdir="$moddir${pkg#"$mod"}"
-  if [ "$kind" = resource ] && grep -qs 'go:embed schema-embed.json' "$pkgdir"/*.go \
-     && [ ! -f "$pkgdir/schema-embed.json" ]; then
-    mkdir -p "$work/cmd/$bin"
-    cp "$pkgdir"/*.go "$work/cmd/$bin/"
-    rm -f "$work/cmd/$bin/generate.go" "$work/cmd/$bin"/*_test.go
-    chmod -R u+w "$work/cmd"
-    if [ -f "$pkgdir/schema.json" ]; then
-      jq -c --arg v "$pver" '.version = $v' "$pkgdir/schema.json" >"$work/cmd/$bin/schema-embed.json"
-    else
-      log "$name: $pkgdir has no schema.json to embed"; return 1
+  embeds="$(sed -n 's|^//go:embed \(.*-embed\.json\)$|\1|p' "$pkgdir"/*.go 2>/dev/null || true)"
+  for f in $embeds; do
+    [ -f "$pkgdir/$f" ] && continue
+    if [ "$target" = "$pkg" ]; then
+      mkdir -p "$work/cmd/$bin"
+      cp "$pkgdir"/*.go "$work/cmd/$bin/"
+      rm -f "$work/cmd/$bin/generate.go" "$work/cmd/$bin"/*_test.go
+      chmod -R u+w "$work/cmd"
+      target="./cmd/$bin"
     fi
-    target="./cmd/$bin"
-  fi
+    base="${f%-embed.json}.json"
+    if [ ! -f "$pkgdir/$base" ]; then
+      log "$name: $pkgdir has no $base to make $f from"; return 1
+    fi
+    if [ "$f" = schema-embed.json ]; then
+      jq -c --arg v "$pver" '.version = $v' "$pkgdir/$base" >"$work/cmd/$bin/$f"
+    else
+      jq -c . "$pkgdir/$base" >"$work/cmd/$bin/$f"
+    fi
+  done
 
   # Load every package of the build: downloads all needed modules and fills
   # go.sum, so the build step below measures compilation only.
