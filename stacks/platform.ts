@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SiteNetwork } from "../components/site-network";
 import type { LoadedConfig } from "../config/load";
 import { buildPlatformPlan, type PlatformPlan } from "../plan/platform-plan";
+import type { DeployedSite } from "./contracts";
 
 export interface SiteOutputs {
   region: string;
@@ -26,6 +27,7 @@ export interface PlatformOutputs {
 export function deployPlatform(loaded: LoadedConfig): PlatformOutputs {
   const plan: PlatformPlan = buildPlatformPlan(loaded.config, loaded.addressPlan);
   const sites: Record<string, SiteOutputs> = {};
+  const deployedSites: DeployedSite[] = [];
 
   for (const site of plan.sites) {
     // One provider per site: each site is its own region, possibly its own
@@ -48,6 +50,7 @@ export function deployPlatform(loaded: LoadedConfig): PlatformOutputs {
       tags: [`environment:${plan.environment}`, `site:${site.name}`, "managed-by:ske-platform"],
     });
 
+    deployedSites.push({ plan: site, provider, network });
     sites[site.name] = {
       region: site.config.region,
       subnet: site.subnet,
