@@ -64,23 +64,26 @@ function formatPath(segments: readonly PropertyKey[]): string {
   return segments.map((s) => (typeof s === "number" ? `[${s}]` : `.${String(s)}`)).join("").replace(/^\./, "");
 }
 
-function zodProblems(error: z.ZodError, file: string, prefix: string): ConfigProblem[] {
+function zodProblems(error: z.ZodError, file: string, prefix: string, schema: z.ZodType): ConfigProblem[] {
   return error.issues.flatMap((issue) => {
     const base = formatPath(issue.path);
     if (issue.code === "unrecognized_keys") {
       return issue.keys.map((key) => ({
         file,
         key: `${prefix}${base ? `${base}.` : ""}${key}`,
-        message: `unknown key; allowed here: ${allowedKeysAt(issue.path).join(", ")}`,
+        message: `unknown key; allowed here: ${allowedKeysAt(schema, issue.path).join(", ")}`,
       }));
+    }
+    if (issue.code === "invalid_type" && issue.message.endsWith("received undefined")) {
+      return [{ file, key: `${prefix}${base}`, message: `required key is missing (expected ${issue.expected})` }];
     }
     return [{ file, key: `${prefix}${base}`, message: issue.message }];
   });
 }
 
 /** The keys the schema accepts at a path, for "what is allowed" in errors. */
-function allowedKeysAt(segments: readonly PropertyKey[]): string[] {
-  let schema: any = platformConfigSchema;
+function allowedKeysAt(root: z.ZodType, segments: readonly PropertyKey[]): string[] {
+  let schema: any = root;
   for (const segment of segments) {
     schema = unwrap(schema);
     if (schema?.def?.type === "record") schema = schema.def.valueType;
@@ -112,7 +115,7 @@ export function readAddressPlan(file = ADDRESS_PLAN_FILE): AddressPlan {
 
 export function validateAddressPlan(raw: unknown, file = "address-plan.yaml"): AddressPlan {
   const parsed = addressPlanSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(zodProblems(parsed.error, file, ""));
+  if (!parsed.success) throw new ConfigError(zodProblems(parsed.error, file, "", addressPlanSchema));
   const problems = addressPlanProblems(parsed.data).map((p) => ({ file, key: p.path, message: p.message }));
   if (problems.length > 0) throw new ConfigError(problems);
   return parsed.data;
@@ -144,7 +147,7 @@ export function loadPlatformConfig(raw: RawStackConfig, addressPlan: AddressPlan
 
   const parsed = platformConfigSchema.safeParse(ours);
   if (!parsed.success) {
-    problems.push(...zodProblems(parsed.error, raw.file, prefix));
+    problems.push(...zodProblems(parsed.error, raw.file, prefix, platformConfigSchema));
     throw new ConfigError(problems);
   }
   const config = parsed.data;

@@ -95,7 +95,15 @@ export const githubSchema = z.strictObject({
   iacRepository: name,
   gitopsRepository: name,
   team: name,
+  /**
+   * The team's numeric id (`gh api orgs/<owner>/teams/<team> --jq .id`).
+   * Environment reviewers take ids only; having it here keeps preview free
+   * of any GitHub lookup.
+   */
+  teamId: z.number().int().positive(),
   requiredApprovals: z.number().int().min(1).max(6).default(1),
+  /** Status checks the GitOps repository's own CI reports; its workflows live there, not here. */
+  gitopsRequiredChecks: z.array(z.string().min(1)).default([]),
   /** Exactly one stack owns repository-wide settings (branch protection, team access). */
   ownsRepositorySettings: z.boolean().default(false),
 });

@@ -6,6 +6,12 @@ import type { FakeState } from "./mock-runtime";
  */
 export const fakeState: FakeState = (type, name) => {
   switch (type) {
+    case "tls:index/privateKey:PrivateKey":
+      return {
+        privateKeyPem: `-----BEGIN PRIVATE KEY-----\nFAKE-SYNTH-KEY-${name}\n-----END PRIVATE KEY-----\n`,
+        publicKeyOpenssh: `ssh-ed25519 FAKE-SYNTH-KEY-${name}\n`,
+        publicKeyFingerprintSha256: `SHA256:FAKE-SYNTH-${name}`,
+      };
     default:
       return {};
   }

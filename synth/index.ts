@@ -1,12 +1,12 @@
 import { ConfigError } from "../config/load";
-import { runProgram, type ProgramRun } from "./mock-runtime";
+import { ProgramFailed, runProgram, type ProgramRun, type RecordedResource } from "./mock-runtime";
 import { fakeState } from "./fake-state";
 import { readStackFile } from "./stack-file";
 import { renderSummary } from "./summary";
 
 export type SynthResult =
   | ({ ok: true; summary: string; environment: string; sites: string[] } & ProgramRun)
-  | { ok: false; error: string; problems?: ConfigError["problems"] };
+  | { ok: false; error: string; problems?: ConfigError["problems"]; registered?: RecordedResource[] };
 
 /** The Pulumi.yaml entry point, loaded the way each runner can (tsx, vitest). */
 async function loadProgram(): Promise<unknown> {
@@ -48,6 +48,7 @@ export async function synthesize(args: { stack: string; configFile: string }): P
       summary: renderSummary(run.resources, outputs.environment, sites),
     };
   } catch (err) {
+    if (err instanceof ProgramFailed) return { ok: false, error: err.message, registered: err.registered };
     return { ok: false, error: errorText(err) };
   } finally {
     delete process.env.SKE_CONFIG_FILE;

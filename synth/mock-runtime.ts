@@ -29,6 +29,14 @@ export interface ProgramRun {
   secretOutputPaths: string[];
 }
 
+/** The program threw; `registered` tells what it had registered by then. */
+export class ProgramFailed extends Error {
+  constructor(override readonly cause: unknown, readonly registered: RecordedResource[]) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = "ProgramFailed";
+  }
+}
+
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 
@@ -118,6 +126,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   );
 
   let programOutputs: unknown;
+  let programError: unknown;
   await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((args) => {
       const key = `${args.type}::${args.name}`;
@@ -132,10 +141,18 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
       });
       return undefined;
     });
-    programOutputs = await entry();
+    // The error is kept here rather than thrown through the stack resource,
+    // whose internal promises would otherwise reject with no one listening.
+    try {
+      programOutputs = await entry();
+    } catch (err) {
+      programError = err;
+      return {};
+    }
     return programOutputs as Record<string, unknown>;
   });
   await (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  if (programError !== undefined) throw new ProgramFailed(programError, ordered);
 
   const plainOutputPaths: string[] = [];
   const secretOutputPaths: string[] = [];
