@@ -15,6 +15,7 @@ async function main(): Promise<number> {
       stack: { type: "string" },
       config: { type: "string" },
       out: { type: "string", default: "out" },
+      "address-plan": { type: "string" },
     },
   });
   if (!values.stack) {
@@ -23,7 +24,11 @@ async function main(): Promise<number> {
   }
   const root = path.join(__dirname, "..");
   const configFile = path.resolve(values.config ?? path.join(root, `Pulumi.${values.stack}.yaml`));
-  const result = await synthesize({ stack: values.stack, configFile });
+  const result = await synthesize({
+    stack: values.stack,
+    configFile,
+    ...(values["address-plan"] ? { addressPlanFile: path.resolve(values["address-plan"]) } : {}),
+  });
   if (!result.ok) {
     process.stderr.write(`${result.error}\n`);
     return 1;

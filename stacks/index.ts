@@ -3,7 +3,7 @@
  * run this module's exported function.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, loadPlatformConfig, readAddressPlan } from "../config/load";
+import { ADDRESS_PLAN_FILE, ConfigError, loadPlatformConfig, readAddressPlan } from "../config/load";
 import { deployPlatform } from "./platform";
 
 export = async () => {
@@ -17,7 +17,8 @@ export = async () => {
         file: process.env.SKE_CONFIG_FILE ?? `Pulumi.${stack}.yaml`,
         values: pulumi.runtime.allConfig(),
       },
-      readAddressPlan(),
+      // Only benchmarks point this elsewhere, to plan more sites than we run.
+      readAddressPlan(process.env.SKE_ADDRESS_PLAN_FILE ?? ADDRESS_PLAN_FILE),
     );
   } catch (err) {
     // RunError prints the message alone: the list of problems is the whole story.

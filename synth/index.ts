@@ -23,7 +23,7 @@ function errorText(err: unknown): string {
  * Synthesizes one stack from a file in `Pulumi.<stack>.yaml` format. Invalid
  * configuration comes back as `ok: false` with the full list of problems.
  */
-export async function synthesize(args: { stack: string; configFile: string }): Promise<SynthResult> {
+export async function synthesize(args: { stack: string; configFile: string; addressPlanFile?: string }): Promise<SynthResult> {
   let stackFile;
   try {
     stackFile = readStackFile(args.configFile, args.stack);
@@ -32,6 +32,7 @@ export async function synthesize(args: { stack: string; configFile: string }): P
     throw err;
   }
   process.env.SKE_CONFIG_FILE = stackFile.file;
+  if (args.addressPlanFile) process.env.SKE_ADDRESS_PLAN_FILE = args.addressPlanFile;
   try {
     const run = await runProgram({
       stackFile,
@@ -52,5 +53,6 @@ export async function synthesize(args: { stack: string; configFile: string }): P
     return { ok: false, error: errorText(err) };
   } finally {
     delete process.env.SKE_CONFIG_FILE;
+    delete process.env.SKE_ADDRESS_PLAN_FILE;
   }
 }

@@ -1,0 +1,111 @@
+/**
+ * Benchmark: median wall time and peak memory of the offline synth per stack
+ * and for generated configs of 1-32 sites, beside the bare cost of loading the
+ * SDKs; also the type check and the unit suite. Prints figures, asserts nothing.
+ *
+ *   npm run bench [-- --runs 5] [-- --quick]
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { parse, stringify } from "yaml";
+import { formatAddress, parseCidr } from "../plan/cidr";
+
+const ROOT = path.join(__dirname, "..");
+const { values: flags } = parseArgs({
+  options: { runs: { type: "string", default: "5" }, quick: { type: "boolean", default: false } },
+});
+const RUNS = flags.quick ? 2 : Number(flags.runs);
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "ske-bench-"));
+
+interface Sample { ms: number; rss: number }
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Sample {
+  const rssFile = path.join(work, "rss");
+  fs.rmSync(rssFile, { force: true });
+  const started = process.hrtime.bigint();
+  const result = spawnSync(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed:\n${result.stderr}`);
+  const rss = fs.existsSync(rssFile) ? Number(fs.readFileSync(rssFile, "utf8")) : NaN;
+  return { ms, rss };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+function measure(label: string, command: string, args: string[], env?: NodeJS.ProcessEnv) {
+  run(command, args, env); // warm the file cache; not counted
+  const samples = Array.from({ length: RUNS }, () => run(command, args, env));
+  return { label, ms: median(samples.map((s) => s.ms)), rss: median(samples.map((s) => s.rss)) };
+}
+
+const node = process.execPath;
+const tsNode = (script: string, ...args: string[]) => ["--import", "tsx", "-r", path.join(__dirname, "bench", "rss-probe.cjs"), script, ...args];
+
+/** A test-environment stack with `n` sites, and an address plan that has room for them. */
+function generated(n: number): { config: string; plan: string } {
+  const base = parse(fs.readFileSync(path.join(ROOT, "Pulumi.test.yaml"), "utf8")).config;
+  const plan = parse(fs.readFileSync(path.join(ROOT, "address-plan.yaml"), "utf8"));
+  const supernet = parseCidr(plan.environments.test.supernet);
+  const template = base["ske-platform:sites"].osl2;
+  const sites: Record<string, unknown> = {};
+  const planned: Record<string, string> = {};
+  for (let i = 0; i < n; i++) {
+    const name = `s${String(i).padStart(2, "0")}`;
+    const subnet = `${formatAddress(supernet.start + i * 2048)}/21`;
+    sites[name] = { ...template, region: name, subnet };
+    planned[name] = subnet;
+  }
+  base["ske-platform:sites"] = sites;
+  base["ske-platform:clusters"].ops.site = "s00";
+  base["ske-platform:audit"].archive.site = "s00";
+  plan.environments.test.sites = planned;
+  const config = path.join(work, `Pulumi.test-${n}.yaml`);
+  const planFile = path.join(work, `address-plan-${n}.yaml`);
+  fs.writeFileSync(config, stringify({ config: base }));
+  fs.writeFileSync(planFile, stringify(plan));
+  return { config, plan: planFile };
+}
+
+const out = path.join(work, "out");
+const rows: Array<{ label: string; ms: number; rss: number }> = [];
+const baseline = measure("load SDKs only (baseline)", node, tsNode(path.join(__dirname, "bench", "load-sdks.ts")));
+rows.push(baseline);
+for (const stack of ["production", "staging", "test"]) {
+  rows.push(measure(`synth ${stack}`, node, tsNode("scripts/synth.ts", "--stack", stack, "--out", out)));
+}
+const bySites = new Map<number, number>();
+for (const n of [1, 3, 4, 16, 32]) {
+  const { config, plan } = generated(n);
+  const row = measure(`synth generated, ${n} site${n === 1 ? "" : "s"}`, node, tsNode("scripts/synth.ts", "--stack", "test", "--config", config, "--address-plan", plan, "--out", out));
+  bySites.set(n, row.ms);
+  rows.push(row);
+}
+
+const mib = (bytes: number) => (Number.isNaN(bytes) ? "n/a" : `${(bytes / 2 ** 20).toFixed(0)} MiB`);
+const width = Math.max(...rows.map((r) => r.label.length));
+console.log(`Offline synth, median of ${RUNS} runs (node ${process.version}, ${os.cpus().length} cores)`);
+console.log(`${"case".padEnd(width)}  ${"wall".padStart(9)}  ${"peak RSS".padStart(9)}  ${"× baseline".padStart(10)}`);
+for (const row of rows) {
+  console.log(`${row.label.padEnd(width)}  ${`${row.ms.toFixed(0)} ms`.padStart(9)}  ${mib(row.rss).padStart(9)}  ${(row.ms / baseline.ms).toFixed(2).padStart(10)}`);
+}
+console.log("");
+console.log(`targets: 3-site synth / baseline = ${(bySites.get(3)! / baseline.ms).toFixed(2)} (≤ 1.5); 32 sites / 1 site = ${(bySites.get(32)! / bySites.get(1)!).toFixed(2)} (≤ 3)`);
+
+// Developer-loop figures: the type check and the unit suite.
+const npx = (...args: string[]) => ["npx", args] as const;
+for (const [label, [cmd, args]] of [["tsc --noEmit", npx("tsc", "--noEmit", "--incremental", "false")], ["unit suite (vitest run)", npx("vitest", "run")]] as const) {
+  const samples = Array.from({ length: flags.quick ? 1 : 3 }, () => run(cmd, [...args]).ms);
+  console.log(`${label}: median ${(median(samples) / 1000).toFixed(1)} s over ${samples.length} run(s)`);
+}
+fs.rmSync(work, { recursive: true, force: true });
