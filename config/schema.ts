@@ -59,6 +59,13 @@ export const siteSchema = z.strictObject({
   /** Node counts of this site's management cluster. */
   nodes: nodeCountsSchema,
   floatingIps: floatingIpsSchema.default({ jumpHost: false, loadBalancers: false }),
+  /**
+   * Name of the external network, needed only for floating IPs: Neutron
+   * allocates them from a pool named, not identified.
+   */
+  externalNetworkName: z.string().min(1).optional(),
+  /** Existing Nova keypair for SSH to the jump host and the load balancers. */
+  keyPair: z.string().min(1).optional(),
 });
 
 export const opsClusterSchema = z.strictObject({
@@ -140,12 +147,26 @@ export const siemSchema = z.strictObject({
   format: z.enum(["json", "cef"]).default("json"),
 });
 
+const chartRefSchema = z.strictObject({ repository: httpsUrl, version: semver });
+
+/** Charts of the audit pipeline; pinned so an upgrade is a reviewed stack-file change. */
+export const auditChartsSchema = z.strictObject({
+  loki: chartRefSchema.default({ repository: "https://grafana.github.io/helm-charts", version: "6.44.0" }),
+  grafana: chartRefSchema.default({ repository: "https://grafana.github.io/helm-charts", version: "10.1.2" }),
+  collector: chartRefSchema.default({ repository: "https://helm.vector.dev", version: "0.40.0" }),
+});
+
 export const auditSchema = z
   .strictObject({
     retentionDays: z.number().int().min(1).max(3650).default(30),
     lockDays: z.number().int().min(1).max(3650),
     archive: auditArchiveSchema,
     siem: siemSchema.optional(),
+    charts: auditChartsSchema.default({
+      loki: { repository: "https://grafana.github.io/helm-charts", version: "6.44.0" },
+      grafana: { repository: "https://grafana.github.io/helm-charts", version: "10.1.2" },
+      collector: { repository: "https://helm.vector.dev", version: "0.40.0" },
+    }),
   })
   .refine((audit) => audit.lockDays >= audit.retentionDays, {
     path: ["lockDays"],
@@ -215,6 +236,15 @@ export const platformConfigSchema = z
         path: ["protection", "statefulResources"],
         message: "production keeps stateful resources protected; set protection.allowUnprotectedProduction: true to override on purpose",
       });
+    }
+    for (const [siteName, site] of Object.entries(config.sites)) {
+      if ((site.floatingIps.jumpHost || site.floatingIps.loadBalancers) && !site.externalNetworkName) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["sites", siteName, "externalNetworkName"],
+          message: "floating IPs are requested in this site; name the external network they come from",
+        });
+      }
     }
     config.access.adminCidrs.forEach((cidr, i) => {
       if (!cidrProblem(cidr) && cidr.endsWith("/0")) {
