@@ -1,0 +1,199 @@
+/**
+ * Change management as plain data: how `main` is protected, who may write,
+ * which deployment environments gate which credentials. The GitHub component
+ * applies it, the workflow tests compare the status checks with the workflow
+ * files, and the Scorecard assessment reads the same settings.
+ */
+import type { PlatformConfig } from "../config/schema";
+import { ENVIRONMENTS, type EnvironmentName } from "./address-plan";
+
+export const PROTECTED_BRANCH = "main";
+
+/**
+ * GitHub Actions' app id. Pinning required checks to it means a commit status
+ * of the same name posted by anything else (a PAT, another app) cannot satisfy
+ * the rule.
+ */
+export const GITHUB_ACTIONS_APP_ID = 15368;
+
+/**
+ * Job names of `.github/workflows/pull-request.yml`; GitHub reports each as a
+ * status check of that name. The previews run as one matrix job whose `name`
+ * is `preview-<stack>`.
+ */
+export const PULL_REQUEST_JOBS = {
+  typecheck: "typecheck",
+  unitTests: "unit-tests",
+  synth: "synth",
+  actionlint: "actionlint",
+} as const;
+
+export function previewCheckName(environment: EnvironmentName): string {
+  return `preview-${environment}`;
+}
+
+/** Every check a pull request to the IaC repository must pass. */
+export const IAC_REQUIRED_CHECKS: readonly string[] = [
+  ...Object.values(PULL_REQUEST_JOBS),
+  ...ENVIRONMENTS.map(previewCheckName),
+];
+
+/**
+ * The environment a job that may change `<environment>` runs in, and the one
+ * a read-only job (pull-request preview, drift detection) runs in. Previews
+ * run on feature branches, which a protected-branches-only environment
+ * refuses, so they get their own environment holding read-only credentials.
+ */
+export function deployEnvironmentName(environment: EnvironmentName): string {
+  return environment;
+}
+export function previewEnvironmentName(environment: EnvironmentName): string {
+  return `${environment}-preview`;
+}
+
+/**
+ * The protection of one branch, in the terms reviewers and Scorecard use
+ * rather than in any one GitHub API's field names.
+ */
+export interface BranchProtectionSettings {
+  branch: string;
+  requirePullRequest: boolean;
+  requiredApprovals: number;
+  requireCodeOwnerReview: boolean;
+  /** Whether the repository has a CODEOWNERS file (code-owner review is void without one). */
+  hasCodeOwnersFile: boolean;
+  /** The most recent push must be approved by someone other than its pusher. */
+  requireLastPushApproval: boolean;
+  dismissStaleReviews: boolean;
+  requireConversationResolution: boolean;
+  requiredStatusChecks: readonly string[];
+  /** Checks must have run against the latest `main` ("strict"). */
+  requireUpToDateBranch: boolean;
+  blockForcePush: boolean;
+  blockDeletion: boolean;
+  /** Nobody, admins included, can bypass the rules (no bypass actors). */
+  enforceForAdmins: boolean;
+}
+
+export interface EnvironmentPlan {
+  name: string;
+  /** The team must approve each job that uses this environment. */
+  teamReview: boolean;
+  /** The person who started the run may not approve it. */
+  preventSelfReview: boolean;
+  /**
+   * Branches whose runs may use the environment, or "all". A named list
+   * rather than GitHub's "protected branches" option: that option does not
+   * reliably count branches protected by a ruleset, and with no classic
+   * protection in the repository it lets every branch deploy.
+   */
+  allowedBranches: readonly string[] | "all";
+}
+
+export type RepositoryRole = "iac" | "gitops";
+
+export interface RepositoryPlan {
+  role: RepositoryRole;
+  name: string;
+  protection: BranchProtectionSettings;
+  /** Content of `.github/CODEOWNERS`. */
+  codeOwners: string;
+  /** The only access grant on the repository. */
+  teamPermission: "push";
+  /** Environments this stack owns in the repository. */
+  environments: EnvironmentPlan[];
+}
+
+export interface ChangeManagementPlan {
+  owner: string;
+  team: string;
+  teamId: number;
+  /** Whether this stack applies the repository-wide settings (protection, access, CODEOWNERS). */
+  ownsRepositorySettings: boolean;
+  repositories: RepositoryPlan[];
+  /** Argo CD's read access to the GitOps repository; one key per environment. */
+  deployKey: { repository: string; title: string; readOnly: true };
+}
+
+export function codeOwnersFile(owner: string, team: string): string {
+  return [
+    "# Managed by the ske-platform Pulumi program (production stack); edits here are overwritten.",
+    "# Every path needs a review from the team: with code-owner review required on main,",
+    "# an approval from anyone outside it does not count.",
+    `* @${owner}/${team}`,
+    "",
+  ].join("\n");
+}
+
+export function branchProtection(args: {
+  requiredApprovals: number;
+  requiredStatusChecks: readonly string[];
+}): BranchProtectionSettings {
+  if (!Number.isInteger(args.requiredApprovals) || args.requiredApprovals < 1) {
+    throw new Error(`github.requiredApprovals must be at least 1, got ${args.requiredApprovals}`);
+  }
+  return {
+    branch: PROTECTED_BRANCH,
+    requirePullRequest: true,
+    requiredApprovals: args.requiredApprovals,
+    requireCodeOwnerReview: true,
+    hasCodeOwnersFile: true,
+    requireLastPushApproval: true,
+    dismissStaleReviews: true,
+    requireConversationResolution: true,
+    requiredStatusChecks: [...args.requiredStatusChecks],
+    requireUpToDateBranch: args.requiredStatusChecks.length > 0,
+    blockForcePush: true,
+    blockDeletion: true,
+    enforceForAdmins: true,
+  };
+}
+
+/**
+ * The environments one stack owns. `test` is deployed straight after merge
+ * (the merge itself was approved); staging and production wait for a second
+ * decision by the team, never by whoever started the run.
+ */
+export function deploymentEnvironments(environment: EnvironmentName, role: RepositoryRole): EnvironmentPlan[] {
+  const deploy: EnvironmentPlan = {
+    name: deployEnvironmentName(environment),
+    teamReview: environment !== "test",
+    preventSelfReview: true,
+    allowedBranches: [PROTECTED_BRANCH],
+  };
+  if (role === "gitops") return [deploy];
+  // Read-only credentials for previews of pull requests and drift detection:
+  // no approval gate, any branch. Whoever can push a branch can read these,
+  // so they must never be able to change anything.
+  const preview: EnvironmentPlan = {
+    name: previewEnvironmentName(environment),
+    teamReview: false,
+    preventSelfReview: false,
+    allowedBranches: "all",
+  };
+  return [deploy, preview];
+}
+
+export function buildChangeManagementPlan(config: PlatformConfig): ChangeManagementPlan {
+  const github = config.github;
+  const environment = config.environment;
+  const repository = (role: RepositoryRole, name: string, checks: readonly string[]): RepositoryPlan => ({
+    role,
+    name,
+    protection: branchProtection({ requiredApprovals: github.requiredApprovals, requiredStatusChecks: checks }),
+    codeOwners: codeOwnersFile(github.owner, github.team),
+    teamPermission: "push",
+    environments: deploymentEnvironments(environment, role),
+  });
+  return {
+    owner: github.owner,
+    team: github.team,
+    teamId: github.teamId,
+    ownsRepositorySettings: github.ownsRepositorySettings,
+    repositories: [
+      repository("iac", github.iacRepository, IAC_REQUIRED_CHECKS),
+      repository("gitops", github.gitopsRepository, github.gitopsRequiredChecks),
+    ],
+    deployKey: { repository: github.gitopsRepository, title: `argocd-${environment}`, readOnly: true },
+  };
+}
