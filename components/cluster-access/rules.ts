@@ -1,0 +1,115 @@
+/**
+ * The auditors' view of a cluster as plain RBAC data. Pure: no Pulumi, so the
+ * table and its guard are tested directly and the component only renders it.
+ */
+
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+/** The only verbs an auditor ever gets. */
+export const READ_VERBS = ["get", "list", "watch"] as const;
+
+/**
+ * Resources an auditor must never read, whatever else changes. Secrets hold
+ * credentials; the subresources run code in or tunnel into workloads, and a
+ * token request mints credentials. `pods/log` stays out too: workload logs
+ * can carry secrets and are read through Grafana/Loki, which is audited.
+ */
+export const FORBIDDEN_RESOURCES = [
+  "secrets",
+  "pods/exec",
+  "pods/attach",
+  "pods/portforward",
+  "pods/proxy",
+  "pods/log",
+  "services/proxy",
+  "nodes/proxy",
+  "serviceaccounts/token",
+  "tokenreviews",
+  "subjectaccessreviews",
+  "certificatesigningrequests/approval",
+] as const;
+
+const read = (apiGroup: string, resources: string[]): PolicyRule => ({
+  apiGroups: [apiGroup],
+  resources,
+  verbs: [...READ_VERBS],
+});
+
+/**
+ * Cluster state an auditor reviews, resource by resource. Explicit names, not
+ * `*`: a wildcard would silently include Secrets and every subresource, and
+ * any CRD installed later. A new kind is a reviewed change to this table.
+ */
+export const AUDITOR_RULES: readonly PolicyRule[] = [
+  read("", [
+    "namespaces", "nodes", "pods", "services", "endpoints", "configmaps", "serviceaccounts",
+    "persistentvolumes", "persistentvolumeclaims", "events", "limitranges", "resourcequotas",
+    "replicationcontrollers",
+  ]),
+  read("apps", ["deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions"]),
+  read("batch", ["jobs", "cronjobs"]),
+  read("autoscaling", ["horizontalpodautoscalers"]),
+  read("policy", ["poddisruptionbudgets"]),
+  read("networking.k8s.io", ["networkpolicies", "ingresses", "ingressclasses"]),
+  read("discovery.k8s.io", ["endpointslices"]),
+  read("events.k8s.io", ["events"]),
+  // Who may do what is the heart of an access review.
+  read("rbac.authorization.k8s.io", ["roles", "rolebindings", "clusterroles", "clusterrolebindings"]),
+  read("storage.k8s.io", ["storageclasses", "volumeattachments", "csidrivers", "csinodes"]),
+  read("scheduling.k8s.io", ["priorityclasses"]),
+  read("node.k8s.io", ["runtimeclasses"]),
+  read("apiextensions.k8s.io", ["customresourcedefinitions"]),
+  read("admissionregistration.k8s.io", [
+    "validatingwebhookconfigurations", "mutatingwebhookconfigurations",
+    "validatingadmissionpolicies", "validatingadmissionpolicybindings",
+  ]),
+  read("cilium.io", ["ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies"]),
+  read("argoproj.io", ["applications", "applicationsets", "appprojects"]),
+];
+
+/**
+ * Everything that would make a rule table more than read-only. The component
+ * refuses a table with problems, so widening it by accident fails synth.
+ */
+export function readOnlyRuleProblems(rules: readonly PolicyRule[]): string[] {
+  const problems: string[] = [];
+  const forbidden = new Set<string>(FORBIDDEN_RESOURCES);
+  const allowedVerbs = new Set<string>(READ_VERBS);
+  rules.forEach((rule, i) => {
+    const at = `rule ${i} (${rule.apiGroups.join(",") || "core"})`;
+    if (rule.apiGroups.length === 0 || rule.resources.length === 0 || rule.verbs.length === 0) {
+      problems.push(`${at}: apiGroups, resources and verbs must each be listed`);
+    }
+    for (const group of rule.apiGroups) {
+      if (group.includes("*")) problems.push(`${at}: wildcard API group "${group}"`);
+    }
+    for (const verb of rule.verbs) {
+      if (!allowedVerbs.has(verb)) problems.push(`${at}: verb "${verb}" is not read-only`);
+    }
+    for (const resource of rule.resources) {
+      if (resource.includes("*")) problems.push(`${at}: wildcard resource "${resource}"`);
+      else if (forbidden.has(resource)) problems.push(`${at}: "${resource}" is never readable by auditors`);
+      // Subresources are where reads turn into actions (exec, proxy, token): none at all.
+      else if (resource.includes("/")) problems.push(`${at}: subresource "${resource}" is not granted to auditors`);
+    }
+  });
+  return problems;
+}
+
+/**
+ * Groups as each consumer sees them. The apiserver prepends the configured
+ * prefix to the token's groups (the clusters' OIDC claim mapping), so RBAC
+ * subjects carry it; Argo CD and Grafana read the token's claim as issued.
+ */
+export interface AccessGroups {
+  platform: string;
+  auditors: string;
+}
+
+export function kubernetesGroups(groups: AccessGroups, prefix: string): AccessGroups {
+  return { platform: `${prefix}${groups.platform}`, auditors: `${prefix}${groups.auditors}` };
+}

@@ -1,0 +1,83 @@
+/**
+ * Helm values of the grafana chart as typed data. Pure: the role mapping that
+ * decides who sees the audit logs is tested without a cluster.
+ */
+
+export interface GrafanaSsoSettings {
+  issuer: string;
+  clientId: string;
+  groupsClaim: string;
+  /** Group names as the token carries them (no apiserver prefix). */
+  platformGroup: string;
+  auditorGroup: string;
+}
+
+export interface GrafanaValuesInput {
+  sso: GrafanaSsoSettings;
+  /** Address operators use through the jump host; the OAuth redirect base. */
+  rootUrl: string;
+  /** In-cluster Loki query URL. */
+  lokiUrl: string;
+}
+
+/** JMESPath raw string literal: single quotes, with quotes and backslashes escaped. */
+const rawString = (value: string) => `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+/** JMESPath quoted identifier, so a claim such as `urn:zitadel:...` works too. */
+const identifier = (value: string) => JSON.stringify(value);
+
+/**
+ * Platform group → Admin, auditors → Viewer, anyone else → no role. With
+ * `role_attribute_strict` a missing role refuses the login instead of falling
+ * back to a default role.
+ */
+export function roleAttributePath(sso: Pick<GrafanaSsoSettings, "groupsClaim" | "platformGroup" | "auditorGroup">): string {
+  const groups = `${identifier(sso.groupsClaim)}[*]`;
+  return (
+    `contains(${groups}, ${rawString(sso.platformGroup)}) && 'Admin' || ` +
+    `contains(${groups}, ${rawString(sso.auditorGroup)}) && 'Viewer'`
+  );
+}
+
+export function grafanaValues(input: GrafanaValuesInput) {
+  const { sso } = input;
+  return {
+    service: { type: "ClusterIP" as const },
+    ingress: { enabled: false },
+    "grafana.ini": {
+      server: { root_url: input.rootUrl },
+      // SSO is the only way in: no login form, no basic auth, no anonymous viewer.
+      auth: { disable_login_form: true },
+      "auth.basic": { enabled: false },
+      "auth.anonymous": { enabled: false },
+      "auth.generic_oauth": {
+        enabled: true,
+        name: "Zitadel",
+        client_id: sso.clientId,
+        // A public client with PKCE: there is no client secret to store.
+        use_pkce: true,
+        scopes: "openid profile email groups",
+        auth_url: `${sso.issuer}/oauth/v2/authorize`,
+        token_url: `${sso.issuer}/oauth/v2/token`,
+        api_url: `${sso.issuer}/oidc/v1/userinfo`,
+        groups_attribute_path: `${identifier(sso.groupsClaim)}`,
+        allowed_groups: `${sso.platformGroup} ${sso.auditorGroup}`,
+        role_attribute_path: roleAttributePath(sso),
+        role_attribute_strict: true,
+        allow_assign_grafana_admin: false,
+        skip_org_role_sync: false,
+        allow_sign_up: true,
+      },
+      users: { allow_sign_up: false },
+    },
+    datasources: {
+      "datasources.yaml": {
+        apiVersion: 1,
+        datasources: [
+          { name: "Loki", uid: "loki", type: "loki", access: "proxy", url: input.lokiUrl, isDefault: true, editable: false },
+        ],
+      },
+    },
+  };
+}
+
+export type GrafanaValues = ReturnType<typeof grafanaValues>;
