@@ -3,7 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { SiteNetwork } from "../components/site-network";
 import type { LoadedConfig } from "../config/load";
 import { buildPlatformPlan, type PlatformPlan } from "../plan/platform-plan";
+import { deployChangeManagement, type ChangeManagementOutputs } from "./change-management";
+import { clusterOutputs, deployClusters, type ClusterOutputs } from "./clusters";
 import type { DeployedSite } from "./contracts";
+import { deployGitOps, type GitOpsOutputs } from "./gitops";
 
 export interface SiteOutputs {
   region: string;
@@ -18,6 +21,12 @@ export interface PlatformOutputs {
   supernet: string;
   opsSite: string;
   sites: Record<string, SiteOutputs>;
+  /** Per cluster name; empty when the clusters layer is off. */
+  clusters: Record<string, ClusterOutputs>;
+  /** Absent when the GitHub layer is off. */
+  github?: ChangeManagementOutputs;
+  /** Absent when the Kubernetes layer is off. */
+  gitops?: GitOpsOutputs;
 }
 
 /**
@@ -62,5 +71,26 @@ export function deployPlatform(loaded: LoadedConfig): PlatformOutputs {
     };
   }
 
-  return { environment: plan.environment, supernet: plan.supernet, opsSite: plan.opsSite, sites };
+  const deployedClusters = deployClusters({ plan, config: loaded.config, sites: deployedSites });
+
+  // Its deployKeyPrivatePem (a secret) is for the Argo CD layer, never a stack output.
+  const changeManagement = deployChangeManagement({ plan, config: loaded.config });
+
+  const gitops = deployGitOps({
+    plan,
+    config: loaded.config,
+    clusters: deployedClusters,
+    sites: deployedSites,
+    ...(changeManagement ? { deployKeyPrivatePem: changeManagement.deployKeyPrivatePem } : {}),
+  });
+
+  return {
+    environment: plan.environment,
+    supernet: plan.supernet,
+    opsSite: plan.opsSite,
+    sites,
+    clusters: clusterOutputs(deployedClusters),
+    ...(changeManagement ? { github: changeManagement.outputs } : {}),
+    ...(gitops ? { gitops } : {}),
+  };
 }

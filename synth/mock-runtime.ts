@@ -127,6 +127,12 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
 
   let programOutputs: unknown;
   let programError: unknown;
+  // The SDK records a stack trace for every internal promise and resource;
+  // formatting those through source maps was most of synth's time. Nothing
+  // here reads them, and program errors are reported by message.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
   await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((args) => {
       const key = `${args.type}::${args.name}`;
@@ -152,6 +158,9 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     return programOutputs as Record<string, unknown>;
   });
   await (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
   if (programError !== undefined) throw new ProgramFailed(programError, ordered);
 
   const plainOutputPaths: string[] = [];
