@@ -66,6 +66,9 @@ export function buildPlatformPlan(config: PlatformConfig, addressPlan: AddressPl
           clusters: clusters.map((c) => c.id),
           opsInSite: name === opsSite,
           opsSiteSubnet,
+          otherSiteSubnets: Object.entries(ownAddresses.sites)
+            .filter(([other]) => other !== name && other in config.sites)
+            .map(([, cidr]) => cidr),
           adminCidrs: config.access.adminCidrs,
           publicExceptions: config.access.publicExceptions,
           foreignSupernets: foreign,

@@ -12,7 +12,7 @@ export type GroupKey = "jumphost" | "egress" | ClusterGroupKey;
 export type Protocol = "tcp" | "udp" | "icmp" | "vrrp";
 
 /** Where a CIDR source comes from; the policies allow each origin differently. */
-export type CidrOrigin = "ops-site" | "admin" | "exception" | "egress";
+export type CidrOrigin = "ops-site" | "env-site" | "admin" | "exception" | "egress";
 
 export type RulePeer =
   | { kind: "group"; group: GroupKey }
@@ -41,6 +41,9 @@ interface Service {
   ports?: { from: number; to: number };
 }
 
+/** NodePort of Loki's audit ingest in the ops cluster, forwarded by its HAProxy pair. */
+export const AUDIT_INGEST_PORT = 31100;
+
 const tcp = (name: string, from: number, to = from): Service => ({ name, protocol: "tcp", ports: { from, to } });
 
 export const SERVICES = {
@@ -54,6 +57,7 @@ export const SERVICES = {
   vxlan: { name: "cilium-vxlan", protocol: "udp", ports: { from: 8472, to: 8472 } },
   icmp: { name: "icmp", protocol: "icmp" },
   vrrp: { name: "vrrp", protocol: "vrrp" },
+  auditIngest: tcp("audit-ingest", AUDIT_INGEST_PORT),
 } satisfies Record<string, Service>;
 
 export interface PublicExceptionInput {
@@ -72,6 +76,8 @@ export interface SiteRuleInput {
   opsInSite: boolean;
   /** The ops site's subnet: the source of ops traffic seen from other sites. */
   opsSiteSubnet: string;
+  /** Subnets of this environment's other sites, whose clusters ship audit logs here when the ops cluster is here. */
+  otherSiteSubnets: readonly string[];
   adminCidrs: readonly string[];
   publicExceptions: readonly PublicExceptionInput[];
   /** Every other environment's supernet; egress to them is never allowed. */
@@ -135,6 +141,15 @@ export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
     allow(lb, SERVICES.apiserver, group("jumphost"), "operators reach the API through the jump host");
     allow(cp, SERVICES.apid, group("jumphost"), "talosctl runs on the jump host");
     allow(worker, SERVICES.apid, group("jumphost"), "talosctl runs on the jump host");
+
+    if (cluster === "ops") {
+      // Management clusters ship their apiserver audit logs to Loki in the ops cluster.
+      allow(worker, SERVICES.auditIngest, group(lb), "HAProxy forwards audit logs to Loki's NodePort");
+      allow(lb, SERVICES.auditIngest, group("mgmt-controlplane"), "audit-log collectors of this site's management cluster");
+      for (const cidr of input.otherSiteSubnets) {
+        allow(lb, SERVICES.auditIngest, { kind: "cidr", cidr, origin: "env-site" }, "audit-log collectors of another site's management cluster");
+      }
+    }
 
     if (cluster === "mgmt") {
       if (input.opsInSite) {

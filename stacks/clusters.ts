@@ -9,7 +9,7 @@ import { RESERVED_HEAD_ADDRESSES } from "../components/site-network";
 import type { PlatformConfig } from "../config/schema";
 import { siteClusterAddresses } from "../plan/cluster-addresses";
 import type { PlatformPlan } from "../plan/platform-plan";
-import { JUMPHOST_GROUPS, portGroups, type GroupKey } from "../plan/security-rules";
+import { AUDIT_INGEST_PORT, JUMPHOST_GROUPS, portGroups, type GroupKey } from "../plan/security-rules";
 import type { DeployedCluster, DeployedSite } from "./contracts";
 
 /** What the stack outputs besides the contract: Talos access and addresses. */
@@ -100,6 +100,9 @@ export function deployClusters({ plan, config, sites }: DeployClustersArgs): Clu
         kubernetes: config.layers.kubernetes,
         provider,
         tags,
+        ...(cluster.role === "ops"
+          ? { workerPassthrough: [{ name: "audit-ingest", port: AUDIT_INGEST_PORT }] }
+          : {}),
       });
 
       deployed.push({

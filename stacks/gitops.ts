@@ -4,6 +4,7 @@
  * Grafana for auditors, and the audit trail (collectors → Loki, plus the
  * object-lock archive).
  */
+import { AUDIT_INGEST_PORT } from "../plan/security-rules";
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
@@ -23,7 +24,7 @@ export const GRAFANA_TUNNEL_URL = "http://localhost:3000";
  * Port on which the other clusters' collectors push to Loki: the ops
  * cluster's load-balancer VIP forwards it to the same NodePort on the ops nodes.
  */
-export const AUDIT_INGEST_PORT = 31100;
+export { AUDIT_INGEST_PORT };
 export const GITOPS_REVISION = "main";
 
 const NAMESPACES = { logs: "audit-logs", collector: "audit-collector", monitoring: "monitoring" } as const;

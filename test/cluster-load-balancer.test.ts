@@ -36,6 +36,18 @@ describe("HAProxy pair cloud-init", () => {
     }
   });
 
+  it("forwards a passthrough port to its backends only when asked", () => {
+    expect(files(loadBalancerCloudInit(input)).haproxy).not.toContain("31100");
+    const { haproxy } = files(loadBalancerCloudInit({
+      ...input,
+      passthrough: [{ name: "audit-ingest", port: 31100, backends: ["10.32.2.30", "10.32.2.31"] }],
+    }));
+    expect(haproxy).toMatch(/^frontend audit-ingest\n\s+bind :31100$/m);
+    expect(haproxy).toContain("10.32.2.30:31100 check");
+    expect(haproxy).toContain("10.32.2.31:31100 check");
+    expect(haproxy).not.toMatch(/10\.32\.1\.2\d:31100/);
+  });
+
   it("holds the VIP with unicast VRRP between the pair, the primary preferred", () => {
     const primary = files(loadBalancerCloudInit(input)).keepalived;
     const secondary = files(loadBalancerCloudInit({ ...input, primary: false, self: input.peer, peer: input.self })).keepalived;

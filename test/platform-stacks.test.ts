@@ -77,6 +77,16 @@ describe.each(STACKS)("the %s stack under mocks", (stack) => {
     }
   });
 
+  it("forwards the audit ingest on the ops load balancers only", async () => {
+    const run = await synthOk(stack);
+    const lbs = ofType(run.resources, "openstack:compute/instance:Instance").filter((r) => /-lb-\d$/.test(r.name));
+    expect(lbs.length).toBeGreaterThan(0);
+    for (const lb of lbs) {
+      expect(lb.inputs.userData, lb.name).toEqual(expect.any(String));
+      expect((lb.inputs.userData as string).includes("frontend audit-ingest"), lb.name).toBe(lb.name.includes("-ops-"));
+    }
+  });
+
   it("opens nothing to the internet", async () => {
     const run = await synthOk(stack);
     const open = ofType(run.resources, RULE).filter((r) => r.inputs.direction === "ingress" && r.inputs.remoteIpPrefix === "0.0.0.0/0");

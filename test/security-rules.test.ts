@@ -11,11 +11,12 @@ const opsSite: SiteRuleInput = {
   clusters: ["ops", "mgmt"],
   opsInSite: true,
   opsSiteSubnet: "10.32.0.0/20",
+  otherSiteSubnets: ["10.32.16.0/20"],
   adminCidrs: ["198.51.100.0/27"],
   publicExceptions: [],
   foreignSupernets: ["10.33.0.0/16", "10.34.0.0/16"],
 };
-const otherSite: SiteRuleInput = { ...opsSite, clusters: ["mgmt"], opsInSite: false };
+const otherSite: SiteRuleInput = { ...opsSite, clusters: ["mgmt"], opsInSite: false, otherSiteSubnets: ["10.32.0.0/20"] };
 
 const ingress = (rules: SecurityRuleSpec[]) => rules.filter((r) => r.direction === "ingress");
 const admitting = (rules: SecurityRuleSpec[], group: string, port: number, protocol = "tcp") =>
@@ -62,6 +63,16 @@ describe("site rule table", () => {
   it("lets the ops cluster reach a management cluster in another site by the ops site's planned subnet", () => {
     const remote = siteSecurityTable(otherSite).rules;
     expect(admitting(remote, "mgmt-loadbalancer", 6443).map(sourceOf).sort()).toEqual(["10.32.0.0/20", "group:jumphost"]);
+  });
+
+  it("lets management clusters ship audit logs only to the ops load balancers, which forward to the ops workers", () => {
+    const audit = ingress(rules).filter((r) => r.ports?.from === 31100);
+    expect(audit.map((r) => `${r.group}<-${sourceOf(r)}`).sort()).toEqual([
+      "ops-loadbalancer<-10.32.16.0/20",
+      "ops-loadbalancer<-group:mgmt-controlplane",
+      "ops-worker<-group:ops-loadbalancer",
+    ]);
+    expect(ingress(siteSecurityTable(otherSite).rules).filter((r) => r.ports?.from === 31100)).toEqual([]);
   });
 
   it("serves the Talos API from outside the cluster only to the jump host", () => {

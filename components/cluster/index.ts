@@ -70,6 +70,8 @@ export interface ClusterArgs {
   kubernetes: boolean;
   provider: openstack.Provider;
   tags: readonly string[];
+  /** TCP ports the HAProxy pair also forwards to the workers (same port), e.g. the ops cluster's audit ingest. */
+  workerPassthrough?: readonly { name: string; port: number }[];
 }
 
 export interface NodeAddresses {
@@ -226,7 +228,7 @@ export class Cluster extends pulumi.ComponentResource {
         imageId: args.loadBalancerImageId,
         ...(args.keyPair ? { keyPair: args.keyPair } : {}),
         networks: [{ port: port.id }],
-        userData: controlPlaneAddresses.apply((addresses) => loadBalancerCloudInit({
+        userData: pulumi.all([controlPlaneAddresses, workerAddresses]).apply(([addresses, workers]) => loadBalancerCloudInit({
           clusterName: args.name,
           vip,
           subnet: args.subnetCidr,
@@ -235,6 +237,7 @@ export class Cluster extends pulumi.ComponentResource {
           primary: i === 0,
           virtualRouterId: args.addresses.virtualRouterId,
           controlPlaneAddresses: addresses,
+          passthrough: (args.workerPassthrough ?? []).map((service) => ({ ...service, backends: workers })),
         })),
         schedulerHints: [{ group: loadBalancerGroup.id }],
         metadata: { cluster: args.name, role: "loadbalancer" },

@@ -21,13 +21,32 @@ export interface LoadBalancerConfigInput {
   /** Distinct per cluster in one subnet (VRRP instances share the segment). */
   virtualRouterId: number;
   controlPlaneAddresses: readonly string[];
+  /** Further TCP services this pair forwards, e.g. the ops cluster's audit-log ingest. */
+  passthrough?: readonly PassthroughPort[];
+}
+
+export interface PassthroughPort {
+  name: string;
+  port: number;
+  backends: readonly string[];
 }
 
 /** Replaced at boot by the interface that carries the default route. */
 const INTERFACE_PLACEHOLDER = "@SKE_INTERFACE@";
 
-export function haproxyConfig(input: Pick<LoadBalancerConfigInput, "controlPlaneAddresses">): string {
+export function haproxyConfig(input: Pick<LoadBalancerConfigInput, "controlPlaneAddresses" | "passthrough">): string {
   const servers = input.controlPlaneAddresses.map((address, i) => `  server controlplane-${i} ${address}:${API_SERVER_PORT} check`);
+  const passthrough = (input.passthrough ?? []).flatMap((service) => [
+    `frontend ${service.name}`,
+    `  bind :${service.port}`,
+    `  default_backend ${service.name}`,
+    "",
+    `backend ${service.name}`,
+    "  balance roundrobin",
+    "  default-server inter 5s fall 3 rise 2",
+    ...service.backends.map((address, i) => `  server ${service.name}-${i} ${address}:${service.port} check`),
+    "",
+  ]);
   return [
     "global",
     "  log /dev/log local0",
@@ -52,6 +71,7 @@ export function haproxyConfig(input: Pick<LoadBalancerConfigInput, "controlPlane
     "  default-server inter 5s fall 3 rise 2",
     ...servers,
     "",
+    ...passthrough,
   ].join("\n");
 }
 
