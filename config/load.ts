@@ -11,7 +11,20 @@ import {
 import { cidrOverlaps } from "../plan/cidr";
 import { CONFIG_NAMESPACE, platformConfigSchema, type PlatformConfig } from "./schema";
 
-export const ADDRESS_PLAN_FILE = path.join(__dirname, "..", "address-plan.yaml");
+/**
+ * The directory holding Pulumi.yaml. Found by walking up rather than from a
+ * fixed `..`, so that bundled copies of this module (scripts/run-ts.cjs)
+ * resolve the same files.
+ */
+export const REPO_ROOT = findRepoRoot(__dirname);
+export const ADDRESS_PLAN_FILE = path.join(REPO_ROOT, "address-plan.yaml");
+
+function findRepoRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no Pulumi.yaml above ${start}`);
+  }
+}
 
 export interface ConfigProblem {
   /** Where the problem is, e.g. `ske-platform:sites.osl2.nodes.worker`. */

@@ -11,9 +11,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { parse, stringify } from "yaml";
+import { REPO_ROOT } from "../config/load";
 import { formatAddress, parseCidr } from "../plan/cidr";
 
-const ROOT = path.join(__dirname, "..");
+const ROOT = REPO_ROOT;
 const { values: flags } = parseArgs({
   options: { runs: { type: "string", default: "5" }, quick: { type: "boolean", default: false } },
 });
@@ -50,7 +51,8 @@ function measure(label: string, command: string, args: string[], env?: NodeJS.Pr
 }
 
 const node = process.execPath;
-const tsNode = (script: string, ...args: string[]) => ["--import", "tsx", "-r", path.join(__dirname, "bench", "rss-probe.cjs"), script, ...args];
+// Every case runs the way `npm run synth` does: bundled by scripts/run-ts.cjs, bundling included.
+const tsNode = (script: string, ...args: string[]) => ["-r", path.join(ROOT, "scripts", "bench", "rss-probe.cjs"), path.join(ROOT, "scripts", "run-ts.cjs"), script, ...args];
 
 /** A test-environment stack with `n` sites, and an address plan that has room for them. */
 function generated(n: number): { config: string; plan: string } {
@@ -79,7 +81,7 @@ function generated(n: number): { config: string; plan: string } {
 
 const out = path.join(work, "out");
 const rows: Array<{ label: string; ms: number; rss: number }> = [];
-const baseline = measure("load SDKs only (baseline)", node, tsNode(path.join(__dirname, "bench", "load-sdks.ts")));
+const baseline = measure("load SDKs only (baseline)", node, tsNode(path.join(ROOT, "scripts", "bench", "load-sdks.ts")));
 rows.push(baseline);
 for (const stack of ["production", "staging", "test"]) {
   rows.push(measure(`synth ${stack}`, node, tsNode("scripts/synth.ts", "--stack", stack, "--out", out)));

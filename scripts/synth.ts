@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { REPO_ROOT } from "../config/load";
 import { synthesize } from "../synth";
 
 async function main(): Promise<number> {
@@ -22,8 +23,7 @@ async function main(): Promise<number> {
     process.stderr.write("usage: npm run synth -- --stack <production|staging|test> [--config <file>] [--out <dir>]\n");
     return 64;
   }
-  const root = path.join(__dirname, "..");
-  const configFile = path.resolve(values.config ?? path.join(root, `Pulumi.${values.stack}.yaml`));
+  const configFile = path.resolve(values.config ?? path.join(REPO_ROOT, `Pulumi.${values.stack}.yaml`));
   const result = await synthesize({
     stack: values.stack,
     configFile,
@@ -37,7 +37,12 @@ async function main(): Promise<number> {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "resources.json"), `${JSON.stringify(result.resources, null, 2)}\n`);
   fs.writeFileSync(path.join(dir, "outputs.json"), `${JSON.stringify(result.outputs, null, 2)}\n`);
-  process.stdout.write(`${result.summary}\n\nWrote ${path.relative(process.cwd(), dir)}/resources.json (${result.resources.length} resources)\n`);
+  fs.writeFileSync(path.join(dir, "compliance.md"), `${result.compliance.report}\n`);
+  process.stdout.write(`${result.summary}\n\nWrote ${path.relative(process.cwd(), dir)}/resources.json (${result.resources.length} resources) and compliance.md\n`);
+  if (result.compliance.failedControls.length > 0) {
+    process.stderr.write(`${result.compliance.verdict}\n`);
+    return 2;
+  }
   return 0;
 }
 

@@ -1,11 +1,12 @@
 import { ConfigError } from "../config/load";
+import { assessCompliance, type ComplianceOutcome } from "./compliance-run";
 import { ProgramFailed, runProgram, type ProgramRun, type RecordedResource } from "./mock-runtime";
 import { fakeState } from "./fake-state";
 import { readStackFile } from "./stack-file";
 import { renderSummary } from "./summary";
 
 export type SynthResult =
-  | ({ ok: true; summary: string; environment: string; sites: string[] } & ProgramRun)
+  | ({ ok: true; summary: string; environment: string; sites: string[]; compliance: ComplianceOutcome } & ProgramRun)
   | { ok: false; error: string; problems?: ConfigError["problems"]; registered?: RecordedResource[] };
 
 /** The Pulumi.yaml entry point, loaded the way each runner can (tsx, vitest). */
@@ -34,19 +35,26 @@ export async function synthesize(args: { stack: string; configFile: string; addr
   process.env.SKE_CONFIG_FILE = stackFile.file;
   if (args.addressPlanFile) process.env.SKE_ADDRESS_PLAN_FILE = args.addressPlanFile;
   try {
+    // Raw inputs (secrets unwrapped) for the policies only; never written out.
+    const revealed = new Map<string, Record<string, unknown>>();
     const run = await runProgram({
       stackFile,
       entry: loadProgram,
-      fakeState,
+      fakeState: (type, name, inputs) => {
+        revealed.set(`${type}::${name}`, inputs);
+        return fakeState(type, name, inputs);
+      },
     });
     const outputs = run.outputs as { environment: string; sites: Record<string, unknown> };
     const sites = Object.keys(outputs.sites ?? {});
+    const compliance = assessCompliance({ stackFile, run, revealed, sites, ...(args.addressPlanFile ? { addressPlanFile: args.addressPlanFile } : {}) });
     return {
       ok: true,
       ...run,
       environment: outputs.environment,
       sites,
-      summary: renderSummary(run.resources, outputs.environment, sites),
+      compliance,
+      summary: `${renderSummary(run.resources, outputs.environment, sites)}\n\n${compliance.verdict}`,
     };
   } catch (err) {
     if (err instanceof ProgramFailed) return { ok: false, error: err.message, registered: err.registered };

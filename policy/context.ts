@@ -1,0 +1,26 @@
+import type { PlatformConfig } from "../config/schema";
+import type { AddressPlan } from "../plan/address-plan";
+import type { PolicyContext } from "./model";
+
+/**
+ * The context of one environment, from its validated stack config and the
+ * committed address plan. Both runners use this: synth with the config it
+ * synthesized, the pack with the stack file of the stack being previewed.
+ * Nothing is taken from the resources themselves, so a rule cannot make
+ * itself legitimate.
+ */
+export function policyContext(config: PlatformConfig, addressPlan: AddressPlan): PolicyContext {
+  return {
+    environment: config.environment,
+    addressPlan,
+    adminCidrs: [...config.access.adminCidrs],
+    publicExceptions: config.access.publicExceptions.map((e) => ({ ...e })),
+    ownsRepositorySettings: config.github.ownsRepositorySettings,
+    argocdNamespace: config.argocd.namespace,
+    oidc: { issuer: config.zitadel.issuer, requireMfa: config.zitadel.requireMfa },
+    auditors: {
+      kubernetesGroup: `${config.zitadel.groupsPrefix}${config.zitadel.auditorGroup}`,
+      argocdGroup: config.zitadel.auditorGroup,
+    },
+  };
+}
