@@ -6,6 +6,7 @@
 import { parse as parseYaml } from "yaml";
 import { ENVIRONMENTS } from "../plan/address-plan";
 import { ANY_IPV4, cidrContains, cidrOverlaps, cidrProblem, parseAddress } from "../plan/cidr";
+import { auditEvidence, auditEvidenceProblems, type AuditEvidence, type AuditPolicyDocument, type AuthenticationDocument } from "../plan/audit-evidence";
 import { OPAQUE, at, isOpaque, resourceId, typeChain, type Policy, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 
 export const TYPES = {
@@ -348,66 +349,80 @@ export const appProjectDestinations: ResourcePolicy = {
 const isTalosNode = (r: PolicyResource) =>
   r.type === TYPES.instance && typeof at(r.props, ["metadata", "cluster"]) === "string" && at(r.props, ["metadata", "role"]) !== "loadbalancer";
 
-const AUDIT_LEVELS = ["None", "Metadata", "Request", "RequestResponse"];
-
-function auditPolicyProblems(policy: unknown): string[] {
-  if (typeof policy !== "object" || policy === null) return ["no apiserver audit policy (cluster.apiServer.auditPolicy)"];
-  const p = policy as { omitStages?: unknown; rules?: unknown };
-  const problems: string[] = [];
-  if (!Array.isArray(p.omitStages) || !p.omitStages.includes("RequestReceived")) problems.push("the audit policy does not omit the RequestReceived stage");
-  const rules = Array.isArray(p.rules) ? (p.rules as Record<string, unknown>[]) : [];
-  const below = rules.filter((rule) => AUDIT_LEVELS.indexOf(String(rule.level)) < 1);
-  if (below.length > 0) problems.push(`audit rules below Metadata: ${below.map((rule) => JSON.stringify(rule)).join("; ")}`);
-  const catchAll = rules.find((rule) => Object.keys(rule).every((key) => key === "level"));
-  if (!catchAll) problems.push("the audit policy has no catch-all rule, so unmatched requests are not logged");
-  return problems;
-}
-
-function oidcProblems(config: Record<string, any>, ctx: PolicyContext): string[] {
+/** The audit policy and authentication config the machine config really carries, as documents. */
+function auditDocuments(config: Record<string, any>): { policy: AuditPolicyDocument; authentication: AuthenticationDocument } | string {
+  const policy = at(config, ["cluster", "apiServer", "auditPolicy"]);
+  if (typeof policy !== "object" || policy === null) return "no apiserver audit policy (cluster.apiServer.auditPolicy)";
   const args = (at(config, ["cluster", "apiServer", "extraArgs"]) ?? {}) as Record<string, string>;
   if (args["oidc-issuer-url"]) {
-    return args["oidc-issuer-url"] === ctx.oidc.issuer ? [] : [`the API server trusts ${args["oidc-issuer-url"]}, not ${ctx.oidc.issuer}`];
+    return { policy, authentication: { jwt: [{ issuer: { url: args["oidc-issuer-url"], audiences: args["oidc-client-id"] ? [args["oidc-client-id"]] : [] } }] } };
   }
   const file = args["authentication-config"];
-  if (!file) return ["OIDC is not configured (no authentication-config or oidc-issuer-url on the API server)"];
+  if (!file) return { policy, authentication: {} };
   const mounts = (at(config, ["cluster", "apiServer", "extraVolumes"]) ?? []) as { hostPath: string; mountPath: string }[];
   const mount = mounts.find((m) => file.startsWith(`${m.mountPath}/`));
   const hostPath = mount ? `${mount.hostPath}${file.slice(mount.mountPath.length)}` : file;
   const files = (at(config, ["machine", "files"]) ?? []) as { path: string; content: string }[];
   const content = files.find((f) => f.path === hostPath)?.content;
-  if (content === undefined) return [`the authentication config ${file} is not written by the machine config`];
-  const auth = parseYaml(content) as { jwt?: { issuer?: { url?: string; audiences?: string[] }; claimValidationRules?: { expression?: string }[] }[] };
-  const jwt = auth?.jwt?.find((j) => j.issuer?.url === ctx.oidc.issuer);
-  if (!jwt) return [`the authentication config does not trust ${ctx.oidc.issuer}`];
-  const problems: string[] = [];
-  if (!jwt.issuer?.audiences?.length) problems.push("the OIDC issuer has no audience");
-  if (ctx.oidc.requireMfa && !jwt.claimValidationRules?.some((rule) => rule.expression?.includes("mfa"))) {
-    problems.push("MFA is required but no claim validation rule checks it");
-  }
-  return problems;
+  if (content === undefined) return `the authentication config ${file} is not written by the machine config`;
+  return { policy, authentication: (parseYaml(content) ?? {}) as AuthenticationDocument };
 }
+
+/** The evidence recorded in the instance metadata (plan/audit-evidence.ts). */
+function recordedEvidence(r: PolicyResource): Partial<AuditEvidence> | typeof OPAQUE {
+  const metadata = r.props.metadata;
+  if (isOpaque(metadata)) return OPAQUE;
+  const entries = Object.entries((metadata ?? {}) as Record<string, unknown>)
+    .filter(([key]) => key.startsWith("audit-") || key.startsWith("oidc-"));
+  if (entries.some(([, value]) => isOpaque(value))) return OPAQUE;
+  return Object.fromEntries(entries.map(([key, value]) => [key, String(value)])) as Partial<AuditEvidence>;
+}
+
+const parsedConfigs = new Map<string, Record<string, any> | Error>();
+
+/** Machine configs are large and read by several policies: parse each once. */
+function machineConfigOf(r: PolicyResource): Record<string, any> | Error | typeof OPAQUE {
+  const userData = r.props.userData;
+  if (typeof userData !== "string" || isOpaque(userData)) return OPAQUE;
+  let parsed = parsedConfigs.get(userData);
+  if (parsed === undefined) {
+    try {
+      parsed = (parseYaml(userData) ?? {}) as Record<string, any>;
+    } catch (err) {
+      parsed = err as Error;
+    }
+    parsedConfigs.set(userData, parsed);
+  }
+  return parsed;
+}
+
+const isControlPlane = (r: PolicyResource) => at(r.props, ["metadata", "node-role"]) === "controlplane";
 
 export const apiServerAudit: ResourcePolicy = {
   kind: "resource",
   name: "apiserver-audit-and-oidc",
   control: "6.5-audit",
   enforcement: "mandatory",
-  description: "Every control-plane machine config sets an apiserver audit policy at Metadata or above with RequestReceived omitted, and OIDC through the configured Zitadel issuer (with MFA when required).",
-  remediation: "Keep auditPolicy() and authenticationConfiguration() in components/talos/machine-config.ts in the control-plane config; if userData is unknown at preview, the settings must be given in a preview-known form (see README).",
-  appliesTo: isTalosNode,
+  description: "Every control-plane machine config sets an apiserver audit policy at Metadata or above with RequestReceived omitted, and OIDC through the configured Zitadel issuer (with MFA when required). Where the config is unknown at preview, the evidence recorded in the instance metadata is checked instead; where it is known, the two must agree.",
+  remediation: "Keep auditPolicy() and authenticationConfiguration() from components/talos/machine-config.ts in the control-plane config, and the instance metadata from plan/audit-evidence.ts beside it.",
+  appliesTo: (r) => isTalosNode(r) && isControlPlane(r),
   validate: (r, ctx) => {
-    const userData = r.props.userData;
-    if (typeof userData !== "string" || isOpaque(userData)) {
-      return [`${r.name}: the Talos machine config in userData is not readable here (unknown at preview or redacted), so the audit policy and OIDC cannot be verified`];
+    const expected = { issuer: ctx.oidc.issuer, requireMfa: ctx.oidc.requireMfa };
+    const recorded = recordedEvidence(r);
+    if (recorded === OPAQUE) return [`${r.name}: the audit evidence in the instance metadata is not known at preview`];
+    const config = machineConfigOf(r);
+    if (config instanceof Error) return [`${r.name}: userData is not a YAML machine config: ${config.message}`];
+    if (config === OPAQUE) {
+      // First preview of a cluster: the config waits for its secrets, the evidence does not.
+      return auditEvidenceProblems(recorded, expected).map((p) => `${r.name}: ${p}`);
     }
-    let config: Record<string, any>;
-    try {
-      config = parseYaml(userData) as Record<string, any>;
-    } catch (err) {
-      return [`${r.name}: userData is not a YAML machine config: ${(err as Error).message}`];
-    }
-    if (at(config, ["machine", "type"]) !== "controlplane") return [];
-    return [...auditPolicyProblems(at(config, ["cluster", "apiServer", "auditPolicy"])), ...oidcProblems(config, ctx)].map((p) => `${r.name}: ${p}`);
+    const documents = auditDocuments(config);
+    if (typeof documents === "string") return [`${r.name}: ${documents}`];
+    const actual = auditEvidence(documents.policy, documents.authentication);
+    const drift = (Object.keys(actual) as (keyof AuditEvidence)[])
+      .filter((key) => recorded[key] !== actual[key])
+      .map((key) => `the instance metadata says ${key}=${recorded[key] ?? "(absent)"} but the machine config has ${actual[key]}`);
+    return [...auditEvidenceProblems(actual, expected), ...drift].map((p) => `${r.name}: ${p}`);
   },
 };
 
@@ -417,14 +432,9 @@ export const apiServerAudit: ResourcePolicy = {
 export function isStatefulResource(r: PolicyResource): boolean {
   if (typeChain(r).includes(TYPES.machineSecrets) && r.type !== TYPES.machineSecrets) return true;
   if (!isTalosNode(r)) return false;
-  const userData = r.props.userData;
-  if (typeof userData === "string" && !isOpaque(userData)) {
-    try {
-      return at(parseYaml(userData), ["machine", "type"]) === "controlplane";
-    } catch {
-      // fall through to the name
-    }
-  }
+  if (isControlPlane(r)) return true;
+  const config = machineConfigOf(r);
+  if (config !== OPAQUE && !(config instanceof Error)) return at(config, ["machine", "type"]) === "controlplane";
   return /-cp-\d+$/.test(r.name);
 }
 

@@ -3,7 +3,8 @@ import { parse, stringify } from "yaml";
 import { describe, expect, it } from "vitest";
 import { AUDITOR_RULES } from "../components/cluster-access/rules";
 import { rulesetRules } from "../components/change-management/index";
-import { controlPlaneConfig, renderMachineConfig, workerConfig, type ClusterConfigInput, type MachineSecretValues } from "../components/talos/machine-config";
+import { auditPolicy, authenticationConfiguration, controlPlaneConfig, renderMachineConfig, workerConfig, type ClusterConfigInput, type MachineSecretValues } from "../components/talos/machine-config";
+import { auditEvidence } from "../plan/audit-evidence";
 import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { branchProtection as protectionSettings } from "../plan/change-management";
 import { policyContext } from "../policy/context";
@@ -198,8 +199,17 @@ describe("audit policy and OIDC in the Talos machine config", () => {
     oidc: { issuer: "https://id.ske.example.net", clientId: "k8s", groupsClaim: "groups", groupsPrefix: "zitadel:", usernamePrefix: "zitadel:", requireMfa: true },
     inlineManifests: [],
   };
-  const node = (name: string, userData: unknown) =>
-    res(P.TYPES.instance, name, { metadata: { cluster: "production-osl2-mgmt", role: "management" }, userData });
+  const goodEvidence = auditEvidence(auditPolicy(), authenticationConfiguration(input.oidc, input.kubernetesVersion));
+  const node = (name: string, userData: unknown, evidence: Record<string, unknown> = goodEvidence) =>
+    res(P.TYPES.instance, name, {
+      metadata: {
+        cluster: "production-osl2-mgmt",
+        role: "management",
+        "node-role": name.startsWith("cp-") ? "controlplane" : "worker",
+        ...(name.startsWith("cp-") ? evidence : {}),
+      },
+      userData,
+    });
   const controlPlane = renderMachineConfig(controlPlaneConfig(input, secrets));
   const edited = (edit: (config: any) => void) => {
     const config = parse(controlPlane);
@@ -207,44 +217,56 @@ describe("audit policy and OIDC in the Talos machine config", () => {
     return stringify(config);
   };
 
-  it("the rendered control-plane and worker configs pass", () => {
+  it("the rendered control-plane config and its recorded evidence pass; workers are not judged", () => {
     expect(judge(P.apiServerAudit, node("cp-0", controlPlane), production)).toEqual([]);
-    expect(judge(P.apiServerAudit, node("worker-0", renderMachineConfig(workerConfig(input, secrets))), production)).toEqual([]);
+    const worker = node("worker-0", renderMachineConfig(workerConfig(input, secrets)));
+    expect(P.apiServerAudit.appliesTo(worker, production)).toBe(false);
   });
 
-  it("a None rule, a kept RequestReceived stage and missing OIDC are caught", () => {
+  it("a None rule, a kept RequestReceived stage and missing OIDC are caught, and so is evidence that no longer matches", () => {
     const weak = edited((c) => {
       c.cluster.apiServer.auditPolicy.omitStages = [];
       c.cluster.apiServer.auditPolicy.rules.unshift({ level: "None" });
       delete c.cluster.apiServer.extraArgs["authentication-config"];
     });
-    expect(judge(P.apiServerAudit, node("cp-0", weak), production)).toEqual([
+    const problems = judge(P.apiServerAudit, node("cp-0", weak), production);
+    expect(problems).toEqual(expect.arrayContaining([
+      "cp-0: an audit rule logs below Metadata (lowest level: None)",
       "cp-0: the audit policy does not omit the RequestReceived stage",
-      'cp-0: audit rules below Metadata: {"level":"None"}',
-      "cp-0: OIDC is not configured (no authentication-config or oidc-issuer-url on the API server)",
-    ]);
+      "cp-0: OIDC is not configured",
+      "cp-0: the instance metadata says audit-omit-stages=RequestReceived but the machine config has ",
+    ]));
   });
 
   it("another issuer, or MFA not enforced, is caught", () => {
     expect(judge(P.apiServerAudit, node("cp-0", controlPlane), { ...production, oidc: { issuer: "https://other.example", requireMfa: true } }))
-      .toEqual(["cp-0: the authentication config does not trust https://other.example"]);
-    const noMfa = renderMachineConfig(controlPlaneConfig({ ...input, oidc: { ...input.oidc, requireMfa: false } }, secrets));
-    expect(judge(P.apiServerAudit, node("cp-0", noMfa), production)).toEqual(["cp-0: MFA is required but no claim validation rule checks it"]);
+      .toEqual(["cp-0: the API server trusts https://id.ske.example.net, not https://other.example"]);
+    const noMfaInput = { ...input, oidc: { ...input.oidc, requireMfa: false } };
+    const noMfa = renderMachineConfig(controlPlaneConfig(noMfaInput, secrets));
+    const noMfaEvidence = auditEvidence(auditPolicy(), authenticationConfiguration(noMfaInput.oidc, input.kubernetesVersion));
+    expect(judge(P.apiServerAudit, node("cp-0", noMfa, noMfaEvidence), production)).toEqual(["cp-0: MFA is required but no claim validation rule checks it"]);
   });
 
-  it("a machine config unknown at preview or redacted is a violation, not a pass", () => {
-    for (const hidden of [OPAQUE, "[secret]", undefined]) {
-      expect(judge(P.apiServerAudit, node("cp-0", hidden), production)[0]).toContain("cannot be verified");
-    }
+  it("on a first preview, with the machine config unknown, the recorded evidence is judged", () => {
+    expect(judge(P.apiServerAudit, node("cp-0", OPAQUE), production)).toEqual([]);
+    expect(judge(P.apiServerAudit, node("cp-0", OPAQUE, { ...goodEvidence, "audit-omit-stages": "" }), production))
+      .toEqual(["cp-0: the audit policy does not omit the RequestReceived stage"]);
+    expect(judge(P.apiServerAudit, node("cp-0", OPAQUE, {}), production)).toEqual(["cp-0: no audit or OIDC evidence recorded"]);
+  });
+
+  it("evidence that is itself unknown at preview is a violation, not a pass", () => {
+    expect(judge(P.apiServerAudit, node("cp-0", OPAQUE, { ...goodEvidence, "oidc-issuers": OPAQUE }), production)[0]).toContain("not known at preview");
   });
 
   it("the pack adapter turns an unknown value into OPAQUE instead of letting the policy degrade to advisory", () => {
     const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-    const proxied = unknownCheckingProxy({ metadata: { cluster: "c", role: "management" }, userData: UNKNOWN_STRING });
+    const metadata = { cluster: "c", role: "management", "node-role": "controlplane", ...goodEvidence, "oidc-issuers": UNKNOWN_STRING };
+    const proxied = unknownCheckingProxy({ metadata, userData: UNKNOWN_STRING });
     expect(() => (proxied as Record<string, unknown>).userData).toThrow();
-    const props = plainProps(proxied) as Record<string, unknown>;
-    expect(props).toEqual({ metadata: { cluster: "c", role: "management" }, userData: OPAQUE });
-    expect(judge(P.apiServerAudit, res(P.TYPES.instance, "cp-0", props), production)[0]).toContain("cannot be verified");
+    const props = plainProps(proxied) as Record<string, any>;
+    expect(props.userData).toBe(OPAQUE);
+    expect(props.metadata["oidc-issuers"]).toBe(OPAQUE);
+    expect(judge(P.apiServerAudit, res(P.TYPES.instance, "cp-0", props), production)[0]).toContain("not known at preview");
   });
 });
 

@@ -7,7 +7,10 @@ import type { ClusterAddresses } from "../../plan/cluster-addresses";
 import type { ClusterRole } from "../../plan/platform-plan";
 import type { ClusterId } from "../../plan/security-rules";
 import { renderKubeconfig, renderTalosconfig } from "../talos/client-config";
+import { auditEvidence } from "../../plan/audit-evidence";
 import {
+  auditPolicy,
+  authenticationConfiguration,
   controlPlaneConfig,
   renderMachineConfig,
   workerConfig,
@@ -186,6 +189,8 @@ export class Cluster extends pulumi.ComponentResource {
     // Talos reads user data only on first boot and keeps its config on disk;
     // a changed config is rolled out with `talosctl apply-config`, and a new
     // image with `talosctl upgrade`. Replacing the instance would wipe etcd.
+    // Readable at preview, unlike the secret-built user data; see plan/audit-evidence.ts.
+    const controlPlaneEvidence = auditEvidence(auditPolicy(), authenticationConfiguration(args.oidc, args.kubernetesVersion));
     const talosInstance = (suffix: string, port: openstack.networking.Port, i: number, flavor: string, userData: pulumi.Output<string>, group: openstack.compute.ServerGroup, extra: pulumi.CustomResourceOptions) =>
       new openstack.compute.Instance(`${name}-${suffix}`, {
         name: `${args.name}-${suffix}`,
@@ -196,7 +201,12 @@ export class Cluster extends pulumi.ComponentResource {
         networks: [{ port: port.id }],
         userData,
         schedulerHints: [{ group: group.id }],
-        metadata: { cluster: args.name, role: args.role },
+        metadata: {
+          cluster: args.name,
+          role: args.role,
+          "node-role": suffix.startsWith("cp-") ? "controlplane" : "worker",
+          ...(suffix.startsWith("cp-") ? controlPlaneEvidence : {}),
+        },
         tags,
       }, { ...child, ...extra, ignoreChanges: ["userData", "imageId"] });
 
