@@ -47,8 +47,9 @@ describe("a production stack whose exception reaches into staging", () => {
 
   it("makes `npm run synth` exit non-zero and name the control", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "ske-synth-"));
-    const result = spawnSync(path.join(ROOT, "node_modules", ".bin", "tsx"), [
-      "scripts/synth.ts", "--stack", "production", "--config", variantFile("production", stagingProbe), "--out", out,
+    // Exactly what `npm run synth` runs.
+    const result = spawnSync(process.execPath, [
+      "scripts/run-ts.cjs", "scripts/synth.ts", "--stack", "production", "--config", variantFile("production", stagingProbe), "--out", out,
     ], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     expect(result.status).toBe(2);
     expect(result.stderr).toContain("Compliance of production: FAIL, mandatory violations of control 6.1 (rule-sources-within-plan)");
