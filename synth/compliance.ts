@@ -3,7 +3,6 @@
  * implements it, each policy's result, the Scorecard tier of the branch
  * protection and the security-group matrix, for reviewers and auditors.
  */
-import { parse as parseYaml } from "yaml";
 import type { BranchProtectionSettings } from "../plan/change-management";
 import { assessBranchProtection } from "../plan/scorecard";
 import type { PolicyResult } from "../policy/evaluate";
@@ -57,17 +56,17 @@ export function rulesetSettings(ruleset: PolicyResource, hasCodeOwnersFile: bool
   };
 }
 
+/**
+ * A control plane's audit and OIDC settings, from the evidence in its
+ * instance metadata; the audit policy has already checked that this evidence
+ * matches the machine config, so the config need not be parsed again.
+ */
 function machineConfigSummary(node: PolicyResource): string | undefined {
-  const userData = node.props.userData;
-  if (typeof userData !== "string" || isOpaque(userData)) return undefined;
-  const config = parseYaml(userData) as Record<string, unknown>;
-  if (at(config, ["machine", "type"]) !== "controlplane") return undefined;
-  const audit = at(config, ["cluster", "apiServer", "auditPolicy"]) as { omitStages?: string[]; rules?: { level: string }[] } | undefined;
-  const levels = [...new Set((audit?.rules ?? []).map((r) => r.level))].join("/");
-  const authFile = (at(config, ["machine", "files"]) as { path: string; content: string }[] | undefined)?.find((f) => f.path.includes("authentication"));
-  const auth = authFile ? (parseYaml(authFile.content) as { jwt?: { issuer?: { url?: string }; claimValidationRules?: unknown[] }[] }) : undefined;
-  const jwt = auth?.jwt?.[0];
-  return `audit levels ${levels || "none"}, omitStages ${(audit?.omitStages ?? []).join(",") || "none"}; OIDC ${jwt?.issuer?.url ?? "none"}${jwt?.claimValidationRules?.length ? " with MFA claim rule" : ""}`;
+  const metadata = node.props.metadata as Record<string, unknown> | undefined;
+  if (metadata?.["node-role"] !== "controlplane") return undefined;
+  const evidence = (key: string) => (typeof metadata[key] === "string" && metadata[key] ? (metadata[key] as string) : "none");
+  return `audit levels from ${evidence("audit-min-level")} up, omitStages ${evidence("audit-omit-stages")}, catch-all ${evidence("audit-catch-all")}; ` +
+    `OIDC ${evidence("oidc-issuers")}${metadata["oidc-mfa-rule"] === "true" ? " with MFA claim rule" : ""}`;
 }
 
 export interface ComplianceReportInput {

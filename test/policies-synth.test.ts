@@ -29,7 +29,7 @@ describe.each(STACKS)("compliance of the committed %s stack", (stack) => {
     const audit = run.compliance.results.find((r) => r.name === "apiserver-audit-and-oidc")!;
     expect(audit.status).toBe("pass");
     expect(audit.checked!.some((id) => /-cp-0$/.test(id))).toBe(true);
-    expect(run.compliance.report).toMatch(/-cp-0 \| audit levels Metadata, omitStages RequestReceived; OIDC https:\/\/id\.ske\.example\.net with MFA claim rule/);
+    expect(run.compliance.report).toMatch(/-cp-0 \| audit levels from Metadata up, omitStages RequestReceived, catch-all true; OIDC https:\/\/id\.ske\.example\.net with MFA claim rule/);
   }, 60_000);
 });
 
