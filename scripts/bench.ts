@@ -106,7 +106,12 @@ console.log(`targets: 3-site synth / baseline = ${(bySites.get(3)! / baseline.ms
 
 // Developer-loop figures: the type check and the unit suite.
 const npx = (...args: string[]) => ["npx", args] as const;
-for (const [label, [cmd, args]] of [["tsc --noEmit", npx("tsc", "--noEmit", "--incremental", "false")], ["unit suite (vitest run)", npx("vitest", "run")]] as const) {
+const tsc = (pkg: string) => [process.execPath, [path.join(ROOT, "node_modules", pkg, "bin", "tsc"), "--noEmit", "--incremental", "false"]] as const;
+for (const [label, [cmd, args]] of [
+  ["tsc --noEmit (TypeScript 7 native, cold)", tsc("typescript-native")],
+  ["tsc --noEmit (TypeScript 5.9, cold)", tsc("typescript")],
+  ["unit suite (vitest run)", npx("vitest", "run")],
+] as const) {
   const samples = Array.from({ length: flags.quick ? 1 : 3 }, () => run(cmd, [...args]).ms);
   console.log(`${label}: median ${(median(samples) / 1000).toFixed(1)} s over ${samples.length} run(s)`);
 }
