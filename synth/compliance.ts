@@ -6,7 +6,7 @@
 import type { BranchProtectionSettings } from "../plan/change-management";
 import { assessBranchProtection } from "../plan/scorecard";
 import type { PolicyResult } from "../policy/evaluate";
-import { CONTROLS, at, isOpaque, type ControlId, type PolicyContext, type PolicyResource, type StackOutput } from "../policy/model";
+import { CONTROLS, at, type ControlId, type PolicyContext, type PolicyResource, type StackOutput } from "../policy/model";
 import { TYPES, isStatefulResource } from "../policy/policies";
 import { securityMatrix } from "./summary";
 import type { RecordedResource } from "./mock-runtime";

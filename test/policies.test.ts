@@ -3,7 +3,7 @@ import { parse, stringify } from "yaml";
 import { describe, expect, it } from "vitest";
 import { AUDITOR_RULES } from "../components/cluster-access/rules";
 import { rulesetRules } from "../components/change-management/index";
-import { auditPolicy, authenticationConfiguration, controlPlaneConfig, renderMachineConfig, workerConfig, type ClusterConfigInput, type MachineSecretValues } from "../components/talos/machine-config";
+import { auditPolicy, authenticationConfiguration, controlPlaneConfig, renderMachineConfig, workerConfig } from "../components/talos/machine-config";
 import { auditEvidence } from "../plan/audit-evidence";
 import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { branchProtection as protectionSettings } from "../plan/change-management";
@@ -14,6 +14,7 @@ import { plainProps } from "../policy/pack-adapter";
 import * as P from "../policy/policies";
 import { readStackFile } from "../synth/stack-file";
 import { stackFilePath } from "./support/stacks";
+import { clusterConfigInput, fakeMachineSecrets } from "./support/talos-fixtures";
 
 const contextOf = (stack: string): PolicyContext => {
   const { config, addressPlan } = loadPlatformConfig(readStackFile(stackFilePath(stack), stack), readAddressPlan());
@@ -178,27 +179,8 @@ describe("Argo CD", () => {
 });
 
 describe("audit policy and OIDC in the Talos machine config", () => {
-  const pem = (kind: string) => `-----BEGIN ${kind}-----\nx\n-----END ${kind}-----\n`;
-  const secrets: MachineSecretValues = {
-    machineCa: { certPem: pem("CERTIFICATE"), keyPem: pem("PRIVATE KEY") },
-    kubernetesCa: { certPem: pem("CERTIFICATE"), keyPem: pem("EC PRIVATE KEY") },
-    etcdCa: { certPem: pem("CERTIFICATE"), keyPem: pem("EC PRIVATE KEY") },
-    aggregatorCa: { certPem: pem("CERTIFICATE"), keyPem: pem("EC PRIVATE KEY") },
-    serviceAccountKeyPem: pem("EC PRIVATE KEY"),
-    bootstrapToken: "abcdef.0123456789abcdef",
-    trustdToken: "ghijkl.0123456789ghijkl",
-    secretboxKey: "a2V5",
-  };
-  const input: ClusterConfigInput = {
-    clusterName: "production-osl2-mgmt",
-    endpoint: "https://10.32.0.8:6443",
-    apiServerCertSans: ["10.32.0.8"],
-    nodeSubnet: "10.32.0.0/20",
-    talosVersion: "1.11.5",
-    kubernetesVersion: "1.34.2",
-    oidc: { issuer: "https://id.ske.example.net", clientId: "k8s", groupsClaim: "groups", groupsPrefix: "zitadel:", usernamePrefix: "zitadel:", requireMfa: true },
-    inlineManifests: [],
-  };
+  const secrets = fakeMachineSecrets;
+  const input = clusterConfigInput();
   const goodEvidence = auditEvidence(auditPolicy(), authenticationConfiguration(input.oidc, input.kubernetesVersion));
   const node = (name: string, userData: unknown, evidence: Record<string, unknown> = goodEvidence) =>
     res(P.TYPES.instance, name, {

@@ -8,39 +8,11 @@ import {
   workerConfig,
   type AuditPolicy,
   type ClusterConfigInput,
-  type MachineSecretValues,
 } from "../components/talos/machine-config";
+import { clusterConfigInput, fakeMachineSecrets } from "./support/talos-fixtures";
 
-const pem = (kind: string, body: string) => `-----BEGIN ${kind}-----\n${body}\n-----END ${kind}-----\n`;
-const secrets: MachineSecretValues = {
-  machineCa: { certPem: pem("CERTIFICATE", "talos-ca"), keyPem: pem("PRIVATE KEY", "talos-ca-key") },
-  kubernetesCa: { certPem: pem("CERTIFICATE", "k8s-ca"), keyPem: pem("EC PRIVATE KEY", "k8s-ca-key") },
-  etcdCa: { certPem: pem("CERTIFICATE", "etcd-ca"), keyPem: pem("EC PRIVATE KEY", "etcd-ca-key") },
-  aggregatorCa: { certPem: pem("CERTIFICATE", "agg-ca"), keyPem: pem("EC PRIVATE KEY", "agg-ca-key") },
-  serviceAccountKeyPem: pem("EC PRIVATE KEY", "sa-key"),
-  bootstrapToken: "abcdef.0123456789abcdef",
-  trustdToken: "ghijkl.0123456789ghijkl",
-  secretboxKey: Buffer.alloc(32, 7).toString("base64"),
-};
-
-const input = (overrides: Partial<ClusterConfigInput> = {}): ClusterConfigInput => ({
-  clusterName: "production-osl2-mgmt",
-  endpoint: "https://10.32.0.8:6443",
-  apiServerCertSans: ["10.32.0.8"],
-  nodeSubnet: "10.32.0.0/20",
-  talosVersion: "1.11.5",
-  kubernetesVersion: "1.34.2",
-  oidc: {
-    issuer: "https://id.ske.example.net",
-    clientId: "312345678901234567@ske",
-    groupsClaim: "groups",
-    groupsPrefix: "zitadel:",
-    usernamePrefix: "zitadel:",
-    requireMfa: true,
-  },
-  inlineManifests: [],
-  ...overrides,
-});
+const secrets = fakeMachineSecrets;
+const input = clusterConfigInput;
 
 // Parse what the instance receives, never the in-memory model.
 const controlPlane = (overrides?: Partial<ClusterConfigInput>) => parse(renderMachineConfig(controlPlaneConfig(input(overrides), secrets)));
