@@ -52,11 +52,15 @@ ALL=(pulumi language-nodejs openstack random tls command github kubernetes)
 # name -> "kind|binary|module|modversion|package|plugin-version|version-var|extra requires"
 declare -A SPEC
 SPEC[pulumi]="cli|pulumi|github.com/pulumi/pulumi/pkg/v3|$PULUMI_VERSION|github.com/pulumi/pulumi/pkg/v3/cmd/pulumi|${PULUMI_VERSION#v}|github.com/pulumi/pulumi/sdk/v3/go/common/version.Version|github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
+# No sdk/nodejs/cmd/pulumi-language-nodejs/v3.x tags upstream: set
+# SKE_LANGUAGE_NODEJS_MODVERSION to the pseudo-version of the release commit.
 SPEC[language-nodejs]="language|pulumi-language-nodejs|github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3|$PULUMI_VERSION|github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3|${PULUMI_VERSION#v}|github.com/pulumi/pulumi/sdk/v3/go/common/version.Version|github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
 SPEC[openstack]="resource|pulumi-resource-openstack|github.com/pulumi/pulumi-openstack/provider/v3|v3.15.2|github.com/pulumi/pulumi-openstack/provider/v3/cmd/pulumi-resource-openstack|3.15.2|github.com/pulumi/pulumi-openstack/provider/v3/pkg/version.Version|"
 SPEC[random]="resource|pulumi-resource-random|github.com/pulumi/pulumi-random/provider/v4|v4.21.2|github.com/pulumi/pulumi-random/provider/v4/cmd/pulumi-resource-random|4.21.2|github.com/pulumi/pulumi-random/provider/v4/pkg/version.Version|"
 SPEC[tls]="resource|pulumi-resource-tls|github.com/pulumi/pulumi-tls/provider/v5|v5.6.1|github.com/pulumi/pulumi-tls/provider/v5/cmd/pulumi-resource-tls|5.6.1|github.com/pulumi/pulumi-tls/provider/v5/pkg/version.Version|"
-SPEC[command]="resource|pulumi-resource-command|github.com/pulumi/pulumi-command/provider|v1.2.1|github.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command|1.2.1|github.com/pulumi/pulumi-command/provider/pkg/version.Version|"
+# provider/ is a nested module without provider/vX tags: v1.2.1 (commit
+# 7f3eb6f3b77c) exists for it only as a pseudo-version.
+SPEC[command]="resource|pulumi-resource-command|github.com/pulumi/pulumi-command/provider|v0.0.0-20260303235922-7f3eb6f3b77c|github.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command|1.2.1|github.com/pulumi/pulumi-command/provider/pkg/version.Version|"
 SPEC[github]="resource|pulumi-resource-github|github.com/pulumi/pulumi-github/provider/v6|v6.15.0|github.com/pulumi/pulumi-github/provider/v6/cmd/pulumi-resource-github|6.15.0|github.com/pulumi/pulumi-github/provider/v6/pkg/version.Version|"
 # The module proxy serves pulumi-kubernetes/provider/v4 only as a pseudo-version.
 SPEC[kubernetes]="resource|pulumi-resource-kubernetes|github.com/pulumi/pulumi-kubernetes/provider/v4|v4.0.0-20260115033456-f47bc2d6f199|github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes|4.34.2|github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version|"
@@ -87,7 +91,10 @@ build_one() {
   local out="$outdir/$bin"
   local t0; t0="$(now)"
 
-  if [ "${SKE_TOOLCHAIN_REBUILD:-0}" != 1 ] && [ -x "$out" ] && [ -f "$outdir/.complete" ]; then
+  local stamp="$mod $modver $pver"
+  # Cache hit only for a finished build of the same module version.
+  if [ "${SKE_TOOLCHAIN_REBUILD:-0}" != 1 ] && [ -x "$out" ] \
+     && [ "$(cat "$outdir/.complete" 2>/dev/null)" = "$stamp" ]; then
     local t1; t1="$(now)"
     log "$name $pver: cached ($out) $(elapsed "$t0" "$t1")s"
     record "$name" "$pver" cached 0 0 "$(elapsed "$t0" "$t1")" "$modver"
@@ -98,6 +105,13 @@ build_one() {
   if [ ! -f "$template" ]; then
     log "$name: no wrapper template $template"; return 1
   fi
+  local why
+  why="$(sed -n 's|^// unbuildable: ||p' "$template")"
+  if [ -n "$why" ]; then
+    log "$name $pver: not built: $why"
+    record "$name" "$pver" unavailable 0 0 0 "$why"
+    return 1
+  fi
   local work="$CACHE/wrappers/$name-$modver"
   rm -rf "$work"; mkdir -p "$work"
   sed -e "s|@VERSION@|$modver|g" "$template" >"$work/go.mod"
@@ -107,8 +121,8 @@ build_one() {
   local e; for e in $extra; do getargs+=("$e"); done
   if ! (cd "$work" && gorun get "${getargs[@]}") >"$work/get.log" 2>&1; then
     local t1; t1="$(now)"
-    log "$name: go get failed after $(elapsed "$t0" "$t1")s:"; sed 's/^/    /' "$work/get.log" >&2
-    record "$name" "$pver" failed "$(elapsed "$t0" "$t1")" 0 "$(elapsed "$t0" "$t1")" "go get: $(tail -n1 "$work/get.log" | tr '\t' ' ')"
+    log "$name: go get failed after $(elapsed "$t0" "$t1")s:"; grep -v '^go: downloading' "$work/get.log" | head -n 20 | sed 's/^/    /' >&2
+    record "$name" "$pver" failed "$(elapsed "$t0" "$t1")" 0 "$(elapsed "$t0" "$t1")" "go get: $(grep -v '^go: downloading' "$work/get.log" | tr '\t\n' '  ' | cut -c1-300)"
     return 1
   fi
 
@@ -163,8 +177,9 @@ build_one() {
     record "$name" "$pver" failed "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")" "$(elapsed "$t0" "$t2")" "go build: $(tail -n1 "$work/build.log" | tr '\t' ' ')"
     return 1
   fi
+  rm -f "$outdir/.complete"
   mv -f "$out.tmp" "$out"
-  printf '%s %s %s\n' "$mod" "$modver" "$pver" >"$outdir/.complete"
+  printf '%s\n' "$stamp" >"$outdir/.complete"
   local t2; t2="$(now)"
   log "$name $pver: built $out (download $(elapsed "$t0" "$t1")s, build $(elapsed "$t1" "$t2")s, total $(elapsed "$t0" "$t2")s)"
   record "$name" "$pver" built "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")" "$(elapsed "$t0" "$t2")" "$modver"
@@ -177,10 +192,18 @@ lay_out() {
   local src="$CACHE/bin/$name-v$pver/$bin"
   [ -x "$src" ] || return 0
   case "$kind" in
-    cli|language)
-      # CLI and language host side by side: the CLI also looks next to itself.
+    cli)
       mkdir -p "$CACHE/path"
       ln -sfn "$src" "$CACHE/path/$bin" ;;
+    language)
+      # With PULUMI_IGNORE_AMBIENT_PLUGINS=true the CLI does not search PATH for
+      # language hosts; it looks next to its own (symlink-resolved) executable.
+      local clidir="$CACHE/bin/pulumi-v${PULUMI_VERSION#v}"
+      mkdir -p "$clidir" "$CACHE/path"
+      if ! cmp -s "$src" "$clidir/$bin"; then
+        ln -f "$src" "$clidir/$bin" 2>/dev/null || cp -f "$src" "$clidir/$bin"
+      fi
+      ln -sfn "$clidir/$bin" "$CACHE/path/$bin" ;;
     resource)
       local short="${bin#pulumi-resource-}"
       local dir="$PULUMI_HOME_DIR/plugins/resource-$short-v$pver"
@@ -193,6 +216,7 @@ lay_out() {
 }
 
 # ---------------------------------------------------------------------------
+main() {
 want=("$@")
 [ ${#want[@]} -gt 0 ] || want=("${ALL[@]}")
 for name in "${want[@]}"; do
@@ -202,6 +226,9 @@ for name in "${want[@]}"; do
 done
 
 mkdir -p "$CACHE" "$GOMODCACHE" "$GOCACHE" "$PULUMI_HOME_DIR/plugins"
+# One build at a time per cache (wrappers and outputs are shared).
+exec 9>"$CACHE/.build.lock"
+if ! flock -n 9; then log "waiting for another build.sh on $CACHE"; flock 9; fi
 log "cache $CACHE; go $(go env GOVERSION); components: ${want[*]}"
 
 failed=()
@@ -216,9 +243,15 @@ export PATH="$CACHE/path:\$PATH"
 export PULUMI_HOME="$PULUMI_HOME_DIR"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_IGNORE_AMBIENT_PLUGINS=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 EOF
 
 if [ ${#failed[@]} -gt 0 ]; then
   log "FAILED: ${failed[*]} (see $CACHE/wrappers/<name>-<version>/*.log)"
   exit 1
 fi
+}
+
+# One line, so that bash has read all of it before anything runs. (Replace this
+# file with mv, not in place, while a build is running.)
+main "$@"; exit $?
