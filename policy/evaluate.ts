@@ -51,7 +51,10 @@ export function complianceVerdict(environment: string, results: readonly PolicyR
   const advisories = results.filter((r) => r.status === "advisory");
   const advice = advisories.length ? `; advisory findings: ${advisories.map((r) => r.name).join(", ")}` : "";
   if (failed.length === 0) {
-    return `Compliance of ${environment}: PASS, ${results.filter((r) => r.status === "pass").length}/${results.length} policies pass${advice}`;
+    const count = (status: PolicyResult["status"]) => results.filter((r) => r.status === status).length;
+    const notApplicable = results.length - count("pass") - advisories.length;
+    return `Compliance of ${environment}: PASS, ${count("pass")} of ${results.length} policies pass` +
+      `${notApplicable ? `, ${notApplicable} do not apply to this stack` : ""}${advice}`;
   }
   return `Compliance of ${environment}: FAIL, mandatory violations of ${failed.map((r) => `control ${r.control} (${r.name})`).join(", ")}${advice}`;
 }
