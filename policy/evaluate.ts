@@ -54,7 +54,7 @@ export function complianceVerdict(environment: string, results: readonly PolicyR
     const count = (status: PolicyResult["status"]) => results.filter((r) => r.status === status).length;
     const notApplicable = results.length - count("pass") - advisories.length;
     return `Compliance of ${environment}: PASS, ${count("pass")} of ${results.length} policies pass` +
-      `${notApplicable ? `, ${notApplicable} do not apply to this stack` : ""}${advice}`;
+      `${notApplicable ? `, ${notApplicable} ${notApplicable === 1 ? "does" : "do"} not apply to this stack` : ""}${advice}`;
   }
   return `Compliance of ${environment}: FAIL, mandatory violations of ${failed.map((r) => `control ${r.control} (${r.name})`).join(", ")}${advice}`;
 }
