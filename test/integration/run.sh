@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Integration tests (npm run test:integration): starts the OpenStack lab,
+# runs the API tier (always) and the engine tier (when the toolchain cache
+# has every binary it needs), and stops the lab whatever happens.
+#
+# Environment:
+#   SKE_LAB_DIR        lab state directory (default: a new temp dir, removed afterwards)
+#   SKE_LAB_KEEP=1     stop the lab but keep its directory (logs, database) for inspection
+#   SKE_TOOLCHAIN_CACHE  where scripts/toolchain/build.sh put the binaries
+#
+# Last line: `integration: N passed, M failed, K skipped`; exit 1 if M > 0.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$ROOT/test/integration"
+cd "$ROOT" || exit 1
+STARTED=$(date +%s.%N)
+seconds_since() { awk -v now="$(date +%s.%N)" -v then="$1" 'BEGIN { printf "%.1f", now - then }'; }
+
+OWN_LAB_DIR=0
+if [ -z "${SKE_LAB_DIR:-}" ]; then
+  SKE_LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ske-lab.XXXXXX")
+  OWN_LAB_DIR=1
+fi
+export SKE_LAB_DIR
+
+PASSED=0 FAILED=0 SKIPPED=0
+FAILURES=() SKIPS=()
+TIMES=()
+
+# shellcheck source=openstack-lab/lib.sh
+source "$HERE/openstack-lab/lib.sh"
+lab_memory() { # "<RSS> MiB RSS / <PSS> MiB PSS" of the lab's recorded processes now
+  local rss=0 pss=0 pidfile pid
+  for pidfile in "$SKE_LAB_DIR"/pids/*.pid; do
+    [ -e "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    rss=$(( rss + $(rss_kib "$pid") )); pss=$(( pss + $(pss_kib "$pid") ))
+  done
+  echo "$(( rss / 1024 )) MiB RSS / $(( pss / 1024 )) MiB PSS"
+}
+
+stop_lab() {
+  local purge=--purge
+  if [ "${SKE_LAB_KEEP:-0}" = 1 ] || [ "$OWN_LAB_DIR" = 0 ]; then purge=""; fi
+  bash "$HERE/openstack-lab/stop.sh" $purge
+}
+trap stop_lab EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- lab
+echo "== starting the OpenStack lab in $SKE_LAB_DIR"
+lab_started=$(date +%s.%N)
+if ! bash "$HERE/openstack-lab/start.sh"; then
+  echo "integration: 0 passed, 1 failed, 0 skipped (the lab did not start; logs in $SKE_LAB_DIR/logs)"
+  SKE_LAB_KEEP=1
+  exit 1
+fi
+TIMES+=("lab start: $(seconds_since "$lab_started")s")
+# Read now: a purged lab directory is gone by the summary.
+lab_summary=$(awk -F'\t' '$1 == "packages" { p = $2 } END { printf "lab packages: %.1fs of the start (0 when already installed)", p }' "$SKE_LAB_DIR/timing.tsv")
+memory_at_ready=$(awk -F'\t' '$1 == "total" { printf "%d MiB RSS / %d MiB PSS", $3 / 1024, $4 / 1024 }' "$SKE_LAB_DIR/memory.tsv")
+
+# ---------------------------------------------------------------- API tier
+echo
+echo "== API tier: the network layer of test-lab through Neutron's REST API"
+api_started=$(date +%s.%N)
+npx vitest run --config "$HERE/vitest.config.mts" \
+  --reporter=default --reporter=json --outputFile.json="$SKE_LAB_DIR/api-tier.json"
+api_status=$?
+TIMES+=("API tier: $(seconds_since "$api_started")s")
+if [ -f "$SKE_LAB_DIR/api-tier.json" ]; then
+  PASSED=$(( PASSED + $(jq .numPassedTests "$SKE_LAB_DIR/api-tier.json") ))
+  FAILED=$(( FAILED + $(jq .numFailedTests "$SKE_LAB_DIR/api-tier.json") ))
+  SKIPPED=$(( SKIPPED + $(jq '.numPendingTests + .numTodoTests' "$SKE_LAB_DIR/api-tier.json") ))
+  mapfile -t -O "${#FAILURES[@]}" FAILURES < <(jq -r '.testResults[].assertionResults[] | select(.status == "failed") | "API tier: " + .title' "$SKE_LAB_DIR/api-tier.json")
+fi
+if [ "$api_status" != 0 ] && [ "$FAILED" = 0 ]; then
+  FAILED=1; FAILURES+=("API tier: vitest exited with $api_status before reporting a failed test")
+fi
+memory_after_api=$(lab_memory)
+
+# ---------------------------------------------------------------- engine tier
+echo
+echo "== engine tier: the real Pulumi engine (only with the toolchain's binaries)"
+engine_started=$(date +%s.%N)
+engine_steps=0
+if ! lab_stack_file=$(node scripts/run-ts.cjs "$HERE/render-lab-stack.ts" "$SKE_LAB_DIR"); then
+  FAILED=$(( FAILED + 1 )); FAILURES+=("engine tier: could not render test/integration/Pulumi.test-lab.yaml")
+else
+  while IFS= read -r line; do
+    echo "$line"
+    case "$line" in
+      "engine-step: "*)
+        engine_steps=$(( engine_steps + 1 ))
+        read -r _ name status _ reason <<<"$line"
+        case "$status" in
+          passed) PASSED=$(( PASSED + 1 )) ;;
+          failed) FAILED=$(( FAILED + 1 )); FAILURES+=("engine tier: $name") ;;
+          skipped) SKIPPED=$(( SKIPPED + 1 )); SKIPS+=("engine tier: $name ($reason)") ;;
+        esac ;;
+    esac
+  done < <(bash "$HERE/engine-tier.sh" "$SKE_LAB_DIR" "$lab_stack_file" 2>&1)
+  # A tier that reported nothing broke before its first step: never a silent pass.
+  if [ "$engine_steps" = 0 ]; then
+    FAILED=$(( FAILED + 1 )); FAILURES+=("engine tier: engine-tier.sh reported no step")
+  fi
+fi
+TIMES+=("engine tier: $(seconds_since "$engine_started")s")
+
+# ---------------------------------------------------------------- stop
+echo
+trap - EXIT
+stop_started=$(date +%s.%N)
+stop_lab
+TIMES+=("lab stop: $(seconds_since "$stop_started")s")
+
+# ---------------------------------------------------------------- summary
+echo
+echo "== summary"
+echo "  $lab_summary"
+for t in "${TIMES[@]}"; do echo "  $t"; done
+echo "  lab memory (keystone, neutron-server, mariadb and their workers): $memory_at_ready at ready; $memory_after_api after the API tier"
+echo "  total: $(seconds_since "$STARTED")s"
+for s in "${SKIPS[@]}"; do echo "  SKIPPED $s"; done
+for f in "${FAILURES[@]}"; do echo "  FAILED  $f"; done
+echo "integration: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" = 0 ]
