@@ -1,0 +1,529 @@
+/**
+ * ENGINE TIER of the integration tests: the real Pulumi engine (the CLI built
+ * by scripts/toolchain/build.sh) runs the real program (stacks/index.ts, the
+ * entry `pulumi up` runs) through the Automation API with an inline program,
+ * because the Node.js language host cannot be built here, and with the
+ * STAND-IN OpenStack provider plugin (openstack-standin/), because the real
+ * one cannot be built either (both Go modules are refused with 403).
+ *
+ *   node scripts/run-ts.cjs test/integration/engine/run.ts
+ *   SKE_LAB_DIR=/tmp/ske-lab-dev node scripts/run-ts.cjs test/integration/engine/run.ts
+ *
+ * 1. Offline preview of every committed stack (no credentials at all): what
+ *    the engine says, word for word, including the plugins it cannot find;
+ *    and the same stacks with the layers above the network switched off,
+ *    which must preview offline (delayedAuth: nothing is called).
+ * 2. Against the OpenStack lab (started here only if Keystone does not answer
+ *    on 127.0.0.1:5000, and then stopped here): the `test-lab` stack, whose
+ *    clusters, bootstrap, kubernetes and github layers are OFF (no Nova, no
+ *    Kubernetes API, no GitHub token in the lab). preview → up → proofs
+ *    through the Neutron API → preview expecting no changes → destroy →
+ *    nothing of ours left. Wall times beside synth of the same config.
+ *
+ * SKE_ENGINE_SKIP_OFFLINE=1 / SKE_ENGINE_SKIP_LAB=1 leave out part 1 / part 2.
+ * Last line: `engine: N passed, M failed`; exit status 1 when M > 0.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import type { OpMap, Stack } from "@pulumi/pulumi/automation";
+import { readAddressPlan, REPO_ROOT } from "../../../config/load";
+import { ENVIRONMENTS } from "../../../plan/address-plan";
+import { cidrOverlaps, nthAddress } from "../../../plan/cidr";
+import { authenticate as labToken, Neutron, readLab, type LabInfo, type NeutronObject } from "../lab";
+import { writeLabStack, LAB_STACK } from "../lab-stack";
+import { CREDENTIAL_KEYS } from "./openstack-standin/auth";
+import {
+  dropAmbientCredentials,
+  engineErrorLines,
+  engineStack,
+  makePluginHome,
+  readOpenrc,
+  useToolchainCli,
+  type EngineStackArgs,
+} from "./workspace";
+
+const COMMITTED_STACKS = ["production", "staging", "test"] as const;
+/** Plugins the toolchain cannot build (report: 403 or upstream replaces outside the module). */
+const UNBUILDABLE_PLUGINS = ["github", "tls", "random", "command"] as const;
+const LAB_DIR_DEFAULT = path.join(os.tmpdir(), "ske-openstack-lab");
+const KEYSTONE = "http://127.0.0.1:5000/v3";
+const NETWORK_TYPES = {
+  network: "openstack:networking/network:Network",
+  subnet: "openstack:networking/subnet:Subnet",
+  router: "openstack:networking/router:Router",
+  routerInterface: "openstack:networking/routerInterface:RouterInterface",
+  secGroup: "openstack:networking/secGroup:SecGroup",
+  secGroupRule: "openstack:networking/secGroupRule:SecGroupRule",
+} as const;
+
+// ---------------------------------------------------------------- reporting
+
+interface Outcome { name: string; ok: boolean; detail: string }
+const outcomes: Outcome[] = [];
+const timings: { label: string; seconds: number }[] = [];
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+/** One named guarantee: passes unless `body` throws; its return value is the detail line. */
+async function check(name: string, body: () => Promise<string | void> | string | void): Promise<boolean> {
+  try {
+    const detail = (await body()) ?? "";
+    outcomes.push({ name, ok: true, detail });
+    console.log(`  PASS ${name}${detail ? ` — ${detail}` : ""}`);
+    return true;
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    outcomes.push({ name, ok: false, detail });
+    console.log(`  FAIL ${name}\n       ${detail.split("\n").join("\n       ")}`);
+    return false;
+  }
+}
+
+async function timed<T>(label: string, body: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await body();
+  } finally {
+    const seconds = (performance.now() - started) / 1000;
+    timings.push({ label, seconds });
+    console.log(`  (${label}: ${seconds.toFixed(1)} s)`);
+  }
+}
+
+const summary = (ops: OpMap | undefined) => JSON.stringify(ops ?? {});
+
+// ---------------------------------------------------------------- setup
+
+interface Run {
+  work: string;
+  stackArgs(stackName: string, configFile: string, env?: Record<string, string>): EngineStackArgs;
+}
+
+function prepare(): Run {
+  const dropped = dropAmbientCredentials();
+  if (dropped.length > 0) console.log(`  dropped ambient ${dropped.join(", ")}: the offline previews run without any credential`);
+  const version = useToolchainCli();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "ske-engine-"));
+  const home = makePluginHome(path.join(work, "pulumi-home"));
+  console.log(`  pulumi ${version}; PULUMI_HOME ${home.dir} with ${home.plugins.join(", ")} (openstack is the STAND-IN)`);
+  return {
+    work,
+    stackArgs: (stackName, configFile, env) => ({
+      stackName,
+      configFile,
+      // A project directory per stack: Pulumi.<stack>.yaml there holds its config and salt.
+      workDir: fs.mkdtempSync(path.join(work, `project-${stackName}-`)),
+      pulumiHome: home.dir,
+      backendDir: path.join(work, "state"),
+      ...(env ? { env } : {}),
+    }),
+  };
+}
+
+type Layers = { clusters: boolean; bootstrap: boolean; kubernetes: boolean; github: boolean };
+
+/**
+ * Offline previews per stack: the committed file; the clusters layer without
+ * what builds on it (does the cluster layer alone need a missing plugin?);
+ * the network layer alone.
+ */
+const LAYER_LADDER: (Layers | undefined)[] = [
+  undefined,
+  { clusters: true, bootstrap: false, kubernetes: false, github: false },
+  { clusters: false, bootstrap: false, kubernetes: false, github: false },
+];
+const describeLayers = (layers: Layers | undefined) =>
+  layers ? `on: ${Object.entries(layers).filter(([, on]) => on).map(([layer]) => layer).join(", ") || "network only"}` : "committed file";
+
+/** A committed stack file with its layers set, written into `dir`. */
+function layersVariant(stack: string, layers: Layers | undefined, dir: string): string {
+  const committed = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+  if (!layers) return committed;
+  const doc = parseYaml(fs.readFileSync(committed, "utf8")) as { config: Record<string, unknown> };
+  doc.config["ske-platform:layers"] = layers;
+  const file = path.join(fs.mkdtempSync(path.join(dir, `${stack}-`)), `Pulumi.${stack}.yaml`);
+  fs.writeFileSync(file, stringifyYaml(doc));
+  return file;
+}
+
+type PreviewOutcome = { ok: true; ops: OpMap } | { ok: false; error: string[] };
+
+/** What makes an offline preview fail that is a known gap of this machine, not of the program. */
+function knownGap(error: string[]): string | undefined {
+  const text = error.join("\n");
+  const plugins = UNBUILDABLE_PLUGINS.filter((plugin) => text.includes(`'pulumi-resource-${plugin}'`));
+  if (plugins.length > 0) return `missing plugin ${plugins.join(", ")} (cannot be built: see timings.tsv)`;
+  const types = [...new Set([...text.matchAll(/(openstack:[\w/]+:\w+) is not implemented by the stand-in/g)].map((m) => m[1]))];
+  if (types.length > 0) return `stand-in does not implement ${types.join(", ")}`;
+  return undefined;
+}
+
+async function offlinePreviews(run: Run): Promise<void> {
+  console.log("\n== 1. offline preview of every committed stack (no OS_*, no GITHUB_TOKEN, no lab), then the cluster layer alone and the network layer alone");
+  const variants = path.join(run.work, "variants");
+  fs.mkdirSync(variants, { recursive: true });
+  for (const stack of COMMITTED_STACKS) {
+    const outcomes: { layers: Layers | undefined; outcome: PreviewOutcome }[] = [];
+    for (const layers of LAYER_LADDER) {
+      const engine = await engineStack(run.stackArgs(stack, layersVariant(stack, layers, variants)));
+      let outcome: PreviewOutcome;
+      try {
+        const result = await timed(`preview ${stack} offline (${describeLayers(layers)})`, () => engine.preview());
+        outcome = { ok: true, ops: result.changeSummary };
+      } catch (err) {
+        outcome = { ok: false, error: engineErrorLines(err) };
+      }
+      await engine.workspace.removeStack(stack, { force: true });
+      console.log(outcome.ok ? `       previewed: ${summary(outcome.ops)}` : `       FAILED, the engine's exact words:\n         ${outcome.error.join("\n         ")}`);
+      outcomes.push({ layers, outcome });
+    }
+
+    await check(`offline preview of ${stack}: every failure is a known gap (unbuildable plugin, or a type the stand-in lacks)`, () => {
+      const failures = outcomes.flatMap(({ layers, outcome }) => (outcome.ok ? [] : [{ layers, error: outcome.error, gap: knownGap(outcome.error) }]));
+      const unexplained = failures.filter((f) => !f.gap);
+      if (unexplained.length > 0) fail(unexplained.map((f) => `${describeLayers(f.layers)}: ${f.error.join(" / ")}`).join("\n"));
+      return failures.map((f) => `${describeLayers(f.layers)} → ${f.gap}`).join("; ") || "all previewed";
+    });
+    await check(`offline preview of ${stack} with clusters/bootstrap/kubernetes/github off: only creates, no credentials needed (delayedAuth)`, () => {
+      const last = outcomes[outcomes.length - 1]!.outcome;
+      if (!last.ok) fail(last.error.join("\n"));
+      const other = Object.keys(last.ops).filter((op) => op !== "create");
+      if (other.length > 0 || !last.ops.create) fail(`expected only creates, got ${summary(last.ops)}`);
+      return summary(last.ops);
+    });
+  }
+}
+
+// ---------------------------------------------------------------- 2. lab
+
+async function keystoneAnswers(): Promise<boolean> {
+  try {
+    return (await fetch(KEYSTONE, { signal: AbortSignal.timeout(3000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The running lab (found through SKE_LAB_DIR), or one started here in a
+ * directory of this run's own, never in one a caller named: start.sh wipes
+ * the state of the directory it is given. `stop` ends exactly what was started.
+ */
+async function ensureLab(run: Run): Promise<{ lab: LabInfo; stop?: () => void }> {
+  const script = (name: string) => path.join(REPO_ROOT, "test", "integration", "openstack-lab", name);
+  if (await keystoneAnswers()) {
+    const dir = process.env.SKE_LAB_DIR ?? LAB_DIR_DEFAULT;
+    if (!fs.existsSync(path.join(dir, "lab.json"))) {
+      fail(`Keystone answers on ${KEYSTONE} but ${dir}/lab.json does not exist: set SKE_LAB_DIR to the directory the running lab was started with`);
+    }
+    console.log(`  using the lab already running from ${dir}`);
+    return { lab: readLab(dir) };
+  }
+  const dir = path.join(run.work, "lab");
+  const env = { ...process.env, SKE_LAB_DIR: dir };
+  const stop = () => execFileSync("bash", [script("stop.sh")], { env, stdio: "inherit" });
+  console.log(`  no Keystone on ${KEYSTONE}: starting a lab of this run's own in ${dir}`);
+  try {
+    await timed("lab start", async () => {
+      execFileSync("bash", [script("start.sh")], { env, stdio: "inherit" });
+    });
+  } catch (err) {
+    stop(); // whatever start.sh got to start before it failed
+    throw err;
+  }
+  return { lab: readLab(dir), stop };
+}
+
+interface StateResource { urn: string; type: string; id?: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }
+
+async function stateResources(stack: Stack): Promise<StateResource[]> {
+  const exported = await stack.exportStack();
+  return ((exported.deployment as { resources?: StateResource[] }).resources ?? []);
+}
+
+const nameOf = (urn: string) => urn.split("::").pop()!;
+
+/** Preview with every site of the stack's config edited; the config is restored afterwards. */
+async function previewEdited(stack: Stack, what: string, edit: (site: Record<string, unknown>) => Record<string, unknown>): Promise<OpMap> {
+  const before = await stack.getAllConfig();
+  const sites = JSON.parse(before["ske-platform:sites"]!.value) as Record<string, Record<string, unknown>>;
+  const edited = Object.fromEntries(Object.entries(sites).map(([name, site]) => [name, edit(site)]));
+  try {
+    await stack.setConfig("ske-platform:sites", { value: JSON.stringify(edited) });
+    return (await timed(`preview ${LAB_STACK} after ${what}`, () => stack.preview())).changeSummary;
+  } finally {
+    await stack.setAllConfig(before);
+  }
+}
+
+/** Synth of the same config, the way a developer runs it; timed; what it registered. */
+function synthBeside(configFile: string, outDir: string): { seconds: number; resources: { type: string; name: string }[] } {
+  const started = performance.now();
+  const result = spawnSync(process.execPath, [path.join(REPO_ROOT, "scripts", "run-ts.cjs"), path.join(REPO_ROOT, "scripts", "synth.ts"),
+    "--stack", LAB_STACK, "--config", configFile, "--out", outDir], { cwd: REPO_ROOT, encoding: "utf8" });
+  const seconds = (performance.now() - started) / 1000;
+  timings.push({ label: `synth ${LAB_STACK} (mocks, same config)`, seconds });
+  if (result.status !== 0) fail(`synth exited ${result.status}: ${result.stderr}`);
+  const resources = JSON.parse(fs.readFileSync(path.join(outDir, LAB_STACK, "resources.json"), "utf8")) as { type: string; name: string }[];
+  return { seconds, resources };
+}
+
+async function labTier(run: Run): Promise<void> {
+  console.log(`\n== 2. ${LAB_STACK} against the OpenStack lab (clusters, bootstrap, kubernetes, github layers OFF by config: no Nova, no Kubernetes API, no GitHub token in the lab)`);
+  const { lab, stop } = await ensureLab(run);
+  try {
+    await labStack(run, lab);
+  } finally {
+    if (stop) {
+      console.log("  stopping the lab this run started");
+      stop();
+    }
+  }
+}
+
+async function labStack(run: Run, lab: LabInfo): Promise<void> {
+  const configFile = writeLabStack(run.work, lab.externalNetwork.id);
+  const config = (parseYaml(fs.readFileSync(configFile, "utf8")) as { config: Record<string, unknown> }).config;
+  await check("the lab stack switches the clusters, bootstrap, kubernetes and github layers off", () => {
+    const layers = JSON.stringify(config["ske-platform:layers"]);
+    if (layers !== JSON.stringify({ clusters: false, bootstrap: false, kubernetes: false, github: false })) fail(`layers are ${layers}`);
+    return `environment ${String(config["ske-platform:environment"])}, external network ${lab.externalNetwork.id}`;
+  });
+
+  // The lab's credentials reach the CLI and the stand-in plugin only, as OS_* variables.
+  const stack = await engineStack(run.stackArgs(LAB_STACK, configFile, readOpenrc(path.join(lab.labDir, "openrc"))));
+  const neutron = new Neutron(await labToken(lab), lab.region);
+  let deployed = false;
+  try {
+    const synth = synthBeside(configFile, path.join(run.work, "synth"));
+    let previewCreates = 0;
+    await check("preview of test-lab: only creates, one per resource synth registers", async () => {
+      const result = await timed(`preview ${LAB_STACK} (lab, engine)`, () => stack.preview());
+      const ops = result.changeSummary;
+      previewCreates = ops.create ?? 0;
+      const other = Object.keys(ops).filter((op) => op !== "create");
+      if (other.length > 0) fail(`expected only creates, got ${summary(ops)}`);
+      // Both count the stack resource itself, providers and components.
+      if (previewCreates !== synth.resources.length) fail(`engine would create ${previewCreates}, synth registers ${synth.resources.length}`);
+      return `${summary(ops)}; synth registers ${synth.resources.length} in ${synth.seconds.toFixed(1)} s`;
+    });
+
+    const upOk = await check("up of test-lab creates every resource of the preview", async () => {
+      const result = await timed(`up ${LAB_STACK} (lab)`, () => stack.up());
+      deployed = true;
+      const changes = result.summary.resourceChanges ?? {};
+      if (result.summary.result !== "succeeded") fail(`result ${result.summary.result}`);
+      if ((changes.create ?? 0) !== previewCreates) fail(`created ${summary(changes)}, preview said ${previewCreates}`);
+      return summary(changes);
+    });
+    if (!upOk) return;
+
+    const state = await stateResources(stack);
+    const ofType = (type: string) => state.filter((r) => r.type === type);
+    await check("engine state holds exactly the resources synth registers under mocks", () => {
+      const engine = state.map((r) => `${r.type} ${nameOf(r.urn)}`).sort();
+      const mocks = synth.resources.map((r) => `${r.type} ${r.name}`).sort();
+      const onlyEngine = engine.filter((k) => !mocks.includes(k));
+      const onlyMocks = mocks.filter((k) => !engine.includes(k));
+      if (onlyEngine.length + onlyMocks.length > 0) fail(`only in engine state: ${onlyEngine.join(", ") || "-"}; only in synth: ${onlyMocks.join(", ") || "-"}`);
+      return `${engine.length} resources`;
+    });
+    await check("state holds no OpenStack credential (the provider read them from OS_* at run time)", () => {
+      const providers = state.filter((r) => r.type === "pulumi:providers:openstack");
+      const keys = providers.flatMap((p) => Object.keys(p.inputs ?? {}));
+      // @pulumi/openstack defaults these provider inputs from OS_* of the program's process.
+      const leaked = keys.filter((key) => (CREDENTIAL_KEYS as readonly string[]).includes(key));
+      if (providers.length === 0) fail("no openstack provider in state");
+      if (leaked.length > 0) fail(`provider inputs hold ${leaked.join(", ")}`);
+      return `${providers.length} provider(s) with ${[...new Set(keys)].sort().join(", ")}`;
+    });
+
+    await neutronProofs(neutron, lab, String(config["ske-platform:environment"]), ofType);
+
+    await check("second preview expects no changes (idempotent: the stand-in's Diff finds stored = declared)", async () => {
+      const result = await timed(`preview ${LAB_STACK} again (expect no changes)`, () => stack.preview({ expectNoChanges: true }));
+      const changed = Object.keys(result.changeSummary).filter((op) => op !== "same");
+      if (changed.length > 0) fail(`changes: ${summary(result.changeSummary)}`);
+      return summary(result.changeSummary);
+    });
+
+    // Operator edits of the stack file, previewed only: what the stand-in's
+    // Diff makes of a mutable and of an immutable input change.
+    const openstackResources = state.filter((r) => r.type.startsWith("openstack:")).length;
+    await check("preview after a DNS server edit: the subnet is updated in place, nothing else changes", async () => {
+      const ops = await previewEdited(stack, "a DNS server edit", (site) => ({ ...site, dnsNameservers: [nthAddress(String(site.subnet), 3)] }));
+      const want = { same: state.length - 1, update: 1 };
+      if (!isDeepStrictEqual(ops, want)) fail(`expected ${summary(want)}, got ${summary(ops)}`);
+      return summary(ops);
+    });
+    await check("preview after a region edit: every OpenStack resource is replaced (region is immutable), the provider updated", async () => {
+      const ops = await previewEdited(stack, "a region edit", (site) => ({ ...site, region: "RegionTwo" }));
+      const want = { same: state.length - openstackResources - 1, replace: openstackResources, update: 1 };
+      if (!isDeepStrictEqual(ops, want)) fail(`expected ${summary(want)}, got ${summary(ops)}`);
+      return summary(ops);
+    });
+
+    const ids = state.filter((r) => r.type.startsWith("openstack:") && r.id).map((r) => ({ type: r.type, name: nameOf(r.urn), id: r.id! }));
+    await check("destroy of test-lab deletes every resource", async () => {
+      const result = await timed(`destroy ${LAB_STACK} (lab)`, () => stack.destroy());
+      deployed = false;
+      const left = (await stateResources(stack)).length;
+      if (result.summary.result !== "succeeded") fail(`result ${result.summary.result}`);
+      if (left > 0) fail(`${left} resources still in state`);
+      return summary(result.summary.resourceChanges);
+    });
+    await check("nothing of ours is left in the lab project: networks, subnets, routers, security groups, ports", async () => {
+      const ours = new Set(ids.map((r) => r.id));
+      const lines: string[] = [];
+      const left: string[] = [];
+      for (const collection of ["networks", "subnets", "routers", "security-groups", "ports"]) {
+        const items = await neutron.list(collection, { project_id: lab.projectId });
+        lines.push(`${collection}: ${items.map((i) => String(i.name || i.device_owner || i.id)).join(", ") || "none"}`);
+        for (const item of items) {
+          const routerOrNetwork = ids.some((r) => r.id === item.device_id || r.id === item.network_id);
+          if (ours.has(item.id) || (collection === "ports" && routerOrNetwork)) left.push(`${collection} ${String(item.name)} ${item.id}`);
+        }
+      }
+      console.log(`       left in project ${lab.projectName} (the lab's own and anyone else's):\n         ${lines.join("\n         ")}\n         servers: none possible (no Nova in the lab)`);
+      if (left.length > 0) fail(`still there: ${left.join("; ")}`);
+      return `${ids.length} objects created and gone`;
+    });
+  } finally {
+    if (deployed) {
+      console.log("  cleaning up: destroy after a failed step");
+      await stack.destroy().catch((err: unknown) => console.log(`  cleanup destroy failed: ${engineErrorLines(err).join(" / ")}`));
+    }
+    await stack.workspace.removeStack(LAB_STACK, { force: true }).catch(() => undefined);
+  }
+}
+
+async function neutronProofs(
+  neutron: Neutron, lab: LabInfo, environment: string, ofType: (type: string) => StateResource[],
+): Promise<void> {
+  const get = async (collection: string, id: string) =>
+    (await neutron.request<Record<string, NeutronObject>>("GET", `/${collection}/${id}`))[collection.replace(/-/g, "_").replace(/s$/, "")]!;
+
+  await check("Neutron holds every network, subnet, router, router interface and group with the declared values and tags", async () => {
+    const problems: string[] = [];
+    const expectField = (what: string, got: unknown, want: unknown) => {
+      if (!isDeepStrictEqual(got, want)) problems.push(`${what}: Neutron has ${JSON.stringify(got)}, declared ${JSON.stringify(want)}`);
+    };
+    const tagged: [string, string][] = [
+      [NETWORK_TYPES.network, "networks"], [NETWORK_TYPES.subnet, "subnets"], [NETWORK_TYPES.router, "routers"], [NETWORK_TYPES.secGroup, "security-groups"],
+    ];
+    for (const [type, collection] of tagged) {
+      for (const r of ofType(type)) {
+        const real = await get(collection, r.id!);
+        expectField(`${nameOf(r.urn)} name`, real.name, r.inputs!.name);
+        expectField(`${nameOf(r.urn)} tags`, [...(real.tags as string[])].sort(), [...(r.inputs!.tags as string[])].sort());
+      }
+    }
+    for (const r of ofType(NETWORK_TYPES.subnet)) {
+      const real = await get("subnets", r.id!);
+      expectField(`${nameOf(r.urn)} cidr`, real.cidr, r.inputs!.cidr);
+      expectField(`${nameOf(r.urn)} allocation_pools`, real.allocation_pools, r.inputs!.allocationPools);
+      expectField(`${nameOf(r.urn)} gateway_ip`, real.gateway_ip, r.inputs!.gatewayIp);
+    }
+    for (const r of ofType(NETWORK_TYPES.router)) {
+      const real = await get("routers", r.id!);
+      expectField(`${nameOf(r.urn)} gateway network`, (real.external_gateway_info as { network_id?: string } | null)?.network_id, lab.externalNetwork.id);
+    }
+    for (const r of ofType(NETWORK_TYPES.routerInterface)) {
+      const port = await get("ports", r.id!);
+      expectField(`${nameOf(r.urn)} router`, port.device_id, r.inputs!.routerId);
+      expectField(`${nameOf(r.urn)} subnet`, (port.fixed_ips as { subnet_id: string }[]).map((ip) => ip.subnet_id), [r.inputs!.subnetId]);
+    }
+    if (problems.length > 0) fail(problems.join("\n"));
+    const counts = Object.entries(NETWORK_TYPES).map(([key, type]) => `${ofType(type).length} ${key}`);
+    return counts.join(", ");
+  });
+
+  const groups = ofType(NETWORK_TYPES.secGroup);
+  const rules = ofType(NETWORK_TYPES.secGroupRule);
+  const realGroups = await Promise.all(groups.map(async (g) => ({ state: g, real: await get("security-groups", g.id!) })));
+  const realRules = realGroups.flatMap((g) => g.real.security_group_rules as NeutronObject[]);
+
+  await check("every group holds exactly our rules: the default rules Neutron adds are gone (deleteDefaultRules)", () => {
+    const problems = realGroups.flatMap(({ state: g, real }) => {
+      const want = rules.filter((r) => r.inputs!.securityGroupId === g.id).map((r) => r.id!).sort();
+      const got = (real.security_group_rules as NeutronObject[]).map((r) => r.id).sort();
+      const extra = got.filter((id) => !want.includes(id));
+      const missing = want.filter((id) => !got.includes(id));
+      return extra.length + missing.length > 0 ? [`${String(real.name)}: not ours ${extra.join(",") || "-"}; missing ${missing.join(",") || "-"}`] : [];
+    });
+    const toAnywhere = realRules.filter((r) => !r.remote_ip_prefix && !r.remote_group_id);
+    if (toAnywhere.length > 0) problems.push(`${toAnywhere.length} rule(s) to any address (Neutron's defaults): ${toAnywhere.map((r) => r.id).join(", ")}`);
+    if (problems.length > 0) fail(problems.join("\n"));
+    return `${groups.length} groups, ${realRules.length} rules, all declared`;
+  });
+
+  await check("each rule in Neutron has the declared direction, protocol, ports and peer", () => {
+    const declared = new Map(rules.map((r) => [r.id!, r.inputs!]));
+    const wrong = realRules.flatMap((real) => {
+      const want = declared.get(real.id)!;
+      const pairs: [string, unknown, unknown][] = [
+        ["direction", real.direction, want.direction], ["ethertype", real.ethertype, want.ethertype],
+        ["protocol", real.protocol, want.protocol], ["port_range_min", real.port_range_min, want.portRangeMin],
+        ["port_range_max", real.port_range_max, want.portRangeMax], ["remote_ip_prefix", real.remote_ip_prefix, want.remoteIpPrefix],
+        ["remote_group_id", real.remote_group_id, want.remoteGroupId],
+      ];
+      return pairs.filter(([, got, w]) => (got ?? null) !== (w ?? null)).map(([field, got, w]) => `${real.id} ${field}: ${String(got)} ≠ ${String(w)}`);
+    });
+    if (wrong.length > 0) fail(wrong.join("\n"));
+    return `${realRules.length} rules match`;
+  });
+
+  await check("no rule admits an address of another environment's plan (address-plan.yaml), and peers are only our groups", () => {
+    const plan = readAddressPlan();
+    const foreign = ENVIRONMENTS.filter((env) => env !== environment).flatMap((env) => [plan.environments[env].supernet, ...Object.values(plan.environments[env].sites)]);
+    if (foreign.length === 0) fail("the address plan has no other environment to compare with");
+    const admitted = realRules.filter((r) => r.remote_ip_prefix).flatMap((r) =>
+      foreign.filter((cidr) => cidrOverlaps(String(r.remote_ip_prefix), cidr)).map((cidr) => `${r.direction} ${r.remote_ip_prefix} overlaps ${cidr}`));
+    const ourGroups = new Set(groups.map((g) => g.id));
+    const foreignPeers = realRules.filter((r) => r.remote_group_id && !ourGroups.has(String(r.remote_group_id)));
+    if (admitted.length > 0) fail(admitted.join("\n"));
+    if (foreignPeers.length > 0) fail(`rules naming groups that are not ours: ${foreignPeers.map((r) => r.id).join(", ")}`);
+    const byPrefix = realRules.filter((r) => r.remote_ip_prefix).length;
+    return `${byPrefix} rules by prefix checked against ${foreign.length} foreign CIDRs; ${realRules.length - byPrefix} by remote group`;
+  });
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  console.log("== engine tier: real Pulumi CLI + inline program (stacks/index.ts) + STAND-IN OpenStack provider");
+  const run = prepare();
+  try {
+    if (process.env.SKE_ENGINE_SKIP_OFFLINE !== "1") await offlinePreviews(run);
+    if (process.env.SKE_ENGINE_SKIP_LAB !== "1") await labTier(run);
+  } catch (err) {
+    // A step outside any check (setup, lab start) failed: count it, keep its words.
+    outcomes.push({ name: "engine tier setup", ok: false, detail: err instanceof Error ? err.stack ?? err.message : String(err) });
+    console.log(`  FAIL engine tier setup: ${err instanceof Error ? err.stack : String(err)}`);
+  } finally {
+    fs.rmSync(run.work, { recursive: true, force: true });
+  }
+  console.log("\n== wall times");
+  for (const { label, seconds } of timings) console.log(`  ${seconds.toFixed(1).padStart(6)} s  ${label}`);
+  console.log(`  ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s  engine tier in total`);
+  const failed = outcomes.filter((o) => !o.ok);
+  for (const o of failed) console.log(`  FAILED ${o.name}`);
+  console.log(`engine: ${outcomes.length - failed.length} passed, ${failed.length} failed`);
+  return failed.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    console.log("engine: 0 passed, 1 failed");
+    process.exit(1);
+  },
+);

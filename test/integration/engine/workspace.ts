@@ -1,0 +1,152 @@
+/**
+ * What the engine tier needs around the real Pulumi CLI: the toolchain's
+ * binaries on PATH, a throw-away PULUMI_HOME whose only plugins are the
+ * stand-in OpenStack provider and whatever the toolchain could build, and
+ * Automation API stacks whose program is the real entry point (stacks/index.ts)
+ * run inline, because the Node.js language host cannot be built (see
+ * /tmp/toolchain-report.md: its Go module is refused with 403).
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalWorkspace, PulumiCommand, type ConfigMap, type Stack } from "@pulumi/pulumi/automation";
+import { REPO_ROOT } from "../../../config/load";
+import { readStackFile } from "../../../synth/stack-file";
+import { STAND_IN_VERSION } from "./openstack-standin/provider";
+
+export const TOOLCHAIN_CACHE = process.env.SKE_TOOLCHAIN_CACHE ?? path.join(os.homedir(), ".cache", "ske-platform", "toolchain");
+const BUILD_SCRIPT = path.join(REPO_ROOT, "scripts", "toolchain", "build.sh");
+// From the repository root, not __dirname: under run-ts this module runs from a bundle elsewhere.
+const STAND_IN_SHIM = path.join(REPO_ROOT, "test", "integration", "engine", "openstack-standin", "pulumi-resource-openstack");
+
+/** The program's entry point, exactly what `pulumi up` runs. */
+export async function loadProgram(): Promise<() => Promise<Record<string, unknown>>> {
+  const mod = (await import("../../../stacks/index")) as unknown as { default?: () => Promise<Record<string, unknown>> };
+  return mod.default ?? (mod as unknown as () => Promise<Record<string, unknown>>);
+}
+
+/**
+ * Puts the toolchain's CLI on PATH the way build.sh says to (it prints
+ * `export` lines; it only reuses a cached binary here, a cold build would
+ * take minutes). Returns the CLI's version.
+ */
+export function useToolchainCli(): string {
+  const exports = execFileSync("bash", [BUILD_SCRIPT, "pulumi"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const pathLine = /^export PATH="([^"]*)\$PATH"$/m.exec(exports);
+  if (!pathLine) throw new Error(`${BUILD_SCRIPT} printed no PATH export:\n${exports}`);
+  process.env.PATH = `${pathLine[1]}${process.env.PATH ?? ""}`;
+  return execFileSync("pulumi", ["version"], { encoding: "utf8" }).trim();
+}
+
+export interface PluginHome {
+  dir: string;
+  /** Plugin directory names installed, e.g. resource-openstack-v3.15.2. */
+  plugins: string[];
+}
+
+/**
+ * A PULUMI_HOME of our own: the stand-in as resource-openstack-v3.15.2 (the
+ * version @pulumi/openstack asks for), plus every plugin the toolchain built
+ * (kubernetes), linked rather than copied. Nothing ambient is ever used.
+ */
+export function makePluginHome(dir: string): PluginHome {
+  const plugins = path.join(dir, "plugins");
+  fs.mkdirSync(plugins, { recursive: true });
+  const openstack = `resource-openstack-v${STAND_IN_VERSION}`;
+  fs.mkdirSync(path.join(plugins, openstack));
+  fs.symlinkSync(STAND_IN_SHIM, path.join(plugins, openstack, "pulumi-resource-openstack"));
+  const installed = [openstack];
+  const built = path.join(TOOLCHAIN_CACHE, "pulumi-home", "plugins");
+  for (const entry of fs.existsSync(built) ? fs.readdirSync(built) : []) {
+    if (!/^resource-[a-z]+-v[\d.]+$/.test(entry) || entry.startsWith("resource-openstack-")) continue;
+    fs.symlinkSync(path.join(built, entry), path.join(plugins, entry));
+    installed.push(entry);
+  }
+  // Bundles main.ts once now, so plugin processes the engine starts in
+  // parallel never race to write the same bundle.
+  execFileSync(STAND_IN_SHIM, ["--version"], { stdio: "ignore" });
+  return { dir, plugins: installed };
+}
+
+export const PASSPHRASE = "engine-tier-only-passphrase";
+
+export interface EngineStackArgs {
+  stackName: string;
+  /** A file in Pulumi.<stack>.yaml format; its ske-platform:* values become the stack's config. */
+  configFile: string;
+  workDir: string;
+  pulumiHome: string;
+  backendDir: string;
+  /** Extra environment for the CLI and the plugins it starts (e.g. OS_* for the lab). */
+  env?: Record<string, string>;
+}
+
+/**
+ * An Automation API stack running stacks/index.ts inline, on a local file
+ * backend with passphrase secrets, configured from a stack file (objects as
+ * JSON strings, as the engine hands them to the program anyway).
+ */
+export async function engineStack(args: EngineStackArgs): Promise<Stack> {
+  const stackFile = readStackFile(args.configFile, args.stackName);
+  if (stackFile.secretKeys.length > 0) {
+    throw new Error(`${args.configFile}: secure values (${stackFile.secretKeys.join(", ")}) need the stack's own passphrase; the engine tier only runs plain stack files`);
+  }
+  fs.mkdirSync(args.workDir, { recursive: true });
+  fs.mkdirSync(args.backendDir, { recursive: true });
+  const program = await loadProgram();
+  const pulumiCommand = await PulumiCommand.get({ skipVersionCheck: true });
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { projectName: "ske-platform", stackName: args.stackName, program },
+    {
+      workDir: args.workDir,
+      pulumiHome: args.pulumiHome,
+      pulumiCommand,
+      secretsProvider: "passphrase",
+      projectSettings: { name: "ske-platform", runtime: "nodejs", backend: { url: `file://${args.backendDir}` } },
+      envVars: {
+        PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+        ...args.env,
+      },
+    },
+  );
+  const config: ConfigMap = Object.fromEntries(Object.entries(stackFile.values).map(([key, value]) => [key, { value }]));
+  await stack.setAllConfig(config);
+  return stack;
+}
+
+/** Environment variables that would hand the program or a plugin credentials. */
+export const CREDENTIAL_ENV = /^(OS_\w+|GITHUB_TOKEN|GH_TOKEN|KUBECONFIG)$/;
+
+/**
+ * Removes credentials from this process's environment. The inline program
+ * runs here, and @pulumi/openstack defaults provider inputs from OS_* (they
+ * would land in state); the CLI and its plugins inherit it too.
+ */
+export function dropAmbientCredentials(): string[] {
+  const dropped = Object.keys(process.env).filter((key) => CREDENTIAL_ENV.test(key));
+  for (const key of dropped) delete process.env[key];
+  return dropped;
+}
+
+/** `export K=V` lines of the lab's openrc. */
+export function readOpenrc(file: string): Record<string, string> {
+  return Object.fromEntries(
+    fs.readFileSync(file, "utf8").split("\n").flatMap((line) => {
+      const match = /^export (\w+)=(.*)$/.exec(line.trim());
+      return match ? [[match[1]!, match[2]!.replace(/^"(.*)"$/, "$1")]] : [];
+    }),
+  );
+}
+
+/** The engine's own words, from a failed Automation API command. */
+export function engineErrorLines(err: unknown): string[] {
+  const text = err instanceof Error ? err.message : String(err);
+  const lines = text.split("\n").map((line) => line.trim());
+  const errors = lines.filter((line) => /^error:|^\s*error:|failed to|no resource plugin|could not/i.test(line));
+  return [...new Set(errors.length > 0 ? errors : lines.filter(Boolean).slice(0, 5))];
+}
