@@ -115,4 +115,26 @@ for (const [label, [cmd, args]] of [
   const samples = Array.from({ length: flags.quick ? 1 : 3 }, () => run(cmd, [...args]).ms);
   console.log(`${label}: median ${(median(samples) / 1000).toFixed(1)} s over ${samples.length} run(s)`);
 }
+// The real engine: `pulumi preview` through the Automation API (test/integration/engine),
+// one run, beside synth of the same network-layer config. Needs the CLI from
+// scripts/toolchain/build.sh; skipped with a reason otherwise.
+const engine = spawnSync(process.execPath, [path.join(ROOT, "scripts", "run-ts.cjs"), path.join(ROOT, "test", "integration", "engine", "run.ts")], {
+  cwd: ROOT,
+  env: { ...process.env, SKE_ENGINE_SKIP_LAB: "1" },
+  encoding: "utf8",
+});
+const previews = [...(engine.stdout ?? "").matchAll(/^\s+([\d.]+) s {2}preview (\w+) offline \(on: network only\)$/gm)];
+if (previews.length === 0) {
+  console.log(`pulumi preview: not measured (engine tier unavailable: ${(engine.stdout + engine.stderr).trim().split("\n").slice(-2).join(" / ")})`);
+} else {
+  console.log("\npulumi preview (real engine, one run) beside synth (median), network layer only, no cloud:");
+  for (const [, seconds, stack] of previews) {
+    const config = path.join(work, `Pulumi.${stack}-network.yaml`);
+    const doc = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8"));
+    doc.config["ske-platform:layers"] = { clusters: false, bootstrap: false, kubernetes: false, github: false };
+    fs.writeFileSync(config, stringify(doc));
+    const synth = measure(`synth ${stack}, network layer`, node, tsNode("scripts/synth.ts", "--stack", stack!, "--config", config, "--out", out));
+    console.log(`  ${stack!.padEnd(10)}  preview ${(Number(seconds) * 1000).toFixed(0)} ms   synth ${synth.ms.toFixed(0)} ms   ratio ${(Number(seconds) * 1000 / synth.ms).toFixed(2)}`);
+  }
+}
 fs.rmSync(work, { recursive: true, force: true });
