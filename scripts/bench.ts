@@ -132,6 +132,8 @@ if (previews.length === 0) {
     const config = path.join(work, `Pulumi.${stack}-network.yaml`);
     const doc = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8"));
     doc.config["ske-platform:layers"] = { clusters: false, bootstrap: false, kubernetes: false, github: false };
+    // Without the GitHub layer no stack may claim the repository settings (policy 6.2).
+    doc.config["ske-platform:github"].ownsRepositorySettings = false;
     fs.writeFileSync(config, stringify(doc));
     const synth = measure(`synth ${stack}, network layer`, node, tsNode("scripts/synth.ts", "--stack", stack!, "--config", config, "--out", out));
     console.log(`  ${stack!.padEnd(10)}  preview ${(Number(seconds) * 1000).toFixed(0)} ms   synth ${synth.ms.toFixed(0)} ms   ratio ${(Number(seconds) * 1000 / synth.ms).toFixed(2)}`);

@@ -72,7 +72,8 @@ export function renderSummary(resources: readonly RecordedResource[], environmen
   const countRows = [...counts.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([type, perSite]) => [type, ...columns.map((s) => String(perSite.get(s) ?? 0)), String([...perSite.values()].reduce((a, b) => a + b, 0))]);
-  countRows.push(["total", ...columns.map((s) => String(resources.filter((r) => siteOf(r.name, environment, sites) === s).length)), String(resources.length)]);
+  const totals = columns.map((site) => [...counts.values()].reduce((sum, perSite) => sum + (perSite.get(site) ?? 0), 0));
+  countRows.push(["total", ...totals.map(String), String(resources.length)]);
 
   const matrix = securityMatrix(resources, environment, sites);
   const ingress = matrix
