@@ -89,14 +89,15 @@ echo "== engine tier: the real Pulumi engine on the same lab"
 engine_started=$(date +%s.%N)
 engine_log="$SKE_LAB_DIR/engine-tier.log"
 node scripts/run-ts.cjs "$HERE/engine/run.ts" 2>&1 | tee "$engine_log"
-engine_line=$(grep -E '^engine: [0-9]+ passed, [0-9]+ failed' "$engine_log" | tail -n 1)
+engine_line=$(grep -E '^engine: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$engine_log" | tail -n 1)
 if [ -z "$engine_line" ]; then
   # A tier that reported nothing broke before its first step: never a silent pass.
   FAILED=$(( FAILED + 1 )); FAILURES+=("engine tier: the runner reported no result")
 else
-  read -r _ engine_passed _ engine_failed _ <<<"$engine_line"
-  PASSED=$(( PASSED + engine_passed )); FAILED=$(( FAILED + ${engine_failed%,} ))
+  read -r _ engine_passed _ engine_failed _ engine_skipped _ <<<"$engine_line"
+  PASSED=$(( PASSED + engine_passed )); FAILED=$(( FAILED + engine_failed )); SKIPPED=$(( SKIPPED + engine_skipped ))
   mapfile -t -O "${#FAILURES[@]}" FAILURES < <(sed -n 's/^  FAILED \(.*\)$/engine tier: \1/p' "$engine_log")
+  mapfile -t -O "${#SKIPS[@]}" SKIPS < <(sed -n 's/^  SKIPPED \(.*\)$/engine tier: \1/p' "$engine_log")
 fi
 TIMES+=("engine tier: $(seconds_since "$engine_started")s")
 
