@@ -11,7 +11,7 @@ export type SynthResult =
 
 /** The Pulumi.yaml entry point, loaded the way each runner can (tsx, vitest). */
 async function loadProgram(): Promise<unknown> {
-  const mod = (await import("../stacks/index")) as unknown as { default?: () => Promise<unknown> };
+  const mod = (await import("../stacks/index.js")) as unknown as { default?: () => Promise<unknown> };
   const program = mod.default ?? (mod as unknown as () => Promise<unknown>);
   return program();
 }

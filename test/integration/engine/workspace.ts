@@ -22,7 +22,7 @@ const STAND_IN_SHIM = path.join(REPO_ROOT, "test", "integration", "engine", "ope
 
 /** The program's entry point, exactly what `pulumi up` runs. */
 export async function loadProgram(): Promise<() => Promise<Record<string, unknown>>> {
-  const mod = (await import("../../../stacks/index")) as unknown as { default?: () => Promise<Record<string, unknown>> };
+  const mod = (await import("../../../stacks/index.js")) as unknown as { default?: () => Promise<Record<string, unknown>> };
   return mod.default ?? (mod as unknown as () => Promise<Record<string, unknown>>);
 }
 
