@@ -40,8 +40,19 @@ export class ProgramFailed extends Error {
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 
-function isSecretEnvelope(value: unknown): value is { value: unknown } {
+/** A secret as the mock monitor hands it over: Pulumi's signature envelope around the value. */
+export function isSecretEnvelope(value: unknown): value is { value: unknown } {
   return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+/** Replaces secret envelopes by the values they hold, as CrossGuard shows them to policies. */
+export function revealSecrets(value: unknown): unknown {
+  if (isSecretEnvelope(value)) return revealSecrets(value.value);
+  if (Array.isArray(value)) return value.map(revealSecrets);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revealSecrets(v)]));
+  }
+  return value;
 }
 
 /** Replaces secret envelopes with "[secret]" and notes where they were. */

@@ -5,19 +5,7 @@
  * type chain names their parents, and the stack outputs with their secrecy.
  */
 import type { PolicyResource, StackOutput } from "../policy/model";
-import type { ProgramRun, RecordedResource } from "./mock-runtime";
-
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-
-/** Replaces Pulumi secret envelopes by the values they hold. */
-export function revealSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(revealSecrets);
-  if (typeof value === "object" && value !== null) {
-    if (SECRET_SIG_KEY in value) return revealSecrets((value as unknown as { value: unknown }).value);
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revealSecrets(v)]));
-  }
-  return value;
-}
+import { revealSecrets, type ProgramRun, type RecordedResource } from "./mock-runtime";
 
 function urnOf(resource: RecordedResource, byName: Map<string, RecordedResource>, stack: string, project: string): string {
   const chain: string[] = [resource.type];

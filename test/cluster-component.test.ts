@@ -11,14 +11,11 @@ import { ADMIN_GROUP, Cluster, type ClusterArgs } from "../components/cluster";
 import { BOOTSTRAP_ENV } from "../components/cluster/bootstrap";
 import { siteClusterAddresses } from "../plan/cluster-addresses";
 import { fakeState } from "../synth/fake-state";
+import { isSecretEnvelope } from "../synth/mock-runtime";
 import { within } from "./support/timed";
 
 interface Registered { type: string; name: string; inputs: Record<string, any> }
 const registered: Registered[] = [];
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const isSecretEnvelope = (v: unknown): v is { value: unknown } =>
-  typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
 
 let cluster: Cluster;
 

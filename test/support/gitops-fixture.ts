@@ -10,7 +10,7 @@ import { loadPlatformConfig, readAddressPlan, type LoadedConfig } from "../../co
 import { buildPlatformPlan, type PlatformPlan } from "../../plan/platform-plan";
 import type { DeployedCluster, DeployedSite } from "../../stacks/contracts";
 import { deployGitOps, type GitOpsArgs, type GitOpsOutputs } from "../../stacks/gitops";
-import { runProgram, type FakeState, type ProgramRun } from "../../synth/mock-runtime";
+import { revealSecrets, runProgram, type FakeState, type ProgramRun } from "../../synth/mock-runtime";
 import { readStackFile } from "../../synth/stack-file";
 import { stackFilePath } from "./stacks";
 
@@ -74,18 +74,6 @@ export interface GitOpsRun extends ProgramRun {
   revealed(type: string, name: string): Record<string, any>;
 }
 
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-
-/** Replaces secret envelopes by their values. */
-export function reveal(value: unknown): any {
-  if (Array.isArray(value)) return value.map(reveal);
-  if (typeof value === "object" && value !== null) {
-    if (SECRET_SIG_KEY in value) return reveal((value as unknown as { value: unknown }).value);
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
-  }
-  return value;
-}
-
 /**
  * Runs `deployGitOps` for a stack. `overrides` replaces arguments; it runs
  * inside the mocked program, so it may create resources (e.g. providers).
@@ -122,7 +110,7 @@ export async function runGitOps(
   const revealed = (type: string, name: string) => {
     const inputs = raw.get(`${type}::${name}`);
     if (!inputs) throw new Error(`no resource ${type} named ${name} was registered`);
-    return reveal(inputs) as Record<string, any>;
+    return revealSecrets(inputs) as Record<string, any>;
   };
   return { ...run, result, revealed };
 }
