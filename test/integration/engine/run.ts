@@ -91,6 +91,23 @@ function skip(name: string, reason: string): void {
   console.log(`  SKIP ${name} — ${reason}`);
 }
 
+/**
+ * Runs a read-only engine call (a preview), once more if the first attempt
+ * lost the Automation API's local gRPC connection before the program ran
+ * ("14 UNAVAILABLE: No connection established"). That race is in the
+ * engine's plumbing, not in our program; the retry is logged, and any other
+ * error, or a second loss, is reported as it is.
+ */
+async function readOnlyEngineCall<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    if (!engineErrorLines(err).some((line) => line.includes("14 UNAVAILABLE: No connection established"))) throw err;
+    console.log("  (the engine lost its gRPC connection to the inline program before it ran; retrying this preview once)");
+    return body();
+  }
+}
+
 async function timed<T>(label: string, body: () => Promise<T>): Promise<T> {
   const started = performance.now();
   try {
@@ -180,7 +197,7 @@ async function offlinePreviews(run: Run): Promise<void> {
       const engine = await engineStack(run.stackArgs(stack, layersVariant(stack, layers, variants)));
       let outcome: PreviewOutcome;
       try {
-        const result = await timed(`preview ${stack} offline (${describeLayers(layers)})`, () => engine.preview());
+        const result = await timed(`preview ${stack} offline (${describeLayers(layers)})`, () => readOnlyEngineCall(() => engine.preview()));
         outcome = { ok: true, ops: result.changeSummary };
       } catch (err) {
         outcome = { ok: false, error: engineErrorLines(err) };
@@ -268,7 +285,7 @@ async function previewEdited(stack: Stack, what: string, edit: (site: Record<str
   const edited = Object.fromEntries(Object.entries(sites).map(([name, site]) => [name, edit(site)]));
   try {
     await stack.setConfig("ske-platform:sites", { value: JSON.stringify(edited) });
-    return (await timed(`preview ${LAB_STACK} after ${what}`, () => stack.preview())).changeSummary;
+    return (await timed(`preview ${LAB_STACK} after ${what}`, () => readOnlyEngineCall(() => stack.preview()))).changeSummary;
   } finally {
     await stack.setAllConfig(before);
   }
@@ -316,7 +333,7 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
     const synth = synthBeside(configFile, path.join(run.work, "synth"));
     let previewCreates = 0;
     await check("preview of test-lab: only creates, one per resource synth registers", async () => {
-      const result = await timed(`preview ${LAB_STACK} (lab, engine)`, () => stack.preview());
+      const result = await timed(`preview ${LAB_STACK} (lab, engine)`, () => readOnlyEngineCall(() => stack.preview()));
       const ops = result.changeSummary;
       previewCreates = ops.create ?? 0;
       const other = Object.keys(ops).filter((op) => op !== "create");
@@ -359,7 +376,7 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
     await neutronProofs(neutron, lab, String(config["ske-platform:environment"]), ofType);
 
     await check("second preview expects no changes (idempotent: the stand-in's Diff finds stored = declared)", async () => {
-      const result = await timed(`preview ${LAB_STACK} again (expect no changes)`, () => stack.preview({ expectNoChanges: true }));
+      const result = await timed(`preview ${LAB_STACK} again (expect no changes)`, () => readOnlyEngineCall(() => stack.preview({ expectNoChanges: true })));
       const changed = Object.keys(result.changeSummary).filter((op) => op !== "same");
       if (changed.length > 0) fail(`changes: ${summary(result.changeSummary)}`);
       return summary(result.changeSummary);
