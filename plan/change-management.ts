@@ -47,6 +47,14 @@ export const IAC_REQUIRED_CHECKS: readonly string[] = [
 export function deployEnvironmentName(environment: EnvironmentName): string {
   return environment;
 }
+/**
+ * The runner label of `<environment>`'s self-hosted deploy runners. Jobs that
+ * need the Talos or Kubernetes API of an environment run on it; the runners
+ * registered with it live inside that environment's network and nowhere else.
+ */
+export function deployRunnerLabel(environment: EnvironmentName): string {
+  return `ske-deploy-${environment}`;
+}
 export function previewEnvironmentName(environment: EnvironmentName): string {
   return `${environment}-preview`;
 }
