@@ -40,9 +40,9 @@ export const IAC_REQUIRED_CHECKS: readonly string[] = [
 
 /**
  * The environment a job that may change `<environment>` runs in, and the one
- * a read-only job (pull-request preview, drift detection) runs in. Previews
- * run on feature branches, which a protected-branches-only environment
- * refuses, so they get their own environment holding read-only credentials.
+ * a pull-request preview runs in. Previews run on feature branches, which a
+ * main-only environment refuses, so they get their own environment holding
+ * read-only credentials, behind the team's approval for staging and production.
  */
 export function deployEnvironmentName(environment: EnvironmentName): string {
   return environment;
@@ -57,6 +57,10 @@ export function deployRunnerLabel(environment: EnvironmentName): string {
 }
 export function previewEnvironmentName(environment: EnvironmentName): string {
   return `${environment}-preview`;
+}
+/** The environment of the nightly drift check: `main` only, read-only credentials. */
+export function driftEnvironmentName(environment: EnvironmentName): string {
+  return `${environment}-drift`;
 }
 
 /**
@@ -83,12 +87,23 @@ export interface BranchProtectionSettings {
   enforceForAdmins: boolean;
 }
 
+export type EnvironmentPurpose = "deploy" | "preview" | "drift";
+
 export interface EnvironmentPlan {
   name: string;
+  /** The stack whose credentials the environment holds. */
+  stack: EnvironmentName;
+  /**
+   * deploy: `pulumi up` after merge; preview: pull-request previews of any
+   * branch; drift: the nightly read-only check of what is on `main`.
+   */
+  purpose: EnvironmentPurpose;
   /** The team must approve each job that uses this environment. */
   teamReview: boolean;
   /** The person who started the run may not approve it. */
   preventSelfReview: boolean;
+  /** Always false: an admin waits for the same approval as anyone else. */
+  canAdminsBypass: false;
   /**
    * Branches whose runs may use the environment, or "all". A named list
    * rather than GitHub's "protected branches" option: that option does not
@@ -96,7 +111,29 @@ export interface EnvironmentPlan {
    * protection in the repository it lets every branch deploy.
    */
   allowedBranches: readonly string[] | "all";
+  /**
+   * Names of the environment's secrets. Their values are set by an operator
+   * (`gh secret set --env`), never by this program: a credential that unlocks
+   * the state must not live in that state. Each environment holds its own
+   * values, so test's passphrase and state keys open nothing of staging or
+   * production. The workflows may reference no other secret.
+   */
+  secrets: readonly string[];
 }
+
+/**
+ * Secrets a job that runs `pulumi` for one stack needs, in every environment
+ * of that stack (deploy, preview, drift: same names, different values; the
+ * preview and drift values are read-only credentials).
+ */
+export const STACK_SECRETS: readonly string[] = [
+  "PULUMI_CONFIG_PASSPHRASE",
+  "STATE_ACCESS_KEY_ID",
+  "STATE_SECRET_ACCESS_KEY",
+  "OS_APPLICATION_CREDENTIAL_ID",
+  "OS_APPLICATION_CREDENTIAL_SECRET",
+  "SKE_GITHUB_TOKEN",
+];
 
 export type RepositoryRole = "iac" | "gitops";
 
@@ -158,28 +195,58 @@ export function branchProtection(args: {
 }
 
 /**
- * The environments one stack owns. `test` is deployed straight after merge
- * (the merge itself was approved); staging and production wait for a second
- * decision by the team, never by whoever started the run.
+ * The environments one stack owns.
+ *
+ * - deploy (`<env>`): `pulumi up` after merge, from `main` only. `test` is
+ *   deployed straight away (the merge itself was approved); staging and
+ *   production wait for a second decision by the team, never by whoever
+ *   started the run.
+ * - preview (`<env>-preview`): pull-request previews, so any branch. A preview
+ *   runs the pull request's code with the stack's passphrase, which decrypts
+ *   every secret in its state; so for staging and production a team member
+ *   other than the one who started the run approves each preview, after
+ *   reading the code. Test's preview stays automatic: its passphrase and state
+ *   keys open only test.
+ * - drift (`<env>-drift`): the nightly read-only check. No approval, because
+ *   it runs only from `main` (whose every commit a second team member
+ *   approved) and only previews; a nightly approval would be clicked through
+ *   unread, which is worse than none.
  */
 export function deploymentEnvironments(environment: EnvironmentName, role: RepositoryRole): EnvironmentPlan[] {
+  const gated = environment !== "test";
   const deploy: EnvironmentPlan = {
     name: deployEnvironmentName(environment),
-    teamReview: environment !== "test",
+    stack: environment,
+    purpose: "deploy",
+    teamReview: gated,
     preventSelfReview: true,
+    canAdminsBypass: false,
     allowedBranches: [PROTECTED_BRANCH],
+    // The GitOps repository's workflows are not this repository's; it declares its own secrets.
+    secrets: role === "iac" ? STACK_SECRETS : [],
   };
   if (role === "gitops") return [deploy];
-  // Read-only credentials for previews of pull requests and drift detection:
-  // no approval gate, any branch. Whoever can push a branch can read these,
-  // so they must never be able to change anything.
   const preview: EnvironmentPlan = {
     name: previewEnvironmentName(environment),
+    stack: environment,
+    purpose: "preview",
+    teamReview: gated,
+    preventSelfReview: gated,
+    canAdminsBypass: false,
+    allowedBranches: "all",
+    secrets: STACK_SECRETS,
+  };
+  const drift: EnvironmentPlan = {
+    name: driftEnvironmentName(environment),
+    stack: environment,
+    purpose: "drift",
     teamReview: false,
     preventSelfReview: false,
-    allowedBranches: "all",
+    canAdminsBypass: false,
+    allowedBranches: [PROTECTED_BRANCH],
+    secrets: STACK_SECRETS,
   };
-  return [deploy, preview];
+  return [deploy, preview, drift];
 }
 
 export function buildChangeManagementPlan(config: PlatformConfig): ChangeManagementPlan {

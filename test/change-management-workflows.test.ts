@@ -6,6 +6,8 @@ import { ENVIRONMENTS } from "../plan/address-plan";
 import {
   IAC_REQUIRED_CHECKS,
   deployEnvironmentName,
+  deployRunnerLabel,
+  driftEnvironmentName,
   previewCheckName,
   previewEnvironmentName,
 } from "../plan/change-management";
@@ -81,6 +83,21 @@ describe("the workflow files", () => {
     }
   });
 
+  it("install with no lifecycle scripts: setup-node provides Node 22, so no install script runs a dependency's code", () => {
+    const installs = FILES.flatMap((file) =>
+      jobs(file).flatMap(([, job]) => steps(job).map((s) => String(s.run ?? "")).filter((r) => /\bnpm (ci|install|i)\b/.test(r))),
+    );
+    expect(installs.length).toBeGreaterThan(0);
+    for (const install of installs) expect(install).toBe("npm ci --ignore-scripts");
+    for (const file of FILES) {
+      for (const [id, job] of jobs(file)) {
+        if (steps(job).some((s) => String(s.run ?? "").startsWith("npm "))) {
+          expect(steps(job).some((s) => String(s.uses).startsWith("actions/setup-node@")), `${file}:${id}`).toBe(true);
+        }
+      }
+    }
+  });
+
   it("set up Node 22", () => {
     for (const file of FILES) {
       for (const [, job] of jobs(file)) {
@@ -106,7 +123,7 @@ describe("pull requests", () => {
 
   it("install, typecheck, test and synth every stack", () => {
     const runs = jobs("pull-request.yml").flatMap(([, job]) => steps(job).map((s) => String(s.run ?? "")));
-    for (const command of ["npm ci", "npm run typecheck", "npm test", "scripts/actionlint.sh"]) {
+    for (const command of ["npm ci --ignore-scripts", "npm run typecheck", "npm test", "scripts/actionlint.sh"]) {
       expect(runs, command).toContain(command);
     }
     const synth = runs.find((r) => r.includes("npm run synth"))!;
@@ -122,7 +139,16 @@ describe("pull requests", () => {
       "stack-name": "${{ matrix.stack }}",
       "comment-on-pr": true,
       policyPacks: "policy",
+      // pulumi/actions' refresh saves state; a pull request must not write it.
+      refresh: false,
     });
+  });
+
+  it("preview each stack on that stack's own runners, and never a fork's pull request", () => {
+    const preview = pr.jobs.preview;
+    expect(preview["runs-on"]).toEqual(["self-hosted", "ske-deploy-${{ matrix.stack }}"]);
+    expect(ENVIRONMENTS.map((e) => preview["runs-on"][1].replace("${{ matrix.stack }}", e))).toEqual(ENVIRONMENTS.map(deployRunnerLabel));
+    expect(preview.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
   });
 
   it("give previews read-only credentials from the <stack>-preview environment, never the deploy environment", () => {
@@ -166,23 +192,27 @@ describe("deploys on push to main", () => {
     expect(new Set(groups).size).toBe(ENVIRONMENTS.length);
   });
 
-  it("run the shared stack job in the environment it is given, so only that environment's secrets are reachable", () => {
+  it("run the shared stack job in the environment it is given, on that stack's runners, so only that environment's secrets and network are reachable", () => {
     expect(stackJob.environment).toBe("${{ inputs.environment }}");
+    expect(stackJob["runs-on"]).toEqual(["self-hosted", "ske-deploy-${{ inputs.stack }}"]);
+    expect(deployRunnerLabel("production")).toBe(stackJob["runs-on"][1].replace("${{ inputs.stack }}", "production"));
     const action = steps(stackJob).find((s) => PULUMI_ACTION.test(String(s.uses)))!;
     expect(action.with).toMatchObject({
       command: "${{ inputs.command }}",
       "stack-name": "${{ inputs.stack }}",
       policyPacks: "policy",
       refresh: true,
-      "expect-no-changes": "${{ inputs.expect-no-changes }}",
     });
   });
 });
 
 describe("credentials and state backend", () => {
+  const pulumiStep = (job: Record<string, any>) =>
+    steps(job).find((s) => PULUMI_ACTION.test(String(s.uses)) || /^pulumi preview\b/.test(String(s.run ?? "")))!;
   const credentialed = [
     ["pull-request.yml", workflow("pull-request.yml").jobs.preview],
     ["pulumi-stack.yml", workflow("pulumi-stack.yml").jobs.pulumi],
+    ["drift.yml", workflow("drift.yml").jobs.detect],
   ] as const;
 
   it("reach only jobs that declare a deployment environment", () => {
@@ -194,30 +224,37 @@ describe("credentials and state backend", () => {
     }
   });
 
-  it.each(credentialed)("%s: uses OpenStack application credentials and the S3-compatible state from environment secrets", (_file, job) => {
+  it.each(credentialed)("%s: uses OpenStack application credentials and the S3-compatible state from environment secrets, on the pulumi step only", (_file, job) => {
     expect(job.env).toMatchObject({
       PULUMI_BACKEND_URL: "${{ vars.PULUMI_BACKEND_URL }}",
-      PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
       OS_AUTH_TYPE: "v3applicationcredential",
+    });
+    expect(JSON.stringify(job.env)).not.toContain("secrets.");
+    const step = pulumiStep(job);
+    expect(step.env).toMatchObject({
+      PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
       OS_APPLICATION_CREDENTIAL_ID: "${{ secrets.OS_APPLICATION_CREDENTIAL_ID }}",
       OS_APPLICATION_CREDENTIAL_SECRET: "${{ secrets.OS_APPLICATION_CREDENTIAL_SECRET }}",
     });
+    for (const other of steps(job).filter((s) => s !== step)) expect(JSON.stringify(other), `${other.name ?? other.uses ?? other.run}`).not.toContain("secrets.");
   });
 });
 
 describe("drift detection", () => {
   const drift = workflow("drift.yml");
 
-  it("runs on a schedule, refreshing and previewing every stack with expect-no-changes", () => {
+  it("runs on a schedule, previewing every stack against the real world with expect-no-changes, saving nothing", () => {
     expect(drift.on.schedule).toHaveLength(1);
     const detect = drift.jobs.detect;
-    expect(detect.uses).toBe(REUSABLE);
     expect(detect.strategy.matrix.stack).toEqual([...ENVIRONMENTS]);
-    expect(detect.with).toMatchObject({
-      command: "preview",
-      "expect-no-changes": true,
-      environment: "${{ matrix.stack }}-preview",
-    });
+    expect(detect.environment).toBe("${{ matrix.stack }}-drift");
+    expect(ENVIRONMENTS.map((e) => detect.environment.replace("${{ matrix.stack }}", e))).toEqual(ENVIRONMENTS.map(driftEnvironmentName));
+    expect(detect["runs-on"]).toEqual(["self-hosted", "ske-deploy-${{ matrix.stack }}"]);
+    const scripts = steps(detect).map((s) => String(s.run ?? "")).join("\n");
+    expect(scripts).toMatch(/pulumi preview --stack "\$\{STACK\}" --refresh --expect-no-changes/);
+    // `pulumi refresh` and pulumi/actions' refresh save the refreshed state; `preview --refresh` does not.
+    expect(scripts).not.toMatch(/pulumi refresh|pulumi up/);
+    expect(steps(detect).some((s) => PULUMI_ACTION.test(String(s.uses)))).toBe(false);
   });
 
   it("fails loudly: a failed detection opens or updates an issue and fails the run", () => {

@@ -8,6 +8,7 @@ import {
   IAC_REQUIRED_CHECKS,
   branchProtection,
   codeOwnersFile,
+  driftEnvironmentName,
   previewEnvironmentName,
 } from "../plan/change-management";
 import { buildPlatformPlan } from "../plan/platform-plan";
@@ -192,12 +193,35 @@ describe("deployment environments", () => {
     expect(policies.map((p) => p.inputs.branchPattern)).toEqual(["main"]);
   });
 
-  it.each(STACKS)("%s: the preview environment (read-only credentials) serves any branch without approval", async (stack) => {
+  it.each(["production", "staging"] as const)("%s: the preview environment serves any branch, but only after a team member other than the starter approves", async (stack) => {
     const run = await synthCommitted(stack);
     const preview = environmentsOf(run.resources, github.iacRepository).find((e) => e.inputs.environment === previewEnvironmentName(stack))!;
     expect(preview).toBeDefined();
+    expect(preview.inputs).toMatchObject({
+      reviewers: [{ teams: [github.teamId], users: [] }],
+      preventSelfReview: true,
+      canAdminsBypass: false,
+    });
+    expect(preview.inputs.deploymentBranchPolicy).toBeUndefined();
+  });
+
+  it("test: the preview environment serves any branch without approval", async () => {
+    const run = await synthCommitted("test");
+    const preview = environmentsOf(run.resources, github.iacRepository).find((e) => e.inputs.environment === previewEnvironmentName("test"))!;
     expect(preview.inputs.reviewers).toEqual([]);
     expect(preview.inputs.deploymentBranchPolicy).toBeUndefined();
+  });
+
+  it.each(STACKS)("%s: the drift environment serves main only, with no approval (what runs there was approved at merge)", async (stack) => {
+    const run = await synthCommitted(stack);
+    const drift = environmentsOf(run.resources, github.iacRepository).find((e) => e.inputs.environment === driftEnvironmentName(stack))!;
+    expect(drift.inputs).toMatchObject({
+      reviewers: [],
+      canAdminsBypass: false,
+      deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
+    });
+    const policies = ofType(run.resources, ENV_POLICY).filter((p) => p.inputs.repository === github.iacRepository && p.inputs.environment === driftEnvironmentName(stack));
+    expect(policies.map((p) => p.inputs.branchPattern)).toEqual(["main"]);
   });
 });
 
@@ -208,7 +232,12 @@ describe.each(STACKS)("ownership in the %s stack", (stack) => {
     for (const type of REPOSITORY_WIDE) expect(ofType(run.resources, type).length > 0, type).toBe(owns);
     const environments = ofType(run.resources, ENVIRONMENT).map((e) => `${e.inputs.repository}:${e.inputs.environment}`).sort();
     expect(environments).toEqual(
-      [`${github.iacRepository}:${stack}`, `${github.iacRepository}:${stack}-preview`, `${github.gitopsRepository}:${stack}`].sort(),
+      [
+        `${github.iacRepository}:${stack}`,
+        `${github.iacRepository}:${stack}-preview`,
+        `${github.iacRepository}:${stack}-drift`,
+        `${github.gitopsRepository}:${stack}`,
+      ].sort(),
     );
   });
 

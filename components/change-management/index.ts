@@ -132,8 +132,8 @@ export class ChangeManagement extends pulumi.ComponentResource {
     const resource = new github.RepositoryEnvironment(name, {
       repository: repository.name,
       environment: environment.name,
-      // Admins wait for the same approval as everyone else.
-      canAdminsBypass: false,
+      // Admins wait for the same approval as everyone else (GitHub's default lets them skip it).
+      canAdminsBypass: environment.canAdminsBypass,
       preventSelfReview: environment.preventSelfReview,
       reviewers: environment.teamReview ? [{ teams: [plan.teamId], users: [] }] : [],
       ...(restricted ? { deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true } } : {}),
