@@ -141,11 +141,13 @@ export class ChangeManagement extends pulumi.ComponentResource {
 
     if (environment.allowedBranches !== "all") {
       for (const branch of environment.allowedBranches) {
+        // The name as a plain value (ordered by dependsOn), so the environment
+        // gate policy can match pattern to environment at the first preview too.
         new github.RepositoryEnvironmentDeploymentPolicy(`${name}-${branch}`, {
           repository: repository.name,
-          environment: resource.environment,
+          environment: environment.name,
           branchPattern: branch,
-        }, child);
+        }, { ...child, dependsOn: [resource] });
       }
     }
     return resource;
