@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ENVIRONMENTS, cidrString, siteNameString } from "../plan/address-plan";
 import { cidrProblem, parseAddress } from "../plan/cidr";
+import { DEFAULT_TOOL_PINS } from "../plan/deploy-runner-tools";
 
 /**
  * The one schema for everything a `Pulumi.<env>.yaml` holds under the
@@ -180,6 +181,46 @@ export const protectionSchema = z.strictObject({
   allowUnprotectedProduction: z.boolean().default(false),
 });
 
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, {
+  message: "expected the SHA-256 of the release artifact as 64 lower-case hex digits, from the project's published checksums",
+});
+const toolPinSchema = z.strictObject({
+  version: z.string().regex(/^\d+\.\d+\.\d+$/, { message: "expected an exact release version such as 1.2.3 (no v, no range)" }),
+  sha256: sha256Hex,
+});
+
+/** Tools of the deploy runners, each pinned by version and checksum; see plan/deploy-runner-tools.ts. */
+export const runnerToolsSchema = z.strictObject({
+  talosctl: toolPinSchema.default(DEFAULT_TOOL_PINS.talosctl),
+  node: toolPinSchema.default(DEFAULT_TOOL_PINS.node),
+  actionsRunner: toolPinSchema.default(DEFAULT_TOOL_PINS.actionsRunner),
+  /** No default: no published checksum of the SDK's release was at hand, so the stack file states it. */
+  pulumi: toolPinSchema,
+});
+
+/** The self-hosted deploy runners of this environment (components/deploy-runner). */
+export const deployRunnersSchema = z.strictObject({
+  count: z.number().int().min(1).max(4).default(1),
+  flavor: z.string().min(1),
+  /** A Debian cloud image; defaults to the ops site's jumpHostImageId. */
+  imageId: uuid.optional(),
+  /**
+   * The GitHub App that mints a just-in-time runner config before every job.
+   * Plain ids; its private key is the secret `ske-platform:runnerRegistrarKey`.
+   */
+  registration: z
+    .strictObject({
+      /** Numeric id of the IaC repository (`gh api repos/<owner>/<repo> --jq .id`); no lookup at preview. */
+      repositoryId: z.number().int().positive(),
+      appId: z.number().int().positive(),
+      installationId: z.number().int().positive(),
+    })
+    .optional(),
+  /** Workflow files (on main) the runner group accepts jobs from. */
+  workflows: z.array(z.string().regex(/^[A-Za-z0-9_.-]+\.ya?ml$/, { message: "expected a workflow file name such as deploy.yml" })).min(1).default(["deploy.yml"]),
+  tools: runnerToolsSchema,
+});
+
 export const platformConfigSchema = z
   .strictObject({
     environment: z.enum(ENVIRONMENTS),
@@ -193,6 +234,10 @@ export const platformConfigSchema = z
     zitadel: zitadelSchema,
     audit: auditSchema,
     protection: protectionSchema,
+    /** Required while the clusters layer is on: deploys need a runner inside the environment. */
+    runners: deployRunnersSchema.optional(),
+    /** The registrar GitHub App's private key (PEM); set with `pulumi config set --secret`, never plain. */
+    runnerRegistrarKey: z.string().min(1).optional(),
     /** Layers a lab or partial deployment may switch off; everything is on by default. */
     layers: z
       .strictObject({
@@ -246,6 +291,7 @@ export const platformConfigSchema = z
         });
       }
     }
+    deployRunnerIssues(config).forEach((issue) => ctx.addIssue({ code: "custom", ...issue }));
     config.access.adminCidrs.forEach((cidr, i) => {
       if (!cidrProblem(cidr) && cidr.endsWith("/0")) {
         ctx.addIssue({
@@ -258,6 +304,33 @@ export const platformConfigSchema = z
   });
 
 export type PlatformConfig = z.infer<typeof platformConfigSchema>;
+export type DeployRunnersConfig = z.infer<typeof deployRunnersSchema>;
+
+const minor = (version: string) => version.replace(/^v/, "").split(".").slice(0, 2).join(".");
+
+/** Cross-key rules of the runner settings. */
+function deployRunnerIssues(config: {
+  layers: { clusters: boolean };
+  clusters: { talosVersion: string };
+  runners?: DeployRunnersConfig | undefined;
+  runnerRegistrarKey?: string | undefined;
+}): Array<{ path: (string | number)[]; message: string }> {
+  const issues: Array<{ path: (string | number)[]; message: string }> = [];
+  if (!config.runners) {
+    if (config.layers.clusters) {
+      issues.push({ path: ["runners"], message: "required while layers.clusters is on: deploys reach the clusters only from this environment's runners (flavor and tools.pulumi at least)" });
+    }
+    return issues;
+  }
+  const talosctl = config.runners.tools.talosctl.version;
+  if (minor(talosctl) !== minor(config.clusters.talosVersion)) {
+    issues.push({ path: ["runners", "tools", "talosctl", "version"], message: `talosctl ${talosctl} does not match clusters.talosVersion ${config.clusters.talosVersion}; pin the same minor release (with its checksum)` });
+  }
+  if (config.runnerRegistrarKey !== undefined && !config.runners.registration) {
+    issues.push({ path: ["runners", "registration"], message: "runnerRegistrarKey is set, but not the GitHub App it belongs to (repositoryId, appId, installationId)" });
+  }
+  return issues;
+}
 export type SiteConfig = z.infer<typeof siteSchema>;
 export type PublicException = z.infer<typeof publicExceptionSchema>;
 export type NodeCounts = z.infer<typeof nodeCountsSchema>;

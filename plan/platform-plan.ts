@@ -5,6 +5,10 @@
 import type { NodeCounts, PlatformConfig, SiteConfig } from "../config/schema";
 import { foreignSupernets, type AddressPlan, type EnvironmentName } from "./address-plan";
 import { siteSecurityTable, type ClusterId, type SiteSecurityTable } from "./security-rules";
+import { deployRunnerAddresses, deployRunnerNames, deployRunnerSiteRules, withDeployRunnerRules, type DeployRunnerPlan } from "./deploy-runners";
+
+/** Head addresses of each site subnet that DHCP never hands out (components/site-network). */
+export const PLANNED_RESERVED_HEAD = 16;
 
 export type ClusterRole = "ops" | "management";
 
@@ -38,6 +42,8 @@ export interface PlatformPlan {
   foreignSupernets: string[];
   /** CIDR sources any rule may name, besides named exceptions. */
   allowedSourceCidrs: string[];
+  /** Absent when the stack declares no runners (layers.clusters off). */
+  deployRunner?: DeployRunnerPlan;
 }
 
 export function buildPlatformPlan(config: PlatformConfig, addressPlan: AddressPlan): PlatformPlan {
@@ -46,6 +52,28 @@ export function buildPlatformPlan(config: PlatformConfig, addressPlan: AddressPl
   const foreign = foreignSupernets(addressPlan, environment);
   const opsSite = config.clusters.ops.site;
   const opsSiteSubnet = ownAddresses.sites[opsSite]!;
+  const deployRunner: DeployRunnerPlan | undefined = config.runners
+    ? {
+        ...deployRunnerNames(environment),
+        site: opsSite,
+        prefix: `${environment}-${opsSite}-deploy-runner`,
+        addresses: deployRunnerAddresses({
+          subnet: opsSiteSubnet,
+          count: config.runners.count,
+          reservedHead: PLANNED_RESERVED_HEAD,
+          taken: config.sites[opsSite]?.dnsNameservers ?? [],
+        }),
+      }
+    : undefined;
+
+  const withRunnerRules = (site: string, clusters: ClusterPlan[], table: SiteSecurityTable) =>
+    deployRunner
+      ? withDeployRunnerRules(table, deployRunnerSiteRules({
+          clusters: clusters.map((c) => c.id),
+          runnersInSite: site === deployRunner.site,
+          runnerAddresses: deployRunner.addresses,
+        }))
+      : table;
 
   const sites = Object.entries(config.sites)
     .sort(([a], [b]) => a.localeCompare(b))
@@ -62,7 +90,7 @@ export function buildPlatformPlan(config: PlatformConfig, addressPlan: AddressPl
         config: site,
         subnet: ownAddresses.sites[name]!,
         clusters,
-        security: siteSecurityTable({
+        security: withRunnerRules(name, clusters, siteSecurityTable({
           clusters: clusters.map((c) => c.id),
           opsInSite: name === opsSite,
           opsSiteSubnet,
@@ -72,7 +100,7 @@ export function buildPlatformPlan(config: PlatformConfig, addressPlan: AddressPl
           adminCidrs: config.access.adminCidrs,
           publicExceptions: config.access.publicExceptions,
           foreignSupernets: foreign,
-        }),
+        })),
       };
     });
 
@@ -84,5 +112,6 @@ export function buildPlatformPlan(config: PlatformConfig, addressPlan: AddressPl
     supernet: ownAddresses.supernet,
     foreignSupernets: foreign,
     allowedSourceCidrs: [ownAddresses.supernet, ...config.access.adminCidrs],
+    ...(deployRunner ? { deployRunner } : {}),
   };
 }

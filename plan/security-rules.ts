@@ -8,11 +8,11 @@ import { ANY_IPV4, subtractCidrs } from "./cidr";
 export type ClusterId = "ops" | "mgmt";
 export type NodeRole = "controlplane" | "worker" | "loadbalancer";
 export type ClusterGroupKey = `${ClusterId}-${NodeRole}`;
-export type GroupKey = "jumphost" | "egress" | ClusterGroupKey;
+export type GroupKey = "jumphost" | "egress" | "deploy-runner" | ClusterGroupKey;
 export type Protocol = "tcp" | "udp" | "icmp" | "vrrp";
 
 /** Where a CIDR source comes from; the policies allow each origin differently. */
-export type CidrOrigin = "ops-site" | "env-site" | "admin" | "exception" | "egress";
+export type CidrOrigin = "ops-site" | "env-site" | "admin" | "exception" | "egress" | "deploy-runner";
 
 export type RulePeer =
   | { kind: "group"; group: GroupKey }

@@ -2,6 +2,7 @@ import type { LoadedConfig } from "../config/load";
 import { buildPlatformPlan, type PlatformPlan } from "../plan/platform-plan";
 import { deployChangeManagement, type ChangeManagementOutputs } from "./change-management";
 import { clusterOutputs, deployClusters, type ClusterOutputs } from "./clusters";
+import { deployDeployRunners, type DeployRunnerOutputs } from "./deploy-runners";
 import { deployGitOps, type GitOpsOutputs } from "./gitops";
 import { deploySites, siteOutputs, type SiteOutputs } from "./sites";
 
@@ -16,6 +17,8 @@ export interface PlatformOutputs {
   github?: ChangeManagementOutputs;
   /** Absent when the Kubernetes layer is off. */
   gitops?: GitOpsOutputs;
+  /** Absent when the clusters layer is off. */
+  deployRunners?: DeployRunnerOutputs;
 }
 
 /**
@@ -26,6 +29,7 @@ export function deployPlatform(loaded: LoadedConfig): PlatformOutputs {
   const plan: PlatformPlan = buildPlatformPlan(loaded.config, loaded.addressPlan);
   const deployedSites = deploySites(plan);
   const deployedClusters = deployClusters({ plan, config: loaded.config, sites: deployedSites });
+  const deployRunners = deployDeployRunners({ plan, config: loaded.config, sites: deployedSites });
 
   // Its deployKeyPrivatePem (a secret) is for the Argo CD layer, never a stack output.
   const changeManagement = deployChangeManagement({ plan, config: loaded.config });
@@ -46,5 +50,6 @@ export function deployPlatform(loaded: LoadedConfig): PlatformOutputs {
     clusters: clusterOutputs(deployedClusters),
     ...(changeManagement ? { github: changeManagement.outputs } : {}),
     ...(gitops ? { gitops } : {}),
+    ...(deployRunners ? { deployRunners } : {}),
   };
 }

@@ -9,6 +9,7 @@ import type { PolicyResult } from "../policy/evaluate";
 import { CONTROLS, at, type ControlId, type PolicyContext, type PolicyResource, type StackOutput } from "../policy/model";
 import { TYPES, isStatefulResource } from "../policy/policies";
 import { securityMatrix } from "./summary";
+import { deployRunnerComplianceLines } from "./deploy-runner-reach";
 import type { RecordedResource } from "./mock-runtime";
 
 const esc = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
@@ -128,6 +129,7 @@ export function renderComplianceReport(input: ComplianceReportInput): string {
   lines.push(`## ${CONTROLS["6.3/6.4"]}`, "", "No data masking is done, so the network makes the transfer impossible. Security-group matrix (ingress; every group starts empty):", "",
     ...table(["site", "group", "source", "ports"], ingress.map((m) => [m.site, m.group, m.source, m.ports.join(" ")])), "",
     ...sites.map((site) => `- Egress of ${site}: ${egress.filter((m) => m.site === site).map((m) => m.source).join(", ") || "none"} (every other environment's supernet cut out).`), "",
+    ...deployRunnerComplianceLines(recorded, env, sites, Object.entries(ctx.addressPlan.environments).filter(([name]) => name !== env).map(([, e]) => e.supernet)), "",
     "Policies:", "", ...policyTable(forControl("6.3/6.4")), "");
 
   // 6.5 audit

@@ -1,3 +1,4 @@
+import { renderDeployRunnerReach } from "./deploy-runner-reach";
 import type { RecordedResource } from "./mock-runtime";
 
 export interface MatrixRow {
@@ -95,5 +96,7 @@ export function renderSummary(resources: readonly RecordedResource[], environmen
     "",
     `Egress (the "egress" group is carried by every port):`,
     ...egressBySite,
+    "",
+    ...renderDeployRunnerReach(resources, environment, sites),
   ].join("\n");
 }

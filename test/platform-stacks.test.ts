@@ -49,7 +49,9 @@ describe.each(STACKS)("the %s stack under mocks", (stack) => {
     for (const site of sites) {
       const inSite = groups.filter((g) => g.name.startsWith(`${stack}-${site}-`)).map((g) => g.name.replace(`${stack}-${site}-`, "")).sort();
       const clusters = site === opsSite ? ["mgmt", "ops"] : ["mgmt"];
-      expect(inSite).toEqual(["egress", "jumphost", ...clusters.flatMap((c) => [`${c}-controlplane`, `${c}-loadbalancer`, `${c}-worker`])].sort());
+      // The deploy runners live beside the jump host of the ops site only.
+      const runner = site === opsSite ? ["deploy-runner"] : [];
+      expect(inSite).toEqual(["egress", "jumphost", ...runner, ...clusters.flatMap((c) => [`${c}-controlplane`, `${c}-loadbalancer`, `${c}-worker`])].sort());
     }
     expect(groups.every((g) => g.inputs.deleteDefaultRules === true)).toBe(true);
   });

@@ -1,0 +1,126 @@
+import * as command from "@pulumi/command";
+import * as github from "@pulumi/github";
+import * as openstack from "@pulumi/openstack";
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { INSTALL_KEY_COMMAND, REGISTRAR_USER, deployRunnerCloudInit, type DeployRunnerCloudInitInput } from "./cloud-init";
+
+export interface RunnerGroupArgs {
+  /** Every GitHub call goes through this provider; its token comes from GITHUB_TOKEN. */
+  provider: github.Provider;
+  /** Numeric id of the IaC repository: the only repository the group serves. */
+  repositoryId: number;
+  /** `owner/repo/.github/workflows/<file>@refs/heads/main` entries. */
+  selectedWorkflows: readonly string[];
+}
+
+export interface DeployRunnerArgs {
+  /** Prefix of every resource name, e.g. `production-osl2-deploy-runner`. */
+  prefix: string;
+  region: string;
+  availabilityZones: readonly string[];
+  networkId: pulumi.Input<string>;
+  subnetId: pulumi.Input<string>;
+  /** One fixed address per runner, from the reserved head of the subnet. */
+  addresses: readonly string[];
+  /** The `deploy-runner` and `egress` groups. */
+  securityGroupIds: pulumi.Input<string>[];
+  imageId: string;
+  flavor: string;
+  /** What every runner's cloud-init needs besides the registrar's public key. */
+  runner: Omit<DeployRunnerCloudInitInput, "registrarPublicKey">;
+  /** The registrar App's private key; a Pulumi secret. Absent until registration is configured. */
+  registrarKey?: pulumi.Output<string>;
+  /** The org runner group of this environment; absent when the GitHub layer is off or registration is not configured. */
+  runnerGroup?: RunnerGroupArgs;
+  provider: openstack.Provider;
+  tags: readonly string[];
+}
+
+/**
+ * One environment's self-hosted deploy runners: instances beside the jump
+ * host, in the environment's own network, that run each GitHub Actions job
+ * once, in a throw-away sandbox, and register afresh for the next.
+ */
+export class DeployRunner extends pulumi.ComponentResource {
+  readonly instances: openstack.compute.Instance[];
+  readonly ports: openstack.networking.Port[];
+  readonly runnerGroup?: github.ActionsRunnerGroup;
+  readonly keyDeliveries: command.remote.Command[];
+
+  constructor(name: string, args: DeployRunnerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("ske:cicd:DeployRunner", name, {}, opts);
+    const { region, provider, prefix } = args;
+    const child = { parent: this, provider };
+    const tags = [...args.tags, "role:deploy-runner"];
+
+    // Its only use is the forced command that stores the registrar key: the
+    // private half stays in state as a secret, the public half in user data.
+    const registrarSsh = new tls.PrivateKey(`${prefix}-registrar-ssh`, { algorithm: "ED25519" }, { parent: this });
+
+    const group = new openstack.compute.ServerGroup(`${prefix}`, { name: prefix, region, policies: ["soft-anti-affinity"] }, child);
+
+    this.ports = [];
+    this.instances = [];
+    this.keyDeliveries = [];
+    args.addresses.forEach((address, i) => {
+      const port = new openstack.networking.Port(`${prefix}-${i}`, {
+        name: `${prefix}-${i}`,
+        region,
+        networkId: args.networkId,
+        fixedIps: [{ subnetId: args.subnetId, ipAddress: address }],
+        securityGroupIds: args.securityGroupIds,
+        adminStateUp: true,
+        tags,
+      }, child);
+      const instance = new openstack.compute.Instance(`${prefix}-${i}`, {
+        name: `${prefix}-${i}`,
+        region,
+        availabilityZone: args.availabilityZones[i % args.availabilityZones.length]!,
+        flavorName: args.flavor,
+        imageId: args.imageId,
+        networks: [{ port: port.id }],
+        userData: registrarSsh.publicKeyOpenssh.apply((key) => deployRunnerCloudInit({ ...args.runner, registrarPublicKey: key })),
+        schedulerHints: [{ group: group.id }],
+        metadata: { role: "deploy-runner", "runner-label": args.runner.label },
+        tags,
+      }, child);
+      this.ports.push(port);
+      this.instances.push(instance);
+
+      if (args.registrarKey) {
+        // Runs where `pulumi up` runs; only the jump host may open SSH to a
+        // runner, so this happens on the operator's up, on create and on rotation.
+        const installKey = INSTALL_KEY_COMMAND;
+        this.keyDeliveries.push(new command.remote.Command(`${prefix}-${i}-registrar-key`, {
+          connection: {
+            host: address,
+            user: REGISTRAR_USER,
+            privateKey: pulumi.secret(registrarSsh.privateKeyOpenssh),
+            dialErrorLimit: 60,
+            perDialTimeout: 10,
+          },
+          create: installKey,
+          update: installKey,
+          stdin: pulumi.secret(args.registrarKey),
+          addPreviousOutputInEnv: false,
+          logging: "stderr",
+          triggers: [instance.id],
+        }, { parent: this, dependsOn: [instance] }));
+      }
+    });
+
+    if (args.runnerGroup) {
+      this.runnerGroup = new github.ActionsRunnerGroup(`${prefix}-group`, {
+        name: args.runner.runnerGroup,
+        visibility: "selected",
+        selectedRepositoryIds: [args.runnerGroup.repositoryId],
+        allowsPublicRepositories: false,
+        restrictedToWorkflows: true,
+        selectedWorkflows: [...args.runnerGroup.selectedWorkflows],
+      }, { parent: this, provider: args.runnerGroup.provider });
+    }
+
+    this.registerOutputs({});
+  }
+}
