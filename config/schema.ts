@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { ENVIRONMENTS, cidrString, siteNameString } from "../plan/address-plan";
 import { cidrProblem, parseAddress } from "../plan/cidr";
+import { addRefusals } from "./refusals";
+import { urlCredentialIssues } from "./url-credentials";
 
 /**
  * The one schema for everything a `Pulumi.<env>.yaml` holds under the
@@ -15,7 +17,7 @@ const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, {
   message: "expected a lower-case name of letters, digits and dashes",
 });
-const httpsUrl = z.url({ protocol: /^https$/, message: "expected an https:// URL" });
+const httpsUrl = z.url({ protocol: /^https$/, message: "expected an https:// URL" }).superRefine(urlCredentialIssues);
 const ipv4 = z.string().refine((value) => parseAddress(value) !== undefined, {
   message: "expected an IPv4 address such as 10.0.0.1",
 });
@@ -255,6 +257,7 @@ export const platformConfigSchema = z
         });
       }
     });
+    addRefusals(config, ctx);
   });
 
 export type PlatformConfig = z.infer<typeof platformConfigSchema>;
