@@ -9,6 +9,9 @@ import {
   type AddressPlan,
 } from "../plan/address-plan";
 import { cidrOverlaps } from "../plan/cidr";
+import { ENVIRONMENTS } from "../plan/address-plan";
+import { committedOwnership, repositorySettingsProblem } from "./cross-stack";
+import { foreignAddressClashes } from "./isolation";
 import { CONFIG_NAMESPACE, platformConfigSchema, type PlatformConfig } from "./schema";
 
 /**
@@ -193,5 +196,10 @@ function crossCheck(config: PlatformConfig, raw: RawStackConfig, plan: AddressPl
     const clash = foreign.find((other) => cidrOverlaps(cidr, other));
     if (clash) add(`access.adminCidrs[${i}]`, `${cidr} overlaps another environment's supernet ${clash}`);
   });
+  for (const c of foreignAddressClashes(config, ENVIRONMENTS.filter((e) => e !== env).map((e) => ({ environment: e, supernet: plan.environments[e].supernet })))) {
+    if (!c.key.startsWith("access.adminCidrs")) add(c.key, c.message);
+  }
+  const ownership = repositorySettingsProblem({ stack: raw.stack, file: raw.file, owns: config.github.ownsRepositorySettings }, committedOwnership(REPO_ROOT));
+  if (ownership) add("github.ownsRepositorySettings", ownership);
   return problems;
 }

@@ -2,6 +2,8 @@ import { z } from "zod";
 import { ENVIRONMENTS, cidrString, siteNameString } from "../plan/address-plan";
 import { cidrProblem, parseAddress } from "../plan/cidr";
 import { DEFAULT_TOOL_PINS } from "../plan/deploy-runner-tools";
+import { addRefusals } from "./refusals";
+import { urlCredentialIssues } from "./url-credentials";
 
 /**
  * The one schema for everything a `Pulumi.<env>.yaml` holds under the
@@ -16,7 +18,7 @@ const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, {
   message: "expected a lower-case name of letters, digits and dashes",
 });
-const httpsUrl = z.url({ protocol: /^https$/, message: "expected an https:// URL" });
+const httpsUrl = z.url({ protocol: /^https$/, message: "expected an https:// URL" }).superRefine(urlCredentialIssues);
 const ipv4 = z.string().refine((value) => parseAddress(value) !== undefined, {
   message: "expected an IPv4 address such as 10.0.0.1",
 });
@@ -301,6 +303,7 @@ export const platformConfigSchema = z
         });
       }
     });
+    addRefusals(config, ctx);
   });
 
 export type PlatformConfig = z.infer<typeof platformConfigSchema>;

@@ -62,7 +62,7 @@ function matchingException(rule: PolicyResource, cidr: string, ctx: PolicyContex
   if (rule.props.direction !== "ingress") return undefined;
   return ctx.publicExceptions.find(
     (e) => e.cidr === cidr && e.protocol === protocol && e.port === from && e.port === to &&
-      !foreignEnvironments(ctx).some((env) => cidrContains(supernetOf(ctx, env), e.cidr)),
+      !foreignEnvironments(ctx).some((env) => cidrOverlaps(supernetOf(ctx, env), e.cidr)),
   );
 }
 

@@ -4,11 +4,11 @@
  *
  *   npm run synth -- --stack <env> [--config <Pulumi.<env>.yaml-format file>] [--out <dir>]
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../config/load";
 import { synthesize } from "../synth";
+import { OutputPathError, prepareStackDir, stackNameProblem, writeStackFile } from "../synth/output-dir";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -23,6 +23,12 @@ async function main(): Promise<number> {
     process.stderr.write("usage: npm run synth -- --stack <production|staging|test> [--config <file>] [--out <dir>]\n");
     return 64;
   }
+  // Before anything is read: the stack name also picks Pulumi.<stack>.yaml.
+  const badStack = stackNameProblem(values.stack);
+  if (badStack) {
+    process.stderr.write(`${badStack}\n`);
+    return 64;
+  }
   const configFile = path.resolve(values.config ?? path.join(REPO_ROOT, `Pulumi.${values.stack}.yaml`));
   const result = await synthesize({
     stack: values.stack,
@@ -33,11 +39,19 @@ async function main(): Promise<number> {
     process.stderr.write(`${result.error}\n`);
     return 1;
   }
-  const dir = path.resolve(values.out!, values.stack);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, "resources.json"), `${JSON.stringify(result.resources, null, 2)}\n`);
-  fs.writeFileSync(path.join(dir, "outputs.json"), `${JSON.stringify(result.outputs, null, 2)}\n`);
-  fs.writeFileSync(path.join(dir, "compliance.md"), `${result.compliance.report}\n`);
+  let dir: string;
+  try {
+    dir = prepareStackDir(path.resolve(values.out!), values.stack);
+    writeStackFile(dir, "resources.json", `${JSON.stringify(result.resources, null, 2)}\n`);
+    writeStackFile(dir, "outputs.json", `${JSON.stringify(result.outputs, null, 2)}\n`);
+    writeStackFile(dir, "compliance.md", `${result.compliance.report}\n`);
+  } catch (err) {
+    if (err instanceof OutputPathError) {
+      process.stderr.write(`${err.message}\n`);
+      return 64;
+    }
+    throw err;
+  }
   process.stdout.write(`${result.summary}\n\nWrote ${path.relative(process.cwd(), dir)}/resources.json (${result.resources.length} resources) and compliance.md\n`);
   if (result.compliance.failedControls.length > 0) {
     process.stderr.write(`${result.compliance.verdict}\n`);

@@ -138,6 +138,12 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
 
   let programOutputs: unknown;
   let programError: unknown;
+  // A throw inside an apply rejects the Output; the resource that takes it
+  // as an input is then never registered, and nothing awaits that
+  // registration. The real engine's language host fails the run on such an
+  // unhandled rejection; under mocks it would vanish, so it is collected here.
+  const rejections = new RejectionCollector();
+  rejections.start();
   // The SDK records a stack trace for every internal promise and resource;
   // formatting those through source maps was most of synth's time. Nothing
   // here reads them, and program errors are reported by message.
@@ -169,14 +175,42 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     return programOutputs as Record<string, unknown>;
   });
   await (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  } catch (err) {
+    // The stack resource failed to register the outputs (one of them rejected).
+    programError ??= err;
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
-  if (programError !== undefined) throw new ProgramFailed(programError, ordered);
+  if (programError !== undefined) {
+    await rejections.settle();
+    rejections.stop();
+    throw new ProgramFailed(programError, ordered);
+  }
 
   const plainOutputPaths: string[] = [];
   const secretOutputPaths: string[] = [];
-  const redacted = await classifyOutputs(programOutputs, "", plainOutputPaths, secretOutputPaths);
+  let redacted: unknown;
+  try {
+    redacted = await classifyOutputs(programOutputs, "", plainOutputPaths, secretOutputPaths);
+  } catch (err) {
+    // Its other promise chains reject too; let them arrive here, not in the next run.
+    await rejections.settle();
+    rejections.stop();
+    throw new ProgramFailed(new Error(`a stack output failed: ${errorMessage(err)}`), ordered);
+  }
+  // Node reports unhandled rejections only after the microtask queue drains.
+  await rejections.settle();
+  rejections.stop();
+  if (rejections.errors.length > 0) {
+    const messages = [...new Set(rejections.errors.map(errorMessage))];
+    throw new ProgramFailed(
+      new Error(
+        `the program failed while computing resource inputs (${messages.length} distinct error${messages.length === 1 ? "" : "s"}); ` +
+          `resources that depend on them were not registered:\n${messages.map((m) => `  - ${m}`).join("\n")}`,
+      ),
+      ordered,
+    );
+  }
   return {
     resources: ordered,
     outputs: (redacted ?? {}) as Record<string, unknown>,
@@ -185,13 +219,42 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   };
 }
 
+function errorMessage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  // Each enclosing Output layer adds the same prefix; one says where.
+  return message.replace(/^(error serializing property "([^"]+)": )+/, 'error serializing property "$2": ');
+}
+
+/** Collects the rejections nobody handled while the program ran. */
+class RejectionCollector {
+  readonly errors: unknown[] = [];
+  private readonly listener = (reason: unknown) => {
+    this.errors.push(reason);
+  };
+
+  start(): void {
+    process.on("unhandledRejection", this.listener);
+  }
+
+  stop(): void {
+    process.off("unhandledRejection", this.listener);
+  }
+
+  /** Lets Node's rejection tracker run, which it does between macrotasks. */
+  async settle(): Promise<void> {
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 async function classifyOutputs(value: unknown, at: string, plain: string[], secret: string[]): Promise<unknown> {
   if (pulumi.Output.isInstance(value)) {
     if (await pulumi.isSecret(value)) {
       secret.push(at);
       return REDACTED;
     }
-    const inner = await new Promise<unknown>((resolve) => value.apply((v) => { resolve(v); return v; }));
+    // The SDK's own promise, not an apply: an apply on a rejected Output never
+    // runs, and a stack output that failed would hang synth instead of failing it.
+    const inner = await (value as unknown as { promise(): Promise<unknown> }).promise();
     return classifyOutputs(inner, at, plain, secret);
   }
   if (value instanceof Promise) return classifyOutputs(await value, at, plain, secret);

@@ -271,13 +271,14 @@ describe("the stack files", () => {
   });
 
   it("skip every GitHub resource when layers.github is false", async () => {
-    const off = await synthOk("staging", variantFile("staging", (c) => {
+    // Only test may switch the layer off: production and staging refuse it (config/refusals.ts).
+    const off = await synthOk("test", variantFile("test", (c) => {
       c[`${P}layers`] = { ...(c[`${P}layers`] ?? {}), github: false };
     }));
     expect(off.resources.filter((r) => r.type.startsWith("github:") || r.type.includes(":github"))).toEqual([]);
     expect(off.outputs).not.toHaveProperty("github");
     // Argo CD still needs its key: the GitOps layer makes it and exports the public half to register by hand.
-    expect(off.resources.filter((r) => r.name === argocdKeyName("staging"))).toHaveLength(1);
+    expect(off.resources.filter((r) => r.name === argocdKeyName("test"))).toHaveLength(1);
     expect((off.outputs.gitops as { deployKeyPublicOpenssh?: string }).deployKeyPublicOpenssh).toMatch(/^ssh-ed25519 /);
   });
 });

@@ -119,10 +119,10 @@ describe("whole-program refusals", () => {
 
   it("opens a named exception and nothing more", async () => {
     const file = variantFile("test", (c) => {
-      c["ske-platform:access"].publicExceptions = [{ name: "assessment-ssh", reason: "external security assessment, ticket SEC-142", group: "jumphost", protocol: "tcp", port: 22, cidr: "0.0.0.0/0" }];
+      c["ske-platform:access"].publicExceptions = [{ name: "assessment-ssh", reason: "external security assessment, ticket SEC-142", group: "jumphost", protocol: "tcp", port: 22, cidr: "203.0.113.0/24" }];
     });
     const run = await synthOk("test", file);
-    const open = ofType(run.resources, RULE).filter((r) => r.inputs.remoteIpPrefix === "0.0.0.0/0");
+    const open = ofType(run.resources, RULE).filter((r) => r.inputs.remoteIpPrefix === "203.0.113.0/24");
     expect(open).toHaveLength(1);
     expect(open[0]!.inputs).toMatchObject({ direction: "ingress", protocol: "tcp", portRangeMin: 22, portRangeMax: 22 });
     expect(open[0]!.inputs.description).toContain("SEC-142");

@@ -51,16 +51,22 @@ describe("security-group policies", () => {
     expect(P.productionIsolation.appliesTo(rule("x", ssh), staging)).toBe(false);
   });
 
-  it("a configured public exception is honoured only for its own port and never inside another environment", () => {
+  it("a configured public exception is honoured only for its own port and never where it overlaps another environment", () => {
     const https = { protocol: "tcp", portRangeMin: 443, portRangeMax: 443 };
     const withExceptions: PolicyContext = {
       ...production,
       publicExceptions: [
         { name: "customer-api", reason: "customers reach the API", group: "loadbalancer", protocol: "tcp", port: 443, cidr: "0.0.0.0/0" },
+        { name: "partner-api", reason: "a partner reaches the API", group: "loadbalancer", protocol: "tcp", port: 443, cidr: "11.0.0.0/8" },
+        { name: "wide-probe", reason: "contains no supernet inside but overlaps all", group: "jumphost", protocol: "tcp", port: 22, cidr: "10.0.0.0/8" },
         { name: "staging-probe", reason: "probe from staging", group: "jumphost", protocol: "tcp", port: 22, cidr: "10.33.0.0/24" },
       ],
     };
-    expect(judge(P.productionIsolation, rule("api", { ...https, remoteIpPrefix: "0.0.0.0/0" }), withExceptions)).toEqual([]);
+    expect(judge(P.productionIsolation, rule("partner", { ...https, remoteIpPrefix: "11.0.0.0/8" }), withExceptions)).toEqual([]);
+    // The whole internet and 10.0.0.0/8 overlap staging and test: no exception makes them legitimate.
+    expect(judge(P.productionIsolation, rule("api", { ...https, remoteIpPrefix: "0.0.0.0/0" }), withExceptions)[0]).toContain("admits");
+    expect(judge(P.productionIsolation, rule("wide", { ...ssh, remoteIpPrefix: "10.0.0.0/8" }), withExceptions)[0]).toContain("admits staging");
+    expect(judge(P.noForeignSupernet, rule("wide", { ...ssh, remoteIpPrefix: "10.0.0.0/8" }), withExceptions)[0]).toContain("overlaps staging's supernet");
     expect(judge(P.productionIsolation, rule("api-ssh", { ...ssh, remoteIpPrefix: "0.0.0.0/0" }), withExceptions)[0]).toContain("admits");
     expect(judge(P.productionIsolation, rule("probe", { ...ssh, remoteIpPrefix: "10.33.0.0/24" }), withExceptions)[0]).toContain("admits staging");
     expect(judge(P.sourcesWithinPlan, rule("probe", { ...ssh, remoteIpPrefix: "10.33.0.0/24" }), withExceptions)[0]).toContain("lies outside production's plan");

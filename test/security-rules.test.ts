@@ -177,9 +177,11 @@ describe("isolation property", () => {
         const values: Record<string, string> = {};
         for (const [k, v] of Object.entries(template)) values[k] = typeof v === "string" ? v : JSON.stringify(v);
         values["ske-platform:environment"] = env;
-        values["ske-platform:sites"] = JSON.stringify(Object.fromEntries(siteNames.map((s) => [s, { ...site0, region: s, subnet: plan.environments[env].sites[s] }])));
+        values["ske-platform:sites"] = JSON.stringify(Object.fromEntries(siteNames.map((s) => [s, { ...site0, region: s, subnet: plan.environments[env].sites[s], dnsNameservers: [] }])));
         values["ske-platform:clusters"] = JSON.stringify({ ...template["ske-platform:clusters"], ops: { ...template["ske-platform:clusters"].ops, site: siteNames[opsPick % siteNames.length] } });
         values["ske-platform:access"] = JSON.stringify({ adminCidrs });
+        // Exactly one stack owns the repository settings: production, as committed.
+        values["ske-platform:github"] = JSON.stringify({ ...template["ske-platform:github"], ownsRepositorySettings: env === "production" });
         values["ske-platform:audit"] = JSON.stringify({ ...template["ske-platform:audit"], archive: { ...template["ske-platform:audit"].archive, site: siteNames[0] } });
         const foreign = ENVS.filter((e) => e !== env).map((e) => plan.environments[e].supernet);
 

@@ -10,6 +10,7 @@
  * rendered wrongly.
  */
 import { stringify } from "yaml";
+import { MIN_KUBERNETES_MINOR, talosVersionProblem } from "../../plan/versions";
 
 /** A certificate and, where the role may hold it, its key; both PEM. */
 export interface PemPair {
@@ -127,24 +128,19 @@ export const AUTHENTICATION_CONFIG = {
   file: "authentication-config.yaml",
 } as const;
 
-const SUPPORTED_TALOS_MINORS = [8, 9, 10, 11, 12, 13];
-
 function minorOf(version: string, key: string, major: number): number {
   const match = /^v?(\d+)\.(\d+)\./.exec(version);
   if (!match || Number(match[1]) !== major) throw new Error(`${key}: "${version}" is not a ${major}.x version`);
   return Number(match[2]);
 }
 
-/** Refuses Talos lines whose config layout this renderer does not produce. */
+/**
+ * Refuses Talos lines whose config layout this renderer does not produce.
+ * The config schema refuses them first, from the same table (plan/versions.ts).
+ */
 export function assertSupportedTalosVersion(version: string): void {
-  const minor = minorOf(version, "clusters.talosVersion", 1);
-  if (!SUPPORTED_TALOS_MINORS.includes(minor)) {
-    throw new Error(
-      `clusters.talosVersion: Talos ${version} is not supported by the machine-config renderer ` +
-        `(supported: 1.${SUPPORTED_TALOS_MINORS[0]} to 1.${SUPPORTED_TALOS_MINORS.at(-1)}; 1.14 moved API server ` +
-        `authentication into KubeAuthenticationConfig)`,
-    );
-  }
+  const problem = talosVersionProblem(version);
+  if (problem) throw new Error(`clusters.talosVersion: ${problem}`);
 }
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
@@ -176,7 +172,9 @@ export function auditPolicy(): AuditPolicy {
 /** The structured AuthenticationConfiguration API version the Kubernetes line serves. */
 function authenticationApiVersion(kubernetesVersion: string): string {
   const minor = minorOf(kubernetesVersion, "clusters.kubernetesVersion", 1);
-  if (minor < 30) throw new Error(`clusters.kubernetesVersion: ${kubernetesVersion} predates structured authentication configuration (1.30)`);
+  if (minor < MIN_KUBERNETES_MINOR) {
+    throw new Error(`clusters.kubernetesVersion: ${kubernetesVersion} predates structured authentication configuration (1.${MIN_KUBERNETES_MINOR})`);
+  }
   // Structured authentication is GA (v1) from 1.34; v1beta1 before.
   return minor >= 34 ? "apiserver.config.k8s.io/v1" : "apiserver.config.k8s.io/v1beta1";
 }

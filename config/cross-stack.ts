@@ -1,0 +1,43 @@
+/**
+ * Checks that span the committed stack files. Repository-wide settings
+ * (branch protection of main, team access, CODEOWNERS) must be owned by
+ * exactly one stack: with none, main is unprotected; with two, each `up`
+ * rewrites the other's settings and a weaker stack can overwrite a
+ * stronger one.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { ENVIRONMENTS } from "../plan/address-plan";
+import { CONFIG_NAMESPACE } from "./schema";
+
+export interface StackOwnership {
+  stack: string;
+  file: string;
+  owns: boolean;
+}
+
+/** Whether each committed stack file claims the repository settings. */
+export function committedOwnership(root: string): StackOwnership[] {
+  return ENVIRONMENTS.flatMap((stack) => {
+    const file = path.join(root, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) return [];
+    const doc = (parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const github = doc.config?.[`${CONFIG_NAMESPACE}:github`] as { ownsRepositorySettings?: unknown } | undefined;
+    return [{ stack, file: path.basename(file), owns: github?.ownsRepositorySettings === true }];
+  });
+}
+
+/**
+ * The owners once `candidate` replaces the committed file of its stack (or
+ * joins them, for a variant such as test-lab), and what is wrong with that.
+ */
+export function repositorySettingsProblem(candidate: StackOwnership, committed: readonly StackOwnership[]): string | undefined {
+  const stacks = [...committed.filter((s) => s.stack !== candidate.stack), candidate];
+  const owners = stacks.filter((s) => s.owns);
+  if (owners.length === 1) return undefined;
+  if (owners.length === 0) {
+    return `no stack owns the repository settings (${stacks.map((s) => s.file).join(", ")} all say false), so nothing protects main; set it to true in Pulumi.production.yaml only`;
+  }
+  return `${owners.length} stacks own the repository settings (${owners.map((s) => s.file).join(", ")}); exactly one may, or each deploy rewrites the other's branch protection`;
+}
