@@ -1,5 +1,6 @@
 import type { PlatformConfig } from "../config/schema";
 import type { AddressPlan } from "../plan/address-plan";
+import { committedForeignClients } from "./committed-identities";
 import type { PolicyContext } from "./model";
 
 /**
@@ -22,5 +23,6 @@ export function policyContext(config: PlatformConfig, addressPlan: AddressPlan):
       kubernetesGroup: `${config.zitadel.groupsPrefix}${config.zitadel.auditorGroup}`,
       argocdGroup: config.zitadel.auditorGroup,
     },
+    foreignClients: committedForeignClients(config.environment),
   };
 }

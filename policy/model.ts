@@ -64,6 +64,8 @@ export interface PolicyContext {
   oidc: { issuer: string; requireMfa: boolean };
   /** The auditor group as Kubernetes sees it (prefixed) and as Argo CD's RBAC names it. */
   auditors: { kubernetesGroup: string; argocdGroup: string };
+  /** OIDC clients the other environments' committed stack files trust; none may be trusted here. */
+  foreignClients?: readonly { environment: string; key: string; clientId: string; file: string }[];
 }
 
 export interface Violation {

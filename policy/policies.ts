@@ -8,6 +8,8 @@ import { ENVIRONMENTS } from "../plan/address-plan";
 import { ANY_IPV4, cidrContains, cidrOverlaps, cidrProblem, parseAddress } from "../plan/cidr";
 import { auditEvidence, auditEvidenceProblems, type AuditEvidence, type AuditPolicyDocument, type AuthenticationDocument } from "../plan/audit-evidence";
 import { environmentGates } from "./environment-gates";
+import { ACCESS_CONTROL_POLICIES } from "./access-controls";
+import { AUDITOR_ROLE, argoCdAuditorRoleProblems, indirectSecretProblems } from "./auditor-reads";
 import { OPAQUE, at, isOpaque, resourceId, typeChain, type Policy, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 
 export const TYPES = {
@@ -213,6 +215,7 @@ function roleRuleProblems(rules: unknown): string[] {
     if (coreOrAny && resources.some((r) => r === "secrets" || r === "*" || r.startsWith("secrets/"))) problems.push(`rule ${i} reaches Secrets`);
     const sub = resources.filter((r) => FORBIDDEN_SUBRESOURCES.some((s) => r === `*/${s}` || r.endsWith(`/${s}`)) || r.endsWith("/*"));
     if (sub.length > 0) problems.push(`rule ${i} reaches ${sub.join(", ")}`);
+    problems.push(...indirectSecretProblems(i, groups, resources));
     return problems;
   });
 }
@@ -224,7 +227,7 @@ export const auditorReadOnly: StackPolicy = {
   name: "auditors-read-only",
   control: "6.5-audit",
   enforcement: "mandatory",
-  description: "Every role bound to the auditor group is read-only: get/list/watch only, no Secrets, no exec/attach/portforward/proxy/token; Argo CD maps auditors to role:readonly only.",
+  description: "Every role bound to the auditor group is read-only: get/list/watch only, no Secrets, no exec/attach/portforward/proxy/token, no ConfigMaps or inline pod specs (env values); Argo CD maps auditors only to role:ske-auditor, which reads without logs or exec.",
   remediation: "Bind auditors only to components/cluster-access's read-only ClusterRole; give write access to the platform group instead.",
   validate: ({ resources }, ctx) => {
     const violations: Violation[] = [];
@@ -250,10 +253,11 @@ export const auditorReadOnly: StackPolicy = {
       if (typeof csv !== "string") continue;
       for (const line of csv.split("\n")) {
         const [kind, subject, role] = line.split(",").map((s) => s.trim());
-        if (kind === "g" && subject === ctx.auditors.argocdGroup && role !== "role:readonly") {
-          violations.push({ resource: resourceId(release), message: `Argo CD maps ${subject} to ${role}, not role:readonly` });
+        if (kind === "g" && subject === ctx.auditors.argocdGroup && role !== AUDITOR_ROLE) {
+          violations.push({ resource: resourceId(release), message: `Argo CD maps ${subject} to ${role}, not ${AUDITOR_ROLE}` });
         }
       }
+      violations.push(...argoCdAuditorRoleProblems(csv).map((message) => ({ resource: resourceId(release), message })));
     }
     return violations;
   },
@@ -526,4 +530,5 @@ export const POLICIES: readonly Policy[] = [
   noForeignSupernet,
   testEnvironmentHygiene,
   environmentGates,
+  ...ACCESS_CONTROL_POLICIES,
 ];

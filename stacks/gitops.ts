@@ -77,6 +77,7 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     groupsClaim: config.zitadel.groupsClaim,
     platformGroup: tokenGroups.platform,
     auditorGroup: tokenGroups.auditors,
+    requireMfa: config.zitadel.requireMfa,
   };
 
   for (const cluster of clusters) {

@@ -24,6 +24,7 @@ const sso = {
   groupsClaim: "groups",
   platformGroup: "platform-team",
   auditorGroup: "auditors",
+  requireMfa: true,
 };
 
 const providerOf = (r: RecordedResource) => r.provider?.split("::")[3];
@@ -51,11 +52,32 @@ describe("Argo CD values", () => {
     expect(values.dex.enabled).toBe(false);
   });
 
-  it("denies by default and maps only the two groups: platform → admin, auditors → readonly", () => {
+  it("denies by default and maps only the two groups: platform (with MFA) → admin, auditors → the custom read role", () => {
     expect(values.configs.rbac["policy.default"]).toBe("");
     const lines = values.configs.rbac["policy.csv"].trim().split("\n");
-    expect(lines).toEqual(["g, platform-team, role:admin", "g, auditors, role:readonly"]);
-    expect(values.configs.rbac.scopes).toBe("[groups]");
+    expect(lines.filter((l) => l.startsWith("g,"))).toEqual(["g, mfa:platform-team, role:admin", "g, auditors, role:ske-auditor"]);
+    expect(values.configs.rbac.scopes).toBe("[groups, ske_mfa_groups]");
+  });
+
+  it("gives auditors get on applications, projects, clusters and repositories, and never logs or exec (role:readonly has logs)", () => {
+    const grants = values.configs.rbac["policy.csv"].trim().split("\n").filter((l) => l.startsWith("p,"));
+    expect(grants).toEqual([
+      "p, role:ske-auditor, applications, get, */*, allow",
+      "p, role:ske-auditor, applicationsets, get, */*, allow",
+      "p, role:ske-auditor, projects, get, *, allow",
+      "p, role:ske-auditor, clusters, get, *, allow",
+      "p, role:ske-auditor, repositories, get, *, allow",
+    ]);
+    expect(values.configs.rbac["policy.csv"]).not.toMatch(/role:readonly|\blogs\b|\bexec\b/);
+  });
+
+  it("grants role:admin only on the MFA-gated claim when MFA is required, and asks Zitadel for that claim", () => {
+    const oidc = parse(values.configs.cm["oidc.config"]);
+    expect(oidc.requestedIDTokenClaims).toEqual({ groups: { essential: true }, ske_mfa_groups: { essential: true } });
+    expect(values.configs.rbac["policy.csv"]).not.toMatch(/^g, platform-team, role:admin$/m);
+    const lax = argoCdValues({ url: "https://localhost:8080", sso: { ...sso, requireMfa: false } });
+    expect(lax.configs.rbac["policy.csv"]).toMatch(/^g, platform-team, role:admin$/m);
+    expect(lax.configs.rbac.scopes).toBe("[groups]");
   });
 });
 
@@ -74,7 +96,7 @@ describe("cluster registration data", () => {
     expect(() => projectDestinations(["*"])).toThrow(/concrete https/);
     expect(() => projectDestinations(["https://*.example.net:6443"])).toThrow(/concrete https/);
     expect(() => projectDestinations(["http://a:6443"])).toThrow(/concrete https/);
-    expect(appProjectSpec("test", "git@github.com:o/r.git", ["https://a:6443", "https://a:6443"]).destinations).toHaveLength(1);
+    expect(appProjectSpec("test", "git@github.com:o/r.git", ["https://a:6443", "https://a:6443"]).destinations.filter((d) => !d.namespace.startsWith("!"))).toHaveLength(1);
   });
 });
 
@@ -165,9 +187,9 @@ describe.each(STACKS)("the GitOps layer of %s under mocks", (stack) => {
   });
 
   it("limits the AppProject to this environment's clusters and the GitOps repo", () => {
-    const [project] = ofType(run.resources, PROJECT);
+    const project = ofType(run.resources, PROJECT).find((p) => (p.inputs["metadata"] as any).name === stack);
     const spec = project!.inputs["spec"] as any;
-    const servers = spec.destinations.map((d: { server: string }) => d.server).sort();
+    const servers = [...new Set<string>(spec.destinations.map((d: { server: string }) => d.server))].sort();
     expect(servers).toEqual([IN_CLUSTER_SERVER, ...management.map((c) => fakeEndpoint(c.name))].sort());
     for (const other of STACKS.filter((s) => s !== stack)) {
       const foreign = loadStack(other).plan.clusters.map((c) => fakeEndpoint(c.name));
@@ -182,13 +204,45 @@ describe.each(STACKS)("the GitOps layer of %s under mocks", (stack) => {
     expect(app!.inputs).toMatchObject({
       metadata: { finalizers: ["resources-finalizer.argocd.argoproj.io"], namespace },
       spec: {
-        project: stack,
+        project: `${stack}-root`,
         source: { path: `environments/${stack}` },
         destination: { server: IN_CLUSTER_SERVER },
         syncPolicy: { automated: { prune: true, selfHeal: true } },
       },
     });
     expect(app!.options.dependsOn).toEqual(expect.arrayContaining([`${stack}-argocd-argocd`, `${stack}-argocd-project`]));
+  });
+
+  it("runs the root app in a project that may create only Applications and ApplicationSets in Argo CD's namespace", () => {
+    const root = ofType(run.resources, PROJECT).find((p) => (p.inputs["metadata"] as any).name === `${stack}-root`)!;
+    expect(root.inputs["spec"]).toMatchObject({
+      destinations: [{ server: IN_CLUSTER_SERVER, namespace }],
+      clusterResourceWhitelist: [],
+      namespaceResourceWhitelist: [{ group: "argoproj.io", kind: "Application" }, { group: "argoproj.io", kind: "ApplicationSet" }],
+    });
+    const [app] = ofType(run.resources, APPLICATION);
+    expect(app!.options.dependsOn).toContain(`${stack}-argocd-root-project`);
+  });
+
+  it("keeps workload apps out of Argo CD's namespace and away from AppProjects and Applications", () => {
+    const project = ofType(run.resources, PROJECT).find((p) => (p.inputs["metadata"] as any).name === stack)!;
+    const spec = project.inputs["spec"] as any;
+    expect(spec.destinations).toContainEqual({ server: IN_CLUSTER_SERVER, namespace: `!${namespace}` });
+    expect(spec.namespaceResourceBlacklist).toEqual(expect.arrayContaining([
+      { group: "argoproj.io", kind: "AppProject" },
+      { group: "argoproj.io", kind: "Application" },
+      { group: "argoproj.io", kind: "ApplicationSet" },
+    ]));
+  });
+
+  it("takes over the built-in default project with a forced server-side apply and empties it", () => {
+    const patches = ofType(run.resources, "kubernetes:argoproj.io/v1alpha1:AppProjectPatch");
+    expect(patches).toHaveLength(1);
+    expect(patches[0]!.inputs).toMatchObject({
+      metadata: { name: "default", namespace, annotations: { "pulumi.com/patchForce": "true" } },
+      spec: { sourceRepos: [], destinations: [], clusterResourceWhitelist: [], namespaceResourceWhitelist: [], namespaceResourceBlacklist: [{ group: "*", kind: "*" }] },
+    });
+    expect(patches[0]!.options.dependsOn).toContain(`${stack}-argocd-argocd`);
   });
 });
 

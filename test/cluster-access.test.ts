@@ -40,15 +40,23 @@ describe("the auditor rule table", () => {
     expect([...verbs, ...resources, ...groups].filter((v) => v.includes("*"))).toEqual([]);
   });
 
-  it("passes its own guard, and still lets auditors review RBAC and workloads", () => {
+  it("passes its own guard, and still lets auditors review RBAC and what runs where (services, nodes, events)", () => {
     expect(readOnlyRuleProblems(AUDITOR_RULES)).toEqual([]);
     const rbac = AUDITOR_RULES.find((r) => r.apiGroups.includes("rbac.authorization.k8s.io"))!;
     expect(rbac.resources).toEqual(expect.arrayContaining(["roles", "rolebindings", "clusterroles", "clusterrolebindings"]));
-    expect(AUDITOR_RULES.find((r) => r.apiGroups.includes(""))!.resources).toContain("pods");
+    expect(AUDITOR_RULES.find((r) => r.apiGroups.includes(""))!.resources).toEqual(expect.arrayContaining(["services", "nodes", "events", "namespaces"]));
+  });
+
+  it("reads no ConfigMap and no kind with an inline pod spec, whose env values can carry credentials", () => {
+    const granted = AUDITOR_RULES.flatMap((r) => r.resources);
+    for (const kind of ["configmaps", "pods", "podtemplates", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs", "replicationcontrollers", "controllerrevisions"]) {
+      expect(granted, kind).not.toContain(kind);
+      expect(readOnlyRuleProblems([{ apiGroups: [""], resources: [kind], verbs: ["get"] }]).join(), kind).toMatch(/never readable/);
+    }
   });
 
   describe("the guard refuses every way of widening it", () => {
-    const core: PolicyRule = { apiGroups: [""], resources: ["pods"], verbs: ["get"] };
+    const core: PolicyRule = { apiGroups: [""], resources: ["services"], verbs: ["get"] };
     const cases: [string, PolicyRule, RegExp][] = [
       ["a write verb", { ...core, verbs: ["get", "patch"] }, /verb "patch" is not read-only/],
       ["a wildcard verb", { ...core, verbs: ["*"] }, /verb "\*"/],
@@ -111,19 +119,19 @@ describe.each(STACKS)("access in every cluster of %s", (stack) => {
 });
 
 describe("Grafana for auditors", () => {
-  const sso = { issuer: "https://id.example.net", clientId: "grafana", groupsClaim: "groups", platformGroup: "platform-team", auditorGroup: "auditors" };
+  const sso = { issuer: "https://id.example.net", clientId: "grafana", groupsClaim: "groups", platformGroup: "platform-team", auditorGroup: "auditors", requireMfa: true };
   const values = grafanaValues({ sso, rootUrl: "http://localhost:3000", lokiUrl: "http://loki:3100" });
   const oauth = values["grafana.ini"]["auth.generic_oauth"];
 
   it("maps platform → Admin, auditors → Viewer, and refuses anyone else", () => {
-    expect(oauth.role_attribute_path).toBe(`contains("groups"[*], 'platform-team') && 'Admin' || contains("groups"[*], 'auditors') && 'Viewer'`);
+    expect(oauth.role_attribute_path).toBe(`contains("groups"[*], 'platform-team') && contains(not_null(amr, \`[]\`), 'mfa') && 'Admin' || contains("groups"[*], 'auditors') && 'Viewer'`);
     expect(oauth.role_attribute_strict).toBe(true);
     expect(oauth.allowed_groups).toBe("platform-team auditors");
     expect(oauth.allow_assign_grafana_admin).toBe(false);
   });
 
   it("quotes claims and group names so they cannot change the expression", () => {
-    const path = roleAttributePath({ groupsClaim: "urn:zitadel:groups", platformGroup: "a'b", auditorGroup: "c" });
+    const path = roleAttributePath({ groupsClaim: "urn:zitadel:groups", platformGroup: "a'b", auditorGroup: "c", requireMfa: true });
     expect(path).toContain(`"urn:zitadel:groups"[*]`);
     expect(path).toContain(`'a\\'b'`);
   });

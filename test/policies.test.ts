@@ -1,6 +1,7 @@
 import { unknownCheckingProxy } from "@pulumi/policy";
 import { parse, stringify } from "yaml";
 import { describe, expect, it } from "vitest";
+import { argoCdValues } from "../components/argocd/values";
 import { AUDITOR_RULES } from "../components/cluster-access/rules";
 import { rulesetRules } from "../components/change-management/index";
 import { auditPolicy, authenticationConfiguration, controlPlaneConfig, renderMachineConfig, workerConfig } from "../components/talos/machine-config";
@@ -148,15 +149,40 @@ describe("auditor roles", () => {
     expect(judgeStack(P.auditorReadOnly, [bad, binding], production)).toEqual([
       "auditor-role (bound to zitadel:auditors by auditors): rule 0 grants create",
       "auditor-role (bound to zitadel:auditors by auditors): rule 0 reaches pods/exec",
+      "auditor-role (bound to zitadel:auditors by auditors): rule 0 reaches pods, whose data or inline pod spec (env values) can carry credentials",
       "auditor-role (bound to zitadel:auditors by auditors): rule 1 reaches Secrets",
     ]);
     expect(judgeStack(P.auditorReadOnly, [binding], production)[0]).toContain("which this stack does not define");
   });
 
-  it("Argo CD maps auditors to role:readonly only", () => {
+  it("ConfigMaps and kinds with inline pod specs are caught, in the core, apps and batch groups", () => {
+    const indirect = role([
+      { apiGroups: [""], resources: ["configmaps", "services"], verbs: ["get"] },
+      { apiGroups: ["apps"], resources: ["deployments"], verbs: ["list"] },
+      { apiGroups: ["batch"], resources: ["cronjobs"], verbs: ["watch"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["get"] },
+    ]);
+    expect(judgeStack(P.auditorReadOnly, [indirect, binding], production)).toEqual([
+      "auditor-role (bound to zitadel:auditors by auditors): rule 0 reaches configmaps, whose data or inline pod spec (env values) can carry credentials",
+      "auditor-role (bound to zitadel:auditors by auditors): rule 1 reaches deployments, whose data or inline pod spec (env values) can carry credentials",
+      "auditor-role (bound to zitadel:auditors by auditors): rule 2 reaches cronjobs, whose data or inline pod spec (env values) can carry credentials",
+      "auditor-role (bound to zitadel:auditors by auditors): rule 3 reaches pods, whose data or inline pod spec (env values) can carry credentials",
+    ]);
+  });
+
+  it("Argo CD maps auditors only to role:ske-auditor, which reads without logs or exec", () => {
     const argo = (csv: string) => res(P.TYPES.helmRelease, "argocd", { chart: "argo-cd", values: { configs: { rbac: { "policy.csv": csv } } } });
-    expect(judgeStack(P.auditorReadOnly, [argo("g, auditors, role:readonly\n")], production)).toEqual([]);
-    expect(judgeStack(P.auditorReadOnly, [argo("g, auditors, role:admin\n")], production)).toEqual(["Argo CD maps auditors to role:admin, not role:readonly"]);
+    const values = argoCdValues({ url: "https://localhost:8080", sso: { issuer: "https://id", clientId: "c", groupsClaim: "groups", platformGroup: "platform-team", auditorGroup: "auditors", requireMfa: true } });
+    const csv = values.configs.rbac["policy.csv"];
+    expect(judgeStack(P.auditorReadOnly, [argo(csv)], production)).toEqual([]);
+    expect(judgeStack(P.auditorReadOnly, [argo(csv.replace("g, auditors, role:ske-auditor", "g, auditors, role:readonly"))], production))
+      .toEqual(["Argo CD maps auditors to role:readonly, not role:ske-auditor"]);
+    expect(judgeStack(P.auditorReadOnly, [argo(`${csv}p, role:ske-auditor, logs, get, */*, allow\n`)], production)).toEqual(["role:ske-auditor is granted get on logs"]);
+    expect(judgeStack(P.auditorReadOnly, [argo(`${csv}p, role:ske-auditor, exec, create, */*, allow\n`)], production))
+      .toEqual(["role:ske-auditor is granted create on exec", "role:ske-auditor is granted create on exec, not only get"]);
+    expect(judgeStack(P.auditorReadOnly, [argo(`${csv}g, role:ske-auditor, role:readonly\n`)], production)).toEqual(["role:ske-auditor inherits role:readonly"]);
+    expect(judgeStack(P.auditorReadOnly, [argo("g, auditors, role:ske-auditor\n")], production))
+      .toEqual(["role:ske-auditor is not defined in policy.csv, so what auditors can do cannot be checked"]);
   });
 });
 

@@ -4,6 +4,9 @@ import {
   RESOURCES_FINALIZER,
   appProjectSpec,
   clusterConnectionConfig,
+  lockedDefaultProjectSpec,
+  rootProjectName,
+  rootProjectSpec,
   clusterSecretAnnotations,
   clusterSecretLabels,
   rootApplicationSpec,
@@ -103,6 +106,8 @@ export class ArgoCd extends pulumi.ComponentResource {
   readonly release: k8s.helm.v3.Release;
   readonly clusterSecrets: k8s.core.v1.Secret[];
   readonly project: k8s.apiextensions.CustomResource;
+  readonly rootProject: k8s.apiextensions.CustomResource;
+  readonly defaultProject: k8s.apiextensions.CustomResourcePatch;
   readonly rootApplication: k8s.apiextensions.CustomResource;
 
   constructor(name: string, args: ArgoCdArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -168,7 +173,23 @@ export class ArgoCd extends pulumi.ComponentResource {
       apiVersion: "argoproj.io/v1alpha1",
       kind: "AppProject",
       metadata: { name: args.environment, namespace: ns },
-      spec: servers.apply((list) => appProjectSpec(args.environment, args.gitops.repoUrl, list)),
+      spec: servers.apply((list) => appProjectSpec(args.environment, args.gitops.repoUrl, list, ns)),
+    }, afterChart);
+
+    this.rootProject = new k8s.apiextensions.CustomResource(`${name}-root-project`, {
+      apiVersion: "argoproj.io/v1alpha1",
+      kind: "AppProject",
+      metadata: { name: rootProjectName(args.environment), namespace: ns },
+      spec: rootProjectSpec(args.environment, args.gitops.repoUrl, ns),
+    }, afterChart);
+
+    // argocd-server creates `default` at start-up, so it is taken over by a
+    // forced server-side apply rather than created.
+    this.defaultProject = new k8s.apiextensions.CustomResourcePatch(`${name}-default-project`, {
+      apiVersion: "argoproj.io/v1alpha1",
+      kind: "AppProject",
+      metadata: { name: "default", namespace: ns, annotations: { "pulumi.com/patchForce": "true" } },
+      spec: lockedDefaultProjectSpec(),
     }, afterChart);
 
     this.rootApplication = new k8s.apiextensions.CustomResource(`${name}-root-app`, {
@@ -176,13 +197,13 @@ export class ArgoCd extends pulumi.ComponentResource {
       kind: "Application",
       metadata: { name: `${args.environment}-root`, namespace: ns, finalizers: [RESOURCES_FINALIZER] },
       spec: rootApplicationSpec({
-        project: args.environment,
+        project: rootProjectName(args.environment),
         repoUrl: args.gitops.repoUrl,
         revision: args.gitops.revision,
         environment: args.environment,
         namespace: ns,
       }),
-    }, { ...child, dependsOn: [this.release, this.project] });
+    }, { ...child, dependsOn: [this.release, this.project, this.rootProject, this.defaultProject] });
 
     this.registerOutputs({});
   }

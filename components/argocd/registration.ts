@@ -88,22 +88,85 @@ export function projectDestinations(servers: readonly string[]): ProjectDestinat
   return unique.map((server) => ({ server, namespace: "*" }));
 }
 
+export interface GroupKind {
+  group: string;
+  kind: string;
+}
+
 export interface AppProjectSpec {
   description: string;
   sourceRepos: string[];
   destinations: ProjectDestination[];
-  clusterResourceWhitelist: { group: string; kind: string }[];
-  orphanedResources: { warn: boolean };
+  clusterResourceWhitelist: GroupKind[];
+  namespaceResourceWhitelist?: GroupKind[];
+  namespaceResourceBlacklist?: GroupKind[];
+  orphanedResources?: { warn: boolean };
 }
 
-export function appProjectSpec(environment: string, repoUrl: string, servers: readonly string[]): AppProjectSpec {
+/**
+ * Kinds that define Argo CD's own boundaries. Only the root project may
+ * create Applications and ApplicationSets, and no project may create an
+ * AppProject: a project written from Git could otherwise widen itself.
+ */
+export const ARGOCD_BOUNDARY_KINDS: readonly GroupKind[] = [
+  { group: "argoproj.io", kind: "AppProject" },
+  { group: "argoproj.io", kind: "Application" },
+  { group: "argoproj.io", kind: "ApplicationSet" },
+];
+
+/** What the root app may create: Applications and ApplicationSets, nothing else. */
+export const ROOT_PROJECT_KINDS: readonly GroupKind[] = [
+  { group: "argoproj.io", kind: "Application" },
+  { group: "argoproj.io", kind: "ApplicationSet" },
+];
+
+export const rootProjectName = (environment: string) => `${environment}-root`;
+
+export function appProjectSpec(environment: string, repoUrl: string, servers: readonly string[], argocdNamespace = "argocd"): AppProjectSpec {
   return {
     description: `Everything Argo CD deploys in the ${environment} environment`,
     sourceRepos: [repoUrl],
-    destinations: projectDestinations(servers),
+    destinations: [
+      ...projectDestinations(servers),
+      // Argo CD's own namespace holds its projects, cluster and repository Secrets: no workload app writes there.
+      { server: IN_CLUSTER_SERVER, namespace: `!${argocdNamespace}` },
+    ],
     // Platform add-ons install CRDs, webhooks and cluster RBAC; the destination list is the boundary.
     clusterResourceWhitelist: [{ group: "*", kind: "*" }],
+    namespaceResourceBlacklist: [...ARGOCD_BOUNDARY_KINDS],
     orphanedResources: { warn: true },
+  };
+}
+
+/**
+ * The root app's project: it reads the environment's path and may create
+ * only Applications and ApplicationSets in Argo CD's namespace, so a commit
+ * cannot add an AppProject, a cluster Secret or anything cluster-scoped
+ * through it.
+ */
+export function rootProjectSpec(environment: string, repoUrl: string, argocdNamespace: string): AppProjectSpec {
+  return {
+    description: `The app-of-apps of the ${environment} environment: Applications and ApplicationSets only`,
+    sourceRepos: [repoUrl],
+    destinations: [{ server: IN_CLUSTER_SERVER, namespace: argocdNamespace }],
+    clusterResourceWhitelist: [],
+    namespaceResourceWhitelist: [...ROOT_PROJECT_KINDS],
+  };
+}
+
+/**
+ * The built-in `default` project allows every repository, destination and
+ * kind; Argo CD recreates it if deleted, so it is emptied instead. An
+ * Application that names it (or no project) can deploy nothing.
+ */
+export function lockedDefaultProjectSpec(): AppProjectSpec {
+  return {
+    description: "Locked: every Application belongs to an environment project",
+    sourceRepos: [],
+    destinations: [],
+    clusterResourceWhitelist: [],
+    namespaceResourceWhitelist: [],
+    namespaceResourceBlacklist: [{ group: "*", kind: "*" }],
   };
 }
 

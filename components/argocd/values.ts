@@ -14,7 +14,34 @@ export interface ArgoCdSsoSettings {
   /** Group names as the token carries them (no apiserver prefix). */
   platformGroup: string;
   auditorGroup: string;
+  /** Platform admins get role:admin only with a second factor (zitadel.requireMfa). */
+  requireMfa: boolean;
 }
+
+/**
+ * Argo CD's RBAC cannot combine two claims ("in the platform group AND signed
+ * in with MFA"). Zitadel therefore issues a second claim, listing the user's
+ * groups with this prefix only when the session's `amr` contains `mfa` (the
+ * Zitadel action is in docs/decisions/argocd-grafana-mfa.md); role:admin is
+ * granted on that claim alone.
+ */
+export const MFA_GROUPS_CLAIM = "ske_mfa_groups";
+export const MFA_GROUP_PREFIX = "mfa:";
+
+/**
+ * The auditors' Argo CD role. The built-in role:readonly includes
+ * `logs, get`, and workload logs can carry secrets; this role reads
+ * applications, projects, clusters and repositories, and nothing that
+ * streams logs or opens a shell (`logs`, `exec`).
+ */
+export const AUDITOR_ROLE = "role:ske-auditor";
+export const AUDITOR_ROLE_GRANTS: readonly { resource: string; object: string }[] = [
+  { resource: "applications", object: "*/*" },
+  { resource: "applicationsets", object: "*/*" },
+  { resource: "projects", object: "*" },
+  { resource: "clusters", object: "*" },
+  { resource: "repositories", object: "*" },
+];
 
 export interface ArgoCdValuesInput {
   sso: ArgoCdSsoSettings;
@@ -57,16 +84,33 @@ export function oidcConfig(sso: ArgoCdSsoSettings): Record<string, unknown> {
     clientID: sso.clientId,
     enablePKCEAuthentication: true,
     requestedScopes: [...ARGOCD_SCOPES],
-    requestedIDTokenClaims: { [sso.groupsClaim]: { essential: true } },
+    requestedIDTokenClaims: {
+      [sso.groupsClaim]: { essential: true },
+      ...(sso.requireMfa ? { [MFA_GROUPS_CLAIM]: { essential: true } } : {}),
+    },
   };
+}
+
+/** The subject Argo CD must see before it grants role:admin. */
+export function platformAdminSubject(sso: Pick<ArgoCdSsoSettings, "platformGroup" | "requireMfa">): string {
+  return sso.requireMfa ? `${MFA_GROUP_PREFIX}${sso.platformGroup}` : sso.platformGroup;
+}
+
+/** Claims Argo CD's RBAC matches `g` subjects against. */
+export function rbacScopes(sso: Pick<ArgoCdSsoSettings, "groupsClaim" | "requireMfa">): string {
+  return `[${[sso.groupsClaim, ...(sso.requireMfa ? [MFA_GROUPS_CLAIM] : [])].join(", ")}]`;
 }
 
 /**
  * Default deny (`policy.default` empty): a signed-in user outside both groups
  * sees nothing. Group lines only; no user is named.
  */
-export function rbacPolicyLines(sso: Pick<ArgoCdSsoSettings, "platformGroup" | "auditorGroup">): string[] {
-  return [`g, ${sso.platformGroup}, role:admin`, `g, ${sso.auditorGroup}, role:readonly`];
+export function rbacPolicyLines(sso: Pick<ArgoCdSsoSettings, "platformGroup" | "auditorGroup" | "requireMfa">): string[] {
+  return [
+    ...AUDITOR_ROLE_GRANTS.map((g) => `p, ${AUDITOR_ROLE}, ${g.resource}, get, ${g.object}, allow`),
+    `g, ${platformAdminSubject(sso)}, role:admin`,
+    `g, ${sso.auditorGroup}, ${AUDITOR_ROLE}`,
+  ];
 }
 
 export function argoCdValues(input: ArgoCdValuesInput): ArgoCdValues {
@@ -88,7 +132,7 @@ export function argoCdValues(input: ArgoCdValuesInput): ArgoCdValues {
       rbac: {
         "policy.default": "",
         "policy.csv": rbacPolicyLines(input.sso).join("\n") + "\n",
-        scopes: `[${input.sso.groupsClaim}]`,
+        scopes: rbacScopes(input.sso),
       },
     },
   };

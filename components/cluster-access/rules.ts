@@ -13,6 +13,28 @@ export interface PolicyRule {
 export const READ_VERBS = ["get", "list", "watch"] as const;
 
 /**
+ * Objects that carry credentials without being Secrets: ConfigMap data, and
+ * every kind with an inline pod spec, whose `env[].value` holds whatever the
+ * author put there. Kubernetes RBAC cannot grant metadata without the spec,
+ * so auditors read none of them here; they see workloads through Argo CD's
+ * application view and every change to them in the audit log
+ * (docs/decisions/auditor-indirect-secrets.md).
+ */
+export const INDIRECT_SECRET_RESOURCES = [
+  "configmaps",
+  "pods",
+  "podtemplates",
+  "replicationcontrollers",
+  "deployments",
+  "replicasets",
+  "statefulsets",
+  "daemonsets",
+  "controllerrevisions",
+  "jobs",
+  "cronjobs",
+] as const;
+
+/**
  * Resources an auditor must never read, whatever else changes. Secrets hold
  * credentials; the subresources run code in or tunnel into workloads, and a
  * token request mints credentials. `pods/log` stays out too: workload logs
@@ -31,6 +53,7 @@ export const FORBIDDEN_RESOURCES = [
   "tokenreviews",
   "subjectaccessreviews",
   "certificatesigningrequests/approval",
+  ...INDIRECT_SECRET_RESOURCES,
 ] as const;
 
 const read = (apiGroup: string, resources: string[]): PolicyRule => ({
@@ -46,12 +69,9 @@ const read = (apiGroup: string, resources: string[]): PolicyRule => ({
  */
 export const AUDITOR_RULES: readonly PolicyRule[] = [
   read("", [
-    "namespaces", "nodes", "pods", "services", "endpoints", "configmaps", "serviceaccounts",
+    "namespaces", "nodes", "services", "endpoints", "serviceaccounts",
     "persistentvolumes", "persistentvolumeclaims", "events", "limitranges", "resourcequotas",
-    "replicationcontrollers",
   ]),
-  read("apps", ["deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions"]),
-  read("batch", ["jobs", "cronjobs"]),
   read("autoscaling", ["horizontalpodautoscalers"]),
   read("policy", ["poddisruptionbudgets"]),
   read("networking.k8s.io", ["networkpolicies", "ingresses", "ingressclasses"]),

@@ -10,6 +10,8 @@ export interface GrafanaSsoSettings {
   /** Group names as the token carries them (no apiserver prefix). */
   platformGroup: string;
   auditorGroup: string;
+  /** Admin only when the ID token's `amr` says a second factor was used (zitadel.requireMfa). */
+  requireMfa: boolean;
 }
 
 export interface GrafanaValuesInput {
@@ -30,10 +32,12 @@ const identifier = (value: string) => JSON.stringify(value);
  * `role_attribute_strict` a missing role refuses the login instead of falling
  * back to a default role.
  */
-export function roleAttributePath(sso: Pick<GrafanaSsoSettings, "groupsClaim" | "platformGroup" | "auditorGroup">): string {
+export function roleAttributePath(sso: Pick<GrafanaSsoSettings, "groupsClaim" | "platformGroup" | "auditorGroup" | "requireMfa">): string {
   const groups = `${identifier(sso.groupsClaim)}[*]`;
+  // Zitadel puts `amr` in the ID token only; Grafana evaluates this path over the ID token's claims too.
+  const mfa = sso.requireMfa ? ` && contains(not_null(amr, \`[]\`), 'mfa')` : "";
   return (
-    `contains(${groups}, ${rawString(sso.platformGroup)}) && 'Admin' || ` +
+    `contains(${groups}, ${rawString(sso.platformGroup)})${mfa} && 'Admin' || ` +
     `contains(${groups}, ${rawString(sso.auditorGroup)}) && 'Viewer'`
   );
 }
