@@ -134,6 +134,11 @@ export const zitadelSchema = z.strictObject({
   requireMfa: z.boolean().default(true),
   platformGroup: z.string().min(1),
   auditorGroup: z.string().min(1),
+  /** Cluster-admin for incidents, behind MFA (docs/operations/break-glass.md); never the everyday group. */
+  breakGlassGroup: z.string().min(1).default("platform-break-glass"),
+}).refine((z) => z.breakGlassGroup !== z.platformGroup && z.breakGlassGroup !== z.auditorGroup, {
+  path: ["breakGlassGroup"],
+  message: "the break-glass group must be a group of its own, not platformGroup or auditorGroup: membership in it is cluster-admin",
 });
 
 export const auditArchiveSchema = z.strictObject({

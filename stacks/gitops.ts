@@ -15,6 +15,7 @@ import { Grafana } from "../components/grafana";
 import type { PlatformConfig } from "../config/schema";
 import type { PlatformPlan } from "../plan/platform-plan";
 import type { DeployedCluster, DeployedSite } from "./contracts";
+import { clusterAccessArgs } from "./cluster-access";
 
 /** Where operators open Argo CD through the jump host's SSH tunnel; registered as redirect base in Zitadel. */
 export const ARGOCD_TUNNEL_URL = "https://localhost:8080";
@@ -81,7 +82,10 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
   };
 
   for (const cluster of clusters) {
-    new ClusterAccess(`${cluster.plan.name}-access`, { clusterName: cluster.plan.name, groups: apiserverGroups, provider: cluster.provider });
+    new ClusterAccess(`${cluster.plan.name}-access`, {
+      ...clusterAccessArgs({ cluster: cluster.plan, config, groups: apiserverGroups, auditNamespaces: [NAMESPACES.collector, NAMESPACES.logs] }),
+      provider: cluster.provider,
+    });
   }
 
   // --- Argo CD ---------------------------------------------------------------

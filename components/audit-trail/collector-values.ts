@@ -7,6 +7,35 @@
 /** Where Talos has kube-apiserver write its audit log on control-plane nodes. */
 export const TALOS_AUDIT_LOG_DIR = "/var/log/audit/kube";
 
+/**
+ * Talos creates TALOS_AUDIT_LOG_DIR with mode 0700, owned by 65534:65534, the
+ * user kube-apiserver runs as; the apiserver's rotating writer creates its
+ * files 0600. So the collector reads them as that same non-root user with no
+ * capability at all. Root (or CAP_DAC_READ_SEARCH) is not needed.
+ */
+export const COLLECTOR_UID = 65534;
+const AUDIT_LOG_VOLUME = "apiserver-audit-log";
+
+/**
+ * Sized for a control-plane node (the smallest flavor in the stack files,
+ * c2.large): Vector tailing one file and sending to three sinks stays well
+ * under a tenth of a core; memory covers in-flight batches, the disk buffers
+ * live on the data dir (three sinks at 512 MiB at most, plus checkpoints).
+ */
+export const COLLECTOR_RESOURCES = {
+  requests: { cpu: "50m", memory: "128Mi", "ephemeral-storage": "256Mi" },
+  limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "2Gi" },
+};
+
+/**
+ * Pod Security of the collector's namespace. Baseline forbids every hostPath,
+ * so reading the audit log needs `privileged`, the only level that allows one.
+ * What Pod Security cannot say (this one directory, read-only, non-root, no
+ * capability) the cluster's admission policy ske-audit-collector-pod-shape
+ * (components/cluster-access/collector-guard.ts) enforces for every pod there.
+ */
+export const COLLECTOR_POD_SECURITY = { "pod-security.kubernetes.io/enforce": "privileged" } as const;
+
 export const ARCHIVE_SECRET_KEYS = { accessKeyId: "access-key-id", secretAccessKey: "secret-access-key" } as const;
 
 export interface CollectedCluster {
@@ -106,7 +135,7 @@ export function collectorConfig(input: CollectorConfigInput) {
       apiserver_audit: {
         type: "file",
         include: [`${TALOS_AUDIT_LOG_DIR}/*.log`],
-        // Rotated files are read to the end before they are left; checkpoints live in data_dir on the host.
+        // Rotated files are read to the end before they are left; checkpoints live in data_dir.
         read_from: "beginning",
       },
     },
@@ -133,9 +162,28 @@ export function collectorValues(input: CollectorConfigInput & { credentialsSecre
       secretEnv("ARCHIVE_ACCESS_KEY_ID", ARCHIVE_SECRET_KEYS.accessKeyId),
       secretEnv("ARCHIVE_SECRET_ACCESS_KEY", ARCHIVE_SECRET_KEYS.secretAccessKey),
     ],
-    // The Agent role mounts the host's /var/log read-only, which holds TALOS_AUDIT_LOG_DIR;
-    // data_dir (checkpoints, disk buffers) is a hostPath so a restart neither re-sends nor loses events.
-    persistence: { hostPath: { path: "/var/lib/vector" } },
+    // The chart's Agent defaults mount host /var/log, /var/lib (etcd's data on
+    // Talos), /proc and /sys. The file source needs one directory: nothing else.
+    defaultVolumes: [],
+    defaultVolumeMounts: [],
+    extraVolumes: [{ name: AUDIT_LOG_VOLUME, hostPath: { path: TALOS_AUDIT_LOG_DIR, type: "Directory" } }],
+    extraVolumeMounts: [{ name: AUDIT_LOG_VOLUME, mountPath: TALOS_AUDIT_LOG_DIR, readOnly: true }],
+    // data_dir (checkpoints, disk buffers) on an emptyDir, not the host: it
+    // survives container restarts; a replaced pod re-reads the retained log
+    // from the beginning, so events are duplicated, never lost.
+    persistence: { hostPath: { enabled: false } },
+    podSecurityContext: {
+      runAsNonRoot: true,
+      runAsUser: COLLECTOR_UID,
+      runAsGroup: COLLECTOR_UID,
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    },
+    resources: COLLECTOR_RESOURCES,
     customConfig: collectorConfig(input),
   };
 }

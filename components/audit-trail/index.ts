@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ARCHIVE_SECRET_KEYS, collectorValues, type CollectedCluster } from "./collector-values";
+import { ARCHIVE_SECRET_KEYS, COLLECTOR_POD_SECURITY, collectorValues, type CollectedCluster } from "./collector-values";
 import { LOKI_HTTP_PORT, lokiValues } from "./loki-values";
 import type { LockMode } from "./object-lock";
 
@@ -146,8 +146,8 @@ export class AuditCollector extends pulumi.ComponentResource {
     const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
       metadata: {
         name: args.namespace,
-        // Reading a host path needs the privileged Pod Security level; only this namespace gets it.
-        labels: { "app.kubernetes.io/managed-by": "ske-platform", "pod-security.kubernetes.io/enforce": "privileged" },
+        // Privileged only because baseline forbids any hostPath; see COLLECTOR_POD_SECURITY.
+        labels: { "app.kubernetes.io/managed-by": "ske-platform", ...COLLECTOR_POD_SECURITY },
       },
     }, child);
 

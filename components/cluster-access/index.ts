@@ -1,11 +1,30 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AUDITOR_RULES, readOnlyRuleProblems, type AccessGroups, type PolicyRule } from "./rules";
+import {
+  AUDITOR_RULES,
+  PLATFORM_OPERATOR_RULES,
+  operatedNamespaceProblems,
+  platformRuleProblems,
+  readOnlyRuleProblems,
+  type AccessGroups,
+  type PolicyRule,
+} from "./rules";
+import {
+  COLLECTOR_GUARD_NAME,
+  COLLECTOR_POD_SHAPE_NAME,
+  collectorGuardBinding,
+  collectorGuardPolicy,
+  collectorPodShapeBinding,
+  collectorPodShapePolicy,
+  type CollectorGuardInput,
+} from "./collector-guard";
 
-export { AUDITOR_RULES, FORBIDDEN_RESOURCES, READ_VERBS, kubernetesGroups, readOnlyRuleProblems } from "./rules";
-export type { AccessGroups, PolicyRule } from "./rules";
+export * from "./rules";
+export * from "./collector-guard";
 
 export const AUDITOR_CLUSTER_ROLE = "ske-auditor-read-only";
+export const PLATFORM_OPERATOR_ROLE = "ske-platform-operator";
+export const BREAK_GLASS_BINDING = "ske-break-glass";
 
 export interface ClusterAccessArgs {
   /** Cluster name, e.g. `production-osl2-mgmt`; prefixes the Pulumi resource names. */
@@ -14,6 +33,22 @@ export interface ClusterAccessArgs {
   groups: AccessGroups;
   /** Rules of the auditor role; the vetted table unless a test passes another. */
   auditorRules?: readonly PolicyRule[];
+  /** Rules of the platform group's everyday role; the vetted table unless a test passes another. */
+  operatorRules?: readonly PolicyRule[];
+  /** Namespaces the platform team operates in with kubectl; created here, labelled, and the only place the everyday role is bound. */
+  operatedNamespaces: readonly string[];
+  /** Argo CD's and the audit trail's namespaces: never operated, whatever the list above says. */
+  protectedNamespaces: readonly string[];
+  /**
+   * The break-glass group as the apiserver sees it (prefix included), bound to
+   * cluster-admin. Only with `requireMfa`: without the apiserver's MFA claim
+   * rule a stolen password would be cluster-admin, so no binding is made.
+   */
+  breakGlass?: { group: string; requireMfa: boolean };
+  /** Who may change the audit namespaces (ValidatingAdmissionPolicy); see collector-guard.ts. */
+  auditTrailGuard: CollectorGuardInput;
+  /** The collector's namespace and the one host directory its pods may mount. */
+  collectorPods: { namespace: string; auditLogDir: string };
   provider: k8s.Provider;
 }
 
@@ -23,11 +58,14 @@ const groupSubject = (name: string) => ({ kind: "Group", apiGroup: "rbac.authori
  * Human access to one cluster through Zitadel groups:
  * - auditors get the read-only role (no Secrets, no exec/attach/port-forward/
  *   proxy/token requests, no write verb);
- * - the platform team gets the built-in `admin` role cluster-wide, plus the
- *   read-only role for cluster-scoped state. `admin`, not `cluster-admin`:
- *   people operate workloads in every namespace, while cluster-scoped changes
- *   (CRDs, webhooks, cluster RBAC, nodes) go through Argo CD from Git, where
- *   they are reviewed. The program-signed admin kubeconfig is the break-glass.
+ * - the platform team gets the same read-only role cluster-wide, and its
+ *   everyday operator role only in the namespaces it operates, by RoleBinding.
+ *   Not the built-in `admin`: bound cluster-wide, `admin` reads Secrets in
+ *   kube-system (the argocd-manager token, cluster-admin), execs into the audit
+ *   collector and impersonates service accounts, so it was cluster-admin in
+ *   two steps. Cluster-scoped changes go through Argo CD from Git;
+ * - the break-glass group gets cluster-admin, behind MFA, for incidents
+ *   (docs/operations/break-glass.md).
  */
 export class ClusterAccess extends pulumi.ComponentResource {
   readonly auditorRole: k8s.rbac.v1.ClusterRole;
@@ -38,6 +76,14 @@ export class ClusterAccess extends pulumi.ComponentResource {
     const problems = readOnlyRuleProblems(rules);
     if (problems.length > 0) {
       throw new Error(`${args.clusterName}: the auditor role must stay read-only:\n  - ${problems.join("\n  - ")}`);
+    }
+    const operatorRules = args.operatorRules ?? PLATFORM_OPERATOR_RULES;
+    const operatorProblems = [
+      ...platformRuleProblems(operatorRules),
+      ...operatedNamespaceProblems(args.operatedNamespaces, args.protectedNamespaces),
+    ];
+    if (operatorProblems.length > 0) {
+      throw new Error(`${args.clusterName}: the platform group's everyday role must not reach cluster-admin:\n  - ${operatorProblems.join("\n  - ")}`);
     }
     const child = { parent: this, provider: args.provider };
     const labels = { "app.kubernetes.io/managed-by": "ske-platform", "app.kubernetes.io/part-of": "cluster-access" };
@@ -55,8 +101,44 @@ export class ClusterAccess extends pulumi.ComponentResource {
       }, child);
 
     bind("auditors-read-only", "ske-auditors-read-only", this.auditorRole.metadata.name, args.groups.auditors);
-    bind("platform-admin", "ske-platform-admin", "admin", args.groups.platform);
     bind("platform-read-only", "ske-platform-read-only", this.auditorRole.metadata.name, args.groups.platform);
+
+    const operatorRole = new k8s.rbac.v1.ClusterRole(`${args.clusterName}-platform-operator-role`, {
+      metadata: { name: PLATFORM_OPERATOR_ROLE, labels },
+      rules: operatorRules.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+    }, child);
+    for (const ns of args.operatedNamespaces) {
+      const namespace = new k8s.core.v1.Namespace(`${args.clusterName}-operated-${ns}`, {
+        // Baseline: controllers there need no host access; the audit collector's namespace is the only exception.
+        metadata: { name: ns, labels: { ...labels, "pod-security.kubernetes.io/enforce": "baseline" } },
+      }, child);
+      new k8s.rbac.v1.RoleBinding(`${args.clusterName}-platform-operator-${ns}`, {
+        metadata: { name: PLATFORM_OPERATOR_ROLE, namespace: namespace.metadata.name, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: operatorRole.metadata.name },
+        subjects: [groupSubject(args.groups.platform)],
+      }, child);
+    }
+
+    if (args.breakGlass?.requireMfa) {
+      bind("break-glass", BREAK_GLASS_BINDING, "cluster-admin", args.breakGlass.group);
+    }
+
+    const guard = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${args.clusterName}-audit-trail-guard`, {
+      metadata: { name: COLLECTOR_GUARD_NAME, labels },
+      spec: collectorGuardPolicy(args.auditTrailGuard),
+    }, child);
+    new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(`${args.clusterName}-audit-trail-guard`, {
+      metadata: { name: COLLECTOR_GUARD_NAME, labels },
+      spec: collectorGuardBinding(args.auditTrailGuard),
+    }, { ...child, dependsOn: [guard] });
+    const podShape = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${args.clusterName}-collector-pod-shape`, {
+      metadata: { name: COLLECTOR_POD_SHAPE_NAME, labels },
+      spec: collectorPodShapePolicy(args.collectorPods.auditLogDir),
+    }, child);
+    new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(`${args.clusterName}-collector-pod-shape`, {
+      metadata: { name: COLLECTOR_POD_SHAPE_NAME, labels },
+      spec: collectorPodShapeBinding(args.collectorPods.namespace),
+    }, { ...child, dependsOn: [podShape] });
 
     this.registerOutputs({});
   }

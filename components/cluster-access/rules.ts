@@ -133,3 +133,112 @@ export interface AccessGroups {
 export function kubernetesGroups(groups: AccessGroups, prefix: string): AccessGroups {
   return { platform: `${prefix}${groups.platform}`, auditors: `${prefix}${groups.auditors}` };
 }
+
+// ---- The platform group's everyday role ---------------------------------------
+
+/**
+ * Verbs that turn an RBAC grant into more RBAC: acting as someone else,
+ * binding a role one does not hold, or creating a role wider than one's own.
+ * The everyday role never has them; that is the break-glass group's job.
+ */
+export const ESCALATION_VERBS = ["impersonate", "bind", "escalate", "approve", "sign", "*"] as const;
+
+const WRITE_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"];
+const write = (apiGroup: string, resources: string[]): PolicyRule => ({ apiGroups: [apiGroup], resources, verbs: [...WRITE_VERBS] });
+
+/**
+ * What the platform group may do inside a namespace it operates. Bound per
+ * namespace (RoleBinding), never cluster-wide: RBAC is additive and cannot
+ * exclude a namespace, and creating a pod in a namespace is as good as reading
+ * its Secrets and using its service accounts. So exec, Secrets and workload
+ * writes exist only where the team works, never in kube-system, Argo CD's
+ * namespace or the audit namespaces. No roles or role bindings either: who
+ * may do what changes through Git and Argo CD, where it is reviewed.
+ */
+export const PLATFORM_OPERATOR_RULES: readonly PolicyRule[] = [
+  write("", [
+    "pods", "services", "endpoints", "configmaps", "secrets", "persistentvolumeclaims",
+    "serviceaccounts", "events", "limitranges", "resourcequotas", "replicationcontrollers",
+  ]),
+  // Debugging the team's own workloads.
+  { apiGroups: [""], resources: ["pods/log"], verbs: ["get", "list", "watch"] },
+  { apiGroups: [""], resources: ["pods/exec", "pods/attach", "pods/portforward"], verbs: ["get", "create"] },
+  { apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"] },
+  write("apps", ["deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions"]),
+  write("apps", ["deployments/scale", "statefulsets/scale", "replicasets/scale"]),
+  write("batch", ["jobs", "cronjobs"]),
+  write("autoscaling", ["horizontalpodautoscalers"]),
+  write("policy", ["poddisruptionbudgets"]),
+  write("networking.k8s.io", ["networkpolicies", "ingresses"]),
+  write("discovery.k8s.io", ["endpointslices"]),
+  write("cilium.io", ["ciliumnetworkpolicies"]),
+];
+
+/** Resources the everyday role never touches, whatever else changes. */
+export const PLATFORM_FORBIDDEN_RESOURCES = [
+  "roles", "rolebindings", "clusterroles", "clusterrolebindings",
+  "serviceaccounts/token", "nodes", "nodes/proxy", "services/proxy", "pods/proxy",
+  "certificatesigningrequests", "certificatesigningrequests/approval",
+  "validatingadmissionpolicies", "validatingadmissionpolicybindings",
+  "validatingwebhookconfigurations", "mutatingwebhookconfigurations",
+  "customresourcedefinitions", "namespaces", "ciliumclusterwidenetworkpolicies",
+  "users", "groups", "userextras/scopes", "tokenreviews",
+] as const;
+
+/**
+ * Everything that would make the everyday role a back door: escalation
+ * verbs, wildcards (which would include all of the above and any CRD
+ * installed later), RBAC objects, token requests and cluster-scoped kinds.
+ */
+export function platformRuleProblems(rules: readonly PolicyRule[]): string[] {
+  const problems: string[] = [];
+  const forbidden = new Set<string>(PLATFORM_FORBIDDEN_RESOURCES);
+  const escalation = new Set<string>(ESCALATION_VERBS);
+  rules.forEach((rule, i) => {
+    const at = `rule ${i} (${rule.apiGroups.join(",") || "core"})`;
+    if (rule.apiGroups.length === 0 || rule.resources.length === 0 || rule.verbs.length === 0) {
+      problems.push(`${at}: apiGroups, resources and verbs must each be listed`);
+    }
+    for (const group of rule.apiGroups) {
+      if (group.includes("*")) problems.push(`${at}: wildcard API group "${group}"`);
+      if (group === "rbac.authorization.k8s.io" || group === "admissionregistration.k8s.io" || group === "certificates.k8s.io") {
+        problems.push(`${at}: API group "${group}" changes who may do what; it goes through Git`);
+      }
+    }
+    for (const verb of rule.verbs) {
+      if (escalation.has(verb)) problems.push(`${at}: verb "${verb}" escalates`);
+    }
+    for (const resource of rule.resources) {
+      if (resource.includes("*")) problems.push(`${at}: wildcard resource "${resource}"`);
+      else if (forbidden.has(resource)) problems.push(`${at}: "${resource}" is never granted to the everyday role`);
+    }
+  });
+  return problems;
+}
+
+/**
+ * Namespaces the everyday role must never be bound in: Kubernetes' own,
+ * Argo CD's (its Secrets hold every cluster's credentials) and the audit
+ * namespaces (collector credentials; tampering with the trail). The stack
+ * adds the configured Argo CD and audit namespace names.
+ */
+export const ALWAYS_PROTECTED_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease", "default"] as const;
+
+export function operatedNamespaceProblems(operated: readonly string[], protectedNamespaces: readonly string[]): string[] {
+  const closed = new Set<string>([...ALWAYS_PROTECTED_NAMESPACES, ...protectedNamespaces]);
+  return operated
+    .filter((ns) => closed.has(ns))
+    .map((ns) => `namespace "${ns}" is protected (${[...closed].join(", ")}); the everyday role cannot be bound there`);
+}
+
+/**
+ * Where the platform team works with kubectl. Management clusters: the Cluster
+ * API controllers (core, OpenStack infrastructure, Talos bootstrap and control
+ * plane providers). The ops cluster runs only Argo CD, the audit trail and
+ * Grafana: the team changes it through Git and Argo CD and reads it with the
+ * cluster-wide read-only role, so it has no operated namespace by default.
+ */
+export const OPERATED_NAMESPACES: Readonly<Record<"ops" | "management", readonly string[]>> = {
+  ops: [],
+  management: ["capi-system", "capo-system", "cabpt-system", "cacppt-system"],
+};
