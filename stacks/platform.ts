@@ -1,3 +1,4 @@
+import type * as openstack from "@pulumi/openstack";
 import type { LoadedConfig } from "../config/load";
 import { buildPlatformPlan, type PlatformPlan } from "../plan/platform-plan";
 import { deployChangeManagement, type ChangeManagementOutputs } from "./change-management";
@@ -22,9 +23,9 @@ export interface PlatformOutputs {
  * One environment: everything a stack deploys, from validated config. The
  * same function runs under `pulumi up`, under the offline synth and in tests.
  */
-export function deployPlatform(loaded: LoadedConfig): PlatformOutputs {
+export function deployPlatform(loaded: LoadedConfig, checked?: { providers: ReadonlyMap<string, openstack.Provider> }): PlatformOutputs {
   const plan: PlatformPlan = buildPlatformPlan(loaded.config, loaded.addressPlan);
-  const deployedSites = deploySites(plan);
+  const deployedSites = deploySites(plan, checked?.providers);
   const deployedClusters = deployClusters({ plan, config: loaded.config, sites: deployedSites });
 
   // Its deployKeyPrivatePem (a secret) is for the Argo CD layer, never a stack output.
