@@ -46,5 +46,5 @@ export = async () => {
     if (err instanceof ProjectScopeError) throw new pulumi.RunError(err.message);
     throw err;
   }
-  return deployPlatform(loaded, { providers });
+  return deployPlatform(loaded, { providers, projects });
 };
