@@ -80,7 +80,7 @@ function formatPath(segments: readonly PropertyKey[]): string {
   return segments.map((s) => (typeof s === "number" ? `[${s}]` : `.${String(s)}`)).join("").replace(/^\./, "");
 }
 
-function zodProblems(error: z.ZodError, file: string, prefix: string, schema: z.ZodType): ConfigProblem[] {
+export function zodProblems(error: z.ZodError, file: string, prefix: string, schema: z.ZodType): ConfigProblem[] {
   return error.issues.flatMap((issue) => {
     const base = formatPath(issue.path);
     if (issue.code === "unrecognized_keys") {

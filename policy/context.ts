@@ -1,6 +1,8 @@
 import type { PlatformConfig } from "../config/schema";
 import type { AddressPlan } from "../plan/address-plan";
 import { committedForeignClients } from "./committed-identities";
+import type { ProjectPlan } from "../plan/project-plan";
+import { readProjectPlan } from "../config/projects";
 import type { PolicyContext } from "./model";
 
 /**
@@ -10,10 +12,11 @@ import type { PolicyContext } from "./model";
  * Nothing is taken from the resources themselves, so a rule cannot make
  * itself legitimate.
  */
-export function policyContext(config: PlatformConfig, addressPlan: AddressPlan): PolicyContext {
+export function policyContext(config: PlatformConfig, addressPlan: AddressPlan, projects: ProjectPlan = readProjectPlan()): PolicyContext {
   return {
     environment: config.environment,
     addressPlan,
+    projects,
     adminCidrs: [...config.access.adminCidrs],
     publicExceptions: config.access.publicExceptions.map((e) => ({ ...e })),
     ownsRepositorySettings: config.github.ownsRepositorySettings,

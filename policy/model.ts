@@ -5,6 +5,7 @@
  * tests and synth can load the policies without a gRPC server.
  */
 import type { AddressPlan, EnvironmentName } from "../plan/address-plan";
+import type { ProjectPlan } from "../plan/project-plan";
 import type { PublicExceptionInput } from "../plan/security-rules";
 
 export interface PolicyResource {
@@ -54,6 +55,8 @@ export interface PolicyContext {
   environment: EnvironmentName;
   /** The committed address plan of every environment (address-plan.yaml). */
   addressPlan: AddressPlan;
+  /** Every environment's OpenStack project per site (openstack-projects.yaml). */
+  projects: ProjectPlan;
   /** The environment's declared operator ranges (access.adminCidrs). */
   adminCidrs: readonly string[];
   /** Named openings wider than the plan (access.publicExceptions). */

@@ -10,6 +10,7 @@ import { auditEvidence, auditEvidenceProblems, type AuditEvidence, type AuditPol
 import { environmentGates } from "./environment-gates";
 import { ACCESS_CONTROL_POLICIES } from "./access-controls";
 import { AUDITOR_ROLE, argoCdAuditorRoleProblems, indirectSecretProblems } from "./auditor-reads";
+import { PROJECT_SEPARATION_POLICIES } from "./project-separation";
 import { OPAQUE, at, isOpaque, resourceId, typeChain, type Policy, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 
 export const TYPES = {
@@ -531,4 +532,5 @@ export const POLICIES: readonly Policy[] = [
   testEnvironmentHygiene,
   environmentGates,
   ...ACCESS_CONTROL_POLICIES,
+  ...PROJECT_SEPARATION_POLICIES,
 ];

@@ -5,8 +5,9 @@
  * and nothing secret is ever printed.
  *
  *   ARCHIVE_ENDPOINT ARCHIVE_BUCKET ARCHIVE_REGION ARCHIVE_LOCK_MODE ARCHIVE_LOCK_DAYS
- *   ARCHIVE_ACCESS_KEY_ID ARCHIVE_SECRET_ACCESS_KEY  npx tsx scripts/audit-archive-bucket.ts
+ *   ARCHIVE_ACCESS_KEY_ID ARCHIVE_SECRET_ACCESS_KEY [ARCHIVE_BUCKET_POLICY]  npx tsx scripts/audit-archive-bucket.ts
  */
+import { ensureBucketPolicy } from "../components/audit-trail/bucket-policy";
 import { ensureObjectLockBucket, type LockMode, type Send } from "../components/audit-trail/object-lock";
 
 function required(name: string): string {
@@ -40,6 +41,14 @@ async function main(): Promise<void> {
     secretAccessKey: required("ARCHIVE_SECRET_ACCESS_KEY"),
   }, send);
   console.log(`${spec.bucket}: ${result.created ? "created" : "exists"}; object lock ${result.state.mode} for ${result.state.days} days`);
+  const policy = process.env.ARCHIVE_BUCKET_POLICY;
+  if (policy) {
+    const { changed } = await ensureBucketPolicy(spec, policy, {
+      accessKeyId: required("ARCHIVE_ACCESS_KEY_ID"),
+      secretAccessKey: required("ARCHIVE_SECRET_ACCESS_KEY"),
+    }, send);
+    console.log(`${spec.bucket}: bucket policy ${changed ? "set" : "unchanged"}, denying other environments' projects`);
+  }
 }
 
 main().catch((err: unknown) => {

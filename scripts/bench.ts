@@ -54,19 +54,24 @@ const node = process.execPath;
 // Every case runs the way `npm run synth` does: bundled by scripts/run-ts.cjs, bundling included.
 const tsNode = (script: string, ...args: string[]) => ["-r", path.join(ROOT, "scripts", "bench", "rss-probe.cjs"), path.join(ROOT, "scripts", "run-ts.cjs"), script, ...args];
 
-/** A test-environment stack with `n` sites, and an address plan that has room for them. */
-function generated(n: number): { config: string; plan: string } {
+/** A test-environment stack with `n` sites, and an address plan and a project plan that have room for them. */
+function generated(n: number): { config: string; plan: string; projects: string } {
   const base = parse(fs.readFileSync(path.join(ROOT, "Pulumi.test.yaml"), "utf8")).config;
   const plan = parse(fs.readFileSync(path.join(ROOT, "address-plan.yaml"), "utf8"));
   const supernet = parseCidr(plan.environments.test.supernet);
   const template = base["ske-platform:sites"].osl2;
   const sites: Record<string, unknown> = {};
   const planned: Record<string, string> = {};
+  const projects = parse(fs.readFileSync(path.join(ROOT, "openstack-projects.yaml"), "utf8"));
+  // One generated project shared by the generated sites, as sites behind one Keystone would share it.
+  const testProject = Object.values(projects.environments.test)[0];
+  projects.environments.test = {};
   for (let i = 0; i < n; i++) {
     const name = `s${String(i).padStart(2, "0")}`;
     const subnet = `${formatAddress(supernet.start + i * 2048)}/21`;
     sites[name] = { ...template, region: name, subnet };
     planned[name] = subnet;
+    projects.environments.test[name] = testProject;
   }
   base["ske-platform:sites"] = sites;
   base["ske-platform:clusters"].ops.site = "s00";
@@ -76,7 +81,9 @@ function generated(n: number): { config: string; plan: string } {
   const planFile = path.join(work, `address-plan-${n}.yaml`);
   fs.writeFileSync(config, stringify({ config: base }));
   fs.writeFileSync(planFile, stringify(plan));
-  return { config, plan: planFile };
+  const projectsFile = path.join(work, `openstack-projects-${n}.yaml`);
+  fs.writeFileSync(projectsFile, stringify(projects));
+  return { config, plan: planFile, projects: projectsFile };
 }
 
 const out = path.join(work, "out");
@@ -88,8 +95,8 @@ for (const stack of ["production", "staging", "test"]) {
 }
 const bySites = new Map<number, number>();
 for (const n of [1, 3, 4, 16, 32]) {
-  const { config, plan } = generated(n);
-  const row = measure(`synth generated, ${n} site${n === 1 ? "" : "s"}`, node, tsNode("scripts/synth.ts", "--stack", "test", "--config", config, "--address-plan", plan, "--out", out));
+  const { config, plan, projects } = generated(n);
+  const row = measure(`synth generated, ${n} site${n === 1 ? "" : "s"}`, node, tsNode("scripts/synth.ts", "--stack", "test", "--config", config, "--address-plan", plan, "--out", out), { SKE_PROJECTS_FILE: projects });
   bySites.set(n, row.ms);
   rows.push(row);
 }

@@ -38,6 +38,8 @@ export interface GitOpsArgs {
   sites: DeployedSite[];
   /** From the GitHub layer; generated here when that layer is off. A secret. */
   deployKeyPrivatePem?: pulumi.Input<string>;
+  /** The archive's own project (openstack-projects.yaml) and its bucket policy denying the other environments. */
+  archiveSeparation?: { projectId: string; bucketPolicy: string };
 }
 
 export interface GitOpsOutputs {
@@ -130,6 +132,7 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
   // RGW behind Keystone accepts EC2 credentials; created through the site's provider, the secret half stays a secret.
   const ec2 = new openstack.identity.Ec2CredentialV3(`${archiveSite.plan.prefix}-audit-archive-s3`, {
     region: archiveSite.plan.config.region,
+    ...(args.archiveSeparation ? { projectId: args.archiveSeparation.projectId } : {}),
   }, { provider: archiveSite.provider });
   const credentials: ArchiveCredentials = { accessKeyId: pulumi.secret(ec2.access), secretAccessKey: pulumi.secret(ec2.secret) };
 
@@ -141,6 +144,7 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     lockDays: config.audit.lockDays,
     retentionDays: config.audit.retentionDays,
     credentials,
+    ...(args.archiveSeparation ? { bucketPolicy: args.archiveSeparation.bucketPolicy } : {}),
   });
 
   const store = new AuditLogStore(`${env}-audit-logs`, {

@@ -1,4 +1,8 @@
+import type * as openstack from "@pulumi/openstack";
 import type { LoadedConfig } from "../config/load";
+import type { PlatformConfig } from "../config/schema";
+import { environmentBucketPolicy } from "../plan/bucket-policy";
+import { declaredProject, foreignProjects, type ProjectPlan } from "../plan/project-plan";
 import { buildPlatformPlan, type PlatformPlan } from "../plan/platform-plan";
 import { deployChangeManagement, type ChangeManagementOutputs } from "./change-management";
 import { clusterOutputs, deployClusters, type ClusterOutputs } from "./clusters";
@@ -25,9 +29,9 @@ export interface PlatformOutputs {
  * One environment: everything a stack deploys, from validated config. The
  * same function runs under `pulumi up`, under the offline synth and in tests.
  */
-export function deployPlatform(loaded: LoadedConfig): PlatformOutputs {
+export function deployPlatform(loaded: LoadedConfig, checked?: { providers: ReadonlyMap<string, openstack.Provider>; projects?: ProjectPlan }): PlatformOutputs {
   const plan: PlatformPlan = buildPlatformPlan(loaded.config, loaded.addressPlan);
-  const deployedSites = deploySites(plan);
+  const deployedSites = deploySites(plan, checked?.providers);
   const deployedClusters = deployClusters({ plan, config: loaded.config, sites: deployedSites });
   const deployRunners = deployDeployRunners({ plan, config: loaded.config, sites: deployedSites });
 
@@ -40,6 +44,7 @@ export function deployPlatform(loaded: LoadedConfig): PlatformOutputs {
     clusters: deployedClusters,
     sites: deployedSites,
     ...(changeManagement ? { deployKeyPrivatePem: changeManagement.deployKeyPrivatePem } : {}),
+    ...(checked?.projects ? { archiveSeparation: archiveSeparation(plan, loaded.config.audit.archive, checked.projects) } : {}),
   });
 
   return {
@@ -52,4 +57,12 @@ export function deployPlatform(loaded: LoadedConfig): PlatformOutputs {
     ...(gitops ? { gitops } : {}),
     ...(deployRunners ? { deployRunners } : {}),
   };
+}
+
+/** The archive's project and a bucket policy that denies every other environment's project. */
+function archiveSeparation(plan: PlatformPlan, archive: PlatformConfig["audit"]["archive"], projects: ProjectPlan) {
+  const own = declaredProject(projects, plan.environment, archive.site);
+  if (!own) throw new Error(`${plan.environment}: openstack-projects.yaml declares no project for the archive site ${archive.site}`);
+  const foreign = foreignProjects(projects, plan.environment).map((p) => p.project.id);
+  return { projectId: own.id, bucketPolicy: JSON.stringify(environmentBucketPolicy(archive.bucket, foreign)) };
 }

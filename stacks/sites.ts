@@ -1,7 +1,7 @@
 import * as openstack from "@pulumi/openstack";
 import type * as pulumi from "@pulumi/pulumi";
 import { SiteNetwork } from "../components/site-network";
-import type { PlatformPlan } from "../plan/platform-plan";
+import type { PlatformPlan, SitePlan } from "../plan/platform-plan";
 import type { DeployedSite } from "./contracts";
 
 export interface SiteOutputs {
@@ -12,17 +12,27 @@ export interface SiteOutputs {
   securityGroupIds: Record<string, pulumi.Output<string>>;
 }
 
-/** The network layer: one provider and one SiteNetwork per site. */
-export function deploySites(plan: PlatformPlan): DeployedSite[] {
+/**
+ * One provider per site: each site is its own region, possibly its own
+ * clouds.yaml entry. Credentials come from OS_* or clouds.yaml only.
+ * delayedAuth keeps preview free of any call to the cloud, except the one
+ * Keystone question of stacks/project-scope.ts.
+ */
+export function siteProvider(site: SitePlan): openstack.Provider {
+  return new openstack.Provider(`${site.prefix}-openstack`, {
+    region: site.config.region,
+    ...(site.config.cloud ? { cloud: site.config.cloud } : {}),
+    delayedAuth: true,
+  });
+}
+
+/**
+ * The network layer: one SiteNetwork per site, on the providers whose
+ * project scope was checked (by site name), or on new ones.
+ */
+export function deploySites(plan: PlatformPlan, providers?: ReadonlyMap<string, openstack.Provider>): DeployedSite[] {
   return plan.sites.map((site) => {
-    // One provider per site: each site is its own region, possibly its own
-    // clouds.yaml entry. Credentials come from OS_* or clouds.yaml only.
-    // delayedAuth keeps preview free of any call to the cloud.
-    const provider = new openstack.Provider(`${site.prefix}-openstack`, {
-      region: site.config.region,
-      ...(site.config.cloud ? { cloud: site.config.cloud } : {}),
-      delayedAuth: true,
-    });
+    const provider = providers?.get(site.name) ?? siteProvider(site);
 
     const network = new SiteNetwork(site.prefix, {
       prefix: site.prefix,

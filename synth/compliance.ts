@@ -8,6 +8,7 @@ import { assessBranchProtection } from "../plan/scorecard";
 import type { PolicyResult } from "../policy/evaluate";
 import { CONTROLS, at, type ControlId, type PolicyContext, type PolicyResource, type StackOutput } from "../policy/model";
 import { TYPES, isStatefulResource } from "../policy/policies";
+import { bucketLines, projectLines } from "./compliance-projects";
 import { securityMatrix } from "./summary";
 import { deployRunnerComplianceLines } from "./deploy-runner-reach";
 import type { RecordedResource } from "./mock-runtime";
@@ -104,6 +105,7 @@ export function renderComplianceReport(input: ComplianceReportInput): string {
     `- Clusters of this stack: ${clusters.length ? clusters.map(code).join(", ") : "none (clusters layer off)"}.`,
     `- Admin ranges: ${ctx.adminCidrs.map(code).join(", ") || "none"}; public exceptions: ${ctx.publicExceptions.map((e) => `${e.name} ${e.protocol}/${e.port} from ${e.cidr}`).join(", ") || "none"}.`,
     "",
+    ...projectLines(ctx),
     "Argo CD projects and their destinations:", "", ...table(["AppProject", "destinations"], projects), "",
     "Policies:", "", ...policyTable(forControl("6.1")), "");
 
@@ -130,6 +132,7 @@ export function renderComplianceReport(input: ComplianceReportInput): string {
     ...table(["site", "group", "source", "ports"], ingress.map((m) => [m.site, m.group, m.source, m.ports.join(" ")])), "",
     ...sites.map((site) => `- Egress of ${site}: ${egress.filter((m) => m.site === site).map((m) => m.source).join(", ") || "none"} (every other environment's supernet cut out).`), "",
     ...deployRunnerComplianceLines(recorded, env, sites, Object.entries(ctx.addressPlan.environments).filter(([name]) => name !== env).map(([, e]) => e.supernet)), "",
+    ...bucketLines(ctx, resources),
     "Policies:", "", ...policyTable(forControl("6.3/6.4")), "");
 
   // 6.5 audit

@@ -1,4 +1,6 @@
 import { ConfigError } from "../config/load";
+import { readProjectPlan } from "../config/projects";
+import { authScopeInvoke, declaredScope, type AuthScopeAnswer } from "./fake-auth-scope";
 import { assessCompliance, type ComplianceOutcome } from "./compliance-run";
 import { ProgramFailed, runProgram, type ProgramRun, type RecordedResource } from "./mock-runtime";
 import { fakeState } from "./fake-state";
@@ -24,7 +26,13 @@ function errorText(err: unknown): string {
  * Synthesizes one stack from a file in `Pulumi.<stack>.yaml` format. Invalid
  * configuration comes back as `ok: false` with the full list of problems.
  */
-export async function synthesize(args: { stack: string; configFile: string; addressPlanFile?: string }): Promise<SynthResult> {
+export async function synthesize(args: {
+  stack: string;
+  configFile: string;
+  addressPlanFile?: string;
+  /** Keystone's answer to the project-scope check; by default exactly the declared project. */
+  authScope?: AuthScopeAnswer;
+}): Promise<SynthResult> {
   let stackFile;
   try {
     stackFile = readStackFile(args.configFile, args.stack);
@@ -44,6 +52,8 @@ export async function synthesize(args: { stack: string; configFile: string; addr
         revealed.set(`${type}::${name}`, inputs);
         return fakeState(type, name, inputs);
       },
+      // Read when asked: the program reports a broken project plan itself, with file and key.
+      invoke: authScopeInvoke(args.authScope ?? ((env, site) => declaredScope(readProjectPlan())(env, site))),
     });
     const outputs = run.outputs as { environment: string; sites: Record<string, unknown> };
     const sites = Object.keys(outputs.sites ?? {});

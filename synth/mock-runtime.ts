@@ -84,6 +84,8 @@ export interface RunOptions {
   entry: () => Promise<unknown>;
   fakeState?: FakeState;
   project?: string;
+  /** Answers to data-source invokes; undefined falls back to echoing the inputs. */
+  invoke?: (args: pulumi.runtime.MockCallArgs) => Record<string, unknown> | undefined;
 }
 
 /**
@@ -128,7 +130,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         };
       },
       call(args) {
-        return args.inputs;
+        return options.invoke?.(args) ?? args.inputs;
       },
     },
     project,

@@ -31,6 +31,8 @@ export interface AuditArchiveBucketArgs {
   /** Days Loki keeps the same events; the lock may never be shorter. */
   retentionDays: number;
   credentials: ArchiveCredentials;
+  /** Bucket policy (JSON) the script puts on the bucket and verifies; see plan/bucket-policy.ts. */
+  bucketPolicy?: string;
 }
 
 /** The script that speaks S3 to the archive; see components/audit-trail/object-lock.ts for why. */
@@ -60,6 +62,7 @@ export class AuditArchiveBucket extends pulumi.ComponentResource {
       ARCHIVE_LOCK_DAYS: String(args.lockDays),
       ARCHIVE_ACCESS_KEY_ID: pulumi.secret(args.credentials.accessKeyId),
       ARCHIVE_SECRET_ACCESS_KEY: pulumi.secret(args.credentials.secretAccessKey),
+      ...(args.bucketPolicy ? { ARCHIVE_BUCKET_POLICY: args.bucketPolicy } : {}),
     };
     this.reconcile = new command.local.Command(`${name}-object-lock-bucket`, {
       create: ARCHIVE_BUCKET_SCRIPT,
