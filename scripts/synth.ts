@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../config/load";
 import { synthesize } from "../synth";
+import { complianceRecord } from "../synth/diff-input";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -38,6 +39,7 @@ async function main(): Promise<number> {
   fs.writeFileSync(path.join(dir, "resources.json"), `${JSON.stringify(result.resources, null, 2)}\n`);
   fs.writeFileSync(path.join(dir, "outputs.json"), `${JSON.stringify(result.outputs, null, 2)}\n`);
   fs.writeFileSync(path.join(dir, "compliance.md"), `${result.compliance.report}\n`);
+  fs.writeFileSync(path.join(dir, "compliance.json"), `${JSON.stringify(complianceRecord(result.compliance), null, 2)}\n`);
   process.stdout.write(`${result.summary}\n\nWrote ${path.relative(process.cwd(), dir)}/resources.json (${result.resources.length} resources) and compliance.md\n`);
   if (result.compliance.failedControls.length > 0) {
     process.stderr.write(`${result.compliance.verdict}\n`);
