@@ -32,10 +32,19 @@ export function previewCheckName(environment: EnvironmentName): string {
   return `preview-${environment}`;
 }
 
+/**
+ * The check run the trusted review-diff-comment workflow posts on a pull
+ * request's head commit: it fails while the review diff says the change
+ * weakens a control and no second team member has accepted that
+ * (docs/decisions/0001-review-diff-gate.md).
+ */
+export const REVIEW_DIFF_GATE_CHECK = "review-diff-gate";
+
 /** Every check a pull request to the IaC repository must pass. */
 export const IAC_REQUIRED_CHECKS: readonly string[] = [
   ...Object.values(PULL_REQUEST_JOBS),
   ...ENVIRONMENTS.map(previewCheckName),
+  REVIEW_DIFF_GATE_CHECK,
 ];
 
 /**

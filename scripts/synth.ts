@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../config/load";
 import { synthesize } from "../synth";
 import { OutputPathError, prepareStackDir, stackNameProblem, writeStackFile } from "../synth/output-dir";
+import { complianceRecord } from "../synth/diff-input";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -45,6 +46,7 @@ async function main(): Promise<number> {
     writeStackFile(dir, "resources.json", `${JSON.stringify(result.resources, null, 2)}\n`);
     writeStackFile(dir, "outputs.json", `${JSON.stringify(result.outputs, null, 2)}\n`);
     writeStackFile(dir, "compliance.md", `${result.compliance.report}\n`);
+    writeStackFile(dir, "compliance.json", `${JSON.stringify(complianceRecord(result.compliance), null, 2)}\n`);
   } catch (err) {
     if (err instanceof OutputPathError) {
       process.stderr.write(`${err.message}\n`);

@@ -6,6 +6,7 @@ import { ProgramFailed, runProgram, type ProgramRun, type RecordedResource } fro
 import { fakeState } from "./fake-state";
 import { readStackFile } from "./stack-file";
 import { renderSummary } from "./summary";
+import { withSecretDigests } from "./secret-digest";
 
 export type SynthResult =
   | ({ ok: true; summary: string; environment: string; sites: string[]; compliance: ComplianceOutcome } & ProgramRun)
@@ -61,6 +62,8 @@ export async function synthesize(args: {
     return {
       ok: true,
       ...run,
+      // A keyed digest per secret input, so `npm run diff` can say "changed" without the value.
+      resources: withSecretDigests(run.resources, revealed),
       environment: outputs.environment,
       sites,
       compliance,

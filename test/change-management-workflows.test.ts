@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS } from "../plan/address-plan";
 import {
   IAC_REQUIRED_CHECKS,
+  REVIEW_DIFF_GATE_CHECK,
   deployEnvironmentName,
   deployRunnerLabel,
   driftEnvironmentName,
@@ -39,7 +40,7 @@ function steps(job: Record<string, any>): Record<string, any>[] {
 
 describe("the workflow files", () => {
   it("exist for pull requests, deploys, drift and the shared stack job", () => {
-    expect(FILES).toEqual(["deploy.yml", "drift.yml", "pull-request.yml", "pulumi-stack.yml"]);
+    expect(FILES).toEqual(["deploy.yml", "drift.yml", "pull-request.yml", "pulumi-stack.yml", "review-diff-comment.yml", "review-diff.yml"]);
   });
 
   it("pin every action to a full commit SHA with its release as a comment", () => {
@@ -58,11 +59,12 @@ describe("the workflow files", () => {
     for (const file of FILES) expect(workflow(file).permissions, file).toEqual({ contents: "read" });
   });
 
-  it("give `pull-requests: write` to the preview job alone, the one that comments", () => {
+  it("give `pull-requests: write` only to the jobs that comment: the preview and the review-diff comment", () => {
     const writers = FILES.flatMap((file) =>
       jobs(file).filter(([, job]) => job.permissions?.["pull-requests"] === "write").map(([id]) => `${file}:${id}`),
     );
-    expect(writers).toEqual(["pull-request.yml:preview"]);
+    // review-diff-comment.yml: the trusted job that posts the review diff (test/review-diff-workflows.test.ts).
+    expect(writers).toEqual(["pull-request.yml:preview", "review-diff-comment.yml:comment"]);
     const commenting = FILES.flatMap((file) =>
       jobs(file).flatMap(([id, job]) => steps(job).filter((s) => s.with?.["comment-on-pr"] === true).map(() => `${file}:${id}`)),
     );
@@ -73,6 +75,7 @@ describe("the workflow files", () => {
     const allowed: Record<string, Record<string, string>> = {
       "pull-request.yml:preview": { contents: "read", "pull-requests": "write" },
       "drift.yml:report": { issues: "write" },
+      "review-diff-comment.yml:comment": { contents: "read", actions: "read", checks: "write", "pull-requests": "write" },
     };
     for (const file of FILES) {
       for (const [id, job] of jobs(file)) {
@@ -118,7 +121,8 @@ describe("pull requests", () => {
 
   it("report exactly the status checks the ruleset on main requires", () => {
     const reported = jobs("pull-request.yml").flatMap(([id, job]) => checkNames(id, job));
-    expect(reported.sort()).toEqual([...IAC_REQUIRED_CHECKS].sort());
+    // The gate is posted by review-diff-comment.yml, not by a job of this workflow.
+    expect(reported.sort()).toEqual(IAC_REQUIRED_CHECKS.filter((c) => c !== REVIEW_DIFF_GATE_CHECK).sort());
   });
 
   it("install, typecheck, test and synth every stack", () => {
