@@ -11,7 +11,7 @@ import { committedForeignClients } from "../policy/committed-identities";
 import { policyContext } from "../policy/context";
 import type { PolicyContext, PolicyResource, StackPolicy } from "../policy/model";
 import { readStackFile } from "../synth/stack-file";
-import { stackFilePath, synthOk, variantFile } from "./support/stacks";
+import { stackFilePath, synthOk, synthStack, variantFile } from "./support/stacks";
 
 const contextOf = (stack: string): PolicyContext => {
   const { config, addressPlan } = loadPlatformConfig(readStackFile(stackFilePath(stack), stack), readAddressPlan());
@@ -146,8 +146,14 @@ describe("platform-admins-need-mfa", () => {
     ]);
   });
 
-  it("fails a production stack with zitadel.requireMfa: false, in synth", async () => {
-    const run = await synthOk("production", variantFile("production", (c) => { c["ske-platform:zitadel"].requireMfa = false; }));
+  it("refuses a production stack with zitadel.requireMfa: false before any resource, naming key and file", async () => {
+    const result = await synthStack("production", variantFile("production", (c) => { c["ske-platform:zitadel"].requireMfa = false; }));
+    expect(result.ok).toBe(false);
+    expect(result.ok ? "" : result.error).toMatch(/Pulumi\.production\.yaml: ske-platform:zitadel\.requireMfa: .*MFA cannot be switched off/);
+  }, 60_000);
+
+  it("fails a test stack with zitadel.requireMfa: false, in synth (test may run without MFA; the verdict says so)", async () => {
+    const run = await synthOk("test", variantFile("test", (c) => { c["ske-platform:zitadel"].requireMfa = false; }));
     const result = run.compliance.results.find((r) => r.name === "platform-admins-need-mfa")!;
     expect(result.status).toBe("fail");
     expect(result.violations.map((v) => v.message)).toContain("Argo CD grants role:admin to platform-team without the MFA-gated claim");

@@ -8,6 +8,7 @@ import {
   FORBIDDEN_RESOURCES,
   OPERATED_NAMESPACES,
   PLATFORM_OPERATOR_ROLE,
+  PLATFORM_READ_ROLE,
   PLATFORM_OPERATOR_RULES,
   operatedNamespaceProblems,
   platformRuleProblems,
@@ -123,7 +124,11 @@ describe.each(STACKS)("access in every cluster of %s", (stack) => {
     for (const cluster of plan.clusters) {
       const bindings = ofType(run.resources, BINDING).filter((r) => providerOf(r) === `${cluster.name}-k8s`);
       const platform = bindings.filter((b) => (b.inputs["subjects"] as any[]).some((s) => s.name === `${prefix}${loaded.config.zitadel.platformGroup}`));
-      expect(platform.map((b) => (b.inputs["roleRef"] as any).name), cluster.name).toEqual([AUDITOR_CLUSTER_ROLE]);
+      expect(platform.map((b) => (b.inputs["roleRef"] as any).name), cluster.name).toEqual([PLATFORM_READ_ROLE]);
+      const role = ofType(run.resources, ROLE).find((r) => providerOf(r) === `${cluster.name}-k8s` && (r.inputs["metadata"] as any).name === PLATFORM_READ_ROLE)!;
+      const rules = role.inputs["rules"] as { verbs: string[]; resources: string[] }[];
+      expect(rules.flatMap((r) => r.verbs).every((v) => ["get", "list", "watch"].includes(v)), cluster.name).toBe(true);
+      expect(rules.flatMap((r) => r.resources).filter((r) => r === "secrets" || r.includes("/") || r.includes("*")), cluster.name).toEqual([]);
     }
   });
 

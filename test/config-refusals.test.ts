@@ -54,7 +54,9 @@ describe("versions the renderers cannot handle are refused by the schema", () =>
 
   it("judges the Kubernetes version against the configured Talos line", () => {
     // 1.35 runs under Talos 1.12, not under 1.11.
-    expect(problemsOf("test", (c) => { Object.assign(c[`${NS}clusters`], { talosVersion: "1.12.0", kubernetesVersion: "1.35.0" }); })).toEqual([]);
+    // (The runners' talosctl pin must follow the Talos line too; that is its own refusal, not this one.)
+    const problems = problemsOf("test", (c) => { Object.assign(c[`${NS}clusters`], { talosVersion: "1.12.0", kubernetesVersion: "1.35.0" }); });
+    expect(problems.filter((p) => p.key.startsWith(`${NS}clusters.`))).toEqual([]);
   });
 
   it.each([

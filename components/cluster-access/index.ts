@@ -2,6 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
   AUDITOR_RULES,
+  PLATFORM_READ_FORBIDDEN,
+  PLATFORM_READ_RULES,
   PLATFORM_OPERATOR_RULES,
   operatedNamespaceProblems,
   platformRuleProblems,
@@ -24,6 +26,7 @@ export * from "./collector-guard";
 
 export const AUDITOR_CLUSTER_ROLE = "ske-auditor-read-only";
 export const PLATFORM_OPERATOR_ROLE = "ske-platform-operator";
+export const PLATFORM_READ_ROLE = "ske-platform-read-only";
 export const BREAK_GLASS_BINDING = "ske-break-glass";
 
 export interface ClusterAccessArgs {
@@ -58,7 +61,8 @@ const groupSubject = (name: string) => ({ kind: "Group", apiGroup: "rbac.authori
  * Human access to one cluster through Zitadel groups:
  * - auditors get the read-only role (no Secrets, no exec/attach/port-forward/
  *   proxy/token requests, no write verb);
- * - the platform team gets the same read-only role cluster-wide, and its
+ * - the platform team gets a read-only role cluster-wide (the auditors' view
+ *   plus workloads and ConfigMaps, still no Secrets), and its
  *   everyday operator role only in the namespaces it operates, by RoleBinding.
  *   Not the built-in `admin`: bound cluster-wide, `admin` reads Secrets in
  *   kube-system (the argocd-manager token, cluster-admin), execs into the audit
@@ -101,7 +105,15 @@ export class ClusterAccess extends pulumi.ComponentResource {
       }, child);
 
     bind("auditors-read-only", "ske-auditors-read-only", this.auditorRole.metadata.name, args.groups.auditors);
-    bind("platform-read-only", "ske-platform-read-only", this.auditorRole.metadata.name, args.groups.platform);
+    const platformReadProblems = readOnlyRuleProblems(PLATFORM_READ_RULES, PLATFORM_READ_FORBIDDEN);
+    if (platformReadProblems.length > 0) {
+      throw new Error(`${args.clusterName}: the platform group's cluster-wide view must stay read-only:\n  - ${platformReadProblems.join("\n  - ")}`);
+    }
+    const platformReadRole = new k8s.rbac.v1.ClusterRole(`${args.clusterName}-platform-read-role`, {
+      metadata: { name: PLATFORM_READ_ROLE, labels },
+      rules: PLATFORM_READ_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+    }, child);
+    bind("platform-read-only", "ske-platform-read-only", platformReadRole.metadata.name, args.groups.platform);
 
     const operatorRole = new k8s.rbac.v1.ClusterRole(`${args.clusterName}-platform-operator-role`, {
       metadata: { name: PLATFORM_OPERATOR_ROLE, labels },

@@ -92,12 +92,30 @@ export const AUDITOR_RULES: readonly PolicyRule[] = [
 ];
 
 /**
+ * The platform team's cluster-wide view: the auditors' table plus workloads
+ * and ConfigMaps, which operators must read to run the platform (a pod spec
+ * in kube-system is how a failing control plane is diagnosed). Still no
+ * Secrets and no subresource, so reading never turns into exec or a token.
+ */
+export const PLATFORM_READ_RULES: readonly PolicyRule[] = [
+  ...AUDITOR_RULES,
+  read("", ["pods", "configmaps", "podtemplates", "replicationcontrollers"]),
+  read("apps", ["deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions"]),
+  read("batch", ["jobs", "cronjobs"]),
+];
+
+/** What the platform team's read-only view never reaches: the auditors' list less the indirect-secret kinds it is trusted with. */
+export const PLATFORM_READ_FORBIDDEN: readonly string[] = FORBIDDEN_RESOURCES.filter(
+  (resource) => !(INDIRECT_SECRET_RESOURCES as readonly string[]).includes(resource),
+);
+
+/**
  * Everything that would make a rule table more than read-only. The component
  * refuses a table with problems, so widening it by accident fails synth.
  */
-export function readOnlyRuleProblems(rules: readonly PolicyRule[]): string[] {
+export function readOnlyRuleProblems(rules: readonly PolicyRule[], never: readonly string[] = FORBIDDEN_RESOURCES): string[] {
   const problems: string[] = [];
-  const forbidden = new Set<string>(FORBIDDEN_RESOURCES);
+  const forbidden = new Set<string>(never);
   const allowedVerbs = new Set<string>(READ_VERBS);
   rules.forEach((rule, i) => {
     const at = `rule ${i} (${rule.apiGroups.join(",") || "core"})`;
