@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -201,7 +202,7 @@ jobs:
     expect(rulesOf(findings, "preview")).toEqual(["repository-secret"]);
   });
 
-  it("`secrets: inherit` and secrets passed to a reusable workflow", () => {
+  it("secrets: inherit, and secrets passed to a reusable workflow", () => {
     const called = `
 on:
   workflow_call: {}
@@ -299,5 +300,20 @@ jobs:
   it("an attacker-written field expanded into a script", () => {
     const yaml = GOOD_PREVIEW.replace("      - run: npm ci --ignore-scripts\n", '      - run: echo "${{ github.event.pull_request.title }}"\n');
     expect(rulesOf(check({ "pr.yml": yaml }), "preview")).toEqual(["script-injection"]);
+  });
+});
+
+describe("the command-line check that .ci/run runs", () => {
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [path.join(ROOT, "scripts", "run-ts.cjs"), path.join(ROOT, "scripts", "ci-two-person-rule.ts"), ...args], { cwd: ROOT, encoding: "utf8" });
+
+  it("exits 0 on the committed workflows and 1, naming the production preview, on the ones before the rule", () => {
+    const now = run();
+    expect(now.status, now.stderr + now.stdout).toBe(0);
+    expect(now.stdout).toContain("0 finding(s)");
+    // The committed environments are today's: the old workflows still fail on job-wide secrets and state writes.
+    const before = run(BEFORE);
+    expect(before.status).toBe(1);
+    expect(before.stdout).toMatch(/^pull-request\.yml: preview\[stack=production\]: ungated-change: /m);
   });
 });
