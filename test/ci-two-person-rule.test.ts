@@ -257,6 +257,23 @@ jobs:
     expect(rulesOf(check({ "pr.yml": yaml }), "preview")).toEqual(["undeclared-secret"]);
   });
 
+  it("a secret read in a bare `if:` condition, which is an expression without ${{ }}", () => {
+    const yaml = GOOD_PREVIEW.replace("    environment: production-preview\n", "").replace("[self-hosted, ske-deploy-production]", "ubuntu-24.04")
+      .replace(/\n\s+env:\n.*PULUMI_CONFIG_PASSPHRASE.*\n/, "\n        if: secrets.DEPLOY_TOKEN != ''\n");
+    expect(check({ "pr.yml": yaml }).map((f) => f.message)).toEqual([
+      "reads secret DEPLOY_TOKEN with no deployment environment: a repository or organisation secret, behind no approval",
+    ]);
+  });
+
+  it("a preview whose pulumi/actions refresh is not plainly off (the action's refresh saves state)", () => {
+    const action = (refresh: string) => GOOD_PREVIEW.replace(
+      "      - run: pulumi preview --stack production\n",
+      `      - uses: pulumi/actions@0000000000000000000000000000000000000000 # v1.0.0\n        with:\n          command: preview\n          refresh: ${refresh}\n`,
+    );
+    expect(rulesOf(check({ "pr.yml": action("false") }), "preview")).toEqual([]);
+    expect(rulesOf(check({ "pr.yml": action("${{ inputs.refresh }}") }), "preview")).toEqual(["runner-outside-gate", "ungated-change"]);
+  });
+
   it("the whole secrets context", () => {
     const yaml = GOOD_PREVIEW.replace("${{ secrets.PULUMI_CONFIG_PASSPHRASE }}", "${{ toJSON(secrets) }}");
     expect(rulesOf(check({ "pr.yml": yaml }), "preview")).toContain("all-secrets");
