@@ -18,7 +18,7 @@
  * by mistake, and names every secret a job may touch so a reviewer of a
  * workflow change sees what it reaches.
  */
-import type { EnvironmentName } from "./address-plan";
+import { ENVIRONMENTS, type EnvironmentName } from "./address-plan";
 import { PROTECTED_BRANCH, deployRunnerLabel, type EnvironmentPlan } from "./change-management";
 
 export type FindingRule =
@@ -233,9 +233,8 @@ export function checkTwoPersonRule(input: TwoPersonCheckInput): Finding[] {
   const findings: Finding[] = [];
   const byName = new Map(input.environments.map((e) => [e.name, e]));
   const gated = new Set<string>(input.gatedStacks);
-  const runnerStack = new Map<string, EnvironmentName>(
-    [...new Set(input.environments.map((e) => e.stack))].map((stack) => [deployRunnerLabel(stack), stack]),
-  );
+  // Every stack's runner label, declared environments or not: a runner is inside its network either way.
+  const runnerStack = new Map<string, EnvironmentName>(ENVIRONMENTS.map((stack) => [deployRunnerLabel(stack), stack]));
 
   const instances: JobInstance[] = [];
   for (const [file, workflow] of Object.entries(input.workflows)) {

@@ -284,6 +284,8 @@ jobs:
     expect(rulesOf(check({ "pr.yml": noEnv }), "preview")).toEqual(["runner-outside-gate"]);
     const mismatch = GOOD_PREVIEW.replace("environment: production-preview", "environment: test-preview");
     expect(rulesOf(check({ "pr.yml": mismatch }), "preview")).toEqual(["runner-environment-mismatch"]);
+    // Also when production declares no environments at all (its GitHub layer off).
+    expect(rulesOf(check({ "pr.yml": noEnv }, DECLARED.filter((e) => e.stack !== "production")), "preview")).toEqual(["runner-outside-gate"]);
   });
 
   it("a pull request's code on a self-hosted runner without the same-repository guard (fork pull requests)", () => {
