@@ -18,7 +18,7 @@
  * by mistake, and names every secret a job may touch so a reviewer of a
  * workflow change sees what it reaches.
  */
-import type { EnvironmentName } from "./address-plan";
+import { ENVIRONMENTS, type EnvironmentName } from "./address-plan";
 import { PROTECTED_BRANCH, deployRunnerLabel, type EnvironmentPlan } from "./change-management";
 
 export type FindingRule =
@@ -104,9 +104,10 @@ function strings(value: unknown, path = ""): { path: string; text: string }[] {
 /** Secret names referenced inside `${{ }}` expressions of a value; "*" for the whole context. */
 export function secretsReferenced(value: unknown): string[] {
   const found = new Set<string>();
-  for (const { text } of strings(value)) {
-    for (const expression of text.matchAll(EXPRESSION)) {
-      const body = expression[1]!;
+  for (const { path, text } of strings(value)) {
+    // An `if:` is an expression even without `${{ }}`.
+    const bodies = /(^|\.)if$/.test(path) && !text.includes("${{") ? [text] : [...text.matchAll(EXPRESSION)].map((e) => e[1]!);
+    for (const body of bodies) {
       for (const ref of body.matchAll(SECRET_REF)) found.add(ref[1] ?? ref[2]!);
       if (ALL_SECRETS.test(body)) found.add("*");
     }
@@ -178,7 +179,8 @@ export function changeReason(job: Obj): string | undefined {
     if (typeof step.uses === "string" && /^pulumi\/actions@/.test(step.uses)) {
       const command = String(step.with?.command ?? "");
       if (command !== "preview") return `pulumi/actions runs \`${command}\``;
-      if (step.with?.refresh === true || step.with?.refresh === "true") return "pulumi/actions' `refresh: true` saves the refreshed state";
+      const refresh = step.with?.refresh;
+      if (refresh !== undefined && refresh !== false && refresh !== "false") return `pulumi/actions' \`refresh: ${String(refresh)}\` saves the refreshed state`;
     }
     if (typeof step.run === "string") {
       const match = PULUMI_WRITE.exec(step.run);
@@ -231,9 +233,8 @@ export function checkTwoPersonRule(input: TwoPersonCheckInput): Finding[] {
   const findings: Finding[] = [];
   const byName = new Map(input.environments.map((e) => [e.name, e]));
   const gated = new Set<string>(input.gatedStacks);
-  const runnerStack = new Map<string, EnvironmentName>(
-    [...new Set(input.environments.map((e) => e.stack))].map((stack) => [deployRunnerLabel(stack), stack]),
-  );
+  // Every stack's runner label, declared environments or not: a runner is inside its network either way.
+  const runnerStack = new Map<string, EnvironmentName>(ENVIRONMENTS.map((stack) => [deployRunnerLabel(stack), stack]));
 
   const instances: JobInstance[] = [];
   for (const [file, workflow] of Object.entries(input.workflows)) {

@@ -2,18 +2,36 @@
  * The two-person check on workflow files, from the command line (CI runs the
  * same check in test/ci-two-person-rule.test.ts).
  *
- *   node scripts/run-ts.cjs scripts/ci-two-person-rule.ts [workflow dir]
+ *   node scripts/run-ts.cjs scripts/ci-two-person-rule.ts [workflow dir] [--environments <file.json>]
+ *
+ * By default the environments are the ones the committed stacks declare;
+ * `--environments` takes a JSON list of EnvironmentPlan instead (for example
+ * test/fixtures/workflows/before-two-person/environments.json, the
+ * declarations before the rule).
  *
  * Exit status: 0 when no job can reach a staging or production secret,
  * runner or change without a second person's approval; 1 with one line per
- * finding otherwise.
+ * finding otherwise; 2 for bad arguments.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
+import { parseArgs } from "node:util";
+import type { EnvironmentPlan } from "../plan/change-management";
 import { formatFinding } from "../plan/ci-two-person-rule";
-import { WORKFLOW_DIR, checkRepository } from "./ci-two-person-rule/load";
+import { WORKFLOW_DIR, checkRepository, declaredEnvironments } from "./ci-two-person-rule/load";
 
-const dir = process.argv[2] ? path.resolve(process.argv[2]) : WORKFLOW_DIR;
-const findings = checkRepository(dir);
+let parsed: ReturnType<typeof parseArgs<{ options: { environments: { type: "string" } }; allowPositionals: true }>>;
+try {
+  parsed = parseArgs({ options: { environments: { type: "string" } }, allowPositionals: true });
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\nusage: ci-two-person-rule.ts [workflow dir] [--environments <file.json>]\n`);
+  process.exit(2);
+}
+const dir = parsed.positionals[0] ? path.resolve(parsed.positionals[0]) : WORKFLOW_DIR;
+const environments = parsed.values.environments
+  ? (JSON.parse(fs.readFileSync(parsed.values.environments, "utf8")) as EnvironmentPlan[])
+  : declaredEnvironments();
+const findings = checkRepository(dir, environments);
 for (const finding of findings) process.stdout.write(`${formatFinding(finding)}\n`);
 process.stdout.write(`two-person rule: ${findings.length} finding(s) in ${path.relative(process.cwd(), dir) || "."}\n`);
 process.exit(findings.length > 0 ? 1 : 0);

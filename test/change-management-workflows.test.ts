@@ -228,6 +228,12 @@ describe("credentials and state backend", () => {
     }
   });
 
+  it.each(credentialed)("%s: restores no npm cache, which an unapproved run of the same branch could have written", (_file, job) => {
+    const setups = steps(job).filter((s) => String(s.uses).startsWith("actions/setup-node@"));
+    expect(setups).toHaveLength(1);
+    expect(setups[0]!.with).not.toHaveProperty("cache");
+  });
+
   it.each(credentialed)("%s: uses OpenStack application credentials and the S3-compatible state from environment secrets, on the pulumi step only", (_file, job) => {
     expect(job.env).toMatchObject({
       PULUMI_BACKEND_URL: "${{ vars.PULUMI_BACKEND_URL }}",

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -201,7 +202,7 @@ jobs:
     expect(rulesOf(findings, "preview")).toEqual(["repository-secret"]);
   });
 
-  it("`secrets: inherit` and secrets passed to a reusable workflow", () => {
+  it("secrets: inherit, and secrets passed to a reusable workflow", () => {
     const called = `
 on:
   workflow_call: {}
@@ -256,6 +257,23 @@ jobs:
     expect(rulesOf(check({ "pr.yml": yaml }), "preview")).toEqual(["undeclared-secret"]);
   });
 
+  it("a secret read in a bare `if:` condition, which is an expression without ${{ }}", () => {
+    const yaml = GOOD_PREVIEW.replace("    environment: production-preview\n", "").replace("[self-hosted, ske-deploy-production]", "ubuntu-24.04")
+      .replace(/\n\s+env:\n.*PULUMI_CONFIG_PASSPHRASE.*\n/, "\n        if: secrets.DEPLOY_TOKEN != ''\n");
+    expect(check({ "pr.yml": yaml }).map((f) => f.message)).toEqual([
+      "reads secret DEPLOY_TOKEN with no deployment environment: a repository or organisation secret, behind no approval",
+    ]);
+  });
+
+  it("a preview whose pulumi/actions refresh is not plainly off (the action's refresh saves state)", () => {
+    const action = (refresh: string) => GOOD_PREVIEW.replace(
+      "      - run: pulumi preview --stack production\n",
+      `      - uses: pulumi/actions@0000000000000000000000000000000000000000 # v1.0.0\n        with:\n          command: preview\n          refresh: ${refresh}\n`,
+    );
+    expect(rulesOf(check({ "pr.yml": action("false") }), "preview")).toEqual([]);
+    expect(rulesOf(check({ "pr.yml": action("${{ inputs.refresh }}") }), "preview")).toEqual(["runner-outside-gate", "ungated-change"]);
+  });
+
   it("the whole secrets context", () => {
     const yaml = GOOD_PREVIEW.replace("${{ secrets.PULUMI_CONFIG_PASSPHRASE }}", "${{ toJSON(secrets) }}");
     expect(rulesOf(check({ "pr.yml": yaml }), "preview")).toContain("all-secrets");
@@ -266,6 +284,8 @@ jobs:
     expect(rulesOf(check({ "pr.yml": noEnv }), "preview")).toEqual(["runner-outside-gate"]);
     const mismatch = GOOD_PREVIEW.replace("environment: production-preview", "environment: test-preview");
     expect(rulesOf(check({ "pr.yml": mismatch }), "preview")).toEqual(["runner-environment-mismatch"]);
+    // Also when production declares no environments at all (its GitHub layer off).
+    expect(rulesOf(check({ "pr.yml": noEnv }, DECLARED.filter((e) => e.stack !== "production")), "preview")).toEqual(["runner-outside-gate"]);
   });
 
   it("a pull request's code on a self-hosted runner without the same-repository guard (fork pull requests)", () => {
@@ -299,5 +319,20 @@ jobs:
   it("an attacker-written field expanded into a script", () => {
     const yaml = GOOD_PREVIEW.replace("      - run: npm ci --ignore-scripts\n", '      - run: echo "${{ github.event.pull_request.title }}"\n');
     expect(rulesOf(check({ "pr.yml": yaml }), "preview")).toEqual(["script-injection"]);
+  });
+});
+
+describe("the command-line check that .ci/run runs", () => {
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [path.join(ROOT, "scripts", "run-ts.cjs"), path.join(ROOT, "scripts", "ci-two-person-rule.ts"), ...args], { cwd: ROOT, encoding: "utf8" });
+
+  it("exits 0 on the committed workflows and 1, naming the production preview, on the ones before the rule", () => {
+    const now = run();
+    expect(now.status, now.stderr + now.stdout).toBe(0);
+    expect(now.stdout).toContain("0 finding(s)");
+    // The committed environments are today's: the old workflows still fail on job-wide secrets and state writes.
+    const before = run(BEFORE);
+    expect(before.status).toBe(1);
+    expect(before.stdout).toMatch(/^pull-request\.yml: preview\[stack=production\]: ungated-change: /m);
   });
 });
