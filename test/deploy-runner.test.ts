@@ -160,7 +160,7 @@ describe("deploy runner cloud-init", () => {
     expect(cycle).toMatch(/trap 'rm -f "\$jit"; rm -rf \/var\/lib\/private\/ske-runner-job \/var\/lib\/ske-runner-job' EXIT/);
     // A new just-in-time config, hence a new registration, for every pass.
     expect(cycle).toContain("runuser -u ske-registrar -- /usr/local/libexec/ske-runner-mint");
-    expect(jobScript()).toContain('cp -a /opt/actions-runner/. "$STATE_DIRECTORY/runner/"');
+    expect(jobScript()).toContain('cp -a --no-preserve=ownership /opt/actions-runner/. "$STATE_DIRECTORY/runner/"');
     expect(jobScript()).toContain('--jitconfig "$(cat "$CREDENTIALS_DIRECTORY/jit")"');
   });
 
