@@ -96,6 +96,15 @@ const input: DeployRunnerCloudInitInput = {
   tools,
 };
 
+const hasCloudInitCli = (() => {
+  try {
+    execFileSync("cloud-init", ["--version"], { stdio: "pipe" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 function cloudConfig(userData: string) {
   expect(userData.startsWith("#cloud-config\n")).toBe(true);
   const doc = parse(userData);
@@ -108,6 +117,15 @@ describe("deploy runner cloud-init", () => {
     const { doc } = cloudConfig(deployRunnerCloudInit(input));
     expect(Object.keys(doc).sort()).toEqual(["disable_root", "package_update", "package_upgrade", "packages", "runcmd", "ssh_pwauth", "users", "write_files"]);
     expect(doc.packages).toEqual(expect.arrayContaining(["curl", "jq", "openssl", "xz-utils"]));
+  });
+
+  // Debian's cloud-init package (apt-get install cloud-init) brings the validator; the test runs wherever it is installed.
+  it.skipIf(!hasCloudInitCli)("passes cloud-init's own schema validation", () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ske-runner-")), "user-data.yaml");
+    fs.writeFileSync(file, deployRunnerCloudInit(input));
+    const out = execFileSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8", stdio: "pipe" });
+    expect(out).toContain("Valid cloud-config");
+    expect(out).not.toMatch(/deprecat/i);
   });
 
   it("every script it writes is valid bash", () => {
