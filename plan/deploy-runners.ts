@@ -149,6 +149,8 @@ export interface Reach {
   group: GroupKey;
   protocol: string;
   ports: string;
+  /** How the rule names its source: `group`, or the CIDR's origin. */
+  origin: string;
 }
 
 export function reachOf(
@@ -169,6 +171,7 @@ export function reachOf(
         group: rule.group,
         protocol: rule.protocol ?? "any",
         ports: rule.ports ? (rule.ports.from === rule.ports.to ? `${rule.ports.from}` : `${rule.ports.from}-${rule.ports.to}`) : "any",
+        origin: rule.peer.kind === "group" ? "group" : rule.peer.origin,
       });
     }
   }

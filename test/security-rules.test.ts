@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, loadPlatformConfig, readAddressPlan, validateAddressPlan } from "../config/load";
 import { cidrContains, cidrOverlaps, formatAddress, rangeToCidrs } from "../plan/cidr";
 import { buildPlatformPlan } from "../plan/platform-plan";
+import { DEPLOY_RUNNER_PORT_GROUPS, reachOf } from "../plan/deploy-runners";
 import { SERVICES, siteSecurityTable, type SecurityRuleSpec, type SiteRuleInput } from "../plan/security-rules";
 import { readStackFile } from "../synth/stack-file";
 import { committedConfig, stackFilePath } from "./support/stacks";
@@ -210,6 +211,62 @@ describe("isolation property", () => {
     );
     // Most generated configs must get as far as a plan, or the property proves little.
     expect(planned).toBeGreaterThan(150);
+  });
+
+  it("no deploy runner reaches anything of another environment, and in its own only Talos and the VIPs, over generated plans", () => {
+    let checked = 0;
+    const planFor = (plan: ReturnType<typeof validateAddressPlan>, env: (typeof ENVS)[number], adminCidrs: string[], opsPick: number) => {
+      const siteNames = Object.keys(plan.environments[env].sites);
+      const values: Record<string, string> = {};
+      for (const [k, v] of Object.entries(template)) values[k] = typeof v === "string" ? v : JSON.stringify(v);
+      values["ske-platform:environment"] = env;
+      values["ske-platform:sites"] = JSON.stringify(Object.fromEntries(siteNames.map((s) => [s, { ...template["ske-platform:sites"].osl2, region: s, subnet: plan.environments[env].sites[s] }])));
+      values["ske-platform:clusters"] = JSON.stringify({ ...template["ske-platform:clusters"], ops: { ...template["ske-platform:clusters"].ops, site: siteNames[opsPick % siteNames.length] } });
+      values["ske-platform:access"] = JSON.stringify({ adminCidrs });
+      values["ske-platform:audit"] = JSON.stringify({ ...template["ske-platform:audit"], archive: { ...template["ske-platform:audit"].archive, site: siteNames[0] } });
+      values["ske-platform:runners"] = JSON.stringify({ ...template["ske-platform:runners"], count: 1 + (opsPick % 4) });
+      try {
+        const loaded = loadPlatformConfig({ stack: env, file: `Pulumi.${env}.yaml`, values }, plan);
+        return buildPlatformPlan(loaded.config, loaded.addressPlan);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return undefined;
+      }
+    };
+    fc.assert(
+      fc.property(addressPlanArb, fc.array(adminCidrArb, { minLength: 1, maxLength: 3 }), fc.nat(), (rawPlan, adminCidrs, opsPick) => {
+        const plan = validateAddressPlan(rawPlan);
+        const platforms = ENVS.map((env) => planFor(plan, env, adminCidrs, opsPick));
+        platforms.forEach((own, i) => {
+          if (!own) return;
+          const runner = own.deployRunner!;
+          expect(runner.addresses.length).toBe(1 + (opsPick % 4));
+          for (const address of runner.addresses) {
+            expect(cidrContains(plan.environments[ENVS[i]!].sites[runner.site]!, `${address}/32`)).toBe(true);
+            const source = { site: runner.site, address, groups: DEPLOY_RUNNER_PORT_GROUPS };
+            // In its own environment: the Talos API and the VIPs, plus whatever an operator's admin range admits.
+            for (const r of reachOf(source, own.sites)) {
+              if (r.origin === "admin" || r.origin === "exception") continue;
+              expect(`${r.group} ${r.protocol}/${r.ports}`, `${ENVS[i]} runner ${address} in ${r.site}`).toMatch(/^((ops|mgmt)-(controlplane|worker) tcp\/50000|(ops|mgmt)-loadbalancer tcp\/6443)$/);
+            }
+            // In any other environment: nothing at all, admin ranges included (they may not overlap a foreign supernet).
+            platforms.forEach((other, j) => {
+              if (!other || j === i) return;
+              // Remote groups never cross projects; only CIDRs could admit a foreign runner.
+              expect(reachOf({ ...source, groups: [] }, other.sites), `${ENVS[i]} runner ${address} reaches ${ENVS[j]}`).toEqual([]);
+            });
+            // Its egress (the site's egress group) excludes every other environment.
+            const egress = own.sites.find((s) => s.name === runner.site)!.security.rules.filter((r) => r.direction === "egress" && DEPLOY_RUNNER_PORT_GROUPS.includes(r.group));
+            for (const rule of egress) {
+              for (const other of own.foreignSupernets) expect(cidrOverlaps((rule.peer as { cidr: string }).cidr, other)).toBe(false);
+            }
+          }
+          checked += 1;
+        });
+      }),
+      { numRuns: 150 },
+    );
+    expect(checked).toBeGreaterThan(300);
   });
 
   it("the committed production plan names no CIDR outside its own supernet and admin ranges", () => {

@@ -184,7 +184,7 @@ export function jobScript(): string {
     "set -euo pipefail",
     `export HOME="$STATE_DIRECTORY/home" PATH="${TOOLS_PREFIX}/bin:/usr/local/bin:/usr/bin:/bin"`,
     'mkdir -p "$HOME" "$STATE_DIRECTORY/runner"',
-    `cp -a ${RUNNER_HOME}/. "$STATE_DIRECTORY/runner/"`,
+    `cp -a --no-preserve=ownership ${RUNNER_HOME}/. "$STATE_DIRECTORY/runner/"`,
     // The config is single-use: GitHub removes the runner after its one job.
     'exec "$STATE_DIRECTORY/runner/run.sh" --jitconfig "$(cat "$CREDENTIALS_DIRECTORY/jit")"',
     "",
@@ -212,8 +212,8 @@ export function deployRunnerCloudInit(input: DeployRunnerCloudInitInput): string
     // No default user and no Nova keypair: the only login is the registrar's forced command.
     users: [
       {
+        // Not a system user: cloud-init creates no home for those, and sshd needs one for the key.
         name: REGISTRAR_USER,
-        system: true,
         homedir: REGISTRAR_HOME,
         shell: "/bin/bash",
         lock_passwd: true,
@@ -250,11 +250,13 @@ export function deployRunnerCloudInit(input: DeployRunnerCloudInitInput): string
           "Description=One ephemeral GitHub Actions job per pass, each in a fresh sandbox",
           "After=network-online.target",
           "Wants=network-online.target",
+          "StartLimitIntervalSec=0",
           "",
           "[Service]",
           "ExecStart=/usr/local/sbin/ske-runner-cycle",
           "Restart=always",
-          "RestartSec=5",
+          // A GitHub outage must not turn the loop into a flood of API calls.
+          "RestartSec=15",
           "",
           "[Install]",
           "WantedBy=multi-user.target",
