@@ -1,6 +1,7 @@
 import type { PlatformConfig } from "../config/schema";
 import type { AddressPlan } from "../plan/address-plan";
 import type { PolicyContext } from "./model";
+import { controlSettings } from "./control-settings";
 
 /**
  * The context of one environment, from its validated stack config and the
@@ -22,5 +23,6 @@ export function policyContext(config: PlatformConfig, addressPlan: AddressPlan):
       kubernetesGroup: `${config.zitadel.groupsPrefix}${config.zitadel.auditorGroup}`,
       argocdGroup: config.zitadel.auditorGroup,
     },
+    controls: controlSettings(config),
   };
 }

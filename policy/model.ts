@@ -6,6 +6,7 @@
  */
 import type { AddressPlan, EnvironmentName } from "../plan/address-plan";
 import type { PublicExceptionInput } from "../plan/security-rules";
+import type { ControlSettings } from "./controls-on";
 
 export interface PolicyResource {
   /** Pulumi type token, e.g. `openstack:networking/secGroupRule:SecGroupRule`. */
@@ -64,6 +65,8 @@ export interface PolicyContext {
   oidc: { issuer: string; requireMfa: boolean };
   /** The auditor group as Kubernetes sees it (prefixed) and as Argo CD's RBAC names it. */
   auditors: { kubernetesGroup: string; argocdGroup: string };
+  /** Switchable controls as configured; absent where a context is built by hand. */
+  controls?: ControlSettings;
 }
 
 export interface Violation {

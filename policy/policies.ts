@@ -7,6 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { ENVIRONMENTS } from "../plan/address-plan";
 import { ANY_IPV4, cidrContains, cidrOverlaps, cidrProblem, parseAddress } from "../plan/cidr";
 import { auditEvidence, auditEvidenceProblems, type AuditEvidence, type AuditPolicyDocument, type AuthenticationDocument } from "../plan/audit-evidence";
+import { CONTROL_POLICIES } from "./controls-on";
 import { OPAQUE, at, isOpaque, resourceId, typeChain, type Policy, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 
 export const TYPES = {
@@ -443,9 +444,9 @@ export const productionProtected: ResourcePolicy = {
   name: "production-state-protected",
   control: "6.2",
   enforcement: "mandatory",
-  description: "In production, control-plane instances and Talos machine secrets carry protect and retainOnDelete, so no change can destroy them by accident.",
-  remediation: "Set protection.statefulResources: true in Pulumi.production.yaml; to retire a cluster, unprotect it in a reviewed change first.",
-  appliesTo: (r, ctx) => ctx.environment === "production" && isStatefulResource(r),
+  description: "In production and staging, control-plane instances and Talos machine secrets carry protect and retainOnDelete, so no change can destroy them by accident.",
+  remediation: "Set protection.statefulResources: true in Pulumi.production.yaml and Pulumi.staging.yaml; to retire a cluster, unprotect it in a reviewed change first.",
+  appliesTo: (r, ctx) => (ctx.environment === "production" || ctx.environment === "staging") && isStatefulResource(r),
   validate: (r) => {
     const missing = (["protect", "retainOnDelete"] as const).filter((o) => r.opts?.[o] !== true);
     return missing.length ? [`${r.name} lacks ${missing.join(" and ")}`] : [];
@@ -524,4 +525,5 @@ export const POLICIES: readonly Policy[] = [
   noPlainCredentials,
   noForeignSupernet,
   testEnvironmentHygiene,
+  ...CONTROL_POLICIES,
 ];
