@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ENVIRONMENTS, cidrString, siteNameString } from "../plan/address-plan";
 import { cidrProblem, parseAddress } from "../plan/cidr";
 import { addRefusals } from "./refusals";
+import { siemAuthSchema } from "./siem-auth";
 import { urlCredentialIssues } from "./url-credentials";
 
 /**
@@ -147,6 +148,8 @@ export const auditArchiveSchema = z.strictObject({
 export const siemSchema = z.strictObject({
   endpoint: httpsUrl,
   format: z.enum(["json", "cef"]).default("json"),
+  /** How the SIEM authenticates the collectors; the credential itself is the secret key siemToken. */
+  auth: siemAuthSchema.optional(),
 });
 
 const chartRefSchema = z.strictObject({ repository: httpsUrl, version: semver });
@@ -195,6 +198,8 @@ export const platformConfigSchema = z
     zitadel: zitadelSchema,
     audit: auditSchema,
     protection: protectionSchema,
+    /** The SIEM's credential: set with `pulumi config set --secret siemToken`, never in plain text. */
+    siemToken: z.string().min(1).optional(),
     /** Layers a lab or partial deployment may switch off; everything is on by default. */
     layers: z
       .strictObject({

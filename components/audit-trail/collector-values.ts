@@ -8,6 +8,15 @@
 export const TALOS_AUDIT_LOG_DIR = "/var/log/audit/kube";
 
 export const ARCHIVE_SECRET_KEYS = { accessKeyId: "access-key-id", secretAccessKey: "secret-access-key" } as const;
+/** Key of the SIEM token in the collector's Secret; Vector reads it as ${SIEM_TOKEN}. */
+export const SIEM_TOKEN_SECRET_KEY = "siem-token";
+
+export interface SiemSink {
+  endpoint: string;
+  format: "json" | "cef";
+  /** With auth, every request carries `<header>: [<scheme> ]<token>`, the token from the Secret. */
+  auth?: { header: string; scheme?: string | undefined };
+}
 
 export interface CollectedCluster {
   name: string;
@@ -21,7 +30,7 @@ export interface CollectorConfigInput {
   /** Loki base URL, e.g. `http://loki.audit.svc.cluster.local:3100`. */
   lokiUrl: string;
   archive: { endpoint: string; bucket: string; region: string };
-  siem?: { endpoint: string; format: "json" | "cef" };
+  siem?: SiemSink;
 }
 
 /** Disk buffers that block when full: an audit event is delayed, never dropped. */
@@ -97,6 +106,9 @@ export function collectorConfig(input: CollectorConfigInput) {
       framing: { method: "newline_delimited" },
       compression: "gzip",
       buffer: durableBuffer,
+      ...(input.siem.auth
+        ? { request: { headers: { [input.siem.auth.header]: `${input.siem.auth.scheme ? `${input.siem.auth.scheme} ` : ""}\${SIEM_TOKEN}` } } }
+        : {}),
     };
   }
   return {
@@ -132,6 +144,7 @@ export function collectorValues(input: CollectorConfigInput & { credentialsSecre
     env: [
       secretEnv("ARCHIVE_ACCESS_KEY_ID", ARCHIVE_SECRET_KEYS.accessKeyId),
       secretEnv("ARCHIVE_SECRET_ACCESS_KEY", ARCHIVE_SECRET_KEYS.secretAccessKey),
+      ...(input.siem?.auth ? [secretEnv("SIEM_TOKEN", SIEM_TOKEN_SECRET_KEY)] : []),
     ],
     // The Agent role mounts the host's /var/log read-only, which holds TALOS_AUDIT_LOG_DIR;
     // data_dir (checkpoints, disk buffers) is a hostPath so a restart neither re-sends nor loses events.
