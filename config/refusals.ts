@@ -91,7 +91,7 @@ export function productionGradeIssues(config: RefusalInput): Issue[] {
   if (!isProductionGrade(config.environment)) return [];
   const env = config.environment;
   const issues: Issue[] = [];
-  const refuse = (path: (string | number)[], message: string) => issues.push({ path, message: `${env} runs production's security measures: ${message}` });
+  const refuse = (path: (string | number)[], message: string) => issues.push({ path, message: `${env} keeps this control on (production and staging run the same security measures): ${message}` });
 
   if (!config.zitadel.requireMfa) refuse(["zitadel", "requireMfa"], "MFA cannot be switched off; set requireMfa: true");
   for (const layer of ["clusters", "bootstrap", "kubernetes", "github"] as const) {
