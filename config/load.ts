@@ -12,6 +12,7 @@ import { cidrOverlaps } from "../plan/cidr";
 import { ENVIRONMENTS } from "../plan/address-plan";
 import { committedOwnership, repositorySettingsProblem } from "./cross-stack";
 import { foreignAddressClashes } from "./isolation";
+import { plainCredentialProblem } from "./siem-auth";
 import { CONFIG_NAMESPACE, platformConfigSchema, type PlatformConfig } from "./schema";
 
 /**
@@ -58,6 +59,8 @@ export interface RawStackConfig {
   file: string;
   /** Flat config as Pulumi hands it over: `namespace:key` → string (JSON for objects). */
   values: Record<string, string>;
+  /** Keys whose value is a Pulumi secret; credentials must be among them. */
+  secretKeys?: readonly string[];
 }
 
 export interface LoadedConfig {
@@ -201,5 +204,7 @@ function crossCheck(config: PlatformConfig, raw: RawStackConfig, plan: AddressPl
   }
   const ownership = repositorySettingsProblem({ stack: raw.stack, file: raw.file, owns: config.github.ownsRepositorySettings }, committedOwnership(REPO_ROOT));
   if (ownership) add("github.ownsRepositorySettings", ownership);
+  const secretProblem = plainCredentialProblem(config, raw, prefix);
+  if (secretProblem) add(secretProblem.key, secretProblem.message);
   return problems;
 }

@@ -36,7 +36,8 @@ export interface RefusalInput {
   };
   argocd: { chartVersion: string };
   zitadel: { requireMfa: boolean; groupsPrefix: string };
-  audit: { lockDays: number; charts: Record<"loki" | "grafana" | "collector", { version: string }> };
+  audit: { lockDays: number; charts: Record<"loki" | "grafana" | "collector", { version: string }>; siem?: { auth?: unknown } };
+  siemToken?: string;
   protection: { statefulResources: boolean; allowUnprotectedProduction: boolean };
   layers: Record<"clusters" | "bootstrap" | "kubernetes" | "github", boolean>;
 }
@@ -73,6 +74,12 @@ export function everyEnvironmentIssues(config: RefusalInput): Issue[] {
   const issues: Issue[] = [];
   // The apiserver prepends this to every group in a token: "system:" would let
   // an identity-provider group named "masters" become system:masters.
+  if (config.audit.siem?.auth && config.siemToken === undefined) {
+    issues.push({ path: ["siemToken"], message: "audit.siem.auth needs the SIEM's token: pulumi config set --secret siemToken <token>" });
+  }
+  if (config.siemToken !== undefined && !config.audit.siem?.auth) {
+    issues.push({ path: ["siemToken"], message: "a SIEM token is set but audit.siem.auth does not say how to send it" });
+  }
   if (config.zitadel.groupsPrefix.startsWith("system:")) {
     issues.push({ path: ["zitadel", "groupsPrefix"], message: `"${config.zitadel.groupsPrefix}" would let OIDC groups become Kubernetes system: groups (system:masters); use a prefix such as zitadel:` });
   }
@@ -84,7 +91,7 @@ export function productionGradeIssues(config: RefusalInput): Issue[] {
   if (!isProductionGrade(config.environment)) return [];
   const env = config.environment;
   const issues: Issue[] = [];
-  const refuse = (path: (string | number)[], message: string) => issues.push({ path, message: `${env} runs production's security measures: ${message}` });
+  const refuse = (path: (string | number)[], message: string) => issues.push({ path, message: `${env} keeps this control on (production and staging run the same security measures): ${message}` });
 
   if (!config.zitadel.requireMfa) refuse(["zitadel", "requireMfa"], "MFA cannot be switched off; set requireMfa: true");
   for (const layer of ["clusters", "bootstrap", "kubernetes", "github"] as const) {

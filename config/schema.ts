@@ -3,6 +3,7 @@ import { ENVIRONMENTS, cidrString, siteNameString } from "../plan/address-plan";
 import { cidrProblem, parseAddress } from "../plan/cidr";
 import { DEFAULT_TOOL_PINS } from "../plan/deploy-runner-tools";
 import { addRefusals } from "./refusals";
+import { siemAuthSchema } from "./siem-auth";
 import { urlCredentialIssues } from "./url-credentials";
 
 /**
@@ -153,6 +154,8 @@ export const auditArchiveSchema = z.strictObject({
 export const siemSchema = z.strictObject({
   endpoint: httpsUrl,
   format: z.enum(["json", "cef"]).default("json"),
+  /** How the SIEM authenticates the collectors; the credential itself is the secret key siemToken. */
+  auth: siemAuthSchema.optional(),
 });
 
 const chartRefSchema = z.strictObject({ repository: httpsUrl, version: semver });
@@ -245,6 +248,8 @@ export const platformConfigSchema = z
     runners: deployRunnersSchema.optional(),
     /** The registrar GitHub App's private key (PEM); set with `pulumi config set --secret`, never plain. */
     runnerRegistrarKey: z.string().min(1).optional(),
+    /** The SIEM's credential: set with `pulumi config set --secret siemToken`, never in plain text. */
+    siemToken: z.string().min(1).optional(),
     /** Layers a lab or partial deployment may switch off; everything is on by default. */
     layers: z
       .strictObject({

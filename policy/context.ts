@@ -4,6 +4,7 @@ import { committedForeignClients } from "./committed-identities";
 import type { ProjectPlan } from "../plan/project-plan";
 import { readProjectPlan } from "../config/projects";
 import type { PolicyContext } from "./model";
+import { controlSettings } from "./control-settings";
 
 /**
  * The context of one environment, from its validated stack config and the
@@ -27,5 +28,6 @@ export function policyContext(config: PlatformConfig, addressPlan: AddressPlan, 
       argocdGroup: config.zitadel.auditorGroup,
     },
     foreignClients: committedForeignClients(config.environment),
+    controls: controlSettings(config),
   };
 }

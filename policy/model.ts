@@ -7,6 +7,7 @@
 import type { AddressPlan, EnvironmentName } from "../plan/address-plan";
 import type { ProjectPlan } from "../plan/project-plan";
 import type { PublicExceptionInput } from "../plan/security-rules";
+import type { ControlSettings } from "./controls-on";
 
 export interface PolicyResource {
   /** Pulumi type token, e.g. `openstack:networking/secGroupRule:SecGroupRule`. */
@@ -69,6 +70,8 @@ export interface PolicyContext {
   auditors: { kubernetesGroup: string; argocdGroup: string };
   /** OIDC clients the other environments' committed stack files trust; none may be trusted here. */
   foreignClients?: readonly { environment: string; key: string; clientId: string; file: string }[];
+  /** Switchable controls as configured; absent where a context is built by hand. */
+  controls?: ControlSettings;
 }
 
 export interface Violation {

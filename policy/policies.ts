@@ -11,6 +11,7 @@ import { environmentGates } from "./environment-gates";
 import { ACCESS_CONTROL_POLICIES } from "./access-controls";
 import { AUDITOR_ROLE, argoCdAuditorRoleProblems, indirectSecretProblems } from "./auditor-reads";
 import { PROJECT_SEPARATION_POLICIES } from "./project-separation";
+import { CONTROL_POLICIES } from "./controls-on";
 import { OPAQUE, at, isOpaque, resourceId, typeChain, type Policy, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 
 export const TYPES = {
@@ -449,9 +450,9 @@ export const productionProtected: ResourcePolicy = {
   name: "production-state-protected",
   control: "6.2",
   enforcement: "mandatory",
-  description: "In production, control-plane instances and Talos machine secrets carry protect and retainOnDelete, so no change can destroy them by accident.",
-  remediation: "Set protection.statefulResources: true in Pulumi.production.yaml; to retire a cluster, unprotect it in a reviewed change first.",
-  appliesTo: (r, ctx) => ctx.environment === "production" && isStatefulResource(r),
+  description: "In production and staging, control-plane instances and Talos machine secrets carry protect and retainOnDelete, so no change can destroy them by accident.",
+  remediation: "Set protection.statefulResources: true in Pulumi.production.yaml and Pulumi.staging.yaml; to retire a cluster, unprotect it in a reviewed change first.",
+  appliesTo: (r, ctx) => (ctx.environment === "production" || ctx.environment === "staging") && isStatefulResource(r),
   validate: (r) => {
     const missing = (["protect", "retainOnDelete"] as const).filter((o) => r.opts?.[o] !== true);
     return missing.length ? [`${r.name} lacks ${missing.join(" and ")}`] : [];
@@ -533,4 +534,5 @@ export const POLICIES: readonly Policy[] = [
   environmentGates,
   ...ACCESS_CONTROL_POLICIES,
   ...PROJECT_SEPARATION_POLICIES,
+  ...CONTROL_POLICIES,
 ];

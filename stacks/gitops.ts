@@ -174,6 +174,8 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
       lokiUrl: cluster === ops ? store.url : remotePushUrl,
       archive: { endpoint: archive.endpoint, bucket: archive.bucket, region: archiveSite.plan.config.region, credentials },
       ...(config.audit.siem ? { siem: config.audit.siem } : {}),
+      // Secret from here on: the value came from a `--secret` config key (config/siem-auth.ts).
+      ...(config.siemToken !== undefined ? { siemToken: pulumi.secret(config.siemToken) } : {}),
       provider: cluster.provider,
     });
   }

@@ -10,16 +10,21 @@ import { buildPlatformPlan } from "../plan/platform-plan";
 import { deployPlatform } from "./platform";
 import { checkProjectScopes, ProjectScopeError } from "./project-scope";
 
+// Public in the SDK's runtime but absent from its type declarations.
+const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
+
 export = async () => {
   const stack = pulumi.getStack();
   let loaded;
   let projects;
+  const values = pulumi.runtime.allConfig();
   try {
     const raw = {
       stack,
       // The synth may validate a file other than Pulumi.<stack>.yaml; errors name it.
       file: process.env.SKE_CONFIG_FILE ?? `Pulumi.${stack}.yaml`,
-      values: pulumi.runtime.allConfig(),
+      values,
+      secretKeys: Object.keys(values).filter(isConfigSecret),
     };
     loaded = loadPlatformConfig(
       raw,

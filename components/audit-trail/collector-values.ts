@@ -37,6 +37,15 @@ export const COLLECTOR_RESOURCES = {
 export const COLLECTOR_POD_SECURITY = { "pod-security.kubernetes.io/enforce": "privileged" } as const;
 
 export const ARCHIVE_SECRET_KEYS = { accessKeyId: "access-key-id", secretAccessKey: "secret-access-key" } as const;
+/** Key of the SIEM token in the collector's Secret; Vector reads it as ${SIEM_TOKEN}. */
+export const SIEM_TOKEN_SECRET_KEY = "siem-token";
+
+export interface SiemSink {
+  endpoint: string;
+  format: "json" | "cef";
+  /** With auth, every request carries `<header>: [<scheme> ]<token>`, the token from the Secret. */
+  auth?: { header: string; scheme?: string | undefined };
+}
 
 export interface CollectedCluster {
   name: string;
@@ -50,7 +59,7 @@ export interface CollectorConfigInput {
   /** Loki base URL, e.g. `http://loki.audit.svc.cluster.local:3100`. */
   lokiUrl: string;
   archive: { endpoint: string; bucket: string; region: string };
-  siem?: { endpoint: string; format: "json" | "cef" };
+  siem?: SiemSink;
 }
 
 /** Disk buffers that block when full: an audit event is delayed, never dropped. */
@@ -126,6 +135,9 @@ export function collectorConfig(input: CollectorConfigInput) {
       framing: { method: "newline_delimited" },
       compression: "gzip",
       buffer: durableBuffer,
+      ...(input.siem.auth
+        ? { request: { headers: { [input.siem.auth.header]: `${input.siem.auth.scheme ? `${input.siem.auth.scheme} ` : ""}\${SIEM_TOKEN}` } } }
+        : {}),
     };
   }
   return {
@@ -161,6 +173,7 @@ export function collectorValues(input: CollectorConfigInput & { credentialsSecre
     env: [
       secretEnv("ARCHIVE_ACCESS_KEY_ID", ARCHIVE_SECRET_KEYS.accessKeyId),
       secretEnv("ARCHIVE_SECRET_ACCESS_KEY", ARCHIVE_SECRET_KEYS.secretAccessKey),
+      ...(input.siem?.auth ? [secretEnv("SIEM_TOKEN", SIEM_TOKEN_SECRET_KEY)] : []),
     ],
     // The chart's Agent defaults mount host /var/log, /var/lib (etcd's data on
     // Talos), /proc and /sys. The file source needs one directory: nothing else.

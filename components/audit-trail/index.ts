@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ARCHIVE_SECRET_KEYS, COLLECTOR_POD_SECURITY, collectorValues, type CollectedCluster } from "./collector-values";
+import { ARCHIVE_SECRET_KEYS, COLLECTOR_POD_SECURITY, SIEM_TOKEN_SECRET_KEY, collectorValues, type CollectedCluster, type SiemSink } from "./collector-values";
 import { LOKI_HTTP_PORT, lokiValues } from "./loki-values";
 import type { LockMode } from "./object-lock";
 
@@ -135,8 +135,15 @@ export interface AuditCollectorArgs {
   cluster: CollectedCluster;
   lokiUrl: pulumi.Input<string>;
   archive: { endpoint: string; bucket: string; region: string; credentials: ArchiveCredentials };
-  siem?: { endpoint: string; format: "json" | "cef" };
+  siem?: SiemSink;
+  /** The SIEM's token when siem.auth is set; goes into the collector's Secret only. */
+  siemToken?: pulumi.Input<string>;
   provider: k8s.Provider;
+}
+
+function siemTokenOf(args: AuditCollectorArgs): pulumi.Input<string> {
+  if (args.siemToken === undefined) throw new Error(`audit collector of ${args.cluster.name}: audit.siem.auth is set but no siemToken was handed over`);
+  return args.siemToken;
 }
 
 /** The apiserver audit log shipper of one cluster. */
@@ -161,6 +168,7 @@ export class AuditCollector extends pulumi.ComponentResource {
       stringData: {
         [ARCHIVE_SECRET_KEYS.accessKeyId]: pulumi.secret(args.archive.credentials.accessKeyId),
         [ARCHIVE_SECRET_KEYS.secretAccessKey]: pulumi.secret(args.archive.credentials.secretAccessKey),
+        ...(args.siem?.auth ? { [SIEM_TOKEN_SECRET_KEY]: pulumi.secret(siemTokenOf(args)) } : {}),
       },
     }, { ...child, dependsOn: [namespace] });
 
