@@ -8,6 +8,7 @@ import { ENVIRONMENTS } from "../plan/address-plan";
 import { ANY_IPV4, cidrContains, cidrOverlaps, cidrProblem, parseAddress } from "../plan/cidr";
 import { auditEvidence, auditEvidenceProblems, type AuditEvidence, type AuditPolicyDocument, type AuthenticationDocument } from "../plan/audit-evidence";
 import { ACCESS_CONTROL_POLICIES } from "./access-controls";
+import { AUDIT_TRAIL_POLICIES } from "./audit-trail-controls";
 import { AUDITOR_ROLE, argoCdAuditorRoleProblems, indirectSecretProblems } from "./auditor-reads";
 import { OPAQUE, at, isOpaque, resourceId, typeChain, type Policy, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 
@@ -529,4 +530,5 @@ export const POLICIES: readonly Policy[] = [
   noForeignSupernet,
   testEnvironmentHygiene,
   ...ACCESS_CONTROL_POLICIES,
+  ...AUDIT_TRAIL_POLICIES,
 ];

@@ -8,6 +8,9 @@
 export const TALOS_AUDIT_LOG_DIR = "/var/log/audit/kube";
 
 export const ARCHIVE_SECRET_KEYS = { accessKeyId: "access-key-id", secretAccessKey: "secret-access-key" } as const;
+/** The Secret holding this collector's password at the Loki ingest gateway. */
+export const LOKI_PUSH_SECRET = "loki-push-credentials";
+export const LOKI_PUSH_SECRET_KEY = "password";
 
 export interface CollectedCluster {
   name: string;
@@ -22,6 +25,8 @@ export interface CollectorConfigInput {
   lokiUrl: string;
   archive: { endpoint: string; bucket: string; region: string };
   siem?: { endpoint: string; format: "json" | "cef" };
+  /** User at the ingest gateway; the password comes from LOKI_PUSH_SECRET. */
+  lokiPushUser?: string;
 }
 
 /** Disk buffers that block when full: an audit event is delayed, never dropped. */
@@ -65,6 +70,7 @@ export function collectorConfig(input: CollectorConfigInput) {
         role: cluster.role,
       },
       buffer: durableBuffer,
+      ...(input.lokiPushUser ? { auth: { strategy: "basic", user: input.lokiPushUser, password: "${LOKI_PUSH_PASSWORD}" } } : {}),
     },
     archive: {
       type: "aws_s3",
@@ -132,6 +138,7 @@ export function collectorValues(input: CollectorConfigInput & { credentialsSecre
     env: [
       secretEnv("ARCHIVE_ACCESS_KEY_ID", ARCHIVE_SECRET_KEYS.accessKeyId),
       secretEnv("ARCHIVE_SECRET_ACCESS_KEY", ARCHIVE_SECRET_KEYS.secretAccessKey),
+      ...(input.lokiPushUser ? [{ name: "LOKI_PUSH_PASSWORD", valueFrom: { secretKeyRef: { name: LOKI_PUSH_SECRET, key: LOKI_PUSH_SECRET_KEY } } }] : []),
     ],
     // The Agent role mounts the host's /var/log read-only, which holds TALOS_AUDIT_LOG_DIR;
     // data_dir (checkpoints, disk buffers) is a hostPath so a restart neither re-sends nor loses events.
