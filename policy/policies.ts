@@ -9,6 +9,7 @@ import { ANY_IPV4, cidrContains, cidrOverlaps, cidrProblem, parseAddress } from 
 import { auditEvidence, auditEvidenceProblems, type AuditEvidence, type AuditPolicyDocument, type AuthenticationDocument } from "../plan/audit-evidence";
 import { environmentGates } from "./environment-gates";
 import { ACCESS_CONTROL_POLICIES } from "./access-controls";
+import { AUDIT_TRAIL_POLICIES } from "./audit-trail-controls";
 import { AUDITOR_ROLE, argoCdAuditorRoleProblems, indirectSecretProblems } from "./auditor-reads";
 import { PROJECT_SEPARATION_POLICIES } from "./project-separation";
 import { CONTROL_POLICIES } from "./controls-on";
@@ -535,4 +536,5 @@ export const POLICIES: readonly Policy[] = [
   ...ACCESS_CONTROL_POLICIES,
   ...PROJECT_SEPARATION_POLICIES,
   ...CONTROL_POLICIES,
+  ...AUDIT_TRAIL_POLICIES,
 ];

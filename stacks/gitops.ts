@@ -7,6 +7,7 @@
 import { AUDIT_INGEST_PORT } from "../plan/security-rules";
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { ArgoCd, ArgoCdManagerAccess, IN_CLUSTER_SERVER, gitopsRepoUrl, type ClusterRegistration } from "../components/argocd";
 import { AuditArchiveBucket, AuditCollector, AuditLogStore, type ArchiveCredentials } from "../components/audit-trail";
@@ -147,12 +148,20 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     ...(args.archiveSeparation ? { bucketPolicy: args.archiveSeparation.bucketPolicy } : {}),
   });
 
+  // One push credential per collector, so the gateway admits only this environment's clusters.
+  const pushCredentials = new Map(clusters.map((cluster) => {
+    const password = new random.RandomPassword(`${cluster.plan.name}-loki-push-password`, { length: 40, special: false });
+    return [cluster.plan.name, { user: cluster.plan.name, password: pulumi.secret(password.result) }] as const;
+  }));
+
   const store = new AuditLogStore(`${env}-audit-logs`, {
     chart: config.audit.charts.loki,
     namespace: NAMESPACES.logs,
     retentionDays: config.audit.retentionDays,
     storageSize: "50Gi",
     ingestNodePort: AUDIT_INGEST_PORT,
+    pushCredentials: [...pushCredentials.values()],
+    queryNamespace: NAMESPACES.monitoring,
     provider: ops.provider,
   });
 
@@ -171,7 +180,8 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
       chart: config.audit.charts.collector,
       namespace: NAMESPACES.collector,
       cluster: { name: cluster.plan.name, environment: env, site: cluster.plan.site, role: cluster.plan.role },
-      lokiUrl: cluster === ops ? store.url : remotePushUrl,
+      lokiUrl: cluster === ops ? store.pushUrl : remotePushUrl,
+      lokiPush: pushCredentials.get(cluster.plan.name)!,
       archive: { endpoint: archive.endpoint, bucket: archive.bucket, region: archiveSite.plan.config.region, credentials },
       ...(config.audit.siem ? { siem: config.audit.siem } : {}),
       // Secret from here on: the value came from a `--secret` config key (config/siem-auth.ts).

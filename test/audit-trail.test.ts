@@ -213,8 +213,9 @@ describe.each(STACKS)("the audit trail of %s under mocks", (stack) => {
     expect(values.loki.limits_config.retention_period).toBe(`${audit.retentionDays * 24}h`);
     expect(audit.retentionDays).toBe(30);
     expect(values.loki.compactor.retention_enabled).toBe(true);
-    const [ingest] = ofType(run.resources, "kubernetes:core/v1:Service");
-    expect((ingest!.inputs["spec"] as any).ports[0].nodePort).toBe(AUDIT_INGEST_PORT);
+    const ingest = ofType(run.resources, "kubernetes:core/v1:Service").filter((s) => (s.inputs["spec"] as any).type === "NodePort");
+    expect(ingest).toHaveLength(1);
+    expect((ingest[0]!.inputs["spec"] as any).ports[0].nodePort).toBe(AUDIT_INGEST_PORT);
   });
 
   it("runs one collector per cluster, on control-plane nodes, tailing the Talos audit log into Loki and the archive", () => {
@@ -230,7 +231,7 @@ describe.each(STACKS)("the audit trail of %s under mocks", (stack) => {
       expect(loki.labels).toMatchObject({ cluster: cluster.name, environment: stack, site: cluster.site });
       expect(loki.endpoint).toBe(
         cluster.role === "ops"
-          ? "http://loki.audit-logs.svc.cluster.local:3100"
+          ? "http://loki-ingest-gateway.audit-logs.svc.cluster.local:8080"
           : `http://${new URL(fakeEndpoint(ops.name)).hostname}:${AUDIT_INGEST_PORT}`,
       );
       expect(archive).toMatchObject({ type: "aws_s3", bucket: audit.archive.bucket, endpoint: audit.archive.endpoint, key_prefix: `${cluster.name}/%Y/%m/%d/` });

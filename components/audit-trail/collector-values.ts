@@ -46,6 +46,9 @@ export interface SiemSink {
   /** With auth, every request carries `<header>: [<scheme> ]<token>`, the token from the Secret. */
   auth?: { header: string; scheme?: string | undefined };
 }
+/** The Secret holding this collector's password at the Loki ingest gateway. */
+export const LOKI_PUSH_SECRET = "loki-push-credentials";
+export const LOKI_PUSH_SECRET_KEY = "password";
 
 export interface CollectedCluster {
   name: string;
@@ -60,6 +63,8 @@ export interface CollectorConfigInput {
   lokiUrl: string;
   archive: { endpoint: string; bucket: string; region: string };
   siem?: SiemSink;
+  /** User at the ingest gateway; the password comes from LOKI_PUSH_SECRET. */
+  lokiPushUser?: string;
 }
 
 /** Disk buffers that block when full: an audit event is delayed, never dropped. */
@@ -103,6 +108,7 @@ export function collectorConfig(input: CollectorConfigInput) {
         role: cluster.role,
       },
       buffer: durableBuffer,
+      ...(input.lokiPushUser ? { auth: { strategy: "basic", user: input.lokiPushUser, password: "${LOKI_PUSH_PASSWORD}" } } : {}),
     },
     archive: {
       type: "aws_s3",
@@ -174,6 +180,7 @@ export function collectorValues(input: CollectorConfigInput & { credentialsSecre
       secretEnv("ARCHIVE_ACCESS_KEY_ID", ARCHIVE_SECRET_KEYS.accessKeyId),
       secretEnv("ARCHIVE_SECRET_ACCESS_KEY", ARCHIVE_SECRET_KEYS.secretAccessKey),
       ...(input.siem?.auth ? [secretEnv("SIEM_TOKEN", SIEM_TOKEN_SECRET_KEY)] : []),
+      ...(input.lokiPushUser ? [{ name: "LOKI_PUSH_PASSWORD", valueFrom: { secretKeyRef: { name: LOKI_PUSH_SECRET, key: LOKI_PUSH_SECRET_KEY } } }] : []),
     ],
     // The chart's Agent defaults mount host /var/log, /var/lib (etcd's data on
     // Talos), /proc and /sys. The file source needs one directory: nothing else.

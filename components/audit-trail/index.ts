@@ -1,12 +1,24 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ARCHIVE_SECRET_KEYS, COLLECTOR_POD_SECURITY, SIEM_TOKEN_SECRET_KEY, collectorValues, type CollectedCluster, type SiemSink } from "./collector-values";
+import { ARCHIVE_SECRET_KEYS, COLLECTOR_POD_SECURITY, LOKI_PUSH_SECRET, LOKI_PUSH_SECRET_KEY, SIEM_TOKEN_SECRET_KEY, collectorValues, type CollectedCluster, type SiemSink } from "./collector-values";
+import { createHash } from "node:crypto";
+import {
+  HTPASSWD_KEY,
+  INGEST_GATEWAY_LABELS,
+  INGEST_GATEWAY_NAME,
+  INGEST_GATEWAY_PORT,
+  gatewayDeploymentSpec,
+  htpasswdLine,
+  nginxConfig,
+  type PushCredential,
+} from "./ingest-gateway";
 import { LOKI_HTTP_PORT, lokiValues } from "./loki-values";
 import type { LockMode } from "./object-lock";
 
 export * from "./collector-values";
 export * from "./loki-values";
+export * from "./ingest-gateway";
 export { objectLockConfigurationXml, parseObjectLockConfiguration, ensureObjectLockBucket, signRequest } from "./object-lock";
 export type { ArchiveBucketSpec, LockMode, S3Credentials } from "./object-lock";
 
@@ -86,14 +98,26 @@ export interface AuditLogStoreArgs {
    * Reachable only inside the environment's network (security groups).
    */
   ingestNodePort: number;
+  /** One per collector; the gateway admits a push only with one of these (secrets). */
+  pushCredentials: { user: string; password: pulumi.Input<string> }[];
+  /** Namespace of the only in-cluster reader (Grafana); everything else reaches Loki through the gateway or not at all. */
+  queryNamespace: string;
   provider: k8s.Provider;
 }
+
+const LOKI_POD_LABELS = {
+  "app.kubernetes.io/name": "loki",
+  "app.kubernetes.io/instance": "loki",
+  "app.kubernetes.io/component": "single-binary",
+} as const;
 
 /** Loki in the ops cluster: the 30-day, queryable copy of every cluster's audit log. */
 export class AuditLogStore extends pulumi.ComponentResource {
   readonly release: k8s.helm.v3.Release;
-  /** In-cluster URL for queries (Grafana) and pushes from the ops cluster's own collector. */
+  /** In-cluster URL for queries (Grafana only; a NetworkPolicy keeps other pods out). */
   readonly url: string;
+  /** In-cluster URL of the authenticating gateway, for the ops cluster's own collector. */
+  readonly pushUrl: string;
 
   constructor(name: string, args: AuditLogStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ske:audit:AuditLogStore", name, {}, opts);
@@ -113,18 +137,70 @@ export class AuditLogStore extends pulumi.ComponentResource {
     }, { ...child, dependsOn: [namespace] });
     this.url = `http://loki.${args.namespace}.svc.cluster.local:${LOKI_HTTP_PORT}`;
 
+    // The push door: nginx with one credential per collector, push path only.
+    const config = nginxConfig(this.url);
+    const gatewayConfig = new k8s.core.v1.ConfigMap(`${name}-ingest-gateway-config`, {
+      metadata: { name: `${INGEST_GATEWAY_NAME}-config`, namespace: args.namespace },
+      data: { "nginx.conf": config },
+    }, { ...child, dependsOn: [namespace] });
+    const htpasswd = pulumi.secret(
+      pulumi.all(args.pushCredentials.map((c) => pulumi.all([c.user, c.password]))).apply((pairs) =>
+        pairs.map(([user, password]) => htpasswdLine({ user, password } satisfies PushCredential)).join("\n") + "\n",
+      ),
+    );
+    const gatewaySecret = new k8s.core.v1.Secret(`${name}-ingest-gateway-users`, {
+      metadata: { name: `${INGEST_GATEWAY_NAME}-users`, namespace: args.namespace },
+      type: "Opaque",
+      stringData: { [HTPASSWD_KEY]: htpasswd },
+    }, { ...child, dependsOn: [namespace] });
+    new k8s.apps.v1.Deployment(`${name}-ingest-gateway`, {
+      metadata: { name: INGEST_GATEWAY_NAME, namespace: args.namespace, labels: { ...INGEST_GATEWAY_LABELS } },
+      spec: gatewayDeploymentSpec({
+        configMap: `${INGEST_GATEWAY_NAME}-config`,
+        secret: `${INGEST_GATEWAY_NAME}-users`,
+        checksum: createHash("sha256").update(config).digest("hex"),
+      }),
+    }, { ...child, dependsOn: [gatewayConfig, gatewaySecret] });
+    new k8s.core.v1.Service(`${name}-ingest-gateway`, {
+      metadata: { name: INGEST_GATEWAY_NAME, namespace: args.namespace },
+      spec: {
+        type: "ClusterIP",
+        selector: { ...INGEST_GATEWAY_LABELS },
+        ports: [{ name: "push", port: INGEST_GATEWAY_PORT, targetPort: INGEST_GATEWAY_PORT, protocol: "TCP" }],
+      },
+    }, { ...child, dependsOn: [namespace] });
+    this.pushUrl = `http://${INGEST_GATEWAY_NAME}.${args.namespace}.svc.cluster.local:${INGEST_GATEWAY_PORT}`;
+
     new k8s.core.v1.Service(`${name}-ingest`, {
       metadata: { name: "loki-audit-ingest", namespace: args.namespace },
       spec: {
         type: "NodePort",
-        selector: {
-          "app.kubernetes.io/name": "loki",
-          "app.kubernetes.io/instance": "loki",
-          "app.kubernetes.io/component": "single-binary",
-        },
-        ports: [{ name: "push", port: LOKI_HTTP_PORT, targetPort: LOKI_HTTP_PORT, nodePort: args.ingestNodePort, protocol: "TCP" }],
+        selector: { ...INGEST_GATEWAY_LABELS },
+        ports: [{ name: "push", port: INGEST_GATEWAY_PORT, targetPort: INGEST_GATEWAY_PORT, nodePort: args.ingestNodePort, protocol: "TCP" }],
       },
-    }, { ...child, dependsOn: [this.release] });
+    }, { ...child, dependsOn: [namespace] });
+
+    // Loki's HTTP API (queries, tail, push) only for the gateway and Grafana; Loki may talk to itself.
+    new k8s.networking.v1.NetworkPolicy(`${name}-loki-ingress`, {
+      metadata: { name: "loki-ingress", namespace: args.namespace },
+      spec: {
+        podSelector: { matchLabels: { ...LOKI_POD_LABELS } },
+        policyTypes: ["Ingress"],
+        ingress: [
+          {
+            from: [
+              { podSelector: { matchLabels: { ...INGEST_GATEWAY_LABELS } } },
+              {
+                namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.queryNamespace } },
+                podSelector: { matchLabels: { "app.kubernetes.io/name": "grafana" } },
+              },
+            ],
+            ports: [{ protocol: "TCP", port: LOKI_HTTP_PORT }],
+          },
+          { from: [{ podSelector: { matchLabels: { ...LOKI_POD_LABELS } } }] },
+        ],
+      },
+    }, { ...child, dependsOn: [namespace] });
     this.registerOutputs({});
   }
 }
@@ -134,6 +210,8 @@ export interface AuditCollectorArgs {
   namespace: string;
   cluster: CollectedCluster;
   lokiUrl: pulumi.Input<string>;
+  /** This collector's credential at the ingest gateway; the password is a secret. */
+  lokiPush: { user: string; password: pulumi.Input<string> };
   archive: { endpoint: string; bucket: string; region: string; credentials: ArchiveCredentials };
   siem?: SiemSink;
   /** The SIEM's token when siem.auth is set; goes into the collector's Secret only. */
@@ -172,6 +250,12 @@ export class AuditCollector extends pulumi.ComponentResource {
       },
     }, { ...child, dependsOn: [namespace] });
 
+    const pushSecret = new k8s.core.v1.Secret(`${name}-loki-push-credentials`, {
+      metadata: { name: LOKI_PUSH_SECRET, namespace: args.namespace },
+      type: "Opaque",
+      stringData: { [LOKI_PUSH_SECRET_KEY]: pulumi.secret(args.lokiPush.password) },
+    }, { ...child, dependsOn: [namespace] });
+
     this.release = new k8s.helm.v3.Release(`${name}-vector`, {
       name: "audit-collector",
       chart: "vector",
@@ -185,10 +269,11 @@ export class AuditCollector extends pulumi.ComponentResource {
           archive: { endpoint: args.archive.endpoint, bucket: args.archive.bucket, region: args.archive.region },
           ...(args.siem ? { siem: args.siem } : {}),
           credentialsSecret,
+          lokiPushUser: args.lokiPush.user,
         }),
       ),
       atomic: true,
-    }, { ...child, dependsOn: [namespace, credentials] });
+    }, { ...child, dependsOn: [namespace, credentials, pushSecret] });
     this.registerOutputs({});
   }
 }

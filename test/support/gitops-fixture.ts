@@ -28,6 +28,8 @@ export const gitopsFakeState: FakeState = (type, name, inputs) => {
       return { access: `FAKE-ACCESS-${name}`, secret: `FAKE-SECRET-${name}` };
     case "tls:index/privateKey:PrivateKey":
       return { privateKeyPem: `FAKE-PEM-${name}`, publicKeyOpenssh: `ssh-ed25519 FAKE-${name}` };
+    case "random:index/randomPassword:RandomPassword":
+      return { result: `FAKE-PASSWORD-${name}`.padEnd(Number(inputs["length"] ?? 16), "0") };
     default:
       return {};
   }

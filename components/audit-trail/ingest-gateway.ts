@@ -1,0 +1,124 @@
+/**
+ * The only door to Loki from outside the ops cluster: an nginx that accepts
+ * `POST /loki/api/v1/push` from a collector that presents its push
+ * credential, and answers 404 to everything else (no query, tail, delete or
+ * admin API). The HAProxy pair forwards the ingest NodePort to this gateway,
+ * never to Loki. Pure data here; the component renders it.
+ */
+import { createHash } from "node:crypto";
+
+export const LOKI_PUSH_PATH = "/loki/api/v1/push";
+export const INGEST_GATEWAY_PORT = 8080;
+export const INGEST_GATEWAY_NAME = "loki-ingest-gateway";
+export const INGEST_GATEWAY_LABELS = { "app.kubernetes.io/name": INGEST_GATEWAY_NAME, "app.kubernetes.io/part-of": "audit-trail" } as const;
+/** nginx's unprivileged build: runs as uid 101 and listens above 1024. */
+export const INGEST_GATEWAY_IMAGE = "docker.io/nginxinc/nginx-unprivileged:1.27-alpine";
+const HTPASSWD_DIR = "/etc/nginx/auth";
+export const HTPASSWD_KEY = "htpasswd";
+
+export interface PushCredential {
+  /** One user per cluster, so a leaked credential names the cluster it came from. */
+  user: string;
+  password: string;
+}
+
+/**
+ * One htpasswd line in nginx's `{SSHA}` scheme. The salt is derived from the
+ * credential so the rendered Secret is stable between runs; the password is
+ * random and long, so the salt only has to stop precomputed tables.
+ */
+export function htpasswdLine(credential: PushCredential): string {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(credential.user)) throw new Error(`push user "${credential.user}" must be a lower-case name`);
+  if (credential.password.length < 24) throw new Error(`push password of ${credential.user} is shorter than 24 characters`);
+  const salt = createHash("sha256").update(`${credential.user}\0${credential.password}`).digest().subarray(0, 8);
+  const digest = createHash("sha1").update(Buffer.concat([Buffer.from(credential.password, "utf8"), salt])).digest();
+  return `${credential.user}:{SSHA}${Buffer.concat([digest, salt]).toString("base64")}`;
+}
+
+export function nginxConfig(lokiUrl: string): string {
+  return [
+    "worker_processes 1;",
+    "pid /tmp/nginx.pid;",
+    "events { worker_connections 1024; }",
+    "http {",
+    "  client_body_temp_path /tmp/client_body;",
+    "  proxy_temp_path /tmp/proxy;",
+    "  fastcgi_temp_path /tmp/fastcgi;",
+    "  uwsgi_temp_path /tmp/uwsgi;",
+    "  scgi_temp_path /tmp/scgi;",
+    "  server_tokens off;",
+    "  client_max_body_size 16m;",
+    "  server {",
+    `    listen ${INGEST_GATEWAY_PORT};`,
+    `    location = ${LOKI_PUSH_PATH} {`,
+    "      limit_except POST { deny all; }",
+    '      auth_basic "audit ingest";',
+    `      auth_basic_user_file ${HTPASSWD_DIR}/${HTPASSWD_KEY};`,
+    // Loki runs single-tenant; the credential stops here.
+    '      proxy_set_header Authorization "";',
+    `      proxy_pass ${lokiUrl};`,
+    "    }",
+    // Probes only; says nothing about Loki.
+    "    location = /healthz { access_log off; return 200; }",
+    "    location / { return 404; }",
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/** What a policy needs to know about a rendered gateway config. */
+export interface GatewayConfigFacts {
+  proxiedLocations: string[];
+  authenticatedLocations: string[];
+  catchAllRefuses: boolean;
+}
+
+/** Reads the locations back out of an nginx config of the shape above. */
+export function gatewayConfigFacts(config: string): GatewayConfigFacts {
+  const locations = [...config.matchAll(/location\s+(=\s*)?(\S+)\s*\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}/g)].map((m) => ({
+    path: `${m[1] ? "= " : ""}${m[2]}`,
+    body: m[3] ?? "",
+  }));
+  return {
+    proxiedLocations: locations.filter((l) => /proxy_pass\s/.test(l.body)).map((l) => l.path),
+    authenticatedLocations: locations.filter((l) => /auth_basic\s+"[^"]+"/.test(l.body) && /auth_basic_user_file\s+\S+/.test(l.body) && !/auth_basic\s+off/.test(l.body)).map((l) => l.path),
+    catchAllRefuses: locations.some((l) => l.path === "/" && /return\s+40[34]\s*;/.test(l.body) && !/proxy_pass/.test(l.body)),
+  };
+}
+
+export function gatewayDeploymentSpec(args: { configMap: string; secret: string; checksum: string }) {
+  return {
+    replicas: 2,
+    selector: { matchLabels: { ...INGEST_GATEWAY_LABELS } },
+    template: {
+      metadata: {
+        labels: { ...INGEST_GATEWAY_LABELS },
+        // A new credential or config rolls the pods.
+        annotations: { "ske-platform/config-checksum": args.checksum },
+      },
+      spec: {
+        automountServiceAccountToken: false,
+        securityContext: { runAsNonRoot: true, runAsUser: 101, seccompProfile: { type: "RuntimeDefault" } },
+        containers: [{
+          name: "nginx",
+          image: INGEST_GATEWAY_IMAGE,
+          ports: [{ name: "push", containerPort: INGEST_GATEWAY_PORT }],
+          readinessProbe: { httpGet: { path: "/healthz", port: INGEST_GATEWAY_PORT } },
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+          resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+          volumeMounts: [
+            { name: "config", mountPath: "/etc/nginx/nginx.conf", subPath: "nginx.conf", readOnly: true },
+            { name: "auth", mountPath: HTPASSWD_DIR, readOnly: true },
+            { name: "tmp", mountPath: "/tmp" },
+          ],
+        }],
+        volumes: [
+          { name: "config", configMap: { name: args.configMap } },
+          { name: "auth", secret: { secretName: args.secret } },
+          { name: "tmp", emptyDir: {} },
+        ],
+      },
+    },
+  };
+}
