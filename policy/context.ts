@@ -22,5 +22,7 @@ export function policyContext(config: PlatformConfig, addressPlan: AddressPlan):
       kubernetesGroup: `${config.zitadel.groupsPrefix}${config.zitadel.auditorGroup}`,
       argocdGroup: config.zitadel.auditorGroup,
     },
+    platform: { kubernetesGroup: `${config.zitadel.groupsPrefix}${config.zitadel.platformGroup}` },
+    breakGlass: { kubernetesGroup: `${config.zitadel.groupsPrefix}${config.zitadel.breakGlassGroup}` },
   };
 }

@@ -64,6 +64,9 @@ export interface PolicyContext {
   oidc: { issuer: string; requireMfa: boolean };
   /** The auditor group as Kubernetes sees it (prefixed) and as Argo CD's RBAC names it. */
   auditors: { kubernetesGroup: string; argocdGroup: string };
+  /** The platform group and the break-glass group as Kubernetes sees them; absent, no human group may hold a built-in admin role. */
+  platform?: { kubernetesGroup: string };
+  breakGlass?: { kubernetesGroup: string };
 }
 
 export interface Violation {

@@ -7,6 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { ENVIRONMENTS } from "../plan/address-plan";
 import { ANY_IPV4, cidrContains, cidrOverlaps, cidrProblem, parseAddress } from "../plan/cidr";
 import { auditEvidence, auditEvidenceProblems, type AuditEvidence, type AuditPolicyDocument, type AuthenticationDocument } from "../plan/audit-evidence";
+import { LEAST_PRIVILEGE_POLICIES } from "./least-privilege";
 import { OPAQUE, at, isOpaque, resourceId, typeChain, type Policy, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 
 export const TYPES = {
@@ -524,4 +525,5 @@ export const POLICIES: readonly Policy[] = [
   noPlainCredentials,
   noForeignSupernet,
   testEnvironmentHygiene,
+  ...LEAST_PRIVILEGE_POLICIES,
 ];

@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ARCHIVE_SECRET_KEYS, COLLECTOR_POD_SECURITY, collectorValues, type CollectedCluster } from "./collector-values";
 import { LOKI_HTTP_PORT, lokiValues } from "./loki-values";
+import { withResources } from "../../plan/workload-resources";
 import type { LockMode } from "./object-lock";
 
 export * from "./collector-values";
@@ -105,7 +106,7 @@ export class AuditLogStore extends pulumi.ComponentResource {
       version: args.chart.version,
       repositoryOpts: { repo: args.chart.repository },
       namespace: args.namespace,
-      values: lokiValues({ retentionDays: args.retentionDays, storageSize: args.storageSize }),
+      values: withResources("loki", lokiValues({ retentionDays: args.retentionDays, storageSize: args.storageSize })),
       atomic: true,
     }, { ...child, dependsOn: [namespace] });
     this.url = `http://loki.${args.namespace}.svc.cluster.local:${LOKI_HTTP_PORT}`;
