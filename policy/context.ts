@@ -29,5 +29,7 @@ export function policyContext(config: PlatformConfig, addressPlan: AddressPlan, 
     },
     foreignClients: committedForeignClients(config.environment),
     controls: controlSettings(config),
+    platform: { kubernetesGroup: `${config.zitadel.groupsPrefix}${config.zitadel.platformGroup}` },
+    breakGlass: { kubernetesGroup: `${config.zitadel.groupsPrefix}${config.zitadel.breakGlassGroup}` },
   };
 }

@@ -72,6 +72,9 @@ export interface PolicyContext {
   foreignClients?: readonly { environment: string; key: string; clientId: string; file: string }[];
   /** Switchable controls as configured; absent where a context is built by hand. */
   controls?: ControlSettings;
+  /** The platform group and the break-glass group as Kubernetes sees them; absent, no human group may hold a built-in admin role. */
+  platform?: { kubernetesGroup: string };
+  breakGlass?: { kubernetesGroup: string };
 }
 
 export interface Violation {

@@ -13,6 +13,7 @@ import { AUDIT_TRAIL_POLICIES } from "./audit-trail-controls";
 import { AUDITOR_ROLE, argoCdAuditorRoleProblems, indirectSecretProblems } from "./auditor-reads";
 import { PROJECT_SEPARATION_POLICIES } from "./project-separation";
 import { CONTROL_POLICIES } from "./controls-on";
+import { LEAST_PRIVILEGE_POLICIES } from "./least-privilege";
 import { OPAQUE, at, isOpaque, resourceId, typeChain, type Policy, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 
 export const TYPES = {
@@ -537,4 +538,5 @@ export const POLICIES: readonly Policy[] = [
   ...PROJECT_SEPARATION_POLICIES,
   ...CONTROL_POLICIES,
   ...AUDIT_TRAIL_POLICIES,
+  ...LEAST_PRIVILEGE_POLICIES,
 ];

@@ -13,6 +13,7 @@ import {
   type RegisteredCluster,
 } from "./registration";
 import { argoCdValues, type ArgoCdSsoSettings } from "./values";
+import { withResources } from "../../plan/workload-resources";
 
 export * from "./registration";
 export * from "./values";
@@ -125,7 +126,7 @@ export class ArgoCd extends pulumi.ComponentResource {
       version: args.chart.version,
       repositoryOpts: { repo: args.chart.repository },
       namespace: ns,
-      values: argoCdValues({ url: args.url, sso: args.sso }),
+      values: withResources("argo-cd", argoCdValues({ url: args.url, sso: args.sso })),
       atomic: true,
     }, { ...child, dependsOn: [namespace] });
 

@@ -4,6 +4,8 @@
  * when configured, to a SIEM. Pure data, tested without a cluster.
  */
 
+import { COLLECTOR_RESOURCES } from "../../plan/workload-resources";
+
 /** Where Talos has kube-apiserver write its audit log on control-plane nodes. */
 export const TALOS_AUDIT_LOG_DIR = "/var/log/audit/kube";
 
@@ -16,16 +18,6 @@ export const TALOS_AUDIT_LOG_DIR = "/var/log/audit/kube";
 export const COLLECTOR_UID = 65534;
 const AUDIT_LOG_VOLUME = "apiserver-audit-log";
 
-/**
- * Sized for a control-plane node (the smallest flavor in the stack files,
- * c2.large): Vector tailing one file and sending to three sinks stays well
- * under a tenth of a core; memory covers in-flight batches, the disk buffers
- * live on the data dir (three sinks at 512 MiB at most, plus checkpoints).
- */
-export const COLLECTOR_RESOURCES = {
-  requests: { cpu: "50m", memory: "128Mi", "ephemeral-storage": "256Mi" },
-  limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "2Gi" },
-};
 
 /**
  * Pod Security of the collector's namespace. Baseline forbids every hostPath,

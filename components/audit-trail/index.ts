@@ -14,6 +14,7 @@ import {
   type PushCredential,
 } from "./ingest-gateway";
 import { LOKI_HTTP_PORT, lokiValues } from "./loki-values";
+import { withResources } from "../../plan/workload-resources";
 import type { LockMode } from "./object-lock";
 
 export * from "./collector-values";
@@ -132,7 +133,7 @@ export class AuditLogStore extends pulumi.ComponentResource {
       version: args.chart.version,
       repositoryOpts: { repo: args.chart.repository },
       namespace: args.namespace,
-      values: lokiValues({ retentionDays: args.retentionDays, storageSize: args.storageSize }),
+      values: withResources("loki", lokiValues({ retentionDays: args.retentionDays, storageSize: args.storageSize })),
       atomic: true,
     }, { ...child, dependsOn: [namespace] });
     this.url = `http://loki.${args.namespace}.svc.cluster.local:${LOKI_HTTP_PORT}`;

@@ -19,7 +19,9 @@ import {
   type OidcSettings,
 } from "../talos/machine-config";
 import { TalosMachineSecrets, clientCertificate } from "../talos/secrets";
+import { withResources } from "../../plan/workload-resources";
 import { bootstrapCommand } from "./bootstrap";
+import { metadataBlockPolicy } from "./metadata-block";
 import { API_SERVER_PORT, loadBalancerCloudInit } from "./load-balancer-config";
 
 /**
@@ -302,13 +304,13 @@ export class Cluster extends pulumi.ComponentResource {
     if (args.kubernetes) {
       this.kubernetesProvider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this });
 
-      new k8s.helm.v3.Release(`${name}-cilium`, {
+      const cilium = new k8s.helm.v3.Release(`${name}-cilium`, {
         name: "cilium",
         chart: "cilium",
         version: args.ciliumChartVersion,
         repositoryOpts: { repo: CILIUM_REPOSITORY },
         namespace: "kube-system",
-        values: ciliumValues(vip),
+        values: withResources("cilium", ciliumValues(vip)),
         // Nodes stay NotReady until Cilium runs; give it time to roll out.
         timeout: 900,
       }, {
@@ -316,6 +318,15 @@ export class Cluster extends pulumi.ComponentResource {
         provider: this.kubernetesProvider,
         dependsOn: this.bootstrap ? [this.bootstrap] : this.controlPlane,
       });
+
+      // Cilium brings the CRD; the policy waits for the release.
+      const block = metadataBlockPolicy();
+      new k8s.apiextensions.CustomResource(`${name}-deny-instance-metadata`, {
+        apiVersion: block.apiVersion,
+        kind: block.kind,
+        metadata: block.metadata,
+        spec: block.spec,
+      }, { parent: this, provider: this.kubernetesProvider, dependsOn: [cilium] });
     }
 
     this.registerOutputs({

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { grafanaValues, type GrafanaSsoSettings } from "./values";
+import { withResources } from "../../plan/workload-resources";
 
 export * from "./values";
 
@@ -31,7 +32,7 @@ export class Grafana extends pulumi.ComponentResource {
       repositoryOpts: { repo: args.chart.repository },
       namespace: args.namespace,
       createNamespace: true,
-      values: pulumi.output(args.lokiUrl).apply((lokiUrl) => grafanaValues({ sso: args.sso, rootUrl: args.rootUrl, lokiUrl })),
+      values: pulumi.output(args.lokiUrl).apply((lokiUrl) => withResources("grafana", grafanaValues({ sso: args.sso, rootUrl: args.rootUrl, lokiUrl }))),
       atomic: true,
     }, child);
     this.registerOutputs({});
