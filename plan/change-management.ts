@@ -36,7 +36,7 @@ export function previewCheckName(environment: EnvironmentName): string {
  * The check run the trusted review-diff-comment workflow posts on a pull
  * request's head commit: it fails while the review diff says the change
  * weakens a control and no second team member has accepted that
- * (docs/decisions/0001-review-diff-gate.md).
+ * (docs/decisions/review-diff-gate.md).
  */
 export const REVIEW_DIFF_GATE_CHECK = "review-diff-gate";
 

@@ -10,7 +10,7 @@
  * <out>/comment.md. No imports beyond Node's own: the trusted job runs it
  * with plain Node, so no dependency of the repository is installed or run
  * in a job that holds a write token.
- * See docs/decisions/0001-review-diff-gate.md.
+ * See docs/decisions/review-diff-gate.md.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -104,3 +104,17 @@ export function readSynthSnapshot(dir: string, stackFile: string): SynthSnapshot
     secretConfig: fs.existsSync(stackFile) ? secretConfigDigests(fs.readFileSync(stackFile, "utf8")) : {},
   };
 }
+
+/** The snapshot of an in-process synth, as the tests take it. */
+export function snapshotOf(
+  result: { environment: string; sites: string[]; resources: DigestedResource[]; compliance: ComplianceOutcome },
+  stackFileText: string,
+): SynthSnapshot {
+  return {
+    environment: result.environment,
+    sites: result.sites,
+    resources: result.resources,
+    compliance: complianceRecord(result.compliance),
+    secretConfig: secretConfigDigests(stackFileText),
+  };
+}

@@ -4,10 +4,10 @@
  * (65536 characters), so long lists collapse and, past a budget, details
  * give way to counts and a link to the full diff.
  */
-import { verdictWord, type DiffOutcome, type InputChange, type ResourceChange, type StackDiff } from "./diff";
+import { IRREVERSIBLE, verdictWord, type DiffOutcome, type InputChange, type ResourceChange, type StackDiff } from "./diff";
 
 export const GITHUB_COMMENT_LIMIT = 65536;
-/** The label that lets a change that weakens a control through the gate (docs/decisions/0001-review-diff-gate.md). */
+/** The label that lets a change that weakens a control through the gate (docs/decisions/review-diff-gate.md). */
 export const WEAKENS_LABEL = "weakens-control-approved";
 
 const OUTCOME_TEXT: Record<DiffOutcome, string> = {
@@ -41,6 +41,11 @@ function operationText(r: ResourceChange): string {
   return ` [${r.operation.toUpperCase()} forced by ${r.forcedBy.join(", ")}]`;
 }
 
+/** The weakenings other than irreversible operations, which get their own list, and how many those are. */
+function weakeningsBesideIrreversible(diff: StackDiff): [StackDiff["weakenings"], number] {
+  return [diff.weakenings.filter((w) => w.control !== IRREVERSIBLE), diff.weakenings.length - diff.weakenings.filter((w) => w.control !== IRREVERSIBLE).length];
+}
+
 function groupBy<T>(items: readonly T[], by: (item: T) => string): Map<string, T[]> {
   const out = new Map<string, T[]>();
   for (const item of items) out.set(by(item), [...(out.get(by(item)) ?? []), item]);
@@ -55,9 +60,11 @@ export function renderText(diff: StackDiff): string {
   if (diff.sites.added.length || diff.sites.removed.length) {
     lines.push(`Sites: ${[...diff.sites.added.map((s) => `+${s}`), ...diff.sites.removed.map((s) => `-${s}`)].join(" ")}`);
   }
-  if (diff.weakenings.length) {
+  const [listed, irreversibleCount] = weakeningsBesideIrreversible(diff);
+  if (listed.length || irreversibleCount) {
     lines.push("", "Weakens a control:");
-    for (const w of diff.weakenings) lines.push(`  !! [${w.control}] ${w.message}`);
+    for (const w of listed) lines.push(`  !! [${w.control}] ${w.message}`);
+    if (irreversibleCount) lines.push(`  !! ${irreversibleCount} operations that cannot be undone (below)`);
   }
   if (diff.irreversible.length) {
     lines.push("", "Operations that cannot be undone:");
@@ -119,17 +126,24 @@ function markdownStack(diff: StackDiff, detail: Detail): string[] {
   const { added, removed, changed } = diff.resources;
   out.push(`${added.length} added, ${removed.length} removed, ${changed.length} changed (${changed.filter((c) => c.operation !== "update").length} replaced or rebuilt)` +
     (diff.sites.added.length || diff.sites.removed.length ? `; sites ${[...diff.sites.added.map((s) => `+${s}`), ...diff.sites.removed.map((s) => `−${s}`)].join(" ")}` : ""), "");
-  if (diff.weakenings.length) {
-    out.push(...fold(`Weakens a control (${diff.weakenings.length})`, diff.weakenings.map((w) => `- ❗ **${esc(w.control)}**: ${esc(w.message)}`), 15), "");
+  const [listed, irreversibleCount] = weakeningsBesideIrreversible(diff);
+  if (listed.length || irreversibleCount) {
+    out.push(...fold(`Weakens a control (${diff.weakenings.length})`, [
+      ...listed.map((w) => `- ❗ **${esc(w.control)}**: ${esc(w.message)}`),
+      ...(irreversibleCount ? [`- ❗ **${irreversibleCount} operations that cannot be undone** (below)`] : []),
+    ], 15), "");
   }
   if (diff.irreversible.length) {
     out.push(...fold(`Operations that cannot be undone (${diff.irreversible.length})`, [
       "| operation | resource | why it matters | forced by |",
       "| --- | --- | --- | --- |",
       ...diff.irreversible.map((op) => `| **${op.operation}** | ${code(op.name)} | ${esc(op.what.join(", "))} | ${esc(op.forcedBy.join(", "))} |`),
-    ], 10), "");
+    ], 25), "");
   }
-  out.push(`**Compliance**: ${esc(diff.compliance.before)} → ${esc(diff.compliance.after)}`, "");
+  const sameVerdict = verdictWord(diff.compliance.before) === verdictWord(diff.compliance.after);
+  out.push(sameVerdict && diff.compliance.policies.length === 0
+    ? `**Compliance**: unchanged (${esc(verdictWord(diff.compliance.after))})`
+    : `**Compliance**: ${sameVerdict ? "" : "⚠️ "}${esc(diff.compliance.before)} → ${esc(diff.compliance.after)}`, "");
   if (diff.compliance.policies.length) {
     out.push("| policy | control | before | after |", "| --- | --- | --- | --- |",
       ...diff.compliance.policies.map((p) => `| ${p.weakens ? "❗ " : ""}${code(p.name)} | ${p.control} | ${p.before} | ${p.after} |`), "");

@@ -88,6 +88,9 @@ export interface StackDiff {
   outcome: DiffOutcome;
 }
 
+/** The weakening "control" under which irreversible operations are listed. */
+export const IRREVERSIBLE = "cannot be undone";
+
 /** Exit codes of `npm run diff`, one per outcome; 1 stays "could not synth". */
 export const EXIT_CODES: Record<DiffOutcome, number> = { "no-change": 0, changes: 3, weakens: 4 };
 
@@ -414,7 +417,7 @@ export function diffSnapshots(base: SynthSnapshot, head: SynthSnapshot, context:
     weakenings.push({ control: p.control, message: `policy ${p.name}: ${p.before} -> ${p.after}` });
   }
   for (const op of irreversible) {
-    weakenings.push({ control: "cannot be undone", message: `${op.operation} ${op.name} (${op.what.join(", ")})` });
+    weakenings.push({ control: IRREVERSIBLE, message: `${op.operation} ${op.name} (${op.what.join(", ")})` });
   }
   const cmNames = [
     ...added.filter((r) => CHANGE_MANAGEMENT_TYPES.has(r.type)).map((r) => `${r.name} added`),

@@ -5,7 +5,6 @@ import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS } from "../plan/address-plan";
 import {
   IAC_REQUIRED_CHECKS,
-  REVIEW_DIFF_GATE_CHECK,
   deployEnvironmentName,
   deployRunnerLabel,
   driftEnvironmentName,
@@ -13,6 +12,7 @@ import {
   previewEnvironmentName,
 } from "../plan/change-management";
 import { ROOT } from "./support/stacks";
+import { REVIEW_DIFF_GATE_CHECK } from "../plan/change-management";
 
 const DIR = path.join(ROOT, ".github", "workflows");
 const FILES = fs.readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();

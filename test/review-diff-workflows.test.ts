@@ -51,6 +51,10 @@ describe("the trusted review-diff-comment workflow", () => {
     });
   });
 
+  it("takes the label off on every new push, so an acceptance never carries over to commits nobody saw", () => {
+    expect(script).toMatch(/if \[ "\$ACTION" = synchronize \]; then\n\s+# [^\n]*\n\s+gh api -X DELETE "repos\/\$REPO\/issues\/\$pr\/labels\/\$LABEL"/);
+  });
+
   it("checks out only the gate script from the base branch, and installs and runs no pull-request code", () => {
     const checkout = steps(job).find((s) => String(s.uses).startsWith("actions/checkout@"))!;
     expect(checkout.with.ref).toBeUndefined();

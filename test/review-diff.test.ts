@@ -2,10 +2,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { diffSnapshots, EXIT_CODES, overallOutcome, REBUILD_ON, REPLACE_ON, type StackDiff } from "../synth/diff";
-import { complianceFromMarkdown, secretConfigDigests, type PolicyOutcome, type SynthSnapshot } from "../synth/diff-input";
+import { complianceFromMarkdown, secretConfigDigests, snapshotOf, type PolicyOutcome, type SynthSnapshot } from "../synth/diff-input";
 import { GITHUB_COMMENT_LIMIT, renderMarkdown, renderText } from "../synth/diff-render";
 import { secretDigest, withSecretDigests, type DigestedResource } from "../synth/secret-digest";
-import { ROOT } from "./support/stacks";
+import { ROOT, stackFilePath, synthOk, variantFile } from "./support/stacks";
 
 const CONTEXT = {
   ownSupernet: "10.32.0.0/16",
@@ -313,5 +313,28 @@ describe("a base older than compliance.json", () => {
         { name: "test-clusters-labelled-and-synthetic", control: "6.5", enforcement: "advisory", status: "not-applicable", violations: [] },
       ],
     });
+  });
+});
+
+describe("on the real program", () => {
+  const snap = async (file?: string) => snapshotOf(await synthOk("production", file), fs.readFileSync(file ?? stackFilePath("production"), "utf8"));
+
+  it("finds no change between two synths of the committed production stack: synth and the digests are deterministic", async () => {
+    const diff = diffSnapshots(await snap(), await snap(variantFile("production", () => {})), CONTEXT);
+    expect(diff.outcome).toBe("no-change");
+    expect(diff.notes).toEqual([]);
+  });
+
+  it("shows that a new Talos version rewrites every node's machine config and so replaces every Talos node, control planes included", async () => {
+    const base = await snap();
+    const head = await snap(variantFile("production", (c) => { c["ske-platform:clusters"].talosVersion = "1.11.6"; }));
+    const diff = diffSnapshots(base, head, CONTEXT);
+    const nodes = base.resources.filter((r) => r.type === INSTANCE && (r.inputs.metadata as Record<string, unknown>)["node-role"]);
+    expect(nodes.length).toBeGreaterThan(0);
+    expect(diff.irreversible.map((o) => o.name).sort()).toEqual(nodes.map((n) => n.name).sort());
+    expect(diff.irreversible.every((o) => o.operation === "replace" && o.forcedBy.includes("userData"))).toBe(true);
+    expect(diff.outcome).toBe("weakens");
+    // The machine configs hold CA keys and join tokens; none of it may show.
+    expect(everything(diff)).not.toMatch(/FAKE-SYNTH|BEGIN .*PRIVATE KEY|machine:/);
   });
 });
