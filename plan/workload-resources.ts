@@ -38,6 +38,12 @@ export const COLLECTOR_RESOURCES: ResourceSpec = {
   limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "2Gi" },
 };
 
+/**
+ * The Loki ingest gateway (nginx checking each collector's push credential):
+ * two replicas on the ops workers, proxying a trickle of audit batches.
+ */
+export const INGEST_GATEWAY_RESOURCES: ResourceSpec = spec(["50m", "500m"], ["32Mi", "128Mi"]);
+
 /** Values path (inside the chart's values) → resources, per chart name. */
 export const CHART_RESOURCES: Readonly<Record<string, readonly { path: readonly string[]; resources: ResourceSpec }[]>> = {
   cilium: [

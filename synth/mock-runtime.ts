@@ -1,4 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
+import { readProjectPlan } from "../config/projects";
+import { authScopeInvoke, declaredScope } from "./fake-auth-scope";
 import type { StackFileConfig } from "./stack-file";
 
 export const REDACTED = "[secret]";
@@ -84,7 +86,11 @@ export interface RunOptions {
   entry: () => Promise<unknown>;
   fakeState?: FakeState;
   project?: string;
-  /** Answers to data-source invokes; undefined falls back to echoing the inputs. */
+  /**
+   * Answers to data-source invokes; undefined falls back to echoing the inputs.
+   * By default Keystone answers with exactly the declared projects, so every
+   * caller runs the program's project-scope check and passes it.
+   */
   invoke?: (args: pulumi.runtime.MockCallArgs) => Record<string, unknown> | undefined;
 }
 
@@ -93,6 +99,7 @@ export interface RunOptions {
  * resource registration. No engine, no CLI, no cloud.
  */
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
+  const invoke = options.invoke ?? authScopeInvoke(declaredScope(readProjectPlan()));
   const { stackFile, entry } = options;
   const fakeState = options.fakeState ?? noFakes;
   const project = options.project ?? "ske-platform";
@@ -130,7 +137,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         };
       },
       call(args) {
-        return options.invoke?.(args) ?? args.inputs;
+        return invoke(args) ?? args.inputs;
       },
     },
     project,

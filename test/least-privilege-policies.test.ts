@@ -79,7 +79,7 @@ describe("platform-role-not-cluster-admin", () => {
 
   it("fails a cluster-wide role of the platform group that reaches Secrets or impersonates", () => {
     const widened = edited((list) => {
-      const role = list.find((r) => r.type.endsWith(":ClusterRole") && at(r.props, ["metadata", "name"]) === "ske-auditor-read-only")!;
+      const role = list.find((r) => r.type.endsWith(":ClusterRole") && at(r.props, ["metadata", "name"]) === "ske-platform-read-only")!;
       (role.props.rules as any[]).push({ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }, { apiGroups: [""], resources: ["users"], verbs: ["impersonate"] });
     });
     expect(judge(widened).join("\n")).toMatch(/cluster-wide for zitadel:platform-team by .*secrets[\s\S]*impersonate/);

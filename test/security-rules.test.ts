@@ -266,7 +266,9 @@ describe("isolation property", () => {
       }),
       { numRuns: 150 },
     );
-    expect(checked).toBeGreaterThan(300);
+    // Not vacuous: most generated environments survive the config's refusals
+    // (admin ranges overlapping a foreign supernet are refused, so not all).
+    expect(checked).toBeGreaterThan(200);
   });
 
   it("the committed production plan names no CIDR outside its own supernet and admin ranges", () => {

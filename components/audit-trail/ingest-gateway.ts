@@ -6,6 +6,7 @@
  * never to Loki. Pure data here; the component renders it.
  */
 import { createHash } from "node:crypto";
+import { INGEST_GATEWAY_RESOURCES } from "../../plan/workload-resources";
 
 export const LOKI_PUSH_PATH = "/loki/api/v1/push";
 export const INGEST_GATEWAY_PORT = 8080;
@@ -106,7 +107,7 @@ export function gatewayDeploymentSpec(args: { configMap: string; secret: string;
           ports: [{ name: "push", containerPort: INGEST_GATEWAY_PORT }],
           readinessProbe: { httpGet: { path: "/healthz", port: INGEST_GATEWAY_PORT } },
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-          resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+          resources: structuredClone(INGEST_GATEWAY_RESOURCES),
           volumeMounts: [
             { name: "config", mountPath: "/etc/nginx/nginx.conf", subPath: "nginx.conf", readOnly: true },
             { name: "auth", mountPath: HTPASSWD_DIR, readOnly: true },
