@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -273,6 +274,8 @@ describe.each(STACKS)("the deploy runners of %s under mocks", (stack) => {
       const env = parse(userData).write_files.find((f: { path: string }) => f.path === "/etc/ske-runner/runner.env").content as string;
       expect(env).toContain(`SKE_RUNNER_LABEL=${deployRunnerLabel(stack as "production")}\n`);
       expect(env).toContain(`SKE_RUNNER_GROUP=${deployRunnerLabel(stack as "production")}\n`);
+      // A deploy never replaces its own runner; the digest shows when a runner is behind the code.
+      expect((instance.inputs.metadata as Record<string, string>)["user-data-sha256"]).toBe(createHash("sha256").update(userData).digest("hex"));
     }
   });
 
