@@ -210,7 +210,7 @@ function problemsOf(stack: string, edit: (config: Record<string, any>) => void):
 describe("deploy runner configuration", () => {
   const cases: Array<[string, (c: Record<string, any>) => void, string, RegExp]> = [
     ["no runners while the clusters layer is on", (c) => { delete c[`${P}runners`]; }, `${P}runners`, /required while layers.clusters is on/],
-    ["five runners", (c) => { c[`${P}runners`].count = 5; }, `${P}runners.count`, /<=4|less than or equal to 4|too big/i],
+    ["five runners", (c) => { c[`${P}runners`].count = 5; }, `${P}runners.count`, /at most 4 runners fit the reserved head/],
     ["a checksum that is not a SHA-256", (c) => { c[`${P}runners`].tools.pulumi.sha256 = "94ba357a"; }, `${P}runners.tools.pulumi.sha256`, /64 lower-case hex digits/],
     ["no Pulumi CLI pin", (c) => { delete c[`${P}runners`].tools.pulumi; }, `${P}runners.tools.pulumi`, /required key is missing/],
     ["a version range", (c) => { c[`${P}runners`].tools.pulumi.version = "^3.259.0"; }, `${P}runners.tools.pulumi.version`, /exact release version/],
