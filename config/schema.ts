@@ -210,7 +210,7 @@ export const runnerToolsSchema = z.strictObject({
 
 /** The self-hosted deploy runners of this environment (components/deploy-runner). */
 export const deployRunnersSchema = z.strictObject({
-  count: z.number().int().min(1).max(4).default(1),
+  count: z.number().int().min(1, { message: "at least one runner" }).max(4, { message: "at most 4 runners fit the reserved head of the ops site's subnet (offsets 12-15)" }).default(1),
   flavor: z.string().min(1),
   /** A Debian cloud image; defaults to the ops site's jumpHostImageId. */
   imageId: uuid.optional(),
@@ -317,6 +317,13 @@ export const platformConfigSchema = z
   });
 
 export type PlatformConfig = z.infer<typeof platformConfigSchema>;
+export type SiteConfig = z.infer<typeof siteSchema>;
+export type PublicException = z.infer<typeof publicExceptionSchema>;
+export type NodeCounts = z.infer<typeof nodeCountsSchema>;
+
+/** The Pulumi config namespace of this project (the `name` in Pulumi.yaml). */
+export const CONFIG_NAMESPACE = "ske-platform";
+
 export type DeployRunnersConfig = z.infer<typeof deployRunnersSchema>;
 
 const minor = (version: string) => version.replace(/^v/, "").split(".").slice(0, 2).join(".");
@@ -344,9 +351,3 @@ function deployRunnerIssues(config: {
   }
   return issues;
 }
-export type SiteConfig = z.infer<typeof siteSchema>;
-export type PublicException = z.infer<typeof publicExceptionSchema>;
-export type NodeCounts = z.infer<typeof nodeCountsSchema>;
-
-/** The Pulumi config namespace of this project (the `name` in Pulumi.yaml). */
-export const CONFIG_NAMESPACE = "ske-platform";

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -21,7 +22,8 @@ import { deployRunnerLabel } from "../plan/change-management";
 import { DEFAULT_TOOL_PINS } from "../plan/deploy-runner-tools";
 import { deployRunnerAddresses, deployRunnerSiteRules, reachOf, runnerGroupWorkflows, DEPLOY_RUNNER_PORT_GROUPS } from "../plan/deploy-runners";
 import { PLANNED_RESERVED_HEAD, buildPlatformPlan } from "../plan/platform-plan";
-import { deployRunnerReach } from "../synth/deploy-runner-reach";
+import { deployRunnerReach, runnerForeignEgress } from "../synth/deploy-runner-reach";
+import type { RecordedResource } from "../synth/mock-runtime";
 import { readStackFile } from "../synth/stack-file";
 import { ROOT, STACKS, committedConfig, ofType, stackFilePath, synthOk, synthStack, variantFile } from "./support/stacks";
 
@@ -208,7 +210,7 @@ function problemsOf(stack: string, edit: (config: Record<string, any>) => void):
 describe("deploy runner configuration", () => {
   const cases: Array<[string, (c: Record<string, any>) => void, string, RegExp]> = [
     ["no runners while the clusters layer is on", (c) => { delete c[`${P}runners`]; }, `${P}runners`, /required while layers.clusters is on/],
-    ["five runners", (c) => { c[`${P}runners`].count = 5; }, `${P}runners.count`, /<=4|less than or equal to 4|too big/i],
+    ["five runners", (c) => { c[`${P}runners`].count = 5; }, `${P}runners.count`, /at most 4 runners fit the reserved head/],
     ["a checksum that is not a SHA-256", (c) => { c[`${P}runners`].tools.pulumi.sha256 = "94ba357a"; }, `${P}runners.tools.pulumi.sha256`, /64 lower-case hex digits/],
     ["no Pulumi CLI pin", (c) => { delete c[`${P}runners`].tools.pulumi; }, `${P}runners.tools.pulumi`, /required key is missing/],
     ["a version range", (c) => { c[`${P}runners`].tools.pulumi.version = "^3.259.0"; }, `${P}runners.tools.pulumi.version`, /exact release version/],
@@ -272,6 +274,8 @@ describe.each(STACKS)("the deploy runners of %s under mocks", (stack) => {
       const env = parse(userData).write_files.find((f: { path: string }) => f.path === "/etc/ske-runner/runner.env").content as string;
       expect(env).toContain(`SKE_RUNNER_LABEL=${deployRunnerLabel(stack as "production")}\n`);
       expect(env).toContain(`SKE_RUNNER_GROUP=${deployRunnerLabel(stack as "production")}\n`);
+      // A deploy never replaces its own runner; the digest shows when a runner is behind the code.
+      expect((instance.inputs.metadata as Record<string, string>)["user-data-sha256"]).toBe(createHash("sha256").update(userData).digest("hex"));
     }
   });
 
@@ -285,6 +289,37 @@ describe.each(STACKS)("the deploy runners of %s under mocks", (stack) => {
       if (!row.via.startsWith("group ")) expect(row.via.startsWith(own.split(".").slice(0, 2).join("."))).toBe(true);
     }
     expect(new Set(rows.map((r) => r.site))).toEqual(new Set(run.sites));
+  });
+});
+
+describe("what synth shows of the runners", () => {
+  it("prints each runner's reach after the matrix, and compliance.md states their egress into other environments", async () => {
+    const run = await synthOk("production");
+    expect(run.summary).toContain("Deploy runners of production and everything their ports are admitted to (runner ports carry: deploy-runner, egress):");
+    expect(run.summary).toMatch(/production-osl2-deploy-runner-0 \(10\.32\.0\.12\)\s+sto2\s+mgmt-controlplane\s+10\.32\.0\.12\/32\s+tcp\/50000/);
+    expect(run.summary).toMatch(/production-osl2-deploy-runner-1 \(10\.32\.0\.13\)\s+osl2\s+ops-loadbalancer\s+group deploy-runner\s+tcp\/6443/);
+    expect(run.compliance.report).toContain("| production-osl2-deploy-runner-0 | sto2 | mgmt-loadbalancer | 10.32.0.12/32 | tcp/6443 |");
+    expect(run.compliance.report).toContain("- Egress of the runners' groups into another environment (`10.33.0.0/16`, `10.34.0.0/16`): none.");
+  });
+});
+
+describe("the read-back of runner reach", () => {
+  const record = (type: string, name: string, inputs: Record<string, unknown>): RecordedResource =>
+    ({ type, name, parent: null, inputs, custom: true, options: { protect: false, retainOnDelete: false, dependsOn: [] }, secretPaths: [] });
+  const resources = [
+    record("openstack:networking/secGroup:SecGroup", "production-osl2-egress", {}),
+    record("openstack:networking/secGroup:SecGroup", "production-osl2-deploy-runner", {}),
+    record("openstack:networking/secGroup:SecGroup", "production-osl2-mgmt-controlplane", {}),
+    record(PORT, "production-osl2-deploy-runner-0", { tags: ["role:deploy-runner"], fixedIps: [{ ipAddress: "10.32.0.12" }], securityGroupIds: ["production-osl2-deploy-runner_id", "production-osl2-egress_id"] }),
+    record("openstack:networking/secGroupRule:SecGroupRule", "bad-egress", { direction: "egress", securityGroupId: "production-osl2-egress_id", remoteIpPrefix: "10.33.0.0/16" }),
+    record("openstack:networking/secGroupRule:SecGroupRule", "etcd", { direction: "ingress", securityGroupId: "production-osl2-mgmt-controlplane_id", remoteGroupId: "production-osl2-deploy-runner_id", protocol: "tcp", portRangeMin: 2379, portRangeMax: 2380 }),
+  ];
+
+  it("reports a runner group's egress into another environment and any rule that admits a runner", () => {
+    expect(runnerForeignEgress(resources, "production", ["osl2"], ["10.33.0.0/16", "10.34.0.0/16"])).toEqual(["10.33.0.0/16"]);
+    expect(deployRunnerReach(resources, "production", ["osl2"])).toEqual([
+      { runner: "production-osl2-deploy-runner-0", address: "10.32.0.12", site: "osl2", group: "mgmt-controlplane", via: "group deploy-runner", ports: "tcp/2379-2380" },
+    ]);
   });
 });
 

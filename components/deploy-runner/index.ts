@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as github from "@pulumi/github";
 import * as openstack from "@pulumi/openstack";
@@ -73,6 +74,12 @@ export class DeployRunner extends pulumi.ComponentResource {
         adminStateUp: true,
         tags,
       }, child);
+      const userData = registrarSsh.publicKeyOpenssh.apply((key) => deployRunnerCloudInit({ ...args.runner, registrarPublicKey: key }));
+      // Deploys run on these instances, so a deploy must never replace them
+      // under itself: new user data or a new image takes effect only when an
+      // operator replaces a runner from the jump host. The digest in the
+      // metadata (an in-place update) still shows every preview that a
+      // runner runs older cloud-init than the code says.
       const instance = new openstack.compute.Instance(`${prefix}-${i}`, {
         name: `${prefix}-${i}`,
         region,
@@ -80,11 +87,15 @@ export class DeployRunner extends pulumi.ComponentResource {
         flavorName: args.flavor,
         imageId: args.imageId,
         networks: [{ port: port.id }],
-        userData: registrarSsh.publicKeyOpenssh.apply((key) => deployRunnerCloudInit({ ...args.runner, registrarPublicKey: key })),
+        userData,
         schedulerHints: [{ group: group.id }],
-        metadata: { role: "deploy-runner", "runner-label": args.runner.label },
+        metadata: {
+          role: "deploy-runner",
+          "runner-label": args.runner.label,
+          "user-data-sha256": userData.apply((text) => createHash("sha256").update(text).digest("hex")),
+        },
         tags,
-      }, child);
+      }, { ...child, ignoreChanges: ["userData", "imageId"] });
       this.ports.push(port);
       this.instances.push(instance);
 
