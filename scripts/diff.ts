@@ -31,7 +31,13 @@ function git(args: string[], cwd = REPO_ROOT): string {
 }
 
 function resolveBase(ref: string | undefined): { ref: string; commit: string } {
-  if (ref) return { ref, commit: git(["rev-parse", "--verify", `${ref}^{commit}`]) };
+  if (ref) {
+    try {
+      return { ref, commit: git(["rev-parse", "--verify", `${ref}^{commit}`]) };
+    } catch {
+      throw new Error(`no commit named "${ref}" in ${REPO_ROOT} (a shallow clone may lack it: fetch more history)`);
+    }
+  }
   for (const main of ["main", "origin/main"]) {
     try {
       return { ref: `merge base of HEAD and ${main}`, commit: git(["merge-base", "HEAD", main]) };
