@@ -117,6 +117,15 @@ describe("production and staging cannot switch a control off", () => {
     })).toEqual([]);
   });
 
+  it("no environment may make the auditor group the platform group", () => {
+    expect(refusedAt("test", "zitadel.auditorGroup", (c) => { c[`${NS}zitadel`].auditorGroup = c[`${NS}zitadel`].platformGroup; })).toMatch(/auditors would get the platform team's write access/);
+  });
+
+  it("no environment may archive into another environment's bucket", () => {
+    expect(refusedAt("staging", "audit.archive.bucket", (c) => { c[`${NS}audit`].archive.bucket = "ske-production-audit"; }))
+      .toMatch(/https:\/\/s3\.osl2\.ske\.example\.net\/ske-production-audit is also the audit archive of Pulumi\.production\.yaml/);
+  });
+
   it("no environment may prefix OIDC groups with system:", () => {
     expect(refusedAt("test", "zitadel.groupsPrefix", (c) => { c[`${NS}zitadel`].groupsPrefix = "system:"; })).toMatch(/system:masters/);
   });
