@@ -6,12 +6,11 @@
  * control, if one slips past it, and they run at preview in the CrossGuard
  * pack too.
  */
+import { MIN_PRODUCTION_LOCK_DAYS, isProductionGrade } from "../config/refusals";
 import { OPAQUE, at, isOpaque, typeChain, type PolicyContext, type PolicyResource, type StackPolicy, type Violation } from "./model";
 
-/** Environments that run production's security measures (kept equal to config/refusals.ts PRODUCTION_GRADE). */
-const PRODUCTION_GRADE = new Set(["production", "staging"]);
-/** Kept equal to config/refusals.ts MIN_PRODUCTION_LOCK_DAYS; docs/decisions/production-grade-controls.md says why. */
-export const MIN_LOCK_DAYS = 365;
+/** The config refuses below this; docs/decisions/production-grade-controls.md says why 365. */
+export const MIN_LOCK_DAYS = MIN_PRODUCTION_LOCK_DAYS;
 
 /** What the context knows from the validated config about switchable controls. */
 export interface ControlSettings {
@@ -34,7 +33,7 @@ const COMPONENTS = {
   environment: "github:index/repositoryEnvironment:RepositoryEnvironment",
 } as const;
 
-const applies = (ctx: PolicyContext) => PRODUCTION_GRADE.has(ctx.environment);
+const applies = (ctx: PolicyContext) => isProductionGrade(ctx.environment);
 const ofType = (resources: readonly PolicyResource[], type: string) => resources.filter((r) => r.type === type);
 
 /** Control-plane instances by cluster name (from the metadata the cluster component sets). */
