@@ -50,6 +50,7 @@ function controlPlanesByCluster(resources: readonly PolicyResource[]): Map<strin
 export const mfaRequired: StackPolicy = {
   kind: "stack",
   name: "mfa-required-production-grade",
+  appliesToStack: applies,
   control: "6.5-audit",
   enforcement: "mandatory",
   description: "In production and staging, MFA is required: the config says so and every control plane's OIDC config carries the rule that refuses a token without mfa in amr; a stack without control planes cannot show it.",
@@ -72,6 +73,7 @@ export const mfaRequired: StackPolicy = {
 export const controlsDeployed: StackPolicy = {
   kind: "stack",
   name: "controls-deployed-production-grade",
+  appliesToStack: applies,
   control: "6.5-audit",
   enforcement: "mandatory",
   description: "In production and staging, every layer that carries a control is deployed: clusters with a bootstrap, auditor RBAC and an audit collector in each cluster, the object-lock archive, Argo CD, and the GitHub change-management settings.",
@@ -104,6 +106,7 @@ export const controlsDeployed: StackPolicy = {
 export const controlPlaneQuorum: StackPolicy = {
   kind: "stack",
   name: "control-plane-quorum-production-grade",
+  appliesToStack: applies,
   control: "6.2",
   enforcement: "mandatory",
   description: "In production and staging, every cluster's control plane has an odd number of at least 3 nodes, so etcd keeps quorum when one fails and a change can be rolled node by node.",
@@ -132,6 +135,7 @@ function reconcilerLockDays(r: PolicyResource): number | typeof OPAQUE | undefin
 export const longTermLock: StackPolicy = {
   kind: "stack",
   name: "audit-archive-long-term-lock",
+  appliesToStack: applies,
   control: "6.5-audit",
   enforcement: "mandatory",
   description: `In production and staging, the audit archive's object lock holds every event for at least ${MIN_LOCK_DAYS} days (long-term secure retention).`,
