@@ -15,6 +15,8 @@ export interface StackOwnership {
   stack: string;
   file: string;
   owns: boolean;
+  /** `endpoint/bucket` of the audit archive, when the file names one. */
+  archive?: string;
 }
 
 /** Whether each committed stack file claims the repository settings. */
@@ -24,7 +26,13 @@ export function committedOwnership(root: string): StackOwnership[] {
     if (!fs.existsSync(file)) return [];
     const doc = (parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
     const github = doc.config?.[`${CONFIG_NAMESPACE}:github`] as { ownsRepositorySettings?: unknown } | undefined;
-    return [{ stack, file: path.basename(file), owns: github?.ownsRepositorySettings === true }];
+    const archive = (doc.config?.[`${CONFIG_NAMESPACE}:audit`] as { archive?: { endpoint?: unknown; bucket?: unknown } } | undefined)?.archive;
+    return [{
+      stack,
+      file: path.basename(file),
+      owns: github?.ownsRepositorySettings === true,
+      ...(typeof archive?.endpoint === "string" && typeof archive.bucket === "string" ? { archive: archiveId(archive.endpoint, archive.bucket) } : {}),
+    }];
   });
 }
 
@@ -40,4 +48,19 @@ export function repositorySettingsProblem(candidate: StackOwnership, committed: 
     return `no stack owns the repository settings (${stacks.map((s) => s.file).join(", ")} all say false), so nothing protects main; set it to true in Pulumi.production.yaml only`;
   }
   return `${owners.length} stacks own the repository settings (${owners.map((s) => s.file).join(", ")}); exactly one may, or each deploy rewrites the other's branch protection`;
+}
+
+export function archiveId(endpoint: string, bucket: string): string {
+  return `${endpoint.replace(/\/+$/, "")}/${bucket}`;
+}
+
+/**
+ * Each environment archives into its own bucket: a shared bucket would let
+ * one environment's collectors write into another's evidence.
+ */
+export function sharedArchiveProblem(candidate: StackOwnership, committed: readonly StackOwnership[]): string | undefined {
+  const env = candidate.stack.split("-")[0];
+  const sharing = committed.filter((s) => s.stack !== env && s.archive !== undefined && s.archive === candidate.archive);
+  if (sharing.length === 0) return undefined;
+  return `${candidate.archive} is also the audit archive of ${sharing.map((s) => s.file).join(", ")}; each environment archives into its own bucket`;
 }

@@ -51,9 +51,11 @@ export function foreignAddressClashes(config: unknown, foreign: readonly Foreign
     if (cidr === undefined) return;
     const hit = foreign.filter((f) => cidrOverlaps(cidr, f.supernet));
     if (hit.length === 0) return;
+    // A URL is named by its host only: whatever else it carries stays out of error output.
+    const shown = value.includes("://") ? `host ${cidr.replace(/\/32$/, "")}` : value;
     clashes.push({
       key,
-      message: `${value} overlaps ${hit.map((f) => `${f.environment}'s supernet ${f.supernet}`).join(" and ")}; ` +
+      message: `${shown} overlaps ${hit.map((f) => `${f.environment}'s supernet ${f.supernet}`).join(" and ")}; ` +
         "no address in one environment's config may reach another environment (split a public range around the other supernets)",
     });
   });

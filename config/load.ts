@@ -10,7 +10,7 @@ import {
 } from "../plan/address-plan";
 import { cidrOverlaps } from "../plan/cidr";
 import { ENVIRONMENTS } from "../plan/address-plan";
-import { committedOwnership, repositorySettingsProblem } from "./cross-stack";
+import { archiveId, committedOwnership, repositorySettingsProblem, sharedArchiveProblem } from "./cross-stack";
 import { foreignAddressClashes } from "./isolation";
 import { plainCredentialProblem } from "./siem-auth";
 import { CONFIG_NAMESPACE, platformConfigSchema, type PlatformConfig } from "./schema";
@@ -204,6 +204,11 @@ function crossCheck(config: PlatformConfig, raw: RawStackConfig, plan: AddressPl
   }
   const ownership = repositorySettingsProblem({ stack: raw.stack, file: raw.file, owns: config.github.ownsRepositorySettings }, committedOwnership(REPO_ROOT));
   if (ownership) add("github.ownsRepositorySettings", ownership);
+  const sharedArchive = sharedArchiveProblem(
+    { stack: raw.stack, file: raw.file, owns: config.github.ownsRepositorySettings, archive: archiveId(config.audit.archive.endpoint, config.audit.archive.bucket) },
+    committedOwnership(REPO_ROOT),
+  );
+  if (sharedArchive) add("audit.archive.bucket", sharedArchive);
   const secretProblem = plainCredentialProblem(config, raw, prefix);
   if (secretProblem) add(secretProblem.key, secretProblem.message);
   return problems;

@@ -35,7 +35,7 @@ export interface RefusalInput {
     ciliumChartVersion: string;
   };
   argocd: { chartVersion: string };
-  zitadel: { requireMfa: boolean; groupsPrefix: string };
+  zitadel: { requireMfa: boolean; groupsPrefix: string; platformGroup: string; auditorGroup: string };
   audit: { lockDays: number; charts: Record<"loki" | "grafana" | "collector", { version: string }>; siem?: { auth?: unknown } };
   siemToken?: string;
   protection: { statefulResources: boolean; allowUnprotectedProduction: boolean };
@@ -79,6 +79,10 @@ export function everyEnvironmentIssues(config: RefusalInput): Issue[] {
   }
   if (config.siemToken !== undefined && !config.audit.siem?.auth) {
     issues.push({ path: ["siemToken"], message: "a SIEM token is set but audit.siem.auth does not say how to send it" });
+  }
+  // Auditors are read-only only while they are not also the platform group.
+  if (config.zitadel.auditorGroup === config.zitadel.platformGroup) {
+    issues.push({ path: ["zitadel", "auditorGroup"], message: `the auditor group cannot be the platform group ("${config.zitadel.platformGroup}"): auditors would get the platform team's write access` });
   }
   if (config.zitadel.groupsPrefix.startsWith("system:")) {
     issues.push({ path: ["zitadel", "groupsPrefix"], message: `"${config.zitadel.groupsPrefix}" would let OIDC groups become Kubernetes system: groups (system:masters); use a prefix such as zitadel:` });

@@ -6,12 +6,11 @@
  * control, if one slips past it, and they run at preview in the CrossGuard
  * pack too.
  */
+import { MIN_PRODUCTION_LOCK_DAYS, isProductionGrade } from "../config/refusals";
 import { OPAQUE, at, isOpaque, typeChain, type PolicyContext, type PolicyResource, type StackPolicy, type Violation } from "./model";
 
-/** Environments that run production's security measures (kept equal to config/refusals.ts PRODUCTION_GRADE). */
-const PRODUCTION_GRADE = new Set(["production", "staging"]);
-/** Kept equal to config/refusals.ts MIN_PRODUCTION_LOCK_DAYS; docs/decisions/production-grade-controls.md says why. */
-export const MIN_LOCK_DAYS = 365;
+/** The config refuses below this; docs/decisions/production-grade-controls.md says why 365. */
+export const MIN_LOCK_DAYS = MIN_PRODUCTION_LOCK_DAYS;
 
 /** What the context knows from the validated config about switchable controls. */
 export interface ControlSettings {
@@ -34,7 +33,7 @@ const COMPONENTS = {
   environment: "github:index/repositoryEnvironment:RepositoryEnvironment",
 } as const;
 
-const applies = (ctx: PolicyContext) => PRODUCTION_GRADE.has(ctx.environment);
+const applies = (ctx: PolicyContext) => isProductionGrade(ctx.environment);
 const ofType = (resources: readonly PolicyResource[], type: string) => resources.filter((r) => r.type === type);
 
 /** Control-plane instances by cluster name (from the metadata the cluster component sets). */
@@ -51,6 +50,7 @@ function controlPlanesByCluster(resources: readonly PolicyResource[]): Map<strin
 export const mfaRequired: StackPolicy = {
   kind: "stack",
   name: "mfa-required-production-grade",
+  appliesToStack: applies,
   control: "6.5-audit",
   enforcement: "mandatory",
   description: "In production and staging, MFA is required: the config says so and every control plane's OIDC config carries the rule that refuses a token without mfa in amr; a stack without control planes cannot show it.",
@@ -73,6 +73,7 @@ export const mfaRequired: StackPolicy = {
 export const controlsDeployed: StackPolicy = {
   kind: "stack",
   name: "controls-deployed-production-grade",
+  appliesToStack: applies,
   control: "6.5-audit",
   enforcement: "mandatory",
   description: "In production and staging, every layer that carries a control is deployed: clusters with a bootstrap, auditor RBAC and an audit collector in each cluster, the object-lock archive, Argo CD, and the GitHub change-management settings.",
@@ -105,6 +106,7 @@ export const controlsDeployed: StackPolicy = {
 export const controlPlaneQuorum: StackPolicy = {
   kind: "stack",
   name: "control-plane-quorum-production-grade",
+  appliesToStack: applies,
   control: "6.2",
   enforcement: "mandatory",
   description: "In production and staging, every cluster's control plane has an odd number of at least 3 nodes, so etcd keeps quorum when one fails and a change can be rolled node by node.",
@@ -133,6 +135,7 @@ function reconcilerLockDays(r: PolicyResource): number | typeof OPAQUE | undefin
 export const longTermLock: StackPolicy = {
   kind: "stack",
   name: "audit-archive-long-term-lock",
+  appliesToStack: applies,
   control: "6.5-audit",
   enforcement: "mandatory",
   description: `In production and staging, the audit archive's object lock holds every event for at least ${MIN_LOCK_DAYS} days (long-term secure retention).`,

@@ -30,6 +30,9 @@ export function evaluatePolicies(
       const subjects = stack.resources.filter((r) => policy.appliesTo(r, ctx));
       checked = subjects.map(resourceId);
       violations = subjects.flatMap((r) => policy.validate(r, ctx).map((message) => ({ resource: resourceId(r), message })));
+    } else if (policy.appliesToStack && !policy.appliesToStack(ctx)) {
+      violations = [];
+      checked = [];
     } else {
       violations = policy.validate(stack, ctx);
     }

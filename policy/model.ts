@@ -102,6 +102,8 @@ export interface ResourcePolicy extends PolicyBase {
 /** Judges the stack as a whole: relations between resources, or the stack outputs. */
 export interface StackPolicy extends PolicyBase {
   kind: "stack";
+  /** Environments the policy judges; elsewhere the report says n/a rather than pass. */
+  appliesToStack?: (ctx: PolicyContext) => boolean;
   validate: (stack: { resources: readonly PolicyResource[]; outputs: readonly StackOutput[] }, ctx: PolicyContext) => Violation[];
 }
 

@@ -4,12 +4,14 @@
  *
  *   npm run synth -- --stack <env> [--config <Pulumi.<env>.yaml-format file>] [--out <dir>]
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../config/load";
 import { synthesize } from "../synth";
 import { OutputPathError, prepareStackDir, stackNameProblem, writeStackFile } from "../synth/output-dir";
 import { complianceRecord } from "../synth/diff-input";
+import { refusalReport } from "../synth/refusal-report";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -38,6 +40,7 @@ async function main(): Promise<number> {
   });
   if (!result.ok) {
     process.stderr.write(`${result.error}\n`);
+    replaceWithRefusal(path.resolve(values.out!), values.stack, result.error, result.problems);
     return 1;
   }
   let dir: string;
@@ -60,6 +63,23 @@ async function main(): Promise<number> {
     return 2;
   }
   return 0;
+}
+
+/** Leaves a FAIL report, and no stale resources or outputs, where an earlier run may have written a PASS. */
+function replaceWithRefusal(out: string, stack: string, error: string, problems: Parameters<typeof refusalReport>[2]): void {
+  let dir: string;
+  try {
+    dir = prepareStackDir(out, stack);
+  } catch (err) {
+    if (err instanceof OutputPathError) {
+      process.stderr.write(`no report written: ${err.message}\n`);
+      return;
+    }
+    throw err;
+  }
+  // rmSync removes a symlink itself, never its target.
+  for (const stale of ["resources.json", "outputs.json"]) fs.rmSync(path.join(dir, stale), { force: true });
+  writeStackFile(dir, "compliance.md", `${refusalReport(stack, error, problems)}\n`);
 }
 
 main().then(

@@ -1,4 +1,4 @@
-import { ConfigError } from "../config/load";
+import { ADDRESS_PLAN_FILE, ConfigError, loadPlatformConfig, readAddressPlan } from "../config/load";
 import { readProjectPlan } from "../config/projects";
 import { authScopeInvoke, declaredScope, type AuthScopeAnswer } from "./fake-auth-scope";
 import { assessCompliance, type ComplianceOutcome } from "./compliance-run";
@@ -37,6 +37,13 @@ export async function synthesize(args: {
   let stackFile;
   try {
     stackFile = readStackFile(args.configFile, args.stack);
+  } catch (err) {
+    if (err instanceof ConfigError) return { ok: false, error: err.message, problems: err.problems };
+    throw err;
+  }
+  // The program validates the same way; doing it here first keeps the problems structured for the report.
+  try {
+    loadPlatformConfig(stackFile, readAddressPlan(args.addressPlanFile ?? ADDRESS_PLAN_FILE));
   } catch (err) {
     if (err instanceof ConfigError) return { ok: false, error: err.message, problems: err.problems };
     throw err;

@@ -119,6 +119,15 @@ describe("production and staging cannot switch a control off", () => {
     })).toEqual([]);
   });
 
+  it("no environment may make the auditor group the platform group", () => {
+    expect(refusedAt("test", "zitadel.auditorGroup", (c) => { c[`${NS}zitadel`].auditorGroup = c[`${NS}zitadel`].platformGroup; })).toMatch(/auditors would get the platform team's write access/);
+  });
+
+  it("no environment may archive into another environment's bucket", () => {
+    expect(refusedAt("staging", "audit.archive.bucket", (c) => { c[`${NS}audit`].archive.bucket = "ske-production-audit"; }))
+      .toMatch(/https:\/\/s3\.osl2\.ske\.example\.net\/ske-production-audit is also the audit archive of Pulumi\.production\.yaml/);
+  });
+
   it("no environment may prefix OIDC groups with system:", () => {
     expect(refusedAt("test", "zitadel.groupsPrefix", (c) => { c[`${NS}zitadel`].groupsPrefix = "system:"; })).toMatch(/system:masters/);
   });
@@ -142,7 +151,7 @@ describe("no address in config reaches another environment (overlap, not contain
       c[`${NS}access`].publicExceptions = [{ name: "internet", reason: "the whole internet, staging included", group: "loadbalancer", protocol: "tcp", port: 443, cidr: "0.0.0.0/0" }];
     }, /0\.0\.0\.0\/0 overlaps staging's supernet/],
     ["sites.osl2.dnsNameservers[0]", (c: Record<string, any>) => { c[`${NS}sites`].osl2.dnsNameservers = ["10.34.0.2"]; }, /10\.34\.0\.2 overlaps test's supernet/],
-    ["audit.archive.endpoint", (c: Record<string, any>) => { c[`${NS}audit`].archive.endpoint = "https://10.33.0.9"; }, /https:\/\/10\.33\.0\.9 overlaps staging's supernet/],
+    ["audit.archive.endpoint", (c: Record<string, any>) => { c[`${NS}audit`].archive.endpoint = "https://10.33.0.9"; }, /host 10\.33\.0\.9 overlaps staging's supernet/],
     ["zitadel.issuer", (c: Record<string, any>) => { c[`${NS}zitadel`].issuer = "https://10.34.1.1"; }, /overlaps test's supernet/],
     ["audit.siem.endpoint", (c: Record<string, any>) => { c[`${NS}audit`].siem = { endpoint: "https://10.33.200.1:8088/services/collector" }; }, /overlaps staging's supernet/],
   ])("production refuses %s", (key, edit, message) => {

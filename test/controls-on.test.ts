@@ -123,3 +123,12 @@ describe("controls switched off make compliance FAIL in production and staging",
     expect(results.filter((r) => CONTROL_POLICIES.some((p) => p.name === r.name) && r.status === "fail")).toEqual([]);
   }, 60_000);
 });
+
+describe("where the production-grade policies do not apply", () => {
+  it("the test stack's report says n/a for them, not PASS", async () => {
+    const { results } = await judgeAs("test", stackFilePath("test"));
+    for (const name of ["mfa-required-production-grade", "controls-deployed-production-grade", "control-plane-quorum-production-grade", "audit-archive-long-term-lock"]) {
+      expect(results.find((r) => r.name === name)!.status).toBe("not-applicable");
+    }
+  }, 60_000);
+});

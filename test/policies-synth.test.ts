@@ -42,7 +42,7 @@ describe("a production stack whose exception reaches into staging", () => {
     expect((run.registered ?? []).filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
   }, 60_000);
 
-  it("makes `npm run synth` exit 1 and write no report", () => {
+  it("makes `npm run synth` exit 1 and write a FAIL report naming the control", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "ske-synth-"));
     // Exactly what `npm run synth` runs.
     const result = spawnSync(process.execPath, [
@@ -50,6 +50,9 @@ describe("a production stack whose exception reaches into staging", () => {
     ], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("ske-platform:access.publicExceptions[0].cidr");
-    expect(fs.existsSync(path.join(out, "production", "compliance.md"))).toBe(false);
+    const report = fs.readFileSync(path.join(out, "production", "compliance.md"), "utf8");
+    expect(report).toContain("**Verdict: FAIL.**");
+    expect(report).toMatch(/`ske-platform:access\.publicExceptions\[0\]\.cidr` \| 6\.1 Environment separation \|/);
+    expect(fs.existsSync(path.join(out, "production", "resources.json"))).toBe(false);
   }, 90_000);
 });

@@ -183,7 +183,7 @@ describe("isolation property", () => {
         values["ske-platform:access"] = JSON.stringify({ adminCidrs });
         // Exactly one stack owns the repository settings: production, as committed.
         values["ske-platform:github"] = JSON.stringify({ ...template["ske-platform:github"], ownsRepositorySettings: env === "production" });
-        values["ske-platform:audit"] = JSON.stringify({ ...template["ske-platform:audit"], archive: { ...template["ske-platform:audit"].archive, site: siteNames[0] } });
+        values["ske-platform:audit"] = JSON.stringify({ ...template["ske-platform:audit"], archive: { ...template["ske-platform:audit"].archive, site: siteNames[0], bucket: `ske-${env}-audit` } });
         const foreign = ENVS.filter((e) => e !== env).map((e) => plan.environments[e].supernet);
 
         let loaded;
