@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ARCHIVE_SECRET_KEYS, COLLECTOR_POD_SECURITY, collectorValues, type CollectedCluster } from "./collector-values";
+import { ARCHIVE_SECRET_KEYS, COLLECTOR_POD_SECURITY, collectorNetworkPolicySpec, collectorValues, type CollectedCluster } from "./collector-values";
 import { LOKI_HTTP_PORT, lokiValues } from "./loki-values";
 import { withResources } from "../../plan/workload-resources";
 import type { LockMode } from "./object-lock";
@@ -179,6 +179,15 @@ export class AuditCollector extends pulumi.ComponentResource {
       ),
       atomic: true,
     }, { ...child, dependsOn: [namespace, credentials] });
+
+    new k8s.networking.v1.NetworkPolicy(`${name}-network`, {
+      metadata: { name: "audit-collector", namespace: args.namespace },
+      spec: pulumi.output(args.lokiUrl).apply((lokiUrl) => collectorNetworkPolicySpec({
+        lokiUrl,
+        archiveEndpoint: args.archive.endpoint,
+        ...(args.siem ? { siemEndpoint: args.siem.endpoint } : {}),
+      })),
+    }, { ...child, dependsOn: [namespace] });
     this.registerOutputs({});
   }
 }
