@@ -30,8 +30,11 @@ describe("the scanner gate", () => {
     expect(gate([f], [waiver("KSV-0023", "DaemonSet/audit-collector")]).fresh).toEqual([f]);
   });
 
-  it("fails on a stale waiver and on one without a real reason or naming every check", () => {
-    expect(gatePasses(gate([], [waiver("KSV-0001", "Pod/x/y")]))).toBe(false);
+  it("reports an idle waiver without failing, and fails one without a real reason or naming every check", () => {
+    const idle = gate([], [waiver("KSV-0001", "Pod/x/y")]);
+    expect(idle.stale).toHaveLength(1);
+    expect(gatePasses(idle)).toBe(true);
+    expect(gatePasses(gate([], [waiver("KSV-0001", "Pod/x/y", "ok")]))).toBe(false);
     expect(waiverProblems([waiver("KSV-0001", "Pod/x/y", "ok")])[0]).toMatch(/needs a reason/);
     expect(waiverProblems([waiver("*", "Pod/x/y")])[0]).toMatch(/never "\*"/);
   });

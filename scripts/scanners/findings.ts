@@ -80,7 +80,11 @@ export interface Gate {
   waived: Finding[];
   /** Findings no waiver covers: these fail CI. */
   fresh: Finding[];
-  /** Waivers that matched nothing: stale, so they fail CI too (the list must stay true). */
+  /**
+   * Waivers that matched nothing in this run: reported, not failed, because a
+   * waiver may cover an object only some configurations or branches create
+   * (a SIEM, a component landing in parallel). Prune them when they stay idle.
+   */
   stale: Waiver[];
   problems: string[];
 }
@@ -93,4 +97,4 @@ export function gate(all: readonly Finding[], waivers: readonly Waiver[]): Gate 
   return { findings: unique, waived, fresh, stale, problems: waiverProblems(waivers) };
 }
 
-export const gatePasses = (g: Gate) => g.fresh.length === 0 && g.stale.length === 0 && g.problems.length === 0;
+export const gatePasses = (g: Gate) => g.fresh.length === 0 && g.problems.length === 0;

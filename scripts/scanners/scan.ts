@@ -7,9 +7,8 @@
  *
  * Reads <out>/<stack>/resources.json (written by `npm run synth -- --out <out>`),
  * writes the manifests and both scanners' raw JSON to <out>/scan/, prints the
- * counts, and exits 1 when a finding is not waived, a waiver is stale or
- * unexplained, or (with --self-test) a scanner does not flag a deliberately
- * bad object. The binaries come from PATH (scripts/scanners/build.sh).
+ * counts, and exits 1 when a finding is not waived, a waiver is unexplained,
+ * or (with --self-test) a scanner does not flag a deliberately bad object. The binaries come from PATH (scripts/scanners/build.sh).
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -113,10 +112,10 @@ function main(): number {
   const count = (list: Finding[], s: string) => list.filter((f) => f.scanner === s).length;
   fs.writeFileSync(path.join(work, "findings.yaml"), stringify({ fresh: g.fresh, waived: g.waived, stale: g.stale }));
   for (const f of g.fresh) console.log(`NEW ${f.scanner} ${f.check} ${f.severity} ${f.object}: ${f.title}`);
-  for (const w of g.stale) console.log(`STALE waiver ${w.scanner} ${w.check} ${w.object}: nothing matches it any more; remove it`);
+  for (const w of g.stale) console.log(`idle waiver ${w.scanner} ${w.check} ${w.object}: nothing matches it in this run; remove it once no configuration needs it`);
   for (const p of g.problems) console.log(`WAIVER ${p}`);
   console.log(`scanners: ${objects} objects; unique findings trivy ${count(g.findings, "trivy")}, kube-score ${count(g.findings, "kube-score")}; ` +
-    `waived ${g.waived.length}, new ${g.fresh.length}, stale waivers ${g.stale.length} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+    `waived ${g.waived.length}, new ${g.fresh.length}, idle waivers ${g.stale.length} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
   let ok = gatePasses(g);
   if (args.includes("--self-test")) ok = selfTest(waivers) && ok;
   return ok ? 0 : 1;
