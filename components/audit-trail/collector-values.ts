@@ -201,3 +201,40 @@ export function collectorValues(input: CollectorConfigInput & { credentialsSecre
 }
 
 export type CollectorValues = ReturnType<typeof collectorValues>;
+
+const METADATA_SERVICE = "169.254.169.254/32";
+
+type Peer = { ipBlock: { cidr: string; except: string[] } } | { namespaceSelector: { matchLabels: Record<string, string> }; podSelector?: { matchLabels: Record<string, string> } };
+interface EgressRule { to: Peer[]; ports: { protocol: string; port: number }[] }
+
+function portOf(url: URL): number {
+  if (url.port) return Number(url.port);
+  return url.protocol === "https:" ? 443 : 80;
+}
+
+/**
+ * The collector's network: nothing comes in (its API listens on 127.0.0.1),
+ * and it goes out only to its sinks' ports and to cluster DNS. An in-cluster
+ * Loki is named by its namespace, because CIDR rules never match pods; the
+ * remote Loki (the ops VIP), the archive and the SIEM lie outside the
+ * cluster, reached on their one port, with the metadata service cut out.
+ */
+export function collectorNetworkPolicySpec(input: { lokiUrl: string; archiveEndpoint: string; siemEndpoint?: string }) {
+  const anyExternal = { ipBlock: { cidr: "0.0.0.0/0", except: [METADATA_SERVICE] } };
+  const tcp = (port: number) => ({ protocol: "TCP", port });
+  const external = (url: URL) => ({ to: [anyExternal], ports: [tcp(portOf(url))] });
+  const loki = new URL(input.lokiUrl);
+  const inCluster = /^[a-z0-9-]+\.([a-z0-9-]+)\.svc\.cluster\.local$/.exec(loki.hostname);
+  const egress: EgressRule[] = [
+    {
+      to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+      ports: [{ protocol: "UDP", port: 53 }, tcp(53)],
+    },
+    inCluster
+      ? { to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": inCluster[1]! } } }], ports: [tcp(portOf(loki))] }
+      : external(loki),
+    external(new URL(input.archiveEndpoint)),
+  ];
+  if (input.siemEndpoint) egress.push(external(new URL(input.siemEndpoint)));
+  return { podSelector: {}, policyTypes: ["Ingress", "Egress"], ingress: [], egress };
+}

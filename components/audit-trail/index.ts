@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ARCHIVE_SECRET_KEYS, COLLECTOR_POD_SECURITY, LOKI_PUSH_SECRET, LOKI_PUSH_SECRET_KEY, SIEM_TOKEN_SECRET_KEY, collectorValues, type CollectedCluster, type SiemSink } from "./collector-values";
+import { ARCHIVE_SECRET_KEYS, COLLECTOR_POD_SECURITY, LOKI_PUSH_SECRET, LOKI_PUSH_SECRET_KEY, SIEM_TOKEN_SECRET_KEY, collectorNetworkPolicySpec, collectorValues, type CollectedCluster, type SiemSink } from "./collector-values";
 import { createHash } from "node:crypto";
 import {
   HTPASSWD_KEY,
@@ -275,6 +275,15 @@ export class AuditCollector extends pulumi.ComponentResource {
       ),
       atomic: true,
     }, { ...child, dependsOn: [namespace, credentials, pushSecret] });
+
+    new k8s.networking.v1.NetworkPolicy(`${name}-network`, {
+      metadata: { name: "audit-collector", namespace: args.namespace },
+      spec: pulumi.output(args.lokiUrl).apply((lokiUrl) => collectorNetworkPolicySpec({
+        lokiUrl,
+        archiveEndpoint: args.archive.endpoint,
+        ...(args.siem ? { siemEndpoint: args.siem.endpoint } : {}),
+      })),
+    }, { ...child, dependsOn: [namespace] });
     this.registerOutputs({});
   }
 }
