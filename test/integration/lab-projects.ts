@@ -1,6 +1,7 @@
 /**
- * One Keystone project per environment in the lab, each with a deployer user
- * holding `member` (what a project's deployer has, no more), and the project
+ * One Keystone project per environment in the lab, those whose credentials a
+ * run uses with a deployer user holding `member` (what a project's deployer
+ * has, no more), and the project
  * plan that declares them, in openstack-projects.yaml format. The engine tier
  * points the program at that plan (SKE_PROJECTS_FILE): the committed plan
  * holds the real deployment's ids, which the lab cannot have.
@@ -17,9 +18,8 @@ export interface LabProject {
   id: string;
   name: string;
   domain: string;
-  userId: string;
-  userName: string;
-  password: string;
+  /** Only for the environments whose credentials a run uses. */
+  deployer?: { userId: string; userName: string; password: string };
 }
 
 export type LabProjects = Record<EnvironmentName, LabProject>;
@@ -39,7 +39,7 @@ async function keystone<T>(lab: LabInfo, admin: Session, method: string, resourc
  * Creates the projects and users. Names carry a per-run suffix, so a lab kept
  * between runs (SKE_LAB_DIR) never hands a run another run's project.
  */
-export async function createLabProjects(lab: LabInfo, admin: Session): Promise<LabProjects> {
+export async function createLabProjects(lab: LabInfo, admin: Session, deployers: readonly EnvironmentName[]): Promise<LabProjects> {
   const suffix = randomBytes(3).toString("hex");
   const roles = await keystone<{ roles: { id: string }[] }>(lab, admin, "GET", "/roles?name=member");
   const member = roles.roles[0]?.id;
@@ -51,13 +51,15 @@ export async function createLabProjects(lab: LabInfo, admin: Session): Promise<L
     const { project } = await keystone<{ project: { id: string } }>(lab, admin, "POST", "/projects", {
       project: { name, domain_id: lab.domainId, description: `ske-platform ${environment} (integration lab)` },
     });
+    created[environment] = { environment, id: project.id, name, domain: domain.domain.name };
+    if (!deployers.includes(environment)) continue;
     const password = randomBytes(18).toString("base64url");
     const userName = `${name}-deployer`;
     const { user } = await keystone<{ user: { id: string } }>(lab, admin, "POST", "/users", {
       user: { name: userName, password, domain_id: lab.domainId, default_project_id: project.id },
     });
     await keystone(lab, admin, "PUT", `/projects/${project.id}/users/${user.id}/roles/${member}`);
-    created[environment] = { environment, id: project.id, name, domain: domain.domain.name, userId: user.id, userName, password };
+    created[environment]!.deployer = { userId: user.id, userName, password };
   }
   return created as LabProjects;
 }
@@ -65,7 +67,7 @@ export async function createLabProjects(lab: LabInfo, admin: Session): Promise<L
 /** Deletes what createLabProjects made; a lab kept for inspection stays tidy. */
 export async function deleteLabProjects(lab: LabInfo, admin: Session, projects: LabProjects): Promise<void> {
   for (const p of Object.values(projects)) {
-    await keystone(lab, admin, "DELETE", `/users/${p.userId}`);
+    if (p.deployer) await keystone(lab, admin, "DELETE", `/users/${p.deployer.userId}`);
     await keystone(lab, admin, "DELETE", `/projects/${p.id}`);
   }
 }
@@ -86,11 +88,12 @@ export function writeLabProjectPlan(dir: string, projects: LabProjects, sites: r
  * region, interface) with the admin's identity and scope replaced.
  */
 export function deployerEnv(openrc: Record<string, string>, project: LabProject): Record<string, string> {
+  if (!project.deployer) throw new Error(`${project.name} was created without a deployer`);
   const env = Object.fromEntries(Object.entries(openrc).filter(([key]) => !/^OS_(PROJECT_ID|TENANT_ID|TENANT_NAME|USER_ID|CLOUD)$/.test(key)));
   return {
     ...env,
-    OS_USERNAME: project.userName,
-    OS_PASSWORD: project.password,
+    OS_USERNAME: project.deployer.userName,
+    OS_PASSWORD: project.deployer.password,
     OS_PROJECT_NAME: project.name,
     OS_USER_DOMAIN_NAME: project.domain,
     OS_PROJECT_DOMAIN_NAME: project.domain,

@@ -329,13 +329,14 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
   // One project per environment in the lab's Keystone, declared in a project
   // plan of the lab's own; the inline program (this process) reads that plan.
   const admin = await labToken(lab);
-  const projects = await timed("create the lab's environment projects and deployers (Keystone)", () => createLabProjects(lab, admin));
+  const environment = String(config["ske-platform:environment"]) as EnvironmentName;
+  const otherEnvironment: EnvironmentName = environment === "production" ? "test" : "production";
+  const projects = await timed("create the lab's environment projects and two deployers (Keystone)", () => createLabProjects(lab, admin, [environment, otherEnvironment]));
   const sites = Object.keys(JSON.parse(JSON.stringify(config["ske-platform:sites"])) as Record<string, unknown>);
   process.env.SKE_PROJECTS_FILE = writeLabProjectPlan(run.work, projects, sites);
   const openrc = readOpenrc(path.join(lab.labDir, "openrc"));
-  const environment = String(config["ske-platform:environment"]) as EnvironmentName;
   const own = projects[environment];
-  const other = projects[environment === "production" ? "test" : "production"];
+  const other = projects[otherEnvironment];
   console.log(`  projects: ${Object.values(projects).map((p) => `${p.environment} ${p.name} ${p.id}`).join("; ")}`);
 
   // Credentials reach the CLI and the stand-in plugin only, as OS_* variables:
