@@ -45,7 +45,10 @@ export async function checkProjectScopes(args: {
   projects: ProjectPlan;
   projectsFile: string;
   dryRun: boolean;
+  /** Where a preview's "not checked" goes; the engine's log unless a test listens. */
+  warn?: (message: string) => void;
 }): Promise<Map<string, openstack.Provider>> {
+  const warn = args.warn ?? ((message: string) => void pulumi.log.warn(message));
   const env = args.plan.environment;
   const providers = new Map(args.plan.sites.map((site) => [site.name, siteProvider(site)] as const));
 
@@ -70,7 +73,7 @@ export async function checkProjectScopes(args: {
   if (problems.length > 0) throw new ProjectScopeError(env, problems);
   for (const v of verdicts) {
     if (v.unchecked !== undefined) {
-      void pulumi.log.warn(`${env}/${v.site}: project scope NOT checked in this preview, Keystone could not be asked (${v.unchecked}). \`pulumi up\` refuses to run until it can be.`);
+      warn(`${env}/${v.site}: project scope NOT checked in this preview, Keystone did not answer (${v.unchecked}). \`pulumi up\` refuses to run until it does.`);
     }
   }
   return providers;

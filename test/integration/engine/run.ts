@@ -31,10 +31,11 @@ import { isDeepStrictEqual } from "node:util";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import type { OpMap, Stack } from "@pulumi/pulumi/automation";
 import { readAddressPlan, REPO_ROOT } from "../../../config/load";
-import { ENVIRONMENTS } from "../../../plan/address-plan";
+import { ENVIRONMENTS, type EnvironmentName } from "../../../plan/address-plan";
 import { cidrOverlaps, nthAddress } from "../../../plan/cidr";
 import { authenticate as labToken, Neutron, readLab, type LabInfo, type NeutronObject } from "../lab";
 import { writeLabStack, LAB_STACK } from "../lab-stack";
+import { createLabProjects, deleteLabProjects, deployerEnv, writeLabProjectPlan, type LabProject } from "../lab-projects";
 import { CREDENTIAL_KEYS } from "./openstack-standin/auth";
 import {
   dropAmbientCredentials,
@@ -325,14 +326,38 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
     return `environment ${String(config["ske-platform:environment"])}, external network ${lab.externalNetwork.id}`;
   });
 
-  // The lab's credentials reach the CLI and the stand-in plugin only, as OS_* variables.
-  const stack = await engineStack(run.stackArgs(LAB_STACK, configFile, readOpenrc(path.join(lab.labDir, "openrc"))));
-  const neutron = new Neutron(await labToken(lab), lab.region);
+  // One project per environment in the lab's Keystone, declared in a project
+  // plan of the lab's own; the inline program (this process) reads that plan.
+  const admin = await labToken(lab);
+  const environment = String(config["ske-platform:environment"]) as EnvironmentName;
+  const otherEnvironment: EnvironmentName = environment === "production" ? "test" : "production";
+  const projects = await timed("create the lab's environment projects and two deployers (Keystone)", () => createLabProjects(lab, admin, [environment, otherEnvironment]));
+  const sites = Object.keys(JSON.parse(JSON.stringify(config["ske-platform:sites"])) as Record<string, unknown>);
+  process.env.SKE_PROJECTS_FILE = writeLabProjectPlan(run.work, projects, sites);
+  const openrc = readOpenrc(path.join(lab.labDir, "openrc"));
+  const own = projects[environment];
+  const other = projects[otherEnvironment];
+  console.log(`  projects: ${Object.values(projects).map((p) => `${p.environment} ${p.name} ${p.id}`).join("; ")}`);
+
+  // Credentials reach the CLI and the stand-in plugin only, as OS_* variables:
+  // those of the lab stack's own project's deployer, never the lab's admin.
+  // The refused runs go first, on a stack of their own that is removed again
+  // (same backend, same stack name): the right-credentials run starts clean.
+  const neutron = new Neutron(admin, lab.region);
+  try {
+    await wrongCredentials(run, configFile, neutron, deployerEnv(openrc, other), own, other);
+  } catch (err) {
+    delete process.env.SKE_PROJECTS_FILE;
+    await deleteLabProjects(lab, admin, projects).catch(() => undefined);
+    throw err;
+  }
+  const stack = await engineStack(run.stackArgs(LAB_STACK, configFile, deployerEnv(openrc, own)));
   let deployed = false;
   try {
+
     const synth = synthBeside(configFile, path.join(run.work, "synth"));
     let previewCreates = 0;
-    await check("preview of test-lab: only creates, one per resource synth registers", async () => {
+    await check("preview of test-lab with its own project's credentials: only creates, one per resource synth registers", async () => {
       const result = await timed(`preview ${LAB_STACK} (lab, engine)`, () => readOnlyEngineCall(() => stack.preview()));
       const ops = result.changeSummary;
       previewCreates = ops.create ?? 0;
@@ -374,6 +399,23 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
     });
 
     await neutronProofs(neutron, lab, String(config["ske-platform:environment"]), ofType);
+    await check(`every object the up made belongs to ${own.environment}'s own project ${own.name}, none to the admin's or another environment's`, async () => {
+      const owned: [string, string][] = [
+        [NETWORK_TYPES.network, "network"], [NETWORK_TYPES.subnet, "subnet"], [NETWORK_TYPES.router, "router"],
+        [NETWORK_TYPES.secGroup, "security_group"], [NETWORK_TYPES.secGroupRule, "security_group_rule"],
+      ];
+      const elsewhere: string[] = [];
+      let count = 0;
+      for (const [type, key] of owned) {
+        for (const r of ofType(type)) {
+          const real = (await neutron.request<Record<string, NeutronObject>>("GET", `/${key.replace(/_/g, "-")}s/${r.id!}`))[key]!;
+          count++;
+          if (real.project_id !== own.id) elsewhere.push(`${nameOf(r.urn)} in project ${String(real.project_id)}`);
+        }
+      }
+      if (elsewhere.length > 0) fail(elsewhere.join("; "));
+      return `${count} objects, all in project ${own.id}`;
+    });
 
     await check("second preview expects no changes (idempotent: the stand-in's Diff finds stored = declared)", async () => {
       const result = await timed(`preview ${LAB_STACK} again (expect no changes)`, () => readOnlyEngineCall(() => stack.preview({ expectNoChanges: true })));
@@ -412,14 +454,14 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
       const lines: string[] = [];
       const left: string[] = [];
       for (const collection of ["networks", "subnets", "routers", "security-groups", "ports"]) {
-        const items = await neutron.list(collection, { project_id: lab.projectId });
+        const items = await neutron.list(collection, { project_id: own.id });
         lines.push(`${collection}: ${items.map((i) => String(i.name || i.device_owner || i.id)).join(", ") || "none"}`);
         for (const item of items) {
           const routerOrNetwork = ids.some((r) => r.id === item.device_id || r.id === item.network_id);
           if (ours.has(item.id) || (collection === "ports" && routerOrNetwork)) left.push(`${collection} ${String(item.name)} ${item.id}`);
         }
       }
-      console.log(`       left in project ${lab.projectName} (the lab's own and anyone else's):\n         ${lines.join("\n         ")}\n         servers: none possible (no Nova in the lab)`);
+      console.log(`       left in project ${own.name} (the lab stack's own project):\n         ${lines.join("\n         ")}\n         servers: none possible (no Nova in the lab)`);
       if (left.length > 0) fail(`still there: ${left.join("; ")}`);
       return `${ids.length} objects created and gone`;
     });
@@ -429,6 +471,69 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
       await stack.destroy().catch((err: unknown) => console.log(`  cleanup destroy failed: ${engineErrorLines(err).join(" / ")}`));
     }
     await stack.workspace.removeStack(LAB_STACK, { force: true }).catch(() => undefined);
+    delete process.env.SKE_PROJECTS_FILE;
+    await deleteLabProjects(lab, admin, projects).catch((err: unknown) => console.log(`  could not delete the lab projects: ${String(err)}`));
+  }
+}
+
+const NEUTRON_COLLECTIONS = ["networks", "subnets", "routers", "security-groups", "security-group-rules", "ports"] as const;
+
+/** Every Neutron object of every project (the admin sees all), as `collection id name`. */
+async function neutronInventory(neutron: Neutron): Promise<string[]> {
+  const lists = await Promise.all(NEUTRON_COLLECTIONS.map(async (collection) =>
+    (await neutron.list(collection)).map((item) => `${collection} ${item.id} ${String(item.name ?? "")}`)));
+  return lists.flat().sort();
+}
+
+/**
+ * The lab stack with another environment's deployer credentials: preview and
+ * up are refused by the program's Keystone question before any resource is
+ * registered, the message names both projects, and Neutron holds exactly
+ * what it held before, in every project.
+ */
+async function wrongCredentials(
+  run: Run, configFile: string, neutron: Neutron, otherEnv: Record<string, string>, own: LabProject, other: LabProject,
+): Promise<void> {
+  const before = await neutronInventory(neutron);
+  const wrong = await engineStack(run.stackArgs(LAB_STACK, configFile, otherEnv));
+  // The whole message, not engineErrorLines: the refusal's problem lines do not start with "error:".
+  const refusal = (err: unknown) => {
+    const text = err instanceof Error ? err.message : String(err);
+    const lines = text.split("\n").map((line) => line.trim());
+    for (const needle of [`Refusing to deploy ${own.environment}`, `scoped to project "${other.name}" (id ${other.id}`, `which is ${other.environment}'s project`, `declares "${own.name}" (id ${own.id}`]) {
+      if (!text.includes(needle)) fail(`the engine's error does not say ${JSON.stringify(needle)}:\n${text}`);
+    }
+    return lines.find((line) => line.includes("Refusing")) ?? lines[0]!;
+  };
+  try {
+    await check(`preview of ${LAB_STACK} with ${other.environment}'s credentials is refused, naming both projects`, async () => {
+      try {
+        await timed(`preview ${LAB_STACK} with ${other.environment}'s credentials (refused)`, () => readOnlyEngineCall(() => wrong.preview()));
+      } catch (err) {
+        return refusal(err);
+      }
+      return fail("the preview succeeded");
+    });
+    await check(`up of ${LAB_STACK} with ${other.environment}'s credentials is refused before any resource is created`, async () => {
+      try {
+        await timed(`up ${LAB_STACK} with ${other.environment}'s credentials (refused)`, () => wrong.up());
+      } catch (err) {
+        const line = refusal(err);
+        const inState = (await stateResources(wrong)).filter((r) => !r.type.startsWith("pulumi:"));
+        if (inState.length > 0) fail(`state holds ${inState.map((r) => r.urn).join(", ")}`);
+        return `${line}; state holds no resource but the stack and its providers`;
+      }
+      return fail("the up succeeded");
+    });
+    await check("Neutron shows nothing was made by the refused runs, in any project", async () => {
+      const after = await neutronInventory(neutron);
+      const added = after.filter((o) => !before.includes(o));
+      const removed = before.filter((o) => !after.includes(o));
+      if (added.length + removed.length > 0) fail(`added: ${added.join("; ") || "-"}; removed: ${removed.join("; ") || "-"}`);
+      return `${after.length} objects before and after, identical (${NEUTRON_COLLECTIONS.join(", ")})`;
+    });
+  } finally {
+    await wrong.workspace.removeStack(LAB_STACK, { force: true }).catch(() => undefined);
   }
 }
 

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import type { Session } from "../../lab";
+import type { Session, TokenScope } from "../../lab";
 
 export interface PasswordAuth {
   authUrl: string;
@@ -136,10 +136,11 @@ export async function authenticate(auth: PasswordAuth): Promise<Session> {
   if (response.status !== 201 || !token) {
     throw new Error(`Keystone at ${base} refused a token: HTTP ${response.status} ${await response.text()}`);
   }
-  const body = (await response.json()) as { token: { project: { id: string }; catalog: CatalogEntry[] } };
+  const body = (await response.json()) as { token: TokenScope & { catalog: CatalogEntry[] } };
   return {
     token,
     projectId: body.token.project.id,
+    scope: { project: body.token.project, user: body.token.user, roles: body.token.roles },
     endpoint(serviceType, region) {
       const endpoint = body.token.catalog
         .find((entry) => entry.type === serviceType)

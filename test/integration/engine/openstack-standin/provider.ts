@@ -23,7 +23,8 @@
  *   openstack:networking/secGroup:SecGroup             name, description, deleteDefaultRules, tags
  *   openstack:networking/secGroupRule:SecGroupRule     every rule field (all immutable)
  *
- * plus `region` on each. Check passes inputs through but refuses any input or
+ * plus `region` on each, and the data source openstack:identity/getAuthScope
+ * (from the Keystone token's own scope). Check passes inputs through but refuses any input or
  * type it does not implement, by name, so a program change cannot slip past
  * it unexercised. Which inputs force a replacement follows the upstream
  * Terraform schema (ForceNew). It is not the real provider: no retries, no
@@ -118,6 +119,7 @@ export const TYPES: Record<string, TypeSpec> = {
 };
 
 const SEC_GROUP = "openstack:networking/secGroup:SecGroup";
+const AUTH_SCOPE = "openstack:identity/getAuthScope:getAuthScope";
 const ROUTER_INTERFACE = "openstack:networking/routerInterface:RouterInterface";
 
 /** Every input a type accepts, and whether changing it forces a replacement. */
@@ -230,6 +232,31 @@ export class StandInOpenStackProvider implements pulumi.provider.Provider {
     let client = this.clients.get(region);
     if (!client) this.clients.set(region, (client = new Neutron(session, region)));
     return client;
+  }
+
+  /**
+   * The one data source the program reads: what the provider's credentials
+   * are scoped to, from the Keystone token itself, with the fields
+   * getAuthScope returns (tokenId only on request, as upstream).
+   */
+  async invoke(token: string, inputs: Record<string, unknown>): Promise<pulumi.provider.InvokeResult> {
+    if (token !== AUTH_SCOPE) throw new Error(`${token} is not implemented by the stand-in OpenStack provider (test/integration/engine/openstack-standin)`);
+    const session = await this.sessionFor();
+    const scope = session.scope;
+    if (!scope) throw new Error("the Keystone session carries no token scope");
+    return {
+      outputs: {
+        id: String(inputs.name), name: inputs.name, region: inputs.region ?? this.config?.region ?? "",
+        projectId: scope.project.id, projectName: scope.project.name,
+        projectDomainId: scope.project.domain.id, projectDomainName: scope.project.domain.name,
+        userId: scope.user.id, userName: scope.user.name,
+        userDomainId: scope.user.domain.id, userDomainName: scope.user.domain.name,
+        domainId: "", domainName: "",
+        roles: scope.roles.map((r) => ({ roleId: r.id, roleName: r.name })),
+        serviceCatalogs: [],
+        tokenId: inputs.setTokenId === true ? session.token : "",
+      },
+    };
   }
 
   async check(urn: string, _olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.provider.CheckResult> {
