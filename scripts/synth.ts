@@ -78,7 +78,7 @@ function replaceWithRefusal(out: string, stack: string, error: string, problems:
     throw err;
   }
   // rmSync removes a symlink itself, never its target.
-  for (const stale of ["resources.json", "outputs.json"]) fs.rmSync(path.join(dir, stale), { force: true });
+  for (const stale of ["resources.json", "outputs.json", "compliance.json"]) fs.rmSync(path.join(dir, stale), { force: true });
   writeStackFile(dir, "compliance.md", `${refusalReport(stack, error, problems)}\n`);
 }
 

@@ -223,7 +223,10 @@ describe("isolation property", () => {
       values["ske-platform:sites"] = JSON.stringify(Object.fromEntries(siteNames.map((s) => [s, { ...template["ske-platform:sites"].osl2, region: s, subnet: plan.environments[env].sites[s] }])));
       values["ske-platform:clusters"] = JSON.stringify({ ...template["ske-platform:clusters"], ops: { ...template["ske-platform:clusters"].ops, site: siteNames[opsPick % siteNames.length] } });
       values["ske-platform:access"] = JSON.stringify({ adminCidrs });
-      values["ske-platform:audit"] = JSON.stringify({ ...template["ske-platform:audit"], archive: { ...template["ske-platform:audit"].archive, site: siteNames[0] } });
+      // Each environment its own archive bucket, and production alone owning the repository settings, as the committed files have it.
+      const archive = template["ske-platform:audit"].archive;
+      values["ske-platform:audit"] = JSON.stringify({ ...template["ske-platform:audit"], archive: { ...archive, site: siteNames[0], bucket: String(archive.bucket).replace(/staging/g, env) } });
+      values["ske-platform:github"] = JSON.stringify({ ...template["ske-platform:github"], ownsRepositorySettings: env === "production" });
       values["ske-platform:runners"] = JSON.stringify({ ...template["ske-platform:runners"], count: 1 + (opsPick % 4) });
       try {
         const loaded = loadPlatformConfig({ stack: env, file: `Pulumi.${env}.yaml`, values }, plan);
@@ -268,7 +271,7 @@ describe("isolation property", () => {
     );
     // Not vacuous: most generated environments survive the config's refusals
     // (admin ranges overlapping a foreign supernet are refused, so not all).
-    expect(checked).toBeGreaterThan(200);
+    expect(checked).toBeGreaterThan(300);
   });
 
   it("the committed production plan names no CIDR outside its own supernet and admin ranges", () => {
