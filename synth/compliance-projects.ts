@@ -38,6 +38,7 @@ export function bucketLines(ctx: PolicyContext, resources: readonly PolicyResour
     return `| ${esc(b.bucket)} | denies everything to ${denied.join(", ") || "nobody"}${undenied.size ? `; NOT denied: ${[...undenied].join(", ")}` : ""} | ${grants.length ? esc(grants.join("; ")) : "nothing outside the environment"} | ${b.acl === undefined ? "private (default)" : esc(String(b.acl))} |`;
   });
   return [
+    `- The OpenStack API and object storage are the second channel: every run's credentials must be scoped to ${ctx.environment}'s own project in each site (table under 6.1), and every bucket keeps the other environments' projects out.`, "",
     "Buckets and their policies (an explicit Deny outranks any ACL or later grant):", "",
     ...(rows.length ? ["| bucket | bucket policy | grants | ACL |", "| --- | --- | --- | --- |", ...rows] : ["_(no bucket in this stack: the Kubernetes layer, which holds the audit archive, is off)_"]),
     "",
