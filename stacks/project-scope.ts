@@ -26,7 +26,7 @@ export class ProjectScopeError extends Error {
     super(
       `Refusing to deploy ${environment}: the OpenStack credentials are not those of ${environment}'s declared project.\n` +
         problems.map((p) => `  - ${p}`).join("\n") +
-        `\nRun with the credentials (OS_* or the site's clouds.yaml entry) of the project declared for ${environment}; no resource was registered.`,
+        `\nRun with the credentials (OS_* or the site's clouds.yaml entry) of the project declared for ${environment}. Nothing but the site providers was registered, and nothing was created in the cloud.`,
     );
     this.name = "ProjectScopeError";
   }
