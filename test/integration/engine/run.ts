@@ -31,6 +31,7 @@ import { isDeepStrictEqual } from "node:util";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import type { OpMap, Stack } from "@pulumi/pulumi/automation";
 import { readAddressPlan, REPO_ROOT } from "../../../config/load";
+import { PRODUCTION_GRADE } from "../../../config/refusals";
 import { ENVIRONMENTS } from "../../../plan/address-plan";
 import { cidrOverlaps, nthAddress } from "../../../plan/cidr";
 import { authenticate as labToken, Neutron, readLab, type LabInfo, type NeutronObject } from "../lab";
@@ -161,6 +162,8 @@ const LAYER_LADDER: (Layers | undefined)[] = [
   { clusters: true, bootstrap: false, kubernetes: false, github: false },
   { clusters: false, bootstrap: false, kubernetes: false, github: false },
 ];
+/** Stacks whose config refuses switched-off layers (config/refusals.ts). */
+const PRODUCTION_GRADE_STACKS = new Set<string>(PRODUCTION_GRADE);
 const describeLayers = (layers: Layers | undefined) =>
   layers ? `on: ${Object.entries(layers).filter(([, on]) => on).map(([layer]) => layer).join(", ") || "network only"}` : "committed file";
 
@@ -175,7 +178,7 @@ function layersVariant(stack: string, layers: Layers | undefined, dir: string): 
   return file;
 }
 
-type PreviewOutcome = { ok: true; ops: OpMap } | { ok: false; error: string[] };
+type PreviewOutcome = { ok: true; ops: OpMap } | { ok: false; error: string[]; text: string };
 
 /** What makes an offline preview fail that is a known gap of this machine, not of the program. */
 function knownGap(error: string[]): string | undefined {
@@ -200,11 +203,22 @@ async function offlinePreviews(run: Run): Promise<void> {
         const result = await timed(`preview ${stack} offline (${describeLayers(layers)})`, () => readOnlyEngineCall(() => engine.preview()));
         outcome = { ok: true, ops: result.changeSummary };
       } catch (err) {
-        outcome = { ok: false, error: engineErrorLines(err) };
+        outcome = { ok: false, error: engineErrorLines(err), text: err instanceof Error ? err.message : String(err) };
       }
       await engine.workspace.removeStack(stack, { force: true });
       console.log(outcome.ok ? `       previewed: ${summary(outcome.ops)}` : `       FAILED, the engine's exact words:\n         ${outcome.error.join("\n         ")}`);
       outcomes.push({ layers, outcome });
+    }
+
+    if (PRODUCTION_GRADE_STACKS.has(stack)) {
+      // Production and staging keep every layer on: the config refuses the variants, and the engine must say so.
+      await check(`offline preview of ${stack} with layers switched off is refused by config, naming key and file`, () => {
+        const variants = outcomes.filter((o) => o.layers !== undefined);
+        const accepted = variants.filter((o) => o.outcome.ok || !o.outcome.text.includes(`Pulumi.${stack}.yaml: ske-platform:layers.`));
+        if (accepted.length > 0) fail(`not refused: ${accepted.map((o) => describeLayers(o.layers)).join("; ")}`);
+        return `${variants.length} variants refused`;
+      });
+      outcomes.splice(0, outcomes.length, ...outcomes.filter((o) => o.layers === undefined));
     }
 
     const failures = outcomes.flatMap(({ layers, outcome }) => (outcome.ok ? [] : [{ layers, error: outcome.error, gap: knownGap(outcome.error) }]));
@@ -219,6 +233,7 @@ async function offlinePreviews(run: Run): Promise<void> {
         return "all previewed";
       });
     }
+    if (PRODUCTION_GRADE_STACKS.has(stack)) continue;
     await check(`offline preview of ${stack} with clusters/bootstrap/kubernetes/github off: only creates, no credentials needed (delayedAuth)`, () => {
       const last = outcomes[outcomes.length - 1]!.outcome;
       if (!last.ok) fail(last.error.join("\n"));
