@@ -36,6 +36,7 @@ import { ENVIRONMENTS } from "../../../plan/address-plan";
 import { cidrOverlaps, nthAddress } from "../../../plan/cidr";
 import { authenticate as labToken, Neutron, readLab, type LabInfo, type NeutronObject } from "../lab";
 import { writeLabStack, LAB_STACK } from "../lab-stack";
+import { FAILED_RENDER, previewAndUpOfFailingApply } from "./failed-apply";
 import { CREDENTIAL_KEYS } from "./openstack-standin/auth";
 import {
   dropAmbientCredentials,
@@ -188,6 +189,18 @@ function knownGap(error: string[]): string | undefined {
   const types = [...new Set([...text.matchAll(/(openstack:[\w/]+:\w+) is not implemented by the stand-in/g)].map((m) => m[1]))];
   if (types.length > 0) return `stand-in does not implement ${types.join(", ")}`;
   return undefined;
+}
+
+async function failedApply(run: Run): Promise<void> {
+  const args = run.stackArgs("probe", "");
+  await check("the real engine fails preview and up when an apply throws, naming the error (nothing dropped silently)", async () => {
+    const result = await timed("preview and up of a failing apply", () =>
+      previewAndUpOfFailingApply({ workDir: args.workDir, pulumiHome: args.pulumiHome, backendDir: path.join(run.work, "failed-apply-state") }));
+    for (const [op, text] of Object.entries(result)) {
+      if (!text.includes(FAILED_RENDER)) fail(`${op} ${text ? `failed without naming the error: ${text.split("\n").slice(0, 3).join(" / ")}` : "succeeded"}`);
+    }
+    return "preview and up both failed with the apply's error";
+  });
 }
 
 async function offlinePreviews(run: Run): Promise<void> {
@@ -545,7 +558,10 @@ async function main(): Promise<number> {
   console.log("== engine tier: real Pulumi CLI + inline program (stacks/index.ts) + STAND-IN OpenStack provider");
   const run = prepare();
   try {
-    if (process.env.SKE_ENGINE_SKIP_OFFLINE !== "1") await offlinePreviews(run);
+    if (process.env.SKE_ENGINE_SKIP_OFFLINE !== "1") {
+      await failedApply(run);
+      await offlinePreviews(run);
+    }
     if (process.env.SKE_ENGINE_SKIP_LAB !== "1") await labTier(run);
   } catch (err) {
     // A step outside any check (setup, lab start) failed: count it, keep its words.
