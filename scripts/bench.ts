@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { parse, stringify } from "yaml";
 import { REPO_ROOT } from "../config/load";
 import { formatAddress, parseCidr } from "../plan/cidr";
+import { isProductionGrade } from "../config/refusals";
 
 const ROOT = REPO_ROOT;
 const { values: flags } = parseArgs({
@@ -135,7 +136,8 @@ if (previews.length === 0) {
   console.log(`pulumi preview: not measured (engine tier unavailable: ${(engine.stdout + engine.stderr).trim().split("\n").slice(-2).join(" / ")})`);
 } else {
   console.log("\npulumi preview (real engine, one run) beside synth (median), network layer only, no cloud:");
-  for (const [, seconds, stack] of previews) {
+  // Production and staging refuse a network-only variant (config/refusals.ts): the engine's preview of it is a refusal, not a measurement.
+  for (const [, seconds, stack] of previews.filter(([, , name]) => !isProductionGrade(name!))) {
     const config = path.join(work, `Pulumi.${stack}-network.yaml`);
     const doc = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8"));
     doc.config["ske-platform:layers"] = { clusters: false, bootstrap: false, kubernetes: false, github: false };

@@ -31,11 +31,13 @@ import { isDeepStrictEqual } from "node:util";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import type { OpMap, Stack } from "@pulumi/pulumi/automation";
 import { readAddressPlan, REPO_ROOT } from "../../../config/load";
+import { PRODUCTION_GRADE } from "../../../config/refusals";
 import { ENVIRONMENTS, type EnvironmentName } from "../../../plan/address-plan";
 import { cidrOverlaps, nthAddress } from "../../../plan/cidr";
 import { authenticate as labToken, Neutron, readLab, type LabInfo, type NeutronObject } from "../lab";
 import { writeLabStack, LAB_STACK } from "../lab-stack";
 import { createLabProjects, deleteLabProjects, deployerEnv, writeLabProjectPlan, type LabProject } from "../lab-projects";
+import { FAILED_RENDER, previewAndUpOfFailingApply } from "./failed-apply";
 import { CREDENTIAL_KEYS } from "./openstack-standin/auth";
 import {
   dropAmbientCredentials,
@@ -162,6 +164,8 @@ const LAYER_LADDER: (Layers | undefined)[] = [
   { clusters: true, bootstrap: false, kubernetes: false, github: false },
   { clusters: false, bootstrap: false, kubernetes: false, github: false },
 ];
+/** Stacks whose config refuses switched-off layers (config/refusals.ts). */
+const PRODUCTION_GRADE_STACKS = new Set<string>(PRODUCTION_GRADE);
 const describeLayers = (layers: Layers | undefined) =>
   layers ? `on: ${Object.entries(layers).filter(([, on]) => on).map(([layer]) => layer).join(", ") || "network only"}` : "committed file";
 
@@ -176,7 +180,7 @@ function layersVariant(stack: string, layers: Layers | undefined, dir: string): 
   return file;
 }
 
-type PreviewOutcome = { ok: true; ops: OpMap } | { ok: false; error: string[] };
+type PreviewOutcome = { ok: true; ops: OpMap } | { ok: false; error: string[]; text: string };
 
 /** What makes an offline preview fail that is a known gap of this machine, not of the program. */
 function knownGap(error: string[]): string | undefined {
@@ -186,6 +190,18 @@ function knownGap(error: string[]): string | undefined {
   const types = [...new Set([...text.matchAll(/(openstack:[\w/]+:\w+) is not implemented by the stand-in/g)].map((m) => m[1]))];
   if (types.length > 0) return `stand-in does not implement ${types.join(", ")}`;
   return undefined;
+}
+
+async function failedApply(run: Run): Promise<void> {
+  const args = run.stackArgs("probe", "");
+  await check("the real engine fails preview and up when an apply throws, naming the error (nothing dropped silently)", async () => {
+    const result = await timed("preview and up of a failing apply", () =>
+      previewAndUpOfFailingApply({ workDir: args.workDir, pulumiHome: args.pulumiHome, backendDir: path.join(run.work, "failed-apply-state") }));
+    for (const [op, text] of Object.entries(result)) {
+      if (!text.includes(FAILED_RENDER)) fail(`${op} ${text ? `failed without naming the error: ${text.split("\n").slice(0, 3).join(" / ")}` : "succeeded"}`);
+    }
+    return "preview and up both failed with the apply's error";
+  });
 }
 
 async function offlinePreviews(run: Run): Promise<void> {
@@ -201,11 +217,22 @@ async function offlinePreviews(run: Run): Promise<void> {
         const result = await timed(`preview ${stack} offline (${describeLayers(layers)})`, () => readOnlyEngineCall(() => engine.preview()));
         outcome = { ok: true, ops: result.changeSummary };
       } catch (err) {
-        outcome = { ok: false, error: engineErrorLines(err) };
+        outcome = { ok: false, error: engineErrorLines(err), text: err instanceof Error ? err.message : String(err) };
       }
       await engine.workspace.removeStack(stack, { force: true });
       console.log(outcome.ok ? `       previewed: ${summary(outcome.ops)}` : `       FAILED, the engine's exact words:\n         ${outcome.error.join("\n         ")}`);
       outcomes.push({ layers, outcome });
+    }
+
+    if (PRODUCTION_GRADE_STACKS.has(stack)) {
+      // Production and staging keep every layer on: the config refuses the variants, and the engine must say so.
+      await check(`offline preview of ${stack} with layers switched off is refused by config, naming key and file`, () => {
+        const variants = outcomes.filter((o) => o.layers !== undefined);
+        const accepted = variants.filter((o) => o.outcome.ok || !o.outcome.text.includes(`Pulumi.${stack}.yaml: ske-platform:layers.`));
+        if (accepted.length > 0) fail(`not refused: ${accepted.map((o) => describeLayers(o.layers)).join("; ")}`);
+        return `${variants.length} variants refused`;
+      });
+      outcomes.splice(0, outcomes.length, ...outcomes.filter((o) => o.layers === undefined));
     }
 
     const failures = outcomes.flatMap(({ layers, outcome }) => (outcome.ok ? [] : [{ layers, error: outcome.error, gap: knownGap(outcome.error) }]));
@@ -220,6 +247,7 @@ async function offlinePreviews(run: Run): Promise<void> {
         return "all previewed";
       });
     }
+    if (PRODUCTION_GRADE_STACKS.has(stack)) continue;
     await check(`offline preview of ${stack} with clusters/bootstrap/kubernetes/github off: only creates, no credentials needed (delayedAuth)`, () => {
       const last = outcomes[outcomes.length - 1]!.outcome;
       if (!last.ok) fail(last.error.join("\n"));
@@ -635,7 +663,10 @@ async function main(): Promise<number> {
   console.log("== engine tier: real Pulumi CLI + inline program (stacks/index.ts) + STAND-IN OpenStack provider");
   const run = prepare();
   try {
-    if (process.env.SKE_ENGINE_SKIP_OFFLINE !== "1") await offlinePreviews(run);
+    if (process.env.SKE_ENGINE_SKIP_OFFLINE !== "1") {
+      await failedApply(run);
+      await offlinePreviews(run);
+    }
     if (process.env.SKE_ENGINE_SKIP_LAB !== "1") await labTier(run);
   } catch (err) {
     // A step outside any check (setup, lab start) failed: count it, keep its words.
