@@ -13,7 +13,7 @@ import { OPAQUE, at, isOpaque, type PolicyResource } from "./model";
 export const COMMAND_TYPE = "command:local:Command";
 export const APPLY_STEP_SUFFIX = "-apply-config";
 /** The step's environment keys (components/cluster/rollout-scripts.ts ROLLOUT_ENV). */
-const ENV = { role: "SKE_NODE_ROLE", evidence: "SKE_EVIDENCE", nodeName: "SKE_NODE_NAME" } as const;
+const ENV = { role: "SKE_NODE_ROLE", evidencePrefix: "SKE_EVIDENCE_", nodeName: "SKE_NODE_NAME" } as const;
 
 export function isControlPlaneApplyStep(r: PolicyResource): boolean {
   return r.type === COMMAND_TYPE && r.name.endsWith(APPLY_STEP_SUFFIX) && at(r.props, ["environment", ENV.role]) === "controlplane";
@@ -27,15 +27,14 @@ export function stepNode(r: PolicyResource): string {
 
 /** The evidence this step recorded as applied; OPAQUE where unknown (preview of a step whose inputs are computed). */
 export function appliedEvidence(r: PolicyResource): Partial<AuditEvidence> | typeof OPAQUE {
-  const raw = at(r.props, ["environment", ENV.evidence]);
-  if (raw === undefined) return {};
-  if (typeof raw !== "string" || isOpaque(raw)) return OPAQUE;
-  try {
-    const parsed = JSON.parse(raw) as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)])) as Partial<AuditEvidence>;
-  } catch {
-    return {};
-  }
+  const environment = r.props.environment;
+  if (isOpaque(environment)) return OPAQUE;
+  // SKE_EVIDENCE_OIDC_ISSUERS → oidc-issuers (components/cluster/rollout-scripts.ts evidenceVariable).
+  const fields = Object.entries((environment ?? {}) as Record<string, unknown>)
+    .filter(([key]) => key.startsWith(ENV.evidencePrefix))
+    .map(([key, value]) => [key.slice(ENV.evidencePrefix.length).toLowerCase().replace(/_/g, "-"), value] as const);
+  if (fields.some(([, value]) => isOpaque(value))) return OPAQUE;
+  return Object.fromEntries(fields.map(([k, v]) => [k, String(v)])) as Partial<AuditEvidence>;
 }
 
 const parsed = new Map<string, Record<string, any> | Error>();

@@ -86,7 +86,7 @@ describe("environments-distinct-oidc-clients", () => {
   });
   // What an API server trusts is the evidence on its apply-config roll-out step (policy/applied-evidence.ts).
   const controlPlane = (audiences: string) => res("command:local:Command", "cp-0-apply-config", {
-    environment: { SKE_NODE_NAME: "cp-0", SKE_NODE_ROLE: "controlplane", SKE_EVIDENCE: JSON.stringify({ "oidc-audiences": audiences }) },
+    environment: { SKE_NODE_NAME: "cp-0", SKE_NODE_ROLE: "controlplane", SKE_EVIDENCE_OIDC_AUDIENCES: audiences },
   });
 
   it("reads every other environment's committed client ids", () => {

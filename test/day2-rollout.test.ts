@@ -225,7 +225,7 @@ describe("evidence tells the truth", () => {
       expect(evidenceSummary(step)).toContain(NEW);
       // The apply step printed the evidence only after its gate passed.
       const run = done.steps.find((s) => s.name === step.name);
-      if (stepNode(step).startsWith(CLUSTER)) expect(run?.stdout).toContain(`ske-applied-evidence `);
+      if (stepNode(step).startsWith(CLUSTER)) expect(run?.stdout).toContain(`ske-applied-evidence SKE_EVIDENCE_OIDC_ISSUERS=${NEW}`);
     }
   });
 

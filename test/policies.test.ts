@@ -6,7 +6,7 @@ import { AUDITOR_RULES } from "../components/cluster-access/rules";
 import { rulesetRules } from "../components/change-management/index";
 import { auditPolicy, authenticationConfiguration, controlPlaneConfig, renderMachineConfig, workerConfig } from "../components/talos/machine-config";
 import { auditEvidence } from "../plan/audit-evidence";
-import { rolloutStdin } from "../components/cluster/rollout-scripts";
+import { evidenceVariable, rolloutStdin } from "../components/cluster/rollout-scripts";
 import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { branchProtection as protectionSettings } from "../plan/change-management";
 import { policyContext } from "../policy/context";
@@ -221,7 +221,7 @@ describe("audit policy and OIDC in the Talos machine config", () => {
       environment: {
         SKE_NODE_NAME: name,
         SKE_NODE_ROLE: name.startsWith("cp-") ? "controlplane" : "worker",
-        ...(name.startsWith("cp-") ? { SKE_EVIDENCE: Object.values(evidence).includes(OPAQUE) ? OPAQUE : JSON.stringify(evidence) } : {}),
+        ...(name.startsWith("cp-") ? Object.fromEntries(Object.entries(evidence).map(([field, value]) => [evidenceVariable(field), value])) : {}),
       },
       stdin: typeof machineConfig === "string" && machineConfig !== OPAQUE ? rolloutStdin("talosconfig", machineConfig) : OPAQUE,
     });
@@ -275,12 +275,12 @@ describe("audit policy and OIDC in the Talos machine config", () => {
 
   it("the pack adapter turns an unknown value into OPAQUE instead of letting the policy degrade to advisory", () => {
     const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-    const environment = { SKE_NODE_NAME: "cp-0", SKE_NODE_ROLE: "controlplane", SKE_EVIDENCE: UNKNOWN_STRING };
+    const environment = { SKE_NODE_NAME: "cp-0", SKE_NODE_ROLE: "controlplane", ...Object.fromEntries(Object.entries(goodEvidence).map(([f, v]) => [evidenceVariable(f), v])), SKE_EVIDENCE_OIDC_ISSUERS: UNKNOWN_STRING };
     const proxied = unknownCheckingProxy({ environment, stdin: UNKNOWN_STRING });
     expect(() => (proxied as Record<string, unknown>).stdin).toThrow();
     const props = plainProps(proxied) as Record<string, any>;
     expect(props.stdin).toBe(OPAQUE);
-    expect(props.environment.SKE_EVIDENCE).toBe(OPAQUE);
+    expect(props.environment.SKE_EVIDENCE_OIDC_ISSUERS).toBe(OPAQUE);
     expect(judge(P.apiServerAudit, res("command:local:Command", "cp-0-apply-config", props), production)[0]).toContain("not known at preview");
   });
 });

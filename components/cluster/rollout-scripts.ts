@@ -28,9 +28,12 @@ export const ROLLOUT_ENV = {
   talosVersion: "SKE_TALOS_VERSION",
   installerImage: "SKE_INSTALLER_IMAGE",
   kubernetesVersion: "SKE_KUBERNETES_VERSION",
-  /** Plain audit/OIDC evidence of the config this step applies; printed once the node runs it. */
-  evidence: "SKE_EVIDENCE",
+  /** Prefix of the plain audit/OIDC evidence of the config this step applies, one variable per field; printed once the node runs it. */
+  evidencePrefix: "SKE_EVIDENCE_",
 } as const;
+
+/** The environment variable of one evidence field, e.g. oidc-issuers → SKE_EVIDENCE_OIDC_ISSUERS. */
+export const evidenceVariable = (field: string) => `${ROLLOUT_ENV.evidencePrefix}${field.toUpperCase().replace(/-/g, "_")}`;
 
 /** Gate retries: a node rebooting after apply-config or an upgrade refuses connections for a while. */
 export const GATE_ENV = { attempts: "SKE_GATE_ATTEMPTS", interval: "SKE_GATE_INTERVAL" } as const;
@@ -86,7 +89,8 @@ export function applyConfigScript(): string {
     'gate "before applying the machine config"',
     'on_node apply-config --file "$machine" --mode auto || stop "apply-config was refused"',
     'gate "after applying the machine config"',
-    `printf '${EVIDENCE_MARK}%s\\n' "\${${E.evidence}:-}"`,
+    // The environment holds no secret (those come on stdin), so env may print it.
+    `env | grep '^${E.evidencePrefix}' | sort | sed 's/^/${EVIDENCE_MARK}/' || true`,
     "",
   ].join("\n");
 }

@@ -13,6 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { installerImage, rolloutWaves, type NodeRole } from "../../plan/rollout";
 import {
   ROLLOUT_ENV,
+  evidenceVariable,
   rolloutStdin,
   applyConfigScript,
   kubernetesUpgradeScript,
@@ -95,7 +96,7 @@ export function applyConfigStep(
     stdin: pulumi.secret(pulumi.all([c.talosconfig, machineConfig]).apply(([t, m]) => rolloutStdin(t, m))),
     environment: {
       ...commonEnvironment(c, node),
-      ...(evidence ? { [ROLLOUT_ENV.evidence]: JSON.stringify(evidence) } : {}),
+      ...Object.fromEntries(Object.entries(evidence ?? {}).map(([field, value]) => [evidenceVariable(field), value])),
     },
     logging: "stderr",
   }, { parent: c.parent, dependsOn: [...c.after, node.instance, ...after] });
