@@ -3,6 +3,7 @@ import { ENVIRONMENTS, cidrString, siteNameString } from "../plan/address-plan";
 import { cidrProblem, parseAddress } from "../plan/cidr";
 import { DEFAULT_TOOL_PINS } from "../plan/deploy-runner-tools";
 import { addRefusals } from "./refusals";
+import { rolloutIssues, rolloutSchema } from "./rollout";
 import { siemAuthSchema } from "./siem-auth";
 import { urlCredentialIssues } from "./url-credentials";
 
@@ -250,6 +251,8 @@ export const platformConfigSchema = z
     runnerRegistrarKey: z.string().min(1).optional(),
     /** The SIEM's credential: set with `pulumi config set --secret siemToken`, never in plain text. */
     siemToken: z.string().min(1).optional(),
+    /** Day 2: what is deployed, worker batch size, drained sites (config/rollout.ts). */
+    rollout: rolloutSchema.optional(),
     /** Layers a lab or partial deployment may switch off; everything is on by default. */
     layers: z
       .strictObject({
@@ -314,6 +317,7 @@ export const platformConfigSchema = z
       }
     });
     addRefusals(config, ctx);
+    rolloutIssues(config).forEach((issue) => ctx.addIssue({ code: "custom", ...issue }));
   });
 
 export type PlatformConfig = z.infer<typeof platformConfigSchema>;

@@ -5,7 +5,8 @@
  * policies over resource records, registered in policy/policies.ts.
  */
 import { parse as parseYaml } from "yaml";
-import { at, isOpaque, resourceId, type PolicyContext, type PolicyResource, type StackPolicy, type Violation } from "./model";
+import { OPAQUE, at, isOpaque, resourceId, type PolicyContext, type PolicyResource, type StackPolicy, type Violation } from "./model";
+import { appliedEvidence, isControlPlaneApplyStep, stepNode } from "./applied-evidence";
 
 const T = {
   appProject: "kubernetes:argoproj.io/v1alpha1:AppProject",
@@ -121,10 +122,13 @@ export const argoCdBoundaries: StackPolicy = {
 function trustedClients(resources: readonly PolicyResource[]): { where: string; clientId: unknown }[] {
   const found: { where: string; clientId: unknown }[] = [];
   for (const r of resources) {
-    if (r.type === T.instance && at(r.props, ["metadata", "node-role"]) === "controlplane") {
-      const audiences = at(r.props, ["metadata", "oidc-audiences"]);
-      if (isOpaque(audiences)) found.push({ where: `${r.name} (apiserver)`, clientId: audiences });
-      else if (typeof audiences === "string") for (const a of audiences.split(",").filter(Boolean)) found.push({ where: `${r.name} (apiserver)`, clientId: a });
+    // What each control plane's API server trusts: the evidence on its apply-config step (policy/applied-evidence.ts).
+    if (isControlPlaneApplyStep(r)) {
+      const evidence = appliedEvidence(r);
+      const audiences = evidence === OPAQUE ? OPAQUE : evidence["oidc-audiences"];
+      const where = `${stepNode(r)} (apiserver)`;
+      if (isOpaque(audiences)) found.push({ where, clientId: audiences });
+      else if (typeof audiences === "string") for (const a of audiences.split(",").filter(Boolean)) found.push({ where, clientId: a });
     }
     if (r.type === T.helmRelease && r.props.chart === "argo-cd") {
       const oidc = at(r.props, ["values", "configs", "cm", "oidc.config"]);

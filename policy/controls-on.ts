@@ -7,6 +7,7 @@
  * pack too.
  */
 import { MIN_PRODUCTION_LOCK_DAYS, isProductionGrade } from "../config/refusals";
+import { appliedEvidence, isControlPlaneApplyStep, stepNode } from "./applied-evidence";
 import { OPAQUE, at, isOpaque, typeChain, type PolicyContext, type PolicyResource, type StackPolicy, type Violation } from "./model";
 
 /** The config refuses below this; docs/decisions/production-grade-controls.md says why 365. */
@@ -61,9 +62,14 @@ export const mfaRequired: StackPolicy = {
     if (!ctx.oidc.requireMfa || ctx.controls?.requireMfa === false) violations.push({ message: `${ctx.environment} has zitadel.requireMfa switched off` });
     const planes = [...controlPlanesByCluster(resources).values()].flat();
     if (planes.length === 0) violations.push({ message: `${ctx.environment} registers no control plane, so no API server enforces MFA` });
+    // The evidence of what each node runs sits on its apply-config step (policy/applied-evidence.ts).
+    const steps = new Map(resources.filter(isControlPlaneApplyStep).map((s) => [stepNode(s), s]));
     for (const r of planes) {
-      const rule = at(r.props, ["metadata", "oidc-mfa-rule"]);
-      if (isOpaque(rule)) violations.push({ resource: `${r.type}::${r.name}`, message: `${r.name}: its MFA evidence is not known at preview` });
+      const step = steps.get(r.name);
+      const evidence = step ? appliedEvidence(step) : {};
+      const rule = evidence === OPAQUE ? OPAQUE : evidence["oidc-mfa-rule"];
+      if (!step) violations.push({ resource: `${r.type}::${r.name}`, message: `${r.name}: no apply-config step rolls its config out, so nothing shows what it runs` });
+      else if (isOpaque(rule)) violations.push({ resource: `${r.type}::${r.name}`, message: `${r.name}: its MFA evidence is not known at preview` });
       else if (rule !== "true") violations.push({ resource: `${r.type}::${r.name}`, message: `${r.name}: the API server accepts tokens without MFA (oidc-mfa-rule is ${String(rule)})` });
     }
     return violations;

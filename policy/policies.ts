@@ -14,6 +14,7 @@ import { AUDITOR_ROLE, argoCdAuditorRoleProblems, indirectSecretProblems } from 
 import { PROJECT_SEPARATION_POLICIES } from "./project-separation";
 import { CONTROL_POLICIES } from "./controls-on";
 import { LEAST_PRIVILEGE_POLICIES } from "./least-privilege";
+import { appliedEvidence, appliedMachineConfig, isControlPlaneApplyStep, stepNode } from "./applied-evidence";
 import { OPAQUE, at, isOpaque, resourceId, typeChain, type Policy, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 
 export const TYPES = {
@@ -377,16 +378,6 @@ function auditDocuments(config: Record<string, any>): { policy: AuditPolicyDocum
   return { policy, authentication: (parseYaml(content) ?? {}) as AuthenticationDocument };
 }
 
-/** The evidence recorded in the instance metadata (plan/audit-evidence.ts). */
-function recordedEvidence(r: PolicyResource): Partial<AuditEvidence> | typeof OPAQUE {
-  const metadata = r.props.metadata;
-  if (isOpaque(metadata)) return OPAQUE;
-  const entries = Object.entries((metadata ?? {}) as Record<string, unknown>)
-    .filter(([key]) => key.startsWith("audit-") || key.startsWith("oidc-"));
-  if (entries.some(([, value]) => isOpaque(value))) return OPAQUE;
-  return Object.fromEntries(entries.map(([key, value]) => [key, String(value)])) as Partial<AuditEvidence>;
-}
-
 const parsedConfigs = new Map<string, Record<string, any> | Error>();
 
 /** Machine configs are large and read by several policies: parse each once. */
@@ -412,26 +403,26 @@ export const apiServerAudit: ResourcePolicy = {
   name: "apiserver-audit-and-oidc",
   control: "6.5-audit",
   enforcement: "mandatory",
-  description: "Every control-plane machine config sets an apiserver audit policy at Metadata or above with RequestReceived omitted, and OIDC through the configured Zitadel issuer (with MFA when required). Where the config is unknown at preview, the evidence recorded in the instance metadata is checked instead; where it is known, the two must agree.",
-  remediation: "Keep auditPolicy() and authenticationConfiguration() from components/talos/machine-config.ts in the control-plane config, and the instance metadata from plan/audit-evidence.ts beside it.",
-  appliesTo: (r) => isTalosNode(r) && isControlPlane(r),
+  description: "Every control-plane machine config that the roll-out applies sets an apiserver audit policy at Metadata or above with RequestReceived omitted, and OIDC through the configured Zitadel issuer (with MFA when required). The evidence rides on each node's apply-config step, whose state changes only once the node runs the config; where the config is unknown at preview, that evidence is checked instead, and where it is known, the two must agree.",
+  remediation: "Keep auditPolicy() and authenticationConfiguration() from components/talos/machine-config.ts in the control-plane config, and the evidence from plan/audit-evidence.ts on its apply-config step (components/cluster/rollout.ts).",
+  appliesTo: (r) => isControlPlaneApplyStep(r),
   validate: (r, ctx) => {
     const expected = { issuer: ctx.oidc.issuer, requireMfa: ctx.oidc.requireMfa };
-    const recorded = recordedEvidence(r);
-    if (recorded === OPAQUE) return [`${r.name}: the audit evidence in the instance metadata is not known at preview`];
-    const config = machineConfigOf(r);
-    if (config instanceof Error) return [`${r.name}: userData is not a YAML machine config: ${config.message}`];
+    const recorded = appliedEvidence(r);
+    if (recorded === OPAQUE) return [`${stepNode(r)}: the audit evidence of its apply-config step is not known at preview`];
+    const config = appliedMachineConfig(r);
+    if (config instanceof Error) return [`${stepNode(r)}: the applied config is not a YAML machine config: ${config.message}`];
     if (config === OPAQUE) {
       // First preview of a cluster: the config waits for its secrets, the evidence does not.
-      return auditEvidenceProblems(recorded, expected).map((p) => `${r.name}: ${p}`);
+      return auditEvidenceProblems(recorded, expected).map((p) => `${stepNode(r)}: ${p}`);
     }
     const documents = auditDocuments(config);
-    if (typeof documents === "string") return [`${r.name}: ${documents}`];
+    if (typeof documents === "string") return [`${stepNode(r)}: ${documents}`];
     const actual = auditEvidence(documents.policy, documents.authentication);
     const drift = (Object.keys(actual) as (keyof AuditEvidence)[])
       .filter((key) => recorded[key] !== actual[key])
-      .map((key) => `the instance metadata says ${key}=${recorded[key] ?? "(absent)"} but the machine config has ${actual[key]}`);
-    return [...auditEvidenceProblems(actual, expected), ...drift].map((p) => `${r.name}: ${p}`);
+      .map((key) => `the apply-config step's evidence says ${key}=${recorded[key] ?? "(absent)"} but the machine config it applies has ${actual[key]}`);
+    return [...auditEvidenceProblems(actual, expected), ...drift].map((p) => `${stepNode(r)}: ${p}`);
   },
 };
 

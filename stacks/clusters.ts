@@ -97,6 +97,7 @@ export function deployClusters({ plan, config, sites }: DeployClustersArgs): Clu
         },
         protect: config.protection.statefulResources,
         bootstrap: config.layers.bootstrap,
+        workerBatchSize: config.rollout?.workerBatchSize ?? 1,
         kubernetes: config.layers.kubernetes,
         provider,
         tags,

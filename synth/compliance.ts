@@ -3,6 +3,7 @@
  * implements it, each policy's result, the Scorecard tier of the branch
  * protection and the security-group matrix, for reviewers and auditors.
  */
+import { evidenceSummary, isControlPlaneApplyStep, stepNode } from "../policy/applied-evidence";
 import type { BranchProtectionSettings } from "../plan/change-management";
 import { assessBranchProtection } from "../plan/scorecard";
 import type { PolicyResult } from "../policy/evaluate";
@@ -58,18 +59,6 @@ export function rulesetSettings(ruleset: PolicyResource, hasCodeOwnersFile: bool
   };
 }
 
-/**
- * A control plane's audit and OIDC settings, from the evidence in its
- * instance metadata; the audit policy has already checked that this evidence
- * matches the machine config, so the config need not be parsed again.
- */
-function machineConfigSummary(node: PolicyResource): string | undefined {
-  const metadata = node.props.metadata as Record<string, unknown> | undefined;
-  if (metadata?.["node-role"] !== "controlplane") return undefined;
-  const evidence = (key: string) => (typeof metadata[key] === "string" && metadata[key] ? (metadata[key] as string) : "none");
-  return `audit levels from ${evidence("audit-min-level")} up, omitStages ${evidence("audit-omit-stages")}, catch-all ${evidence("audit-catch-all")}; ` +
-    `OIDC ${evidence("oidc-issuers")}${metadata["oidc-mfa-rule"] === "true" ? " with MFA claim rule" : ""}`;
-}
 
 export interface ComplianceReportInput {
   ctx: PolicyContext;
@@ -136,12 +125,13 @@ export function renderComplianceReport(input: ComplianceReportInput): string {
     "Policies:", "", ...policyTable(forControl("6.3/6.4")), "");
 
   // 6.5 audit
-  const nodes = of(TYPES.instance).map((n) => [n.name, machineConfigSummary(n)] as const).filter((n): n is readonly [string, string] => n[1] !== undefined);
+  // Evidence from each control plane's apply-config step: it changes only once the node runs the config (policy/applied-evidence.ts).
+  const nodes = resources.filter(isControlPlaneApplyStep).map((step) => [stepNode(step), evidenceSummary(step)] as const);
   const auditorBindings = [...of(TYPES.clusterRoleBinding), ...of(TYPES.roleBinding)]
     .filter((b) => ((b.props.subjects as { name?: string }[] | undefined) ?? []).some((s) => s.name === ctx.auditors.kubernetesGroup))
     .map((b) => [b.name, String(at(b.props, ["roleRef", "name"]))]);
   const collectors = of(TYPES.helmRelease).filter((r) => r.props.chart === "vector").map((r) => [r.name, Object.keys((at(r.props, ["values", "customConfig", "sinks"]) as object | undefined) ?? {}).join(", ")]);
-  lines.push(`## ${CONTROLS["6.5-audit"]}`, "", "API server audit policy and OIDC, read from each control-plane machine config:", "",
+  lines.push(`## ${CONTROLS["6.5-audit"]}`, "", "API server audit policy and OIDC that each control-plane node runs, as recorded by its last successful apply-config step (a preview or synth shows the state after the roll-out succeeds):", "",
     ...table(["control-plane node", "settings"], nodes.map(([n, s]) => [n, s])), "",
     "Auditor bindings:", "", ...table(["binding", "role"], auditorBindings), "",
     "Audit collectors and their sinks (append-only archive, SIEM when configured):", "", ...table(["release", "sinks"], collectors), "",

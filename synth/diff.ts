@@ -204,12 +204,14 @@ function componentsByName(resources: readonly DigestedResource[]): Map<string, D
 
 function resourceChange(base: DigestedResource, head: DigestedResource, site: string, baseChain: string[], headChain: string[]): ResourceChange | undefined {
   const secretPaths = [...base.secretPaths, ...head.secretPaths];
+  // ignoreChanges: after create the engine sends the old value, so a change there neither updates nor replaces.
+  const ignored = (path: string) => (head.options.ignoreChanges ?? []).some((p) => under(path, p));
   const changes: InputChange[] = [
     ...changedPaths(base.inputs, head.inputs)
       .filter((c) => !secretPaths.some((p) => under(c.path, p)))
       .map((c) => ({ path: c.path, kind: "value" as const, before: c.before, after: c.after })),
     ...secretChanges(base, head),
-  ];
+  ].filter((c) => !ignored(c.path));
   for (const option of ["protect", "retainOnDelete"] as const) {
     if (base.options[option] !== head.options[option]) {
       changes.push({ path: `options.${option}`, kind: "option", before: base.options[option], after: head.options[option] });
@@ -251,7 +253,10 @@ export function statefulKinds(r: DigestedResource, chain: readonly string[]): st
   if (chain.includes("ske:talos:MachineSecrets") || r.type === "ske:talos:MachineSecrets") kinds.push("machine secret (cluster CA and keys)");
   if (chain.includes("ske:audit:AuditArchiveBucket") || r.type === "ske:audit:AuditArchiveBucket") kinds.push("audit archive");
   if (chain.includes("ske:audit:AuditLogStore") || r.type === "ske:audit:AuditLogStore") kinds.push("audit log store");
-  if (r.type === "command:local:Command" && chain.at(-1) === "ske:cluster:Cluster") kinds.push("cluster bootstrap (runs again)");
+  const clusterCommand = r.type === "command:local:Command" && chain.at(-1) === "ske:cluster:Cluster";
+  // Roll-out steps (components/cluster/rollout.ts): deleting an apply-config step takes its node out of etcd or drains it.
+  if (clusterCommand && r.name.endsWith("-apply-config")) kinds.push("node leaves the cluster (etcd leave or drain)");
+  else if (clusterCommand && !/-(talos-upgrade|kubernetes-upgrade)$/.test(r.name)) kinds.push("cluster bootstrap (runs again)");
   if (r.options.protect) kinds.push("protected");
   else if (r.options.retainOnDelete) kinds.push("retained on delete");
   return kinds;

@@ -16,7 +16,7 @@ export interface RecordedResource {
   provider?: string;
   custom: boolean;
   /** Resource options the program set, as far as they matter to reviewers. */
-  options: { protect: boolean; retainOnDelete: boolean; dependsOn: string[] };
+  options: { protect: boolean; retainOnDelete: boolean; dependsOn: string[]; ignoreChanges?: string[] };
   /** Input paths whose value was a secret, e.g. `userData`. */
   secretPaths: string[];
 }
@@ -170,6 +170,8 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         dependsOn: ([] as unknown[])
           .concat(args.opts.dependsOn ?? [])
           .map((d) => (d as { __name?: string }).__name ?? "?"),
+        // The engine keeps the old value of these inputs after create: the review diff must not count them.
+        ...(args.opts.ignoreChanges?.length ? { ignoreChanges: [...args.opts.ignoreChanges] } : {}),
       });
       return undefined;
     });

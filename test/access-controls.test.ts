@@ -84,7 +84,10 @@ describe("environments-distinct-oidc-clients", () => {
     chart: "grafana",
     values: grafanaValues({ sso: { ...sso, clientId }, rootUrl: "http://localhost:3000", lokiUrl: "http://loki:3100" }),
   });
-  const controlPlane = (audiences: string) => res("openstack:compute/instance:Instance", "cp-0", { metadata: { "node-role": "controlplane", "oidc-audiences": audiences } });
+  // What an API server trusts is the evidence on its apply-config roll-out step (policy/applied-evidence.ts).
+  const controlPlane = (audiences: string) => res("command:local:Command", "cp-0-apply-config", {
+    environment: { SKE_NODE_NAME: "cp-0", SKE_NODE_ROLE: "controlplane", SKE_EVIDENCE_OIDC_AUDIENCES: audiences },
+  });
 
   it("reads every other environment's committed client ids", () => {
     const foreign = committedForeignClients("production");

@@ -28,7 +28,7 @@ describe.each(STACKS)("compliance of the committed %s stack", (stack) => {
     const run = await synthOk(stack);
     const audit = run.compliance.results.find((r) => r.name === "apiserver-audit-and-oidc")!;
     expect(audit.status).toBe("pass");
-    expect(audit.checked!.some((id) => /-cp-0$/.test(id))).toBe(true);
+    expect(audit.checked!.some((id) => /-cp-0-apply-config$/.test(id))).toBe(true);
     expect(run.compliance.report).toMatch(/-cp-0 \| audit levels from Metadata up, omitStages RequestReceived, catch-all true; OIDC https:\/\/id\.ske\.example\.net with MFA claim rule/);
   }, 60_000);
 });

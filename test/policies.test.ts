@@ -6,6 +6,7 @@ import { AUDITOR_RULES } from "../components/cluster-access/rules";
 import { rulesetRules } from "../components/change-management/index";
 import { auditPolicy, authenticationConfiguration, controlPlaneConfig, renderMachineConfig, workerConfig } from "../components/talos/machine-config";
 import { auditEvidence } from "../plan/audit-evidence";
+import { evidenceVariable, rolloutStdin } from "../components/cluster/rollout-scripts";
 import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { branchProtection as protectionSettings } from "../plan/change-management";
 import { policyContext } from "../policy/context";
@@ -214,15 +215,15 @@ describe("audit policy and OIDC in the Talos machine config", () => {
   const secrets = fakeMachineSecrets;
   const input = clusterConfigInput();
   const goodEvidence = auditEvidence(auditPolicy(), authenticationConfiguration(input.oidc, input.kubernetesVersion));
-  const node = (name: string, userData: unknown, evidence: Record<string, unknown> = goodEvidence) =>
-    res(P.TYPES.instance, name, {
-      metadata: {
-        cluster: "production-osl2-mgmt",
-        role: "management",
-        "node-role": name.startsWith("cp-") ? "controlplane" : "worker",
-        ...(name.startsWith("cp-") ? evidence : {}),
+  // The evidence and the config it describes ride on the node's apply-config roll-out step (policy/applied-evidence.ts).
+  const node = (name: string, machineConfig: unknown, evidence: Record<string, unknown> = goodEvidence) =>
+    res("command:local:Command", `${name}-apply-config`, {
+      environment: {
+        SKE_NODE_NAME: name,
+        SKE_NODE_ROLE: name.startsWith("cp-") ? "controlplane" : "worker",
+        ...(name.startsWith("cp-") ? Object.fromEntries(Object.entries(evidence).map(([field, value]) => [evidenceVariable(field), value])) : {}),
       },
-      userData,
+      stdin: typeof machineConfig === "string" && machineConfig !== OPAQUE ? rolloutStdin("talosconfig", machineConfig) : OPAQUE,
     });
   const controlPlane = renderMachineConfig(controlPlaneConfig(input, secrets));
   const edited = (edit: (config: any) => void) => {
@@ -248,7 +249,7 @@ describe("audit policy and OIDC in the Talos machine config", () => {
       "cp-0: an audit rule logs below Metadata (lowest level: None)",
       "cp-0: the audit policy does not omit the RequestReceived stage",
       "cp-0: OIDC is not configured",
-      "cp-0: the instance metadata says audit-omit-stages=RequestReceived but the machine config has ",
+      "cp-0: the apply-config step's evidence says audit-omit-stages=RequestReceived but the machine config it applies has ",
     ]));
   });
 
@@ -274,13 +275,13 @@ describe("audit policy and OIDC in the Talos machine config", () => {
 
   it("the pack adapter turns an unknown value into OPAQUE instead of letting the policy degrade to advisory", () => {
     const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-    const metadata = { cluster: "c", role: "management", "node-role": "controlplane", ...goodEvidence, "oidc-issuers": UNKNOWN_STRING };
-    const proxied = unknownCheckingProxy({ metadata, userData: UNKNOWN_STRING });
-    expect(() => (proxied as Record<string, unknown>).userData).toThrow();
+    const environment = { SKE_NODE_NAME: "cp-0", SKE_NODE_ROLE: "controlplane", ...Object.fromEntries(Object.entries(goodEvidence).map(([f, v]) => [evidenceVariable(f), v])), SKE_EVIDENCE_OIDC_ISSUERS: UNKNOWN_STRING };
+    const proxied = unknownCheckingProxy({ environment, stdin: UNKNOWN_STRING });
+    expect(() => (proxied as Record<string, unknown>).stdin).toThrow();
     const props = plainProps(proxied) as Record<string, any>;
-    expect(props.userData).toBe(OPAQUE);
-    expect(props.metadata["oidc-issuers"]).toBe(OPAQUE);
-    expect(judge(P.apiServerAudit, res(P.TYPES.instance, "cp-0", props), production)[0]).toContain("not known at preview");
+    expect(props.stdin).toBe(OPAQUE);
+    expect(props.environment.SKE_EVIDENCE_OIDC_ISSUERS).toBe(OPAQUE);
+    expect(judge(P.apiServerAudit, res("command:local:Command", "cp-0-apply-config", props), production)[0]).toContain("not known at preview");
   });
 });
 

@@ -197,6 +197,16 @@ describe("the review diff over two synth outputs", () => {
     expect(resized.outcome).toBe("changes");
   });
 
+  it("does not count a change to an input the program ignores after create (ignoreChanges): the engine sends the old value", () => {
+    const node = (userData: string, imageId: string, ignore: boolean) => resource(INSTANCE, "production-osl2-ops-cp-0", { userData, imageId, metadata: { "node-role": "controlplane" } },
+      { options: { protect: true, retainOnDelete: true, dependsOn: [], ...(ignore ? { ignoreChanges: ["userData", "imageId"] } : {}) } });
+    const ignored = diffSnapshots(snapshot([node("a", "img-1", true)]), snapshot([node("b", "img-2", true)]), CONTEXT);
+    expect(ignored.outcome).toBe("no-change");
+    expect(ignored.irreversible).toEqual([]);
+    const honoured = diffSnapshots(snapshot([node("a", "img-1", false)]), snapshot([node("b", "img-2", false)]), CONTEXT);
+    expect(honoured.irreversible.map((o) => [o.operation, o.forcedBy])).toEqual([["replace", ["userData"]]]);
+  });
+
   it("counts deleting a machine secret, found by its parent component, as irreversible", () => {
     const component = resource("ske:talos:MachineSecrets", "production-osl2-ops-secrets", {}, { custom: false });
     const key = resource("tls:index/privateKey:PrivateKey", "production-osl2-ops-secrets-etcd-ca", { algorithm: "ECDSA" }, { parent: "production-osl2-ops-secrets" });
@@ -325,15 +335,21 @@ describe("on the real program", () => {
     expect(diff.notes).toEqual([]);
   });
 
-  it("shows that a new Talos version rewrites every node's machine config and so replaces every Talos node, control planes included", async () => {
+  it("shows a new Talos version as one Talos upgrade and one config apply per node, replacing or rebuilding no node", async () => {
     const base = await snap();
     const head = await snap(variantFile("production", (c) => { c["ske-platform:clusters"].talosVersion = "1.11.6"; }));
     const diff = diffSnapshots(base, head, CONTEXT);
     const nodes = base.resources.filter((r) => r.type === INSTANCE && (r.inputs.metadata as Record<string, unknown>)["node-role"]);
     expect(nodes.length).toBeGreaterThan(0);
-    expect(diff.irreversible.map((o) => o.name).sort()).toEqual(nodes.map((n) => n.name).sort());
-    expect(diff.irreversible.every((o) => o.operation === "replace" && o.forcedBy.includes("userData"))).toBe(true);
-    expect(diff.outcome).toBe("weakens");
+    // Instances ignore userData and imageId after create (components/cluster): the roll-out steps carry the change.
+    expect(diff.irreversible).toEqual([]);
+    expect(diff.resources.changed.filter((c) => c.type === INSTANCE)).toEqual([]);
+    for (const kind of ["talos-upgrade", "apply-config"]) {
+      const steps = diff.resources.changed.filter((c) => c.name.endsWith(`-${kind}`));
+      expect(steps.map((c) => c.name).sort()).toEqual(nodes.map((n) => `${n.name}-${kind}`).sort());
+      expect(steps.every((c) => c.operation === "update")).toBe(true);
+    }
+    expect(diff.outcome).toBe("changes");
     // The machine configs hold CA keys and join tokens; none of it may show.
     expect(everything(diff)).not.toMatch(/FAKE-SYNTH|BEGIN .*PRIVATE KEY|machine:/);
   });

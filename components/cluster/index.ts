@@ -21,6 +21,8 @@ import {
 import { TalosMachineSecrets, clientCertificate } from "../talos/secrets";
 import { withResources } from "../../plan/workload-resources";
 import { bootstrapCommand } from "./bootstrap";
+import { INITIAL_QUORUM, joinsAfter, rolloutWaves } from "../../plan/rollout";
+import { applyConfigStep, chainWaves, kubernetesUpgradeStep, talosUpgradeStep, type RolloutCommon, type RolloutNodeTarget } from "./rollout";
 import { metadataBlockPolicy } from "./metadata-block";
 import { API_SERVER_PORT, loadBalancerCloudInit } from "./load-balancer-config";
 
@@ -69,8 +71,10 @@ export interface ClusterArgs {
   oidc: OidcSettings;
   /** protect + retainOnDelete on control-plane instances and machine secrets. */
   protect: boolean;
-  /** Run `talosctl bootstrap`. */
+  /** Run `talosctl bootstrap`, and roll changes out to running nodes (components/cluster/rollout.ts). */
   bootstrap: boolean;
+  /** Workers a roll-out touches at once (config rollout.workerBatchSize). */
+  workerBatchSize?: number;
   /** Create the Kubernetes provider and install Cilium. */
   kubernetes: boolean;
   provider: openstack.Provider;
@@ -107,6 +111,8 @@ export class Cluster extends pulumi.ComponentResource {
   readonly workers: openstack.compute.Instance[];
   readonly loadBalancers: openstack.compute.Instance[];
   readonly bootstrap?: pulumi.Resource;
+  /** Day 2 steps in the order the engine runs them: Talos upgrades, the Kubernetes upgrade, config applies. */
+  readonly rollout: pulumi.Resource[] = [];
   /** Explicit provider for everything deployed into this cluster. */
   readonly kubernetesProvider?: k8s.Provider;
 
@@ -189,9 +195,11 @@ export class Cluster extends pulumi.ComponentResource {
     const workerUserData = render(workerConfig);
 
     // Talos reads user data only on first boot and keeps its config on disk;
-    // a changed config is rolled out with `talosctl apply-config`, and a new
-    // image with `talosctl upgrade`. Replacing the instance would wipe etcd.
-    // Readable at preview, unlike the secret-built user data; see plan/audit-evidence.ts.
+    // a changed config is rolled out by the apply-config steps below, and a
+    // new Talos version by the upgrade steps. Replacing the instance would
+    // wipe etcd. The audit/OIDC evidence rides on the control-plane apply
+    // steps, whose state changes only once a node runs the config; instance
+    // metadata would change with the desired config alone.
     const controlPlaneEvidence = auditEvidence(auditPolicy(), authenticationConfiguration(args.oidc, args.kubernetesVersion));
     const talosInstance = (suffix: string, port: openstack.networking.Port, i: number, flavor: string, userData: pulumi.Output<string>, group: openstack.compute.ServerGroup, extra: pulumi.CustomResourceOptions) =>
       new openstack.compute.Instance(`${name}-${suffix}`, {
@@ -207,14 +215,16 @@ export class Cluster extends pulumi.ComponentResource {
           cluster: args.name,
           role: args.role,
           "node-role": suffix.startsWith("cp-") ? "controlplane" : "worker",
-          ...(suffix.startsWith("cp-") ? controlPlaneEvidence : {}),
         },
         tags,
       }, { ...child, ...extra, ignoreChanges: ["userData", "imageId"] });
 
     const protection = { protect: args.protect, retainOnDelete: args.protect };
-    this.controlPlane = controlPlanePorts.map((port, i) =>
-      talosInstance(`cp-${i}`, port, i, args.flavors.controlPlane, controlPlaneUserData, controlPlaneGroup, protection));
+    // Nodes past the initial quorum join one at a time: each is created only
+    // after the previous one passed its gate (see the roll-out below).
+    const joinLater = args.bootstrap ? (i: number) => joinsAfter(i) !== undefined : () => false;
+    this.controlPlane = controlPlanePorts.flatMap((port, i) => joinLater(i) ? [] : [
+      talosInstance(`cp-${i}`, port, i, args.flavors.controlPlane, controlPlaneUserData, controlPlaneGroup, protection)]);
     this.workers = workerPorts.map((port, i) =>
       talosInstance(`worker-${i}`, port, i, args.flavors.worker, workerUserData, workerGroup, {}));
 
@@ -298,9 +308,10 @@ export class Cluster extends pulumi.ComponentResource {
         node: controlPlaneAddresses.apply((a) => a[0]!),
         talosconfig: this.talosconfig,
         identity: [args.name, this.secrets.etcdCa.certPem],
-      }, { parent: this, dependsOn: [...this.controlPlane, ...this.loadBalancers] });
+      }, { parent: this, dependsOn: [...this.controlPlane.slice(0, INITIAL_QUORUM), ...this.loadBalancers] });
     }
 
+    let cni: pulumi.Resource | undefined;
     if (args.kubernetes) {
       this.kubernetesProvider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this });
 
@@ -318,6 +329,7 @@ export class Cluster extends pulumi.ComponentResource {
         provider: this.kubernetesProvider,
         dependsOn: this.bootstrap ? [this.bootstrap] : this.controlPlane,
       });
+      cni = cilium;
 
       // Cilium brings the CRD; the policy waits for the release.
       const block = metadataBlockPolicy();
@@ -329,12 +341,79 @@ export class Cluster extends pulumi.ComponentResource {
       }, { parent: this, provider: this.kubernetesProvider, dependsOn: [cilium] });
     }
 
+    if (this.bootstrap) {
+      this.rolloutSteps({
+        clusterName: args.name,
+        talosconfig: this.talosconfig,
+        controlPlaneAddresses,
+        workerAddresses,
+        talosVersion: args.talosVersion,
+        kubernetesVersion: args.kubernetesVersion,
+        after: [this.bootstrap, ...(cni ? [cni] : [])],
+        parent: this,
+      }, {
+        controlPlanePorts,
+        joinLater,
+        createControlPlane: (i, opts) => talosInstance(`cp-${i}`, controlPlanePorts[i]!, i, args.flavors.controlPlane, controlPlaneUserData, controlPlaneGroup, { ...protection, ...opts }),
+        controlPlaneUserData,
+        workerUserData,
+        controlPlaneEvidence,
+        workerBatchSize: args.workerBatchSize ?? 1,
+      });
+    }
+
     this.registerOutputs({
       endpoint: this.endpoint,
       kubeconfig: this.kubeconfig,
       talosconfig: this.talosconfig,
     });
   }
+
+  /**
+   * The day 2 steps (components/cluster/rollout.ts), wired in this order:
+   * Talos upgrades wave by wave (a control-plane node past the initial
+   * quorum is created only after the previous node's gate), the Kubernetes
+   * upgrade once, then the config applies wave by wave.
+   */
+  private rolloutSteps(common: RolloutCommon, w: RolloutWiring): void {
+    const nodeName = (role: "controlplane" | "worker", index: number) => `${common.clusterName}-${role === "controlplane" ? "cp" : "worker"}-${index}`;
+    const addresses = (role: "controlplane" | "worker") => pulumi.output(role === "controlplane" ? common.controlPlaneAddresses : common.workerAddresses);
+    const target = (role: "controlplane" | "worker", index: number, instance: pulumi.Resource): RolloutNodeTarget => ({
+      role, index, name: nodeName(role, index), address: addresses(role).apply((a) => a[index]!), instance,
+    });
+    const cpInstances: openstack.compute.Instance[] = [...this.controlPlane];
+    const waves = rolloutWaves({ controlPlane: w.controlPlanePorts.length, worker: this.workers.length }, w.workerBatchSize);
+    const instanceOf = (role: "controlplane" | "worker", index: number) => (role === "controlplane" ? cpInstances[index]! : this.workers[index]!);
+
+    const upgrades = chainWaves(waves, [], (node, after) => {
+      if (node.role === "controlplane" && w.joinLater(node.index)) {
+        const instance = w.createControlPlane(node.index, { dependsOn: after });
+        cpInstances[node.index] = instance;
+        (this.controlPlane as openstack.compute.Instance[]).push(instance);
+      }
+      return talosUpgradeStep(common, target(node.role, node.index, instanceOf(node.role, node.index)), after);
+    });
+    const kubernetes = kubernetesUpgradeStep(common, target("controlplane", 0, cpInstances[0]!), upgrades.at(-1) ?? []);
+    const applies = chainWaves(waves, [kubernetes], (node, after) =>
+      applyConfigStep(
+        common,
+        target(node.role, node.index, instanceOf(node.role, node.index)),
+        node.role === "controlplane" ? w.controlPlaneUserData : w.workerUserData,
+        node.role === "controlplane" ? w.controlPlaneEvidence : undefined,
+        after,
+      ));
+    this.rollout.push(...upgrades.flat(), kubernetes, ...applies.flat());
+  }
+}
+
+interface RolloutWiring {
+  controlPlanePorts: openstack.networking.Port[];
+  joinLater: (i: number) => boolean;
+  createControlPlane: (i: number, opts: pulumi.CustomResourceOptions) => openstack.compute.Instance;
+  controlPlaneUserData: pulumi.Output<string>;
+  workerUserData: pulumi.Output<string>;
+  controlPlaneEvidence: Record<string, string>;
+  workerBatchSize: number;
 }
 
 /** Binds our admin certificate's group to cluster-admin; Talos applies it at bootstrap. */
