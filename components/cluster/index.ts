@@ -20,6 +20,7 @@ import {
 } from "../talos/machine-config";
 import { TalosMachineSecrets, clientCertificate } from "../talos/secrets";
 import { withResources } from "../../plan/workload-resources";
+import { CLIENT_CERTIFICATE_LIFETIME } from "../../plan/credential-lifetime";
 import { bootstrapCommand } from "./bootstrap";
 import { metadataBlockPolicy } from "./metadata-block";
 import { API_SERVER_PORT, loadBalancerCloudInit } from "./load-balancer-config";
@@ -33,7 +34,7 @@ import { API_SERVER_PORT, loadBalancerCloudInit } from "./load-balancer-config";
  */
 export const ADMIN_GROUP = "ske:platform-admins";
 const ADMIN_USER = "ske-platform";
-const CLIENT_CERT_HOURS = 365 * 24;
+const CLIENT_CERT_HOURS = CLIENT_CERTIFICATE_LIFETIME.validityHours;
 
 export const CILIUM_REPOSITORY = "https://helm.cilium.io";
 
@@ -302,7 +303,8 @@ export class Cluster extends pulumi.ComponentResource {
     }
 
     if (args.kubernetes) {
-      this.kubernetesProvider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this });
+      // clusterIdentifier: a renewed admin certificate changes the kubeconfig, which must update the provider, never replace it (and everything deployed through it).
+      this.kubernetesProvider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig, clusterIdentifier: args.name }, { parent: this });
 
       const cilium = new k8s.helm.v3.Release(`${name}-cilium`, {
         name: "cilium",
