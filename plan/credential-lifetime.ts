@@ -23,8 +23,9 @@ export interface CertificateLifetime {
 const DAY = 24;
 
 /**
- * 90 days, renewed from day 60: a deploy at least every 60 days keeps every
- * certificate fresh, and the drift check gives 30 days' notice otherwise.
+ * 90 days, renewed from day 60: a deploy at least every 30 days (the width
+ * of the window) always lands in it, and otherwise the nightly drift check
+ * fails from day 60, 30 days before the certificate expires.
  */
 export const CLIENT_CERTIFICATE_LIFETIME: CertificateLifetime = { validityHours: 90 * DAY, earlyRenewalHours: 30 * DAY };
 

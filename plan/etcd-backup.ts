@@ -309,7 +309,7 @@ export function restoreRunbook(input: RestoreInput): RestoreStep[] {
       title: "Check the members and the API",
       commands: [
         `talosctl -n ${q(first)} -e ${q(first)} etcd members`,
-        `talosctl -n ${input.controlPlane.map(q).join(",")} -e ${q(first)} health --wait-timeout 15m`,
+        `talosctl -n ${q(first)} -e ${q(first)} health --wait-timeout 15m`,
         "shred -u db.snapshot snapshot.enc talosconfig",
       ],
     },
