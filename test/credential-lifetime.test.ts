@@ -73,6 +73,14 @@ describe.each(STACKS)("%s: every client certificate the program signs", (stack) 
     }
     expect(result.compliance.results.find((r) => r.name === "client-certificates-renewed")).toMatchObject({ status: "pass", control: "6.5-audit" });
   });
+
+  it("reaches each cluster through a provider with a fixed clusterIdentifier, so a renewed kubeconfig updates it and replaces nothing", async () => {
+    const result = await synthOk(stack);
+    const providers = ofType(result.resources, "pulumi:providers:kubernetes");
+    const clusters = ofType(result.resources, "ske:cluster:Cluster").map((c) => c.name);
+    expect(providers.map((p) => [p.name, p.inputs.clusterIdentifier])).toEqual(expect.arrayContaining(clusters.map((c) => [`${c}-k8s`, c])));
+    expect(providers.filter((p) => p.inputs.clusterIdentifier === undefined).map((p) => p.name)).toEqual([]);
+  });
 });
 
 describe("policy client-certificates-renewed", () => {
