@@ -92,6 +92,10 @@ export const etcdBackedUp: StackPolicy = {
       }
       if (at(env, ["ARCHIVE_LOCK_MODE"]) !== "COMPLIANCE") violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: object lock is ${String(at(env, ["ARCHIVE_LOCK_MODE"]))}, not COMPLIANCE: the bucket owner could delete snapshots` });
       if (!(Number(at(env, ["ARCHIVE_LOCK_DAYS"])) >= 1)) violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: no retention period` });
+      const expire = at(env, ["ARCHIVE_EXPIRE_DAYS"]);
+      if (expire !== undefined && !(Number(expire) >= Number(at(env, ["ARCHIVE_LOCK_DAYS"])))) {
+        violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: snapshots would expire after ${String(expire)} days, before their lock ends` });
+      }
       let policy: unknown;
       try {
         policy = JSON.parse(String(at(env, ["ARCHIVE_BUCKET_POLICY"])));

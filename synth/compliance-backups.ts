@@ -27,7 +27,10 @@ export function backupLines(resources: readonly PolicyResource[]): string[] {
       const problems = writerProblems(policy, bucket, { cluster, projectId: String(writer.props.projectId) });
       writerRights = problems.length === 0 ? `put only, under ${String(env.BACKUP_PREFIX)}; delete, read and bucket settings denied` : `PROBLEMS: ${problems.join("; ")}`;
     }
-    const lock = reconciler ? `${String(at(reconciler.props, ["environment", "ARCHIVE_LOCK_MODE"]))} ${String(at(reconciler.props, ["environment", "ARCHIVE_LOCK_DAYS"]))} days` : "no bucket reconciler";
+    const expire = reconciler ? at(reconciler.props, ["environment", "ARCHIVE_EXPIRE_DAYS"]) : undefined;
+    const lock = reconciler
+      ? `${String(at(reconciler.props, ["environment", "ARCHIVE_LOCK_MODE"]))} ${String(at(reconciler.props, ["environment", "ARCHIVE_LOCK_DAYS"]))} days${expire === undefined ? "; never expire" : `; expire after ${String(expire)} days`}`
+      : "no bucket reconciler";
     return `| ${esc(cluster)} | \`${esc(String(at(job.props, ["spec", "schedule"])))}\` UTC | ${esc(String(env.BACKUP_ENDPOINT))}/${esc(bucket)}/${esc(String(env.BACKUP_PREFIX))} | ${esc(lock)} | ${esc(writerRights)} |`;
   });
   return [

@@ -6,6 +6,9 @@ import { BACKUP_NAMESPACE, TALOS_BACKUP_ROLE, WRITER_DENIED_ACTIONS, backupBucke
 import { foreignProjects } from "../plan/project-plan";
 import { ETCD_BACKUP_RESOURCES } from "../plan/workload-resources";
 import { etcdBackedUp } from "../policy/backup-controls";
+import { LIFECYCLE_RULE_ID, ensureExpiry, expiryLifecycleXml, parseExpiryDays } from "../components/etcd-backup/lifecycle";
+import type { S3Request, S3Response } from "../components/audit-trail/object-lock";
+import { createHash } from "node:crypto";
 import { policyContext } from "../policy/context";
 import { evaluatePolicies } from "../policy/evaluate";
 import type { PolicyContext, PolicyResource } from "../policy/model";
@@ -14,6 +17,8 @@ import { runProgram } from "../synth/mock-runtime";
 import { policyResources } from "../synth/policy-input";
 import { readStackFile } from "../synth/stack-file";
 import { synthesize } from "../synth";
+import { controlPlaneConfig, workerConfig } from "../components/talos/machine-config";
+import { clusterConfigInput, fakeMachineSecrets } from "./support/talos-fixtures";
 import { STACKS, ofType, stackFilePath, synthOk, variantFile } from "./support/stacks";
 import { within } from "./support/timed";
 
@@ -61,6 +66,14 @@ describe("the backup bucket's policy", () => {
 });
 
 const hasTalosRole = (certOrg: unknown) => certOrg === TALOS_BACKUP_ROLE;
+
+describe("the backup's Talos certificate is least privilege only while Talos enforces roles", () => {
+  it("every machine config keeps Talos API RBAC on; without it an os:etcd:backup certificate would be os:admin", () => {
+    for (const build of [controlPlaneConfig, workerConfig]) {
+      expect(build(clusterConfigInput(), fakeMachineSecrets).machine.features.rbac).toBe(true);
+    }
+  });
+});
 
 describe.each(STACKS)("%s: every cluster is backed up", (stack) => {
   it("by a CronJob on a control-plane node that snapshots through talosctl and uploads, under pod security restricted, with requests and limits", async () => {
@@ -134,7 +147,7 @@ describe.each(STACKS)("%s: every cluster is backed up", (stack) => {
       expect(lockDays).toBe(14);
       const doc = JSON.parse(policy);
       expect(doc.Statement[0]).toMatchObject({ Sid: "DenyOtherEnvironments", Effect: "Deny", Action: "s3:*" });
-      expect(result.compliance.report).toMatch(new RegExp(`\\| [a-z0-9-]+ \\| \`17 \\*/6 \\* \\* \\*\` UTC \\| https://[^|]+/${bucket}/[a-z0-9-]+/ \\| COMPLIANCE 14 days \\| put only, under [a-z0-9-]+/; delete, read and bucket settings denied \\|`));
+      expect(result.compliance.report).toMatch(new RegExp(`\\| [a-z0-9-]+ \\| \`17 \\*/6 \\* \\* \\*\` UTC \\| https://[^|]+/${bucket}/[a-z0-9-]+/ \\| COMPLIANCE 14 days; expire after 14 days \\| put only, under [a-z0-9-]+/; delete, read and bucket settings denied \\|`));
     }
     expect(result.compliance.results.find((r) => r.name === "object-storage-in-environment")!.status).toBe("pass");
   });
@@ -198,6 +211,9 @@ describe("policy etcd-backups-put-only", () => {
     const governance = edit(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { (r.props.environment as Record<string, string>).ARCHIVE_LOCK_MODE = "GOVERNANCE"; });
     expect(judge(governance, ctx)).toEqual(["bucket ske-production-sto2-etcd-backups: object lock is GOVERNANCE, not COMPLIANCE: the bucket owner could delete snapshots"]);
 
+    const early = edit(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { (r.props.environment as Record<string, string>).ARCHIVE_EXPIRE_DAYS = "3"; });
+    expect(judge(early, ctx)).toEqual(["bucket ske-production-sto2-etcd-backups: snapshots would expire after 3 days, before their lock ends"]);
+
     const noCronJob = resources.filter((r) => r.name !== "production-osl2-mgmt-etcd-backup-cronjob");
     expect(judge(noCronJob, ctx)).toEqual(["production-osl2-mgmt has no etcd backup CronJob"]);
   });
@@ -247,5 +263,53 @@ describe("config", () => {
     });
     expect(problems.map((p) => p.key)).toEqual(expect.arrayContaining(["ske-platform:backups.schedule", "ske-platform:backups.lockDays", "ske-platform:backups.sites.osl2.endpoint"]));
     expect(problems.find((p) => p.key === "ske-platform:backups.schedule")!.message).toContain("five-field cron schedule");
+  });
+});
+
+describe("the backup bucket's lifecycle", () => {
+  /** GetBucketLifecycleConfiguration and PutBucketLifecycleConfiguration, as RGW answers them. */
+  function lifecycleS3(initial?: string) {
+    let lifecycle = initial;
+    const calls: S3Request[] = [];
+    const send = async (request: S3Request): Promise<S3Response> => {
+      calls.push(request);
+      if (!request.url.endsWith("?lifecycle")) return { status: 405, body: "MethodNotAllowed" };
+      if (request.method === "GET") return lifecycle ? { status: 200, body: lifecycle } : { status: 404, body: "NoSuchLifecycleConfiguration" };
+      if (request.headers["content-md5"] !== createHash("md5").update(request.body).digest("base64")) return { status: 400, body: "InvalidDigest" };
+      lifecycle = request.body;
+      return { status: 200, body: "" };
+    };
+    return { send, calls, state: () => lifecycle };
+  }
+  const spec = { endpoint: "https://s3.osl2.ske.example.net", bucket: BUCKET, region: "osl2", days: 14 };
+  const credentials = { accessKeyId: "OWNER", secretAccessKey: "owner-secret" };
+
+  it("expires snapshots when their lock ends and removes the locked version a day later, signed, once", async () => {
+    const s3 = lifecycleS3();
+    expect(await ensureExpiry(spec, 14, credentials, s3.send)).toEqual({ changed: true });
+    expect(s3.calls.map((c) => c.method)).toEqual(["GET", "PUT", "GET"]);
+    expect(s3.calls[1]!.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=OWNER\/\d{8}\/osl2\/s3\/aws4_request/);
+    expect(s3.state()).toBe(expiryLifecycleXml(14));
+    expect(s3.state()).toContain("<NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration>");
+    expect(parseExpiryDays(s3.state()!)).toBe(14);
+    expect(await ensureExpiry(spec, 14, credentials, s3.send)).toEqual({ changed: false });
+    expect(s3.calls).toHaveLength(4);
+  });
+
+  it("refuses to expire snapshots before their lock ends, and reads a disabled rule as none", async () => {
+    await expect(ensureExpiry(spec, 7, credentials, lifecycleS3().send)).rejects.toThrow(`bucket "${BUCKET}": snapshots would expire after 7 days, before their 14-day lock ends`);
+    expect(parseExpiryDays(expiryLifecycleXml(14).replace("Enabled", "Disabled"))).toBeUndefined();
+    expect(parseExpiryDays(expiryLifecycleXml(14).replace(LIFECYCLE_RULE_ID, "someone-elses-rule"))).toBeUndefined();
+  });
+
+  it("is set on every backup bucket with the lock period, and never on the audit archive", async () => {
+    const { resources } = await policyView("production");
+    const commands = resources.filter((r) => r.type === "command:local:Command" && r.name.endsWith("-object-lock-bucket"));
+    const expiry = Object.fromEntries(commands.map((c) => [c.name, (c.props.environment as Record<string, string>).ARCHIVE_EXPIRE_DAYS]));
+    expect(expiry).toEqual({
+      "production-audit-archive-object-lock-bucket": undefined,
+      "production-osl2-etcd-backups-object-lock-bucket": "14",
+      "production-sto2-etcd-backups-object-lock-bucket": "14",
+    });
   });
 });

@@ -54,8 +54,9 @@ export interface EtcdBackupBucketArgs {
 
 /**
  * A site's backup bucket: created with object lock, COMPLIANCE retention of
- * `lockDays` and its bucket policy, by the same reconciler as the audit
- * archive (scripts/audit-archive-bucket.ts), on `pulumi up` only.
+ * `lockDays`, its bucket policy and a lifecycle rule that removes snapshots
+ * once their lock has ended, by the same reconciler as the audit archive
+ * (scripts/audit-archive-bucket.ts), on `pulumi up` only.
  */
 export class EtcdBackupBucket extends pulumi.ComponentResource {
   readonly reconcile: command.local.Command;
@@ -79,6 +80,8 @@ export class EtcdBackupBucket extends pulumi.ComponentResource {
         ARCHIVE_ACCESS_KEY_ID: pulumi.secret(owner.access),
         ARCHIVE_SECRET_ACCESS_KEY: pulumi.secret(owner.secret),
         ARCHIVE_BUCKET_POLICY: args.bucketPolicy,
+        // Gone a day after the lock ends, so the bucket does not grow for ever; never earlier (lifecycle.ts).
+        ARCHIVE_EXPIRE_DAYS: String(args.lockDays),
       },
       triggers: [args.endpoint, args.bucket, args.lockDays, args.bucketPolicy],
     }, { parent: this, retainOnDelete: true });
