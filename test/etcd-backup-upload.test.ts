@@ -16,7 +16,7 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signRequest } from "../components/audit-trail/object-lock";
-import { backupPrefix } from "../plan/etcd-backup";
+import { backupBucketPolicy, backupPrefix } from "../plan/etcd-backup";
 import { ROOT } from "./support/stacks";
 
 const run = promisify(execFile);
@@ -178,5 +178,76 @@ describe("snapshot to bucket, and back", () => {
     const other = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
     fs.writeFileSync(path.join(work, "other-key.pem"), other.privateKey);
     await expect(decrypt(path.join(work, "good.enc"), CLUSTER, path.join(work, "other-key.pem"))).rejects.toMatchObject({ stderr: expect.stringContaining("not to this cluster's backup key") });
+  });
+});
+
+describe("the backup bucket, made by the archive's reconciler as the program runs it", () => {
+  it("creates it locked in COMPLIANCE, puts the put-only policy and the expiry, every call signed by the owner, and changes nothing on a second run", async () => {
+    const owner = { accessKeyId: "OWNERKEY", secretAccessKey: "owner-secret" };
+    const state: { exists: boolean; lock?: string; policy?: string; lifecycle?: string } = { exists: false };
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const body = Buffer.concat(chunks).toString("utf8");
+        const url = `http://${req.headers.host}${req.url}`;
+        const signed = /SignedHeaders=([^,]+)/.exec(String(req.headers.authorization))?.[1]?.split(";") ?? [];
+        const extra = Object.fromEntries(signed.filter((h) => !["host", "x-amz-date", "x-amz-content-sha256"].includes(h)).map((h) => [h, String(req.headers[h])]));
+        const amz = String(req.headers["x-amz-date"]);
+        const when = new Date(`${amz.slice(0, 4)}-${amz.slice(4, 6)}-${amz.slice(6, 8)}T${amz.slice(9, 11)}:${amz.slice(11, 13)}:${amz.slice(13, 15)}Z`);
+        const expected = signRequest({ method: req.method!, url, headers: extra, body }, owner, REGION, when);
+        if (expected.authorization !== req.headers.authorization) return res.writeHead(403).end("SignatureDoesNotMatch");
+        const query = new URL(url).search;
+        seen.push(`${req.method} ${query || "/"}`);
+        const md5ok = () => req.headers["content-md5"] === createHash("md5").update(body).digest("base64");
+        if (req.method === "HEAD") return res.writeHead(state.exists ? 200 : 404).end();
+        if (req.method === "PUT" && query === "") {
+          if (req.headers["x-amz-bucket-object-lock-enabled"] !== "true") return res.writeHead(400).end("no object lock");
+          state.exists = true;
+          state.lock = "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>";
+          return res.writeHead(200).end();
+        }
+        const key = ({ "?object-lock": "lock", "?policy": "policy", "?lifecycle": "lifecycle" } as const)[query as "?policy"];
+        if (!key) return res.writeHead(405).end();
+        if (req.method === "GET") return state[key] ? res.writeHead(200).end(state[key]) : res.writeHead(404).end("NoSuch");
+        if (key !== "policy" && !md5ok()) return res.writeHead(400).end("InvalidDigest");
+        state[key] = body;
+        return res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    const policy = JSON.stringify(backupBucketPolicy(BUCKET, ["9f3c1a7e2b5d4c6e8a0b1c2d3e4f5001"], [{ cluster: CLUSTER, projectId: "9f3c1a7e2b5d4c6e8a0b1c2d3e4f7001" }]));
+    const reconcile = () => run("npx", ["--no-install", "tsx", "scripts/audit-archive-bucket.ts"], {
+      cwd: ROOT,
+      env: {
+        PATH: `${path.join(ROOT, "node_modules", ".bin")}:${process.env.PATH ?? ""}`,
+        ARCHIVE_ENDPOINT: `http://127.0.0.1:${port}`,
+        ARCHIVE_BUCKET: BUCKET,
+        ARCHIVE_REGION: REGION,
+        ARCHIVE_LOCK_MODE: "COMPLIANCE",
+        ARCHIVE_LOCK_DAYS: "14",
+        ARCHIVE_ACCESS_KEY_ID: owner.accessKeyId,
+        ARCHIVE_SECRET_ACCESS_KEY: owner.secretAccessKey,
+        ARCHIVE_BUCKET_POLICY: policy,
+        ARCHIVE_EXPIRE_DAYS: "14",
+      },
+    });
+    try {
+      const first = await reconcile();
+      expect(first.stdout).toContain(`${BUCKET}: created; object lock COMPLIANCE for 14 days`);
+      expect(first.stdout).toContain(`${BUCKET}: objects expire 14 days after they are written (set)`);
+      expect(state.lock).toContain("<Mode>COMPLIANCE</Mode><Days>14</Days>");
+      expect(JSON.parse(state.policy!)).toEqual(JSON.parse(policy));
+      expect(state.lifecycle).toContain("<Expiration><Days>14</Days></Expiration>");
+      seen.length = 0;
+      const second = await reconcile();
+      expect(second.stdout).toContain("bucket policy unchanged");
+      expect(second.stdout).toContain("(unchanged)");
+      expect(seen.filter((s) => s.startsWith("PUT"))).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
