@@ -4,6 +4,7 @@ import { cidrProblem, parseAddress } from "../plan/cidr";
 import { DEFAULT_TOOL_PINS } from "../plan/deploy-runner-tools";
 import { addRefusals } from "./refusals";
 import { rolloutIssues, rolloutSchema } from "./rollout";
+import { backupIssues, backupsSchema } from "./backups";
 import { siemAuthSchema } from "./siem-auth";
 import { urlCredentialIssues } from "./url-credentials";
 
@@ -245,6 +246,8 @@ export const platformConfigSchema = z
     zitadel: zitadelSchema,
     audit: auditSchema,
     protection: protectionSchema,
+    /** etcd snapshots of every cluster to its site's object storage; required in production and staging. */
+    backups: backupsSchema.optional(),
     /** Required while the clusters layer is on: deploys need a runner inside the environment. */
     runners: deployRunnersSchema.optional(),
     /** The registrar GitHub App's private key (PEM); set with `pulumi config set --secret`, never plain. */
@@ -307,6 +310,7 @@ export const platformConfigSchema = z
       }
     }
     deployRunnerIssues(config).forEach((issue) => ctx.addIssue({ code: "custom", ...issue }));
+    backupIssues(config).forEach((issue) => ctx.addIssue({ code: "custom", ...issue }));
     config.access.adminCidrs.forEach((cidr, i) => {
       if (!cidrProblem(cidr) && cidr.endsWith("/0")) {
         ctx.addIssue({

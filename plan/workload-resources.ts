@@ -144,3 +144,22 @@ export function resourceProblems(chart: string, values: unknown): string[] {
   }
   return problems;
 }
+
+/**
+ * The etcd backup CronJob (components/etcd-backup), on a control-plane node
+ * for a few minutes every run: talosctl streams the snapshot to an emptyDir,
+ * then node encrypts and uploads it in one pass. Memory covers node's
+ * streams, not the snapshot, which stays on disk; the ephemeral-storage
+ * limit is the snapshot and its encrypted copy (etcd's 2 GiB default quota,
+ * twice, with headroom).
+ */
+export const ETCD_BACKUP_RESOURCES = {
+  snapshot: {
+    requests: { cpu: "50m", memory: "64Mi", "ephemeral-storage": "512Mi" },
+    limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "5Gi" },
+  },
+  upload: {
+    requests: { cpu: "50m", memory: "96Mi", "ephemeral-storage": "64Mi" },
+    limits: { cpu: "1000m", memory: "256Mi", "ephemeral-storage": "256Mi" },
+  },
+} as const satisfies Record<string, ResourceSpec>;

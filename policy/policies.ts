@@ -15,6 +15,7 @@ import { PROJECT_SEPARATION_POLICIES } from "./project-separation";
 import { CONTROL_POLICIES } from "./controls-on";
 import { LEAST_PRIVILEGE_POLICIES } from "./least-privilege";
 import { appliedEvidence, appliedMachineConfig, isControlPlaneApplyStep, stepNode } from "./applied-evidence";
+import { BACKUP_POLICIES } from "./backup-controls";
 import { OPAQUE, at, isOpaque, resourceId, typeChain, type Policy, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 
 export const TYPES = {
@@ -530,4 +531,5 @@ export const POLICIES: readonly Policy[] = [
   ...CONTROL_POLICIES,
   ...AUDIT_TRAIL_POLICIES,
   ...LEAST_PRIVILEGE_POLICIES,
+  ...BACKUP_POLICIES,
 ];

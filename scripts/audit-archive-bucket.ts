@@ -5,10 +5,14 @@
  * and nothing secret is ever printed.
  *
  *   ARCHIVE_ENDPOINT ARCHIVE_BUCKET ARCHIVE_REGION ARCHIVE_LOCK_MODE ARCHIVE_LOCK_DAYS
- *   ARCHIVE_ACCESS_KEY_ID ARCHIVE_SECRET_ACCESS_KEY [ARCHIVE_BUCKET_POLICY]  npx tsx scripts/audit-archive-bucket.ts
+ *   ARCHIVE_ACCESS_KEY_ID ARCHIVE_SECRET_ACCESS_KEY [ARCHIVE_BUCKET_POLICY] [ARCHIVE_EXPIRE_DAYS]  npx tsx scripts/audit-archive-bucket.ts
+ *
+ * ARCHIVE_EXPIRE_DAYS (the etcd backup buckets only): objects expire that many
+ * days after they are written, never before their lock ends.
  */
 import { ensureBucketPolicy } from "../components/audit-trail/bucket-policy";
 import { ensureObjectLockBucket, type LockMode, type Send } from "../components/audit-trail/object-lock";
+import { ensureExpiry } from "../components/etcd-backup/lifecycle";
 
 function required(name: string): string {
   const value = process.env[name];
@@ -48,6 +52,14 @@ async function main(): Promise<void> {
       secretAccessKey: required("ARCHIVE_SECRET_ACCESS_KEY"),
     }, send);
     console.log(`${spec.bucket}: bucket policy ${changed ? "set" : "unchanged"}, denying other environments' projects`);
+  }
+  const expireDays = process.env.ARCHIVE_EXPIRE_DAYS;
+  if (expireDays) {
+    const { changed } = await ensureExpiry(spec, Number(expireDays), {
+      accessKeyId: required("ARCHIVE_ACCESS_KEY_ID"),
+      secretAccessKey: required("ARCHIVE_SECRET_ACCESS_KEY"),
+    }, send);
+    console.log(`${spec.bucket}: objects expire ${expireDays} days after they are written (${changed ? "set" : "unchanged"})`);
   }
 }
 

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Cluster, type NodeAddresses } from "../components/cluster";
 import { JumpHost } from "../components/jump-host";
+import type { CertificateAuthority } from "../components/talos/secrets";
 import { RESERVED_HEAD_ADDRESSES } from "../components/site-network";
 import type { PlatformConfig } from "../config/schema";
 import { siteClusterAddresses } from "../plan/cluster-addresses";
@@ -17,6 +18,8 @@ export interface ClusterDeployment extends DeployedCluster {
   /** Secret. */
   talosconfig: pulumi.Output<string>;
   nodeAddresses: NodeAddresses;
+  /** The Talos API CA: signs the etcd backup's snapshot-only client certificate. */
+  talosCa: CertificateAuthority;
 }
 
 export interface DeployClustersArgs {
@@ -113,6 +116,7 @@ export function deployClusters({ plan, config, sites }: DeployClustersArgs): Clu
         kubeconfig: component.kubeconfig,
         talosconfig: component.talosconfig,
         nodeAddresses: component.nodeAddresses,
+        talosCa: component.secrets.machineCa,
         ...(component.kubernetesProvider ? { provider: component.kubernetesProvider } : {}),
       });
     }

@@ -4,6 +4,8 @@ import type { PlatformConfig } from "../config/schema";
 import { environmentBucketPolicy } from "../plan/bucket-policy";
 import { declaredProject, foreignProjects, type ProjectPlan } from "../plan/project-plan";
 import { buildPlatformPlan, type PlatformPlan } from "../plan/platform-plan";
+import { deployBackups, type BackupOutputs } from "./backups";
+import { readProjectPlan } from "../config/projects";
 import { deployChangeManagement, type ChangeManagementOutputs } from "./change-management";
 import { clusterOutputs, deployClusters, type ClusterOutputs } from "./clusters";
 import { deployDeployRunners, type DeployRunnerOutputs } from "./deploy-runners";
@@ -23,6 +25,8 @@ export interface PlatformOutputs {
   gitops?: GitOpsOutputs;
   /** Absent when the clusters layer is off. */
   deployRunners?: DeployRunnerOutputs;
+  /** etcd backups per cluster; absent when the Kubernetes layer is off. Decryption keys are secrets. */
+  backups?: BackupOutputs;
 }
 
 /**
@@ -47,6 +51,14 @@ export function deployPlatform(loaded: LoadedConfig, checked?: { providers: Read
     ...(checked?.projects ? { archiveSeparation: archiveSeparation(plan, loaded.config.audit.archive, checked.projects) } : {}),
   });
 
+  const backups = deployBackups({
+    plan,
+    config: loaded.config,
+    clusters: deployedClusters,
+    sites: deployedSites,
+    projects: checked?.projects ?? readProjectPlan(),
+  });
+
   return {
     environment: plan.environment,
     supernet: plan.supernet,
@@ -56,6 +68,7 @@ export function deployPlatform(loaded: LoadedConfig, checked?: { providers: Read
     ...(changeManagement ? { github: changeManagement.outputs } : {}),
     ...(gitops ? { gitops } : {}),
     ...(deployRunners ? { deployRunners } : {}),
+    ...(backups ? { backups } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import type { PolicyResult } from "../policy/evaluate";
 import { CONTROLS, at, type ControlId, type PolicyContext, type PolicyResource, type StackOutput } from "../policy/model";
 import { TYPES, isStatefulResource } from "../policy/policies";
 import { bucketLines, projectLines } from "./compliance-projects";
+import { backupLines } from "./compliance-backups";
 import { securityMatrix } from "./summary";
 import { deployRunnerComplianceLines } from "./deploy-runner-reach";
 import type { RecordedResource } from "./mock-runtime";
@@ -111,6 +112,7 @@ export function renderComplianceReport(input: ComplianceReportInput): string {
     ...(of(TYPES.ruleset).length || ctx.ownsRepositorySettings ? table(["repository", "settings", "Scorecard", "unmet criteria"], rulesetRows) : [`_${env} does not own the repository settings; the owning stack's report shows them._`]), "",
     "Argo CD (the only path from Git to the clusters):", "", ...table(["release", "exposure"], argo), "",
     `Stateful resources and their protection (${protectedRows.length}):`, "", ...table(["resource", "options"], protectedRows), "",
+    ...backupLines(resources),
     "Policies:", "", ...policyTable(forControl("6.2")), "");
 
   // 6.3 / 6.4

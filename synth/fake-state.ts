@@ -10,6 +10,7 @@ export const fakeState: FakeState = (type, name, inputs) => {
       return {
         privateKeyPem: `-----BEGIN PRIVATE KEY-----\nFAKE-SYNTH-KEY-${name}\n-----END PRIVATE KEY-----\n`,
         publicKeyOpenssh: `ssh-ed25519 FAKE-SYNTH-KEY-${name}\n`,
+        publicKeyPem: `-----BEGIN PUBLIC KEY-----\nFAKE-SYNTH-PUBLIC-KEY-${name}\n-----END PUBLIC KEY-----\n`,
         publicKeyFingerprintSha256: `SHA256:FAKE-SYNTH-${name}`,
       };
     case "tls:index/selfSignedCert:SelfSignedCert":

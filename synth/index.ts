@@ -1,6 +1,7 @@
 import { ADDRESS_PLAN_FILE, ConfigError, loadPlatformConfig, readAddressPlan } from "../config/load";
 import { readProjectPlan } from "../config/projects";
 import { authScopeInvoke, declaredScope, type AuthScopeAnswer } from "./fake-auth-scope";
+import { withFakeRoles } from "./fake-invokes";
 import { assessCompliance, type ComplianceOutcome } from "./compliance-run";
 import { ProgramFailed, runProgram, type ProgramRun, type RecordedResource } from "./mock-runtime";
 import { fakeState } from "./fake-state";
@@ -61,7 +62,7 @@ export async function synthesize(args: {
         return fakeState(type, name, inputs);
       },
       // Read when asked: the program reports a broken project plan itself, with file and key.
-      invoke: authScopeInvoke(args.authScope ?? ((env, site) => declaredScope(readProjectPlan())(env, site))),
+      invoke: withFakeRoles(authScopeInvoke(args.authScope ?? ((env, site) => declaredScope(readProjectPlan())(env, site)))),
     });
     const outputs = run.outputs as { environment: string; sites: Record<string, unknown> };
     const sites = Object.keys(outputs.sites ?? {});

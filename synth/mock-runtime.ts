@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readProjectPlan } from "../config/projects";
 import { authScopeInvoke, declaredScope } from "./fake-auth-scope";
+import { withFakeRoles } from "./fake-invokes";
 import type { StackFileConfig } from "./stack-file";
 
 export const REDACTED = "[secret]";
@@ -99,7 +100,7 @@ export interface RunOptions {
  * resource registration. No engine, no CLI, no cloud.
  */
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
-  const invoke = options.invoke ?? authScopeInvoke(declaredScope(readProjectPlan()));
+  const invoke = options.invoke ?? withFakeRoles(authScopeInvoke(declaredScope(readProjectPlan())));
   const { stackFile, entry } = options;
   const fakeState = options.fakeState ?? noFakes;
   const project = options.project ?? "ske-platform";

@@ -20,6 +20,7 @@ import {
 } from "../talos/machine-config";
 import { TalosMachineSecrets, clientCertificate } from "../talos/secrets";
 import { withResources } from "../../plan/workload-resources";
+import { CLIENT_CERTIFICATE_LIFETIME } from "../../plan/credential-lifetime";
 import { bootstrapCommand } from "./bootstrap";
 import { INITIAL_QUORUM, joinsAfter, rolloutWaves } from "../../plan/rollout";
 import { applyConfigStep, chainWaves, kubernetesUpgradeStep, talosUpgradeStep, type RolloutCommon, type RolloutNodeTarget } from "./rollout";
@@ -35,7 +36,7 @@ import { API_SERVER_PORT, loadBalancerCloudInit } from "./load-balancer-config";
  */
 export const ADMIN_GROUP = "ske:platform-admins";
 const ADMIN_USER = "ske-platform";
-const CLIENT_CERT_HOURS = 365 * 24;
+const CLIENT_CERT_HOURS = CLIENT_CERTIFICATE_LIFETIME.validityHours;
 
 export const CILIUM_REPOSITORY = "https://helm.cilium.io";
 
@@ -313,7 +314,8 @@ export class Cluster extends pulumi.ComponentResource {
 
     let cni: pulumi.Resource | undefined;
     if (args.kubernetes) {
-      this.kubernetesProvider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this });
+      // clusterIdentifier: a renewed admin certificate changes the kubeconfig, which must update the provider, never replace it (and everything deployed through it).
+      this.kubernetesProvider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig, clusterIdentifier: args.name }, { parent: this });
 
       const cilium = new k8s.helm.v3.Release(`${name}-cilium`, {
         name: "cilium",

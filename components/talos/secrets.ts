@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import type { MachineSecretValues } from "./machine-config";
+import { CLIENT_CERTIFICATE_LIFETIME, lifetimeProblems } from "../../plan/credential-lifetime";
 
 /** Ten years: rotating a cluster CA means re-keying every node. */
 const CA_VALIDITY_HOURS = 10 * 365 * 24;
@@ -117,9 +118,12 @@ export interface ClientCertificateArgs {
 
 /**
  * A client key and a certificate our CA signs for it. `earlyRenewalHours`
- * makes `pulumi up` re-issue it a month before it expires.
+ * makes `pulumi up` re-issue it before it expires (plan/credential-lifetime.ts).
  */
 export function clientCertificate(name: string, args: ClientCertificateArgs, opts: pulumi.CustomResourceOptions) {
+  const earlyRenewalHours = CLIENT_CERTIFICATE_LIFETIME.earlyRenewalHours;
+  const problems = lifetimeProblems({ validityHours: args.validityHours, earlyRenewalHours });
+  if (problems.length > 0) throw new Error(`client certificate ${name}: ${problems.join("; ")}`);
   const key = new tls.PrivateKey(`${name}-key`, {
     algorithm: args.algorithm,
     ...(args.algorithm === "ECDSA" ? { ecdsaCurve: "P256" } : {}),
@@ -134,7 +138,7 @@ export function clientCertificate(name: string, args: ClientCertificateArgs, opt
     caCertPem: args.ca.certPem,
     caPrivateKeyPem: args.ca.keyPem,
     validityPeriodHours: args.validityHours,
-    earlyRenewalHours: 30 * 24,
+    earlyRenewalHours,
     allowedUses: ["digital_signature", "key_encipherment", "client_auth"],
   }, opts);
   return { certPem: cert.certPem, keyPem };

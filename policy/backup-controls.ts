@@ -1,0 +1,132 @@
+/**
+ * etcd backups and credential lifetime (issue 12, items 5 and 6): every
+ * cluster is snapshotted by a writer that can only put, and every client
+ * certificate the program signs expires and is renewed before it does.
+ */
+import { lifetimeProblems } from "../plan/credential-lifetime";
+import { TALOS_BACKUP_ROLE, writerProblems } from "../plan/etcd-backup";
+import { at, isOpaque, resourceId, typeChain, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
+
+const T = {
+  instance: "openstack:compute/instance:Instance",
+  cronJob: "kubernetes:batch/v1:CronJob",
+  command: "command:local:Command",
+  ec2: "openstack:identity/ec2CredentialV3:Ec2CredentialV3",
+  user: "openstack:identity/user:User",
+  k8sProvider: "pulumi:providers:kubernetes",
+  locallySignedCert: "tls:index/locallySignedCert:LocallySignedCert",
+  certRequest: "tls:index/certRequest:CertRequest",
+  backup: "ske:backup:EtcdBackup",
+  bucket: "ske:backup:EtcdBackupBucket",
+} as const;
+
+const PRODUCTION_GRADE = new Set(["production", "staging"]);
+
+function clustersWithControlPlanes(resources: readonly PolicyResource[]): string[] {
+  const names = new Set<string>();
+  for (const r of resources.filter((x) => x.type === T.instance)) {
+    const cluster = at(r.props, ["metadata", "cluster"]);
+    if (typeof cluster === "string" && at(r.props, ["metadata", "node-role"]) === "controlplane") names.add(cluster);
+  }
+  return [...names].sort();
+}
+
+type Env = Record<string, unknown>;
+const envOf = (container: unknown): Env =>
+  Object.fromEntries(((at(container, ["env"]) as { name?: string; value?: unknown }[] | undefined) ?? []).map((e) => [String(e.name), e.value]));
+const podSpec = (cronJob: PolicyResource) => at(cronJob.props, ["spec", "jobTemplate", "spec", "template", "spec"]);
+
+/** A cluster's backup as the stack declares it: the CronJob, its writer credential, the bucket's reconciler. */
+function backupOf(resources: readonly PolicyResource[], cluster: string) {
+  const inBackup = resources.filter((r) => typeChain(r).includes(T.backup) && r.name.startsWith(`${cluster}-etcd-backup`));
+  const cronJob = inBackup.find((r) => r.type === T.cronJob && (((at(podSpec(r), ["containers"]) as unknown[] | undefined) ?? []).some((c) => envOf(c).BACKUP_CLUSTER === cluster)));
+  const writer = inBackup.find((r) => r.type === T.ec2);
+  return { cronJob, writer };
+}
+
+export const etcdBackedUp: StackPolicy = {
+  kind: "stack",
+  name: "etcd-backups-put-only",
+  control: "6.2",
+  enforcement: "mandatory",
+  description: `Every cluster's etcd is snapshotted on a schedule by a CronJob whose Talos client may only take snapshots (${TALOS_BACKUP_ROLE}), to an object-lock (COMPLIANCE) bucket, by a writer of its own (not the deploy identity) whom the bucket policy allows s3:PutObject under the cluster's prefix and explicitly denies deleting, reading and changing the bucket.`,
+  remediation: "Keep backups: configured (backups.sites.<site>) and the Kubernetes layer on, so stacks/backups.ts gives each cluster components/etcd-backup's EtcdBackup; keep the bucket policy from plan/etcd-backup.ts backupBucketPolicy().",
+  validate: ({ resources }, ctx) => {
+    const clusters = clustersWithControlPlanes(resources);
+    // The test environment may run without the Kubernetes layer (the lab); production and staging may not (controls-on).
+    if (!PRODUCTION_GRADE.has(ctx.environment) && !resources.some((r) => r.type === T.k8sProvider)) return [];
+    const violations: Violation[] = [];
+    for (const cluster of clusters) {
+      const { cronJob, writer } = backupOf(resources, cluster);
+      if (!cronJob) {
+        violations.push({ message: `${cluster} has no etcd backup CronJob` });
+        continue;
+      }
+      const spec = podSpec(cronJob);
+      const schedule = at(cronJob.props, ["spec", "schedule"]);
+      if (typeof schedule !== "string" || schedule.length === 0) violations.push({ resource: resourceId(cronJob), message: `${cluster}: the backup CronJob has no schedule` });
+      if (at(cronJob.props, ["spec", "suspend"]) === true) violations.push({ resource: resourceId(cronJob), message: `${cluster}: the backup CronJob is suspended` });
+      const snapshot = ((at(spec, ["initContainers"]) as { args?: unknown[] }[] | undefined) ?? []).find((c) => (c.args ?? []).join(" ").includes("etcd snapshot"));
+      if (!snapshot) violations.push({ resource: resourceId(cronJob), message: `${cluster}: the backup CronJob takes no etcd snapshot` });
+      const upload = ((at(spec, ["containers"]) as unknown[] | undefined) ?? []).find((c) => envOf(c).BACKUP_CLUSTER === cluster);
+      const bucket = envOf(upload).BACKUP_BUCKET;
+      if (!writer) {
+        violations.push({ resource: resourceId(cronJob), message: `${cluster}: no S3 credential of a backup writer` });
+        continue;
+      }
+      const userId = writer.props.userId;
+      const projectId = writer.props.projectId;
+      // An EC2 credential without userId belongs to whoever runs `pulumi up`: the deploy identity, owner of the bucket.
+      if (userId === undefined || userId === "") violations.push({ resource: resourceId(writer), message: `${cluster}: the backup credential is the deploy identity's own (no userId), which owns the bucket and can delete` });
+      const writerUser = resources.find((r) => r.type === T.user && typeChain(r).includes(T.backup) && r.name === `${cluster}-etcd-backup-writer`);
+      if (!writerUser) violations.push({ resource: resourceId(writer), message: `${cluster}: no dedicated writer user` });
+      const reconciler = resources.find((r) => r.type === T.command && typeChain(r).includes(T.bucket) && at(r.props, ["environment", "ARCHIVE_BUCKET"]) === bucket);
+      if (!reconciler) {
+        violations.push({ resource: resourceId(cronJob), message: `${cluster}: its bucket ${String(bucket)} is not made by an EtcdBackupBucket (object lock, bucket policy)` });
+        continue;
+      }
+      const env = at(reconciler.props, ["environment"]);
+      if (isOpaque(env)) {
+        violations.push({ resource: resourceId(reconciler), message: `${cluster}: the bucket settings are not known at preview` });
+        continue;
+      }
+      if (at(env, ["ARCHIVE_LOCK_MODE"]) !== "COMPLIANCE") violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: object lock is ${String(at(env, ["ARCHIVE_LOCK_MODE"]))}, not COMPLIANCE: the bucket owner could delete snapshots` });
+      if (!(Number(at(env, ["ARCHIVE_LOCK_DAYS"])) >= 1)) violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: no retention period` });
+      const expire = at(env, ["ARCHIVE_EXPIRE_DAYS"]);
+      if (expire !== undefined && !(Number(expire) >= Number(at(env, ["ARCHIVE_LOCK_DAYS"])))) {
+        violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: snapshots would expire after ${String(expire)} days, before their lock ends` });
+      }
+      let policy: unknown;
+      try {
+        policy = JSON.parse(String(at(env, ["ARCHIVE_BUCKET_POLICY"])));
+      } catch {
+        violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: no readable bucket policy` });
+        continue;
+      }
+      if (typeof projectId !== "string" || isOpaque(projectId)) {
+        violations.push({ resource: resourceId(writer), message: `${cluster}: the writer's project is not known` });
+        continue;
+      }
+      for (const problem of writerProblems(policy, String(bucket), { cluster, projectId })) violations.push({ resource: resourceId(reconciler), message: problem });
+    }
+    return violations;
+  },
+};
+
+export const clientCertificatesRenewed: ResourcePolicy = {
+  kind: "resource",
+  name: "client-certificates-renewed",
+  control: "6.5-audit",
+  enforcement: "mandatory",
+  description: "Every client certificate the program signs (admin kubeconfig, os:admin and os:etcd:backup talosconfigs) lives at most 90 days and is renewed by `pulumi up` before it expires (earlyRenewalHours), so a stolen copy does not stay valid for long.",
+  remediation: "Sign client certificates through clientCertificate() in components/talos/secrets.ts, with the lifetime of plan/credential-lifetime.ts.",
+  appliesTo: (r) => r.type === T.locallySignedCert,
+  validate: (r) => {
+    const validityHours = r.props.validityPeriodHours;
+    const earlyRenewalHours = r.props.earlyRenewalHours;
+    if (isOpaque(validityHours) || isOpaque(earlyRenewalHours)) return [`${r.name}: its lifetime is not known at preview`];
+    return lifetimeProblems({ validityHours: validityHours as number, earlyRenewalHours: earlyRenewalHours as number }).map((p) => `${r.name}: ${p}`);
+  },
+};
+
+export const BACKUP_POLICIES = [etcdBackedUp, clientCertificatesRenewed] as const;
