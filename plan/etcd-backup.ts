@@ -6,6 +6,7 @@
  * is written from restoreRunbook(). Pure.
  */
 import { environmentBucketPolicy, principalTenant, type BucketPolicyDocument, type BucketPolicyStatement } from "./bucket-policy";
+import { SERVICES } from "./security-rules";
 import { ETCD_BACKUP_RESOURCES } from "./workload-resources";
 
 export const BACKUP_NAMESPACE = "etcd-backup";
@@ -320,4 +321,29 @@ export function restoreRunbook(input: RestoreInput): RestoreStep[] {
 export function renderRestoreRunbook(input: RestoreInput): string {
   const steps = restoreRunbook(input);
   return steps.map((step, i) => `${i + 1}. ${step.title}:\n\n   \`\`\`sh\n${step.commands.map((c) => `   ${c}`).join("\n")}\n   \`\`\``).join("\n\n") + "\n";
+}
+
+/**
+ * The backup pods' network: nothing comes in; out go only DNS, the Talos API
+ * of the cluster's own control-plane nodes and the bucket's port, never the
+ * metadata service (whose user data holds every CA key). A compromised backup
+ * pod then holds a put-only credential and can reach nothing else.
+ */
+export function backupNetworkPolicySpec(input: { controlPlaneAddresses: readonly string[]; endpoint: string }) {
+  const url = new URL(input.endpoint);
+  const bucketPort = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  const apid = SERVICES.apid.ports!.from;
+  return {
+    podSelector: {},
+    policyTypes: ["Ingress", "Egress"],
+    ingress: [],
+    egress: [
+      {
+        to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+        ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+      },
+      { to: input.controlPlaneAddresses.map((address) => ({ ipBlock: { cidr: `${address}/32` } })), ports: [{ protocol: "TCP", port: apid }] },
+      { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32"] } }], ports: [{ protocol: "TCP", port: bucketPort }] },
+    ],
+  };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, loadPlatformConfig, readAddressPlan, type ConfigProblem } from "../config/load";
 import { readProjectPlan } from "../config/projects";
 import { grantsOutside } from "../plan/bucket-policy";
-import { BACKUP_NAMESPACE, TALOS_BACKUP_ROLE, WRITER_DENIED_ACTIONS, backupBucketPolicy, writerPrincipal, writerProblems } from "../plan/etcd-backup";
+import { BACKUP_NAMESPACE, TALOS_BACKUP_ROLE, WRITER_DENIED_ACTIONS, backupBucketPolicy, backupNetworkPolicySpec, writerPrincipal, writerProblems } from "../plan/etcd-backup";
 import { foreignProjects } from "../plan/project-plan";
 import { ETCD_BACKUP_RESOURCES } from "../plan/workload-resources";
 import { etcdBackedUp } from "../policy/backup-controls";
@@ -311,5 +311,25 @@ describe("the backup bucket's lifecycle", () => {
       "production-osl2-etcd-backups-object-lock-bucket": "14",
       "production-sto2-etcd-backups-object-lock-bucket": "14",
     });
+  });
+});
+
+describe("the backup pods' network", () => {
+  const spec = backupNetworkPolicySpec({ controlPlaneAddresses: ["10.32.0.21", "10.32.0.22"], endpoint: "https://s3.osl2.example.net" });
+
+  it("admits nothing in, and lets out only DNS, the control planes' Talos API and the bucket's port", () => {
+    expect(spec.policyTypes).toEqual(["Ingress", "Egress"]);
+    expect(spec.ingress).toEqual([]);
+    expect(spec.egress.map((rule) => rule.ports.map((p) => `${p.protocol}/${p.port}`).join(" "))).toEqual(["UDP/53 TCP/53", "TCP/50000", "TCP/443"]);
+    expect(spec.egress[1]!.to).toEqual([{ ipBlock: { cidr: "10.32.0.21/32" } }, { ipBlock: { cidr: "10.32.0.22/32" } }]);
+  });
+
+  it("never reaches the metadata service, whose user data holds every CA key", () => {
+    for (const rule of spec.egress) {
+      for (const peer of rule.to) {
+        const block = (peer as { ipBlock?: { cidr: string; except?: string[] } }).ipBlock;
+        if (block?.cidr === "0.0.0.0/0") expect(block.except).toContain("169.254.169.254/32");
+      }
+    }
   });
 });

@@ -22,6 +22,7 @@ import {
   RECIPIENT_KEY_FILE,
   TALOS_BACKUP_ROLE,
   backupCronJobSpec,
+  backupNetworkPolicySpec,
   backupPrefix,
   writerUserName,
   type CronJobInput,
@@ -190,10 +191,10 @@ export class EtcdBackup extends pulumi.ComponentResource {
       metadata: { name: BACKUP_SCRIPT_CONFIGMAP, namespace: BACKUP_NAMESPACE },
       data: { [BACKUP_SCRIPT_FILE]: backupScript(), [RECIPIENT_KEY_FILE]: key.publicKeyPem },
     }, inNamespace);
-    // Nothing talks to the backup pods.
-    new k8s.networking.v1.NetworkPolicy(`${name}-no-ingress`, {
-      metadata: { name: "etcd-backup-no-ingress", namespace: BACKUP_NAMESPACE },
-      spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [] },
+    new k8s.networking.v1.NetworkPolicy(`${name}-network`, {
+      metadata: { name: "etcd-backup", namespace: BACKUP_NAMESPACE },
+      spec: pulumi.output(args.controlPlaneAddresses).apply((controlPlaneAddresses) =>
+        backupNetworkPolicySpec({ controlPlaneAddresses, endpoint: args.endpoint })),
     }, inNamespace);
 
     const spec: CronJobInput = {
