@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readProjectPlan } from "../config/projects";
 import { authScopeInvoke, declaredScope } from "./fake-auth-scope";
+import { preflightInvoke, type FakeCloud } from "./fake-preflight";
+import { preflightRuntime } from "../stacks/preflight";
 import type { StackFileConfig } from "./stack-file";
 
 export const REDACTED = "[secret]";
@@ -92,6 +94,8 @@ export interface RunOptions {
    * caller runs the program's project-scope check and passes it.
    */
   invoke?: (args: pulumi.runtime.MockCallArgs) => Record<string, unknown> | undefined;
+  /** What the pre-flight's lookups find; without it the run is offline and the program skips them. */
+  cloud?: FakeCloud;
 }
 
 /**
@@ -101,6 +105,9 @@ export interface RunOptions {
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const invoke = options.invoke ?? authScopeInvoke(declaredScope(readProjectPlan()));
   const { stackFile, entry } = options;
+  const preflight = options.cloud ? preflightInvoke(options.cloud) : undefined;
+  if (options.cloud) delete preflightRuntime.offline;
+  else preflightRuntime.offline = "offline synth: no cloud to ask";
   const fakeState = options.fakeState ?? noFakes;
   const project = options.project ?? "ske-platform";
   const byKey = new Map<string, RecordedResource>();
@@ -137,7 +144,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         };
       },
       call(args) {
-        return invoke(args) ?? args.inputs;
+        return preflight?.(args) ?? invoke(args) ?? args.inputs;
       },
     },
     project,
