@@ -37,6 +37,17 @@ export interface FakeRegion {
 /** By region name. */
 export type FakeCloud = Record<string, FakeRegion>;
 
+/**
+ * Answers to the pre-flight invokes from somewhere else, e.g. a real cloud's
+ * APIs (test/integration/preflight-cloud.ts); undefined leaves a token to the
+ * next handler.
+ */
+export type CloudAnswer = (args: pulumi.runtime.MockCallArgs) => Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>;
+
+export function cloudInvoke(cloud: FakeCloud | CloudAnswer): CloudAnswer {
+  return typeof cloud === "function" ? cloud : preflightInvoke(cloud);
+}
+
 const TOKENS = {
   flavor: "openstack:compute/getFlavor:getFlavor",
   imageIds: "openstack:images/getImageIds:getImageIds",

@@ -7,7 +7,7 @@ import { fakeState } from "./fake-state";
 import { readStackFile } from "./stack-file";
 import { renderSummary } from "./summary";
 import { withSecretDigests } from "./secret-digest";
-import type { FakeCloud } from "./fake-preflight";
+import type { CloudAnswer, FakeCloud } from "./fake-preflight";
 import { capacityReport } from "./capacity";
 
 export type SynthResult =
@@ -36,7 +36,7 @@ export async function synthesize(args: {
   /** Keystone's answer to the project-scope check; by default exactly the declared project. */
   authScope?: AuthScopeAnswer;
   /** What pre-flight's lookups find; without it synth is offline and the program skips them. */
-  cloud?: FakeCloud;
+  cloud?: FakeCloud | CloudAnswer;
 }): Promise<SynthResult> {
   let stackFile;
   try {

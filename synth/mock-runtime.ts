@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readProjectPlan } from "../config/projects";
 import { authScopeInvoke, declaredScope } from "./fake-auth-scope";
-import { preflightInvoke, type FakeCloud } from "./fake-preflight";
+import { cloudInvoke, type CloudAnswer, type FakeCloud } from "./fake-preflight";
 import { preflightRuntime } from "../stacks/preflight";
 import type { StackFileConfig } from "./stack-file";
 
@@ -95,7 +95,7 @@ export interface RunOptions {
    */
   invoke?: (args: pulumi.runtime.MockCallArgs) => Record<string, unknown> | undefined;
   /** What the pre-flight's lookups find; without it the run is offline and the program skips them. */
-  cloud?: FakeCloud;
+  cloud?: FakeCloud | CloudAnswer;
 }
 
 /**
@@ -105,7 +105,7 @@ export interface RunOptions {
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const invoke = options.invoke ?? authScopeInvoke(declaredScope(readProjectPlan()));
   const { stackFile, entry } = options;
-  const preflight = options.cloud ? preflightInvoke(options.cloud) : undefined;
+  const preflight = options.cloud ? cloudInvoke(options.cloud) : undefined;
   if (options.cloud) delete preflightRuntime.offline;
   else preflightRuntime.offline = "offline synth: no cloud to ask";
   const fakeState = options.fakeState ?? noFakes;
@@ -144,7 +144,9 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         };
       },
       call(args) {
-        return preflight?.(args) ?? invoke(args) ?? args.inputs;
+        const fallback = (answer: Record<string, unknown> | undefined) => answer ?? invoke(args) ?? args.inputs;
+        const answer = preflight?.(args);
+        return answer instanceof Promise ? answer.then(fallback) : fallback(answer);
       },
     },
     project,

@@ -59,6 +59,33 @@ describe("pre-flight in the program (production, fake cloud through the data sou
     expect(result.registered?.map((r) => r.type).filter((t) => t !== "pulumi:providers:openstack" && t !== "pulumi:pulumi:Stack")).toEqual([]);
   }, 30_000);
 
+  it("takes asynchronous answers, as from a real cloud's APIs (the lab tier's path)", async () => {
+    const fake = preflightInvoke(cloudWith((c) => { c.sto2!.limits.maxTotalInstances = 3; }));
+    const asked: string[] = [];
+    const result = await within(synthesize({
+      stack: "production",
+      configFile: stackFilePath("production"),
+      cloud: async (a) => {
+        asked.push(a.token);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return fake(a);
+      },
+    }), 30_000, "synth");
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.error).toMatch(/    - project quota: instances 3 free, plan needs \d+/);
+    expect(new Set(asked)).toEqual(new Set([
+      "openstack:compute/getFlavor:getFlavor",
+      "openstack:images/getImageIds:getImageIds",
+      "openstack:compute/getAvailabilityZones:getAvailabilityZones",
+      "openstack:networking/getNetwork:getNetwork",
+      "openstack:compute/getLimitsV2:getLimitsV2",
+      "openstack:networking/getQuotaV2:getQuotaV2",
+      "openstack:networking/getPortIds:getPortIds",
+      "openstack:identity/getAuthScope:getAuthScope",
+    ]));
+  }, 30_000);
+
   it("refuses an up when the cloud cannot be asked at all", async () => {
     const result = await synthWith(cloudWith((cloud) => { cloud.sto2!.unreachable = "Post \"https://nova.sto2\": connection refused"; }));
     expect(result.ok).toBe(false);
