@@ -60,6 +60,38 @@ const required = <T>(value: T | undefined, what: string): T => {
   return value;
 };
 
+/** A policy refusal, as Nova words it for `GET /limits?tenant_id=…` without admin. */
+const FORBIDDEN = /\b403\b|forbidden|policy does not allow|policy doesn't allow/i;
+
+/**
+ * Nova's limits with usage. getLimitsV2 always names the project
+ * (`/limits?tenant_id=`), which Nova's default policy leaves to admins; a
+ * deployer with `member` is refused, and then the project's quota set (which
+ * a member may read) gives the limits, without usage.
+ */
+async function computeLimits(projectId: string, region: string, opts: pulumi.InvokeOptions) {
+  try {
+    const l = required(await lookup("compute limits", () => openstack.compute.getLimitsV2({ projectId, region }, opts)), "compute limits");
+    return {
+      instances: { limit: l.maxTotalInstances, used: l.totalInstancesUsed },
+      cores: { limit: l.maxTotalCores, used: l.totalCoresUsed },
+      ramMb: { limit: l.maxTotalRamSize, used: l.totalRamUsed },
+      serverGroups: { limit: l.maxServerGroups, used: l.totalServerGroupsUsed },
+      serverGroupMembers: l.maxServerGroupMembers,
+    };
+  } catch (err) {
+    if (!(err instanceof LookupFailed) || !FORBIDDEN.test(err.message)) throw err;
+  }
+  const q = required(await lookup("compute quota set", () => openstack.compute.getQuotaSetV2({ projectId, region }, opts)), "compute quota set");
+  return {
+    instances: { limit: q.instances },
+    cores: { limit: q.cores },
+    ramMb: { limit: q.ram },
+    serverGroups: { limit: q.serverGroups },
+    serverGroupMembers: q.serverGroupMembers,
+  };
+}
+
 /** What the site's cloud says, through the data sources of the site's provider. */
 export async function siteFacts(req: SiteRequirements, args: { provider: openstack.Provider; projectId: string; environment: string }): Promise<SiteFacts> {
   const opts = { provider: args.provider };
@@ -75,12 +107,12 @@ export async function siteFacts(req: SiteRequirements, args: { provider: opensta
     lookup("images", () => openstack.images.getImageIds({ region }, opts)),
     lookup("availability zones", () => openstack.compute.getAvailabilityZones({ region }, opts)),
     lookup(`network ${req.externalNetworkId}`, () => openstack.networking.getNetwork({ networkId: req.externalNetworkId, region }, opts)),
-    lookup("compute limits", () => openstack.compute.getLimitsV2({ projectId, region }, opts)),
+    computeLimits(projectId, region, opts),
     lookup("network quota", () => openstack.networking.getQuotaV2({ projectId, region }, opts)),
     lookup("ports", () => openstack.networking.getPortIds({ projectId, region }, opts)),
     lookup("the site's own ports", () => openstack.networking.getPortIds({ projectId, region, tags: siteTags(args.environment, req.site) }, opts)),
   ]);
-  const nova = required(limits, "compute limits");
+  const nova = limits;
   const neutron = required(quota, "network quota");
   const limitOnly = (limit: number): QuotaFact => ({ limit });
   return {
@@ -90,11 +122,11 @@ export async function siteFacts(req: SiteRequirements, args: { provider: opensta
     externalNetwork: network ? { external: network.external === true } : undefined,
     ownPorts: ownPorts?.ids.length ?? 0,
     quotas: {
-      instances: { limit: nova.maxTotalInstances, used: nova.totalInstancesUsed },
-      cores: { limit: nova.maxTotalCores, used: nova.totalCoresUsed },
-      ramMb: { limit: nova.maxTotalRamSize, used: nova.totalRamUsed },
-      serverGroups: { limit: nova.maxServerGroups, used: nova.totalServerGroupsUsed },
-      serverGroupMembers: nova.maxServerGroupMembers,
+      instances: nova.instances,
+      cores: nova.cores,
+      ramMb: nova.ramMb,
+      serverGroups: nova.serverGroups,
+      serverGroupMembers: nova.serverGroupMembers,
       ports: { limit: neutron.port, used: required(ports, "ports").ids.length },
       // Neutron's usage of these has no data source; the limit still bounds the plan.
       securityGroups: limitOnly(neutron.securityGroup),

@@ -30,6 +30,8 @@ export interface FakeRegion {
   portsInUse: number;
   /** Ports carrying the site's tags, i.e. the site is already deployed. */
   ownPorts: number;
+  /** When set, getLimitsV2 is refused as Nova refuses a deployer without admin; the quota set still answers. */
+  limitsForbidden?: boolean;
   /** When set, every lookup in the region fails with this (an API that does not answer). */
   unreachable?: string;
 }
@@ -54,6 +56,7 @@ const TOKENS = {
   zones: "openstack:compute/getAvailabilityZones:getAvailabilityZones",
   network: "openstack:networking/getNetwork:getNetwork",
   limits: "openstack:compute/getLimitsV2:getLimitsV2",
+  quotaSet: "openstack:compute/getQuotaSetV2:getQuotaSetV2",
   quota: "openstack:networking/getQuotaV2:getQuotaV2",
   portIds: "openstack:networking/getPortIds:getPortIds",
 } as const;
@@ -94,7 +97,16 @@ export function preflightInvoke(cloud: FakeCloud) {
         return { ...base, networkId: inputs.networkId, external: network.external, allTags: [], availabilityZoneHints: [], segments: [], subnets: [] };
       }
       case TOKENS.limits:
+        if (region.limitsForbidden) throw invokeError("Error retrieving openstack_compute_limits_v2: Expected HTTP response code [200] but got 403: Policy doesn't allow os_compute_api:limits:other_project to be performed.");
         return { ...base, projectId: inputs.projectId, ...region.limits };
+      case TOKENS.quotaSet: {
+        const l = region.limits;
+        return {
+          ...base, projectId: inputs.projectId, instances: l.maxTotalInstances, cores: l.maxTotalCores, ram: l.maxTotalRamSize,
+          serverGroups: l.maxServerGroups, serverGroupMembers: l.maxServerGroupMembers,
+          fixedIps: -1, floatingIps: -1, injectedFileContentBytes: -1, injectedFilePathBytes: -1, injectedFiles: -1, keyPairs: -1, metadataItems: -1, securityGroupRules: -1, securityGroups: -1,
+        };
+      }
       case TOKENS.quota:
         return { ...base, projectId: inputs.projectId, ...region.quota };
       case TOKENS.portIds:

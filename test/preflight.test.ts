@@ -86,6 +86,16 @@ describe("pre-flight in the program (production, fake cloud through the data sou
     ]));
   }, 30_000);
 
+  it("falls back to the quota set when Nova refuses a member the project's limits, and checks the limits alone", async () => {
+    const osl2Instances = siteRequirements({ plan, clustersLayer: true, runners: config.runners }).find((r) => r.site === "osl2")!.counts.instances;
+    const passed = await synthWith(cloudWith((c) => { c.osl2!.limitsForbidden = true; c.osl2!.limits.totalCoresUsed = 9999; }));
+    expect(passed.ok).toBe(true);
+    const refused = await synthWith(cloudWith((c) => { c.osl2!.limitsForbidden = true; c.osl2!.limits.maxTotalCores = 48; }));
+    expect(refused.ok).toBe(false);
+    if (refused.ok) return;
+    expect(refused.error).toContain(`    - project quota: cores limit 48, plan needs ${osl2Instances * 4} in all (usage is not reported through the provider)`);
+  }, 30_000);
+
   it("refuses an up when the cloud cannot be asked at all", async () => {
     const result = await synthWith(cloudWith((cloud) => { cloud.sto2!.unreachable = "Post \"https://nova.sto2\": connection refused"; }));
     expect(result.ok).toBe(false);

@@ -99,6 +99,16 @@ export function labCloud(session: Session): CloudAnswer {
         const { limits } = await must(api<{ limits: { absolute: Record<string, number> } }>(session, "GET", `${nova()}/limits?tenant_id=${inputs.projectId}`), "limits");
         return { ...base, projectId: inputs.projectId, ...limits.absolute };
       }
+      case "openstack:compute/getQuotaSetV2:getQuotaSetV2": {
+        const { quota_set: q } = await must(api<{ quota_set: Record<string, number> }>(session, "GET", `${nova()}/os-quota-sets/${inputs.projectId}`), "quota set");
+        return {
+          ...base, projectId: inputs.projectId, instances: q.instances, cores: q.cores, ram: q.ram,
+          serverGroups: q.server_groups, serverGroupMembers: q.server_group_members,
+          fixedIps: q.fixed_ips ?? -1, floatingIps: q.floating_ips ?? -1, injectedFileContentBytes: q.injected_file_content_bytes ?? -1,
+          injectedFilePathBytes: q.injected_file_path_bytes ?? -1, injectedFiles: q.injected_files ?? -1, keyPairs: q.key_pairs ?? -1,
+          metadataItems: q.metadata_items ?? -1, securityGroupRules: q.security_group_rules ?? -1, securityGroups: q.security_groups ?? -1,
+        };
+      }
       case "openstack:networking/getQuotaV2:getQuotaV2": {
         const { quota } = await must(api<{ quota: Record<string, number> }>(session, "GET", `${neutron()}/quotas/${inputs.projectId}`), "quota");
         return {
