@@ -144,7 +144,8 @@ function oneSite(input: CapacityInput, site: SitePlan): SiteRequirements {
     flavors: [...flavors.values()].sort((a, b) => a.flavor.localeCompare(b.flavor)),
     images: [...images.values()],
     serverGroups,
-    availabilityZones: [...cfg.availabilityZones],
+    // Only instances are placed in zones; a site without any needs none.
+    availabilityZones: counts.instances > 0 ? [...cfg.availabilityZones] : [],
     externalNetworkId: cfg.externalNetworkId,
   };
 }
@@ -331,7 +332,7 @@ export function renderRequirements(environment: string, reqs: readonly SiteRequi
       for (const g of r.serverGroups) lines.push(`| ${g.name} | ${g.members} | ${g.key} |`);
       lines.push("", `Images: ${r.images.map((i) => `${i.imageId} (${i.keys.join(", ")})`).join("; ")}.`);
     }
-    lines.push(`Availability zones: ${r.availabilityZones.join(", ")}. External network: ${r.externalNetworkId}.`);
+    lines.push(`Availability zones: ${r.availabilityZones.join(", ") || "none needed"}. External network: ${r.externalNetworkId}.`);
   }
   return `${lines.join("\n")}\n`;
 }

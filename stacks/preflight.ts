@@ -97,6 +97,10 @@ export async function siteFacts(req: SiteRequirements, args: { provider: opensta
   const opts = { provider: args.provider };
   const region = req.region;
   const projectId = args.projectId;
+  // A site without instances (clusters layer off) asks Nova and Glance nothing: it needs neither.
+  const compute = req.counts.instances > 0 || req.counts.serverGroups > 0;
+  const unlimited = { limit: -1 };
+  const noCompute = { instances: unlimited, cores: unlimited, ramMb: unlimited, serverGroups: unlimited, serverGroupMembers: -1 };
   const [flavorSizes, imageIds, zones, network, limits, quota, ports, ownPorts] = await Promise.all([
     Promise.all(req.flavors.map(async (use) => {
       const flavor = await lookup(`flavor ${use.flavor}`, () => openstack.compute.getFlavor({ name: use.flavor, region }, opts));
@@ -104,10 +108,10 @@ export async function siteFacts(req: SiteRequirements, args: { provider: opensta
       return [use.flavor, size] as const;
     })),
     // No image data source takes an ID; the provider lists the active images the project sees.
-    lookup("images", () => openstack.images.getImageIds({ region }, opts)),
-    lookup("availability zones", () => openstack.compute.getAvailabilityZones({ region }, opts)),
+    req.images.length > 0 ? lookup("images", () => openstack.images.getImageIds({ region }, opts)) : undefined,
+    req.availabilityZones.length > 0 ? lookup("availability zones", () => openstack.compute.getAvailabilityZones({ region }, opts)) : { names: [] },
     lookup(`network ${req.externalNetworkId}`, () => openstack.networking.getNetwork({ networkId: req.externalNetworkId, region }, opts)),
-    computeLimits(projectId, region, opts),
+    compute ? computeLimits(projectId, region, opts) : noCompute,
     lookup("network quota", () => openstack.networking.getQuotaV2({ projectId, region }, opts)),
     lookup("ports", () => openstack.networking.getPortIds({ projectId, region }, opts)),
     lookup("the site's own ports", () => openstack.networking.getPortIds({ projectId, region, tags: siteTags(args.environment, req.site) }, opts)),

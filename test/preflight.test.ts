@@ -10,7 +10,7 @@ import { synthesize } from "../synth";
 import { preflightInvoke, roomyCloud, type FakeCloud } from "../synth/fake-preflight";
 import { runProgram } from "../synth/mock-runtime";
 import { readStackFile } from "../synth/stack-file";
-import { stackFilePath } from "./support/stacks";
+import { stackFilePath, variantFile } from "./support/stacks";
 import { within } from "./support/timed";
 
 const { config, addressPlan } = loadPlatformConfig(readStackFile(stackFilePath("production"), "production"), readAddressPlan());
@@ -94,6 +94,24 @@ describe("pre-flight in the program (production, fake cloud through the data sou
     expect(refused.ok).toBe(false);
     if (refused.ok) return;
     expect(refused.error).toContain(`    - project quota: cores limit 48, plan needs ${osl2Instances * 4} in all (usage is not reported through the provider)`);
+  }, 30_000);
+
+  it("asks Nova and Glance nothing for a site without instances (the lab's network-only stack)", async () => {
+    const file = variantFile("test", (c) => {
+      c["ske-platform:layers"] = { clusters: false, bootstrap: false, kubernetes: false, github: false };
+      delete c["ske-platform:runners"];
+    });
+    const { config: testConfig } = loadPlatformConfig(readStackFile(file, "test"), readAddressPlan());
+    const fake = preflightInvoke(roomyCloud(testConfig));
+    const asked = new Set<string>();
+    const result = await within(synthesize({ stack: "test", configFile: file, cloud: (a) => { asked.add(a.token); return fake(a); } }), 30_000, "synth");
+    if (!result.ok) throw new Error(result.error);
+    expect([...asked].sort()).toEqual([
+      "openstack:identity/getAuthScope:getAuthScope",
+      "openstack:networking/getNetwork:getNetwork",
+      "openstack:networking/getPortIds:getPortIds",
+      "openstack:networking/getQuotaV2:getQuotaV2",
+    ]);
   }, 30_000);
 
   it("refuses an up when the cloud cannot be asked at all", async () => {
