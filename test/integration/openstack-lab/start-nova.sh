@@ -57,6 +57,7 @@ if [ "${SKE_LAB_SKIP_INSTALL:-0}" != 1 ]; then
   done
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
+    apt-get update -qq
     guard=/usr/sbin/policy-rc.d placed_guard=0
     [ -e "$guard" ] || { printf '#!/bin/sh\nexit 101\n' >"$guard"; chmod 755 "$guard"; placed_guard=1; }
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$LAB_DIR/logs/apt-get-nova.log" 2>&1 \
@@ -68,7 +69,9 @@ fi
 mkdir -p "$LAB_DIR"/{etc/nova,etc/glance,etc/placement,state/nova/instances,images,glance-staging,glance-tasks,rabbitmq/{mnesia,log,home},debs}
 # The paste ini files ship only in nova-common / glance-common, whose
 # maintainer scripts want dbconfig-common: take the files, skip the scripts.
-(cd "$LAB_DIR/debs" && apt-get download -qq nova-common glance-common >/dev/null 2>&1 && for d in *.deb; do dpkg-deb -x "$d" x; done) \
+fetch_paste_debs() { (cd "$LAB_DIR/debs" && apt-get download -qq nova-common glance-common >/dev/null 2>&1 && for d in *.deb; do dpkg-deb -x "$d" x; done); }
+# An apt list older than the archive (or none) cannot download: refresh once.
+fetch_paste_debs || { apt-get update -qq && fetch_paste_debs; } \
   || fail "could not fetch nova-common/glance-common for their paste ini files"
 cp "$LAB_DIR/debs/x/usr/share/nova-common/api-paste.ini" "$LAB_DIR/etc/nova/api-paste.ini"
 cp "$LAB_DIR/debs/x/usr/share/glance-common/glance-api-paste.ini" "$LAB_DIR/etc/glance/glance-api-paste.ini"
