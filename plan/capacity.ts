@@ -36,8 +36,8 @@ export interface ServerGroupUse {
   /** The server group's name in OpenStack. */
   name: string;
   members: number;
-  /** The config key its member count comes from; `project quota` for the fixed HAProxy pair. */
-  key: string;
+  /** The config key its member count comes from; none for the HAProxy pair, which is always two. */
+  key?: string;
 }
 
 export interface SiteRequirements {
@@ -123,7 +123,7 @@ function oneSite(input: CapacityInput, site: SitePlan): SiteRequirements {
       serverGroups.push(
         { name: `${cluster.name}-controlplane`, members: cluster.nodes.controlPlane, key: `${nodesKey}.controlPlane` },
         { name: `${cluster.name}-worker`, members: cluster.nodes.worker, key: `${nodesKey}.worker` },
-        { name: `${cluster.name}-loadbalancer`, members: LOAD_BALANCERS_PER_CLUSTER, key: "project quota" },
+        { name: `${cluster.name}-loadbalancer`, members: LOAD_BALANCERS_PER_CLUSTER },
       );
     }
 
@@ -275,7 +275,7 @@ export function siteProblems(req: SiteRequirements, facts: SiteFacts): string[] 
   const memberLimit = facts.quotas.serverGroupMembers;
   for (const group of req.serverGroups) {
     if (memberLimit >= 0 && group.members > memberLimit) {
-      problems.push(`${group.key}: server group ${group.name} needs ${group.members} members, project quota allows ${memberLimit} per group`);
+      problems.push(`${group.key ?? "project quota"}: server group ${group.name} needs ${group.members} members, project quota allows ${memberLimit} per group`);
     }
   }
   return problems;
@@ -329,7 +329,7 @@ export function renderRequirements(environment: string, reqs: readonly SiteRequi
       lines.push("| flavor | instances | config keys |", "| --- | ---: | --- |");
       for (const f of r.flavors) lines.push(`| ${f.flavor} | ${f.instances} | ${f.keys.join(", ")} |`);
       lines.push("", "| server group | members | from |", "| --- | ---: | --- |");
-      for (const g of r.serverGroups) lines.push(`| ${g.name} | ${g.members} | ${g.key} |`);
+      for (const g of r.serverGroups) lines.push(`| ${g.name} | ${g.members} | ${g.key ?? "the HAProxy pair, always 2"} |`);
       lines.push("", `Images: ${r.images.map((i) => `${i.imageId} (${i.keys.join(", ")})`).join("; ")}.`);
     }
     lines.push(`Availability zones: ${r.availabilityZones.join(", ") || "none needed"}. External network: ${r.externalNetworkId}.`);

@@ -109,6 +109,7 @@ const req: SiteRequirements = {
   serverGroups: [
     { name: "production-sto2-mgmt-controlplane", members: 3, key: "sites.sto2.nodes.controlPlane" },
     { name: "production-sto2-mgmt-worker", members: 5, key: "sites.sto2.nodes.worker" },
+    { name: "production-sto2-mgmt-loadbalancer", members: 2 },
   ],
   availabilityZones: ["sto2-a", "sto2-b"],
   externalNetworkId: "ext-net",
@@ -183,6 +184,9 @@ describe("the pre-flight verdict of one site", () => {
   it("refuses a server group larger than the per-group member quota", () => {
     expect(siteProblems(req, facts((f) => { f.quotas.serverGroupMembers = 4; }))).toEqual([
       "sites.sto2.nodes.worker: server group production-sto2-mgmt-worker needs 5 members, project quota allows 4 per group",
+    ]);
+    expect(siteProblems(req, facts((f) => { f.quotas.serverGroupMembers = 1; })).filter((p) => p.includes("loadbalancer"))).toEqual([
+      "project quota: server group production-sto2-mgmt-loadbalancer needs 2 members, project quota allows 1 per group",
     ]);
   });
 
