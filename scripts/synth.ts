@@ -49,6 +49,7 @@ async function main(): Promise<number> {
     writeStackFile(dir, "resources.json", `${JSON.stringify(result.resources, null, 2)}\n`);
     writeStackFile(dir, "outputs.json", `${JSON.stringify(result.outputs, null, 2)}\n`);
     writeStackFile(dir, "compliance.md", `${result.compliance.report}\n`);
+    writeStackFile(dir, "capacity.md", result.capacity);
     writeStackFile(dir, "compliance.json", `${JSON.stringify(complianceRecord(result.compliance), null, 2)}\n`);
   } catch (err) {
     if (err instanceof OutputPathError) {
@@ -57,7 +58,7 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  process.stdout.write(`${result.summary}\n\nWrote ${path.relative(process.cwd(), dir)}/resources.json (${result.resources.length} resources) and compliance.md\n`);
+  process.stdout.write(`${result.summary}\n\nWrote ${path.relative(process.cwd(), dir)}/resources.json (${result.resources.length} resources), compliance.md and capacity.md\n`);
   if (result.compliance.failedControls.length > 0) {
     process.stderr.write(`${result.compliance.verdict}\n`);
     return 2;
@@ -78,7 +79,7 @@ function replaceWithRefusal(out: string, stack: string, error: string, problems:
     throw err;
   }
   // rmSync removes a symlink itself, never its target.
-  for (const stale of ["resources.json", "outputs.json", "compliance.json"]) fs.rmSync(path.join(dir, stale), { force: true });
+  for (const stale of ["resources.json", "outputs.json", "compliance.json", "capacity.md"]) fs.rmSync(path.join(dir, stale), { force: true });
   writeStackFile(dir, "compliance.md", `${refusalReport(stack, error, problems)}\n`);
 }
 

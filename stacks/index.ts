@@ -9,6 +9,8 @@ import { projectPlanFile, readProjectPlan, stackProjectProblems } from "../confi
 import { buildPlatformPlan } from "../plan/platform-plan";
 import { deployPlatform } from "./platform";
 import { checkProjectScopes, ProjectScopeError } from "./project-scope";
+import { checkPreflight, PreflightError } from "./preflight";
+import { siteRequirements } from "../plan/capacity";
 
 // Public in the SDK's runtime but absent from its type declarations.
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
@@ -49,6 +51,23 @@ export = async () => {
     });
   } catch (err) {
     if (err instanceof ProjectScopeError) throw new pulumi.RunError(err.message);
+    throw err;
+  }
+  const plan = buildPlatformPlan(loaded.config, loaded.addressPlan);
+  try {
+    await checkPreflight({
+      plan,
+      requirements: siteRequirements({
+        plan,
+        clustersLayer: loaded.config.layers.clusters,
+        runners: loaded.config.runners,
+      }),
+      providers,
+      projects,
+      dryRun: pulumi.runtime.isDryRun(),
+    });
+  } catch (err) {
+    if (err instanceof PreflightError) throw new pulumi.RunError(err.message);
     throw err;
   }
   return deployPlatform(loaded, { providers, projects });

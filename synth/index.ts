@@ -8,9 +8,11 @@ import { fakeState } from "./fake-state";
 import { readStackFile } from "./stack-file";
 import { renderSummary } from "./summary";
 import { withSecretDigests } from "./secret-digest";
+import type { CloudAnswer, FakeCloud } from "./fake-preflight";
+import { capacityReport } from "./capacity";
 
 export type SynthResult =
-  | ({ ok: true; summary: string; environment: string; sites: string[]; compliance: ComplianceOutcome } & ProgramRun)
+  | ({ ok: true; summary: string; environment: string; sites: string[]; compliance: ComplianceOutcome; capacity: string } & ProgramRun)
   | { ok: false; error: string; problems?: ConfigError["problems"]; registered?: RecordedResource[] };
 
 /** The Pulumi.yaml entry point, loaded the way each runner can (tsx, vitest). */
@@ -34,6 +36,8 @@ export async function synthesize(args: {
   addressPlanFile?: string;
   /** Keystone's answer to the project-scope check; by default exactly the declared project. */
   authScope?: AuthScopeAnswer;
+  /** What pre-flight's lookups find; without it synth is offline and the program skips them. */
+  cloud?: FakeCloud | CloudAnswer;
 }): Promise<SynthResult> {
   let stackFile;
   try {
@@ -43,8 +47,9 @@ export async function synthesize(args: {
     throw err;
   }
   // The program validates the same way; doing it here first keeps the problems structured for the report.
+  let loaded;
   try {
-    loadPlatformConfig(stackFile, readAddressPlan(args.addressPlanFile ?? ADDRESS_PLAN_FILE));
+    loaded = loadPlatformConfig(stackFile, readAddressPlan(args.addressPlanFile ?? ADDRESS_PLAN_FILE));
   } catch (err) {
     if (err instanceof ConfigError) return { ok: false, error: err.message, problems: err.problems };
     throw err;
@@ -63,7 +68,9 @@ export async function synthesize(args: {
       },
       // Read when asked: the program reports a broken project plan itself, with file and key.
       invoke: withFakeRoles(authScopeInvoke(args.authScope ?? ((env, site) => declaredScope(readProjectPlan())(env, site)))),
+      ...(args.cloud ? { cloud: args.cloud } : {}),
     });
+    const capacity = capacityReport(loaded, args.cloud !== undefined);
     const outputs = run.outputs as { environment: string; sites: Record<string, unknown> };
     const sites = Object.keys(outputs.sites ?? {});
     const compliance = assessCompliance({ stackFile, run, revealed, sites, ...(args.addressPlanFile ? { addressPlanFile: args.addressPlanFile } : {}) });
@@ -75,7 +82,8 @@ export async function synthesize(args: {
       environment: outputs.environment,
       sites,
       compliance,
-      summary: `${renderSummary(run.resources, outputs.environment, sites)}\n\n${compliance.verdict}`,
+      capacity: capacity.markdown,
+      summary: `${renderSummary(run.resources, outputs.environment, sites)}\n\n${capacity.summary}\n\n${compliance.verdict}`,
     };
   } catch (err) {
     if (err instanceof ProgramFailed) return { ok: false, error: err.message, registered: err.registered };

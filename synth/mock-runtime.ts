@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { readProjectPlan } from "../config/projects";
 import { authScopeInvoke, declaredScope } from "./fake-auth-scope";
 import { withFakeRoles } from "./fake-invokes";
+import { cloudInvoke, type CloudAnswer, type FakeCloud } from "./fake-preflight";
+import { preflightRuntime } from "../stacks/preflight";
 import type { StackFileConfig } from "./stack-file";
 
 export const REDACTED = "[secret]";
@@ -93,6 +95,8 @@ export interface RunOptions {
    * caller runs the program's project-scope check and passes it.
    */
   invoke?: (args: pulumi.runtime.MockCallArgs) => Record<string, unknown> | undefined;
+  /** What the pre-flight's lookups find; without it the run is offline and the program skips them. */
+  cloud?: FakeCloud | CloudAnswer;
 }
 
 /**
@@ -102,6 +106,9 @@ export interface RunOptions {
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const invoke = options.invoke ?? withFakeRoles(authScopeInvoke(declaredScope(readProjectPlan())));
   const { stackFile, entry } = options;
+  const preflight = options.cloud ? cloudInvoke(options.cloud) : undefined;
+  if (options.cloud) delete preflightRuntime.offline;
+  else preflightRuntime.offline = "offline synth: no cloud to ask";
   const fakeState = options.fakeState ?? noFakes;
   const project = options.project ?? "ske-platform";
   const byKey = new Map<string, RecordedResource>();
@@ -138,7 +145,9 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         };
       },
       call(args) {
-        return invoke(args) ?? args.inputs;
+        const fallback = (answer: Record<string, unknown> | undefined) => answer ?? invoke(args) ?? args.inputs;
+        const answer = preflight?.(args);
+        return answer instanceof Promise ? answer.then(fallback) : fallback(answer);
       },
     },
     project,

@@ -24,7 +24,8 @@
  *   openstack:networking/secGroupRule:SecGroupRule     every rule field (all immutable)
  *
  * plus `region` on each, and the data source openstack:identity/getAuthScope
- * (from the Keystone token's own scope). Check passes inputs through but refuses any input or
+ * (from the Keystone token's own scope), and pre-flight's getNetwork, getQuotaV2
+ * and getPortIds (from the lab's Neutron, test/integration/preflight-cloud.ts). Check passes inputs through but refuses any input or
  * type it does not implement, by name, so a program change cannot slip past
  * it unexercised. Which inputs force a replacement follows the upstream
  * Terraform schema (ForceNew). It is not the real provider: no retries, no
@@ -34,6 +35,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { isDeepStrictEqual } from "node:util";
 import { Neutron, NeutronError, type NeutronObject, type Session } from "../../lab";
+import { labCloud } from "../../preflight-cloud";
 
 /** The version @pulumi/openstack 3.15.2 asks the engine for. */
 export const STAND_IN_VERSION = "3.15.2";
@@ -120,6 +122,11 @@ export const TYPES: Record<string, TypeSpec> = {
 
 const SEC_GROUP = "openstack:networking/secGroup:SecGroup";
 const AUTH_SCOPE = "openstack:identity/getAuthScope:getAuthScope";
+const PREFLIGHT_NEUTRON = [
+  "openstack:networking/getNetwork:getNetwork",
+  "openstack:networking/getQuotaV2:getQuotaV2",
+  "openstack:networking/getPortIds:getPortIds",
+];
 const ROUTER_INTERFACE = "openstack:networking/routerInterface:RouterInterface";
 
 /** Every input a type accepts, and whether changing it forces a replacement. */
@@ -240,6 +247,12 @@ export class StandInOpenStackProvider implements pulumi.provider.Provider {
    * getAuthScope returns (tokenId only on request, as upstream).
    */
   async invoke(token: string, inputs: Record<string, unknown>): Promise<pulumi.provider.InvokeResult> {
+    // Pre-flight's Neutron data sources (stacks/preflight.ts), answered from the lab's API.
+    if (PREFLIGHT_NEUTRON.includes(token)) {
+      const region = (inputs.region as string | undefined) ?? this.config?.region ?? "";
+      const outputs = await labCloud(await this.sessionFor())({ token, inputs: { ...inputs, region }, provider: "" });
+      return { outputs: outputs ?? {} };
+    }
     if (token !== AUTH_SCOPE) throw new Error(`${token} is not implemented by the stand-in OpenStack provider (test/integration/engine/openstack-standin)`);
     const session = await this.sessionFor();
     const scope = session.scope;
