@@ -489,4 +489,12 @@ describe("the command-line check that .ci/run runs", () => {
     expect(before.status).toBe(1);
     expect(before.stdout).toMatch(/^pull-request\.yml: preview\[stack=production\]: ungated-change: /m);
   });
+
+  it("exits 1 on the workflows and runner groups as the two branches merged them: previews and drift would queue for ever", () => {
+    const merged = run(BEFORE_RUNNER_GROUPS, "--runner-groups", path.join(BEFORE_RUNNER_GROUPS, "runner-groups.json"));
+    expect(merged.status, merged.stderr).toBe(1);
+    expect(merged.stdout).toMatch(/^pull-request\.yml: preview\[stack=production\]: runner-group-refuses-workflow: /m);
+    expect(merged.stdout).toMatch(/^drift\.yml: detect\[stack=production\]: runner-group-refuses-workflow: /m);
+    expect(merged.stdout).toMatch(/^deploy\.yml: deploy-production>pulumi-stack\.yml:pulumi: runner-group-refuses-workflow: .*pulumi-stack\.yml would wait/m);
+  });
 });
