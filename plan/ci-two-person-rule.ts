@@ -38,6 +38,7 @@ export type FindingRule =
   | "runner-group-refuses-workflow"
   | "unrestricted-runner-group"
   | "unguarded-reusable-on-runners"
+  | "environment-refuses-ref"
   | "fork-on-self-hosted"
   | "untrusted-checkout"
   | "script-injection"
@@ -442,6 +443,12 @@ function checkJob(
   } else if (!environment) {
     out.push({ ...base, rule: "undeclared-environment", message: `environment ${envName} is not declared by the program; GitHub would create it on first use with no protection` });
   } else {
+    // Since December 2025 GitHub matches branch policies against the run's
+    // ref, which for pull_request runs is refs/pull/<n>/merge: such a job is
+    // refused by a main-only environment and never starts.
+    if (mainOnly(environment) && inst.events.every((e) => PULL_REQUEST_REF_EVENTS.includes(e))) {
+      out.push({ ...base, stack: environment.stack, rule: "environment-refuses-ref", message: `uses ${environment.name}, which serves ${PROTECTED_BRANCH} only, from a ${inst.events.join("/")} run at refs/pull/<n>/merge: GitHub refuses the job` });
+    }
     for (const name of used.filter((n) => n !== "*" && !environment.secrets.includes(n))) {
       out.push({ ...base, stack: environment.stack, rule: "undeclared-secret", message: `reads secret ${name}, which ${environment.name} does not declare; GitHub would fall back to a repository or organisation secret` });
     }

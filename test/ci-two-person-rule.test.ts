@@ -450,6 +450,16 @@ describe("the runner groups", () => {
     expect(findings[0]!.message).toContain("refs/pull/<n>/merge");
   });
 
+  it("refuse a pull_request job in an environment that serves main only: GitHub matches it against refs/pull/<n>/merge", () => {
+    const drift = GOOD_PREVIEW.replace("environment: production-preview", "environment: production-drift");
+    const findings = check({ "pr.yml": drift });
+    expect(rulesOf(findings, "preview")).toEqual(["environment-refuses-ref"]);
+    expect(findings[0]!.message).toContain("refs/pull/<n>/merge");
+    // The same job from main's pull_request_target run is at the default branch.
+    const target = drift.replace("  pull_request:\n", "  pull_request_target:\n");
+    expect(rulesOf(check({ "pr.yml": target }), "preview")).toEqual([]);
+  });
+
   it("refuse an unrestricted group for staging or production", () => {
     const findings = checkGroups({}, { ...GROUPS, production: "any" });
     expect(findings.map((f) => `${f.stack} ${f.rule}`)).toEqual(["production unrestricted-runner-group"]);
