@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ENVIRONMENTS, cidrString, siteNameString } from "../plan/address-plan";
 import { cidrProblem, parseAddress } from "../plan/cidr";
 import { DEFAULT_TOOL_PINS } from "../plan/deploy-runner-tools";
+import { DEPLOY_RUNNER_WORKFLOWS } from "../plan/deploy-runners";
 import { addRefusals } from "./refusals";
 import { rolloutIssues, rolloutSchema } from "./rollout";
 import { backupIssues, backupsSchema } from "./backups";
@@ -228,8 +229,12 @@ export const deployRunnersSchema = z.strictObject({
       installationId: z.number().int().positive(),
     })
     .optional(),
-  /** Workflow files (on main) the runner group accepts jobs from. */
-  workflows: z.array(z.string().regex(/^[A-Za-z0-9_.-]+\.ya?ml$/, { message: "expected a workflow file name such as deploy.yml" })).min(1).default(["deploy.yml"]),
+  /**
+   * Workflow files (on main) the runner group accepts jobs from, or "any" for
+   * a group with no workflow restriction. Only test may say "any": its
+   * pull-request previews run from refs/pull/<n>/merge, which no entry can name.
+   */
+  workflows: z.union([z.literal("any"), z.array(z.string().regex(/^[A-Za-z0-9_.-]+\.ya?ml$/, { message: "expected a workflow file name such as drift.yml" })).min(1)]).default([...DEPLOY_RUNNER_WORKFLOWS]),
   tools: runnerToolsSchema,
 });
 
@@ -338,6 +343,7 @@ const minor = (version: string) => version.replace(/^v/, "").split(".").slice(0,
 
 /** Cross-key rules of the runner settings. */
 function deployRunnerIssues(config: {
+  environment?: string;
   layers: { clusters: boolean };
   clusters: { talosVersion: string };
   runners?: DeployRunnersConfig | undefined;
@@ -353,6 +359,9 @@ function deployRunnerIssues(config: {
   const talosctl = config.runners.tools.talosctl.version;
   if (minor(talosctl) !== minor(config.clusters.talosVersion)) {
     issues.push({ path: ["runners", "tools", "talosctl", "version"], message: `talosctl ${talosctl} does not match clusters.talosVersion ${config.clusters.talosVersion}; pin the same minor release (with its checksum)` });
+  }
+  if (config.runners.workflows === "any" && config.environment !== undefined && config.environment !== "test") {
+    issues.push({ path: ["runners", "workflows"], message: `${config.environment}'s runner group must name the workflows it serves (allowed: a list of workflow files on main, default ${DEPLOY_RUNNER_WORKFLOWS.join(", ")}); "any" would let a job on any branch run inside ${config.environment}'s network with no approval` });
   }
   if (config.runnerRegistrarKey !== undefined && !config.runners.registration) {
     issues.push({ path: ["runners", "registration"], message: "runnerRegistrarKey is set, but not the GitHub App it belongs to (repositoryId, appId, installationId)" });

@@ -33,6 +33,12 @@ export type FindingRule =
   | "ungated-change"
   | "runner-outside-gate"
   | "runner-environment-mismatch"
+  | "runner-group-missing"
+  | "runner-group-mismatch"
+  | "runner-group-refuses-workflow"
+  | "unrestricted-runner-group"
+  | "unguarded-reusable-on-runners"
+  | "environment-refuses-ref"
   | "fork-on-self-hosted"
   | "untrusted-checkout"
   | "script-injection"
@@ -58,6 +64,12 @@ export interface TwoPersonCheckInput {
   environments: readonly EnvironmentPlan[];
   /** Stacks whose credentials need a second person's approval. */
   gatedStacks: readonly EnvironmentName[];
+  /**
+   * Per stack, the workflow files its org runner group admits (each at
+   * `refs/heads/main`), or "any" for a group with no workflow restriction.
+   * Omitted: the groups are not checked.
+   */
+  runnerGroups?: Partial<Record<EnvironmentName, readonly string[] | "any">>;
 }
 
 type Obj = Record<string, any>;
@@ -77,6 +89,14 @@ const UNTRUSTED_INPUT =
 const PR_HEAD_REF = /github\.event\.(?:pull_request\.head|workflow_run\.head)|github\.head_ref|refs\/pull\//;
 /** Pulumi commands that write state or infrastructure. */
 const PULUMI_WRITE = /\bpulumi\s+(?:[^\n;&|]*\s)?(?:up|update|destroy|refresh|import|cancel|state|stack\s+(?:rm|import|change-secrets-provider))\b/;
+/** A checkout pinned to the commit the run was started for, which a later push cannot move. */
+const PINNED_HEAD = /^\$\{\{\s*github\.event\.(?:pull_request\.head\.sha|workflow_run\.head_sha)\s*\}\}$/;
+/** The guard that keeps a reusable workflow's runner job to runs of main's reviewed workflow files. */
+const MAIN_REF_GUARD = /github\.ref\s*==\s*'refs\/heads\/main'/;
+/** Events whose runs take the workflow files of the default branch and run with the base repository's secrets. */
+const PRIVILEGED_EVENTS = ["pull_request_target", "workflow_run"];
+/** Events whose runs are at a ref no runner-group entry can name (`refs/pull/<n>/merge`). */
+const PULL_REQUEST_REF_EVENTS = ["pull_request", "pull_request_review", "pull_request_review_comment"];
 /** Fork pull requests must never reach a self-hosted runner; the job must say so itself. */
 const SAME_REPOSITORY_GUARD = /github\.event\.pull_request\.head\.repo\.full_name\s*==\s*github\.repository/;
 
@@ -212,6 +232,18 @@ export function gateProblem(environment: EnvironmentPlan, changing: boolean): st
   return `${environment.name} serves any branch with no required reviewers and self-review allowed`;
 }
 
+/**
+ * Why an environment is no approval gate for running unmerged code, or
+ * undefined. Only required reviewers with self-review prevented count: a
+ * `main`-only branch policy proves nothing here, because pull_request_target
+ * and workflow_run runs are at `refs/heads/main` whatever code they check out.
+ */
+export function approvalGateProblem(environment: EnvironmentPlan): string | undefined {
+  if (environment.canAdminsBypass !== false) return `admins can bypass the protection of ${environment.name}`;
+  if (!environment.teamReview || !environment.preventSelfReview) return `${environment.name} needs no approval by a second team member (required reviewers and prevent self-review)`;
+  return undefined;
+}
+
 interface JobInstance {
   file: string;
   job: string;
@@ -221,6 +253,8 @@ interface JobInstance {
   events: string[];
   /** Secret names the caller passes (`secrets:` map) to a reusable workflow. */
   passedSecrets: string[];
+  /** The workflow file that defines the job: the called file for a reusable workflow's job. */
+  definedIn: string;
 }
 
 function instanceLabel(values: Record<string, unknown>): string {
@@ -254,7 +288,7 @@ export function checkTwoPersonRule(input: TwoPersonCheckInput): Finding[] {
         const job = substitute(rawJob, "matrix", values) as Obj;
         const instance = instanceLabel(values);
         if (typeof job.uses !== "string") {
-          instances.push({ file, job: jobId, instance, body: job, events, passedSecrets: [] });
+          instances.push({ file, job: jobId, instance, body: job, events, passedSecrets: [], definedIn: file });
           continue;
         }
         // A reusable workflow: its jobs run with the caller's event and the inputs given here.
@@ -285,6 +319,7 @@ export function checkTwoPersonRule(input: TwoPersonCheckInput): Finding[] {
               body,
               events,
               passedSecrets: passed,
+              definedIn: local[1]!,
             });
           }
         }
@@ -297,7 +332,65 @@ export function checkTwoPersonRule(input: TwoPersonCheckInput): Finding[] {
   }
 
   for (const inst of instances) findings.push(...checkJob(inst, byName, gated, runnerStack));
+  if (input.runnerGroups) findings.push(...checkRunnerGroups(input.workflows, instances, input.runnerGroups, gated, runnerStack));
   return findings;
+}
+
+/**
+ * The org runner groups against the workflows. A group restricted to
+ * workflows admits only jobs defined in a listed file, at `refs/heads/main`:
+ * any other job on its runners would wait in the queue for ever. A listed
+ * file that other workflows may call runs at its caller's ref when called as
+ * `./…`, but at `refs/heads/main` when a branch calls it as
+ * `owner/repo/.github/workflows/<file>@main`, with the branch's inputs and
+ * commit; so its runner jobs must themselves refuse any run whose ref is not main.
+ */
+function checkRunnerGroups(
+  workflows: Record<string, unknown>,
+  instances: readonly JobInstance[],
+  groups: Partial<Record<EnvironmentName, readonly string[] | "any">>,
+  gated: Set<string>,
+  runnerStack: Map<string, EnvironmentName>,
+): Finding[] {
+  const out: Finding[] = [];
+  for (const stack of ENVIRONMENTS) {
+    if (gated.has(stack) && groups[stack] === "any") {
+      out.push({ file: "(runner groups)", job: deployRunnerLabel(stack), instance: "", stack, rule: "unrestricted-runner-group", message: `${deployRunnerLabel(stack)} admits every workflow of the repository, so a job added on any branch runs inside ${stack}'s network with no approval; list the workflows on main it serves` });
+    }
+  }
+  for (const inst of instances) {
+    const stacks = runnerStacksOf(inst.body, runnerStack);
+    for (const stack of stacks) {
+      const allowed = groups[stack];
+      if (allowed === undefined || allowed === "any") continue;
+      const base = { file: inst.file, job: inst.job, instance: inst.instance, stack };
+      if (!allowed.includes(inst.definedIn)) {
+        out.push({ ...base, rule: "runner-group-refuses-workflow", message: `runs on ${deployRunnerLabel(stack)}, whose group admits only ${allowed.join(", ")} at refs/heads/${PROTECTED_BRANCH}: ${inst.definedIn} would wait for a runner for ever` });
+      } else if (inst.events.every((e) => PULL_REQUEST_REF_EVENTS.includes(e))) {
+        out.push({ ...base, rule: "runner-group-refuses-workflow", message: `runs on ${deployRunnerLabel(stack)} from a ${inst.events.join("/")} run, at refs/pull/<n>/merge, which the group (pinned to refs/heads/${PROTECTED_BRANCH}) refuses: it would wait for a runner for ever` });
+      }
+    }
+  }
+  for (const [file, workflow] of Object.entries(workflows)) {
+    if (!isObj(workflow) || !triggers(workflow).includes("workflow_call")) continue;
+    const listedBy = ENVIRONMENTS.filter((stack) => { const g = groups[stack]; return g !== undefined && g !== "any" && g.includes(file); });
+    if (listedBy.length === 0) continue;
+    for (const [jobId, job] of Object.entries((workflow.jobs ?? {}) as Obj)) {
+      if (!isObj(job) || !runnerLabels(job).some((l) => l === "self-hosted" || l.includes("ske-deploy-"))) continue;
+      if (!MAIN_REF_GUARD.test(String(job.if ?? ""))) {
+        out.push({ file, job: jobId, instance: "", rule: "unguarded-reusable-on-runners", message: `${file} is admitted by the runner groups of ${listedBy.join(", ")} and can be called from any branch as <owner>/<repo>/.github/workflows/${file}@${PROTECTED_BRANCH}, which runs at refs/heads/${PROTECTED_BRANCH} with the branch's inputs and code; the job needs \`if: github.ref == 'refs/heads/${PROTECTED_BRANCH}'\`` });
+      }
+    }
+  }
+  return out;
+}
+
+/** The stacks whose deploy runners a job asks for, by label or by runner group. */
+function runnerStacksOf(job: Obj, runnerStack: Map<string, EnvironmentName>): EnvironmentName[] {
+  const labels = runnerLabels(job);
+  const group = labels.find((l) => l.startsWith("group:"))?.slice("group:".length);
+  const named = [...labels.filter((l) => !l.startsWith("group:")), ...(group ? [group] : [])];
+  return [...new Set(named.flatMap((l) => (runnerStack.has(l) ? [runnerStack.get(l)!] : [])))];
 }
 
 function checkJob(
@@ -322,7 +415,21 @@ function checkJob(
   const envName = environmentName(job);
   const environment = envName && !hasExpression(envName) ? byName.get(envName) : undefined;
   const labels = runnerLabels(job);
-  const runnerStacks = [...new Set(labels.flatMap((l) => (runnerStack.has(l) ? [runnerStack.get(l)!] : [])))];
+  const runnerStacks = runnerStacksOf(job, runnerStack);
+  // A label is only a string any runner may carry; the group is what GitHub
+  // restricts. Naming both means a runner of another group never takes the job.
+  const group = labels.find((l) => l.startsWith("group:"))?.slice("group:".length);
+  const labelStacks = [...new Set(labels.flatMap((l) => (runnerStack.has(l) ? [runnerStack.get(l)!] : [])))];
+  for (const stack of labelStacks) {
+    if (group === undefined) {
+      out.push({ ...base, stack, rule: "runner-group-missing", message: `asks for ${deployRunnerLabel(stack)} by label only; name its runner group too: \`runs-on: { group: ${deployRunnerLabel(stack)}, labels: [self-hosted, ${deployRunnerLabel(stack)}] }\`` });
+    } else if (group !== deployRunnerLabel(stack)) {
+      out.push({ ...base, stack, rule: "runner-group-mismatch", message: `asks for the label ${deployRunnerLabel(stack)} in runner group ${group}` });
+    }
+  }
+  if (group !== undefined && runnerStack.has(group) && labelStacks.length === 0) {
+    out.push({ ...base, stack: runnerStack.get(group)!, rule: "runner-group-mismatch", message: `asks for runner group ${group} without its label ${group}` });
+  }
   const change = changeReason(job);
   const isChanging = change !== undefined;
 
@@ -336,6 +443,12 @@ function checkJob(
   } else if (!environment) {
     out.push({ ...base, rule: "undeclared-environment", message: `environment ${envName} is not declared by the program; GitHub would create it on first use with no protection` });
   } else {
+    // Since December 2025 GitHub matches branch policies against the run's
+    // ref, which for pull_request runs is refs/pull/<n>/merge: such a job is
+    // refused by a main-only environment and never starts.
+    if (mainOnly(environment) && inst.events.every((e) => PULL_REQUEST_REF_EVENTS.includes(e))) {
+      out.push({ ...base, stack: environment.stack, rule: "environment-refuses-ref", message: `uses ${environment.name}, which serves ${PROTECTED_BRANCH} only, from a ${inst.events.join("/")} run at refs/pull/<n>/merge: GitHub refuses the job` });
+    }
     for (const name of used.filter((n) => n !== "*" && !environment.secrets.includes(n))) {
       out.push({ ...base, stack: environment.stack, rule: "undeclared-secret", message: `reads secret ${name}, which ${environment.name} does not declare; GitHub would fall back to a repository or organisation secret` });
     }
@@ -367,13 +480,24 @@ function checkJob(
     out.push({ ...base, rule: "fork-on-self-hosted", message: "runs pull-request code on a self-hosted runner without `if: github.event.pull_request.head.repo.full_name == github.repository`" });
   }
 
-  if (inst.events.some((e) => e === "pull_request_target" || e === "workflow_run")) {
+  if (inst.events.some((e) => PRIVILEGED_EVENTS.includes(e))) {
+    // The one accepted form: the environment's required reviewers (never the
+    // run's starter) approve before the job starts, so no step, and no step
+    // of an ungated job, touches the pull request's code before a second
+    // person has read it; the job only previews; and it checks out the exact
+    // commit the run was started for, which a later push cannot move.
+    const gate = environment ? approvalGateProblem(environment) : `it has no deployment environment${envName && hasExpression(envName) ? " that the check can resolve" : ""}`;
     for (const step of steps) {
       const checkout = typeof step.uses === "string" && /^actions\/checkout@/.test(step.uses);
+      const ref = String(step.with?.ref ?? "").trim();
       const refs = JSON.stringify([step.with?.ref ?? "", step.with?.repository ?? ""]);
       const fetches = typeof step.run === "string" && (/\bgh\s+pr\s+checkout\b/.test(step.run) || (/\bgit\s+(fetch|checkout)\b/.test(step.run) && PR_HEAD_REF.test(step.run)));
-      if ((checkout && PR_HEAD_REF.test(refs)) || fetches) {
-        out.push({ ...base, rule: "untrusted-checkout", message: `checks out pull-request code in a ${inst.events.join("/")} run, which has the base repository's secrets and write token` });
+      if (!(checkout && PR_HEAD_REF.test(refs)) && !fetches) continue;
+      const why = gate
+        ?? (isChanging ? `it changes ${environment!.stack} (${change}) from code that is not on ${PROTECTED_BRANCH}` : undefined)
+        ?? (fetches || !PINNED_HEAD.test(ref) || step.with?.repository ? "it fetches a moving ref; check out `github.event.pull_request.head.sha` (or `workflow_run.head_sha`) of this repository, the commit the approval was for" : undefined);
+      if (why) {
+        out.push({ ...base, rule: "untrusted-checkout", message: `checks out pull-request code in a ${inst.events.join("/")} run, which has the base repository's secrets and write token: ${why}` });
       }
     }
   }

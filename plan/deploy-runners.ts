@@ -179,6 +179,17 @@ export function reachOf(
 }
 
 /**
+ * The workflow files whose own jobs run on a stack's deploy runners: the
+ * reusable `pulumi up` job (deploy.yml defines no job itself, it only calls
+ * this one), the nightly drift check and the approved pull-request preview of
+ * staging and production. GitHub admits "only jobs directly defined within the
+ * selected workflows", so a called workflow is listed by its own file; called
+ * as `./.github/workflows/<file>` it runs at the caller's ref, which for a
+ * deploy is `refs/heads/main`.
+ */
+export const DEPLOY_RUNNER_WORKFLOWS: readonly string[] = ["pulumi-stack.yml", "drift.yml", "preview-privileged.yml"];
+
+/**
  * The workflows the runner group accepts, each pinned to `main`: a workflow
  * edited on a branch names another ref and gets no runner of this group.
  */

@@ -8,6 +8,7 @@ import { ENVIRONMENTS } from "../plan/address-plan";
 import { ANY_IPV4, cidrContains, cidrOverlaps, cidrProblem, parseAddress } from "../plan/cidr";
 import { auditEvidence, auditEvidenceProblems, type AuditEvidence, type AuditPolicyDocument, type AuthenticationDocument } from "../plan/audit-evidence";
 import { environmentGates } from "./environment-gates";
+import { runnerGroupWorkflowsOnMain } from "./runner-group";
 import { ACCESS_CONTROL_POLICIES } from "./access-controls";
 import { AUDIT_TRAIL_POLICIES } from "./audit-trail-controls";
 import { AUDITOR_ROLE, argoCdAuditorRoleProblems, indirectSecretProblems } from "./auditor-reads";
@@ -526,6 +527,7 @@ export const POLICIES: readonly Policy[] = [
   noForeignSupernet,
   testEnvironmentHygiene,
   environmentGates,
+  runnerGroupWorkflowsOnMain,
   ...ACCESS_CONTROL_POLICIES,
   ...PROJECT_SEPARATION_POLICIES,
   ...CONTROL_POLICIES,

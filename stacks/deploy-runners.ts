@@ -36,7 +36,7 @@ export function deployDeployRunners({ plan, config, sites }: {
     ? {
         provider: new github.Provider(`${plan.environment}-deploy-runner-github`, { owner: config.github.owner }),
         repositoryId: registration.repositoryId,
-        selectedWorkflows: runnerGroupWorkflows(config.github.owner, config.github.iacRepository, runners.workflows),
+        selectedWorkflows: runners.workflows === "any" ? "any" as const : runnerGroupWorkflows(config.github.owner, config.github.iacRepository, runners.workflows),
       }
     : undefined;
   const registrarKey = registration && config.runnerRegistrarKey ? pulumi.secret(config.runnerRegistrarKey) : undefined;

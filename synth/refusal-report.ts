@@ -12,6 +12,8 @@ const KEY_CONTROLS: [RegExp, ControlId][] = [
   [/^ske-platform:(access\.|sites\.[^.]+\.(subnet|dnsNameservers))/, "6.1"],
   [/^ske-platform:(zitadel\.|layers\.|audit\.|siemToken)/, "6.5-audit"],
   [/^ske-platform:(github\.|protection\.|clusters\.ops\.nodes\.controlPlane|sites\.[^.]+\.nodes\.controlPlane)/, "6.2"],
+  // The runner group is what keeps unapproved jobs out of the environment's network.
+  [/^ske-platform:runners\.workflows/, "6.2"],
 ];
 
 export function controlOfProblem(problem: ConfigProblem): ControlId | undefined {

@@ -21,6 +21,8 @@ const workflow = (file: string) => parse(text(file)) as Record<string, any>;
 const jobs = (file: string) => Object.entries(workflow(file).jobs as Record<string, any>);
 const REUSABLE = "./.github/workflows/pulumi-stack.yml";
 const PULUMI_ACTION = /^pulumi\/actions@/;
+/** Stacks whose previews wait for approval in preview-privileged.yml, which posts their checks. */
+const POSTED_PREVIEWS = ENVIRONMENTS.filter((e) => e !== "test");
 
 /** Names a job reports as status checks: its `name` with each matrix value filled in. */
 function checkNames(id: string, job: Record<string, any>): string[] {
@@ -40,7 +42,7 @@ function steps(job: Record<string, any>): Record<string, any>[] {
 
 describe("the workflow files", () => {
   it("exist for pull requests, deploys, drift and the shared stack job", () => {
-    expect(FILES).toEqual(["deploy.yml", "drift.yml", "pull-request.yml", "pulumi-stack.yml", "review-diff-comment.yml", "review-diff.yml"]);
+    expect(FILES).toEqual(["deploy.yml", "drift.yml", "preview-privileged.yml", "pull-request.yml", "pulumi-stack.yml", "review-diff-comment.yml", "review-diff.yml"]);
   });
 
   it("pin every action to a full commit SHA with its release as a comment", () => {
@@ -75,6 +77,9 @@ describe("the workflow files", () => {
     const allowed: Record<string, Record<string, string>> = {
       "pull-request.yml:preview": { contents: "read", "pull-requests": "write" },
       "drift.yml:report": { issues: "write" },
+      // Post preview-<stack> on the pull request's head commit; neither job runs the pull request's code.
+      "preview-privileged.yml:announce": { checks: "write" },
+      "preview-privileged.yml:report": { actions: "read", checks: "write" },
       "review-diff-comment.yml:comment": { contents: "read", actions: "read", checks: "write", "pull-requests": "write" },
     };
     for (const file of FILES) {
@@ -121,8 +126,11 @@ describe("pull requests", () => {
 
   it("report exactly the status checks the ruleset on main requires", () => {
     const reported = jobs("pull-request.yml").flatMap(([id, job]) => checkNames(id, job));
-    // The gate is posted by review-diff-comment.yml, not by a job of this workflow.
-    expect(reported.sort()).toEqual(IAC_REQUIRED_CHECKS.filter((c) => c !== REVIEW_DIFF_GATE_CHECK).sort());
+    // The gate is posted by review-diff-comment.yml, and the previews of
+    // staging and production by preview-privileged.yml, not by jobs of this workflow.
+    const posted = [REVIEW_DIFF_GATE_CHECK, ...POSTED_PREVIEWS.map(previewCheckName)];
+    expect(reported.sort()).toEqual(IAC_REQUIRED_CHECKS.filter((c) => !posted.includes(c)).sort());
+    expect(IAC_REQUIRED_CHECKS).toEqual(expect.arrayContaining(posted));
   });
 
   it("install, typecheck, test and synth every stack", () => {
@@ -134,13 +142,13 @@ describe("pull requests", () => {
     for (const stack of ENVIRONMENTS) expect(synth).toContain(stack);
   });
 
-  it("preview each stack through pulumi/actions with the policy pack, posting the result on the pull request", () => {
+  it("preview test through pulumi/actions with the policy pack, posting the result on the pull request", () => {
     const preview = pr.jobs.preview;
-    expect(checkNames("preview", preview)).toEqual(ENVIRONMENTS.map(previewCheckName));
+    expect(checkNames("preview", preview)).toEqual([previewCheckName("test")]);
     const action = steps(preview).find((s) => PULUMI_ACTION.test(String(s.uses)))!;
     expect(action.with).toMatchObject({
       command: "preview",
-      "stack-name": "${{ matrix.stack }}",
+      "stack-name": "test",
       "comment-on-pr": true,
       policyPacks: "policy",
       // pulumi/actions' refresh saves state; a pull request must not write it.
@@ -148,19 +156,58 @@ describe("pull requests", () => {
     });
   });
 
-  it("preview each stack on that stack's own runners, and never a fork's pull request", () => {
+  it("preview test on test's own runner group, and never a fork's pull request", () => {
     const preview = pr.jobs.preview;
-    expect(preview["runs-on"]).toEqual(["self-hosted", "ske-deploy-${{ matrix.stack }}"]);
-    expect(ENVIRONMENTS.map((e) => preview["runs-on"][1].replace("${{ matrix.stack }}", e))).toEqual(ENVIRONMENTS.map(deployRunnerLabel));
+    expect(preview["runs-on"]).toEqual({ group: deployRunnerLabel("test"), labels: ["self-hosted", deployRunnerLabel("test")] });
     expect(preview.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
   });
 
-  it("give previews read-only credentials from the <stack>-preview environment, never the deploy environment", () => {
-    const preview = pr.jobs.preview;
-    expect(preview.environment).toBe("${{ matrix.stack }}-preview");
-    expect(ENVIRONMENTS.map((e) => preview.environment.replace("${{ matrix.stack }}", e))).toEqual(
-      ENVIRONMENTS.map(previewEnvironmentName),
-    );
+  it("give test's preview read-only credentials from test-preview, never the deploy environment", () => {
+    expect(pr.jobs.preview.environment).toBe(previewEnvironmentName("test"));
+  });
+});
+
+describe("previews of staging and production, from main, after approval", () => {
+  const privileged = workflow("preview-privileged.yml");
+  const preview = privileged.jobs.preview;
+  const sameRepository = "github.event.pull_request.head.repo.full_name == github.repository";
+
+  it("run on pull_request_target to main, so the run is main's file at refs/heads/main, which the runner groups admit", () => {
+    expect(privileged.on).toEqual({ pull_request_target: { branches: ["main"], types: ["opened", "synchronize", "reopened"] } });
+    expect(preview.strategy.matrix.stack).toEqual([...POSTED_PREVIEWS]);
+  });
+
+  it("wait in <stack>-preview on the stack's own runner group, and never for a fork", () => {
+    expect(POSTED_PREVIEWS.map((e) => preview.environment.replace("${{ matrix.stack }}", e))).toEqual(POSTED_PREVIEWS.map(previewEnvironmentName));
+    expect(preview["runs-on"]).toEqual({ group: "ske-deploy-${{ matrix.stack }}", labels: ["self-hosted", "ske-deploy-${{ matrix.stack }}"] });
+    for (const job of Object.values(privileged.jobs as Record<string, any>)) expect(String(job.if)).toContain(sameRepository);
+  });
+
+  it("check out the head commit the run was started for, with no write token, and only preview without refresh", () => {
+    const checkout = steps(preview).find((s) => String(s.uses).startsWith("actions/checkout@"))!;
+    expect(checkout.with).toEqual({ ref: "${{ github.event.pull_request.head.sha }}", "persist-credentials": false });
+    expect(preview.permissions).toEqual({ contents: "read" });
+    const action = steps(preview).find((s) => PULUMI_ACTION.test(String(s.uses)))!;
+    expect(action.with).toMatchObject({ command: "preview", "stack-name": "${{ matrix.stack }}", policyPacks: "policy", refresh: false, "comment-on-pr": false });
+  });
+
+  it("post preview-<stack> on the head commit, failing unless the approved preview succeeded, from jobs that run no pull-request code", () => {
+    for (const id of ["announce", "report"]) {
+      const job = privileged.jobs[id];
+      expect(job.strategy.matrix.stack, id).toEqual([...POSTED_PREVIEWS]);
+      expect(steps(job).some((s) => s.uses), id).toBe(false);
+      const script = steps(job).map((s) => String(s.run)).join("\n");
+      expect(script, id).toContain('"repos/$REPO/check-runs"');
+      expect(script, id).toContain('name: ("preview-" + $stack)');
+      expect(steps(job)[0]!.env.HEAD_SHA, id).toBe("${{ github.event.pull_request.head.sha }}");
+    }
+    const report = privileged.jobs.report;
+    expect(report.needs).toBe("preview");
+    expect(report.if).toMatch(/^always\(\) && /);
+    const script = String(steps(report)[0]!.run);
+    expect(script).toContain('select(.name == \\"approved-preview-$STACK\\")');
+    expect(preview.name).toBe("approved-preview-${{ matrix.stack }}");
+    expect(script).toMatch(/success\) conclusion=success ;;[\s\S]*\*\) conclusion=failure ;;/);
   });
 });
 
@@ -198,8 +245,10 @@ describe("deploys on push to main", () => {
 
   it("run the shared stack job in the environment it is given, on that stack's runners, so only that environment's secrets and network are reachable", () => {
     expect(stackJob.environment).toBe("${{ inputs.environment }}");
-    expect(stackJob["runs-on"]).toEqual(["self-hosted", "ske-deploy-${{ inputs.stack }}"]);
-    expect(deployRunnerLabel("production")).toBe(stackJob["runs-on"][1].replace("${{ inputs.stack }}", "production"));
+    expect(stackJob["runs-on"]).toEqual({ group: "ske-deploy-${{ inputs.stack }}", labels: ["self-hosted", "ske-deploy-${{ inputs.stack }}"] });
+    expect(deployRunnerLabel("production")).toBe(stackJob["runs-on"].labels[1].replace("${{ inputs.stack }}", "production"));
+    // Listed in the runner groups, so a branch could call it at @main: only main's own runs get past this.
+    expect(stackJob.if).toBe("github.ref == 'refs/heads/main'");
     const action = steps(stackJob).find((s) => PULUMI_ACTION.test(String(s.uses)))!;
     expect(action.with).toMatchObject({
       command: "${{ inputs.command }}",
@@ -215,6 +264,7 @@ describe("credentials and state backend", () => {
     steps(job).find((s) => PULUMI_ACTION.test(String(s.uses)) || /^pulumi preview\b/.test(String(s.run ?? "")))!;
   const credentialed = [
     ["pull-request.yml", workflow("pull-request.yml").jobs.preview],
+    ["preview-privileged.yml", workflow("preview-privileged.yml").jobs.preview],
     ["pulumi-stack.yml", workflow("pulumi-stack.yml").jobs.pulumi],
     ["drift.yml", workflow("drift.yml").jobs.detect],
   ] as const;
@@ -259,7 +309,7 @@ describe("drift detection", () => {
     expect(detect.strategy.matrix.stack).toEqual([...ENVIRONMENTS]);
     expect(detect.environment).toBe("${{ matrix.stack }}-drift");
     expect(ENVIRONMENTS.map((e) => detect.environment.replace("${{ matrix.stack }}", e))).toEqual(ENVIRONMENTS.map(driftEnvironmentName));
-    expect(detect["runs-on"]).toEqual(["self-hosted", "ske-deploy-${{ matrix.stack }}"]);
+    expect(detect["runs-on"]).toEqual({ group: "ske-deploy-${{ matrix.stack }}", labels: ["self-hosted", "ske-deploy-${{ matrix.stack }}"] });
     const scripts = steps(detect).map((s) => String(s.run ?? "")).join("\n");
     expect(scripts).toMatch(/pulumi preview --stack "\$\{STACK\}" --refresh --expect-no-changes/);
     // `pulumi refresh` and pulumi/actions' refresh save the refreshed state; `preview --refresh` does not.

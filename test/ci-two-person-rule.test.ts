@@ -12,10 +12,12 @@ import {
   type EnvironmentPlan,
 } from "../plan/change-management";
 import { checkTwoPersonRule, formatFinding, type Finding } from "../plan/ci-two-person-rule";
-import { GATED_STACKS, WORKFLOW_DIR, checkRepository, declaredEnvironments, readWorkflows } from "../scripts/ci-two-person-rule/load";
+import { GATED_STACKS, WORKFLOW_DIR, checkRepository, declaredEnvironments, declaredRunnerGroups, readWorkflows } from "../scripts/ci-two-person-rule/load";
 import { ROOT } from "./support/stacks";
 
 const BEFORE = path.join(ROOT, "test", "fixtures", "workflows", "before-two-person");
+/** The workflows as merged from the two-person and runner branches, before the runner groups were reconciled. */
+const BEFORE_RUNNER_GROUPS = path.join(ROOT, "test", "fixtures", "workflows", "before-runner-groups");
 const BEFORE_ENVIRONMENTS = JSON.parse(fs.readFileSync(path.join(BEFORE, "environments.json"), "utf8")) as EnvironmentPlan[];
 const DECLARED = declaredEnvironments();
 
@@ -33,6 +35,8 @@ function withEnvironment(name: string, change: Partial<EnvironmentPlan>): Enviro
 }
 const rulesOf = (findings: Finding[], job: string) => [...new Set(findings.filter((f) => f.job === job).map((f) => f.rule))].sort();
 
+/** Production's deploy runners, by group and label (engineer 2's form). */
+const PROD_RUNNER = "{ group: ske-deploy-production, labels: [self-hosted, ske-deploy-production] }";
 /** A gated production preview done right; each negative case below breaks one thing. */
 const GOOD_PREVIEW = `
 on:
@@ -41,7 +45,7 @@ on:
 jobs:
   preview:
     if: github.event.pull_request.head.repo.full_name == github.repository
-    runs-on: [self-hosted, ske-deploy-production]
+    runs-on: { group: ske-deploy-production, labels: [self-hosted, ske-deploy-production] }
     environment: production-preview
     steps:
       - uses: actions/checkout@0000000000000000000000000000000000000000 # v1.0.0
@@ -90,9 +94,10 @@ describe("the committed workflows", () => {
       environments: withEnvironment(previewEnvironmentName("production"), { teamReview: false, preventSelfReview: false }),
       gatedStacks: GATED_STACKS,
     });
-    expect(findings.map((f) => `${f.job}[${f.instance}] ${f.rule}`).sort()).toEqual([
-      "preview[stack=production] runner-outside-gate",
-      "preview[stack=production] ungated-environment",
+    expect(findings.map((f) => `${f.file}: ${f.job}[${f.instance}] ${f.rule}`).sort()).toEqual([
+      "preview-privileged.yml: preview[stack=production] runner-outside-gate",
+      "preview-privileged.yml: preview[stack=production] ungated-environment",
+      "preview-privileged.yml: preview[stack=production] untrusted-checkout",
     ]);
   });
 
@@ -186,7 +191,7 @@ on:
   workflow_dispatch: {}
 jobs:
   fix:
-    runs-on: [self-hosted, ske-deploy-production]
+    runs-on: { group: ske-deploy-production, labels: [self-hosted, ske-deploy-production] }
     environment: production-drift
     steps:
       - run: pulumi refresh --yes --stack production
@@ -197,7 +202,7 @@ jobs:
   });
 
   it("repository-level secrets in a job with no environment", () => {
-    const yaml = GOOD_PREVIEW.replace("    environment: production-preview\n", "").replace("[self-hosted, ske-deploy-production]", "ubuntu-24.04");
+    const yaml = GOOD_PREVIEW.replace("    environment: production-preview\n", "").replace(PROD_RUNNER, "ubuntu-24.04");
     const findings = check({ "pr.yml": yaml });
     expect(rulesOf(findings, "preview")).toEqual(["repository-secret"]);
   });
@@ -258,7 +263,7 @@ jobs:
   });
 
   it("a secret read in a bare `if:` condition, which is an expression without ${{ }}", () => {
-    const yaml = GOOD_PREVIEW.replace("    environment: production-preview\n", "").replace("[self-hosted, ske-deploy-production]", "ubuntu-24.04")
+    const yaml = GOOD_PREVIEW.replace("    environment: production-preview\n", "").replace(PROD_RUNNER, "ubuntu-24.04")
       .replace(/\n\s+env:\n.*PULUMI_CONFIG_PASSPHRASE.*\n/, "\n        if: secrets.DEPLOY_TOKEN != ''\n");
     expect(check({ "pr.yml": yaml }).map((f) => f.message)).toEqual([
       "reads secret DEPLOY_TOKEN with no deployment environment: a repository or organisation secret, behind no approval",
@@ -322,6 +327,165 @@ jobs:
   });
 });
 
+/** The approved preview of production from main: pull_request_target, gated, pinned to the head commit. */
+const GOOD_PRIVILEGED = `
+on:
+  pull_request_target:
+    branches: [main]
+jobs:
+  preview:
+    if: github.event.pull_request.head.repo.full_name == github.repository
+    runs-on: { group: ske-deploy-production, labels: [self-hosted, ske-deploy-production] }
+    environment: production-preview
+    steps:
+      - uses: actions/checkout@0000000000000000000000000000000000000000 # v1.0.0
+        with:
+          ref: \${{ github.event.pull_request.head.sha }}
+      - run: npm ci --ignore-scripts
+      - run: pulumi preview --stack production
+        env:
+          PULUMI_CONFIG_PASSPHRASE: \${{ secrets.PULUMI_CONFIG_PASSPHRASE }}
+`;
+/** The runner groups as the committed stacks declare them. */
+const GROUPS = declaredRunnerGroups();
+const checkGroups = (workflows: Record<string, string>, groups: Parameters<typeof checkTwoPersonRule>[0]["runnerGroups"] = GROUPS) =>
+  checkTwoPersonRule({
+    workflows: Object.fromEntries(Object.entries(workflows).map(([f, text]) => [f, parse(text)])),
+    environments: DECLARED,
+    gatedStacks: GATED_STACKS,
+    runnerGroups: groups,
+  });
+
+describe("pull-request code in a privileged (pull_request_target, workflow_run) run", () => {
+  it("is accepted behind an approval gate that prevents self-review, pinned to the head commit, only previewing", () => {
+    expect(lines(check({ "p.yml": GOOD_PRIVILEGED }))).toBe("");
+    const afterRun = GOOD_PRIVILEGED.replace("  pull_request_target:\n    branches: [main]", "  workflow_run:\n    workflows: [ci]\n    types: [completed]")
+      .replace("    if: github.event.pull_request.head.repo.full_name == github.repository\n", "")
+      .replace("github.event.pull_request.head.sha", "github.event.workflow_run.head_sha");
+    expect(lines(check({ "r.yml": afterRun }))).toBe("");
+  });
+
+  it("is refused without a gate, and with test's automatic preview environment", () => {
+    const ungated = GOOD_PRIVILEGED.replace("    environment: production-preview\n", "").replace(/\n\s+env:\n.*PULUMI_CONFIG_PASSPHRASE.*\n/, "\n")
+      .replace(PROD_RUNNER, "ubuntu-24.04");
+    expect(rulesOf(check({ "p.yml": ungated }), "preview")).toEqual(["untrusted-checkout"]);
+    expect(check({ "p.yml": ungated })[0]!.message).toContain("no deployment environment");
+    const testEnv = GOOD_PRIVILEGED.replace("environment: production-preview", "environment: test-preview").replace(PROD_RUNNER, "{ group: ske-deploy-test, labels: [self-hosted, ske-deploy-test] }");
+    expect(rulesOf(check({ "p.yml": testEnv }), "preview")).toEqual(["untrusted-checkout"]);
+  });
+
+  it("is refused behind a main-only environment without reviewers: such a run is at refs/heads/main whatever it checks out", () => {
+    const drift = GOOD_PRIVILEGED.replace("environment: production-preview", "environment: production-drift");
+    const findings = check({ "p.yml": drift });
+    expect(rulesOf(findings, "preview")).toEqual(["untrusted-checkout"]);
+    expect(findings[0]!.message).toContain("production-drift needs no approval");
+  });
+
+  it("is refused when the gate lets the starter approve, or admins skip it", () => {
+    for (const change of [{ preventSelfReview: false }, { canAdminsBypass: true as false }]) {
+      const rules = rulesOf(check({ "p.yml": GOOD_PRIVILEGED }, withEnvironment("production-preview", change)), "preview");
+      expect(rules, JSON.stringify(change)).toContain("untrusted-checkout");
+    }
+  });
+
+  it("is refused when it changes a stack, even behind the deploy environment's approval", () => {
+    const up = GOOD_PRIVILEGED.replace("environment: production-preview", "environment: production").replace("pulumi preview --stack production", "pulumi up --yes --stack production");
+    const findings = check({ "p.yml": up });
+    expect(rulesOf(findings, "preview")).toEqual(["untrusted-checkout"]);
+    expect(findings[0]!.message).toContain("changes production");
+  });
+
+  it("is refused when it checks out a moving ref (a branch name, the merge ref, gh pr checkout)", () => {
+    for (const moving of ["github.event.pull_request.head.ref", "refs/pull/${{ github.event.number }}/merge"]) {
+      const yaml = GOOD_PRIVILEGED.replace("${{ github.event.pull_request.head.sha }}", moving.startsWith("github") ? `\${{ ${moving} }}` : moving);
+      const findings = check({ "p.yml": yaml });
+      expect(rulesOf(findings, "preview"), moving).toEqual(["untrusted-checkout"]);
+      expect(findings[0]!.message).toContain("moving ref");
+    }
+    const cli = GOOD_PRIVILEGED.replace(/      - uses: actions\/checkout[\s\S]*?head\.sha \}\}\n/, "      - run: gh pr checkout ${{ github.event.number }}\n");
+    expect(rulesOf(check({ "p.yml": cli }), "preview")).toEqual(["untrusted-checkout"]);
+  });
+
+  it("is refused without the fork guard", () => {
+    const yaml = GOOD_PRIVILEGED.replace("    if: github.event.pull_request.head.repo.full_name == github.repository\n", "");
+    expect(rulesOf(check({ "p.yml": yaml }), "preview")).toEqual(["fork-on-self-hosted"]);
+  });
+});
+
+describe("the runner groups", () => {
+  it("are declared restricted to the committed workflows that run on them for staging and production, and open for test", () => {
+    expect(GROUPS).toEqual({
+      production: ["pulumi-stack.yml", "drift.yml", "preview-privileged.yml"],
+      staging: ["pulumi-stack.yml", "drift.yml", "preview-privileged.yml"],
+      test: "any",
+    });
+  });
+
+  it("agree with the committed workflows: every job on a restricted group is admitted by it", () => {
+    expect(lines(checkTwoPersonRule({ workflows: readWorkflows(WORKFLOW_DIR), environments: DECLARED, gatedStacks: GATED_STACKS, runnerGroups: GROUPS }))).toBe("");
+  });
+
+  it("refuse today's workflows under the groups of the runner branch (deploy.yml only): deploys, drift and previews would queue for ever", () => {
+    const old = { production: ["deploy.yml"], staging: ["deploy.yml"], test: ["deploy.yml"] } as const;
+    const findings = checkTwoPersonRule({ workflows: readWorkflows(WORKFLOW_DIR), environments: DECLARED, gatedStacks: GATED_STACKS, runnerGroups: old });
+    const refused = findings.filter((f) => f.rule === "runner-group-refuses-workflow").map((f) => `${f.file}: ${f.job}[${f.instance}]`);
+    expect(refused).toContain("deploy.yml: deploy-production>pulumi-stack.yml:pulumi[]");
+    expect(refused).toContain("drift.yml: detect[stack=production]");
+    expect(refused).toContain("preview-privileged.yml: preview[stack=production]");
+    expect(refused).toContain("pull-request.yml: preview[]");
+  });
+
+  it("refuse the workflows before this change: staging and production previews from pull_request, label-only runners, an unguarded reusable job", () => {
+    const findings = checkTwoPersonRule({ workflows: readWorkflows(BEFORE_RUNNER_GROUPS), environments: DECLARED, gatedStacks: GATED_STACKS, runnerGroups: GROUPS });
+    const refused = findings.filter((f) => f.rule === "runner-group-refuses-workflow").map((f) => `${f.file}: ${f.job}[${f.instance}]`).sort();
+    expect(refused).toEqual(["pull-request.yml: preview[stack=production]", "pull-request.yml: preview[stack=staging]"]);
+    expect(findings.filter((f) => f.rule === "runner-group-missing").length).toBe(9);
+    expect(findings.filter((f) => f.rule === "unguarded-reusable-on-runners").map((f) => f.file)).toEqual(["pulumi-stack.yml"]);
+  });
+
+  it("refuse a listed workflow run from a pull request, whose ref the group cannot name", () => {
+    const yaml = GOOD_PREVIEW;
+    const findings = checkGroups({ "drift.yml": yaml });
+    expect(rulesOf(findings, "preview")).toEqual(["runner-group-refuses-workflow"]);
+    expect(findings[0]!.message).toContain("refs/pull/<n>/merge");
+  });
+
+  it("refuse a pull_request job in an environment that serves main only: GitHub matches it against refs/pull/<n>/merge", () => {
+    const drift = GOOD_PREVIEW.replace("environment: production-preview", "environment: production-drift");
+    const findings = check({ "pr.yml": drift });
+    expect(rulesOf(findings, "preview")).toEqual(["environment-refuses-ref"]);
+    expect(findings[0]!.message).toContain("refs/pull/<n>/merge");
+    // The same job from main's pull_request_target run is at the default branch.
+    const target = drift.replace("  pull_request:\n", "  pull_request_target:\n");
+    expect(rulesOf(check({ "pr.yml": target }), "preview")).toEqual([]);
+  });
+
+  it("refuse an unrestricted group for staging or production", () => {
+    const findings = checkGroups({}, { ...GROUPS, production: "any" });
+    expect(findings.map((f) => `${f.stack} ${f.rule}`)).toEqual(["production unrestricted-runner-group"]);
+  });
+
+  it("refuse a job on the runners by label only, or in another stack's group, or with another stack's environment", () => {
+    const labelOnly = GOOD_PRIVILEGED.replace(PROD_RUNNER, "[self-hosted, ske-deploy-production]");
+    expect(rulesOf(check({ "p.yml": labelOnly }), "preview")).toEqual(["runner-group-missing"]);
+    const otherGroup = GOOD_PRIVILEGED.replace("group: ske-deploy-production", "group: ske-deploy-test");
+    expect(rulesOf(check({ "p.yml": otherGroup }), "preview")).toEqual(["runner-environment-mismatch", "runner-group-mismatch"]);
+    const groupOnly = GOOD_PRIVILEGED.replace(PROD_RUNNER, "{ group: ske-deploy-production, labels: [self-hosted] }");
+    expect(rulesOf(check({ "p.yml": groupOnly }), "preview")).toEqual(["runner-group-mismatch"]);
+    const testEnvInProdGroup = GOOD_PREVIEW.replace("environment: production-preview", "environment: test-preview");
+    expect(rulesOf(check({ "pr.yml": testEnvInProdGroup }), "preview")).toEqual(["runner-environment-mismatch"]);
+  });
+
+  it("refuse a listed reusable workflow whose runner job does not insist on main (a branch can call it at @main)", () => {
+    const stackYml = fs.readFileSync(path.join(WORKFLOW_DIR, "pulumi-stack.yml"), "utf8");
+    expect(stackYml).toContain("if: github.ref == 'refs/heads/main'");
+    const workflows = readWorkflows(WORKFLOW_DIR);
+    const unguarded = { ...workflows, "pulumi-stack.yml": parse(stackYml.replace("    if: github.ref == 'refs/heads/main'\n", "")) };
+    const findings = checkTwoPersonRule({ workflows: unguarded, environments: DECLARED, gatedStacks: GATED_STACKS, runnerGroups: GROUPS });
+    expect(findings.map((f) => `${f.file}: ${f.job} ${f.rule}`)).toEqual(["pulumi-stack.yml: pulumi unguarded-reusable-on-runners"]);
+  });
+});
+
 describe("the command-line check that .ci/run runs", () => {
   const run = (...args: string[]) =>
     spawnSync(process.execPath, [path.join(ROOT, "scripts", "run-ts.cjs"), path.join(ROOT, "scripts", "ci-two-person-rule.ts"), ...args], { cwd: ROOT, encoding: "utf8" });
@@ -334,5 +498,13 @@ describe("the command-line check that .ci/run runs", () => {
     const before = run(BEFORE);
     expect(before.status).toBe(1);
     expect(before.stdout).toMatch(/^pull-request\.yml: preview\[stack=production\]: ungated-change: /m);
+  });
+
+  it("exits 1 on the workflows and runner groups as the two branches merged them: previews and drift would queue for ever", () => {
+    const merged = run(BEFORE_RUNNER_GROUPS, "--runner-groups", path.join(BEFORE_RUNNER_GROUPS, "runner-groups.json"));
+    expect(merged.status, merged.stderr).toBe(1);
+    expect(merged.stdout).toMatch(/^pull-request\.yml: preview\[stack=production\]: runner-group-refuses-workflow: /m);
+    expect(merged.stdout).toMatch(/^drift\.yml: detect\[stack=production\]: runner-group-refuses-workflow: /m);
+    expect(merged.stdout).toMatch(/^deploy\.yml: deploy-production>pulumi-stack\.yml:pulumi: runner-group-refuses-workflow: .*pulumi-stack\.yml would wait/m);
   });
 });

@@ -24,6 +24,7 @@ import { deployRunnerAddresses, deployRunnerSiteRules, reachOf, runnerGroupWorkf
 import { PLANNED_RESERVED_HEAD, buildPlatformPlan } from "../plan/platform-plan";
 import { deployRunnerReach, runnerForeignEgress } from "../synth/deploy-runner-reach";
 import type { RecordedResource } from "../synth/mock-runtime";
+import { controlOfProblem } from "../synth/refusal-report";
 import { readStackFile } from "../synth/stack-file";
 import { ROOT, STACKS, committedConfig, ofType, stackFilePath, synthOk, synthStack, variantFile } from "./support/stacks";
 
@@ -217,7 +218,17 @@ describe("deploy runner configuration", () => {
     ["talosctl of another minor than the clusters", (c) => { c[`${P}runners`].tools.talosctl = { version: "1.9.3", sha256: "41e69f4f856cbaf8271f70f227354a0e75763c67046b38996ec2abd069bde26e" }; }, `${P}runners.tools.talosctl.version`, /does not match clusters.talosVersion 1.11.5/],
     ["a registrar key without its App", (c) => { c[`${P}runnerRegistrarKey`] = { secure: "v1:AAAA" }; }, `${P}runners.registration`, /runnerRegistrarKey is set, but not the GitHub App/],
     ["a misspelt runner key", (c) => { c[`${P}runners`].flavour = "c2.large"; }, `${P}runners.flavour`, /unknown key; allowed here: count, flavor/],
+    ["a runner group open to every workflow", (c) => { c[`${P}runners`].workflows = "any"; }, `${P}runners.workflows`, /staging's runner group must name the workflows it serves .*"any" would let a job on any branch run inside staging's network/],
   ];
+
+  it("accepts a runner group open to every workflow in test only, whose previews run pull-request code by design", () => {
+    expect(committedConfig("test")[`${P}runners`].workflows).toBe("any");
+    expect(problemsOf("test", () => {})).toEqual([]);
+    const production = problemsOf("production", (c) => { c[`${P}runners`].workflows = "any"; });
+    expect(production.map((p) => `${p.file} ${p.key}`)).toEqual(["Pulumi.production.yaml ske-platform:runners.workflows"]);
+    // The refused report names change management as the control at stake.
+    expect(controlOfProblem(production[0]!)).toBe("6.2");
+  });
 
   it.each(cases)("refuses %s, naming the key and the file", (_what, edit, key, message) => {
     const problems = problemsOf("staging", edit);
@@ -330,7 +341,7 @@ describe("registration under mocks", () => {
     c[`${P}runnerRegistrarKey`] = key;
   });
 
-  it("declares a runner group for this repository and the deploy workflow on main only", async () => {
+  it("declares a runner group for this repository and, on main only, the workflows whose jobs run on it", async () => {
     const run = await synthOk("staging", withRegistration({ secure: "v1:AAAA" }));
     const groups = ofType(run.resources, RUNNER_GROUP);
     expect(groups).toHaveLength(1);
@@ -340,8 +351,21 @@ describe("registration under mocks", () => {
       selectedRepositoryIds: [812345678],
       allowsPublicRepositories: false,
       restrictedToWorkflows: true,
-      selectedWorkflows: ["nordic-ske/ske-platform/.github/workflows/deploy.yml@refs/heads/main"],
+      selectedWorkflows: [
+        "nordic-ske/ske-platform/.github/workflows/pulumi-stack.yml@refs/heads/main",
+        "nordic-ske/ske-platform/.github/workflows/drift.yml@refs/heads/main",
+        "nordic-ske/ske-platform/.github/workflows/preview-privileged.yml@refs/heads/main",
+      ],
     });
+  });
+
+  it("leaves test's runner group open to every workflow of the repository, and only this repository", async () => {
+    const file = variantFile("test", (c) => { c[`${P}runners`].registration = { repositoryId: 812345678, appId: 912345, installationId: 51234567 }; });
+    const run = await synthOk("test", file);
+    const groups = ofType(run.resources, RUNNER_GROUP);
+    expect(groups).toHaveLength(1);
+    expect(groups[0]!.inputs).toMatchObject({ name: deployRunnerLabel("test"), selectedRepositoryIds: [812345678], allowsPublicRepositories: false, restrictedToWorkflows: false });
+    expect(groups[0]!.inputs).not.toHaveProperty("selectedWorkflows");
   });
 
   it("delivers the registrar key over SSH as a secret, never in user data, state or outputs in plain", async () => {

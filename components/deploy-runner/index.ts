@@ -11,8 +11,12 @@ export interface RunnerGroupArgs {
   provider: github.Provider;
   /** Numeric id of the IaC repository: the only repository the group serves. */
   repositoryId: number;
-  /** `owner/repo/.github/workflows/<file>@refs/heads/main` entries. */
-  selectedWorkflows: readonly string[];
+  /**
+   * `owner/repo/.github/workflows/<file>@refs/heads/main` entries, or "any"
+   * for a group every workflow of the repository may use (test only: its
+   * pull-request previews run from refs that no entry can name).
+   */
+  selectedWorkflows: readonly string[] | "any";
 }
 
 export interface DeployRunnerArgs {
@@ -127,8 +131,9 @@ export class DeployRunner extends pulumi.ComponentResource {
         visibility: "selected",
         selectedRepositoryIds: [args.runnerGroup.repositoryId],
         allowsPublicRepositories: false,
-        restrictedToWorkflows: true,
-        selectedWorkflows: [...args.runnerGroup.selectedWorkflows],
+        ...(args.runnerGroup.selectedWorkflows === "any"
+          ? { restrictedToWorkflows: false }
+          : { restrictedToWorkflows: true, selectedWorkflows: [...args.runnerGroup.selectedWorkflows] }),
       }, { parent: this, provider: args.runnerGroup.provider });
     }
 

@@ -38,6 +38,20 @@ export function declaredEnvironments(root = REPO_ROOT): EnvironmentPlan[] {
   });
 }
 
-export function checkRepository(dir = WORKFLOW_DIR, environments = declaredEnvironments()): Finding[] {
-  return checkTwoPersonRule({ workflows: readWorkflows(dir), environments, gatedStacks: GATED_STACKS });
+/**
+ * What each committed stack's org runner group admits: the workflow files
+ * (`runners.workflows`, each at refs/heads/main) or "any". A stack without
+ * runners or without the GitHub layer declares no group.
+ */
+export function declaredRunnerGroups(root = REPO_ROOT): Partial<Record<EnvironmentName, readonly string[] | "any">> {
+  const addressPlan = readAddressPlan(path.join(root, "address-plan.yaml"));
+  return Object.fromEntries(ENVIRONMENTS.flatMap((stack) => {
+    const raw = readStackFile(path.join(root, `Pulumi.${stack}.yaml`), stack);
+    const { config } = loadPlatformConfig(raw, addressPlan);
+    return config.layers.github && config.runners ? [[stack, config.runners.workflows]] : [];
+  }));
+}
+
+export function checkRepository(dir = WORKFLOW_DIR, environments = declaredEnvironments(), runnerGroups = declaredRunnerGroups()): Finding[] {
+  return checkTwoPersonRule({ workflows: readWorkflows(dir), environments, gatedStacks: GATED_STACKS, runnerGroups });
 }
