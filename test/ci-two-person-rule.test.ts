@@ -507,6 +507,9 @@ describe("the runner groups", () => {
     const unguarded = { ...workflows, "pulumi-stack.yml": parse(stackYml.replace("    if: github.ref == 'refs/heads/main'\n", "")) };
     const findings = checkTwoPersonRule({ workflows: unguarded, environments: DECLARED, gatedStacks: GATED_STACKS, runnerGroups: GROUPS });
     expect(findings.map((f) => `${f.file}: ${f.job} ${f.rule}`)).toEqual(["pulumi-stack.yml: pulumi unguarded-reusable-on-runners"]);
+    const bypassed = { ...workflows, "pulumi-stack.yml": parse(stackYml.replace("if: github.ref == 'refs/heads/main'", "if: github.ref == 'refs/heads/main' || inputs.stack == 'test'")) };
+    const orFindings = checkTwoPersonRule({ workflows: bypassed, environments: DECLARED, gatedStacks: GATED_STACKS, runnerGroups: GROUPS });
+    expect(orFindings.map((f) => f.rule)).toEqual(["unguarded-reusable-on-runners"]);
   });
 });
 
