@@ -210,11 +210,15 @@ export function branchProtection(args: {
  *   deployed straight away (the merge itself was approved); staging and
  *   production wait for a second decision by the team, never by whoever
  *   started the run.
- * - preview (`<env>-preview`): pull-request previews, so any branch. A preview
- *   runs the pull request's code with the stack's passphrase, which decrypts
- *   every secret in its state; so for staging and production a team member
- *   other than the one who started the run approves each preview, after
- *   reading the code. Test's preview stays automatic: its passphrase and state
+ * - preview (`<env>-preview`): pull-request previews. A preview runs the pull
+ *   request's code with the stack's passphrase, which decrypts every secret
+ *   in its state; so for staging and production a team member other than the
+ *   one who started the run approves each preview, after reading the code.
+ *   Those previews run from main's preview-privileged.yml on
+ *   pull_request_target, whose runs are at the default branch, so their
+ *   environments serve main only: a workflow written on a branch cannot even
+ *   ask for them. Test's preview stays automatic and serves any branch (its
+ *   pull_request runs are at refs/pull/<n>/merge): its passphrase and state
  *   keys open only test.
  * - drift (`<env>-drift`): the nightly read-only check. No approval, because
  *   it runs only from `main` (whose every commit a second team member
@@ -242,7 +246,7 @@ export function deploymentEnvironments(environment: EnvironmentName, role: Repos
     teamReview: gated,
     preventSelfReview: gated,
     canAdminsBypass: false,
-    allowedBranches: "all",
+    allowedBranches: gated ? [PROTECTED_BRANCH] : "all",
     secrets: STACK_SECRETS,
   };
   const drift: EnvironmentPlan = {

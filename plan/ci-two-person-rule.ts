@@ -377,7 +377,9 @@ function checkRunnerGroups(
     if (listedBy.length === 0) continue;
     for (const [jobId, job] of Object.entries((workflow.jobs ?? {}) as Obj)) {
       if (!isObj(job) || !runnerLabels(job).some((l) => l === "self-hosted" || l.includes("ske-deploy-"))) continue;
-      if (!MAIN_REF_GUARD.test(String(job.if ?? ""))) {
+      // The guard must bind the whole condition: an `||` could let any other run past it.
+      const condition = String(job.if ?? "");
+      if (!MAIN_REF_GUARD.test(condition) || condition.includes("||")) {
         out.push({ file, job: jobId, instance: "", rule: "unguarded-reusable-on-runners", message: `${file} is admitted by the runner groups of ${listedBy.join(", ")} and can be called from any branch as <owner>/<repo>/.github/workflows/${file}@${PROTECTED_BRANCH}, which runs at refs/heads/${PROTECTED_BRANCH} with the branch's inputs and code; the job needs \`if: github.ref == 'refs/heads/${PROTECTED_BRANCH}'\`` });
       }
     }

@@ -193,7 +193,7 @@ describe("deployment environments", () => {
     expect(policies.map((p) => p.inputs.branchPattern)).toEqual(["main"]);
   });
 
-  it.each(["production", "staging"] as const)("%s: the preview environment serves any branch, but only after a team member other than the starter approves", async (stack) => {
+  it.each(["production", "staging"] as const)("%s: the preview environment serves main only (main's pull_request_target previews), and only after a team member other than the starter approves", async (stack) => {
     const run = await synthCommitted(stack);
     const preview = environmentsOf(run.resources, github.iacRepository).find((e) => e.inputs.environment === previewEnvironmentName(stack))!;
     expect(preview).toBeDefined();
@@ -201,8 +201,10 @@ describe("deployment environments", () => {
       reviewers: [{ teams: [github.teamId], users: [] }],
       preventSelfReview: true,
       canAdminsBypass: false,
+      deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
     });
-    expect(preview.inputs.deploymentBranchPolicy).toBeUndefined();
+    const policies = ofType(run.resources, ENV_POLICY).filter((p) => p.inputs.repository === github.iacRepository && p.inputs.environment === previewEnvironmentName(stack));
+    expect(policies.map((p) => p.inputs.branchPattern)).toEqual(["main"]);
   });
 
   it("test: the preview environment serves any branch without approval", async () => {

@@ -21,23 +21,32 @@ const BEFORE_RUNNER_GROUPS = path.join(ROOT, "test", "fixtures", "workflows", "b
 const BEFORE_ENVIRONMENTS = JSON.parse(fs.readFileSync(path.join(BEFORE, "environments.json"), "utf8")) as EnvironmentPlan[];
 const DECLARED = declaredEnvironments();
 
+/** The declared environments, but staging's and production's previews serving any branch. */
+const ANY_BRANCH_PREVIEWS: EnvironmentPlan[] = DECLARED.map((e) => (e.purpose === "preview" ? { ...e, allowedBranches: "all" } : e));
+
 const lines = (findings: Finding[]) => findings.map(formatFinding).join("\n");
-const check = (workflows: Record<string, string>, environments: readonly EnvironmentPlan[] = DECLARED) =>
+const check = (workflows: Record<string, string>, environments: readonly EnvironmentPlan[] = ANY_BRANCH_PREVIEWS) =>
   checkTwoPersonRule({
     workflows: Object.fromEntries(Object.entries(workflows).map(([f, text]) => [f, parse(text)])),
     environments,
     gatedStacks: GATED_STACKS,
   });
 /** The declared environments with one of them changed. */
-function withEnvironment(name: string, change: Partial<EnvironmentPlan>): EnvironmentPlan[] {
-  expect(DECLARED.map((e) => e.name)).toContain(name);
-  return DECLARED.map((e) => (e.name === name ? ({ ...e, ...change } as EnvironmentPlan) : e));
+function withEnvironment(name: string, change: Partial<EnvironmentPlan>, base: readonly EnvironmentPlan[] = ANY_BRANCH_PREVIEWS): EnvironmentPlan[] {
+  expect(base.map((e) => e.name)).toContain(name);
+  return base.map((e) => (e.name === name ? ({ ...e, ...change } as EnvironmentPlan) : e));
 }
 const rulesOf = (findings: Finding[], job: string) => [...new Set(findings.filter((f) => f.job === job).map((f) => f.rule))].sort();
 
 /** Production's deploy runners, by group and label (engineer 2's form). */
 const PROD_RUNNER = "{ group: ske-deploy-production, labels: [self-hosted, ske-deploy-production] }";
-/** A gated production preview done right; each negative case below breaks one thing. */
+/**
+ * A gated production preview of a pull_request run; each negative case below
+ * breaks one thing. These cases judge the gates themselves, so they take
+ * production-preview as serving any branch, as it did before the approved
+ * previews moved to main (ANY_BRANCH_PREVIEWS). With today's main-only
+ * production-preview GitHub refuses such a job outright (environment-refuses-ref).
+ */
 const GOOD_PREVIEW = `
 on:
   pull_request:
@@ -77,8 +86,12 @@ describe("the workflows and environments before the two-person rule", () => {
   it("are still refused with today's environments: secrets job-wide, and a preview whose refresh writes state", () => {
     const now = checkTwoPersonRule({ workflows: readWorkflows(BEFORE), environments: DECLARED, gatedStacks: GATED_STACKS });
     const preview = now.filter((f) => f.file === "pull-request.yml" && f.job === "preview" && f.instance === "stack=production");
-    expect(preview.map((f) => f.rule).sort()).toEqual(["job-wide-secret", "ungated-change"]);
-    expect(preview.find((f) => f.rule === "ungated-change")!.message).toContain("refresh: true");
+    // Today's production-preview serves main only, so GitHub would refuse this pull_request job outright.
+    expect(preview.map((f) => f.rule).sort()).toEqual(["environment-refuses-ref", "job-wide-secret"]);
+    const anyBranch = checkTwoPersonRule({ workflows: readWorkflows(BEFORE), environments: ANY_BRANCH_PREVIEWS, gatedStacks: GATED_STACKS })
+      .filter((f) => f.file === "pull-request.yml" && f.job === "preview" && f.instance === "stack=production");
+    expect(anyBranch.map((f) => f.rule).sort()).toEqual(["job-wide-secret", "ungated-change"]);
+    expect(anyBranch.find((f) => f.rule === "ungated-change")!.message).toContain("refresh: true");
   });
 });
 
@@ -91,7 +104,7 @@ describe("the committed workflows", () => {
   it("pass because of the gates: without the production preview's reviewers the same files fail", () => {
     const findings = checkTwoPersonRule({
       workflows: readWorkflows(WORKFLOW_DIR),
-      environments: withEnvironment(previewEnvironmentName("production"), { teamReview: false, preventSelfReview: false }),
+      environments: withEnvironment(previewEnvironmentName("production"), { teamReview: false, preventSelfReview: false, allowedBranches: "all" }, DECLARED),
       gatedStacks: GATED_STACKS,
     });
     expect(findings.map((f) => `${f.file}: ${f.job}[${f.instance}] ${f.rule}`).sort()).toEqual([
@@ -99,6 +112,14 @@ describe("the committed workflows", () => {
       "preview-privileged.yml: preview[stack=production] ungated-environment",
       "preview-privileged.yml: preview[stack=production] untrusted-checkout",
     ]);
+    // With today's main-only branch policy the preview's secrets need no reviewer to read main's
+    // code, but the pull request's code it checks out still does.
+    const mainOnly = checkTwoPersonRule({
+      workflows: readWorkflows(WORKFLOW_DIR),
+      environments: withEnvironment(previewEnvironmentName("production"), { teamReview: false, preventSelfReview: false }, DECLARED),
+      gatedStacks: GATED_STACKS,
+    });
+    expect(mainOnly.map((f) => `${f.file}: ${f.job}[${f.instance}] ${f.rule}`)).toEqual(["preview-privileged.yml: preview[stack=production] untrusted-checkout"]);
   });
 
   it("pass because of the gates: a production deploy environment open to every branch fails the deploy", () => {
@@ -130,7 +151,8 @@ describe("the committed workflows", () => {
 describe("the environments the program declares", () => {
   it.each(GATED_STACKS)("%s: preview needs the team's approval, never the starter's own, and admins cannot skip it", (stack) => {
     const preview = DECLARED.find((e) => e.name === previewEnvironmentName(stack))!;
-    expect(preview).toMatchObject({ stack, purpose: "preview", teamReview: true, preventSelfReview: true, canAdminsBypass: false, allowedBranches: "all" });
+    // Main only: the approved previews run from main's preview-privileged.yml (pull_request_target).
+    expect(preview).toMatchObject({ stack, purpose: "preview", teamReview: true, preventSelfReview: true, canAdminsBypass: false, allowedBranches: [PROTECTED_BRANCH] });
   });
 
   it.each(GATED_STACKS)("%s: deploys need the team's approval and come from main only", (stack) => {
@@ -351,7 +373,7 @@ const GROUPS = declaredRunnerGroups();
 const checkGroups = (workflows: Record<string, string>, groups: Parameters<typeof checkTwoPersonRule>[0]["runnerGroups"] = GROUPS) =>
   checkTwoPersonRule({
     workflows: Object.fromEntries(Object.entries(workflows).map(([f, text]) => [f, parse(text)])),
-    environments: DECLARED,
+    environments: ANY_BRANCH_PREVIEWS,
     gatedStacks: GATED_STACKS,
     runnerGroups: groups,
   });
@@ -455,6 +477,8 @@ describe("the runner groups", () => {
     const findings = check({ "pr.yml": drift });
     expect(rulesOf(findings, "preview")).toEqual(["environment-refuses-ref"]);
     expect(findings[0]!.message).toContain("refs/pull/<n>/merge");
+    // Today's production-preview too: only main's pull_request_target run may ask for it.
+    expect(rulesOf(check({ "pr.yml": GOOD_PREVIEW }, DECLARED), "preview")).toEqual(["environment-refuses-ref"]);
     // The same job from main's pull_request_target run is at the default branch.
     const target = drift.replace("  pull_request:\n", "  pull_request_target:\n");
     expect(rulesOf(check({ "pr.yml": target }), "preview")).toEqual([]);
@@ -483,6 +507,9 @@ describe("the runner groups", () => {
     const unguarded = { ...workflows, "pulumi-stack.yml": parse(stackYml.replace("    if: github.ref == 'refs/heads/main'\n", "")) };
     const findings = checkTwoPersonRule({ workflows: unguarded, environments: DECLARED, gatedStacks: GATED_STACKS, runnerGroups: GROUPS });
     expect(findings.map((f) => `${f.file}: ${f.job} ${f.rule}`)).toEqual(["pulumi-stack.yml: pulumi unguarded-reusable-on-runners"]);
+    const bypassed = { ...workflows, "pulumi-stack.yml": parse(stackYml.replace("if: github.ref == 'refs/heads/main'", "if: github.ref == 'refs/heads/main' || inputs.stack == 'test'")) };
+    const orFindings = checkTwoPersonRule({ workflows: bypassed, environments: DECLARED, gatedStacks: GATED_STACKS, runnerGroups: GROUPS });
+    expect(orFindings.map((f) => f.rule)).toEqual(["unguarded-reusable-on-runners"]);
   });
 });
 
@@ -494,10 +521,14 @@ describe("the command-line check that .ci/run runs", () => {
     const now = run();
     expect(now.status, now.stderr + now.stdout).toBe(0);
     expect(now.stdout).toContain("0 finding(s)");
-    // The committed environments are today's: the old workflows still fail on job-wide secrets and state writes.
+    // The committed environments are today's: the old workflows still fail on job-wide secrets,
+    // and their pull_request previews of production and staging would be refused by the main-only environments.
     const before = run(BEFORE);
     expect(before.status).toBe(1);
-    expect(before.stdout).toMatch(/^pull-request\.yml: preview\[stack=production\]: ungated-change: /m);
+    expect(before.stdout).toMatch(/^pull-request\.yml: preview\[stack=production\]: environment-refuses-ref: /m);
+    // With the environments of that time, the production preview could change production unapproved.
+    const then = run(BEFORE, "--environments", path.join(BEFORE, "environments.json"));
+    expect(then.stdout).toMatch(/^pull-request\.yml: preview\[stack=production\]: ungated-change: /m);
   });
 
   it("exits 1 on the workflows and runner groups as the two branches merged them: previews and drift would queue for ever", () => {
