@@ -9,6 +9,7 @@ import {
   type AddressPlan,
 } from "../plan/address-plan";
 import { cidrOverlaps } from "../plan/cidr";
+import { archiveWriterProblems } from "./archive-writers";
 import { CONFIG_NAMESPACE, platformConfigSchema, type PlatformConfig } from "./schema";
 
 /**
@@ -193,5 +194,6 @@ function crossCheck(config: PlatformConfig, raw: RawStackConfig, plan: AddressPl
     const clash = foreign.find((other) => cidrOverlaps(cidr, other));
     if (clash) add(`access.adminCidrs[${i}]`, `${cidr} overlaps another environment's supernet ${clash}`);
   });
+  for (const p of archiveWriterProblems(config)) add(p.key, p.message);
   return problems;
 }

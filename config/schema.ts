@@ -140,6 +140,11 @@ export const auditArchiveSchema = z.strictObject({
   bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
     message: "expected an S3 bucket name",
   }),
+  /**
+   * Keystone project id per cluster name: the identity its collector writes
+   * with, allowed only to put under `<cluster>/`. Never the deploy project.
+   */
+  writerProjects: z.record(z.string(), uuid),
 });
 
 export const siemSchema = z.strictObject({

@@ -95,4 +95,101 @@ export const lokiIngestAuthenticated: StackPolicy = {
   },
 };
 
-export const AUDIT_TRAIL_POLICIES = [lokiIngestAuthenticated] as const;
+// ---- The archive's writers ------------------------------------------------------
+
+const EC2 = "openstack:identity/ec2CredentialV3:Ec2CredentialV3";
+const COMMAND = "command:local:Command";
+const SECRET = "kubernetes:core/v1:Secret";
+const WRITER_PROJECT = "ske-platform/archive-writer-project";
+const WRITER_CREDENTIAL = "ske-platform/archive-writer-credential";
+/** What a writer must be denied explicitly; the policy's own list, not the component's. */
+const MUST_DENY = [
+  "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectRetention", "s3:BypassGovernanceRetention",
+  "s3:PutBucketObjectLockConfiguration", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutLifecycleConfiguration", "s3:DeleteBucket",
+];
+const asList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
+
+function bucketPolicyOf(reconcile: PolicyResource): { bucket: string; statements: Record<string, any>[] } | string {
+  const triggers = reconcile.props.triggers;
+  if (isOpaque(triggers) || !Array.isArray(triggers)) return "its settings are not known at preview";
+  const [, bucket, , , policy] = triggers as unknown[];
+  if (typeof bucket !== "string" || typeof policy !== "string") return "it declares no bucket policy for the writers";
+  try {
+    const doc = JSON.parse(policy) as { Statement?: unknown };
+    return { bucket, statements: (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as Record<string, any>[] };
+  } catch {
+    return "its bucket policy is not JSON";
+  }
+}
+
+export const archiveWritersPutOnly: StackPolicy = {
+  kind: "stack",
+  name: "archive-writers-put-only",
+  control: "6.5-audit",
+  enforcement: "mandatory",
+  description: "The audit archive is append-only in practice: each collector holds the EC2 credential of its own Keystone writer project, never the deploy identity's (the bucket owner's); the bucket policy lets that project put objects under its cluster's prefix and nothing else, and explicitly denies it deletes and lock, policy or lifecycle changes; the reconciler runs on plain Node, with no devDependency.",
+  remediation: "Give every cluster its own audit.archive.writerProjects entry, hand the collector only that project's credential (stacks/gitops.ts), and keep components/audit-trail/object-lock.ts archiveBucketPolicy (Allow s3:PutObject on <bucket>/<cluster>/*, Deny everything else that matters).",
+  validate: ({ resources }) => {
+    const collectors = resources.filter((r) => r.type === T.helmRelease && r.props.chart === "vector");
+    if (collectors.length === 0) return [];
+    const violations: Violation[] = [];
+    const reconcilers = resources.filter((r) => r.type === COMMAND && typeof r.props.create === "string" && r.props.create.includes("audit-archive-bucket"));
+    if (reconcilers.length === 0) return [{ message: "the collectors write to an archive that no reconciler configures, so nothing limits what their credential may do" }];
+    const credentials = resources.filter((r) => r.type === EC2);
+    const ownerCredentials = new Set(credentials.filter((c) => !c.props.projectId).map((c) => c.name));
+
+    for (const reconcile of reconcilers) {
+      for (const command of [reconcile.props.create, reconcile.props.update]) {
+        if (typeof command === "string" && (!/^node\s/.test(command) || /\b(tsx|npx|ts-node|esbuild)\b/.test(command))) {
+          violations.push({ resource: resourceId(reconcile), message: `the archive reconciler runs \`${command}\`, which needs a devDependency at deploy time` });
+        }
+      }
+    }
+    const policy = bucketPolicyOf(reconcilers[0]!);
+    if (typeof policy === "string") return [...violations, { resource: resourceId(reconcilers[0]!), message: `archive reconciler: ${policy}` }];
+    const allows = policy.statements.filter((s) => s?.Effect === "Allow");
+    const denies = policy.statements.filter((s) => s?.Effect === "Deny");
+    for (const s of allows) {
+      const principals = s.Principal === "*" ? ["*"] : asList(s.Principal?.AWS ?? s.Principal);
+      if (principals.includes("*")) violations.push({ message: `the archive's bucket policy allows ${asList(s.Action).join(", ")} to anyone` });
+      const extra = asList(s.Action).filter((a) => a !== "s3:PutObject");
+      if (extra.length > 0) violations.push({ message: `the archive's bucket policy allows ${extra.join(", ")} to ${principals.join(", ")}` });
+    }
+
+    const writersSeen = new Map<string, string>();
+    for (const collector of collectors) {
+      const secret = resources.find((r) => r.type === SECRET && r.name === collector.name.replace(/-vector$/, "-archive-credentials"));
+      const annotations = (secret ? at(secret.props, ["metadata", "annotations"]) : undefined) as Record<string, unknown> | undefined;
+      const project = annotations?.[WRITER_PROJECT];
+      const credentialName = annotations?.[WRITER_CREDENTIAL];
+      if (!secret || typeof project !== "string" || typeof credentialName !== "string") {
+        violations.push({ resource: resourceId(collector), message: `${collector.name}: its archive credential names no writer identity, so it may be the deploy identity's` });
+        continue;
+      }
+      const credential = credentials.find((c) => c.name === credentialName);
+      if (!credential) violations.push({ resource: resourceId(collector), message: `${collector.name}: its archive credential ${credentialName} is not created by this stack` });
+      else if (ownerCredentials.has(credential.name) || credential.props.projectId !== project) {
+        violations.push({ resource: resourceId(collector), message: `${collector.name} holds ${credential.name}, the deploy identity's credential (the bucket owner), which can delete and reconfigure the archive` });
+      }
+      const other = writersSeen.get(project);
+      if (other) violations.push({ resource: resourceId(collector), message: `${collector.name} writes as project ${project}, like ${other}, so each could write under the other's prefix` });
+      writersSeen.set(project, collector.name);
+
+      const prefix = at(collector.props, ["values", "customConfig", "sinks", "archive", "key_prefix"]);
+      const clusterDir = typeof prefix === "string" ? prefix.split("/")[0] : undefined;
+      const principal = `arn:aws:iam:::user/${project}`;
+      const granted = allows.filter((s) => asList(s.Principal?.AWS ?? s.Principal).includes(principal));
+      const resourcesGranted = granted.flatMap((s) => asList(s.Resource));
+      if (granted.length === 0) violations.push({ resource: resourceId(collector), message: `${collector.name}: the bucket policy grants its writer ${principal} nothing, so it cannot archive` });
+      else if (!clusterDir || resourcesGranted.some((r) => r !== `arn:aws:s3:::${policy.bucket}/${clusterDir}/*`)) {
+        violations.push({ resource: resourceId(collector), message: `${collector.name}: its writer may put to ${resourcesGranted.join(", ")}, not only under its own prefix ${clusterDir ?? "(none)"}/` });
+      }
+      const denied = new Set(denies.filter((s) => asList(s.Principal?.AWS ?? s.Principal).includes(principal)).flatMap((s) => asList(s.Action)));
+      const missing = MUST_DENY.filter((a) => !denied.has(a));
+      if (missing.length > 0) violations.push({ resource: resourceId(collector), message: `${collector.name}: the bucket policy does not deny its writer ${missing.join(", ")}` });
+    }
+    return violations;
+  },
+};
+
+export const AUDIT_TRAIL_POLICIES = [lokiIngestAuthenticated, archiveWritersPutOnly] as const;

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { ArgoCd, ArgoCdManagerAccess, IN_CLUSTER_SERVER, gitopsRepoUrl, type ClusterRegistration } from "../components/argocd";
-import { AuditArchiveBucket, AuditCollector, AuditLogStore, type ArchiveCredentials } from "../components/audit-trail";
+import { AuditArchiveBucket, AuditCollector, AuditLogStore, type ArchiveCredentials, type ArchiveReadBackReport } from "../components/audit-trail";
 import { ClusterAccess, kubernetesGroups, type AccessGroups } from "../components/cluster-access";
 import { Grafana } from "../components/grafana";
 import type { PlatformConfig } from "../config/schema";
@@ -45,7 +45,8 @@ export interface GitOpsOutputs {
   registeredClusters: string[];
   /** Only when the key was generated here: add it to the GitOps repo as a read-only deploy key. */
   deployKeyPublicOpenssh?: pulumi.Output<string>;
-  auditArchive: { endpoint: string; bucket: string; lockMode: "COMPLIANCE"; lockDays: number };
+  /** What RGW answered on this run (lock mode and days, owner, writers' grants), never the configured values. */
+  auditArchive: { endpoint: string; bucket: string; readBack: pulumi.Output<ArchiveReadBackReport> };
   lokiRetentionDays: number;
 }
 
@@ -125,12 +126,33 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
   const archiveSite = args.sites.find((s) => s.plan.name === archive.site);
   if (!archiveSite) throw new Error(`${env}: audit.archive.site "${archive.site}" has no deployed site`);
   // RGW behind Keystone accepts EC2 credentials; created through the site's provider, the secret half stays a secret.
+  // This one is the deploy identity's own (the bucket owner): it configures the bucket and is never given to a collector.
   const ec2 = new openstack.identity.Ec2CredentialV3(`${archiveSite.plan.prefix}-audit-archive-s3`, {
     region: archiveSite.plan.config.region,
   }, { provider: archiveSite.provider });
   const credentials: ArchiveCredentials = { accessKeyId: pulumi.secret(ec2.access), secretAccessKey: pulumi.secret(ec2.secret) };
 
-  new AuditArchiveBucket(`${env}-audit-archive`, {
+  // RGW sees one user per Keystone project, so each collector writes as a project of its own, which
+  // the bucket policy allows to put under `<cluster>/` and nothing else (docs/decisions/audit-archive-identity.md).
+  const writers = clusters.map((cluster) => {
+    const projectId = archive.writerProjects[cluster.plan.name];
+    if (!projectId) throw new Error(`${env}: audit.archive.writerProjects has no project for ${cluster.plan.name}`);
+    // Named after the archive site, whose provider mints it; the cluster is in the suffix.
+    const resourceName = `${archiveSite.plan.prefix}-audit-archive-writer-${cluster.plan.site}-${cluster.plan.id}`;
+    const credential = new openstack.identity.Ec2CredentialV3(resourceName, {
+      region: archiveSite.plan.config.region,
+      projectId,
+    }, { provider: archiveSite.provider });
+    return {
+      cluster: cluster.plan.name,
+      projectId,
+      resourceName,
+      credentials: { accessKeyId: pulumi.secret(credential.access), secretAccessKey: pulumi.secret(credential.secret) } satisfies ArchiveCredentials,
+    };
+  });
+  const writerOf = new Map(writers.map((w) => [w.cluster, w]));
+
+  const archiveBucket = new AuditArchiveBucket(`${env}-audit-archive`, {
     endpoint: archive.endpoint,
     bucket: archive.bucket,
     region: archiveSite.plan.config.region,
@@ -138,6 +160,7 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     lockDays: config.audit.lockDays,
     retentionDays: config.audit.retentionDays,
     credentials,
+    writers: writers.map(({ cluster, projectId }) => ({ cluster, projectId })),
   });
 
   // One push credential per collector, so the gateway admits only this environment's clusters.
@@ -174,7 +197,13 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
       cluster: { name: cluster.plan.name, environment: env, site: cluster.plan.site, role: cluster.plan.role },
       lokiUrl: cluster === ops ? store.pushUrl : remotePushUrl,
       lokiPush: pushCredentials.get(cluster.plan.name)!,
-      archive: { endpoint: archive.endpoint, bucket: archive.bucket, region: archiveSite.plan.config.region, credentials },
+      archive: {
+        endpoint: archive.endpoint,
+        bucket: archive.bucket,
+        region: archiveSite.plan.config.region,
+        credentials: writerOf.get(cluster.plan.name)!.credentials,
+        writer: { projectId: writerOf.get(cluster.plan.name)!.projectId, credentialResource: writerOf.get(cluster.plan.name)!.resourceName },
+      },
       ...(config.audit.siem ? { siem: config.audit.siem } : {}),
       provider: cluster.provider,
     });
@@ -184,7 +213,7 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     argocdNamespace: config.argocd.namespace,
     registeredClusters: clusters.map((c) => c.plan.name),
     ...(deployKeyPublicOpenssh ? { deployKeyPublicOpenssh } : {}),
-    auditArchive: { endpoint: archive.endpoint, bucket: archive.bucket, lockMode: "COMPLIANCE", lockDays: config.audit.lockDays },
+    auditArchive: { endpoint: archive.endpoint, bucket: archive.bucket, readBack: archiveBucket.readBack },
     lokiRetentionDays: config.audit.retentionDays,
   };
 }

@@ -69,6 +69,30 @@ function machineConfigSummary(node: PolicyResource): string | undefined {
     `OIDC ${evidence("oidc-issuers")}${metadata["oidc-mfa-rule"] === "true" ? " with MFA claim rule" : ""}`;
 }
 
+/**
+ * The archive's writers as the reconciler's bucket policy grants them, and
+ * what the last run read back from RGW (offline synth reads nothing, and
+ * says so rather than repeating the configured lock).
+ */
+function archiveEvidence(resources: readonly PolicyResource[], outputs: readonly StackOutput[]): string[] {
+  const reconcile = resources.find((r) => r.type === "command:local:Command" && String(r.props.create ?? "").includes("audit-archive-bucket"));
+  if (!reconcile) return [];
+  const policy = Array.isArray(reconcile.props.triggers) ? reconcile.props.triggers[4] : undefined;
+  let rows: string[][] = [];
+  try {
+    const doc = JSON.parse(String(policy)) as { Statement: { Effect: string; Principal: { AWS: string[] }; Action: string[]; Resource: string[] }[] };
+    rows = doc.Statement.map((st) => [st.Effect, st.Principal.AWS.join(", "), st.Action.join(", "), st.Resource.join(", ")]);
+  } catch {
+    rows = [["?", "not readable", "", ""]];
+  }
+  const readBack = outputs.filter((o) => o.path.startsWith("gitops.auditArchive.readBack.")).map((o) => `${code(o.path.replace("gitops.auditArchive.readBack.", ""))} ${JSON.stringify(o.value)}`);
+  return [
+    "Archive bucket policy (each collector writes as its own Keystone project; the deploy identity owns the bucket and is never a writer):", "",
+    ...table(["effect", "principal", "actions", "resources"], rows), "",
+    `Archive object lock and policy as read back from RGW by this run: ${readBack.join(", ") || "no read-back output"}.`, "",
+  ];
+}
+
 export interface ComplianceReportInput {
   ctx: PolicyContext;
   results: readonly PolicyResult[];
@@ -140,6 +164,7 @@ export function renderComplianceReport(input: ComplianceReportInput): string {
     ...table(["control-plane node", "settings"], nodes.map(([n, s]) => [n, s])), "",
     "Auditor bindings:", "", ...table(["binding", "role"], auditorBindings), "",
     "Audit collectors and their sinks (append-only archive, SIEM when configured):", "", ...table(["release", "sinks"], collectors), "",
+    ...archiveEvidence(resources, outputs),
     `Stack outputs: ${outputs.filter((o) => o.secret).length} secret, ${outputs.filter((o) => o.secret === false).length} plain; secret: ${outputs.filter((o) => o.secret).map((o) => code(o.path)).join(", ") || "none"}.`, "",
     "Policies:", "", ...policyTable(forControl("6.5-audit")), "");
 

@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { plannedClusterNames } from "../config/archive-writers";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadPlatformConfig, readAddressPlan, validateAddressPlan } from "../config/load";
 import { cidrContains, cidrOverlaps, formatAddress, rangeToCidrs } from "../plan/cidr";
@@ -180,7 +181,9 @@ describe("isolation property", () => {
         values["ske-platform:sites"] = JSON.stringify(Object.fromEntries(siteNames.map((s) => [s, { ...site0, region: s, subnet: plan.environments[env].sites[s] }])));
         values["ske-platform:clusters"] = JSON.stringify({ ...template["ske-platform:clusters"], ops: { ...template["ske-platform:clusters"].ops, site: siteNames[opsPick % siteNames.length] } });
         values["ske-platform:access"] = JSON.stringify({ adminCidrs });
-        values["ske-platform:audit"] = JSON.stringify({ ...template["ske-platform:audit"], archive: { ...template["ske-platform:audit"].archive, site: siteNames[0] } });
+        const clusterNames = plannedClusterNames({ environment: env, sites: Object.fromEntries(siteNames.map((s) => [s, {}])), clusters: { ops: { site: siteNames[opsPick % siteNames.length]! } } });
+        const writerProjects = Object.fromEntries(clusterNames.map((c, i) => [c, `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`]));
+        values["ske-platform:audit"] = JSON.stringify({ ...template["ske-platform:audit"], archive: { ...template["ske-platform:audit"].archive, site: siteNames[0], writerProjects } });
         const foreign = ENVS.filter((e) => e !== env).map((e) => plan.environments[e].supernet);
 
         let loaded;

@@ -14,13 +14,33 @@ import {
   type PushCredential,
 } from "./ingest-gateway";
 import { LOKI_HTTP_PORT, lokiValues } from "./loki-values";
-import type { LockMode } from "./object-lock";
+import {
+  archiveBucketPolicy,
+  readBackProblems,
+  type ArchiveBucketSpec,
+  type ArchiveReadBack,
+  type ArchiveWriter,
+  type LockMode,
+  type ObjectLockState,
+} from "./object-lock";
 
 export * from "./collector-values";
 export * from "./loki-values";
 export * from "./ingest-gateway";
-export { objectLockConfigurationXml, parseObjectLockConfiguration, ensureObjectLockBucket, signRequest } from "./object-lock";
-export type { ArchiveBucketSpec, LockMode, S3Credentials } from "./object-lock";
+export {
+  WRITER_DENIED_ACTIONS,
+  archiveBucketPolicy,
+  archiveClient,
+  ensureArchiveBucket,
+  policyGrants,
+  readBackArchive,
+  readBackProblems,
+  runArchiveCommand,
+  verifyArchiveBucket,
+  writerPrincipal,
+  writerProblems,
+} from "./object-lock";
+export type { ArchiveBucketSpec, ArchiveReadBack, ArchiveWriter, LockMode, ObjectLockState, S3Credentials } from "./object-lock";
 
 export interface ChartRef {
   repository: string;
@@ -42,21 +62,55 @@ export interface AuditArchiveBucketArgs {
   lockDays: number;
   /** Days Loki keeps the same events; the lock may never be shorter. */
   retentionDays: number;
+  /** The bucket owner's credential (the deploy identity's project): creates and configures, never handed to a collector. */
   credentials: ArchiveCredentials;
+  /** One Keystone project per cluster; the bucket policy lets each put under `<cluster>/` only. */
+  writers: ArchiveWriter[];
 }
 
-/** The script that speaks S3 to the archive; see components/audit-trail/object-lock.ts for why. */
-export const ARCHIVE_BUCKET_SCRIPT = "npx --no-install tsx scripts/audit-archive-bucket.ts";
+/**
+ * Run with the Node that runs the program; no devDependency (tsx, esbuild)
+ * is needed at deploy time. See scripts/audit-archive-bucket.cjs.
+ */
+export const ARCHIVE_RECONCILE_COMMAND = "node scripts/audit-archive-bucket.cjs reconcile";
+export const ARCHIVE_VERIFY_COMMAND = "node scripts/audit-archive-bucket.cjs verify";
+
+/** The stack output: what RGW answered, or why nothing was read. */
+export type ArchiveReadBackReport =
+  | { readBack: "verified"; bucket: string; objectLock: ObjectLockState; owner: string; grants: ArchiveReadBack["grants"] }
+  | { readBack: "not read"; reason: string };
+
+/**
+ * Parses the verify command's stdout and judges it again here, so a
+ * weakened archive fails the preview or update even if the script's own
+ * check were bypassed. No stdout means no command ran (offline synth).
+ */
+export function readBackReport(spec: ArchiveBucketSpec, stdout: string | undefined): ArchiveReadBackReport {
+  if (stdout === undefined) return { readBack: "not read", reason: "no S3 call was made (offline synth)" };
+  let parsed: ArchiveReadBack;
+  try {
+    parsed = JSON.parse(stdout.trim().split("\n").pop() ?? "") as ArchiveReadBack;
+  } catch {
+    throw new Error(`audit archive ${spec.bucket}: the verify command printed no read-back: ${stdout.slice(0, 200)}`);
+  }
+  const problems = readBackProblems(spec, parsed);
+  if (problems.length > 0) throw new Error(`audit archive ${spec.bucket} is not append-only: ${problems.join("; ")}`);
+  return { readBack: "verified", bucket: parsed.bucket, objectLock: parsed.objectLock, owner: parsed.owner, grants: parsed.grants };
+}
 
 /**
  * The append-only archive: an S3 bucket created with object lock and a
  * default retention in COMPLIANCE mode, so no one (root included) can delete
- * or overwrite an archived audit object before the lock expires. Runs on
- * `pulumi up` only; deleting this resource leaves the bucket, which cannot be
- * emptied before its objects' locks expire anyway.
+ * or overwrite an archived audit object before the lock expires, and a
+ * bucket policy that lets each cluster's writer put under its own prefix and
+ * nothing else. Reconciled on `up` when its settings change; read back and
+ * verified on every preview and up. Deleting this resource leaves the
+ * bucket, which cannot be emptied before its objects' locks expire anyway.
  */
 export class AuditArchiveBucket extends pulumi.ComponentResource {
   readonly reconcile: command.local.Command;
+  /** What RGW reports on this run: lock mode and days, owner, writers' grants. */
+  readonly readBack: pulumi.Output<ArchiveReadBackReport>;
 
   constructor(name: string, args: AuditArchiveBucketArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ske:audit:AuditArchiveBucket", name, {}, opts);
@@ -64,24 +118,38 @@ export class AuditArchiveBucket extends pulumi.ComponentResource {
     if (args.lockDays < args.retentionDays) {
       throw new Error(`audit archive ${args.bucket}: lock period ${args.lockDays}d is shorter than the retention of ${args.retentionDays}d`);
     }
+    const spec: ArchiveBucketSpec = {
+      endpoint: args.endpoint, bucket: args.bucket, region: args.region, mode: args.mode, days: args.lockDays, writers: args.writers,
+    };
+    // Throws on a shared or malformed writer before anything is registered.
+    const bucketPolicy = JSON.stringify(archiveBucketPolicy(args.bucket, args.writers));
     const environment = {
       ARCHIVE_ENDPOINT: args.endpoint,
       ARCHIVE_BUCKET: args.bucket,
       ARCHIVE_REGION: args.region,
       ARCHIVE_LOCK_MODE: args.mode,
       ARCHIVE_LOCK_DAYS: String(args.lockDays),
+      ARCHIVE_WRITERS: JSON.stringify(args.writers),
       ARCHIVE_ACCESS_KEY_ID: pulumi.secret(args.credentials.accessKeyId),
       ARCHIVE_SECRET_ACCESS_KEY: pulumi.secret(args.credentials.secretAccessKey),
     };
     this.reconcile = new command.local.Command(`${name}-object-lock-bucket`, {
-      create: ARCHIVE_BUCKET_SCRIPT,
-      // A changed lock period re-runs the same idempotent script; it refuses to shorten.
-      update: ARCHIVE_BUCKET_SCRIPT,
+      create: ARCHIVE_RECONCILE_COMMAND,
+      // A changed lock period or writer re-runs the same idempotent reconcile; it refuses to shorten.
+      update: ARCHIVE_RECONCILE_COMMAND,
       environment,
-      // Plain copies of the non-secret settings: the environment as a whole is a secret in state.
-      triggers: [args.endpoint, args.bucket, args.mode, args.lockDays],
+      // Plain copies of the non-secret settings (the environment as a whole is a secret in state), policy included for review.
+      triggers: [args.endpoint, args.bucket, args.mode, args.lockDays, bucketPolicy],
     }, { parent: this, retainOnDelete: true });
-    this.registerOutputs({});
+
+    // An invoke, not a resource: it runs on every preview and up, drift check included, and changes nothing.
+    const verified = command.local.runOutput({
+      command: ARCHIVE_VERIFY_COMMAND,
+      environment,
+      addPreviousOutputInEnv: false,
+    }, { parent: this, dependsOn: [this.reconcile] });
+    this.readBack = pulumi.unsecret(verified.apply((result) => readBackReport(spec, (result as { stdout?: string }).stdout)));
+    this.registerOutputs({ readBack: this.readBack });
   }
 }
 
@@ -209,10 +277,23 @@ export interface AuditCollectorArgs {
   lokiUrl: pulumi.Input<string>;
   /** This collector's credential at the ingest gateway; the password is a secret. */
   lokiPush: { user: string; password: pulumi.Input<string> };
-  archive: { endpoint: string; bucket: string; region: string; credentials: ArchiveCredentials };
+  archive: {
+    endpoint: string;
+    bucket: string;
+    region: string;
+    /** The cluster's writer credential: put under its own prefix only. */
+    credentials: ArchiveCredentials;
+    /** Named on the Secret, so reviewers and the policy can tell which identity the collector holds. */
+    writer: { projectId: string; credentialResource: string };
+  };
   siem?: { endpoint: string; format: "json" | "cef" };
   provider: k8s.Provider;
 }
+
+export const ARCHIVE_WRITER_ANNOTATIONS = {
+  project: "ske-platform/archive-writer-project",
+  credential: "ske-platform/archive-writer-credential",
+} as const;
 
 /** The apiserver audit log shipper of one cluster. */
 export class AuditCollector extends pulumi.ComponentResource {
@@ -231,7 +312,14 @@ export class AuditCollector extends pulumi.ComponentResource {
 
     const credentialsSecret = "audit-archive-credentials";
     const credentials = new k8s.core.v1.Secret(`${name}-archive-credentials`, {
-      metadata: { name: credentialsSecret, namespace: args.namespace },
+      metadata: {
+        name: credentialsSecret,
+        namespace: args.namespace,
+        annotations: {
+          [ARCHIVE_WRITER_ANNOTATIONS.project]: args.archive.writer.projectId,
+          [ARCHIVE_WRITER_ANNOTATIONS.credential]: args.archive.writer.credentialResource,
+        },
+      },
       type: "Opaque",
       stringData: {
         [ARCHIVE_SECRET_KEYS.accessKeyId]: pulumi.secret(args.archive.credentials.accessKeyId),
