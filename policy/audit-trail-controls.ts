@@ -176,6 +176,7 @@ export const archiveWritersPutOnly: StackPolicy = {
       writersSeen.set(project, collector.name);
 
       const prefix = at(collector.props, ["values", "customConfig", "sinks", "archive", "key_prefix"]);
+      if (isOpaque(prefix)) { violations.push({ resource: resourceId(collector), message: `${collector.name}: its archive sink is not known at preview` }); continue; }
       const clusterDir = typeof prefix === "string" ? prefix.split("/")[0] : undefined;
       const principal = `arn:aws:iam:::user/${project}`;
       const granted = allows.filter((s) => asList(s.Principal?.AWS ?? s.Principal).includes(principal));

@@ -153,7 +153,7 @@ describe("the archive bucket, through the AWS SDK against a fake RGW", () => {
     await expect(ensureArchiveBucket(await client(), { ...spec, bucket: "plain" })).rejects.toThrow(/exists without object lock/);
   });
 
-  it("runs as `node scripts/audit-archive-bucket.cjs` with nothing but runtime dependencies, printing the read-back and no credential", async () => {
+  it("runs as node scripts/audit-archive-bucket.cjs with nothing but runtime dependencies, printing the read-back and no credential", async () => {
     const env = {
       PATH: process.env.PATH ?? "",
       ARCHIVE_ENDPOINT: spec.endpoint, ARCHIVE_BUCKET: "audit", ARCHIVE_REGION: "osl2", ARCHIVE_LOCK_MODE: "COMPLIANCE", ARCHIVE_LOCK_DAYS: "365",
@@ -324,6 +324,11 @@ describe("archive-writers-put-only", () => {
       `${w.cluster}-audit-collector-vector: the bucket policy does not deny its writer s3:DeleteObject, s3:DeleteObjectVersion, s3:PutObjectRetention, s3:BypassGovernanceRetention, s3:PutBucketObjectLockConfiguration, s3:PutBucketPolicy, s3:DeleteBucketPolicy, s3:PutLifecycleConfiguration, s3:DeleteBucket`).sort());
     expect(judge(widen((doc) => { doc.Statement.push({ Effect: "Allow", Principal: "*", Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::ske-test-audit/*"] }); })))
       .toEqual(["the archive's bucket policy allows s3:GetObject to anyone", "the archive's bucket policy allows s3:GetObject to *"]);
+  });
+
+  it("reports a collector whose values are unknown at preview instead of passing it", () => {
+    const opaque = edit((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.props.chart === "vector" && r.name.includes("ops"), (p) => { p.values = "[opaque]"; });
+    expect(judge(opaque)).toEqual(["test-osl2-ops-audit-collector-vector: its archive sink is not known at preview"]);
   });
 
   it("fails a reconciler that needs a devDependency at deploy time", () => {
