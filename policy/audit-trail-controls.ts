@@ -41,7 +41,7 @@ export const lokiIngestAuthenticated: StackPolicy = {
   name: "loki-ingest-authenticated-push-only",
   control: "6.5-audit",
   enforcement: "mandatory",
-  description: `The audit ingest (NodePort ${AUDIT_INGEST_PORT}, forwarded by the ops HAProxy pair) reaches an nginx gateway that proxies only POST ${PUSH_LOCATION.slice(2)} with basic auth and refuses every other path, so Loki's query API is not on it; no Service exposes Loki itself outside the cluster; a NetworkPolicy admits only the gateway and Grafana to Loki; every collector pushes with its own credential from a Secret.`,
+  description: `The audit ingest (NodePort ${AUDIT_INGEST_PORT}, forwarded by the ops HAProxy pair) reaches an nginx gateway that speaks only TLS, proxies only POST ${PUSH_LOCATION.slice(2)} with basic auth and refuses every other path, so Loki's query API is not on it; collectors verify the gateway's certificate against the environment's ingest CA; no Service exposes Loki itself outside the cluster; a NetworkPolicy admits only the gateway and Grafana to Loki; every collector pushes with its own credential from a Secret.`,
   remediation: "Keep components/audit-trail AuditLogStore's ingest gateway (ingest-gateway.ts nginxConfig) behind the NodePort, the loki-ingress NetworkPolicy, and collectorValues' basic auth with LOKI_PUSH_PASSWORD from the loki-push-credentials Secret.",
   validate: ({ resources }) => {
     const violations: Violation[] = [];
@@ -70,6 +70,7 @@ export const lokiIngestAuthenticated: StackPolicy = {
           violations.push({ resource: resourceId(deployment), message: `the ingest gateway proxies ${l} without basic auth` });
         }
         if (!facts.catchAllRefuses) violations.push({ resource: resourceId(deployment), message: "the ingest gateway does not refuse every other path" });
+        if (!facts.tlsOnly) violations.push({ resource: resourceId(deployment), message: "the ingest gateway accepts connections without TLS, so push credentials travel in clear" });
       }
     }
 
@@ -89,6 +90,12 @@ export const lokiIngestAuthenticated: StackPolicy = {
         violations.push({ resource: resourceId(collector), message: `${collector.name} pushes to Loki without a credential` });
       } else if (typeof auth.password !== "string" || !/^\$\{[A-Z_]+\}$/.test(auth.password)) {
         violations.push({ resource: resourceId(collector), message: `${collector.name} has its push password inline instead of from a Secret` });
+      }
+      const endpoint = sink.endpoint;
+      const tls = sink.tls as Record<string, unknown> | undefined;
+      if (isOpaque(endpoint)) violations.push({ resource: resourceId(collector), message: `${collector.name}: its Loki endpoint is not known at preview` });
+      else if (typeof endpoint !== "string" || !endpoint.startsWith("https://") || typeof tls?.ca_file !== "string" || tls.verify_certificate === false || tls.verify_hostname === false) {
+        violations.push({ resource: resourceId(collector), message: `${collector.name} pushes to ${String(endpoint)} without verified TLS` });
       }
     }
     return violations;

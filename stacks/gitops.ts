@@ -10,7 +10,16 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { ArgoCd, ArgoCdManagerAccess, IN_CLUSTER_SERVER, gitopsRepoUrl, type ClusterRegistration } from "../components/argocd";
-import { AuditArchiveBucket, AuditCollector, AuditLogStore, type ArchiveCredentials, type ArchiveReadBackReport } from "../components/audit-trail";
+import {
+  AuditArchiveBucket,
+  AuditCollector,
+  AuditLogStore,
+  INGEST_GATEWAY_NAME,
+  ingestGatewayHost,
+  type ArchiveCredentials,
+  type ArchiveReadBackReport,
+} from "../components/audit-trail";
+import { parseAddress } from "../plan/cidr";
 import { ClusterAccess, kubernetesGroups, type AccessGroups } from "../components/cluster-access";
 import { Grafana } from "../components/grafana";
 import type { PlatformConfig } from "../config/schema";
@@ -169,6 +178,9 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     return [cluster.plan.name, { user: cluster.plan.name, password: pulumi.secret(password.result) }] as const;
   }));
 
+  // TLS for the push path: the program's own CA, trusted only by this environment's collectors.
+  const ingestTls = ingestCertificates(env, ops.endpoint, NAMESPACES.logs);
+
   const store = new AuditLogStore(`${env}-audit-logs`, {
     chart: config.audit.charts.loki,
     namespace: NAMESPACES.logs,
@@ -176,6 +188,7 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     storageSize: "50Gi",
     ingestNodePort: AUDIT_INGEST_PORT,
     pushCredentials: [...pushCredentials.values()],
+    tls: { certPem: ingestTls.certPem, keyPem: ingestTls.keyPem },
     queryNamespace: NAMESPACES.monitoring,
     provider: ops.provider,
   });
@@ -189,14 +202,14 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     provider: ops.provider,
   });
 
-  const remotePushUrl = ops.endpoint.apply((endpoint) => `http://${new URL(endpoint).hostname}:${AUDIT_INGEST_PORT}`);
+  const remotePushUrl = ops.endpoint.apply((endpoint) => `https://${new URL(endpoint).hostname}:${AUDIT_INGEST_PORT}`);
   for (const cluster of clusters) {
     new AuditCollector(`${cluster.plan.name}-audit-collector`, {
       chart: config.audit.charts.collector,
       namespace: NAMESPACES.collector,
       cluster: { name: cluster.plan.name, environment: env, site: cluster.plan.site, role: cluster.plan.role },
       lokiUrl: cluster === ops ? store.pushUrl : remotePushUrl,
-      lokiPush: pushCredentials.get(cluster.plan.name)!,
+      lokiPush: { ...pushCredentials.get(cluster.plan.name)!, caPem: ingestTls.caPem },
       archive: {
         endpoint: archive.endpoint,
         bucket: archive.bucket,
@@ -216,4 +229,38 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     auditArchive: { endpoint: archive.endpoint, bucket: archive.bucket, readBack: archiveBucket.readBack },
     lokiRetentionDays: config.audit.retentionDays,
   };
+}
+
+/**
+ * The ingest gateway's CA and server certificate. The certificate names the
+ * ops VIP (what remote collectors dial, through HAProxy's TCP passthrough)
+ * and the gateway's in-cluster name (what the ops collector dials). Renewed
+ * by an `up` in the last 30 days of its two years.
+ */
+function ingestCertificates(env: string, opsEndpoint: pulumi.Output<string>, namespace: string) {
+  const caKey = new tls.PrivateKey(`${env}-audit-ingest-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" });
+  const ca = new tls.SelfSignedCert(`${env}-audit-ingest-ca`, {
+    privateKeyPem: caKey.privateKeyPem,
+    isCaCertificate: true,
+    subject: { commonName: `${env} audit ingest CA`, organization: "ske-platform" },
+    validityPeriodHours: 10 * 365 * 24,
+    allowedUses: ["cert_signing", "crl_signing"],
+  });
+  const key = new tls.PrivateKey(`${env}-audit-ingest-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" });
+  const host = opsEndpoint.apply((endpoint) => new URL(endpoint).hostname);
+  const request = new tls.CertRequest(`${env}-audit-ingest-csr`, {
+    privateKeyPem: key.privateKeyPem,
+    subject: { commonName: INGEST_GATEWAY_NAME, organization: "ske-platform" },
+    dnsNames: host.apply((h) => [ingestGatewayHost(namespace), ...(parseAddress(h) === undefined ? [h] : [])]),
+    ipAddresses: host.apply((h) => (parseAddress(h) === undefined ? [] : [h])),
+  });
+  const cert = new tls.LocallySignedCert(`${env}-audit-ingest-cert`, {
+    certRequestPem: request.certRequestPem,
+    caPrivateKeyPem: caKey.privateKeyPem,
+    caCertPem: ca.certPem,
+    validityPeriodHours: 2 * 365 * 24,
+    earlyRenewalHours: 30 * 24,
+    allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+  });
+  return { caPem: ca.certPem, certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
 }

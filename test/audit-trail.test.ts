@@ -130,8 +130,8 @@ describe.each(STACKS)("the audit trail of %s under mocks", (stack) => {
       expect(loki.labels).toMatchObject({ cluster: cluster.name, environment: stack, site: cluster.site });
       expect(loki.endpoint).toBe(
         cluster.role === "ops"
-          ? "http://loki-ingest-gateway.audit-logs.svc.cluster.local:8080"
-          : `http://${new URL(fakeEndpoint(ops.name)).hostname}:${AUDIT_INGEST_PORT}`,
+          ? "https://loki-ingest-gateway.audit-logs.svc.cluster.local:8443"
+          : `https://${new URL(fakeEndpoint(ops.name)).hostname}:${AUDIT_INGEST_PORT}`,
       );
       expect(archive).toMatchObject({ type: "aws_s3", bucket: audit.archive.bucket, endpoint: audit.archive.endpoint, key_prefix: `${cluster.name}/%Y/%m/%d/` });
       expect(archive.buffer.when_full).toBe("block");

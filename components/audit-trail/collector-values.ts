@@ -27,6 +27,8 @@ export interface CollectorConfigInput {
   siem?: { endpoint: string; format: "json" | "cef" };
   /** User at the ingest gateway; the password comes from LOKI_PUSH_SECRET. */
   lokiPushUser?: string;
+  /** ConfigMap with the ingest CA, mounted at `dir`; the push is verified against it. */
+  lokiCa?: { configMap: string; dir: string; key: string };
 }
 
 /** Disk buffers that block when full: an audit event is delayed, never dropped. */
@@ -71,6 +73,7 @@ export function collectorConfig(input: CollectorConfigInput) {
       },
       buffer: durableBuffer,
       ...(input.lokiPushUser ? { auth: { strategy: "basic", user: input.lokiPushUser, password: "${LOKI_PUSH_PASSWORD}" } } : {}),
+      ...(input.lokiCa ? { tls: { ca_file: `${input.lokiCa.dir}/${input.lokiCa.key}`, verify_certificate: true, verify_hostname: true } } : {}),
     },
     archive: {
       type: "aws_s3",
@@ -140,6 +143,12 @@ export function collectorValues(input: CollectorConfigInput & { credentialsSecre
       secretEnv("ARCHIVE_SECRET_ACCESS_KEY", ARCHIVE_SECRET_KEYS.secretAccessKey),
       ...(input.lokiPushUser ? [{ name: "LOKI_PUSH_PASSWORD", valueFrom: { secretKeyRef: { name: LOKI_PUSH_SECRET, key: LOKI_PUSH_SECRET_KEY } } }] : []),
     ],
+    ...(input.lokiCa
+      ? {
+          extraVolumes: [{ name: "ingest-ca", configMap: { name: input.lokiCa.configMap } }],
+          extraVolumeMounts: [{ name: "ingest-ca", mountPath: input.lokiCa.dir, readOnly: true }],
+        }
+      : {}),
     // The Agent role mounts the host's /var/log read-only, which holds TALOS_AUDIT_LOG_DIR;
     // data_dir (checkpoints, disk buffers) is a hostPath so a restart neither re-sends nor loses events.
     persistence: { hostPath: { path: "/var/lib/vector" } },

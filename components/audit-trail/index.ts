@@ -5,11 +5,15 @@ import { ARCHIVE_SECRET_KEYS, LOKI_PUSH_SECRET, LOKI_PUSH_SECRET_KEY, collectorV
 import { createHash } from "node:crypto";
 import {
   HTPASSWD_KEY,
+  INGEST_CA_CONFIGMAP,
+  INGEST_CA_DIR,
+  INGEST_CA_KEY,
   INGEST_GATEWAY_LABELS,
   INGEST_GATEWAY_NAME,
   INGEST_GATEWAY_PORT,
   gatewayDeploymentSpec,
   htpasswdLine,
+  ingestGatewayHost,
   nginxConfig,
   type PushCredential,
 } from "./ingest-gateway";
@@ -165,6 +169,8 @@ export interface AuditLogStoreArgs {
   ingestNodePort: number;
   /** One per collector; the gateway admits a push only with one of these (secrets). */
   pushCredentials: { user: string; password: pulumi.Input<string> }[];
+  /** The gateway's server certificate (signed by the ingest CA the collectors trust) and its key (a secret). */
+  tls: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
   /** Namespace of the only in-cluster reader (Grafana); everything else reaches Loki through the gateway or not at all. */
   queryNamespace: string;
   provider: k8s.Provider;
@@ -218,14 +224,20 @@ export class AuditLogStore extends pulumi.ComponentResource {
       type: "Opaque",
       stringData: { [HTPASSWD_KEY]: htpasswd },
     }, { ...child, dependsOn: [namespace] });
+    const gatewayTls = new k8s.core.v1.Secret(`${name}-ingest-gateway-tls`, {
+      metadata: { name: `${INGEST_GATEWAY_NAME}-tls`, namespace: args.namespace },
+      type: "kubernetes.io/tls",
+      stringData: { "tls.crt": args.tls.certPem, "tls.key": pulumi.secret(args.tls.keyPem) },
+    }, { ...child, dependsOn: [namespace] });
     new k8s.apps.v1.Deployment(`${name}-ingest-gateway`, {
       metadata: { name: INGEST_GATEWAY_NAME, namespace: args.namespace, labels: { ...INGEST_GATEWAY_LABELS } },
       spec: gatewayDeploymentSpec({
         configMap: `${INGEST_GATEWAY_NAME}-config`,
         secret: `${INGEST_GATEWAY_NAME}-users`,
+        tlsSecret: `${INGEST_GATEWAY_NAME}-tls`,
         checksum: createHash("sha256").update(config).digest("hex"),
       }),
-    }, { ...child, dependsOn: [gatewayConfig, gatewaySecret] });
+    }, { ...child, dependsOn: [gatewayConfig, gatewaySecret, gatewayTls] });
     new k8s.core.v1.Service(`${name}-ingest-gateway`, {
       metadata: { name: INGEST_GATEWAY_NAME, namespace: args.namespace },
       spec: {
@@ -234,7 +246,7 @@ export class AuditLogStore extends pulumi.ComponentResource {
         ports: [{ name: "push", port: INGEST_GATEWAY_PORT, targetPort: INGEST_GATEWAY_PORT, protocol: "TCP" }],
       },
     }, { ...child, dependsOn: [namespace] });
-    this.pushUrl = `http://${INGEST_GATEWAY_NAME}.${args.namespace}.svc.cluster.local:${INGEST_GATEWAY_PORT}`;
+    this.pushUrl = `https://${ingestGatewayHost(args.namespace)}:${INGEST_GATEWAY_PORT}`;
 
     new k8s.core.v1.Service(`${name}-ingest`, {
       metadata: { name: "loki-audit-ingest", namespace: args.namespace },
@@ -275,8 +287,8 @@ export interface AuditCollectorArgs {
   namespace: string;
   cluster: CollectedCluster;
   lokiUrl: pulumi.Input<string>;
-  /** This collector's credential at the ingest gateway; the password is a secret. */
-  lokiPush: { user: string; password: pulumi.Input<string> };
+  /** This collector's credential at the ingest gateway (the password is a secret), and the CA that signed the gateway's certificate. */
+  lokiPush: { user: string; password: pulumi.Input<string>; caPem: pulumi.Input<string> };
   archive: {
     endpoint: string;
     bucket: string;
@@ -333,6 +345,11 @@ export class AuditCollector extends pulumi.ComponentResource {
       stringData: { [LOKI_PUSH_SECRET_KEY]: pulumi.secret(args.lokiPush.password) },
     }, { ...child, dependsOn: [namespace] });
 
+    const ingestCa = new k8s.core.v1.ConfigMap(`${name}-ingest-ca`, {
+      metadata: { name: INGEST_CA_CONFIGMAP, namespace: args.namespace },
+      data: { [INGEST_CA_KEY]: args.lokiPush.caPem },
+    }, { ...child, dependsOn: [namespace] });
+
     this.release = new k8s.helm.v3.Release(`${name}-vector`, {
       name: "audit-collector",
       chart: "vector",
@@ -347,10 +364,11 @@ export class AuditCollector extends pulumi.ComponentResource {
           ...(args.siem ? { siem: args.siem } : {}),
           credentialsSecret,
           lokiPushUser: args.lokiPush.user,
+          lokiCa: { configMap: INGEST_CA_CONFIGMAP, dir: INGEST_CA_DIR, key: INGEST_CA_KEY },
         }),
       ),
       atomic: true,
-    }, { ...child, dependsOn: [namespace, credentials, pushSecret] });
+    }, { ...child, dependsOn: [namespace, credentials, pushSecret, ingestCa] });
     this.registerOutputs({});
   }
 }

@@ -28,6 +28,11 @@ export const gitopsFakeState: FakeState = (type, name, inputs) => {
       return { access: `FAKE-ACCESS-${name}`, secret: `FAKE-SECRET-${name}` };
     case "tls:index/privateKey:PrivateKey":
       return { privateKeyPem: `FAKE-PEM-${name}`, publicKeyOpenssh: `ssh-ed25519 FAKE-${name}` };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { certPem: `-----BEGIN CERTIFICATE-----\nFAKE-CERT-${name}\n-----END CERTIFICATE-----\n` };
+    case "tls:index/certRequest:CertRequest":
+      return { certRequestPem: `FAKE-CSR-${name}` };
     case "random:index/randomPassword:RandomPassword":
       return { result: `FAKE-PASSWORD-${name}`.padEnd(Number(inputs["length"] ?? 16), "0") };
     default:
