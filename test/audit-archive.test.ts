@@ -184,6 +184,10 @@ describe("the archive bucket, through the AWS SDK against a fake RGW", () => {
 describe("what the deploy needs", () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
 
+  it("declares the Node that strips types without a flag (22.18), which the reconciler relies on", () => {
+    expect((pkg as unknown as { engines: { node: string } }).engines.node).toBe(">=22.18");
+  });
+
   it("runs the reconciler and the verification on plain node, never through tsx, npx or esbuild", () => {
     for (const command of [ARCHIVE_RECONCILE_COMMAND, ARCHIVE_VERIFY_COMMAND]) {
       expect(command).toMatch(/^node scripts\/audit-archive-bucket\.cjs (reconcile|verify)$/);
