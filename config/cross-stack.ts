@@ -17,6 +17,8 @@ export interface StackOwnership {
   owns: boolean;
   /** `endpoint/bucket` of the audit archive, when the file names one. */
   archive?: string;
+  /** The archive's writer projects by cluster (audit.archive.writerProjects), when the file names them. */
+  writerProjects?: Record<string, string>;
 }
 
 /** Whether each committed stack file claims the repository settings. */
@@ -26,12 +28,14 @@ export function committedOwnership(root: string): StackOwnership[] {
     if (!fs.existsSync(file)) return [];
     const doc = (parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
     const github = doc.config?.[`${CONFIG_NAMESPACE}:github`] as { ownsRepositorySettings?: unknown } | undefined;
-    const archive = (doc.config?.[`${CONFIG_NAMESPACE}:audit`] as { archive?: { endpoint?: unknown; bucket?: unknown } } | undefined)?.archive;
+    const archive = (doc.config?.[`${CONFIG_NAMESPACE}:audit`] as { archive?: { endpoint?: unknown; bucket?: unknown; writerProjects?: unknown } } | undefined)?.archive;
+    const writers = archive?.writerProjects;
     return [{
       stack,
       file: path.basename(file),
       owns: github?.ownsRepositorySettings === true,
       ...(typeof archive?.endpoint === "string" && typeof archive.bucket === "string" ? { archive: archiveId(archive.endpoint, archive.bucket) } : {}),
+      ...(writers && typeof writers === "object" ? { writerProjects: Object.fromEntries(Object.entries(writers).map(([c, p]) => [c, String(p)])) } : {}),
     }];
   });
 }
@@ -63,4 +67,17 @@ export function sharedArchiveProblem(candidate: StackOwnership, committed: reado
   const sharing = committed.filter((s) => s.stack !== env && s.archive !== undefined && s.archive === candidate.archive);
   if (sharing.length === 0) return undefined;
   return `${candidate.archive} is also the audit archive of ${sharing.map((s) => s.file).join(", ")}; each environment archives into its own bucket`;
+}
+
+/**
+ * A writer project belongs to one environment: one shared with another
+ * stack's collector could write under that environment's prefixes too, and
+ * would not be denied by either bucket's policy.
+ */
+export function sharedWriterProblems(candidate: StackOwnership, committed: readonly StackOwnership[]): { cluster: string; message: string }[] {
+  const env = candidate.stack.split("-")[0];
+  return Object.entries(candidate.writerProjects ?? {}).flatMap(([cluster, project]) => {
+    const sharing = committed.filter((s) => s.stack !== env && Object.values(s.writerProjects ?? {}).some((p) => p.toLowerCase() === project.toLowerCase()));
+    return sharing.length === 0 ? [] : [{ cluster, message: `project ${project} is also an archive writer in ${sharing.map((s) => s.file).join(", ")}; each environment's collectors write as projects of their own` }];
+  });
 }

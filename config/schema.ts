@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ENVIRONMENTS, cidrString, siteNameString } from "../plan/address-plan";
 import { cidrProblem, parseAddress } from "../plan/cidr";
 import { DEFAULT_TOOL_PINS } from "../plan/deploy-runner-tools";
+import { keystoneProjectId } from "../plan/project-plan";
 import { addRefusals } from "./refusals";
 import { siemAuthSchema } from "./siem-auth";
 import { urlCredentialIssues } from "./url-credentials";
@@ -149,6 +150,11 @@ export const auditArchiveSchema = z.strictObject({
   bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
     message: "expected an S3 bucket name",
   }),
+  /**
+   * Keystone project id per cluster name: the identity its collector writes
+   * with, allowed only to put under `<cluster>/`. Never the deploy project.
+   */
+  writerProjects: z.record(z.string(), keystoneProjectId),
 });
 
 export const siemSchema = z.strictObject({
