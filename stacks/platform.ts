@@ -1,5 +1,6 @@
 import type * as openstack from "@pulumi/openstack";
-import type { LoadedConfig } from "../config/load";
+import { REPO_ROOT, type LoadedConfig } from "../config/load";
+import { committedOwnership } from "../config/cross-stack";
 import type { PlatformConfig } from "../config/schema";
 import { declaredProject, foreignProjects, type ProjectPlan } from "../plan/project-plan";
 import { buildPlatformPlan, type PlatformPlan } from "../plan/platform-plan";
@@ -58,10 +59,16 @@ export function deployPlatform(loaded: LoadedConfig, checked: { providers: Reado
   };
 }
 
-/** The archive's project, and the other environments' projects its bucket policy denies. */
-function archiveSeparation(plan: PlatformPlan, archive: PlatformConfig["audit"]["archive"], projects: ProjectPlan) {
+/**
+ * The archive's project, and the projects its bucket policy denies: every
+ * other environment's declared projects and, because RGW sees each Keystone
+ * project as a user of its own, their archive writer projects too (from the
+ * committed stack files).
+ */
+export function archiveSeparation(plan: PlatformPlan, archive: PlatformConfig["audit"]["archive"], projects: ProjectPlan, committed = committedOwnership(REPO_ROOT)) {
   const own = declaredProject(projects, plan.environment, archive.site);
   if (!own) throw new Error(`${plan.environment}: openstack-projects.yaml declares no project for the archive site ${archive.site}`);
   const foreign = foreignProjects(projects, plan.environment).map((p) => p.project.id);
-  return { projectId: own.id, foreignProjectIds: foreign };
+  const foreignWriters = committed.filter((s) => s.stack !== plan.environment).flatMap((s) => Object.values(s.writerProjects ?? {}));
+  return { projectId: own.id, foreignProjectIds: [...new Set([...foreign, ...foreignWriters])] };
 }

@@ -57,6 +57,11 @@ describe("the bucket policy that keeps a bucket in its environment", () => {
     expect(result.compliance.report).toContain(`| ${site.bucket} | denies everything to ${foreignProjects(plan, env).map((p) => `${p.environment}/${p.site}`).join(", ")} | nothing outside the environment |`);
     const [ec2] = ofType(result.resources, "openstack:identity/ec2CredentialV3:Ec2CredentialV3");
     expect(ec2!.inputs.projectId).toBe(plan.environments[env][site.site]!.id);
+    // RGW sees every Keystone project as a user of its own: the other environments' archive writers are denied too.
+    const document = JSON.parse((command!.inputs["triggers"] as string[])[4]!) as unknown;
+    const otherWriters = STACKS.filter((s) => s !== stack).flatMap((s) => Object.values((JSON.parse(readStackFile(stackFilePath(s), s).values["ske-platform:audit"]!) as { archive: { writerProjects: Record<string, string> } }).archive.writerProjects));
+    expect(otherWriters.length).toBeGreaterThan(0);
+    expect(undeniedProjects(document, site.bucket, [...foreignProjects(plan, env).map((p) => p.project.id), ...otherWriters])).toEqual([]);
   });
 });
 

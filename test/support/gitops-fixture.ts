@@ -9,9 +9,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadPlatformConfig, readAddressPlan, type LoadedConfig } from "../../config/load";
 import { buildPlatformPlan, type PlatformPlan } from "../../plan/platform-plan";
 import { readProjectPlan } from "../../config/projects";
-import { declaredProject, foreignProjects } from "../../plan/project-plan";
 import type { DeployedCluster, DeployedSite } from "../../stacks/contracts";
 import { deployGitOps, type GitOpsArgs, type GitOpsOutputs } from "../../stacks/gitops";
+import { archiveSeparation } from "../../stacks/platform";
 import { revealSecrets, runProgram, type FakeState, type ProgramRun } from "../../synth/mock-runtime";
 import { readStackFile } from "../../synth/stack-file";
 import { stackFilePath } from "./stacks";
@@ -44,14 +44,6 @@ export const gitopsFakeState: FakeState = (type, name, inputs) => {
 
 /** A recognisable per-cluster API URL, so tests can tell environments apart. */
 export const fakeEndpoint = (clusterName: string) => `https://${clusterName}.api.test:6443`;
-
-/** The archive's project and the projects it denies, as stacks/platform.ts derives them from the committed project plan. */
-export function committedArchiveSeparation(plan: PlatformPlan, archiveSite: string, projects = readProjectPlan()): GitOpsArgs["archiveSeparation"] {
-  return {
-    projectId: declaredProject(projects, plan.environment, archiveSite)!.id,
-    foreignProjectIds: foreignProjects(projects, plan.environment).map((p) => p.project.id),
-  };
-}
 
 export interface GitOpsFixture {
   loaded: LoadedConfig;
@@ -117,7 +109,7 @@ export async function runGitOps(
         config: loaded.config,
         clusters: "clusters" in given ? given.clusters! : fakeClusters(plan),
         sites: "sites" in given ? given.sites! : fakeSites(plan),
-        archiveSeparation: "archiveSeparation" in given ? given.archiveSeparation! : committedArchiveSeparation(plan, loaded.config.audit.archive.site),
+        archiveSeparation: "archiveSeparation" in given ? given.archiveSeparation! : archiveSeparation(plan, loaded.config.audit.archive, readProjectPlan()),
       };
       const deployKey = "deployKeyPrivatePem" in given ? given.deployKeyPrivatePem : pulumi.secret("FAKE-DEPLOY-KEY-PEM");
       if (deployKey !== undefined) args.deployKeyPrivatePem = deployKey;
