@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -124,6 +125,23 @@ describe("the archive bucket, through the AWS SDK against a fake RGW", () => {
   it("refuses an existing bucket created without object lock", async () => {
     rgw.buckets.set("plain", { lock: null, policy: null });
     await expect(ensureArchiveBucket(await client(), { ...spec, bucket: "plain", policy: policyFor("plain") })).rejects.toThrow(/exists without object lock/);
+  });
+
+  it("reports the failing call and status, e.g. denied credentials, and never the secret", async () => {
+    const denying = http.createServer((_req, res) => {
+      res.writeHead(403, { "content-type": "application/xml" });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>AccessDenied</Message></Error>`);
+    });
+    await new Promise<void>((resolve) => denying.listen(0, "127.0.0.1", resolve));
+    const at = { ...spec, endpoint: `http://127.0.0.1:${(denying.address() as AddressInfo).port}` };
+    try {
+      const denied = archiveClient(at, { accessKeyId: "AK", secretAccessKey: "DENIED-SECRET" }).then((c) => ensureArchiveBucket(c, at));
+      await expect(denied).rejects.toThrow(new RegExp(`^HeadBucket of bucket "audit" at ${at.endpoint.replace(/\./g, "\\.")} failed with HTTP 403`));
+      await expect(denied).rejects.not.toThrow(/DENIED-SECRET/);
+      await expect(archiveClient(at, credentials).then((c) => verifyArchiveBucket(c, at))).rejects.toThrow(/^GetObjectLockConfiguration of bucket "audit" .* failed with HTTP 403/);
+    } finally {
+      await new Promise<void>((resolve) => denying.close(() => resolve()));
+    }
   });
 
   it("runs as node scripts/audit-archive-bucket.cjs with nothing but runtime dependencies, printing the read-back and no credential", async () => {
