@@ -1,8 +1,9 @@
 /**
- * The append-only archive bucket in Ceph RGW, spoken through the AWS SDK's
- * S3 client: create it with object lock, set the default retention and the
- * bucket policy that lets each cluster's writer identity put objects under
- * its own prefix and nothing else, and read all of it back.
+ * The append-only buckets in Ceph RGW (the audit archive and the etcd backup
+ * buckets), spoken through the AWS SDK's S3 client: create one with object
+ * lock, set the default retention, the bucket policy that lets each
+ * cluster's writer identity put objects under its own prefix and nothing
+ * else and, for the backups, the lifecycle expiry, and read all of it back.
  *
  * Why not a Pulumi S3 provider: recent AWS providers (terraform-provider-aws
  * ≥ 6.23, so current @pulumi/aws) read bucket tags through the S3 Control

@@ -87,7 +87,7 @@ export async function decryptFile(inFile, outFile, privateKeyPem, cluster) {
 
 // --- SigV4 for one PUT, the only hand-made signer in the program: the pod
 // runs a stock node image without npm packages. test/etcd-backup-upload.test.ts
-// holds it to the AWS SDK's own signer (@smithy/signature-v4).
+// holds it to the signatures of the AWS SDK's S3 client.
 
 const hmac = (key, data) => createHmac("sha256", key).update(data, "utf8").digest();
 const uriEncode = (value) => encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
