@@ -10,9 +10,11 @@ import {
 } from "../plan/address-plan";
 import { cidrOverlaps } from "../plan/cidr";
 import { ENVIRONMENTS } from "../plan/address-plan";
-import { archiveId, committedOwnership, repositorySettingsProblem, sharedArchiveProblem } from "./cross-stack";
+import { archiveId, committedOwnership, repositorySettingsProblem, sharedArchiveProblem, sharedWriterProblems } from "./cross-stack";
 import { foreignAddressClashes } from "./isolation";
 import { plainCredentialProblem } from "./siem-auth";
+import { archiveWriterProblems } from "./archive-writers";
+import { backupWriterProblems } from "./backups";
 import { CONFIG_NAMESPACE, platformConfigSchema, type PlatformConfig } from "./schema";
 
 /**
@@ -202,14 +204,23 @@ function crossCheck(config: PlatformConfig, raw: RawStackConfig, plan: AddressPl
   for (const c of foreignAddressClashes(config, ENVIRONMENTS.filter((e) => e !== env).map((e) => ({ environment: e, supernet: plan.environments[e].supernet })))) {
     if (!c.key.startsWith("access.adminCidrs")) add(c.key, c.message);
   }
-  const ownership = repositorySettingsProblem({ stack: raw.stack, file: raw.file, owns: config.github.ownsRepositorySettings }, committedOwnership(REPO_ROOT));
+  const committed = committedOwnership(REPO_ROOT);
+  const ownership = repositorySettingsProblem({ stack: raw.stack, file: raw.file, owns: config.github.ownsRepositorySettings }, committed);
   if (ownership) add("github.ownsRepositorySettings", ownership);
   const sharedArchive = sharedArchiveProblem(
     { stack: raw.stack, file: raw.file, owns: config.github.ownsRepositorySettings, archive: archiveId(config.audit.archive.endpoint, config.audit.archive.bucket) },
-    committedOwnership(REPO_ROOT),
+    committed,
   );
   if (sharedArchive) add("audit.archive.bucket", sharedArchive);
   const secretProblem = plainCredentialProblem(config, raw, prefix);
   if (secretProblem) add(secretProblem.key, secretProblem.message);
+  for (const p of archiveWriterProblems(config)) add(p.key, p.message);
+  for (const p of backupWriterProblems(config)) add(p.key, p.message);
+  for (const p of sharedWriterProblems({ stack: raw.stack, file: raw.file, owns: false, writerProjects: config.audit.archive.writerProjects }, committed)) {
+    add(`audit.archive.writerProjects.${p.cluster}`, p.message);
+  }
+  for (const p of sharedWriterProblems({ stack: raw.stack, file: raw.file, owns: false, writerProjects: config.backups?.writerProjects ?? {} }, committed)) {
+    add(`backups.writerProjects.${p.cluster}`, p.message);
+  }
   return problems;
 }

@@ -6,7 +6,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { projectPlanProblems, projectPlanSchema, type ProjectPlan } from "../plan/project-plan";
+import { placedProjects, projectPlanProblems, projectPlanSchema, type ProjectPlan } from "../plan/project-plan";
+import { writerProjectClashes } from "./archive-writers";
 import { ConfigError, REPO_ROOT, zodProblems, type ConfigProblem, type RawStackConfig } from "./load";
 import { CONFIG_NAMESPACE, type PlatformConfig } from "./schema";
 
@@ -50,5 +51,6 @@ export function stackProjectProblems(config: PlatformConfig, raw: RawStackConfig
       file: raw.file,
       key: `${CONFIG_NAMESPACE}:sites.${site}`,
       message: `${projectsFile} declares no OpenStack project for ${env}/${site}; declared sites of ${env}: ${Object.keys(declared).join(", ")}`,
-    }));
+    }))
+    .concat(writerProjectClashes(config, placedProjects(plan), projectsFile).map((p) => ({ file: raw.file, key: `${CONFIG_NAMESPACE}:${p.key}`, message: p.message })));
 }

@@ -3,6 +3,7 @@ import { ENVIRONMENTS, cidrString, siteNameString } from "../plan/address-plan";
 import { cidrProblem, parseAddress } from "../plan/cidr";
 import { DEFAULT_TOOL_PINS } from "../plan/deploy-runner-tools";
 import { DEPLOY_RUNNER_WORKFLOWS } from "../plan/deploy-runners";
+import { keystoneProjectId } from "../plan/project-plan";
 import { addRefusals } from "./refusals";
 import { rolloutIssues, rolloutSchema } from "./rollout";
 import { backupIssues, backupsSchema } from "./backups";
@@ -152,6 +153,11 @@ export const auditArchiveSchema = z.strictObject({
   bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
     message: "expected an S3 bucket name",
   }),
+  /**
+   * Keystone project id per cluster name: the identity its collector writes
+   * with, allowed only to put under `<cluster>/`. Never the deploy project.
+   */
+  writerProjects: z.record(z.string(), keystoneProjectId),
 });
 
 export const siemSchema = z.strictObject({

@@ -1,11 +1,10 @@
 /**
- * etcd backups, as plain data: where each cluster's snapshots go, the bucket
- * policy that lets each cluster's writer put and nothing else, the CronJob
+ * etcd backups, as plain data: where each cluster's snapshots go (the bucket
+ * policy is plan/bucket-policy.ts archiveBucketPolicy, as for the audit archive), the CronJob
  * that takes and ships a snapshot, and the restore runbook's commands.
  * components/etcd-backup turns this into resources; docs/operations/restore.md
  * is written from restoreRunbook(). Pure.
  */
-import { environmentBucketPolicy, principalTenant, type BucketPolicyDocument, type BucketPolicyStatement } from "./bucket-policy";
 import { SERVICES } from "./security-rules";
 import { ETCD_BACKUP_RESOURCES } from "./workload-resources";
 
@@ -25,118 +24,6 @@ export const talosctlImage = (talosVersion: string) => `ghcr.io/siderolabs/talos
 
 /** Every snapshot of a cluster lives under this prefix of its site's bucket, and only its writer may put there. */
 export const backupPrefix = (cluster: string) => `${cluster}/`;
-/** The Keystone user that writes a cluster's snapshots; one per cluster, so a prefix has one writer. */
-export const writerUserName = (cluster: string) => `${cluster}-etcd-backup`;
-/** How RGW names that user in a bucket policy (see plan/bucket-policy.ts on principals). */
-export const writerPrincipal = (projectId: string, cluster: string) => `arn:aws:iam::${projectId}:user/${writerUserName(cluster)}`;
-
-/**
- * What a writer may never do, denied explicitly so that no grant elsewhere
- * (ACL, a later policy edit, an implicit owner right) can give it back:
- * delete or overwrite-by-deletion, touch retention or the bucket's settings,
- * or read any snapshot, its own included.
- */
-export const WRITER_DENIED_ACTIONS = [
-  "s3:DeleteObject",
-  "s3:DeleteObjectVersion",
-  "s3:DeleteBucket",
-  "s3:DeleteBucketPolicy",
-  "s3:PutBucketPolicy",
-  "s3:PutBucketAcl",
-  "s3:PutObjectAcl",
-  "s3:PutBucketVersioning",
-  "s3:PutLifecycleConfiguration",
-  "s3:PutBucketObjectLockConfiguration",
-  "s3:PutObjectRetention",
-  "s3:PutObjectLegalHold",
-  "s3:BypassGovernanceRetention",
-  "s3:GetObject",
-  "s3:GetObjectVersion",
-  "s3:ListBucket",
-  "s3:ListBucketVersions",
-] as const;
-
-/** A Deny that names what it does not cover (NotResource), which BucketPolicyStatement cannot express. */
-export type NotResourceStatement = Omit<BucketPolicyStatement, "Resource"> & { NotResource: string | string[] };
-
-export interface BackupBucketPolicyDocument {
-  Version: BucketPolicyDocument["Version"];
-  Statement: (BucketPolicyStatement | NotResourceStatement)[];
-}
-
-export interface BackupWriter {
-  cluster: string;
-  /** The environment's project in the bucket's site, where the writer user lives. */
-  projectId: string;
-}
-
-/**
- * The backup bucket's policy: everything denied to the other environments'
- * projects (environmentBucketPolicy), and for each writer one Allow of
- * s3:PutObject under its own cluster's prefix, a Deny of every put outside
- * it and a Deny of WRITER_DENIED_ACTIONS.
- */
-export function backupBucketPolicy(bucket: string, foreignProjectIds: readonly string[], writers: readonly BackupWriter[]): BackupBucketPolicyDocument {
-  if (writers.length === 0) throw new Error(`backup bucket ${bucket}: no cluster writes to it`);
-  const base = environmentBucketPolicy(bucket, foreignProjectIds);
-  const perWriter = writers.flatMap(({ cluster, projectId }): (BucketPolicyStatement | NotResourceStatement)[] => {
-    const principal = { AWS: writerPrincipal(projectId, cluster) };
-    const own = `arn:aws:s3:::${bucket}/${backupPrefix(cluster)}*`;
-    const sid = cluster.replace(/[^A-Za-z0-9]/g, "");
-    return [
-      { Sid: `PutOwnPrefix${sid}`, Effect: "Allow", Principal: principal, Action: "s3:PutObject", Resource: own },
-      { Sid: `DenyPutElsewhere${sid}`, Effect: "Deny", Principal: principal, Action: "s3:PutObject", NotResource: own },
-      { Sid: `DenyEverythingElse${sid}`, Effect: "Deny", Principal: principal, Action: [...WRITER_DENIED_ACTIONS], Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] },
-    ];
-  });
-  return { ...base, Statement: [...base.Statement, ...perWriter] };
-}
-
-const asList = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
-
-const actionMatches = (pattern: string, action: string) =>
-  pattern === "*" || pattern === action || (pattern.endsWith("*") && action.startsWith(pattern.slice(0, -1)));
-
-/** Actions a writer must never hold, judged against Allow statements. */
-const FORBIDDEN_FOR_WRITER = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:DeleteBucket", "s3:PutBucketPolicy", "s3:PutLifecycleConfiguration", "s3:PutBucketObjectLockConfiguration", "s3:BypassGovernanceRetention", "s3:GetObject"];
-
-/**
- * What is wrong with a cluster's writer in a backup bucket policy: an Allow
- * that reaches beyond s3:PutObject under the cluster's prefix, no explicit
- * Deny of deletion and of the bucket's settings, or no grant at all.
- */
-export function writerProblems(document: unknown, bucket: string, writer: BackupWriter): string[] {
-  const statements = asList((document as { Statement?: unknown } | null)?.Statement as (Partial<BucketPolicyStatement> & { NotResource?: unknown })[] | undefined);
-  const principal = writerPrincipal(writer.projectId, writer.cluster);
-  const names = (s: Partial<BucketPolicyStatement>) => {
-    const p = s.Principal as unknown;
-    if (p === "*") return true;
-    const list = typeof p === "object" && p !== null ? asList((p as { AWS?: string | string[] }).AWS) : [];
-    // A grant to the whole project (`:root`) or anyone reaches the writer too.
-    return list.some((x) => x === principal || x === "*" || (x.endsWith(":root") && principalTenant(x) === writer.projectId));
-  };
-  const problems: string[] = [];
-  const allows = statements.filter((s) => s.Effect === "Allow" && names(s));
-  const own = `arn:aws:s3:::${bucket}/${backupPrefix(writer.cluster)}*`;
-  for (const s of allows) {
-    for (const action of asList(s.Action)) {
-      const forbidden = FORBIDDEN_FOR_WRITER.filter((f) => actionMatches(action, f));
-      if (forbidden.length > 0) problems.push(`${writer.cluster}'s writer is allowed ${action} (${forbidden.join(", ")})`);
-      else if (action !== "s3:PutObject") problems.push(`${writer.cluster}'s writer is allowed ${action}; it may only put`);
-    }
-    const outside = asList(s.Resource).filter((r) => r !== own);
-    if (outside.length > 0 || s.Resource === undefined) problems.push(`${writer.cluster}'s writer may act on ${outside.join(", ") || "an unnamed resource"}, outside ${own}`);
-  }
-  if (!allows.some((s) => asList(s.Action).includes("s3:PutObject"))) problems.push(`${writer.cluster}'s writer is granted no s3:PutObject, so no snapshot can be written`);
-  const denied = new Set(
-    statements
-      .filter((s) => s.Effect === "Deny" && names(s) && s.Condition === undefined)
-      .flatMap((s) => asList(s.Action)),
-  );
-  const undenied = FORBIDDEN_FOR_WRITER.filter((a) => ![...denied].some((d) => actionMatches(d, a)));
-  if (undenied.length > 0) problems.push(`${writer.cluster}'s writer is not explicitly denied ${undenied.join(", ")}`);
-  return problems;
-}
 
 export interface BackupTarget {
   cluster: string;

@@ -6,7 +6,8 @@
  */
 import { gatewayConfigFacts } from "../components/audit-trail/ingest-gateway";
 import { AUDIT_INGEST_PORT } from "../plan/security-rules";
-import { at, isOpaque, resourceId, type PolicyResource, type StackPolicy, type Violation } from "./model";
+import { OPAQUE, at, isOpaque, resourceId, typeChain, type PolicyResource, type StackPolicy, type Violation } from "./model";
+import { bucketsOf } from "./project-separation";
 
 const T = {
   service: "kubernetes:core/v1:Service",
@@ -41,7 +42,7 @@ export const lokiIngestAuthenticated: StackPolicy = {
   name: "loki-ingest-authenticated-push-only",
   control: "6.5-audit",
   enforcement: "mandatory",
-  description: `The audit ingest (NodePort ${AUDIT_INGEST_PORT}, forwarded by the ops HAProxy pair) reaches an nginx gateway that proxies only POST ${PUSH_LOCATION.slice(2)} with basic auth and refuses every other path, so Loki's query API is not on it; no Service exposes Loki itself outside the cluster; a NetworkPolicy admits only the gateway and Grafana to Loki; every collector pushes with its own credential from a Secret.`,
+  description: `The audit ingest (NodePort ${AUDIT_INGEST_PORT}, forwarded by the ops HAProxy pair) reaches an nginx gateway that speaks only TLS, proxies only POST ${PUSH_LOCATION.slice(2)} with basic auth and refuses every other path, so Loki's query API is not on it; collectors verify the gateway's certificate against the environment's ingest CA; no Service exposes Loki itself outside the cluster; a NetworkPolicy admits only the gateway and Grafana to Loki; every collector pushes with its own credential from a Secret.`,
   remediation: "Keep components/audit-trail AuditLogStore's ingest gateway (ingest-gateway.ts nginxConfig) behind the NodePort, the loki-ingress NetworkPolicy, and collectorValues' basic auth with LOKI_PUSH_PASSWORD from the loki-push-credentials Secret.",
   validate: ({ resources }) => {
     const violations: Violation[] = [];
@@ -70,6 +71,7 @@ export const lokiIngestAuthenticated: StackPolicy = {
           violations.push({ resource: resourceId(deployment), message: `the ingest gateway proxies ${l} without basic auth` });
         }
         if (!facts.catchAllRefuses) violations.push({ resource: resourceId(deployment), message: "the ingest gateway does not refuse every other path" });
+        if (!facts.tlsOnly) violations.push({ resource: resourceId(deployment), message: "the ingest gateway accepts connections without TLS, so push credentials travel in clear" });
       }
     }
 
@@ -90,9 +92,115 @@ export const lokiIngestAuthenticated: StackPolicy = {
       } else if (typeof auth.password !== "string" || !/^\$\{[A-Z_]+\}$/.test(auth.password)) {
         violations.push({ resource: resourceId(collector), message: `${collector.name} has its push password inline instead of from a Secret` });
       }
+      const endpoint = sink.endpoint;
+      const tls = sink.tls as Record<string, unknown> | undefined;
+      if (isOpaque(endpoint)) violations.push({ resource: resourceId(collector), message: `${collector.name}: its Loki endpoint is not known at preview` });
+      else if (typeof endpoint !== "string" || !endpoint.startsWith("https://") || typeof tls?.ca_file !== "string" || tls.verify_certificate === false || tls.verify_hostname === false) {
+        violations.push({ resource: resourceId(collector), message: `${collector.name} pushes to ${String(endpoint)} without verified TLS` });
+      }
     }
     return violations;
   },
 };
 
-export const AUDIT_TRAIL_POLICIES = [lokiIngestAuthenticated] as const;
+// ---- The archive's writers ------------------------------------------------------
+
+const EC2 = "openstack:identity/ec2CredentialV3:Ec2CredentialV3";
+const COMMAND = "command:local:Command";
+const SECRET = "kubernetes:core/v1:Secret";
+const WRITER_PROJECT = "ske-platform/archive-writer-project";
+const WRITER_CREDENTIAL = "ske-platform/archive-writer-credential";
+/** What a writer must be denied explicitly; the policy's own list, not the component's. */
+const MUST_DENY = [
+  "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectRetention", "s3:BypassGovernanceRetention",
+  "s3:PutBucketObjectLockConfiguration", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutLifecycleConfiguration", "s3:DeleteBucket",
+];
+const asList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
+
+/** The archive's one bucket policy, read where object-storage-in-environment reads it: what the reconciler sets. */
+function bucketPolicyOf(reconcile: PolicyResource): { bucket: string; statements: Record<string, any>[] } | string {
+  const [archive] = bucketsOf([reconcile]);
+  if (isOpaque(reconcile.props.environment) || archive?.policy === OPAQUE) return "its settings are not known at preview";
+  if (!archive || archive.policy === undefined) return "it declares no bucket policy for the writers";
+  const doc = archive.policy as { Statement?: unknown; unparsable?: unknown };
+  if (doc.unparsable !== undefined) return "its bucket policy is not JSON";
+  return { bucket: archive.bucket, statements: (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as Record<string, any>[] };
+}
+
+/** A reconciler command that needs more than plain Node and the runtime dependencies at deploy time. */
+export const needsDevDependency = (command: unknown): command is string =>
+  typeof command === "string" && (!/^node\s/.test(command) || /\b(tsx|npx|ts-node|esbuild)\b/.test(command));
+
+export const archiveWritersPutOnly: StackPolicy = {
+  kind: "stack",
+  name: "archive-writers-put-only",
+  control: "6.5-audit",
+  enforcement: "mandatory",
+  description: "The audit archive is append-only in practice: each collector holds the EC2 credential of its own Keystone writer project, never the deploy identity's (the bucket owner's); the bucket policy lets that project put objects under its cluster's prefix and nothing else, and explicitly denies it deletes and lock, policy or lifecycle changes; the reconciler runs on plain Node, with no devDependency.",
+  remediation: "Give every cluster its own audit.archive.writerProjects entry, hand the collector only that project's credential (stacks/gitops.ts), and keep components/audit-trail/object-lock.ts archiveBucketPolicy (Allow s3:PutObject on <bucket>/<cluster>/*, Deny everything else that matters).",
+  validate: ({ resources }) => {
+    const collectors = resources.filter((r) => r.type === T.helmRelease && r.props.chart === "vector");
+    if (collectors.length === 0) return [];
+    const violations: Violation[] = [];
+    // The same reconciler makes the etcd backup buckets; policy etcd-backups-put-only judges those.
+    const reconcilers = resources.filter((r) => r.type === COMMAND && typeof r.props.create === "string" && r.props.create.includes("audit-archive-bucket") && !typeChain(r).includes("ske:backup:EtcdBackupBucket"));
+    if (reconcilers.length === 0) return [{ message: "the collectors write to an archive that no reconciler configures, so nothing limits what their credential may do" }];
+    const credentials = resources.filter((r) => r.type === EC2);
+    const ownerCredentials = new Set(credentials.filter((c) => !c.props.projectId).map((c) => c.name));
+
+    for (const reconcile of reconcilers) {
+      for (const command of [reconcile.props.create, reconcile.props.update]) {
+        if (needsDevDependency(command)) {
+          violations.push({ resource: resourceId(reconcile), message: `the archive reconciler runs \`${command}\`, which needs a devDependency at deploy time` });
+        }
+      }
+    }
+    const policy = bucketPolicyOf(reconcilers[0]!);
+    if (typeof policy === "string") return [...violations, { resource: resourceId(reconcilers[0]!), message: `archive reconciler: ${policy}` }];
+    const allows = policy.statements.filter((s) => s?.Effect === "Allow");
+    const denies = policy.statements.filter((s) => s?.Effect === "Deny");
+    for (const s of allows) {
+      const principals = s.Principal === "*" ? ["*"] : asList(s.Principal?.AWS ?? s.Principal);
+      if (principals.includes("*")) violations.push({ message: `the archive's bucket policy allows ${asList(s.Action).join(", ")} to anyone` });
+      const extra = asList(s.Action).filter((a) => a !== "s3:PutObject");
+      if (extra.length > 0) violations.push({ message: `the archive's bucket policy allows ${extra.join(", ")} to ${principals.join(", ")}` });
+    }
+
+    const writersSeen = new Map<string, string>();
+    for (const collector of collectors) {
+      const secret = resources.find((r) => r.type === SECRET && r.name === collector.name.replace(/-vector$/, "-archive-credentials"));
+      const annotations = (secret ? at(secret.props, ["metadata", "annotations"]) : undefined) as Record<string, unknown> | undefined;
+      const project = annotations?.[WRITER_PROJECT];
+      const credentialName = annotations?.[WRITER_CREDENTIAL];
+      if (!secret || typeof project !== "string" || typeof credentialName !== "string") {
+        violations.push({ resource: resourceId(collector), message: `${collector.name}: its archive credential names no writer identity, so it may be the deploy identity's` });
+        continue;
+      }
+      const credential = credentials.find((c) => c.name === credentialName);
+      if (!credential) violations.push({ resource: resourceId(collector), message: `${collector.name}: its archive credential ${credentialName} is not created by this stack` });
+      else if (ownerCredentials.has(credential.name) || credential.props.projectId !== project) {
+        violations.push({ resource: resourceId(collector), message: `${collector.name} holds ${credential.name}, the deploy identity's credential (the bucket owner), which can delete and reconfigure the archive` });
+      }
+      const other = writersSeen.get(project);
+      if (other) violations.push({ resource: resourceId(collector), message: `${collector.name} writes as project ${project}, like ${other}, so each could write under the other's prefix` });
+      writersSeen.set(project, collector.name);
+
+      const prefix = at(collector.props, ["values", "customConfig", "sinks", "archive", "key_prefix"]);
+      if (isOpaque(prefix)) { violations.push({ resource: resourceId(collector), message: `${collector.name}: its archive sink is not known at preview` }); continue; }
+      const clusterDir = typeof prefix === "string" ? prefix.split("/")[0] : undefined;
+      const principal = `arn:aws:iam:::user/${project}`;
+      const granted = allows.filter((s) => asList(s.Principal?.AWS ?? s.Principal).includes(principal));
+      const resourcesGranted = granted.flatMap((s) => asList(s.Resource));
+      if (granted.length === 0) violations.push({ resource: resourceId(collector), message: `${collector.name}: the bucket policy grants its writer ${principal} nothing, so it cannot archive` });
+      else if (!clusterDir || resourcesGranted.some((r) => r !== `arn:aws:s3:::${policy.bucket}/${clusterDir}/*`)) {
+        violations.push({ resource: resourceId(collector), message: `${collector.name}: its writer may put to ${resourcesGranted.join(", ")}, not only under its own prefix ${clusterDir ?? "(none)"}/` });
+      }
+      const denied = new Set(denies.filter((s) => asList(s.Principal?.AWS ?? s.Principal).includes(principal)).flatMap((s) => asList(s.Action)));
+      const missing = MUST_DENY.filter((a) => !denied.has(a));
+      if (missing.length > 0) violations.push({ resource: resourceId(collector), message: `${collector.name}: the bucket policy does not deny its writer ${missing.join(", ")}` });
+    }
+    return violations;
+  },
+};
+
+export const AUDIT_TRAIL_POLICIES = [lokiIngestAuthenticated, archiveWritersPutOnly] as const;

@@ -4,7 +4,10 @@
  * certificate the program signs expires and is renewed before it does.
  */
 import { lifetimeProblems } from "../plan/credential-lifetime";
-import { TALOS_BACKUP_ROLE, writerProblems } from "../plan/etcd-backup";
+import { policyDenials, policyGrants, policyProblems } from "../components/audit-trail/object-lock";
+import type { ArchiveWriter } from "../plan/bucket-policy";
+import { TALOS_BACKUP_ROLE } from "../plan/etcd-backup";
+import { needsDevDependency } from "./audit-trail-controls";
 import { at, isOpaque, resourceId, typeChain, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 
 const T = {
@@ -12,7 +15,6 @@ const T = {
   cronJob: "kubernetes:batch/v1:CronJob",
   command: "command:local:Command",
   ec2: "openstack:identity/ec2CredentialV3:Ec2CredentialV3",
-  user: "openstack:identity/user:User",
   k8sProvider: "pulumi:providers:kubernetes",
   locallySignedCert: "tls:index/locallySignedCert:LocallySignedCert",
   certRequest: "tls:index/certRequest:CertRequest",
@@ -49,13 +51,16 @@ export const etcdBackedUp: StackPolicy = {
   name: "etcd-backups-put-only",
   control: "6.2",
   enforcement: "mandatory",
-  description: `Every cluster's etcd is snapshotted on a schedule by a CronJob whose Talos client may only take snapshots (${TALOS_BACKUP_ROLE}), to an object-lock (COMPLIANCE) bucket, by a writer of its own (not the deploy identity) whom the bucket policy allows s3:PutObject under the cluster's prefix and explicitly denies deleting, reading and changing the bucket.`,
-  remediation: "Keep backups: configured (backups.sites.<site>) and the Kubernetes layer on, so stacks/backups.ts gives each cluster components/etcd-backup's EtcdBackup; keep the bucket policy from plan/etcd-backup.ts backupBucketPolicy().",
+  description: `Every cluster's etcd is snapshotted on a schedule by a CronJob whose Talos client may only take snapshots (${TALOS_BACKUP_ROLE}), to an object-lock (COMPLIANCE) bucket, by a writer project of its own (not the deploy identity's, which owns the bucket) whom the bucket policy allows s3:PutObject under the cluster's prefix and explicitly denies deleting, reading and changing the bucket.`,
+  remediation: "Keep backups: configured (backups.sites.<site>, backups.writerProjects) and the Kubernetes layer on, so stacks/backups.ts gives each cluster components/etcd-backup's EtcdBackup; keep the bucket policy from plan/bucket-policy.ts archiveBucketPolicy(), which EtcdBackupBucket hands the archive's reconciler.",
   validate: ({ resources }, ctx) => {
     const clusters = clustersWithControlPlanes(resources);
     // The test environment may run without the Kubernetes layer (the lab); production and staging may not (controls-on).
     if (!PRODUCTION_GRADE.has(ctx.environment) && !resources.some((r) => r.type === T.k8sProvider)) return [];
     const violations: Violation[] = [];
+    // The environment's own projects: their credentials are the deploy identity, which owns the buckets.
+    const ownerProjects = new Set(Object.values(ctx.projects.environments[ctx.environment] ?? {}).map((p) => p.id));
+    const judged = new Set<string>();
     for (const cluster of clusters) {
       const { cronJob, writer } = backupOf(resources, cluster);
       if (!cronJob) {
@@ -74,16 +79,18 @@ export const etcdBackedUp: StackPolicy = {
         violations.push({ resource: resourceId(cronJob), message: `${cluster}: no S3 credential of a backup writer` });
         continue;
       }
-      const userId = writer.props.userId;
       const projectId = writer.props.projectId;
-      // An EC2 credential without userId belongs to whoever runs `pulumi up`: the deploy identity, owner of the bucket.
-      if (userId === undefined || userId === "") violations.push({ resource: resourceId(writer), message: `${cluster}: the backup credential is the deploy identity's own (no userId), which owns the bucket and can delete` });
-      const writerUser = resources.find((r) => r.type === T.user && typeChain(r).includes(T.backup) && r.name === `${cluster}-etcd-backup-writer`);
-      if (!writerUser) violations.push({ resource: resourceId(writer), message: `${cluster}: no dedicated writer user` });
+      // RGW acts as one user per Keystone project: a credential in the environment's project (or with none, the caller's) is the bucket owner.
+      if (projectId === undefined || projectId === "" || ownerProjects.has(String(projectId))) {
+        violations.push({ resource: resourceId(writer), message: `${cluster}: the backup credential is the deploy identity's own (project ${String(projectId ?? "of whoever runs up")}), which owns the bucket and can reconfigure it` });
+      }
       const reconciler = resources.find((r) => r.type === T.command && typeChain(r).includes(T.bucket) && at(r.props, ["environment", "ARCHIVE_BUCKET"]) === bucket);
       if (!reconciler) {
         violations.push({ resource: resourceId(cronJob), message: `${cluster}: its bucket ${String(bucket)} is not made by an EtcdBackupBucket (object lock, bucket policy)` });
         continue;
+      }
+      for (const command of new Set([reconciler.props.create, reconciler.props.update])) {
+        if (needsDevDependency(command)) violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: its reconciler runs \`${command}\`, which needs a devDependency at deploy time` });
       }
       const env = at(reconciler.props, ["environment"]);
       if (isOpaque(env)) {
@@ -107,7 +114,26 @@ export const etcdBackedUp: StackPolicy = {
         violations.push({ resource: resourceId(writer), message: `${cluster}: the writer's project is not known` });
         continue;
       }
-      for (const problem of writerProblems(policy, String(bucket), { cluster, projectId })) violations.push({ resource: resourceId(reconciler), message: problem });
+      let writers: ArchiveWriter[];
+      let foreignProjectIds: string[];
+      try {
+        writers = JSON.parse(String(at(env, ["ARCHIVE_WRITERS"]))) as ArchiveWriter[];
+        foreignProjectIds = JSON.parse(String(at(env, ["ARCHIVE_FOREIGN_PROJECTS"]))) as string[];
+      } catch {
+        violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: its writers are not readable` });
+        continue;
+      }
+      const named = writers.find((w) => w.cluster === cluster);
+      if (named?.projectId !== projectId) {
+        violations.push({ resource: resourceId(writer), message: `${cluster}: its backup credential is project ${projectId}, but the bucket policy's writer for ${cluster} is ${named?.projectId ?? "none"}` });
+      }
+      // The archive's judge of the same document: puts under each writer's prefix only, the writers' deny, the other environments' deny.
+      if (judged.has(reconciler.name)) continue;
+      judged.add(reconciler.name);
+      const policyJson = JSON.stringify(policy);
+      for (const problem of policyProblems({ bucket: String(bucket), writers, foreignProjectIds }, policyGrants(policyJson), policyDenials(policyJson))) {
+        violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: ${problem}` });
+      }
     }
     return violations;
   },
@@ -120,7 +146,8 @@ export const clientCertificatesRenewed: ResourcePolicy = {
   enforcement: "mandatory",
   description: "Every client certificate the program signs (admin kubeconfig, os:admin and os:etcd:backup talosconfigs) lives at most 90 days and is renewed by `pulumi up` before it expires (earlyRenewalHours), so a stolen copy does not stay valid for long.",
   remediation: "Sign client certificates through clientCertificate() in components/talos/secrets.ts, with the lifetime of plan/credential-lifetime.ts.",
-  appliesTo: (r) => r.type === T.locallySignedCert,
+  // Client certificates, and any whose uses are not known: a server-only certificate (the audit ingest gateway's) is not a credential someone can log in with.
+  appliesTo: (r) => r.type === T.locallySignedCert && (!Array.isArray(r.props.allowedUses) || r.props.allowedUses.includes("client_auth")),
   validate: (r) => {
     const validityHours = r.props.validityPeriodHours;
     const earlyRenewalHours = r.props.earlyRenewalHours;

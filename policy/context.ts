@@ -31,5 +31,6 @@ export function policyContext(config: PlatformConfig, addressPlan: AddressPlan, 
     controls: controlSettings(config),
     platform: { kubernetesGroup: `${config.zitadel.groupsPrefix}${config.zitadel.platformGroup}` },
     breakGlass: { kubernetesGroup: `${config.zitadel.groupsPrefix}${config.zitadel.breakGlassGroup}` },
+    archiveWriterProjects: [...Object.values(config.audit.archive.writerProjects), ...Object.values(config.backups?.writerProjects ?? {})],
   };
 }

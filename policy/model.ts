@@ -75,6 +75,8 @@ export interface PolicyContext {
   /** The platform group and the break-glass group as Kubernetes sees them; absent, no human group may hold a built-in admin role. */
   platform?: { kubernetesGroup: string };
   breakGlass?: { kubernetesGroup: string };
+  /** The environment's writer projects (audit.archive.writerProjects and backups.writerProjects): its own, though not in openstack-projects.yaml. */
+  archiveWriterProjects?: readonly string[];
 }
 
 export interface Violation {

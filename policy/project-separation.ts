@@ -9,7 +9,11 @@ import { aclProblems, grantsOutside, undeniedProjects } from "../plan/bucket-pol
 import { foreignProjects, placedProjects, projectPlanProblems } from "../plan/project-plan";
 import { OPAQUE, isOpaque, resourceId, type PolicyContext, type PolicyResource, type StackPolicy, type Violation } from "./model";
 
-const ownProjectIds = (ctx: PolicyContext) => Object.values(ctx.projects.environments[ctx.environment]).map((p) => p.id);
+/** The environment's declared projects, and its archive writers, each a project of its own (docs/decisions/audit-archive-identity.md). */
+export const ownProjectIds = (ctx: PolicyContext) => [
+  ...Object.values(ctx.projects.environments[ctx.environment]).map((p) => p.id),
+  ...(ctx.archiveWriterProjects ?? []),
+];
 
 /** Inputs that name an OpenStack project, on any openstack resource or provider. */
 const PROJECT_INPUTS = ["projectId", "tenantId", "defaultProjectId", "targetTenant", "targetProjectId"] as const;
@@ -88,7 +92,7 @@ export const objectStorageInEnvironment: StackPolicy = {
   control: "6.3/6.4",
   enforcement: "mandatory",
   description: "Every bucket (the audit archive, backups) carries a bucket policy that explicitly denies every other environment's project, and no bucket policy or ACL grants anything to a project or user outside the environment.",
-  remediation: "Give the bucket environmentBucketPolicy() from plan/bucket-policy.ts (AuditArchiveBucket's bucketPolicy), and remove grants and public ACLs that reach beyond the environment's own projects.",
+  remediation: "Give the bucket environmentBucketPolicy() from plan/bucket-policy.ts (the audit archive: archiveBucketPolicy(), which includes it and which AuditArchiveBucket hands its reconciler), and remove grants and public ACLs that reach beyond the environment's own projects.",
   validate: ({ resources }, ctx) => {
     const own = ownProjectIds(ctx);
     const foreignIds = foreignProjects(ctx.projects, ctx.environment).map((p) => p.project.id);

@@ -10,7 +10,16 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { ArgoCd, ArgoCdManagerAccess, IN_CLUSTER_SERVER, gitopsRepoUrl, type ClusterRegistration } from "../components/argocd";
-import { AuditArchiveBucket, AuditCollector, AuditLogStore, type ArchiveCredentials } from "../components/audit-trail";
+import {
+  AuditArchiveBucket,
+  AuditCollector,
+  AuditLogStore,
+  INGEST_GATEWAY_NAME,
+  ingestGatewayHost,
+  type ArchiveCredentials,
+  type ArchiveReadBackReport,
+} from "../components/audit-trail";
+import { parseAddress } from "../plan/cidr";
 import { ClusterAccess, kubernetesGroups, type AccessGroups } from "../components/cluster-access";
 import { Grafana } from "../components/grafana";
 import type { PlatformConfig } from "../config/schema";
@@ -40,7 +49,7 @@ export interface GitOpsArgs {
   /** From the GitHub layer; generated here when that layer is off. A secret. */
   deployKeyPrivatePem?: pulumi.Input<string>;
   /** The archive's own project (openstack-projects.yaml) and its bucket policy denying the other environments. */
-  archiveSeparation?: { projectId: string; bucketPolicy: string };
+  archiveSeparation: { projectId: string; foreignProjectIds: string[] };
 }
 
 export interface GitOpsOutputs {
@@ -48,7 +57,8 @@ export interface GitOpsOutputs {
   registeredClusters: string[];
   /** Only when the key was generated here: add it to the GitOps repo as a read-only deploy key. */
   deployKeyPublicOpenssh?: pulumi.Output<string>;
-  auditArchive: { endpoint: string; bucket: string; lockMode: "COMPLIANCE"; lockDays: number };
+  /** What RGW answered on this run (lock mode and days, owner, writers' grants), never the configured values. */
+  auditArchive: { endpoint: string; bucket: string; readBack: pulumi.Output<ArchiveReadBackReport> };
   lokiRetentionDays: number;
 }
 
@@ -131,13 +141,34 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
   const archiveSite = args.sites.find((s) => s.plan.name === archive.site);
   if (!archiveSite) throw new Error(`${env}: audit.archive.site "${archive.site}" has no deployed site`);
   // RGW behind Keystone accepts EC2 credentials; created through the site's provider, the secret half stays a secret.
+  // This one is the deploy identity's own (the bucket owner): it configures the bucket and is never given to a collector.
   const ec2 = new openstack.identity.Ec2CredentialV3(`${archiveSite.plan.prefix}-audit-archive-s3`, {
     region: archiveSite.plan.config.region,
-    ...(args.archiveSeparation ? { projectId: args.archiveSeparation.projectId } : {}),
+    projectId: args.archiveSeparation.projectId,
   }, { provider: archiveSite.provider });
   const credentials: ArchiveCredentials = { accessKeyId: pulumi.secret(ec2.access), secretAccessKey: pulumi.secret(ec2.secret) };
 
-  new AuditArchiveBucket(`${env}-audit-archive`, {
+  // RGW sees one user per Keystone project, so each collector writes as a project of its own, which
+  // the bucket policy allows to put under `<cluster>/` and nothing else (docs/decisions/audit-archive-identity.md).
+  const writers = clusters.map((cluster) => {
+    const projectId = archive.writerProjects[cluster.plan.name];
+    if (!projectId) throw new Error(`${env}: audit.archive.writerProjects has no project for ${cluster.plan.name}`);
+    // Named after the archive site, whose provider mints it; the cluster is in the suffix.
+    const resourceName = `${archiveSite.plan.prefix}-audit-archive-writer-${cluster.plan.site}-${cluster.plan.id}`;
+    const credential = new openstack.identity.Ec2CredentialV3(resourceName, {
+      region: archiveSite.plan.config.region,
+      projectId,
+    }, { provider: archiveSite.provider });
+    return {
+      cluster: cluster.plan.name,
+      projectId,
+      resourceName,
+      credentials: { accessKeyId: pulumi.secret(credential.access), secretAccessKey: pulumi.secret(credential.secret) } satisfies ArchiveCredentials,
+    };
+  });
+  const writerOf = new Map(writers.map((w) => [w.cluster, w]));
+
+  const archiveBucket = new AuditArchiveBucket(`${env}-audit-archive`, {
     endpoint: archive.endpoint,
     bucket: archive.bucket,
     region: archiveSite.plan.config.region,
@@ -145,7 +176,8 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     lockDays: config.audit.lockDays,
     retentionDays: config.audit.retentionDays,
     credentials,
-    ...(args.archiveSeparation ? { bucketPolicy: args.archiveSeparation.bucketPolicy } : {}),
+    writers: writers.map(({ cluster, projectId }) => ({ cluster, projectId })),
+    foreignProjectIds: args.archiveSeparation.foreignProjectIds,
   });
 
   // One push credential per collector, so the gateway admits only this environment's clusters.
@@ -154,6 +186,9 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     return [cluster.plan.name, { user: cluster.plan.name, password: pulumi.secret(password.result) }] as const;
   }));
 
+  // TLS for the push path: the program's own CA, trusted only by this environment's collectors.
+  const ingestTls = ingestCertificates(env, ops.endpoint, NAMESPACES.logs);
+
   const store = new AuditLogStore(`${env}-audit-logs`, {
     chart: config.audit.charts.loki,
     namespace: NAMESPACES.logs,
@@ -161,6 +196,7 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     storageSize: "50Gi",
     ingestNodePort: AUDIT_INGEST_PORT,
     pushCredentials: [...pushCredentials.values()],
+    tls: { certPem: ingestTls.certPem, keyPem: ingestTls.keyPem },
     queryNamespace: NAMESPACES.monitoring,
     provider: ops.provider,
   });
@@ -174,15 +210,21 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     provider: ops.provider,
   });
 
-  const remotePushUrl = ops.endpoint.apply((endpoint) => `http://${new URL(endpoint).hostname}:${AUDIT_INGEST_PORT}`);
+  const remotePushUrl = ops.endpoint.apply((endpoint) => `https://${new URL(endpoint).hostname}:${AUDIT_INGEST_PORT}`);
   for (const cluster of clusters) {
     new AuditCollector(`${cluster.plan.name}-audit-collector`, {
       chart: config.audit.charts.collector,
       namespace: NAMESPACES.collector,
       cluster: { name: cluster.plan.name, environment: env, site: cluster.plan.site, role: cluster.plan.role },
       lokiUrl: cluster === ops ? store.pushUrl : remotePushUrl,
-      lokiPush: pushCredentials.get(cluster.plan.name)!,
-      archive: { endpoint: archive.endpoint, bucket: archive.bucket, region: archiveSite.plan.config.region, credentials },
+      lokiPush: { ...pushCredentials.get(cluster.plan.name)!, caPem: ingestTls.caPem },
+      archive: {
+        endpoint: archive.endpoint,
+        bucket: archive.bucket,
+        region: archiveSite.plan.config.region,
+        credentials: writerOf.get(cluster.plan.name)!.credentials,
+        writer: { projectId: writerOf.get(cluster.plan.name)!.projectId, credentialResource: writerOf.get(cluster.plan.name)!.resourceName },
+      },
       ...(config.audit.siem ? { siem: config.audit.siem } : {}),
       // Secret from here on: the value came from a `--secret` config key (config/siem-auth.ts).
       ...(config.siemToken !== undefined ? { siemToken: pulumi.secret(config.siemToken) } : {}),
@@ -194,7 +236,41 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     argocdNamespace: config.argocd.namespace,
     registeredClusters: clusters.map((c) => c.plan.name),
     ...(deployKeyPublicOpenssh ? { deployKeyPublicOpenssh } : {}),
-    auditArchive: { endpoint: archive.endpoint, bucket: archive.bucket, lockMode: "COMPLIANCE", lockDays: config.audit.lockDays },
+    auditArchive: { endpoint: archive.endpoint, bucket: archive.bucket, readBack: archiveBucket.readBack },
     lokiRetentionDays: config.audit.retentionDays,
   };
+}
+
+/**
+ * The ingest gateway's CA and server certificate. The certificate names the
+ * ops VIP (what remote collectors dial, through HAProxy's TCP passthrough)
+ * and the gateway's in-cluster name (what the ops collector dials). Renewed
+ * by an `up` in the last 30 days of its two years.
+ */
+function ingestCertificates(env: string, opsEndpoint: pulumi.Output<string>, namespace: string) {
+  const caKey = new tls.PrivateKey(`${env}-audit-ingest-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" });
+  const ca = new tls.SelfSignedCert(`${env}-audit-ingest-ca`, {
+    privateKeyPem: caKey.privateKeyPem,
+    isCaCertificate: true,
+    subject: { commonName: `${env} audit ingest CA`, organization: "ske-platform" },
+    validityPeriodHours: 10 * 365 * 24,
+    allowedUses: ["cert_signing", "crl_signing"],
+  });
+  const key = new tls.PrivateKey(`${env}-audit-ingest-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" });
+  const host = opsEndpoint.apply((endpoint) => new URL(endpoint).hostname);
+  const request = new tls.CertRequest(`${env}-audit-ingest-csr`, {
+    privateKeyPem: key.privateKeyPem,
+    subject: { commonName: INGEST_GATEWAY_NAME, organization: "ske-platform" },
+    dnsNames: host.apply((h) => [ingestGatewayHost(namespace), ...(parseAddress(h) === undefined ? [h] : [])]),
+    ipAddresses: host.apply((h) => (parseAddress(h) === undefined ? [] : [h])),
+  });
+  const cert = new tls.LocallySignedCert(`${env}-audit-ingest-cert`, {
+    certRequestPem: request.certRequestPem,
+    caPrivateKeyPem: caKey.privateKeyPem,
+    caCertPem: ca.certPem,
+    validityPeriodHours: 2 * 365 * 24,
+    earlyRenewalHours: 30 * 24,
+    allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+  });
+  return { caPem: ca.certPem, certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
 }

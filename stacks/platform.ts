@@ -1,8 +1,8 @@
 import type * as openstack from "@pulumi/openstack";
-import type { LoadedConfig } from "../config/load";
+import { REPO_ROOT, type LoadedConfig } from "../config/load";
+import { committedOwnership, foreignProjectIdsOf } from "../config/cross-stack";
 import type { PlatformConfig } from "../config/schema";
-import { environmentBucketPolicy } from "../plan/bucket-policy";
-import { declaredProject, foreignProjects, type ProjectPlan } from "../plan/project-plan";
+import { declaredProject, type ProjectPlan } from "../plan/project-plan";
 import { buildPlatformPlan, type PlatformPlan } from "../plan/platform-plan";
 import { deployBackups, type BackupOutputs } from "./backups";
 import { readProjectPlan } from "../config/projects";
@@ -33,9 +33,9 @@ export interface PlatformOutputs {
  * One environment: everything a stack deploys, from validated config. The
  * same function runs under `pulumi up`, under the offline synth and in tests.
  */
-export function deployPlatform(loaded: LoadedConfig, checked?: { providers: ReadonlyMap<string, openstack.Provider>; projects?: ProjectPlan }): PlatformOutputs {
+export function deployPlatform(loaded: LoadedConfig, checked: { providers: ReadonlyMap<string, openstack.Provider>; projects: ProjectPlan }): PlatformOutputs {
   const plan: PlatformPlan = buildPlatformPlan(loaded.config, loaded.addressPlan);
-  const deployedSites = deploySites(plan, checked?.providers);
+  const deployedSites = deploySites(plan, checked.providers);
   const deployedClusters = deployClusters({ plan, config: loaded.config, sites: deployedSites });
   const deployRunners = deployDeployRunners({ plan, config: loaded.config, sites: deployedSites });
 
@@ -48,7 +48,7 @@ export function deployPlatform(loaded: LoadedConfig, checked?: { providers: Read
     clusters: deployedClusters,
     sites: deployedSites,
     ...(changeManagement ? { deployKeyPrivatePem: changeManagement.deployKeyPrivatePem } : {}),
-    ...(checked?.projects ? { archiveSeparation: archiveSeparation(plan, loaded.config.audit.archive, checked.projects) } : {}),
+    archiveSeparation: archiveSeparation(plan, loaded.config.audit.archive, checked.projects),
   });
 
   const backups = deployBackups({
@@ -72,10 +72,14 @@ export function deployPlatform(loaded: LoadedConfig, checked?: { providers: Read
   };
 }
 
-/** The archive's project and a bucket policy that denies every other environment's project. */
-function archiveSeparation(plan: PlatformPlan, archive: PlatformConfig["audit"]["archive"], projects: ProjectPlan) {
+/**
+ * The archive's project, and the projects its bucket policy denies: every
+ * other environment's declared projects and, because RGW sees each Keystone
+ * project as a user of its own, their archive writer projects too (from the
+ * committed stack files).
+ */
+export function archiveSeparation(plan: PlatformPlan, archive: PlatformConfig["audit"]["archive"], projects: ProjectPlan, committed = committedOwnership(REPO_ROOT)) {
   const own = declaredProject(projects, plan.environment, archive.site);
   if (!own) throw new Error(`${plan.environment}: openstack-projects.yaml declares no project for the archive site ${archive.site}`);
-  const foreign = foreignProjects(projects, plan.environment).map((p) => p.project.id);
-  return { projectId: own.id, bucketPolicy: JSON.stringify(environmentBucketPolicy(archive.bucket, foreign)) };
+  return { projectId: own.id, foreignProjectIds: foreignProjectIdsOf(plan.environment, projects, committed) };
 }

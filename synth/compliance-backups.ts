@@ -2,7 +2,8 @@
  * compliance.md's evidence for etcd backups: per cluster, the schedule, where
  * snapshots go, the object lock, and what the writer may do.
  */
-import { writerProblems } from "../plan/etcd-backup";
+import { policyDenials, policyGrants, policyProblems } from "../components/audit-trail/object-lock";
+import type { ArchiveWriter } from "../plan/bucket-policy";
 import { at, typeChain, type PolicyResource } from "../policy/model";
 
 const esc = (text: string) => text.replace(/\|/g, "\\|");
@@ -18,13 +19,19 @@ export function backupLines(resources: readonly PolicyResource[]): string[] {
     const writer = resources.find((r) => r.type === "openstack:identity/ec2CredentialV3:Ec2CredentialV3" && r.name === `${cluster}-etcd-backup-writer-s3`);
     let writerRights = "no writer credential";
     if (reconciler && writer) {
-      let policy: unknown;
+      const setting = (key: string) => String(at(reconciler.props, ["environment", key]));
+      let problems: string[];
       try {
-        policy = JSON.parse(String(at(reconciler.props, ["environment", "ARCHIVE_BUCKET_POLICY"])));
+        const writers = JSON.parse(setting("ARCHIVE_WRITERS")) as ArchiveWriter[];
+        const policyJson = setting("ARCHIVE_BUCKET_POLICY");
+        // Judged as the reconciler judges what it reads back, for this cluster's writer.
+        problems = policyProblems({ bucket, writers, foreignProjectIds: JSON.parse(setting("ARCHIVE_FOREIGN_PROJECTS")) as string[] }, policyGrants(policyJson), policyDenials(policyJson))
+          .filter((p) => !writers.some((w) => w.cluster !== cluster && p.includes(`writer of ${w.cluster}`)));
+        const named = writers.find((w) => w.cluster === cluster);
+        if (named?.projectId !== writer.props.projectId) problems.push(`the credential's project ${String(writer.props.projectId)} is not the policy's writer ${named?.projectId ?? "(none)"}`);
       } catch {
-        policy = undefined;
+        problems = ["the bucket's settings are not readable"];
       }
-      const problems = writerProblems(policy, bucket, { cluster, projectId: String(writer.props.projectId) });
       writerRights = problems.length === 0 ? `put only, under ${String(env.BACKUP_PREFIX)}; delete, read and bucket settings denied` : `PROBLEMS: ${problems.join("; ")}`;
     }
     const expire = reconciler ? at(reconciler.props, ["environment", "ARCHIVE_EXPIRE_DAYS"]) : undefined;

@@ -7,7 +7,7 @@ import { grantsOutside, undeniedProjects } from "../plan/bucket-policy";
 import { foreignProjects, placedProjects } from "../plan/project-plan";
 import type { PolicyContext, PolicyResource } from "../policy/model";
 import { OPAQUE } from "../policy/model";
-import { bucketsOf } from "../policy/project-separation";
+import { bucketsOf, ownProjectIds } from "../policy/project-separation";
 
 const code = (text: string) => `\`${text}\``;
 const esc = (text: string) => text.replace(/\|/g, "\\|");
@@ -28,7 +28,7 @@ export function projectLines(ctx: PolicyContext): string[] {
 }
 
 export function bucketLines(ctx: PolicyContext, resources: readonly PolicyResource[]): string[] {
-  const own = Object.values(ctx.projects.environments[ctx.environment]).map((p) => p.id);
+  const own = ownProjectIds(ctx);
   const foreign = foreignProjects(ctx.projects, ctx.environment);
   const rows = bucketsOf(resources).map((b) => {
     if (b.policy === undefined || b.policy === OPAQUE) return `| ${esc(b.bucket)} | ${b.policy === OPAQUE ? "unknown at preview" : "none"} | - | - |`;

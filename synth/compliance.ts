@@ -7,10 +7,11 @@ import { evidenceSummary, isControlPlaneApplyStep, stepNode } from "../policy/ap
 import type { BranchProtectionSettings } from "../plan/change-management";
 import { assessBranchProtection } from "../plan/scorecard";
 import type { PolicyResult } from "../policy/evaluate";
-import { CONTROLS, at, type ControlId, type PolicyContext, type PolicyResource, type StackOutput } from "../policy/model";
+import { CONTROLS, at, typeChain, type ControlId, type PolicyContext, type PolicyResource, type StackOutput } from "../policy/model";
 import { TYPES, isStatefulResource } from "../policy/policies";
 import { bucketLines, projectLines } from "./compliance-projects";
 import { backupLines } from "./compliance-backups";
+import { bucketsOf } from "../policy/project-separation";
 import { securityMatrix } from "./summary";
 import { deployRunnerComplianceLines } from "./deploy-runner-reach";
 import type { RecordedResource } from "./mock-runtime";
@@ -60,6 +61,33 @@ export function rulesetSettings(ruleset: PolicyResource, hasCodeOwnersFile: bool
   };
 }
 
+
+/**
+ * The archive's writers as the reconciler's bucket policy grants them, and
+ * what the last run read back from RGW (offline synth reads nothing, and
+ * says so rather than repeating the configured lock).
+ */
+function archiveEvidence(resources: readonly PolicyResource[], outputs: readonly StackOutput[]): string[] {
+  const reconcile = resources.find((r) => r.type === "command:local:Command" && String(r.props.create ?? "").includes("audit-archive-bucket") && !typeChain(r).includes("ske:backup:EtcdBackupBucket"));
+  if (!reconcile) return [];
+  // The document the reconciler sets, read as both policies read it.
+  const policy = bucketsOf([reconcile])[0]?.policy as { Statement?: unknown } | undefined;
+  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : [String(v)]);
+  const rows: string[][] = Array.isArray(policy?.Statement)
+    ? (policy.Statement as { Effect: string; Principal: unknown; Action: unknown; Resource: unknown; NotResource?: unknown }[]).map((st) => [
+      st.Effect,
+      st.Principal === "*" ? "*" : list((st.Principal as { AWS?: unknown } | undefined)?.AWS).join(", "),
+      list(st.Action).join(", "),
+      st.NotResource !== undefined ? `all but ${list(st.NotResource).join(", ")}` : list(st.Resource).join(", "),
+    ])
+    : [["?", "not readable", "", ""]];
+  const readBack = outputs.filter((o) => o.path.startsWith("gitops.auditArchive.readBack.")).map((o) => `${code(o.path.replace("gitops.auditArchive.readBack.", ""))} ${JSON.stringify(o.value)}`);
+  return [
+    "Archive bucket policy, one document (each collector writes as its own Keystone project; the deploy identity owns the bucket and is never a writer; every other environment's project is denied everything):", "",
+    ...table(["effect", "principal", "actions", "resources"], rows), "",
+    `Archive object lock and policy as read back from RGW by this run: ${readBack.join(", ") || "no read-back output"}.`, "",
+  ];
+}
 
 export interface ComplianceReportInput {
   ctx: PolicyContext;
@@ -137,6 +165,7 @@ export function renderComplianceReport(input: ComplianceReportInput): string {
     ...table(["control-plane node", "settings"], nodes.map(([n, s]) => [n, s])), "",
     "Auditor bindings:", "", ...table(["binding", "role"], auditorBindings), "",
     "Audit collectors and their sinks (append-only archive, SIEM when configured):", "", ...table(["release", "sinks"], collectors), "",
+    ...archiveEvidence(resources, outputs),
     `Stack outputs: ${outputs.filter((o) => o.secret).length} secret, ${outputs.filter((o) => o.secret === false).length} plain; secret: ${outputs.filter((o) => o.secret).map((o) => code(o.path)).join(", ") || "none"}.`, "",
     "Policies:", "", ...policyTable(forControl("6.5-audit")), "");
 

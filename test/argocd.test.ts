@@ -271,7 +271,7 @@ describe("what the GitOps layer refuses or skips", () => {
 
   it("generates its own deploy key when the GitHub layer hands none over, exporting only the public half", async () => {
     const run = await runGitOps("test", () => ({ deployKeyPrivatePem: undefined }));
-    expect(ofType(run.resources, "tls:index/privateKey:PrivateKey")).toHaveLength(1);
+    expect(ofType(run.resources, "tls:index/privateKey:PrivateKey").filter((k) => k.name.includes("deploy-key")).map((k) => k.name)).toEqual(["test-argocd-deploy-key"]);
     expect(pulumi.Output.isInstance(run.result!.deployKeyPublicOpenssh)).toBe(true);
     const repo = ofType(run.resources, SECRET).find((r) => (r.inputs["metadata"] as any)?.labels?.["argocd.argoproj.io/secret-type"] === "repository")!;
     expect(run.revealed(SECRET, repo.name).stringData.sshPrivateKey).toBe("FAKE-PEM-test-argocd-deploy-key");

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { COLLECTOR_POD_SECURITY, COLLECTOR_UID, TALOS_AUDIT_LOG_DIR, collectorNetworkPolicySpec, collectorValues } from "../components/audit-trail";
+import { COLLECTOR_POD_SECURITY, COLLECTOR_UID, INGEST_CA_CONFIGMAP, INGEST_CA_DIR, TALOS_AUDIT_LOG_DIR, collectorNetworkPolicySpec, collectorValues } from "../components/audit-trail";
 import { loadStack, runGitOps, type GitOpsRun } from "./support/gitops-fixture";
 import { ofType } from "./support/stacks";
 
@@ -64,7 +64,9 @@ describe("in every cluster of production", () => {
     for (const release of releases) {
       const v = release.inputs["values"] as typeof values;
       expect(v.defaultVolumes).toEqual([]);
-      expect(v.extraVolumeMounts).toEqual(values.extraVolumeMounts);
+      // The audit log, read-only, and the ingest CA the Loki sink verifies against: nothing else.
+      expect(v.extraVolumeMounts).toEqual([...values.extraVolumeMounts, { name: "ingest-ca", mountPath: INGEST_CA_DIR, readOnly: true }]);
+      expect(v.extraVolumes).toEqual([...values.extraVolumes, { name: "ingest-ca", configMap: { name: INGEST_CA_CONFIGMAP } }]);
       expect(v.podSecurityContext.runAsUser).toBe(65534);
     }
     // One per cluster; the ops cluster also has Loki's own, which is not the collector's.

@@ -11,7 +11,7 @@ import {
 import { lokiIngestAuthenticated } from "../policy/audit-trail-controls";
 import type { PolicyResource } from "../policy/model";
 import { AUDIT_INGEST_PORT } from "../plan/security-rules";
-import { loadStack, runGitOps, type GitOpsRun } from "./support/gitops-fixture";
+import { fakeEndpoint, loadStack, runGitOps, type GitOpsRun } from "./support/gitops-fixture";
 import { STACKS, ofType } from "./support/stacks";
 
 const SERVICE = "kubernetes:core/v1:Service";
@@ -27,6 +27,7 @@ describe("the ingest gateway's nginx config", () => {
 
   it("proxies only the push path, behind basic auth, POST only, and refuses everything else", () => {
     expect(gatewayConfigFacts(config)).toEqual({
+      tlsOnly: true,
       proxiedLocations: [`= ${LOKI_PUSH_PATH}`],
       authenticatedLocations: [`= ${LOKI_PUSH_PATH}`],
       catchAllRefuses: true,
@@ -41,6 +42,8 @@ describe("the ingest gateway's nginx config", () => {
     expect(gatewayConfigFacts(widened)).toMatchObject({ proxiedLocations: [`= ${LOKI_PUSH_PATH}`, "/"], catchAllRefuses: false });
     const open = config.replace(/      auth_basic "audit ingest";\n/, "");
     expect(gatewayConfigFacts(open).authenticatedLocations).toEqual([]);
+    expect(gatewayConfigFacts(config.replace(" ssl;", ";")).tlsOnly).toBe(false);
+    expect(gatewayConfigFacts(config.replace("  server {\n", "  server {\n    listen 8080;\n")).tlsOnly).toBe(false);
   });
 });
 
@@ -104,6 +107,30 @@ describe.each(STACKS)("the Loki ingest of %s under mocks", (stack) => {
     }
   });
 
+  it("speaks TLS with a certificate from the environment's own ingest CA, which every collector verifies", () => {
+    const [tls] = ofType(run.resources, SECRET).filter((s) => s.name.endsWith("-ingest-gateway-tls"));
+    expect(tls!.inputs["type"]).toBe("kubernetes.io/tls");
+    expect(tls!.secretPaths).toContain("stringData");
+    expect(JSON.stringify(tls!.inputs)).not.toContain(`FAKE-PEM-${stack}-audit-ingest-key`);
+    expect(run.revealed(SECRET, tls!.name).stringData["tls.key"]).toBe(`FAKE-PEM-${stack}-audit-ingest-key`);
+    expect(run.revealed(SECRET, tls!.name).stringData["tls.crt"]).toBe(`-----BEGIN CERTIFICATE-----\nFAKE-CERT-${stack}-audit-ingest-cert\n-----END CERTIFICATE-----\n`);
+    const [csr] = ofType(run.resources, "tls:index/certRequest:CertRequest");
+    expect(csr!.inputs["dnsNames"]).toEqual(["loki-ingest-gateway.audit-logs.svc.cluster.local", new URL(fakeEndpoint(ops.name)).hostname]);
+    for (const cluster of plan.clusters) {
+      const release = ofType(run.resources, RELEASE).find((r) => r.inputs["chart"] === "vector" && providerOf(r) === `${cluster.name}-k8s`)!;
+      const values = release.inputs["values"] as any;
+      expect(values.customConfig.sinks.loki.endpoint).toMatch(/^https:\/\//);
+      expect(values.customConfig.sinks.loki.tls).toEqual({ ca_file: "/etc/ske/ingest-ca/ca.crt", verify_certificate: true, verify_hostname: true });
+      // Beside the audit log the collector reads (least privilege), only the CA, read-only.
+      expect(values.extraVolumeMounts).toEqual([
+        { name: "apiserver-audit-log", mountPath: "/var/log/audit/kube", readOnly: true },
+        { name: "ingest-ca", mountPath: "/etc/ske/ingest-ca", readOnly: true },
+      ]);
+      const ca = ofType(run.resources, CONFIGMAP).find((c) => c.name === `${cluster.name}-audit-collector-ingest-ca`)!;
+      expect((ca.inputs["data"] as any)["ca.crt"]).toBe(`-----BEGIN CERTIFICATE-----\nFAKE-CERT-${stack}-audit-ingest-ca\n-----END CERTIFICATE-----\n`);
+    }
+  });
+
   it("lets only the gateway and Grafana reach Loki's API inside the ops cluster", () => {
     const [policy] = ofType(run.resources, NETPOL);
     expect(policy!.inputs["spec"]).toMatchObject({
@@ -139,7 +166,7 @@ describe("loki-ingest-authenticated-push-only", () => {
   });
 
   it("fails when the gateway proxies more than the push path, or without auth", () => {
-    const widened = replace((r) => r.type === CONFIGMAP, (p) => {
+    const widened = replace((r) => r.type === CONFIGMAP && r.name.endsWith("-ingest-gateway-config"), (p) => {
       p.data["nginx.conf"] = p.data["nginx.conf"].replace("location / { return 404; }", "location / { proxy_pass http://loki:3100; }").replace(/      auth_basic "audit ingest";\n/, "");
     });
     expect(judge(widened)).toEqual([
@@ -148,6 +175,15 @@ describe("loki-ingest-authenticated-push-only", () => {
       "the ingest gateway proxies / without basic auth",
       "the ingest gateway does not refuse every other path",
     ]);
+  });
+
+  it("fails a gateway without TLS, and a collector that pushes over plain HTTP or without verifying", () => {
+    const plain = replace((r) => r.type === CONFIGMAP && r.name.endsWith("-ingest-gateway-config"), (p) => { p.data["nginx.conf"] = p.data["nginx.conf"].replace(" ssl;", ";"); });
+    expect(judge(plain)).toEqual(["the ingest gateway accepts connections without TLS, so push credentials travel in clear"]);
+    const http = replace((r) => r.type === RELEASE && r.props.chart === "vector" && r.name.includes("mgmt"), (p) => { p.values.customConfig.sinks.loki.endpoint = p.values.customConfig.sinks.loki.endpoint.replace("https:", "http:"); });
+    expect(judge(http)).toEqual([expect.stringMatching(/^test-osl2-mgmt-audit-collector-vector pushes to http:\/\/.* without verified TLS$/)]);
+    const unverified = replace((r) => r.type === RELEASE && r.props.chart === "vector" && r.name.includes("mgmt"), (p) => { p.values.customConfig.sinks.loki.tls.verify_certificate = false; });
+    expect(judge(unverified)).toEqual([expect.stringMatching(/without verified TLS$/)]);
   });
 
   it("fails a collector that pushes without a credential or with an inline password, and a missing NetworkPolicy", () => {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { TALOS_AUDIT_LOG_DIR, collectorValues } from "../components/audit-trail";
+import { INGEST_CA_CONFIGMAP, INGEST_CA_DIR, INGEST_CA_KEY, TALOS_AUDIT_LOG_DIR, collectorValues } from "../components/audit-trail";
 import { ADMIN_GROUP } from "../components/cluster";
 import {
   COLLECTOR_GUARD_NAME,
@@ -91,9 +91,12 @@ describe("the audit-trail guard (ValidatingAdmissionPolicy), evaluated as CEL", 
 function renderedCollectorPod() {
   const values = collectorValues({
     cluster: { name: "production-osl2-mgmt", environment: "production", site: "osl2", role: "management" },
-    lokiUrl: "http://loki:3100",
+    lokiUrl: "https://loki-ingest-gateway.audit-logs.svc.cluster.local:8443",
     archive: { endpoint: "https://s3.example.net", bucket: "b", region: "osl2" },
     credentialsSecret: "audit-archive-credentials",
+    // As the component renders it: the ingest CA mounted for the Loki sink's TLS.
+    lokiPushUser: "production-osl2-mgmt",
+    lokiCa: { configMap: INGEST_CA_CONFIGMAP, dir: INGEST_CA_DIR, key: INGEST_CA_KEY },
   });
   return {
     spec: {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ensureBucketPolicy } from "../components/audit-trail/bucket-policy";
-import type { S3Request, S3Response } from "../components/audit-trail/object-lock";
+import type { AddressInfo } from "node:net";
+import { archiveClient, ensureArchiveBucket, type ArchiveBucketSpec } from "../components/audit-trail/object-lock";
 import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { readProjectPlan } from "../config/projects";
-import { environmentBucketPolicy, projectPrincipal } from "../plan/bucket-policy";
+import { archiveBucketPolicy, environmentBucketPolicy, projectPrincipal, undeniedProjects } from "../plan/bucket-policy";
 import { foreignProjects, type ProjectPlan } from "../plan/project-plan";
 import { policyContext } from "../policy/context";
 import { evaluatePolicies } from "../policy/evaluate";
@@ -12,6 +12,7 @@ import { objectStorageInEnvironment, projectsSeparated } from "../policy/project
 import { renderComplianceReport } from "../synth/compliance";
 import { readStackFile } from "../synth/stack-file";
 import { STACKS, ofType, stackFilePath, synthOk } from "./support/stacks";
+import { fakeRgw } from "./support/fake-rgw";
 
 const contextOf = (stack: string, projects?: ProjectPlan): PolicyContext => {
   const { config, addressPlan } = loadPlatformConfig(readStackFile(stackFilePath(stack), stack), readAddressPlan());
@@ -56,6 +57,11 @@ describe("the bucket policy that keeps a bucket in its environment", () => {
     expect(result.compliance.report).toContain(`| ${site.bucket} | denies everything to ${foreignProjects(plan, env).map((p) => `${p.environment}/${p.site}`).join(", ")} | nothing outside the environment |`);
     const [ec2] = ofType(result.resources, "openstack:identity/ec2CredentialV3:Ec2CredentialV3");
     expect(ec2!.inputs.projectId).toBe(plan.environments[env][site.site]!.id);
+    // RGW sees every Keystone project as a user of its own: the other environments' archive writers are denied too.
+    const document = JSON.parse((command!.inputs["triggers"] as string[])[4]!) as unknown;
+    const otherWriters = STACKS.filter((s) => s !== stack).flatMap((s) => Object.values((JSON.parse(readStackFile(stackFilePath(s), s).values["ske-platform:audit"]!) as { archive: { writerProjects: Record<string, string> } }).archive.writerProjects));
+    expect(otherWriters.length).toBeGreaterThan(0);
+    expect(undeniedProjects(document, site.bucket, [...foreignProjects(plan, env).map((p) => p.project.id), ...otherWriters])).toEqual([]);
   });
 });
 
@@ -72,7 +78,7 @@ describe("object-storage-in-environment", () => {
     const toStaging = denyOthers();
     toStaging.Statement.push({ Sid: "ReadForStaging", Effect: "Allow", Principal: { AWS: [projectPrincipal(stagingOsl2.id)] }, Action: "s3:GetObject", Resource: "arn:aws:s3:::ske-production-audit/*" });
     expect(judge(objectStorageInEnvironment, [archive(toStaging)])).toEqual([
-      `bucket ske-production-audit: statement ReadForStaging grants "s3:GetObject" to arn:aws:iam::${stagingOsl2.id}:root, outside this environment's projects`,
+      `bucket ske-production-audit: statement ReadForStaging grants "s3:GetObject" to arn:aws:iam:::user/${stagingOsl2.id}, outside this environment's projects`,
     ]);
     const toUser = denyOthers();
     toUser.Statement.push({ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${stagingOsl2.id}:user/backup` }, Action: "s3:ListBucket", Resource: "arn:aws:s3:::ske-production-audit" });
@@ -147,36 +153,43 @@ describe("openstack-projects-separated", () => {
   });
 });
 
-describe("ensureBucketPolicy against an S3 double", () => {
-  function fakeS3() {
-    let stored: string | undefined;
-    const calls: S3Request[] = [];
-    const send = async (request: S3Request): Promise<S3Response> => {
-      calls.push(request);
-      if (request.method === "GET") return stored === undefined ? { status: 404, body: "<Code>NoSuchBucketPolicy</Code>" } : { status: 200, body: stored };
-      if (request.method === "PUT") { stored = request.body; return { status: 204, body: "" }; }
-      return { status: 405, body: "" };
-    };
-    return { send, calls, stored: () => stored };
-  }
-  const spec = { endpoint: "https://s3.example.net", bucket: "audit", region: "osl2" };
+describe("the archive reconciler sets the environment's deny and reads it back", () => {
+  const writers = [{ cluster: "production-osl2-ops", projectId: "5b0e7c1d2a3f4e5d8c6b7a8f9e0d1c01" }];
+  const withServer = async (rgw: ReturnType<typeof fakeRgw>, run: (endpoint: string) => Promise<void>) => {
+    await new Promise<void>((resolve) => rgw.server.listen(0, "127.0.0.1", resolve));
+    try {
+      await run(`http://127.0.0.1:${(rgw.server.address() as AddressInfo).port}`);
+    } finally {
+      await new Promise<void>((resolve) => rgw.server.close(() => resolve()));
+    }
+  };
+  const specAt = (endpoint: string): ArchiveBucketSpec => ({
+    endpoint, bucket: "audit", region: "osl2", mode: "COMPLIANCE", days: 365, writers, foreignProjectIds: foreignOfProduction,
+    policy: JSON.stringify(archiveBucketPolicy("audit", writers, foreignOfProduction)),
+  });
   const credentials = { accessKeyId: "AK", secretAccessKey: "SK" };
-  const policy = JSON.stringify(environmentBucketPolicy("audit", foreignOfProduction));
 
-  it("puts the policy, signed, reads it back, and changes nothing the second time", async () => {
-    const s3 = fakeS3();
-    expect(await ensureBucketPolicy(spec, policy, credentials, s3.send)).toEqual({ changed: true });
-    const put = s3.calls.find((c) => c.method === "PUT")!;
-    expect(put.url).toBe("https://s3.example.net/audit?policy");
-    expect(put.headers["authorization"]).toMatch(/^AWS4-HMAC-SHA256 Credential=AK\/\d{8}\/osl2\/s3\/aws4_request/);
-    expect(JSON.parse(s3.stored()!)).toEqual(JSON.parse(policy));
-    const before = s3.calls.length;
-    expect(await ensureBucketPolicy(spec, policy, credentials, s3.send)).toEqual({ changed: false });
-    expect(s3.calls.slice(before).filter((c) => c.method === "PUT")).toEqual([]);
+  it("puts the one document, reads back every other environment's deny, and changes nothing the second time", async () => {
+    const rgw = fakeRgw();
+    await withServer(rgw, async (endpoint) => {
+      const client = await archiveClient(specAt(endpoint), credentials);
+      const { readBack } = await ensureArchiveBucket(client, specAt(endpoint));
+      expect(JSON.parse(rgw.buckets.get("audit")!.policy!)).toEqual(archiveBucketPolicy("audit", writers, foreignOfProduction));
+      expect(undeniedProjects(JSON.parse(rgw.buckets.get("audit")!.policy!), "audit", foreignOfProduction)).toEqual([]);
+      expect(readBack.denials.filter((d) => d.actions.includes("s3:*")).map((d) => d.principal).sort()).toEqual(foreignOfProduction.map(projectPrincipal).sort());
+      rgw.calls.length = 0;
+      await ensureArchiveBucket(client, specAt(endpoint));
+      expect(rgw.calls.filter((c) => c.startsWith("PUT"))).toEqual([]);
+      client.destroy();
+    });
   });
 
   it("fails when the store does not keep what was put", async () => {
-    const send = async (request: S3Request): Promise<S3Response> => (request.method === "GET" ? { status: 200, body: "{}" } : { status: 204, body: "" });
-    await expect(ensureBucketPolicy(spec, policy, credentials, send)).rejects.toThrow(/reports policy \{\} after PutBucketPolicy/);
+    const rgw = fakeRgw({ keepsPolicy: false });
+    await withServer(rgw, async (endpoint) => {
+      const client = await archiveClient(specAt(endpoint), credentials);
+      await expect(ensureArchiveBucket(client, specAt(endpoint))).rejects.toThrow(/does not deny everything to other environments' projects/);
+      client.destroy();
+    });
   });
 });

@@ -64,7 +64,10 @@ describe("the renewal window of the client certificates", () => {
 describe.each(STACKS)("%s: every client certificate the program signs", (stack) => {
   it("carries the stated lifetime and renewal window, and policy client-certificates-renewed passes", async () => {
     const result = await synthOk(stack);
-    const certs = ofType(result.resources, "tls:index/locallySignedCert:LocallySignedCert");
+    const signed = ofType(result.resources, "tls:index/locallySignedCert:LocallySignedCert");
+    const certs = signed.filter((c) => (c.inputs.allowedUses as string[]).includes("client_auth"));
+    // The one other certificate is the audit ingest gateway's server certificate, which no one logs in with.
+    expect(signed.filter((c) => !certs.includes(c)).map((c) => [c.name, c.inputs.allowedUses])).toEqual([[`${result.environment}-audit-ingest-cert`, ["digital_signature", "key_encipherment", "server_auth"]]]);
     const clusters = ofType(result.resources, "ske:cluster:Cluster").map((c) => c.name);
     // Per cluster: the admin kubeconfig, the os:admin talosconfig and the etcd backup's os:etcd:backup talosconfig.
     expect(certs.map((c) => c.name).sort()).toEqual(clusters.flatMap((c) => [`${c}-admin`, `${c}-talos-admin`, `${c}-etcd-backup-talos`]).sort());
@@ -95,5 +98,13 @@ describe("policy client-certificates-renewed", () => {
     ]);
     expect(clientCertificatesRenewed.validate(cert({ validityPeriodHours: "[opaque]", earlyRenewalHours: 720 }), {} as never)).toEqual(["production-osl2-ops-admin: its lifetime is not known at preview"]);
     expect(clientCertificatesRenewed.validate(cert({ validityPeriodHours: 2160, earlyRenewalHours: 720 }), {} as never)).toEqual([]);
+  });
+
+  it("judges every certificate that can authenticate a client, or whose uses are unknown, and no server-only one", () => {
+    expect(clientCertificatesRenewed.appliesTo(cert({ allowedUses: ["digital_signature", "client_auth"] }), {} as never)).toBe(true);
+    expect(clientCertificatesRenewed.appliesTo(cert({ allowedUses: ["client_auth", "server_auth"] }), {} as never)).toBe(true);
+    expect(clientCertificatesRenewed.appliesTo(cert({ allowedUses: "[opaque]" }), {} as never)).toBe(true);
+    expect(clientCertificatesRenewed.appliesTo(cert({}), {} as never)).toBe(true);
+    expect(clientCertificatesRenewed.appliesTo(cert({ allowedUses: ["digital_signature", "key_encipherment", "server_auth"] }), {} as never)).toBe(false);
   });
 });

@@ -15,8 +15,11 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signRequest } from "../components/audit-trail/object-lock";
-import { backupBucketPolicy, backupPrefix } from "../plan/etcd-backup";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { archiveClient } from "../components/audit-trail/object-lock";
+import { archiveBucketPolicy } from "../plan/bucket-policy";
+import { backupPrefix } from "../plan/etcd-backup";
+import { fakeRgw } from "./support/fake-rgw";
 import { ROOT } from "./support/stacks";
 
 const run = promisify(execFile);
@@ -117,18 +120,33 @@ async function upload(snapshot: Buffer, overrides: Record<string, string> = {}) 
 }
 
 describe("the uploader's SigV4 signer", () => {
-  it("signs exactly as the audit archive's reconciler (object-lock.ts) does", async () => {
-    const mod = await loadScript();
-    const now = new Date("2026-11-29T12:34:56.789Z");
-    for (const [url, body, headers] of [
-      ["https://s3.osl2.ske.example.net/ske-test-osl2-etcd-backups/test-osl2-ops/20261129T123456Z.etcd.enc", "snapshot bytes", { "content-md5": "abc==", "content-type": "application/octet-stream" }],
-      ["https://s3.sto2.ske.example.net/b/k%20with%20space?versionId=x&a=1", "", {}],
-      ["http://127.0.0.1:9000/bucket/a/b/c", "{\"json\":true}", { "content-length": "13" }],
-    ] as const) {
-      const reference = signRequest({ method: "PUT", url, headers: { ...headers }, body }, CREDENTIALS, REGION, now);
-      const ours = mod.signV4({ method: "PUT", url, headers: { ...headers }, payloadHash: createHash("sha256").update(body).digest("hex") }, CREDENTIALS, REGION, now);
-      expect(ours.authorization).toBe(reference.authorization);
+  // The fake S3 recomputes every signature with the uploader's signer; the AWS SDK's own signer is the reference.
+  const sdkPut = async (key: string, body: string, credentials = CREDENTIALS) => {
+    const client = await archiveClient({ endpoint, region: REGION }, credentials);
+    try {
+      return await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ContentType: "application/octet-stream" }));
+    } finally {
+      client.destroy();
     }
+  };
+
+  it("signs exactly as the AWS SDK's S3 client does", async () => {
+    const before = s3.stored.length;
+    for (const [key, body] of [
+      [`${backupPrefix(CLUSTER)}20261129T123456Z.etcd.enc`, "snapshot bytes"],
+      [`${backupPrefix(CLUSTER)}k with space+plus=(x)*!`, "{\"json\":true}"],
+      [`${backupPrefix(CLUSTER)}a/b/c`, "x"],
+    ] as const) {
+      expect((await sdkPut(key, body)).$metadata.httpStatusCode).toBe(200);
+    }
+    expect(s3.stored.slice(before).map((o) => o.key)).toEqual([
+      `${backupPrefix(CLUSTER)}20261129T123456Z.etcd.enc`,
+      `${backupPrefix(CLUSTER)}k with space+plus=(x)*!`,
+      `${backupPrefix(CLUSTER)}a/b/c`,
+    ]);
+    // And a signature with another secret is refused, so the comparison can fail.
+    await expect(sdkPut(`${backupPrefix(CLUSTER)}forged`, "x", { ...CREDENTIALS, secretAccessKey: "another-secret" })).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    expect(s3.refusals.splice(0)).toEqual(["SignatureDoesNotMatch"]);
   });
 });
 
@@ -183,51 +201,38 @@ describe("snapshot to bucket, and back", () => {
 
 describe("the backup bucket, made by the archive's reconciler as the program runs it", () => {
   it("creates it locked in COMPLIANCE, puts the put-only policy and the expiry, every call signed by the owner, and changes nothing on a second run", async () => {
+    const mod = await loadScript();
     const owner = { accessKeyId: "OWNERKEY", secretAccessKey: "owner-secret" };
-    const state: { exists: boolean; lock?: string; policy?: string; lifecycle?: string } = { exists: false };
-    const seen: string[] = [];
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const body = Buffer.concat(chunks).toString("utf8");
-        const url = `http://${req.headers.host}${req.url}`;
-        const signed = /SignedHeaders=([^,]+)/.exec(String(req.headers.authorization))?.[1]?.split(";") ?? [];
-        const extra = Object.fromEntries(signed.filter((h) => !["host", "x-amz-date", "x-amz-content-sha256"].includes(h)).map((h) => [h, String(req.headers[h])]));
+    // Every call the reconciler makes must carry the owner's signature, recomputed here by the uploader's signer.
+    const rgw = fakeRgw({
+      authorize: (req, body) => {
+        const payloadHash = createHash("sha256").update(body).digest("hex");
+        if (req.headers["x-amz-content-sha256"] !== payloadHash) return "XAmzContentSHA256Mismatch";
+        const auth = String(req.headers.authorization);
+        const signed = /SignedHeaders=([^,]+)/.exec(auth)?.[1]?.split(";") ?? [];
+        const headers = Object.fromEntries(signed.filter((h) => !["host", "x-amz-date", "x-amz-content-sha256"].includes(h)).map((h) => [h, String(req.headers[h])]));
         const amz = String(req.headers["x-amz-date"]);
         const when = new Date(`${amz.slice(0, 4)}-${amz.slice(4, 6)}-${amz.slice(6, 8)}T${amz.slice(9, 11)}:${amz.slice(11, 13)}:${amz.slice(13, 15)}Z`);
-        const expected = signRequest({ method: req.method!, url, headers: extra, body }, owner, REGION, when);
-        if (expected.authorization !== req.headers.authorization) return res.writeHead(403).end("SignatureDoesNotMatch");
-        const query = new URL(url).search;
-        seen.push(`${req.method} ${query || "/"}`);
-        const md5ok = () => req.headers["content-md5"] === createHash("md5").update(body).digest("base64");
-        if (req.method === "HEAD") return res.writeHead(state.exists ? 200 : 404).end();
-        if (req.method === "PUT" && query === "") {
-          if (req.headers["x-amz-bucket-object-lock-enabled"] !== "true") return res.writeHead(400).end("no object lock");
-          state.exists = true;
-          state.lock = "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>";
-          return res.writeHead(200).end();
-        }
-        const key = ({ "?object-lock": "lock", "?policy": "policy", "?lifecycle": "lifecycle" } as const)[query as "?policy"];
-        if (!key) return res.writeHead(405).end();
-        if (req.method === "GET") return state[key] ? res.writeHead(200).end(state[key]) : res.writeHead(404).end("NoSuch");
-        if (key !== "policy" && !md5ok()) return res.writeHead(400).end("InvalidDigest");
-        state[key] = body;
-        return res.writeHead(200).end();
-      });
+        const expected = mod.signV4({ method: req.method!, url: `http://${req.headers.host}${req.url}`, headers, payloadHash }, owner, REGION, when);
+        return expected.authorization === auth ? undefined : "SignatureDoesNotMatch";
+      },
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as { port: number }).port;
-    const policy = JSON.stringify(backupBucketPolicy(BUCKET, ["9f3c1a7e2b5d4c6e8a0b1c2d3e4f5001"], [{ cluster: CLUSTER, projectId: "9f3c1a7e2b5d4c6e8a0b1c2d3e4f7001" }]));
-    const reconcile = () => run("npx", ["--no-install", "tsx", "scripts/audit-archive-bucket.ts"], {
+    await new Promise<void>((resolve) => rgw.server.listen(0, "127.0.0.1", resolve));
+    const port = (rgw.server.address() as { port: number }).port;
+    const writers = [{ cluster: CLUSTER, projectId: "9d3a61c24b7e4f1a8c256e0f3b2a9e01" }];
+    const foreign = ["9f3c1a7e2b5d4c6e8a0b1c2d3e4f5001"];
+    const policy = JSON.stringify(archiveBucketPolicy(BUCKET, writers, foreign));
+    const reconcile = () => run(NODE, ["scripts/audit-archive-bucket.cjs", "reconcile"], {
       cwd: ROOT,
       env: {
-        PATH: `${path.join(ROOT, "node_modules", ".bin")}:${process.env.PATH ?? ""}`,
+        PATH: process.env.PATH ?? "",
         ARCHIVE_ENDPOINT: `http://127.0.0.1:${port}`,
         ARCHIVE_BUCKET: BUCKET,
         ARCHIVE_REGION: REGION,
         ARCHIVE_LOCK_MODE: "COMPLIANCE",
         ARCHIVE_LOCK_DAYS: "14",
+        ARCHIVE_WRITERS: JSON.stringify(writers),
+        ARCHIVE_FOREIGN_PROJECTS: JSON.stringify(foreign),
         ARCHIVE_ACCESS_KEY_ID: owner.accessKeyId,
         ARCHIVE_SECRET_ACCESS_KEY: owner.secretAccessKey,
         ARCHIVE_BUCKET_POLICY: policy,
@@ -236,18 +241,19 @@ describe("the backup bucket, made by the archive's reconciler as the program run
     });
     try {
       const first = await reconcile();
-      expect(first.stdout).toContain(`${BUCKET}: created; object lock COMPLIANCE for 14 days`);
-      expect(first.stdout).toContain(`${BUCKET}: objects expire 14 days after they are written (set)`);
-      expect(state.lock).toContain("<Mode>COMPLIANCE</Mode><Days>14</Days>");
-      expect(JSON.parse(state.policy!)).toEqual(JSON.parse(policy));
-      expect(state.lifecycle).toContain("<Expiration><Days>14</Days></Expiration>");
-      seen.length = 0;
+      expect(JSON.parse(first.stdout)).toMatchObject({ bucket: BUCKET, objectLock: { enabled: true, mode: "COMPLIANCE", days: 14 }, expireDays: 14 });
+      const stored = rgw.buckets.get(BUCKET)!;
+      expect(stored.lock).toContain("<Mode>COMPLIANCE</Mode><Days>14</Days>");
+      expect(JSON.parse(stored.policy!)).toEqual(JSON.parse(policy));
+      expect(stored.lifecycle).toContain("<Expiration><Days>14</Days></Expiration>");
+      expect(rgw.calls).toEqual(expect.arrayContaining(["PUT bucket", "PUT object-lock", "PUT policy", "PUT lifecycle", "GET acl"]));
+      rgw.calls.length = 0;
       const second = await reconcile();
-      expect(second.stdout).toContain("bucket policy unchanged");
-      expect(second.stdout).toContain("(unchanged)");
-      expect(seen.filter((s) => s.startsWith("PUT"))).toEqual([]);
+      expect(JSON.parse(second.stdout)).toMatchObject({ expireDays: 14 });
+      expect(rgw.calls.filter((c) => c.startsWith("PUT"))).toEqual([]);
+      expect(`${first.stdout}${first.stderr}${second.stdout}${second.stderr}`).not.toContain(owner.secretAccessKey);
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => rgw.server.close(() => resolve()));
     }
   });
 });

@@ -1,14 +1,15 @@
-import { describe, expect, it } from "vitest";
+import type { AddressInfo } from "node:net";
+import * as pulumi from "@pulumi/pulumi";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadPlatformConfig, readAddressPlan, type ConfigProblem } from "../config/load";
 import { readProjectPlan } from "../config/projects";
-import { grantsOutside } from "../plan/bucket-policy";
-import { BACKUP_NAMESPACE, TALOS_BACKUP_ROLE, WRITER_DENIED_ACTIONS, backupBucketPolicy, backupNetworkPolicySpec, writerPrincipal, writerProblems } from "../plan/etcd-backup";
+import { WRITER_DENIED_ACTIONS, archiveBucketPolicy, grantsOutside, projectPrincipal, type BucketPolicyStatement } from "../plan/bucket-policy";
+import { BACKUP_NAMESPACE, TALOS_BACKUP_ROLE, backupNetworkPolicySpec } from "../plan/etcd-backup";
 import { foreignProjects } from "../plan/project-plan";
 import { ETCD_BACKUP_RESOURCES } from "../plan/workload-resources";
 import { etcdBackedUp } from "../policy/backup-controls";
-import { LIFECYCLE_RULE_ID, ensureExpiry, expiryLifecycleXml, parseExpiryDays } from "../components/etcd-backup/lifecycle";
-import type { S3Request, S3Response } from "../components/audit-trail/object-lock";
-import { createHash } from "node:crypto";
+import { ARCHIVE_RECONCILE_COMMAND, ARCHIVE_VERIFY_COMMAND, archiveClient, ensureArchiveBucket, policyDenials, policyGrants, policyProblems, verifyArchiveBucket, type ArchiveBucketSpec } from "../components/audit-trail";
+import { EtcdBackupBucket } from "../components/etcd-backup";
 import { policyContext } from "../policy/context";
 import { evaluatePolicies } from "../policy/evaluate";
 import type { PolicyContext, PolicyResource } from "../policy/model";
@@ -19,49 +20,62 @@ import { readStackFile } from "../synth/stack-file";
 import { synthesize } from "../synth";
 import { controlPlaneConfig, workerConfig } from "../components/talos/machine-config";
 import { clusterConfigInput, fakeMachineSecrets } from "./support/talos-fixtures";
-import { STACKS, ofType, stackFilePath, synthOk, variantFile } from "./support/stacks";
+import { fakeRgw } from "./support/fake-rgw";
+import { ROOT, STACKS, ofType, stackFilePath, synthOk, variantFile } from "./support/stacks";
+import { committedOwnership, foreignProjectIdsOf } from "../config/cross-stack";
+import type { EnvironmentName } from "../plan/address-plan";
 import { within } from "./support/timed";
 
 const projects = readProjectPlan();
 const prodOsl2 = projects.environments.production.osl2!.id;
 const foreignOfProduction = foreignProjects(projects, "production").map((p) => p.project.id);
 const BUCKET = "ske-production-osl2-etcd-backups";
-const OPS = { cluster: "production-osl2-ops", projectId: prodOsl2 };
-const MGMT = { cluster: "production-osl2-mgmt", projectId: prodOsl2 };
+/** The backup writer projects the committed production stack names. */
+const backupWriters = (stack: string) => loadPlatformConfig(readStackFile(stackFilePath(stack), stack), readAddressPlan()).config.backups!.writerProjects;
+const OPS = { cluster: "production-osl2-ops", projectId: backupWriters("production")["production-osl2-ops"]! };
+const MGMT = { cluster: "production-osl2-mgmt", projectId: backupWriters("production")["production-osl2-mgmt"]! };
 
 describe("the backup bucket's policy", () => {
-  const doc = backupBucketPolicy(BUCKET, foreignOfProduction, [OPS, MGMT]);
+  const doc = archiveBucketPolicy(BUCKET, [OPS, MGMT], foreignOfProduction);
+  const judge = (document: unknown) => {
+    const json = JSON.stringify(document);
+    return policyProblems({ bucket: BUCKET, writers: [OPS, MGMT], foreignProjectIds: foreignOfProduction }, policyGrants(json), policyDenials(json));
+  };
 
   it("lets each cluster's writer put under its own prefix only, and grants nothing outside the environment", () => {
     const allows = doc.Statement.filter((s) => s.Effect === "Allow");
     expect(allows).toEqual([
-      { Sid: "PutOwnPrefixproductionosl2ops", Effect: "Allow", Principal: { AWS: writerPrincipal(prodOsl2, OPS.cluster) }, Action: "s3:PutObject", Resource: `arn:aws:s3:::${BUCKET}/production-osl2-ops/*` },
-      { Sid: "PutOwnPrefixproductionosl2mgmt", Effect: "Allow", Principal: { AWS: writerPrincipal(prodOsl2, MGMT.cluster) }, Action: "s3:PutObject", Resource: `arn:aws:s3:::${BUCKET}/production-osl2-mgmt/*` },
+      { Sid: "put-production-osl2-ops", Effect: "Allow", Principal: { AWS: [projectPrincipal(OPS.projectId)] }, Action: ["s3:PutObject"], Resource: [`arn:aws:s3:::${BUCKET}/production-osl2-ops/*`] },
+      { Sid: "put-production-osl2-mgmt", Effect: "Allow", Principal: { AWS: [projectPrincipal(MGMT.projectId)] }, Action: ["s3:PutObject"], Resource: [`arn:aws:s3:::${BUCKET}/production-osl2-mgmt/*`] },
     ]);
-    expect(grantsOutside(doc, [prodOsl2])).toEqual([]);
-    expect(writerProblems(doc, BUCKET, OPS)).toEqual([]);
-    expect(writerProblems(doc, BUCKET, MGMT)).toEqual([]);
+    // The writers are projects of their own, never the bucket owner's (the site's environment project).
+    expect([OPS.projectId, MGMT.projectId]).not.toContain(prodOsl2);
+    expect(grantsOutside(doc, [prodOsl2, OPS.projectId, MGMT.projectId])).toEqual([]);
+    expect(judge(doc)).toEqual([]);
   });
 
   it("denies each writer deletion, reading, retention and the bucket's settings explicitly, and puts outside its prefix", () => {
-    const denies = doc.Statement.filter((s) => s.Effect === "Deny" && JSON.stringify(s.Principal).includes(OPS.cluster));
-    expect(denies.flatMap((s) => [s.Action].flat())).toEqual(expect.arrayContaining(["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutBucketPolicy", "s3:PutLifecycleConfiguration", "s3:PutBucketObjectLockConfiguration", "s3:BypassGovernanceRetention", "s3:GetObject"]));
-    expect(denies.find((s) => s.Action === "s3:PutObject")).toMatchObject({ NotResource: `arn:aws:s3:::${BUCKET}/production-osl2-ops/*` });
+    const denies = doc.Statement.filter((s) => s.Effect === "Deny" && JSON.stringify(s.Principal).includes(projectPrincipal(OPS.projectId)));
+    expect(denies.flatMap((s) => [s.Action].flat())).toEqual(expect.arrayContaining(["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutBucketPolicy", "s3:PutLifecycleConfiguration", "s3:PutBucketObjectLockConfiguration", "s3:BypassGovernanceRetention", "s3:GetObject", "s3:ListBucket"]));
+    expect(denies.find((s) => JSON.stringify(s.Action) === JSON.stringify(["s3:PutObject"]))).toMatchObject({ NotResource: [`arn:aws:s3:::${BUCKET}/production-osl2-ops/*`] });
     expect([...WRITER_DENIED_ACTIONS]).not.toContain("s3:PutObject");
   });
 
   it("finds a writer that may delete, read, act beyond its prefix, is reached through its whole project, or lacks the explicit Deny", () => {
-    const edit = (change: (d: ReturnType<typeof backupBucketPolicy>) => void) => {
+    const edit = (change: (d: { Statement: BucketPolicyStatement[] }) => void) => {
       const copy = structuredClone(doc);
       change(copy);
-      return writerProblems(copy, BUCKET, OPS);
+      return judge(copy);
     };
-    expect(edit((d) => { d.Statement[1]!.Action = ["s3:PutObject", "s3:DeleteObject"]; })).toContain("production-osl2-ops's writer is allowed s3:DeleteObject (s3:DeleteObject)");
-    expect(edit((d) => { d.Statement[1]!.Action = "s3:*"; }).join()).toContain("is allowed s3:* (s3:DeleteObject, s3:DeleteObjectVersion");
-    expect(edit((d) => { (d.Statement[1] as { Resource: string }).Resource = `arn:aws:s3:::${BUCKET}/*`; }).join()).toContain("outside arn:aws:s3:::ske-production-osl2-etcd-backups/production-osl2-ops/*");
-    expect(edit((d) => { d.Statement.push({ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${prodOsl2}:root` }, Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/*` }); }).join()).toContain("allowed s3:GetObject");
-    expect(edit((d) => { d.Statement = d.Statement.filter((s) => s.Sid !== "DenyEverythingElseproductionosl2ops"); }).join()).toContain("is not explicitly denied s3:DeleteObject");
-    expect(edit((d) => { d.Statement = d.Statement.filter((s) => s.Sid !== "PutOwnPrefixproductionosl2ops"); })).toContain("production-osl2-ops's writer is granted no s3:PutObject, so no snapshot can be written");
+    const put = (d: { Statement: BucketPolicyStatement[] }) => d.Statement.find((s) => s.Sid === "put-production-osl2-ops")!;
+    expect(edit((d) => { put(d).Action = ["s3:PutObject", "s3:DeleteObject"]; })).toEqual(["the writer of production-osl2-ops is granted s3:DeleteObject"]);
+    expect(edit((d) => { put(d).Action = "s3:*"; })).toEqual(["the writer of production-osl2-ops is granted s3:*"]);
+    expect(edit((d) => { put(d).Resource = `arn:aws:s3:::${BUCKET}/*`; })).toEqual([`the writer of production-osl2-ops may write to arn:aws:s3:::${BUCKET}/*`]);
+    expect(edit((d) => { delete put(d).Resource; put(d).NotResource = `arn:aws:s3:::${BUCKET}/production-osl2-mgmt/*`; })).toEqual([`the writer of production-osl2-ops may write to everything but arn:aws:s3:::${BUCKET}/production-osl2-mgmt/*`]);
+    expect(edit((d) => { d.Statement.push({ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${prodOsl2}:root` }, Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/*` }); }))
+      .toEqual([`the bucket policy grants s3:GetObject to arn:aws:iam::${prodOsl2}:root, which is not a writer`]);
+    expect(edit((d) => { d.Statement = d.Statement.filter((s) => s.Sid !== "writers-never-delete-or-reconfigure"); }).join()).toContain("does not deny s3:DeleteObject, s3:DeleteObjectVersion");
+    expect(edit((d) => { d.Statement = d.Statement.filter((s) => s.Sid !== "put-production-osl2-ops"); })).toEqual(["the bucket policy does not let the writer of production-osl2-ops put objects"]);
   });
 });
 
@@ -114,19 +128,19 @@ describe.each(STACKS)("%s: every cluster is backed up", (stack) => {
     expect(result.compliance.results.find((r) => r.name === "etcd-backups-put-only")!.status).toBe("pass");
   });
 
-  it("with a Talos client that may only snapshot, a writer of its own in the site's project, and secrets kept secret", async () => {
+  it("with a Talos client that may only snapshot, a writer project of its own (never the bucket owner's), and secrets kept secret", async () => {
     const result = await synthOk(stack);
     const env = result.environment as keyof typeof projects.environments;
+    const writers = backupWriters(stack);
     for (const cluster of ofType(result.resources, "ske:cluster:Cluster").map((c) => c.name)) {
       const [csr] = ofType(result.resources, "tls:index/certRequest:CertRequest").filter((c) => c.name === `${cluster}-etcd-backup-talos-csr`);
       expect(hasTalosRole((csr!.inputs.subject as any).organization)).toBe(true);
-      const [user] = ofType(result.resources, "openstack:identity/user:User").filter((u) => u.name === `${cluster}-etcd-backup-writer`);
       const [credential] = ofType(result.resources, "openstack:identity/ec2CredentialV3:Ec2CredentialV3").filter((c) => c.name === `${cluster}-etcd-backup-writer-s3`);
       const site = cluster.split("-")[1]!;
-      expect(user!.inputs).toMatchObject({ name: `${cluster}-etcd-backup`, defaultProjectId: projects.environments[env][site]!.id });
-      expect(credential!.inputs).toMatchObject({ userId: `${cluster}-etcd-backup-writer_id`, projectId: projects.environments[env][site]!.id });
-      const [role] = ofType(result.resources, "openstack:identity/roleAssignment:RoleAssignment").filter((r) => r.name === `${cluster}-etcd-backup-writer-role`);
-      expect(role!.inputs).toMatchObject({ userId: `${cluster}-etcd-backup-writer_id`, roleId: "synth-fake-role-member" });
+      // RGW acts as one user per project: a credential in the site's environment project would be the bucket owner.
+      expect(credential!.inputs).toEqual({ region: expect.any(String), projectId: writers[cluster] });
+      expect(writers[cluster]).not.toBe(projects.environments[env][site]!.id);
+      expect(ofType(result.resources, "openstack:identity/user:User").filter((u) => u.name.startsWith(`${cluster}-etcd-backup`))).toEqual([]);
       const [secret] = ofType(result.resources, "kubernetes:core/v1:Secret").filter((s) => s.name === `${cluster}-etcd-backup-credentials`);
       expect(secret!.secretPaths).toEqual(expect.arrayContaining(["stringData"]));
       // The CronJob's ConfigMap carries the public key only.
@@ -142,11 +156,15 @@ describe.each(STACKS)("%s: every cluster is backed up", (stack) => {
     const buckets = ofType(result.resources, "command:local:Command").filter((c) => c.name.endsWith("-etcd-backups-object-lock-bucket"));
     expect(buckets.length).toBe(result.sites.length);
     for (const command of buckets) {
-      expect(command.inputs.create).toBe("npx --no-install tsx scripts/audit-archive-bucket.ts");
-      const [, bucket, lockDays, policy] = command.inputs.triggers as [string, string, number, string];
-      expect(lockDays).toBe(14);
+      expect(command.inputs.create).toBe(ARCHIVE_RECONCILE_COMMAND);
+      expect(command.inputs.update).toBe(ARCHIVE_RECONCILE_COMMAND);
+      const [, bucket, mode, lockDays, policy, expireDays] = command.inputs.triggers as [string, string, string, number, string, number];
+      expect([mode, lockDays, expireDays]).toEqual(["COMPLIANCE", 14, 14]);
       const doc = JSON.parse(policy);
-      expect(doc.Statement[0]).toMatchObject({ Sid: "DenyOtherEnvironments", Effect: "Deny", Action: "s3:*" });
+      const site = bucket.split("-")[2]!;
+      const writers = Object.entries(backupWriters(stack)).filter(([c]) => c.split("-")[1] === site).map(([cluster, projectId]) => ({ cluster, projectId }));
+      expect(doc).toEqual(archiveBucketPolicy(bucket, writers, foreignProjectIdsOf(result.environment as EnvironmentName, projects, committedOwnership(ROOT))));
+      expect(doc.Statement.at(-1)).toMatchObject({ Sid: "DenyOtherEnvironments", Effect: "Deny", Action: "s3:*" });
       expect(result.compliance.report).toMatch(new RegExp(`\\| [a-z0-9-]+ \\| \`17 \\*/6 \\* \\* \\*\` UTC \\| https://[^|]+/${bucket}/[a-z0-9-]+/ \\| COMPLIANCE 14 days; expire after 14 days \\| put only, under [a-z0-9-]+/; delete, read and bucket settings denied \\|`));
     }
     expect(result.compliance.results.find((r) => r.name === "object-storage-in-environment")!.status).toBe("pass");
@@ -196,23 +214,35 @@ describe("policy etcd-backups-put-only", () => {
     const canDelete = edit(resources, "production-osl2-etcd-backups-object-lock-bucket", (r) => {
       const env = r.props.environment as Record<string, string>;
       const doc = JSON.parse(env.ARCHIVE_BUCKET_POLICY!);
-      doc.Statement.find((s: any) => s.Sid === "PutOwnPrefixproductionosl2ops").Action = ["s3:PutObject", "s3:DeleteObject"];
-      doc.Statement = doc.Statement.filter((s: any) => s.Sid !== "DenyEverythingElseproductionosl2ops");
+      doc.Statement.find((s: any) => s.Sid === "put-production-osl2-ops").Action = ["s3:PutObject", "s3:DeleteObject"];
+      doc.Statement = doc.Statement.filter((s: any) => s.Sid !== "writers-never-delete-or-reconfigure");
       env.ARCHIVE_BUCKET_POLICY = JSON.stringify(doc);
     });
+    const undenied = WRITER_DENIED_ACTIONS.join(", ");
     expect(judge(canDelete, ctx)).toEqual([
-      "production-osl2-ops's writer is allowed s3:DeleteObject (s3:DeleteObject)",
-      "production-osl2-ops's writer is not explicitly denied s3:DeleteObject, s3:DeleteObjectVersion, s3:DeleteBucket, s3:PutBucketPolicy, s3:PutLifecycleConfiguration, s3:PutBucketObjectLockConfiguration, s3:BypassGovernanceRetention, s3:GetObject",
+      "bucket ske-production-osl2-etcd-backups: the writer of production-osl2-ops is granted s3:DeleteObject",
+      `bucket ske-production-osl2-etcd-backups: the bucket policy does not deny ${undenied} to the writer of production-osl2-ops`,
+      `bucket ske-production-osl2-etcd-backups: the bucket policy does not deny ${undenied} to the writer of production-osl2-mgmt`,
     ]);
 
-    const deployIdentity = edit(resources, "production-sto2-mgmt-etcd-backup-writer-s3", (r) => { delete r.props.userId; });
-    expect(judge(deployIdentity, ctx)).toEqual(["production-sto2-mgmt: the backup credential is the deploy identity's own (no userId), which owns the bucket and can delete"]);
+    const sto2 = projects.environments.production.sto2!.id;
+    const sto2Writer = backupWriters("production")["production-sto2-mgmt"];
+    const deployIdentity = edit(resources, "production-sto2-mgmt-etcd-backup-writer-s3", (r) => { r.props.projectId = sto2; });
+    expect(judge(deployIdentity, ctx)).toEqual([
+      `production-sto2-mgmt: the backup credential is the deploy identity's own (project ${sto2}), which owns the bucket and can reconfigure it`,
+      `production-sto2-mgmt: its backup credential is project ${sto2}, but the bucket policy's writer for production-sto2-mgmt is ${sto2Writer}`,
+    ]);
+    const callersOwn = edit(resources, "production-sto2-mgmt-etcd-backup-writer-s3", (r) => { delete r.props.projectId; });
+    expect(judge(callersOwn, ctx)).toContain("production-sto2-mgmt: the backup credential is the deploy identity's own (project of whoever runs up), which owns the bucket and can reconfigure it");
 
     const governance = edit(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { (r.props.environment as Record<string, string>).ARCHIVE_LOCK_MODE = "GOVERNANCE"; });
     expect(judge(governance, ctx)).toEqual(["bucket ske-production-sto2-etcd-backups: object lock is GOVERNANCE, not COMPLIANCE: the bucket owner could delete snapshots"]);
 
     const early = edit(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { (r.props.environment as Record<string, string>).ARCHIVE_EXPIRE_DAYS = "3"; });
     expect(judge(early, ctx)).toEqual(["bucket ske-production-sto2-etcd-backups: snapshots would expire after 3 days, before their lock ends"]);
+
+    const tsx = edit(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { r.props.create = "npx --no-install tsx scripts/audit-archive-bucket.ts"; });
+    expect(judge(tsx, ctx)).toEqual(["bucket ske-production-sto2-etcd-backups: its reconciler runs `npx --no-install tsx scripts/audit-archive-bucket.ts`, which needs a devDependency at deploy time"]);
 
     const noCronJob = resources.filter((r) => r.name !== "production-osl2-mgmt-etcd-backup-cronjob");
     expect(judge(noCronJob, ctx)).toEqual(["production-osl2-mgmt has no etcd backup CronJob"]);
@@ -255,6 +285,35 @@ describe("config", () => {
     ]);
   });
 
+  it("refuses a cluster without a backup writer project, one shared with another cluster, with its archive writer or with another environment", () => {
+    const archiveOps = "9d3a61c24b7e4f1a8c256e0f3b2a9d01";
+    const problems = problemsOf("test", (c) => {
+      const writers = c["ske-platform:backups"].writerProjects;
+      delete writers["test-osl2-mgmt"];
+      writers["test-osl2-ops"] = archiveOps;
+      writers["test-sto9-mgmt"] = projects.environments.test.osl2!.id;
+    });
+    expect(problems).toEqual(expect.arrayContaining([
+      { file: "Pulumi.test.yaml", key: "ske-platform:backups.writerProjects.test-osl2-mgmt", message: expect.stringContaining("cluster test-osl2-mgmt has no backup writer project") },
+      { file: "Pulumi.test.yaml", key: "ske-platform:backups.writerProjects.test-osl2-ops", message: `project ${archiveOps} is the archive writer of test-osl2-ops (audit.archive.writerProjects); the collector's credential, on every node, could then plant snapshots` },
+      { file: "Pulumi.test.yaml", key: "ske-platform:backups.writerProjects.test-sto9-mgmt", message: "test-sto9-mgmt is not a cluster of this environment (clusters: test-osl2-ops, test-osl2-mgmt)" },
+    ]));
+    const shared = problemsOf("test", (c) => {
+      const writers = c["ske-platform:backups"].writerProjects;
+      writers["test-osl2-mgmt"] = writers["test-osl2-ops"];
+    });
+    expect(shared.map((p) => p.message)).toContain(`project ${backupWriters("test")["test-osl2-ops"]} is already the backup writer of test-osl2-ops; a shared writer could put under the other cluster's prefix`);
+    const foreignWriter = problemsOf("test", (c) => { c["ske-platform:backups"].writerProjects["test-osl2-ops"] = backupWriters("staging")["staging-osl2-ops"]; });
+    expect(foreignWriter.find((p) => p.key === "ske-platform:backups.writerProjects.test-osl2-ops")?.message).toMatch(/is also an archive writer in Pulumi\.staging\.yaml/);
+  });
+
+  it("refuses, at synth, a backup writer that is the environment's declared project: the deploy identity that owns the bucket", async () => {
+    const file = variantFile("test", (c) => { c["ske-platform:backups"].writerProjects["test-osl2-ops"] = projects.environments.test.osl2!.id; });
+    const refused = synthOk("test", file);
+    await expect(refused).rejects.toThrow(/ske-platform:backups\.writerProjects\.test-osl2-ops/);
+    await expect(refused).rejects.toThrow(/is test's own project in openstack-projects\.yaml \(osl2\), the deploy identity that owns the bucket/);
+  }, 60_000);
+
   it("refuses a schedule cron cannot read, a lock longer than a year and a credential in the endpoint", () => {
     const problems = problemsOf("test", (c) => {
       c["ske-platform:backups"].schedule = "every 6 hours";
@@ -267,39 +326,46 @@ describe("config", () => {
 });
 
 describe("the backup bucket's lifecycle", () => {
-  /** GetBucketLifecycleConfiguration and PutBucketLifecycleConfiguration, as RGW answers them. */
-  function lifecycleS3(initial?: string) {
-    let lifecycle = initial;
-    const calls: S3Request[] = [];
-    const send = async (request: S3Request): Promise<S3Response> => {
-      calls.push(request);
-      if (!request.url.endsWith("?lifecycle")) return { status: 405, body: "MethodNotAllowed" };
-      if (request.method === "GET") return lifecycle ? { status: 200, body: lifecycle } : { status: 404, body: "NoSuchLifecycleConfiguration" };
-      if (request.headers["content-md5"] !== createHash("md5").update(request.body).digest("base64")) return { status: 400, body: "InvalidDigest" };
-      lifecycle = request.body;
-      return { status: 200, body: "" };
+  const rgw = fakeRgw();
+  let spec: ArchiveBucketSpec;
+  const writers = [OPS, MGMT];
+  const client = () => archiveClient(spec, { accessKeyId: "OWNER", secretAccessKey: "owner-secret" });
+  const lifecycle = (status: string, days: number, id = "someone-elses-rule") =>
+    `<LifecycleConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ID>${id}</ID><Filter><Prefix></Prefix></Filter><Status>${status}</Status><Expiration><Days>${days}</Days></Expiration></Rule></LifecycleConfiguration>`;
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => rgw.server.listen(0, "127.0.0.1", resolve));
+    const port = (rgw.server.address() as AddressInfo).port;
+    spec = {
+      endpoint: `http://127.0.0.1:${port}`, bucket: BUCKET, region: "osl2", mode: "COMPLIANCE", days: 14, expireDays: 14,
+      writers, foreignProjectIds: foreignOfProduction, policy: JSON.stringify(archiveBucketPolicy(BUCKET, writers, foreignOfProduction)),
     };
-    return { send, calls, state: () => lifecycle };
-  }
-  const spec = { endpoint: "https://s3.osl2.ske.example.net", bucket: BUCKET, region: "osl2", days: 14 };
-  const credentials = { accessKeyId: "OWNER", secretAccessKey: "owner-secret" };
+  });
+  afterAll(() => new Promise<void>((resolve) => rgw.server.close(() => resolve())));
 
   it("expires snapshots when their lock ends and removes the locked version a day later, signed, once", async () => {
-    const s3 = lifecycleS3();
-    expect(await ensureExpiry(spec, 14, credentials, s3.send)).toEqual({ changed: true });
-    expect(s3.calls.map((c) => c.method)).toEqual(["GET", "PUT", "GET"]);
-    expect(s3.calls[1]!.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=OWNER\/\d{8}\/osl2\/s3\/aws4_request/);
-    expect(s3.state()).toBe(expiryLifecycleXml(14));
-    expect(s3.state()).toContain("<NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration>");
-    expect(parseExpiryDays(s3.state()!)).toBe(14);
-    expect(await ensureExpiry(spec, 14, credentials, s3.send)).toEqual({ changed: false });
-    expect(s3.calls).toHaveLength(4);
+    const { readBack } = await ensureArchiveBucket(await client(), spec);
+    expect(readBack).toMatchObject({ objectLock: { enabled: true, mode: "COMPLIANCE", days: 14 }, expireDays: 14 });
+    const stored = rgw.buckets.get(BUCKET)!.lifecycle!;
+    expect(stored).toMatch(/<Expiration><Days>14<\/Days><\/Expiration>/);
+    expect(stored).toContain("<NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration>");
+    expect(rgw.calls).toContain("PUT lifecycle");
+    rgw.calls.length = 0;
+    await ensureArchiveBucket(await client(), spec);
+    expect(rgw.calls.filter((c) => c.startsWith("PUT"))).toEqual([]);
   });
 
   it("refuses to expire snapshots before their lock ends, and reads a disabled rule as none", async () => {
-    await expect(ensureExpiry(spec, 7, credentials, lifecycleS3().send)).rejects.toThrow(`bucket "${BUCKET}": snapshots would expire after 7 days, before their 14-day lock ends`);
-    expect(parseExpiryDays(expiryLifecycleXml(14).replace("Enabled", "Disabled"))).toBeUndefined();
-    expect(parseExpiryDays(expiryLifecycleXml(14).replace(LIFECYCLE_RULE_ID, "someone-elses-rule"))).toBeUndefined();
+    await expect(ensureArchiveBucket(await client(), { ...spec, expireDays: 7 })).rejects.toThrow(`bucket "${BUCKET}": objects would expire after 7 days, before their 14-day lock ends`);
+    rgw.buckets.get(BUCKET)!.lifecycle = lifecycle("Disabled", 14, "expire-after-lock");
+    await expect(verifyArchiveBucket(await client(), spec)).rejects.toThrow("objects expire after no days, not 14");
+    // Anyone's rule counts: one that expires before the lock ends is refused even on a bucket that wants no expiry.
+    rgw.buckets.get(BUCKET)!.lifecycle = lifecycle("Enabled", 3);
+    const { expireDays: _none, ...noExpiry } = spec;
+    await expect(verifyArchiveBucket(await client(), noExpiry)).rejects.toThrow("a lifecycle rule expires objects after 3 days, before their 14-day lock ends");
+    // The reconciler puts its rule back.
+    await ensureArchiveBucket(await client(), spec);
+    expect((await verifyArchiveBucket(await client(), spec)).expireDays).toBe(14);
   });
 
   it("is set on every backup bucket with the lock period, and never on the audit archive", async () => {
@@ -311,6 +377,26 @@ describe("the backup bucket's lifecycle", () => {
       "production-osl2-etcd-backups-object-lock-bucket": "14",
       "production-sto2-etcd-backups-object-lock-bucket": "14",
     });
+  });
+
+  it("is read back, with lock and policy, by the archive's verify invoke on every preview and up", async () => {
+    const seen: string[] = [];
+    const policy = JSON.stringify(archiveBucketPolicy(BUCKET, writers, foreignOfProduction));
+    const answer = { bucket: BUCKET, objectLock: { enabled: true, mode: "COMPLIANCE", days: 14 }, owner: prodOsl2, grants: policyGrants(policy), denials: policyDenials(policy), expireDays: 14 };
+    await pulumi.runtime.setMocks({
+      newResource: (args) => ({ id: `${args.name}_id`, state: { ...args.inputs, access: "AK", secret: "SK" } }),
+      call: (args) => {
+        seen.push(`${args.token} ${String(args.inputs["command"])} ${String((args.inputs["environment"] as Record<string, string> | undefined)?.ARCHIVE_EXPIRE_DAYS)}`);
+        return args.token === "command:local:run" ? { ...args.inputs, stdout: `${JSON.stringify(answer)}\n`, stderr: "" } : args.inputs;
+      },
+    }, "ske-platform", "production", false);
+    const bucket = new EtcdBackupBucket("invoke-test", {
+      site: "osl2", endpoint: "https://s3.osl2.ske.example.net", bucket: BUCKET, region: "osl2", lockDays: 14,
+      writers, foreignProjectIds: foreignOfProduction, projectId: prodOsl2, provider: undefined as never,
+    });
+    // What RGW answered, judged again here (readBackReport, whose refusals test/audit-archive.test.ts covers).
+    expect(await within(bucket.readBack, 10_000, "backup bucket read-back")).toMatchObject({ readBack: "verified", bucket: BUCKET, objectLock: { mode: "COMPLIANCE", days: 14 }, expireDays: 14 });
+    expect(seen).toContain(`command:local:run ${ARCHIVE_VERIFY_COMMAND} 14`);
   });
 });
 

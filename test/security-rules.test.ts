@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { plannedClusterNames } from "../config/archive-writers";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadPlatformConfig, readAddressPlan, validateAddressPlan } from "../config/load";
 import { cidrContains, cidrOverlaps, formatAddress, rangeToCidrs } from "../plan/cidr";
@@ -183,7 +184,11 @@ describe("isolation property", () => {
         values["ske-platform:access"] = JSON.stringify({ adminCidrs });
         // Exactly one stack owns the repository settings: production, as committed.
         values["ske-platform:github"] = JSON.stringify({ ...template["ske-platform:github"], ownsRepositorySettings: env === "production" });
-        values["ske-platform:audit"] = JSON.stringify({ ...template["ske-platform:audit"], archive: { ...template["ske-platform:audit"].archive, site: siteNames[0], bucket: `ske-${env}-audit` } });
+        const clusterNames = plannedClusterNames({ environment: env, sites: Object.fromEntries(siteNames.map((s) => [s, {}])), clusters: { ops: { site: siteNames[opsPick % siteNames.length]! } } });
+        const writerProjects = Object.fromEntries(clusterNames.map((c, i) => [c, `0000000000004000a000${String(i).padStart(12, "0")}`]));
+        values["ske-platform:audit"] = JSON.stringify({ ...template["ske-platform:audit"], archive: { ...template["ske-platform:audit"].archive, site: siteNames[0], bucket: `ske-${env}-audit`, writerProjects } });
+        // And one etcd backup writer project per planned cluster, distinct from the archive writers.
+        values["ske-platform:backups"] = JSON.stringify({ ...template["ske-platform:backups"], writerProjects: Object.fromEntries(clusterNames.map((c, i) => [c, `0000000000005000a000${String(i).padStart(12, "0")}`])) });
         const foreign = ENVS.filter((e) => e !== env).map((e) => plan.environments[e].supernet);
 
         let loaded;
@@ -213,6 +218,7 @@ describe("isolation property", () => {
     expect(planned).toBeGreaterThan(150);
   });
 
+  // Some 450 generated stacks each load their config and plan: room for a loaded machine.
   it("no deploy runner reaches anything of another environment, and in its own only Talos and the VIPs, over generated plans", () => {
     let checked = 0;
     const planFor = (plan: ReturnType<typeof validateAddressPlan>, env: (typeof ENVS)[number], adminCidrs: string[], opsPick: number) => {
@@ -225,7 +231,11 @@ describe("isolation property", () => {
       values["ske-platform:access"] = JSON.stringify({ adminCidrs });
       // Each environment its own archive bucket, and production alone owning the repository settings, as the committed files have it.
       const archive = template["ske-platform:audit"].archive;
-      values["ske-platform:audit"] = JSON.stringify({ ...template["ske-platform:audit"], archive: { ...archive, site: siteNames[0], bucket: String(archive.bucket).replace(/staging/g, env) } });
+      // And one archive writer project per planned cluster, as the committed files have them.
+      const clusterNames = plannedClusterNames({ environment: env, sites: Object.fromEntries(siteNames.map((s) => [s, {}])), clusters: { ops: { site: siteNames[opsPick % siteNames.length]! } } });
+      const writerProjects = Object.fromEntries(clusterNames.map((c, i) => [c, `0000000000004000a000${String(ENVS.indexOf(env))}${String(i).padStart(11, "0")}`]));
+      values["ske-platform:audit"] = JSON.stringify({ ...template["ske-platform:audit"], archive: { ...archive, site: siteNames[0], bucket: String(archive.bucket).replace(/staging/g, env), writerProjects } });
+      values["ske-platform:backups"] = JSON.stringify({ ...template["ske-platform:backups"], writerProjects: Object.fromEntries(clusterNames.map((c, i) => [c, `0000000000005000a000${String(ENVS.indexOf(env))}${String(i).padStart(11, "0")}`])) });
       values["ske-platform:github"] = JSON.stringify({ ...template["ske-platform:github"], ownsRepositorySettings: env === "production" });
       values["ske-platform:runners"] = JSON.stringify({ ...template["ske-platform:runners"], count: 1 + (opsPick % 4) });
       try {
@@ -272,7 +282,7 @@ describe("isolation property", () => {
     // Not vacuous: most generated environments survive the config's refusals
     // (admin ranges overlapping a foreign supernet are refused, so not all).
     expect(checked).toBeGreaterThan(300);
-  });
+  }, 90_000);
 
   it("the committed production plan names no CIDR outside its own supernet and admin ranges", () => {
     const loaded = loadPlatformConfig(readStackFile(stackFilePath("production"), "production"), readAddressPlan());

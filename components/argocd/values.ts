@@ -21,9 +21,9 @@ export interface ArgoCdSsoSettings {
 /**
  * Argo CD's RBAC cannot combine two claims ("in the platform group AND signed
  * in with MFA"). Zitadel therefore issues a second claim, listing the user's
- * groups with this prefix only when the session's `amr` contains `mfa` (the
- * Zitadel action is in docs/decisions/argocd-grafana-mfa.md); role:admin is
- * granted on that claim alone.
+ * groups with this prefix only when the session's `amr` contains `mfa` (what
+ * Zitadel must emit: docs/decisions/argocd-grafana-mfa.md); role:admin is
+ * granted on that claim alone, so without it nobody is admin.
  */
 export const MFA_GROUPS_CLAIM = "ske_mfa_groups";
 export const MFA_GROUP_PREFIX = "mfa:";

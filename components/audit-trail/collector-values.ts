@@ -57,6 +57,8 @@ export interface CollectorConfigInput {
   siem?: SiemSink;
   /** User at the ingest gateway; the password comes from LOKI_PUSH_SECRET. */
   lokiPushUser?: string;
+  /** ConfigMap with the ingest CA, mounted at `dir`; the push is verified against it. */
+  lokiCa?: { configMap: string; dir: string; key: string };
 }
 
 /** Disk buffers that block when full: an audit event is delayed, never dropped. */
@@ -101,6 +103,7 @@ export function collectorConfig(input: CollectorConfigInput) {
       },
       buffer: durableBuffer,
       ...(input.lokiPushUser ? { auth: { strategy: "basic", user: input.lokiPushUser, password: "${LOKI_PUSH_PASSWORD}" } } : {}),
+      ...(input.lokiCa ? { tls: { ca_file: `${input.lokiCa.dir}/${input.lokiCa.key}`, verify_certificate: true, verify_hostname: true } } : {}),
     },
     archive: {
       type: "aws_s3",
@@ -175,11 +178,18 @@ export function collectorValues(input: CollectorConfigInput & { credentialsSecre
       ...(input.lokiPushUser ? [{ name: "LOKI_PUSH_PASSWORD", valueFrom: { secretKeyRef: { name: LOKI_PUSH_SECRET, key: LOKI_PUSH_SECRET_KEY } } }] : []),
     ],
     // The chart's Agent defaults mount host /var/log, /var/lib (etcd's data on
-    // Talos), /proc and /sys. The file source needs one directory: nothing else.
+    // Talos), /proc and /sys. The file source needs one directory, and the
+    // Loki sink the ingest CA: nothing else.
     defaultVolumes: [],
     defaultVolumeMounts: [],
-    extraVolumes: [{ name: AUDIT_LOG_VOLUME, hostPath: { path: TALOS_AUDIT_LOG_DIR, type: "Directory" } }],
-    extraVolumeMounts: [{ name: AUDIT_LOG_VOLUME, mountPath: TALOS_AUDIT_LOG_DIR, readOnly: true }],
+    extraVolumes: [
+      { name: AUDIT_LOG_VOLUME, hostPath: { path: TALOS_AUDIT_LOG_DIR, type: "Directory" } },
+      ...(input.lokiCa ? [{ name: "ingest-ca", configMap: { name: input.lokiCa.configMap } }] : []),
+    ],
+    extraVolumeMounts: [
+      { name: AUDIT_LOG_VOLUME, mountPath: TALOS_AUDIT_LOG_DIR, readOnly: true },
+      ...(input.lokiCa ? [{ name: "ingest-ca", mountPath: input.lokiCa.dir, readOnly: true }] : []),
+    ],
     // data_dir (checkpoints, disk buffers) on an emptyDir, not the host: it
     // survives container restarts; a replaced pod re-reads the retained log
     // from the beginning, so events are duplicated, never lost.

@@ -5,23 +5,44 @@ import { ARCHIVE_SECRET_KEYS, COLLECTOR_POD_SECURITY, LOKI_PUSH_SECRET, LOKI_PUS
 import { createHash } from "node:crypto";
 import {
   HTPASSWD_KEY,
+  INGEST_CA_CONFIGMAP,
+  INGEST_CA_DIR,
+  INGEST_CA_KEY,
   INGEST_GATEWAY_LABELS,
   INGEST_GATEWAY_NAME,
   INGEST_GATEWAY_PORT,
   gatewayDeploymentSpec,
   htpasswdLine,
+  ingestGatewayHost,
   nginxConfig,
   type PushCredential,
 } from "./ingest-gateway";
 import { LOKI_HTTP_PORT, lokiValues } from "./loki-values";
 import { withResources } from "../../plan/workload-resources";
-import type { LockMode } from "./object-lock";
+import { archiveBucketPolicy, type ArchiveWriter } from "../../plan/bucket-policy";
+import {
+  readBackProblems,
+  type ArchiveBucketSpec,
+  type ArchiveReadBack,
+  type LockMode,
+  type ObjectLockState,
+} from "./object-lock";
 
 export * from "./collector-values";
 export * from "./loki-values";
 export * from "./ingest-gateway";
-export { objectLockConfigurationXml, parseObjectLockConfiguration, ensureObjectLockBucket, signRequest } from "./object-lock";
-export type { ArchiveBucketSpec, LockMode, S3Credentials } from "./object-lock";
+export {
+  archiveClient,
+  ensureArchiveBucket,
+  policyDenials,
+  policyGrants,
+  policyProblems,
+  readBackArchive,
+  readBackProblems,
+  runArchiveCommand,
+  verifyArchiveBucket,
+} from "./object-lock";
+export type { ArchiveBucketSpec, ArchiveReadBack, LockMode, ObjectLockState, PrincipalActions, S3Credentials } from "./object-lock";
 
 export interface ChartRef {
   repository: string;
@@ -43,23 +64,128 @@ export interface AuditArchiveBucketArgs {
   lockDays: number;
   /** Days Loki keeps the same events; the lock may never be shorter. */
   retentionDays: number;
+  /** The bucket owner's credential (the deploy identity's project): creates and configures, never handed to a collector. */
   credentials: ArchiveCredentials;
-  /** Bucket policy (JSON) the script puts on the bucket and verifies; see plan/bucket-policy.ts. */
-  bucketPolicy?: string;
+  /** One Keystone project per cluster; the bucket policy lets each put under `<cluster>/` only. */
+  writers: ArchiveWriter[];
+  /** Every other environment's projects (openstack-projects.yaml); the same bucket policy denies them everything. */
+  foreignProjectIds: string[];
 }
 
-/** The script that speaks S3 to the archive; see components/audit-trail/object-lock.ts for why. */
-export const ARCHIVE_BUCKET_SCRIPT = "npx --no-install tsx scripts/audit-archive-bucket.ts";
+/**
+ * Run with the Node that runs the program; no devDependency (tsx, esbuild)
+ * is needed at deploy time. See scripts/audit-archive-bucket.cjs.
+ */
+export const ARCHIVE_RECONCILE_COMMAND = "node scripts/audit-archive-bucket.cjs reconcile";
+export const ARCHIVE_VERIFY_COMMAND = "node scripts/audit-archive-bucket.cjs verify";
+
+/** The stack output: what RGW answered, or why nothing was read. */
+export type ArchiveReadBackReport =
+  | { readBack: "verified"; bucket: string; objectLock: ObjectLockState; owner: string; grants: ArchiveReadBack["grants"]; denials: ArchiveReadBack["denials"]; expireDays?: number }
+  | { readBack: "not read"; reason: string };
+
+/**
+ * Parses the verify command's stdout and judges it again here, so a
+ * weakened bucket fails the preview or update even if the script's own
+ * check were bypassed. No stdout means no command ran (offline synth).
+ */
+export function readBackReport(spec: ArchiveBucketSpec, stdout: string | undefined): ArchiveReadBackReport {
+  if (stdout === undefined) return { readBack: "not read", reason: "no S3 call was made (offline synth)" };
+  let parsed: ArchiveReadBack;
+  try {
+    parsed = JSON.parse(stdout.trim().split("\n").pop() ?? "") as ArchiveReadBack;
+  } catch {
+    throw new Error(`object-lock bucket ${spec.bucket}: the verify command printed no read-back: ${stdout.slice(0, 200)}`);
+  }
+  const problems = readBackProblems(spec, parsed);
+  if (problems.length > 0) throw new Error(`object-lock bucket ${spec.bucket} is not append-only: ${problems.join("; ")}`);
+  return {
+    readBack: "verified", bucket: parsed.bucket, objectLock: parsed.objectLock, owner: parsed.owner, grants: parsed.grants, denials: parsed.denials,
+    ...(parsed.expireDays !== undefined ? { expireDays: parsed.expireDays } : {}),
+  };
+}
+
+/** What an append-only bucket is made of; the audit archive and the etcd backup buckets alike. */
+export interface ObjectLockBucketArgs {
+  endpoint: string;
+  bucket: string;
+  region: string;
+  mode: LockMode;
+  lockDays: number;
+  /** The bucket owner's credential (the deploy identity's project): creates and configures, never handed to a writer. */
+  credentials: ArchiveCredentials;
+  /** One Keystone project per cluster; the bucket policy lets each put under `<cluster>/` only. */
+  writers: ArchiveWriter[];
+  /** Every other environment's projects; the same bucket policy denies them everything. */
+  foreignProjectIds: string[];
+  /** Objects expire this many days after they are written, never before their lock ends (the backup buckets). */
+  expireDays?: number;
+}
+
+/**
+ * The reconcile command (on `up`, when the settings change) and the verify
+ * invoke (every preview and up) of one append-only bucket, both running
+ * scripts/audit-archive-bucket.cjs with the bucket's policy from
+ * archiveBucketPolicy(). Shared by AuditArchiveBucket and the etcd backups'
+ * EtcdBackupBucket, so both kinds of bucket are made and checked one way.
+ */
+export function objectLockBucket(name: string, args: ObjectLockBucketArgs, parent: pulumi.Resource): { reconcile: command.local.Command; readBack: pulumi.Output<ArchiveReadBackReport> } {
+  if (args.mode !== "COMPLIANCE") throw new Error(`object-lock bucket ${args.bucket}: object lock must be COMPLIANCE, not ${args.mode}`);
+  if (args.expireDays !== undefined && args.expireDays < args.lockDays) {
+    throw new Error(`object-lock bucket ${args.bucket}: objects would expire after ${args.expireDays} days, before their ${args.lockDays}-day lock ends`);
+  }
+  // Throws on a shared, malformed or foreign writer before anything is registered.
+  const bucketPolicy = JSON.stringify(archiveBucketPolicy(args.bucket, args.writers, args.foreignProjectIds));
+  const spec: ArchiveBucketSpec = {
+    endpoint: args.endpoint, bucket: args.bucket, region: args.region, mode: args.mode, days: args.lockDays,
+    writers: args.writers, foreignProjectIds: args.foreignProjectIds, policy: bucketPolicy,
+    ...(args.expireDays !== undefined ? { expireDays: args.expireDays } : {}),
+  };
+  const environment = {
+    ARCHIVE_ENDPOINT: args.endpoint,
+    ARCHIVE_BUCKET: args.bucket,
+    ARCHIVE_REGION: args.region,
+    ARCHIVE_LOCK_MODE: args.mode,
+    ARCHIVE_LOCK_DAYS: String(args.lockDays),
+    ARCHIVE_WRITERS: JSON.stringify(args.writers),
+    ARCHIVE_FOREIGN_PROJECTS: JSON.stringify(args.foreignProjectIds),
+    // The one document the reconciler sets and the policies judge.
+    ARCHIVE_BUCKET_POLICY: bucketPolicy,
+    ...(args.expireDays !== undefined ? { ARCHIVE_EXPIRE_DAYS: String(args.expireDays) } : {}),
+    ARCHIVE_ACCESS_KEY_ID: pulumi.secret(args.credentials.accessKeyId),
+    ARCHIVE_SECRET_ACCESS_KEY: pulumi.secret(args.credentials.secretAccessKey),
+  };
+  const reconcile = new command.local.Command(`${name}-object-lock-bucket`, {
+    create: ARCHIVE_RECONCILE_COMMAND,
+    // A changed lock period or writer re-runs the same idempotent reconcile; it refuses to shorten.
+    update: ARCHIVE_RECONCILE_COMMAND,
+    environment,
+    // Plain copies of the non-secret settings (the environment as a whole is a secret in state), policy included for review.
+    triggers: [args.endpoint, args.bucket, args.mode, args.lockDays, bucketPolicy, ...(args.expireDays !== undefined ? [args.expireDays] : [])],
+  }, { parent, retainOnDelete: true });
+
+  // An invoke, not a resource: it runs on every preview and up, drift check included, and changes nothing.
+  const verified = command.local.runOutput({
+    command: ARCHIVE_VERIFY_COMMAND,
+    environment,
+    addPreviousOutputInEnv: false,
+  }, { parent, dependsOn: [reconcile] });
+  return { reconcile, readBack: pulumi.unsecret(verified.apply((result) => readBackReport(spec, (result as { stdout?: string }).stdout))) };
+}
 
 /**
  * The append-only archive: an S3 bucket created with object lock and a
  * default retention in COMPLIANCE mode, so no one (root included) can delete
- * or overwrite an archived audit object before the lock expires. Runs on
- * `pulumi up` only; deleting this resource leaves the bucket, which cannot be
- * emptied before its objects' locks expire anyway.
+ * or overwrite an archived audit object before the lock expires, and a
+ * bucket policy that lets each cluster's writer put under its own prefix and
+ * nothing else. Reconciled on `up` when its settings change; read back and
+ * verified on every preview and up. Deleting this resource leaves the
+ * bucket, which cannot be emptied before its objects' locks expire anyway.
  */
 export class AuditArchiveBucket extends pulumi.ComponentResource {
   readonly reconcile: command.local.Command;
+  /** What RGW reports on this run: lock mode and days, owner, writers' grants. */
+  readonly readBack: pulumi.Output<ArchiveReadBackReport>;
 
   constructor(name: string, args: AuditArchiveBucketArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ske:audit:AuditArchiveBucket", name, {}, opts);
@@ -67,25 +193,9 @@ export class AuditArchiveBucket extends pulumi.ComponentResource {
     if (args.lockDays < args.retentionDays) {
       throw new Error(`audit archive ${args.bucket}: lock period ${args.lockDays}d is shorter than the retention of ${args.retentionDays}d`);
     }
-    const environment = {
-      ARCHIVE_ENDPOINT: args.endpoint,
-      ARCHIVE_BUCKET: args.bucket,
-      ARCHIVE_REGION: args.region,
-      ARCHIVE_LOCK_MODE: args.mode,
-      ARCHIVE_LOCK_DAYS: String(args.lockDays),
-      ARCHIVE_ACCESS_KEY_ID: pulumi.secret(args.credentials.accessKeyId),
-      ARCHIVE_SECRET_ACCESS_KEY: pulumi.secret(args.credentials.secretAccessKey),
-      ...(args.bucketPolicy ? { ARCHIVE_BUCKET_POLICY: args.bucketPolicy } : {}),
-    };
-    this.reconcile = new command.local.Command(`${name}-object-lock-bucket`, {
-      create: ARCHIVE_BUCKET_SCRIPT,
-      // A changed lock period re-runs the same idempotent script; it refuses to shorten.
-      update: ARCHIVE_BUCKET_SCRIPT,
-      environment,
-      // Plain copies of the non-secret settings: the environment as a whole is a secret in state.
-      triggers: [args.endpoint, args.bucket, args.mode, args.lockDays],
-    }, { parent: this, retainOnDelete: true });
-    this.registerOutputs({});
+    const { retentionDays: _loki, ...bucket } = args;
+    ({ reconcile: this.reconcile, readBack: this.readBack } = objectLockBucket(name, bucket, this));
+    this.registerOutputs({ readBack: this.readBack });
   }
 }
 
@@ -101,6 +211,8 @@ export interface AuditLogStoreArgs {
   ingestNodePort: number;
   /** One per collector; the gateway admits a push only with one of these (secrets). */
   pushCredentials: { user: string; password: pulumi.Input<string> }[];
+  /** The gateway's server certificate (signed by the ingest CA the collectors trust) and its key (a secret). */
+  tls: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
   /** Namespace of the only in-cluster reader (Grafana); everything else reaches Loki through the gateway or not at all. */
   queryNamespace: string;
   provider: k8s.Provider;
@@ -154,14 +266,20 @@ export class AuditLogStore extends pulumi.ComponentResource {
       type: "Opaque",
       stringData: { [HTPASSWD_KEY]: htpasswd },
     }, { ...child, dependsOn: [namespace] });
+    const gatewayTls = new k8s.core.v1.Secret(`${name}-ingest-gateway-tls`, {
+      metadata: { name: `${INGEST_GATEWAY_NAME}-tls`, namespace: args.namespace },
+      type: "kubernetes.io/tls",
+      stringData: { "tls.crt": args.tls.certPem, "tls.key": pulumi.secret(args.tls.keyPem) },
+    }, { ...child, dependsOn: [namespace] });
     new k8s.apps.v1.Deployment(`${name}-ingest-gateway`, {
       metadata: { name: INGEST_GATEWAY_NAME, namespace: args.namespace, labels: { ...INGEST_GATEWAY_LABELS } },
       spec: gatewayDeploymentSpec({
         configMap: `${INGEST_GATEWAY_NAME}-config`,
         secret: `${INGEST_GATEWAY_NAME}-users`,
+        tlsSecret: `${INGEST_GATEWAY_NAME}-tls`,
         checksum: createHash("sha256").update(config).digest("hex"),
       }),
-    }, { ...child, dependsOn: [gatewayConfig, gatewaySecret] });
+    }, { ...child, dependsOn: [gatewayConfig, gatewaySecret, gatewayTls] });
     new k8s.core.v1.Service(`${name}-ingest-gateway`, {
       metadata: { name: INGEST_GATEWAY_NAME, namespace: args.namespace },
       spec: {
@@ -170,7 +288,7 @@ export class AuditLogStore extends pulumi.ComponentResource {
         ports: [{ name: "push", port: INGEST_GATEWAY_PORT, targetPort: INGEST_GATEWAY_PORT, protocol: "TCP" }],
       },
     }, { ...child, dependsOn: [namespace] });
-    this.pushUrl = `http://${INGEST_GATEWAY_NAME}.${args.namespace}.svc.cluster.local:${INGEST_GATEWAY_PORT}`;
+    this.pushUrl = `https://${ingestGatewayHost(args.namespace)}:${INGEST_GATEWAY_PORT}`;
 
     new k8s.core.v1.Service(`${name}-ingest`, {
       metadata: { name: "loki-audit-ingest", namespace: args.namespace },
@@ -211,9 +329,17 @@ export interface AuditCollectorArgs {
   namespace: string;
   cluster: CollectedCluster;
   lokiUrl: pulumi.Input<string>;
-  /** This collector's credential at the ingest gateway; the password is a secret. */
-  lokiPush: { user: string; password: pulumi.Input<string> };
-  archive: { endpoint: string; bucket: string; region: string; credentials: ArchiveCredentials };
+  /** This collector's credential at the ingest gateway (the password is a secret), and the CA that signed the gateway's certificate. */
+  lokiPush: { user: string; password: pulumi.Input<string>; caPem: pulumi.Input<string> };
+  archive: {
+    endpoint: string;
+    bucket: string;
+    region: string;
+    /** The cluster's writer credential: put under its own prefix only. */
+    credentials: ArchiveCredentials;
+    /** Named on the Secret, so reviewers and the policy can tell which identity the collector holds. */
+    writer: { projectId: string; credentialResource: string };
+  };
   siem?: SiemSink;
   /** The SIEM's token when siem.auth is set; goes into the collector's Secret only. */
   siemToken?: pulumi.Input<string>;
@@ -224,6 +350,11 @@ function siemTokenOf(args: AuditCollectorArgs): pulumi.Input<string> {
   if (args.siemToken === undefined) throw new Error(`audit collector of ${args.cluster.name}: audit.siem.auth is set but no siemToken was handed over`);
   return args.siemToken;
 }
+
+export const ARCHIVE_WRITER_ANNOTATIONS = {
+  project: "ske-platform/archive-writer-project",
+  credential: "ske-platform/archive-writer-credential",
+} as const;
 
 /** The apiserver audit log shipper of one cluster. */
 export class AuditCollector extends pulumi.ComponentResource {
@@ -242,7 +373,14 @@ export class AuditCollector extends pulumi.ComponentResource {
 
     const credentialsSecret = "audit-archive-credentials";
     const credentials = new k8s.core.v1.Secret(`${name}-archive-credentials`, {
-      metadata: { name: credentialsSecret, namespace: args.namespace },
+      metadata: {
+        name: credentialsSecret,
+        namespace: args.namespace,
+        annotations: {
+          [ARCHIVE_WRITER_ANNOTATIONS.project]: args.archive.writer.projectId,
+          [ARCHIVE_WRITER_ANNOTATIONS.credential]: args.archive.writer.credentialResource,
+        },
+      },
       type: "Opaque",
       stringData: {
         [ARCHIVE_SECRET_KEYS.accessKeyId]: pulumi.secret(args.archive.credentials.accessKeyId),
@@ -255,6 +393,11 @@ export class AuditCollector extends pulumi.ComponentResource {
       metadata: { name: LOKI_PUSH_SECRET, namespace: args.namespace },
       type: "Opaque",
       stringData: { [LOKI_PUSH_SECRET_KEY]: pulumi.secret(args.lokiPush.password) },
+    }, { ...child, dependsOn: [namespace] });
+
+    const ingestCa = new k8s.core.v1.ConfigMap(`${name}-ingest-ca`, {
+      metadata: { name: INGEST_CA_CONFIGMAP, namespace: args.namespace },
+      data: { [INGEST_CA_KEY]: args.lokiPush.caPem },
     }, { ...child, dependsOn: [namespace] });
 
     this.release = new k8s.helm.v3.Release(`${name}-vector`, {
@@ -271,10 +414,11 @@ export class AuditCollector extends pulumi.ComponentResource {
           ...(args.siem ? { siem: args.siem } : {}),
           credentialsSecret,
           lokiPushUser: args.lokiPush.user,
+          lokiCa: { configMap: INGEST_CA_CONFIGMAP, dir: INGEST_CA_DIR, key: INGEST_CA_KEY },
         }),
       ),
       atomic: true,
-    }, { ...child, dependsOn: [namespace, credentials, pushSecret] });
+    }, { ...child, dependsOn: [namespace, credentials, pushSecret, ingestCa] });
 
     new k8s.networking.v1.NetworkPolicy(`${name}-network`, {
       metadata: { name: "audit-collector", namespace: args.namespace },

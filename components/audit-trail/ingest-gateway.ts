@@ -9,13 +9,21 @@ import { createHash } from "node:crypto";
 import { INGEST_GATEWAY_RESOURCES } from "../../plan/workload-resources";
 
 export const LOKI_PUSH_PATH = "/loki/api/v1/push";
-export const INGEST_GATEWAY_PORT = 8080;
+export const INGEST_GATEWAY_PORT = 8443;
 export const INGEST_GATEWAY_NAME = "loki-ingest-gateway";
 export const INGEST_GATEWAY_LABELS = { "app.kubernetes.io/name": INGEST_GATEWAY_NAME, "app.kubernetes.io/part-of": "audit-trail" } as const;
 /** nginx's unprivileged build: runs as uid 101 and listens above 1024. */
 export const INGEST_GATEWAY_IMAGE = "docker.io/nginxinc/nginx-unprivileged:1.27-alpine";
 const HTPASSWD_DIR = "/etc/nginx/auth";
 export const HTPASSWD_KEY = "htpasswd";
+const TLS_DIR = "/etc/nginx/tls";
+/** Where collectors find the ingest CA (a ConfigMap: the CA certificate is public). */
+export const INGEST_CA_DIR = "/etc/ske/ingest-ca";
+export const INGEST_CA_KEY = "ca.crt";
+export const INGEST_CA_CONFIGMAP = "audit-ingest-ca";
+
+/** The gateway's in-cluster name; also a name in its certificate. */
+export const ingestGatewayHost = (namespace: string) => `${INGEST_GATEWAY_NAME}.${namespace}.svc.cluster.local`;
 
 export interface PushCredential {
   /** One user per cluster, so a leaked credential names the cluster it came from. */
@@ -50,7 +58,11 @@ export function nginxConfig(lokiUrl: string): string {
     "  server_tokens off;",
     "  client_max_body_size 16m;",
     "  server {",
-    `    listen ${INGEST_GATEWAY_PORT};`,
+    // TLS end to end from the collector: HAProxy passes TCP through, so the push credential never travels in clear.
+    `    listen ${INGEST_GATEWAY_PORT} ssl;`,
+    `    ssl_certificate ${TLS_DIR}/tls.crt;`,
+    `    ssl_certificate_key ${TLS_DIR}/tls.key;`,
+    "    ssl_protocols TLSv1.2 TLSv1.3;",
     `    location = ${LOKI_PUSH_PATH} {`,
     "      limit_except POST { deny all; }",
     '      auth_basic "audit ingest";',
@@ -70,6 +82,8 @@ export function nginxConfig(lokiUrl: string): string {
 
 /** What a policy needs to know about a rendered gateway config. */
 export interface GatewayConfigFacts {
+  /** Every `listen` carries `ssl`, with a certificate and key. */
+  tlsOnly: boolean;
   proxiedLocations: string[];
   authenticatedLocations: string[];
   catchAllRefuses: boolean;
@@ -81,14 +95,16 @@ export function gatewayConfigFacts(config: string): GatewayConfigFacts {
     path: `${m[1] ? "= " : ""}${m[2]}`,
     body: m[3] ?? "",
   }));
+  const listens = [...config.matchAll(/^\s*listen\s+([^;]+);/gm)].map((m) => m[1] ?? "");
   return {
+    tlsOnly: listens.length > 0 && listens.every((l) => /\bssl\b/.test(l)) && /ssl_certificate\s+\S+;/.test(config) && /ssl_certificate_key\s+\S+;/.test(config),
     proxiedLocations: locations.filter((l) => /proxy_pass\s/.test(l.body)).map((l) => l.path),
     authenticatedLocations: locations.filter((l) => /auth_basic\s+"[^"]+"/.test(l.body) && /auth_basic_user_file\s+\S+/.test(l.body) && !/auth_basic\s+off/.test(l.body)).map((l) => l.path),
     catchAllRefuses: locations.some((l) => l.path === "/" && /return\s+40[34]\s*;/.test(l.body) && !/proxy_pass/.test(l.body)),
   };
 }
 
-export function gatewayDeploymentSpec(args: { configMap: string; secret: string; checksum: string }) {
+export function gatewayDeploymentSpec(args: { configMap: string; secret: string; tlsSecret: string; checksum: string }) {
   return {
     replicas: 2,
     selector: { matchLabels: { ...INGEST_GATEWAY_LABELS } },
@@ -105,18 +121,20 @@ export function gatewayDeploymentSpec(args: { configMap: string; secret: string;
           name: "nginx",
           image: INGEST_GATEWAY_IMAGE,
           ports: [{ name: "push", containerPort: INGEST_GATEWAY_PORT }],
-          readinessProbe: { httpGet: { path: "/healthz", port: INGEST_GATEWAY_PORT } },
+          readinessProbe: { httpGet: { path: "/healthz", port: INGEST_GATEWAY_PORT, scheme: "HTTPS" } },
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
           resources: structuredClone(INGEST_GATEWAY_RESOURCES),
           volumeMounts: [
             { name: "config", mountPath: "/etc/nginx/nginx.conf", subPath: "nginx.conf", readOnly: true },
             { name: "auth", mountPath: HTPASSWD_DIR, readOnly: true },
+            { name: "tls", mountPath: TLS_DIR, readOnly: true },
             { name: "tmp", mountPath: "/tmp" },
           ],
         }],
         volumes: [
           { name: "config", configMap: { name: args.configMap } },
           { name: "auth", secret: { secretName: args.secret } },
+          { name: "tls", secret: { secretName: args.tlsSecret } },
           { name: "tmp", emptyDir: {} },
         ],
       },

@@ -1,20 +1,34 @@
 /**
- * The append-only archive bucket, spoken in plain S3: SigV4-signed
- * CreateBucket (with object lock), Get/PutObjectLockConfiguration and
- * HeadBucket, nothing else.
+ * The append-only buckets in Ceph RGW (the audit archive and the etcd backup
+ * buckets), spoken through the AWS SDK's S3 client: create one with object
+ * lock, set the default retention, the bucket policy that lets each
+ * cluster's writer identity put objects under its own prefix and nothing
+ * else and, for the backups, the lifecycle expiry, and read all of it back.
  *
- * Why not a Pulumi S3 provider: the archive lives in Ceph RGW. Recent AWS
- * providers (terraform-provider-aws ≥ 6.23, so current @pulumi/aws) read
- * bucket tags through the S3 Control API, which RGW does not implement, and
- * bucket creation fails; older ones trip over RGW's tag-set errors and call
- * many more bucket APIs on every refresh. @pulumi/minio can create a locked
- * bucket but has no resource for the default retention. These four calls are
- * exactly what RGW implements and all the archive needs. Pulumi's dynamic
- * providers are out too: they serialise closures at runtime, which breaks
- * under the test runner's module transform, so the program runs this module
- * through `scripts/audit-archive-bucket.ts` from a `command` resource.
+ * Why not a Pulumi S3 provider: recent AWS providers (terraform-provider-aws
+ * ≥ 6.23, so current @pulumi/aws) read bucket tags through the S3 Control
+ * API, which RGW does not implement, and bucket creation fails; older ones
+ * trip over RGW's tag-set errors. @pulumi/minio can create a locked bucket
+ * but has no resource for the default retention. Pulumi's dynamic providers
+ * serialise closures at runtime, which breaks under the test runner's module
+ * transform. So `scripts/audit-archive-bucket.cjs` runs this module: from a
+ * `command` resource on `up` (reconcile) and from an invoke on every preview
+ * and up (verify), which is what the nightly drift check runs.
+ *
+ * This file is loaded by plain Node (type stripping) from that script, so it
+ * imports only packages, node: builtins and plan/bucket-policy.ts (by its
+ * full name, which is all plain Node resolves), and uses no TypeScript
+ * syntax that needs emitting.
  */
-import { createHash, createHmac } from "node:crypto";
+import { createHash } from "node:crypto";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { WRITER_DENIED_ACTIONS, projectPrincipal, undeniedProjects, writerProblems, type ArchiveWriter } from "../../plan/bucket-policy.ts";
+
+/**
+ * The SDK is loaded on first use: the program and synth import this module
+ * for its pure helpers, and loading the S3 client costs about half a second.
+ */
+const sdk = () => import("@aws-sdk/client-s3");
 
 export type LockMode = "COMPLIANCE" | "GOVERNANCE";
 
@@ -26,87 +40,22 @@ export interface ArchiveBucketSpec {
   region: string;
   mode: LockMode;
   days: number;
+  writers: readonly ArchiveWriter[];
+  /** Every other environment's projects, which the bucket policy must deny everything. */
+  foreignProjectIds: readonly string[];
+  /** The bucket policy (JSON) to set: archiveBucketPolicy() as the program built it and the policies judged it. */
+  policy: string;
+  /**
+   * Objects expire this many days after they are written (a lifecycle rule);
+   * never fewer than `days`. The etcd backup buckets set it, so they do not
+   * grow for ever; the audit archive does not.
+   */
+  expireDays?: number;
 }
 
 export interface S3Credentials {
   accessKeyId: string;
   secretAccessKey: string;
-}
-
-export interface S3Request {
-  method: "GET" | "PUT" | "HEAD";
-  url: string;
-  headers: Record<string, string>;
-  body: string;
-}
-
-export interface S3Response {
-  status: number;
-  body: string;
-}
-
-export type Send = (request: S3Request) => Promise<S3Response>;
-
-const sha256Hex = (data: string) => createHash("sha256").update(data, "utf8").digest("hex");
-const hmac = (key: Buffer | string, data: string) => createHmac("sha256", key).update(data, "utf8").digest();
-
-/** RFC 3986 encoding as SigV4 wants it (every byte but unreserved ones). */
-function uriEncode(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-function canonicalQuery(url: URL): string {
-  return [...url.searchParams.entries()]
-    .map(([k, v]) => [uriEncode(k), uriEncode(v)] as const)
-    .sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : 1) : a < b ? -1 : 1))
-    .map(([k, v]) => `${k}=${v}`)
-    .join("&");
-}
-
-/**
- * Signs a request with AWS Signature Version 4 for service `s3`. Pure given
- * `now`, so it is tested against a fixed example.
- */
-export function signRequest(
-  request: { method: string; url: string; headers: Record<string, string>; body: string },
-  credentials: S3Credentials,
-  region: string,
-  now: Date,
-): Record<string, string> {
-  const url = new URL(request.url);
-  const amzDate = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
-  const date = amzDate.slice(0, 8);
-  const payloadHash = sha256Hex(request.body);
-  const headers: Record<string, string> = {
-    ...request.headers,
-    host: url.host,
-    "x-amz-date": amzDate,
-    "x-amz-content-sha256": payloadHash,
-  };
-  const names = Object.keys(headers).map((h) => h.toLowerCase()).sort();
-  const lowered = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v.trim().replace(/\s+/g, " ")]));
-  const canonicalHeaders = names.map((n) => `${n}:${lowered[n]}\n`).join("");
-  const signedHeaders = names.join(";");
-  const path = url.pathname.split("/").map((segment) => uriEncode(decodeURIComponent(segment))).join("/") || "/";
-  const canonicalRequest = [request.method, path, canonicalQuery(url), canonicalHeaders, signedHeaders, payloadHash].join("\n");
-  const scope = `${date}/${region}/s3/aws4_request`;
-  const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256Hex(canonicalRequest)].join("\n");
-  const signingKey = hmac(hmac(hmac(hmac(`AWS4${credentials.secretAccessKey}`, date), region), "s3"), "aws4_request");
-  const signature = createHmac("sha256", signingKey).update(stringToSign, "utf8").digest("hex");
-  return {
-    ...headers,
-    authorization: `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`,
-  };
-}
-
-export function objectLockConfigurationXml(mode: LockMode, days: number): string {
-  if (!Number.isInteger(days) || days < 1) throw new Error(`object-lock days must be a positive integer, got ${days}`);
-  return (
-    `<ObjectLockConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">` +
-    `<ObjectLockEnabled>Enabled</ObjectLockEnabled>` +
-    `<Rule><DefaultRetention><Mode>${mode}</Mode><Days>${days}</Days></DefaultRetention></Rule>` +
-    `</ObjectLockConfiguration>`
-  );
 }
 
 export interface ObjectLockState {
@@ -115,53 +64,278 @@ export interface ObjectLockState {
   days?: number;
 }
 
-export function parseObjectLockConfiguration(xml: string): ObjectLockState {
-  const tag = (name: string) => new RegExp(`<${name}>\\s*([^<]*?)\\s*</${name}>`).exec(xml)?.[1];
-  const mode = tag("Mode");
-  const days = tag("Days");
-  return {
-    enabled: tag("ObjectLockEnabled") === "Enabled",
-    ...(mode === "COMPLIANCE" || mode === "GOVERNANCE" ? { mode } : {}),
-    ...(days !== undefined ? { days: Number(days) } : {}),
-  };
+/** What the archive actually is, as read back from RGW. */
+export interface ArchiveReadBack {
+  bucket: string;
+  objectLock: ObjectLockState;
+  /** RGW user that owns the bucket: the deploy identity's project. */
+  owner: string;
+  /** Per principal named in the bucket policy: what it is allowed, on what. */
+  grants: PrincipalActions[];
+  /** Per principal: what the bucket policy explicitly denies it (unconditionally), on what. */
+  denials: PrincipalActions[];
+  /** The fewest days after which an enabled lifecycle rule expires objects; absent when none does. */
+  expireDays?: number;
 }
 
-function bucketUrl(spec: ArchiveBucketSpec, query = ""): string {
-  return `${spec.endpoint.replace(/\/+$/, "")}/${uriEncode(spec.bucket)}${query}`;
+/** Our lifecycle rule's id, so a second run finds it. */
+export const LIFECYCLE_RULE_ID = "expire-after-lock";
+
+export interface PrincipalActions {
+  principal: string;
+  actions: string[];
+  resources: string[];
+}
+
+const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)]);
+
+/** Allowed actions and resources per principal, from a policy document as RGW returns it. */
+export const policyGrants = (policyJson: string | undefined): PrincipalActions[] => byPrincipal(policyJson, "Allow");
+
+/** Unconditionally denied actions and resources per principal; a conditional Deny may not apply, so it is not counted. */
+export const policyDenials = (policyJson: string | undefined): PrincipalActions[] => byPrincipal(policyJson, "Deny");
+
+function byPrincipal(policyJson: string | undefined, effect: "Allow" | "Deny"): PrincipalActions[] {
+  if (!policyJson) return [];
+  const doc = JSON.parse(policyJson) as { Statement?: unknown };
+  const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as Record<string, any>[];
+  const grants = new Map<string, { actions: Set<string>; resources: Set<string> }>();
+  // A Deny that is conditional or names what it does not cover (NotResource) does not deny everywhere, so it is not counted.
+  for (const s of statements.filter((s) => s && s.Effect === effect && (effect === "Allow" || (s.Condition === undefined && s.NotResource === undefined)))) {
+    const principals = s.Principal === "*" ? ["*"] : list(s.Principal?.AWS ?? s.Principal);
+    for (const p of principals) {
+      const entry = grants.get(p) ?? { actions: new Set<string>(), resources: new Set<string>() };
+      list(s.Action).forEach((a) => entry.actions.add(a));
+      list(s.Resource).forEach((r) => entry.resources.add(r));
+      // An Allow on everything but X reaches far beyond any prefix; kept visible so it is judged as such.
+      list(s.NotResource).forEach((r) => entry.resources.add(`everything but ${r}`));
+      grants.set(p, entry);
+    }
+  }
+  return [...grants].map(([principal, g]) => ({ principal, actions: [...g.actions].sort(), resources: [...g.resources].sort() }));
 }
 
 /**
- * Makes the bucket exist with object lock on and the wanted default
- * retention, idempotently. Refuses what would weaken the archive: a bucket
- * that exists without object lock, a switch away from COMPLIANCE, or a
- * shorter lock period.
+ * Everything wrong with a bucket policy's grants and denials for the spec:
+ * a grant beyond put under the writer's own prefix, a writer without its
+ * grant or its explicit deny, another environment's project not denied
+ * everything.
  */
-export async function ensureObjectLockBucket(
-  spec: ArchiveBucketSpec,
-  credentials: S3Credentials,
-  send: Send,
-  now: () => Date = () => new Date(),
-): Promise<{ created: boolean; state: ObjectLockState }> {
-  const call = async (method: S3Request["method"], url: string, body = "", extra: Record<string, string> = {}) => {
-    const headers = signRequest({ method, url, headers: extra, body }, credentials, spec.region, now());
-    return send({ method, url, headers, body });
-  };
-  const failure = (what: string, response: S3Response) =>
-    new Error(`${what} of bucket "${spec.bucket}" at ${spec.endpoint} failed with HTTP ${response.status}: ${response.body.slice(0, 300)}`);
+export function policyProblems(spec: Pick<ArchiveBucketSpec, "bucket" | "writers" | "foreignProjectIds">, grants: readonly PrincipalActions[], denials: readonly PrincipalActions[]): string[] {
+  const problems: string[] = [];
+  const expected = new Map(spec.writers.map((w) => [projectPrincipal(w.projectId), w]));
+  for (const g of grants) {
+    const writer = expected.get(g.principal);
+    if (!writer) { problems.push(`the bucket policy grants ${g.actions.join(", ")} to ${g.principal}, which is not a writer`); continue; }
+    const wrongActions = g.actions.filter((a) => a !== "s3:PutObject");
+    if (wrongActions.length > 0) problems.push(`the writer of ${writer.cluster} is granted ${wrongActions.join(", ")}`);
+    const wrongResources = g.resources.filter((r) => r !== `arn:aws:s3:::${spec.bucket}/${writer.cluster}/*`);
+    if (wrongResources.length > 0) problems.push(`the writer of ${writer.cluster} may write to ${wrongResources.join(", ")}`);
+  }
+  for (const [principal, w] of expected) {
+    if (!grants.some((g) => g.principal === principal)) problems.push(`the bucket policy does not let the writer of ${w.cluster} put objects`);
+    const denied = new Set(denials.find((d) => d.principal === principal)?.actions ?? []);
+    const missing = WRITER_DENIED_ACTIONS.filter((a) => !denied.has(a));
+    if (missing.length > 0) problems.push(`the bucket policy does not deny ${missing.join(", ")} to the writer of ${w.cluster}`);
+  }
+  const asDocument = { Statement: denials.map((d) => ({ Effect: "Deny", Principal: { AWS: [d.principal] }, Action: d.actions, Resource: d.resources })) };
+  const undenied = undeniedProjects(asDocument, spec.bucket, spec.foreignProjectIds);
+  if (undenied.length > 0) problems.push(`the bucket policy does not deny everything to other environments' projects ${undenied.join(", ")}`);
+  return problems;
+}
 
-  const head = await call("HEAD", bucketUrl(spec));
+/**
+ * Everything wrong with what was read back, for the wanted spec: the lock
+ * weaker than configured, a writer that is the owner (the deploy identity),
+ * or a policy that lets anyone do more than put under their own prefix, or
+ * lacks a deny.
+ */
+export function readBackProblems(spec: ArchiveBucketSpec, readBack: ArchiveReadBack): string[] {
+  const problems: string[] = [];
+  const lock = readBack.objectLock;
+  if (!lock.enabled) problems.push("object lock is not enabled");
+  if (lock.mode !== "COMPLIANCE") problems.push(`default retention mode is ${lock.mode ?? "unset"}, not COMPLIANCE`);
+  if (lock.days === undefined || lock.days < spec.days) problems.push(`default retention is ${lock.days ?? "unset"} days, less than ${spec.days}`);
+  if (spec.expireDays !== undefined && readBack.expireDays !== spec.expireDays) {
+    problems.push(`objects expire after ${readBack.expireDays ?? "no"} days, not ${spec.expireDays}`);
+  }
+  if (readBack.expireDays !== undefined && readBack.expireDays < spec.days) {
+    problems.push(`a lifecycle rule expires objects after ${readBack.expireDays} days, before their ${spec.days}-day lock ends`);
+  }
+  for (const w of spec.writers) {
+    if (w.projectId === readBack.owner) problems.push(`the writer of ${w.cluster} is the bucket owner ${readBack.owner} (the deploy identity), which can delete and reconfigure`);
+  }
+  return [...problems, ...policyProblems(spec, readBack.grants ?? [], readBack.denials ?? [])];
+}
+
+/**
+ * The client for RGW: path-style, and checksums only where the API demands
+ * them (the SDK's newer default CRC headers are not understood by every RGW
+ * release); Content-MD5 on every body, which RGW requires for the lock
+ * configuration.
+ */
+export async function archiveClient(spec: Pick<ArchiveBucketSpec, "endpoint" | "region">, credentials: S3Credentials): Promise<S3Client> {
+  const { S3Client } = await sdk();
+  const client = new S3Client({
+    endpoint: spec.endpoint,
+    region: spec.region,
+    forcePathStyle: true,
+    credentials,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    maxAttempts: 3,
+  });
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string>; body?: unknown };
+      if (request.headers && typeof request.body === "string" && request.body.length > 0) {
+        request.headers["content-md5"] = createHash("md5").update(request.body, "utf8").digest("base64");
+      }
+      return next(args);
+    },
+    { step: "build", name: "rgwContentMd5" },
+  );
+  return client;
+}
+
+const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+const nameOf = (err: unknown) => (err as { name?: string }).name ?? "";
+
+function failure(spec: Pick<ArchiveBucketSpec, "bucket" | "endpoint">, call: string, err: unknown): Error {
+  const status = statusOf(err);
+  return new Error(`${call} of bucket "${spec.bucket}" at ${spec.endpoint} failed${status ? ` with HTTP ${status}` : ""}: ${nameOf(err)} ${(err as Error).message ?? ""}`.trim());
+}
+
+async function readLock(client: S3Client, spec: ArchiveBucketSpec): Promise<ObjectLockState> {
+  const { GetObjectLockConfigurationCommand } = await sdk();
+  try {
+    const out = await client.send(new GetObjectLockConfigurationCommand({ Bucket: spec.bucket }));
+    const rule = out.ObjectLockConfiguration?.Rule?.DefaultRetention;
+    const mode = rule?.Mode;
+    return {
+      enabled: out.ObjectLockConfiguration?.ObjectLockEnabled === "Enabled",
+      ...(mode === "COMPLIANCE" || mode === "GOVERNANCE" ? { mode } : {}),
+      ...(rule?.Days !== undefined ? { days: rule.Days } : {}),
+    };
+  } catch (err) {
+    if (nameOf(err) === "ObjectLockConfigurationNotFoundError") return { enabled: false };
+    throw failure(spec, "GetObjectLockConfiguration", err);
+  }
+}
+
+async function readPolicy(client: S3Client, spec: ArchiveBucketSpec): Promise<string | undefined> {
+  const { GetBucketPolicyCommand } = await sdk();
+  try {
+    return (await client.send(new GetBucketPolicyCommand({ Bucket: spec.bucket }))).Policy;
+  } catch (err) {
+    if (nameOf(err) === "NoSuchBucketPolicy" || statusOf(err) === 404) return undefined;
+    throw failure(spec, "GetBucketPolicy", err);
+  }
+}
+
+/**
+ * The fewest days after which any enabled lifecycle rule expires current
+ * objects, whatever its id: a rule someone else added counts as much as ours.
+ */
+async function readExpiry(client: S3Client, spec: ArchiveBucketSpec): Promise<number | undefined> {
+  const { GetBucketLifecycleConfigurationCommand } = await sdk();
+  try {
+    const rules = (await client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: spec.bucket }))).Rules ?? [];
+    const days = rules.filter((r) => r.Status === "Enabled" && r.Expiration?.Days !== undefined).map((r) => r.Expiration!.Days!);
+    return days.length > 0 ? Math.min(...days) : undefined;
+  } catch (err) {
+    if (nameOf(err) === "NoSuchLifecycleConfiguration" || statusOf(err) === 404) return undefined;
+    throw failure(spec, "GetBucketLifecycleConfiguration", err);
+  }
+}
+
+/**
+ * In an object-lock (hence versioned) bucket, `Expiration` only puts a
+ * delete marker on top; the locked version becomes noncurrent and
+ * `NoncurrentVersionExpiration` removes it a day later. RGW's lifecycle never
+ * removes a version whose lock still holds, and `expireDays` is never shorter
+ * than the lock, so this rule cannot cut the retention short.
+ */
+async function putExpiry(client: S3Client, spec: ArchiveBucketSpec, days: number): Promise<void> {
+  const { PutBucketLifecycleConfigurationCommand } = await sdk();
+  try {
+    await client.send(new PutBucketLifecycleConfigurationCommand({
+      Bucket: spec.bucket,
+      LifecycleConfiguration: {
+        Rules: [{
+          ID: LIFECYCLE_RULE_ID,
+          Filter: { Prefix: "" },
+          Status: "Enabled",
+          Expiration: { Days: days },
+          NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+        }],
+      },
+    }));
+  } catch (err) {
+    throw failure(spec, "PutBucketLifecycleConfiguration", err);
+  }
+}
+
+export async function readBackArchive(client: S3Client, spec: ArchiveBucketSpec): Promise<{ readBack: ArchiveReadBack; policyJson: string | undefined }> {
+  const { GetBucketAclCommand } = await sdk();
+  const objectLock = await readLock(client, spec);
+  const policyJson = await readPolicy(client, spec);
+  const expireDays = await readExpiry(client, spec);
+  let owner: string;
+  try {
+    owner = (await client.send(new GetBucketAclCommand({ Bucket: spec.bucket }))).Owner?.ID ?? "";
+  } catch (err) {
+    throw failure(spec, "GetBucketAcl", err);
+  }
+  return {
+    readBack: { bucket: spec.bucket, objectLock, owner, grants: policyGrants(policyJson), denials: policyDenials(policyJson), ...(expireDays !== undefined ? { expireDays } : {}) },
+    policyJson,
+  };
+}
+
+/** Reads the archive back and refuses anything weaker than the spec. Read-only: safe on preview. */
+export async function verifyArchiveBucket(client: S3Client, spec: ArchiveBucketSpec): Promise<ArchiveReadBack> {
+  const { readBack } = await readBackArchive(client, spec);
+  const problems = readBackProblems(spec, readBack);
+  if (problems.length > 0) throw new Error(`audit archive "${spec.bucket}" at ${spec.endpoint} is not append-only: ${problems.join("; ")}`);
+  return readBack;
+}
+
+/**
+ * Makes the bucket exist with object lock, the wanted default retention,
+ * the writers' policy and (when asked) the expiry, idempotently, then
+ * verifies. Refuses what would weaken the bucket: no object lock, leaving
+ * COMPLIANCE, a shorter lock period, expiry before the lock ends.
+ */
+export async function ensureArchiveBucket(client: S3Client, spec: ArchiveBucketSpec): Promise<{ created: boolean; readBack: ArchiveReadBack }> {
+  if (spec.mode !== "COMPLIANCE") throw new Error(`bucket "${spec.bucket}": the archive is locked in COMPLIANCE mode, not ${spec.mode}`);
+  if (!Number.isInteger(spec.days) || spec.days < 1) throw new Error(`object-lock days must be a positive integer, got ${spec.days}`);
+  if (spec.expireDays !== undefined && (!Number.isInteger(spec.expireDays) || spec.expireDays < spec.days)) {
+    throw new Error(`bucket "${spec.bucket}": objects would expire after ${spec.expireDays} days, before their ${spec.days}-day lock ends`);
+  }
+  const writers = writerProblems(spec.writers);
+  if (writers.length > 0) throw new Error(`archive writers of ${spec.bucket}: ${writers.join("; ")}`);
+  // Refuse to set a document weaker than the spec, rather than set it and fail the read-back.
+  const weak = policyProblems(spec, policyGrants(spec.policy), policyDenials(spec.policy));
+  if (weak.length > 0) throw new Error(`bucket "${spec.bucket}": refusing to set a bucket policy that is not append-only: ${weak.join("; ")}`);
+  const policy = spec.policy;
+  const { CreateBucketCommand, HeadBucketCommand, PutBucketPolicyCommand, PutObjectLockConfigurationCommand } = await sdk();
+
   let created = false;
-  if (head.status === 404) {
-    const create = await call("PUT", bucketUrl(spec), "", { "x-amz-bucket-object-lock-enabled": "true" });
-    if (create.status !== 200) throw failure("CreateBucket", create);
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: spec.bucket }));
+  } catch (err) {
+    if (statusOf(err) !== 404) throw failure(spec, "HeadBucket", err);
+    try {
+      await client.send(new CreateBucketCommand({ Bucket: spec.bucket, ObjectLockEnabledForBucket: true }));
+    } catch (createErr) {
+      throw failure(spec, "CreateBucket", createErr);
+    }
     created = true;
-  } else if (head.status !== 200) {
-    throw failure("HeadBucket", head);
   }
 
-  const current = await call("GET", bucketUrl(spec, "?object-lock"));
-  if (current.status !== 200) throw failure("GetObjectLockConfiguration", current);
-  const before = parseObjectLockConfiguration(current.body);
+  const before = await readLock(client, spec);
   if (!before.enabled) {
     throw new Error(`bucket "${spec.bucket}" exists without object lock; an append-only archive needs a new bucket created with it`);
   }
@@ -171,19 +345,63 @@ export async function ensureObjectLockBucket(
   if (before.days !== undefined && before.days > spec.days) {
     throw new Error(`bucket "${spec.bucket}" locks objects for ${before.days} days; refusing to shorten that to ${spec.days}`);
   }
-
   if (before.mode !== spec.mode || before.days !== spec.days) {
-    const body = objectLockConfigurationXml(spec.mode, spec.days);
-    const md5 = createHash("md5").update(body, "utf8").digest("base64");
-    const put = await call("PUT", bucketUrl(spec, "?object-lock"), body, { "content-md5": md5, "content-type": "application/xml" });
-    if (put.status !== 200) throw failure("PutObjectLockConfiguration", put);
+    try {
+      await client.send(new PutObjectLockConfigurationCommand({
+        Bucket: spec.bucket,
+        ObjectLockConfiguration: { ObjectLockEnabled: "Enabled", Rule: { DefaultRetention: { Mode: spec.mode, Days: spec.days } } },
+      }));
+    } catch (err) {
+      throw failure(spec, "PutObjectLockConfiguration", err);
+    }
   }
+  if ((await readPolicy(client, spec)) !== policy) {
+    try {
+      await client.send(new PutBucketPolicyCommand({ Bucket: spec.bucket, Policy: policy }));
+    } catch (err) {
+      throw failure(spec, "PutBucketPolicy", err);
+    }
+  }
+  if (spec.expireDays !== undefined && (await readExpiry(client, spec)) !== spec.expireDays) await putExpiry(client, spec, spec.expireDays);
+  return { created, readBack: await verifyArchiveBucket(client, spec) };
+}
 
-  const verify = await call("GET", bucketUrl(spec, "?object-lock"));
-  if (verify.status !== 200) throw failure("GetObjectLockConfiguration", verify);
-  const state = parseObjectLockConfiguration(verify.body);
-  if (!state.enabled || state.mode !== spec.mode || state.days !== spec.days) {
-    throw new Error(`bucket "${spec.bucket}" reports ${JSON.stringify(state)} after configuration; expected ${spec.mode} for ${spec.days} days`);
+/** The settings the command resource and the invoke hand over in the environment. */
+export function specFromEnvironment(env: Record<string, string | undefined>): { spec: ArchiveBucketSpec; credentials: S3Credentials } {
+  const required = (name: string): string => {
+    const value = env[name];
+    if (!value) throw new Error(`${name} is not set`);
+    return value;
+  };
+  const mode = required("ARCHIVE_LOCK_MODE");
+  if (mode !== "COMPLIANCE" && mode !== "GOVERNANCE") throw new Error(`ARCHIVE_LOCK_MODE must be COMPLIANCE or GOVERNANCE, got ${mode}`);
+  const writers = JSON.parse(required("ARCHIVE_WRITERS")) as ArchiveWriter[];
+  const foreignProjectIds = JSON.parse(required("ARCHIVE_FOREIGN_PROJECTS")) as string[];
+  return {
+    spec: {
+      endpoint: required("ARCHIVE_ENDPOINT"),
+      bucket: required("ARCHIVE_BUCKET"),
+      region: required("ARCHIVE_REGION"),
+      mode,
+      days: Number(required("ARCHIVE_LOCK_DAYS")),
+      writers,
+      foreignProjectIds,
+      policy: required("ARCHIVE_BUCKET_POLICY"),
+      ...(env.ARCHIVE_EXPIRE_DAYS ? { expireDays: Number(env.ARCHIVE_EXPIRE_DAYS) } : {}),
+    },
+    credentials: { accessKeyId: required("ARCHIVE_ACCESS_KEY_ID"), secretAccessKey: required("ARCHIVE_SECRET_ACCESS_KEY") },
+  };
+}
+
+/** `reconcile` (on up) or `verify` (every preview and up); prints the read-back as one JSON line, never a credential. */
+export async function runArchiveCommand(action: string | undefined, env: Record<string, string | undefined>): Promise<ArchiveReadBack> {
+  const { spec, credentials } = specFromEnvironment(env);
+  const client = await archiveClient(spec, credentials);
+  try {
+    if (action === "reconcile") return (await ensureArchiveBucket(client, spec)).readBack;
+    if (action === "verify") return await verifyArchiveBucket(client, spec);
+    throw new Error(`unknown action "${action ?? ""}": use reconcile or verify`);
+  } finally {
+    client.destroy();
   }
-  return { created, state };
 }

@@ -85,9 +85,9 @@ export async function decryptFile(inFile, outFile, privateKeyPem, cluster) {
   return header;
 }
 
-// --- SigV4 for one PUT. The reference is signRequest in
-// components/audit-trail/object-lock.ts; test/etcd-backup-upload.test.ts
-// holds this copy to the same signatures.
+// --- SigV4 for one PUT, the only hand-made signer in the program: the pod
+// runs a stock node image without npm packages. test/etcd-backup-upload.test.ts
+// holds it to the signatures of the AWS SDK's S3 client.
 
 const hmac = (key, data) => createHmac("sha256", key).update(data, "utf8").digest();
 const uriEncode = (value) => encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);

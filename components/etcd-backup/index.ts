@@ -1,17 +1,18 @@
 /**
  * etcd backups: per site, the object-lock bucket every cluster of the site
- * writes to (made by the audit archive's own reconciler); per cluster, a
- * put-only writer identity, the key pair snapshots are encrypted to, a Talos
- * client certificate that may only take snapshots, and the CronJob.
+ * writes to (made and read back by the audit archive's own reconciler); per
+ * cluster, a put-only writer identity (a Keystone project of its own), the
+ * key pair snapshots are encrypted to, a Talos client certificate that may
+ * only take snapshots, and the CronJob.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { ARCHIVE_BUCKET_SCRIPT } from "../audit-trail";
+import { objectLockBucket, type ArchiveReadBackReport } from "../audit-trail";
+import type { ArchiveWriter } from "../../plan/bucket-policy";
 import { REPO_ROOT } from "../../config/load";
 import {
   BACKUP_NAMESPACE,
@@ -24,15 +25,11 @@ import {
   backupCronJobSpec,
   backupNetworkPolicySpec,
   backupPrefix,
-  writerUserName,
   type CronJobInput,
 } from "../../plan/etcd-backup";
 import { CLIENT_CERTIFICATE_LIFETIME } from "../../plan/credential-lifetime";
 import { renderTalosconfig } from "../talos/client-config";
 import { clientCertificate, type CertificateAuthority } from "../talos/secrets";
-
-/** The Keystone role RGW accepts for S3 through EC2 credentials (rgw_keystone_accepted_roles). */
-export const WRITER_ROLE = "member";
 
 export interface S3Credentials {
   /** Both halves are Pulumi secrets. */
@@ -46,8 +43,10 @@ export interface EtcdBackupBucketArgs {
   bucket: string;
   region: string;
   lockDays: number;
-  /** JSON of backupBucketPolicy(): other environments denied, each writer put-only under its prefix. */
-  bucketPolicy: string;
+  /** Each cluster of the site and its writer project; the bucket policy (archiveBucketPolicy) lets each put under `<cluster>/` only. */
+  writers: ArchiveWriter[];
+  /** Every other environment's projects and writer projects, which the bucket policy denies everything. */
+  foreignProjectIds: string[];
   /** The site's environment project, whose EC2 credential (the deploy identity's) owns the bucket. */
   projectId: string;
   provider: openstack.Provider;
@@ -55,12 +54,15 @@ export interface EtcdBackupBucketArgs {
 
 /**
  * A site's backup bucket: created with object lock, COMPLIANCE retention of
- * `lockDays`, its bucket policy and a lifecycle rule that removes snapshots
- * once their lock has ended, by the same reconciler as the audit archive
- * (scripts/audit-archive-bucket.ts), on `pulumi up` only.
+ * `lockDays`, the writers' put-only policy and a lifecycle rule that removes
+ * snapshots once their lock has ended, by the same reconciler as the audit
+ * archive (objectLockBucket: reconcile on `up`, read back on every preview
+ * and up).
  */
 export class EtcdBackupBucket extends pulumi.ComponentResource {
-  readonly reconcile: command.local.Command;
+  readonly reconcile: pulumi.CustomResource;
+  /** What RGW reports on this run: lock, writers' grants and denials, expiry. */
+  readonly readBack: pulumi.Output<ArchiveReadBackReport>;
 
   constructor(name: string, args: EtcdBackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ske:backup:EtcdBackupBucket", name, {}, opts);
@@ -69,24 +71,19 @@ export class EtcdBackupBucket extends pulumi.ComponentResource {
       region: args.region,
       projectId: args.projectId,
     }, { parent: this, provider: args.provider });
-    this.reconcile = new command.local.Command(`${name}-object-lock-bucket`, {
-      create: ARCHIVE_BUCKET_SCRIPT,
-      update: ARCHIVE_BUCKET_SCRIPT,
-      environment: {
-        ARCHIVE_ENDPOINT: args.endpoint,
-        ARCHIVE_BUCKET: args.bucket,
-        ARCHIVE_REGION: args.region,
-        ARCHIVE_LOCK_MODE: "COMPLIANCE",
-        ARCHIVE_LOCK_DAYS: String(args.lockDays),
-        ARCHIVE_ACCESS_KEY_ID: pulumi.secret(owner.access),
-        ARCHIVE_SECRET_ACCESS_KEY: pulumi.secret(owner.secret),
-        ARCHIVE_BUCKET_POLICY: args.bucketPolicy,
-        // Gone a day after the lock ends, so the bucket does not grow for ever; never earlier (lifecycle.ts).
-        ARCHIVE_EXPIRE_DAYS: String(args.lockDays),
-      },
-      triggers: [args.endpoint, args.bucket, args.lockDays, args.bucketPolicy],
-    }, { parent: this, retainOnDelete: true });
-    this.registerOutputs({});
+    ({ reconcile: this.reconcile, readBack: this.readBack } = objectLockBucket(name, {
+      endpoint: args.endpoint,
+      bucket: args.bucket,
+      region: args.region,
+      mode: "COMPLIANCE",
+      lockDays: args.lockDays,
+      credentials: { accessKeyId: owner.access, secretAccessKey: owner.secret },
+      writers: args.writers,
+      foreignProjectIds: args.foreignProjectIds,
+      // Gone a day after the lock ends, so the bucket does not grow for ever; never earlier (the reconciler refuses).
+      expireDays: args.lockDays,
+    }, this));
+    this.registerOutputs({ readBack: this.readBack });
   }
 }
 
@@ -103,8 +100,8 @@ export interface EtcdBackupArgs {
   /** The cluster's Talos API CA, which signs the snapshot-only client certificate. */
   talosCa: CertificateAuthority;
   controlPlaneAddresses: pulumi.Input<string[]>;
-  /** The environment's project in the cluster's site; the writer user lives there. */
-  projectId: string;
+  /** The cluster's backup writer project (backups.writerProjects): a project of its own, never the bucket owner's. */
+  writerProjectId: string;
   /** protect + retainOnDelete on the key pair: without its private key no snapshot can be read. */
   protect: boolean;
   openstackProvider: openstack.Provider;
@@ -129,25 +126,11 @@ export class EtcdBackup extends pulumi.ComponentResource {
     const k8sChild = { parent: this, provider: args.provider };
     this.prefix = backupPrefix(args.cluster);
 
-    // The writer: a user of its own with an S3 credential, which the bucket policy lets put under this prefix only.
-    const writer = new openstack.identity.User(`${name}-writer`, {
-      region: args.region,
-      name: writerUserName(args.cluster),
-      defaultProjectId: args.projectId,
-      description: `Writes ${args.cluster}'s etcd snapshots to ${args.bucket}/${this.prefix}; put only (bucket policy)`,
-      enabled: true,
-    }, os);
-    const role = openstack.identity.getRoleOutput({ name: WRITER_ROLE, region: args.region }, { parent: this, provider: args.openstackProvider });
-    new openstack.identity.RoleAssignment(`${name}-writer-role`, {
-      region: args.region,
-      userId: writer.id,
-      projectId: args.projectId,
-      roleId: role.id,
-    }, os);
+    // The writer: its own project's S3 credential, which the bucket policy lets put under this prefix only.
+    // RGW acts as one user per Keystone project, so a user in the bucket owner's project would be the owner.
     const credential = new openstack.identity.Ec2CredentialV3(`${name}-writer-s3`, {
       region: args.region,
-      userId: writer.id,
-      projectId: args.projectId,
+      projectId: args.writerProjectId,
     }, os);
 
     // Snapshots are encrypted to this key's public half; the private half never leaves the stack's secrets.

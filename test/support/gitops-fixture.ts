@@ -8,8 +8,10 @@ import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
 import { loadPlatformConfig, readAddressPlan, type LoadedConfig } from "../../config/load";
 import { buildPlatformPlan, type PlatformPlan } from "../../plan/platform-plan";
+import { readProjectPlan } from "../../config/projects";
 import type { DeployedCluster, DeployedSite } from "../../stacks/contracts";
 import { deployGitOps, type GitOpsArgs, type GitOpsOutputs } from "../../stacks/gitops";
+import { archiveSeparation } from "../../stacks/platform";
 import { revealSecrets, runProgram, type FakeState, type ProgramRun } from "../../synth/mock-runtime";
 import { readStackFile } from "../../synth/stack-file";
 import { stackFilePath } from "./stacks";
@@ -28,6 +30,11 @@ export const gitopsFakeState: FakeState = (type, name, inputs) => {
       return { access: `FAKE-ACCESS-${name}`, secret: `FAKE-SECRET-${name}` };
     case "tls:index/privateKey:PrivateKey":
       return { privateKeyPem: `FAKE-PEM-${name}`, publicKeyOpenssh: `ssh-ed25519 FAKE-${name}` };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { certPem: `-----BEGIN CERTIFICATE-----\nFAKE-CERT-${name}\n-----END CERTIFICATE-----\n` };
+    case "tls:index/certRequest:CertRequest":
+      return { certRequestPem: `FAKE-CSR-${name}` };
     case "random:index/randomPassword:RandomPassword":
       return { result: `FAKE-PASSWORD-${name}`.padEnd(Number(inputs["length"] ?? 16), "0") };
     default:
@@ -102,6 +109,7 @@ export async function runGitOps(
         config: loaded.config,
         clusters: "clusters" in given ? given.clusters! : fakeClusters(plan),
         sites: "sites" in given ? given.sites! : fakeSites(plan),
+        archiveSeparation: "archiveSeparation" in given ? given.archiveSeparation! : archiveSeparation(plan, loaded.config.audit.archive, readProjectPlan()),
       };
       const deployKey = "deployKeyPrivatePem" in given ? given.deployKeyPrivatePem : pulumi.secret("FAKE-DEPLOY-KEY-PEM");
       if (deployKey !== undefined) args.deployKeyPrivatePem = deployKey;

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+/**
+ * Reconciles (`reconcile`, run by the program's command resource on `up`) or
+ * verifies (`verify`, run by an invoke on every preview and up, so also by
+ * the drift check) the append-only audit archive. Every input comes from the
+ * environment the program sets, credentials included; stdout is one JSON
+ * line with what was read back, and nothing secret is ever printed.
+ *
+ * Plain CommonJS on purpose: at deploy time this needs only Node (22.18 or
+ * later strips the types of the module it loads) and the runtime
+ * dependencies, no tsx, esbuild or other devDependency.
+ */
+"use strict";
+const { runArchiveCommand } = require("../components/audit-trail/object-lock.ts");
+
+runArchiveCommand(process.argv[2], process.env).then(
+  (readBack) => process.stdout.write(`${JSON.stringify(readBack)}\n`),
+  (err) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
