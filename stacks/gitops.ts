@@ -17,6 +17,7 @@ import type { PlatformConfig } from "../config/schema";
 import type { PlatformPlan } from "../plan/platform-plan";
 import type { DeployedCluster, DeployedSite } from "./contracts";
 import { clusterAccessArgs } from "./cluster-access";
+import { deployClusterApi, type ClusterApiOutputs } from "./cluster-api";
 
 /** Where operators open Argo CD through the jump host's SSH tunnel; registered as redirect base in Zitadel. */
 export const ARGOCD_TUNNEL_URL = "https://localhost:8080";
@@ -50,6 +51,7 @@ export interface GitOpsOutputs {
   deployKeyPublicOpenssh?: pulumi.Output<string>;
   auditArchive: { endpoint: string; bucket: string; lockMode: "COMPLIANCE"; lockDays: number };
   lokiRetentionDays: number;
+  clusterApi: ClusterApiOutputs;
 }
 
 type ReadyCluster = DeployedCluster & { provider: NonNullable<DeployedCluster["provider"]> };
@@ -114,7 +116,7 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     deployKeyPublicOpenssh = key.publicKeyOpenssh;
   }
 
-  new ArgoCd(`${env}-argocd`, {
+  const argocd = new ArgoCd(`${env}-argocd`, {
     environment: env,
     chart: { repository: config.argocd.chartRepository, version: config.argocd.chartVersion },
     namespace: config.argocd.namespace,
@@ -125,6 +127,8 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     clusters: registrations,
     provider: ops.provider,
   });
+
+  const clusterApi = deployClusterApi({ config, argocdNamespace: config.argocd.namespace, argocd: argocd.release, ops, clusters, sites: args.sites });
 
   // --- Audit trail -------------------------------------------------------------
   const archive = config.audit.archive;
@@ -196,5 +200,6 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     ...(deployKeyPublicOpenssh ? { deployKeyPublicOpenssh } : {}),
     auditArchive: { endpoint: archive.endpoint, bucket: archive.bucket, lockMode: "COMPLIANCE", lockDays: config.audit.lockDays },
     lokiRetentionDays: config.audit.retentionDays,
+    clusterApi,
   };
 }
