@@ -18,7 +18,7 @@ export const clusterApiCredentialOwnProject: StackPolicy = {
   control: "6.1",
   enforcement: "mandatory",
   description:
-    "Each management cluster's Cluster API credential names its environment's own project of its site (openstack-projects.yaml), never another environment's; it holds only the roles creating workload clusters needs, is restricted (cannot make credentials or trusts) and carries access rules.",
+    "Each management cluster's Cluster API credential names its environment's own project of its site (openstack-projects.yaml), never another environment's; it holds only the roles creating workload clusters needs, is restricted (cannot make credentials or trusts) and carries access rules. In production and staging every management cluster has one.",
   remediation:
     "Set sites.<site>.clusterApi.projectId to the environment's own project of that site; keep the credential's roles at plan/cluster-api.ts CAPI_CREDENTIAL_ROLES, unrestricted false, with access rules.",
   validate: ({ resources }, ctx) => {
@@ -55,6 +55,14 @@ export const clusterApiCredentialOwnProject: StackPolicy = {
       }
     }
     const identities = resources.filter((r) => r.type === CAPI_IDENTITY_TYPE).length;
+    // Production and staging create workload clusters: a management cluster there without an identity is a site left half-built.
+    const management = resources.filter((r) => {
+      const labels = (r.props.metadata as { labels?: Record<string, unknown> } | undefined)?.labels;
+      return r.type === "kubernetes:core/v1:Secret" && labels?.["argocd.argoproj.io/secret-type"] === "cluster" && labels["role"] === "management";
+    }).length;
+    if ((ctx.environment === "production" || ctx.environment === "staging") && identities < management) {
+      violations.push({ message: `${management} management clusters but ${identities} Cluster API identities: every ${ctx.environment} site needs sites.<site>.clusterApi` });
+    }
     const credentials = resources.filter((r) => r.type === CREDENTIAL_TYPE && under(r, CAPI_IDENTITY_TYPE)).length;
     const secrets = resources.filter((r) => r.type === "kubernetes:core/v1:Secret" && under(r, CAPI_IDENTITY_TYPE)).length;
     if (credentials !== identities || secrets !== identities) {

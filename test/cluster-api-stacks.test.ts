@@ -244,6 +244,18 @@ describe("the identity Secret's content", () => {
 });
 
 describe("policy cluster-api-credential-own-project", () => {
+  it("fails synth of a staging stack with a site left without clusterApi (exit 2 path), naming the control", async () => {
+    const result = await within(synthesize({
+      stack: "staging",
+      configFile: variantFile("staging", (c) => { delete c["ske-platform:sites"].sto2.clusterApi; }),
+    }), 30_000, "synth");
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const verdict = result.compliance.results.find((r) => r.name === "cluster-api-credential-own-project")!;
+    expect(verdict.status).toBe("fail");
+    expect(result.compliance.report).toContain("every staging site needs sites.<site>.clusterApi");
+  });
+
   const judge = (resources: PolicyResource[], ctx: PolicyContext) => clusterApiCredentialOwnProject.validate({ resources, outputs: [] }, ctx).map((v) => v.message);
   const edit = (resources: PolicyResource[], name: string, change: (r: PolicyResource) => void) =>
     resources.map((r) => {
@@ -270,6 +282,9 @@ describe("policy cluster-api-credential-own-project", () => {
 
     const unrestricted = edit(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { r.props.unrestricted = true; r.props.accessRules = []; });
     expect(judge(unrestricted, ctx)).toEqual([expect.stringContaining("not explicitly restricted"), expect.stringContaining("no access rules")]);
+
+    const noIdentity = resources.filter((r) => !r.name.startsWith("staging-sto2-mgmt-capi-identity"));
+    expect(judge(noIdentity, ctx)).toEqual([expect.stringContaining("2 management clusters but 1 Cluster API identities: every staging site needs sites.<site>.clusterApi")]);
 
     const noSecret = resources.filter((r) => r.name !== "staging-sto2-mgmt-capi-identity-secret");
     expect(judge(noSecret, ctx)).toEqual([expect.stringContaining("2 Cluster API identities but 2 credentials and 1 identity Secrets")]);
