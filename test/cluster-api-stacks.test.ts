@@ -152,6 +152,17 @@ describe("the Cluster API identity of each management cluster", () => {
     });
   }
 
+  it("compliance.md shows each management cluster's project, credential, roles and masked Secret", async () => {
+    const result = await synthOk("production");
+    for (const site of ["osl2", "sto2"]) {
+      const id = projects.environments.production[site]!.id;
+      expect(result.compliance.report).toContain(
+        `| production-${site}-mgmt | \`${id}\` (production/${site}'s own) | \`production-${site}-mgmt-capi-g1\` | member; restricted; access rules: compute, network, image | workload-clusters/openstack-identity (masked) |`,
+      );
+    }
+    expect(result.compliance.report).not.toContain("FAKE-SYNTH-APP-CREDENTIAL-SECRET");
+  });
+
   it("staging's credentials are scoped to staging's projects, none to production's", async () => {
     const { resources } = await synthOk("staging");
     const ids = identitySecrets(resources).map((s) => meta(s).annotations!["ske-platform/openstack-project-id"]);
