@@ -9,6 +9,7 @@ import { rolloutIssues, rolloutSchema } from "./rollout";
 import { backupIssues, backupsSchema } from "./backups";
 import { siemAuthSchema } from "./siem-auth";
 import { urlCredentialIssues } from "./url-credentials";
+import { clusterApiSiteSchema } from "./cluster-api";
 
 /**
  * The one schema for everything a `Pulumi.<env>.yaml` holds under the
@@ -74,6 +75,8 @@ export const siteSchema = z.strictObject({
   externalNetworkName: z.string().min(1).optional(),
   /** Existing Nova keypair for SSH to the jump host and the load balancers. */
   keyPair: z.string().min(1).optional(),
+  /** Cluster API on this site's management cluster: its project and credential generation (config/cluster-api.ts). */
+  clusterApi: clusterApiSiteSchema.optional(),
 });
 
 export const opsClusterSchema = z.strictObject({

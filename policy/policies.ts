@@ -18,6 +18,7 @@ import { LEAST_PRIVILEGE_POLICIES } from "./least-privilege";
 import { appliedEvidence, appliedMachineConfig, isControlPlaneApplyStep, stepNode } from "./applied-evidence";
 import { BACKUP_POLICIES } from "./backup-controls";
 import { OPAQUE, at, isOpaque, resourceId, typeChain, type Policy, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
+import { CLUSTER_API_POLICIES } from "./cluster-api";
 
 export const TYPES = {
   secGroupRule: "openstack:networking/secGroupRule:SecGroupRule",
@@ -534,4 +535,5 @@ export const POLICIES: readonly Policy[] = [
   ...AUDIT_TRAIL_POLICIES,
   ...LEAST_PRIVILEGE_POLICIES,
   ...BACKUP_POLICIES,
+  ...CLUSTER_API_POLICIES,
 ];

@@ -26,6 +26,7 @@ import type { PlatformConfig } from "../config/schema";
 import type { PlatformPlan } from "../plan/platform-plan";
 import type { DeployedCluster, DeployedSite } from "./contracts";
 import { clusterAccessArgs } from "./cluster-access";
+import { deployClusterApi, type ClusterApiOutputs } from "./cluster-api";
 
 /** Where operators open Argo CD through the jump host's SSH tunnel; registered as redirect base in Zitadel. */
 export const ARGOCD_TUNNEL_URL = "https://localhost:8080";
@@ -60,6 +61,7 @@ export interface GitOpsOutputs {
   /** What RGW answered on this run (lock mode and days, owner, writers' grants), never the configured values. */
   auditArchive: { endpoint: string; bucket: string; readBack: pulumi.Output<ArchiveReadBackReport> };
   lokiRetentionDays: number;
+  clusterApi: ClusterApiOutputs;
 }
 
 type ReadyCluster = DeployedCluster & { provider: NonNullable<DeployedCluster["provider"]> };
@@ -124,7 +126,7 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     deployKeyPublicOpenssh = key.publicKeyOpenssh;
   }
 
-  new ArgoCd(`${env}-argocd`, {
+  const argocd = new ArgoCd(`${env}-argocd`, {
     environment: env,
     chart: { repository: config.argocd.chartRepository, version: config.argocd.chartVersion },
     namespace: config.argocd.namespace,
@@ -135,6 +137,8 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     clusters: registrations,
     provider: ops.provider,
   });
+
+  const clusterApi = deployClusterApi({ config, argocdNamespace: config.argocd.namespace, argocd: argocd.release, ops, clusters, sites: args.sites });
 
   // --- Audit trail -------------------------------------------------------------
   const archive = config.audit.archive;
@@ -238,6 +242,7 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     ...(deployKeyPublicOpenssh ? { deployKeyPublicOpenssh } : {}),
     auditArchive: { endpoint: archive.endpoint, bucket: archive.bucket, readBack: archiveBucket.readBack },
     lokiRetentionDays: config.audit.retentionDays,
+    clusterApi,
   };
 }
 

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ADDRESS_PLAN_FILE, ConfigError, loadPlatformConfig, readAddressPlan } from "../config/load";
 import { projectPlanFile, readProjectPlan, stackProjectProblems } from "../config/projects";
+import { clusterApiProjectProblems } from "../config/cluster-api";
 import { buildPlatformPlan } from "../plan/platform-plan";
 import { deployPlatform } from "./platform";
 import { checkProjectScopes, ProjectScopeError } from "./project-scope";
@@ -35,6 +36,7 @@ export = async () => {
     );
     projects = readProjectPlan();
     const problems = stackProjectProblems(loaded.config, raw, projects);
+    problems.push(...clusterApiProjectProblems(loaded.config, raw, projects, path.basename(projectPlanFile())));
     if (problems.length > 0) throw new ConfigError(problems);
   } catch (err) {
     // RunError prints the message alone: the list of problems is the whole story.

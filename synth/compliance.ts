@@ -12,6 +12,7 @@ import { TYPES, isStatefulResource } from "../policy/policies";
 import { bucketLines, projectLines } from "./compliance-projects";
 import { backupLines } from "./compliance-backups";
 import { bucketsOf } from "../policy/project-separation";
+import { clusterApiLines } from "./compliance-cluster-api";
 import { securityMatrix } from "./summary";
 import { deployRunnerComplianceLines } from "./deploy-runner-reach";
 import type { RecordedResource } from "./mock-runtime";
@@ -124,6 +125,7 @@ export function renderComplianceReport(input: ComplianceReportInput): string {
     `- Admin ranges: ${ctx.adminCidrs.map(code).join(", ") || "none"}; public exceptions: ${ctx.publicExceptions.map((e) => `${e.name} ${e.protocol}/${e.port} from ${e.cidr}`).join(", ") || "none"}.`,
     "",
     ...projectLines(ctx),
+    ...clusterApiLines(ctx, resources),
     "Argo CD projects and their destinations:", "", ...table(["AppProject", "destinations"], projects), "",
     "Policies:", "", ...policyTable(forControl("6.1")), "");
 

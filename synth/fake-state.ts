@@ -34,6 +34,9 @@ export const fakeState: FakeState = (type, name, inputs) => {
         : {};
     case "openstack:identity/ec2CredentialV3:Ec2CredentialV3":
       return { access: `FAKE-SYNTH-ACCESS-${name}`, secret: `FAKE-SYNTH-SECRET-${name}` };
+    case "openstack:identity/applicationCredential:ApplicationCredential":
+      // Keystone generates the secret when none is given.
+      return { secret: `FAKE-SYNTH-APP-CREDENTIAL-SECRET-${name}` };
     default:
       return {};
   }

@@ -28,6 +28,8 @@ export const gitopsFakeState: FakeState = (type, name, inputs) => {
       return {};
     case "openstack:identity/ec2CredentialV3:Ec2CredentialV3":
       return { access: `FAKE-ACCESS-${name}`, secret: `FAKE-SECRET-${name}` };
+    case "openstack:identity/applicationCredential:ApplicationCredential":
+      return { secret: `FAKE-APP-CREDENTIAL-SECRET-${name}` };
     case "tls:index/privateKey:PrivateKey":
       return { privateKeyPem: `FAKE-PEM-${name}`, publicKeyOpenssh: `ssh-ed25519 FAKE-${name}` };
     case "tls:index/selfSignedCert:SelfSignedCert":
