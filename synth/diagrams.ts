@@ -380,13 +380,18 @@ export function flowChanges(before: readonly FlowEdge[], after: readonly FlowEdg
   return out;
 }
 
+/** Text struck through with U+0336, which survives every renderer, unlike markup inside a Mermaid label. */
+export function struck(text: string): string {
+  return [...text].map((ch) => `${ch}\u0336`).join("");
+}
+
 /** Only the changed flows, added green (red if it crosses an environment), removed grey and dashed. */
 export function flowChangeDiagram(changes: readonly FlowChange[], maxEdges: number = DIAGRAM_LIMITS.edges): Diagram | undefined {
   if (changes.length === 0) return undefined;
   const chart = new Flowchart("LR");
   const drawn = changes.slice(0, maxEdges);
   for (const c of drawn) {
-    const label = `${c.change === "added" ? "+" : "removed:"} ${c.ports}`;
+    const label = c.change === "added" ? `+ ${c.ports}` : `removed: ${struck(c.ports)}`;
     chart.edge(`${c.site}: ${c.from}`, `${c.site}: ${c.to}`, label, c.change === "removed" ? "removed" : c.crossEnvironment ? "red" : "added");
   }
   const rest = changes.length - drawn.length;

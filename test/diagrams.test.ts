@@ -14,6 +14,7 @@ import {
   flowChanges,
   flowEdges,
   siteFlowDiagram,
+  struck,
   type Diagram,
   type DiagramResource,
 } from "../synth/diagrams";
@@ -192,7 +193,8 @@ describe("changed flows in the review diff", () => {
     ]);
     const picture = flowChangeDiagram(diff.flows!)!;
     expect(picture.mermaid).toMatch(/-->\|"\+ tcp\/443"\|/);
-    expect(picture.mermaid).toMatch(/-\.->\|"removed: audit-ingest tcp\/31100"\|/);
+    expect(picture.mermaid).toContain(`-.->|"removed: ${struck("audit-ingest tcp/31100")}"|`);
+    expect(struck("ab")).toBe("a\u0336b\u0336");
     expect(picture.mermaid).toContain("stroke:#2e7d32");
     expect(picture.mermaid).toContain("stroke-dasharray");
     await parseMermaid(picture.mermaid);
