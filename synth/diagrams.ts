@@ -251,7 +251,7 @@ export function separationDiagram(resources: readonly DiagramResource[], ctx: Di
     if (e.to === peer) chart.edge(own, other, label, "red");
     else chart.edge(other, own, label, "red");
   }
-  return finish(`Separation of ${ctx.environment}: ${crossing.length === 0 ? "no security-group rule admits or reaches another environment" : `${crossing.length} flows cross into another environment (red), and compliance fails`}`, chart);
+  return finish(`Separation of ${ctx.environment}: ${crossing.length === 0 ? "no security-group rule admits or reaches another environment" : `${crossing.length} ${crossing.length === 1 ? "flow crosses" : "flows cross"} into another environment (red), and compliance fails`}`, chart);
 }
 
 /** Flows of one site: the registered rules, grouped, inside cluster boxes. */
