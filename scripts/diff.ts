@@ -135,6 +135,7 @@ async function main(): Promise<number> {
       const context = {
         ownSupernet: plan.environments[stack].supernet,
         foreignSupernets: Object.fromEntries(ENVIRONMENTS.filter((e) => e !== stack).map((e) => [e, plan.environments[e].supernet])),
+        addressPlan: plan,
       };
       const diff = diffSnapshots(b.snapshot ?? emptySnapshot(stack), h.snapshot, context);
       diffs.push(diff);

@@ -16,6 +16,7 @@ import { clusterApiLines } from "./compliance-cluster-api";
 import { securityMatrix } from "./summary";
 import { deployRunnerComplianceLines } from "./deploy-runner-reach";
 import type { RecordedResource } from "./mock-runtime";
+import { complianceDiagrams, diagramLines } from "./diagrams";
 
 const esc = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const code = (text: string) => `\`${text}\``;
@@ -115,6 +116,10 @@ export function renderComplianceReport(input: ComplianceReportInput): string {
       : `**Verdict: FAIL.** Mandatory violations of ${failed.map((r) => `control ${r.control} (${code(r.name)})`).join(", ")}.`,
     "",
   ];
+  // Pictures drawn from the same resources as the tables: the change path under 6.2, separation and flows under 6.3 / 6.4.
+  const diagrams = complianceDiagrams(recorded, { ...ctx, sites }, results);
+  const changePath = diagrams.slice(-1);
+  const networkDiagrams = diagrams.slice(0, -1);
 
   // 6.1
   const clusters = recorded.filter((r) => r.type === "ske:cluster:Cluster").map((r) => r.name);
@@ -140,6 +145,7 @@ export function renderComplianceReport(input: ComplianceReportInput): string {
   const protectedRows = resources.filter((r) => isStatefulResource(r)).map((r) => [r.name, `protect ${r.opts?.protect}, retainOnDelete ${r.opts?.retainOnDelete}`]);
   lines.push(`## ${CONTROLS["6.2"]}`, "", "Branch protection of main (RepositoryRuleset) and its OpenSSF Scorecard Branch-Protection tier:", "",
     ...(of(TYPES.ruleset).length || ctx.ownsRepositorySettings ? table(["repository", "settings", "Scorecard", "unmet criteria"], rulesetRows) : [`_${env} does not own the repository settings; the owning stack's report shows them._`]), "",
+    ...diagramLines(changePath),
     "Argo CD (the only path from Git to the clusters):", "", ...table(["release", "exposure"], argo), "",
     `Stateful resources and their protection (${protectedRows.length}):`, "", ...table(["resource", "options"], protectedRows), "",
     ...backupLines(resources),
@@ -149,7 +155,9 @@ export function renderComplianceReport(input: ComplianceReportInput): string {
   const matrix = securityMatrix(recorded, env, sites);
   const ingress = matrix.filter((m) => m.direction === "ingress").sort((a, b) => a.site.localeCompare(b.site) || a.group.localeCompare(b.group) || a.source.localeCompare(b.source));
   const egress = matrix.filter((m) => m.direction === "egress");
-  lines.push(`## ${CONTROLS["6.3/6.4"]}`, "", "No data masking is done, so the network makes the transfer impossible. Security-group matrix (ingress; every group starts empty):", "",
+  lines.push(`## ${CONTROLS["6.3/6.4"]}`, "", "Diagrams generated from the registered rules below and the policy results; a flow into another environment would be drawn red, and the verdict would fail.", "",
+    ...diagramLines(networkDiagrams));
+  lines.push("No data masking is done, so the network makes the transfer impossible. Security-group matrix (ingress; every group starts empty):", "",
     ...table(["site", "group", "source", "ports"], ingress.map((m) => [m.site, m.group, m.source, m.ports.join(" ")])), "",
     ...sites.map((site) => `- Egress of ${site}: ${egress.filter((m) => m.site === site).map((m) => m.source).join(", ") || "none"} (every other environment's supernet cut out).`), "",
     ...deployRunnerComplianceLines(recorded, env, sites, Object.entries(ctx.addressPlan.environments).filter(([name]) => name !== env).map(([, e]) => e.supernet)), "",

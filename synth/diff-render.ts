@@ -4,6 +4,7 @@
  * (65536 characters), so long lists collapse and, past a budget, details
  * give way to counts and a link to the full diff.
  */
+import { flowChangeDiagram } from "./diagrams";
 import { IRREVERSIBLE, verdictWord, type DiffOutcome, type InputChange, type ResourceChange, type StackDiff } from "./diff";
 
 export const GITHUB_COMMENT_LIMIT = 65536;
@@ -164,6 +165,9 @@ function markdownStack(diff: StackDiff, detail: Detail): string[] {
       out.push(...(detail === "full" || alarming ? fold(summary, body, 12) : [`- ${summary}`]), "");
     }
   }
+  // The compliance.md picture's changed edges: added green (red if it crosses an environment), removed grey and dashed.
+  const flowPicture = flowChangeDiagram(diff.flows ?? [], detail === "full" ? 40 : 12);
+  if (flowPicture) out.push(`**${flowPicture.title}**: green added, red crosses an environment, grey dashed removed`, "", "```mermaid", flowPicture.mermaid, "```", "");
   const rows = [...groupBy([...added.map((r) => ({ ...r, kind: "added" })), ...removed.map((r) => ({ ...r, kind: "removed" })), ...changed.map((r) => ({ ...r, kind: "changed" }))], (r) => `${r.type}\u0000${r.site}`)];
   if (rows.length) {
     out.push("**Resources by type and site**", "", "| type | site | + | − | ~ |", "| --- | --- | --- | --- | --- |");

@@ -8,12 +8,16 @@ import { ANY_IPV4, cidrContains, cidrOverlaps } from "../plan/cidr";
 import type { PolicyOutcome, SynthSnapshot } from "./diff-input";
 import type { DigestedResource } from "./secret-digest";
 import { siteOf } from "./summary";
+import { flowChangesOfSnapshots, type FlowChange } from "./diagrams";
+import type { AddressPlan } from "../plan/address-plan";
 
 export interface DiffContext {
   /** The environment's own supernet (address-plan.yaml). */
   ownSupernet: string;
   /** Every other environment's supernet, by environment name. */
   foreignSupernets: Record<string, string>;
+  /** The address plan, to name site subnets in the changed-flows picture; without it those show as CIDRs. */
+  addressPlan?: AddressPlan;
 }
 
 export type InputChange =
@@ -86,6 +90,8 @@ export interface StackDiff {
   /** Limits of this comparison a reviewer must know, e.g. secrets that could not be compared. */
   notes: string[];
   outcome: DiffOutcome;
+  /** Grouped flows (the compliance.md picture's edges) that the change adds or removes. */
+  flows?: FlowChange[];
 }
 
 /** The weakening "control" under which irreversible operations are listed. */
@@ -459,6 +465,7 @@ export function diffSnapshots(base: SynthSnapshot, head: SynthSnapshot, context:
     weakenings,
     notes,
     outcome: weakenings.length > 0 ? "weakens" : anyChange ? "changes" : "no-change",
+    flows: flowChangesOfSnapshots(base, head, allSites, context),
   };
 }
 
