@@ -44,6 +44,16 @@ export const COLLECTOR_RESOURCES: ResourceSpec = {
  */
 export const INGEST_GATEWAY_RESOURCES: ResourceSpec = spec(["50m", "500m"], ["32Mi", "128Mi"]);
 
+/**
+ * The central view's platform ingest gateway: the same nginx, with the
+ * ephemeral storage its /tmp request-body buffers may take bounded, so a
+ * flood of pushes cannot fill the node.
+ */
+export const PLATFORM_GATEWAY_RESOURCES: ResourceSpec = {
+  requests: { cpu: "50m", memory: "32Mi", "ephemeral-storage": "64Mi" },
+  limits: { cpu: "500m", memory: "128Mi", "ephemeral-storage": "1Gi" },
+};
+
 /** Values path (inside the chart's values) → resources, per chart name. */
 export const CHART_RESOURCES: Readonly<Record<string, readonly { path: readonly string[]; resources: ResourceSpec }[]>> = {
   cilium: [
@@ -79,6 +89,10 @@ export const CHART_RESOURCES: Readonly<Record<string, readonly { path: readonly 
     { path: ["sidecar", "resources"], resources: spec(["10m", "100m"], ["32Mi", "128Mi"]) },
   ],
   vector: [{ path: ["resources"], resources: COLLECTOR_RESOURCES }],
+  // The central view's metrics store: one environment's series for its bounded retention.
+  "victoria-metrics-single": [{ path: ["server", "resources"], resources: spec(["200m", "1000m"], ["512Mi", "2Gi"]) }],
+  // One agent per cluster scraping a few dozen targets every 30 s.
+  "victoria-metrics-agent": [{ path: ["resources"], resources: spec(["50m", "500m"], ["128Mi", "512Mi"]) }],
 };
 
 /**

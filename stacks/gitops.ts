@@ -13,6 +13,7 @@ import { ArgoCd, ArgoCdManagerAccess, IN_CLUSTER_SERVER, gitopsRepoUrl, type Clu
 import { AuditArchiveBucket, AuditCollector, AuditLogStore, type ArchiveCredentials } from "../components/audit-trail";
 import { ClusterAccess, kubernetesGroups, type AccessGroups } from "../components/cluster-access";
 import { Grafana } from "../components/grafana";
+import { centralView, type CentralViewOutputs } from "./central-view";
 import type { PlatformConfig } from "../config/schema";
 import type { PlatformPlan } from "../plan/platform-plan";
 import type { DeployedCluster, DeployedSite } from "./contracts";
@@ -50,6 +51,8 @@ export interface GitOpsOutputs {
   deployKeyPublicOpenssh?: pulumi.Output<string>;
   auditArchive: { endpoint: string; bucket: string; lockMode: "COMPLIANCE"; lockDays: number };
   lokiRetentionDays: number;
+  /** What the central view collects, where it goes and how long it stays. */
+  centralView?: CentralViewOutputs;
 }
 
 type ReadyCluster = DeployedCluster & { provider: NonNullable<DeployedCluster["provider"]> };
@@ -162,14 +165,19 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     ingestNodePort: AUDIT_INGEST_PORT,
     pushCredentials: [...pushCredentials.values()],
     queryNamespace: NAMESPACES.monitoring,
+    platformLogRetentionDays: config.monitoring.platformLogRetentionDays,
+    platformGateway: centralView.gateway,
     provider: ops.provider,
   });
+
+  const view = centralView.deploy({ plan, config, clusters, ops, lokiUrl: store.url, grafanaNamespace: NAMESPACES.monitoring });
 
   new Grafana(`${env}-grafana`, {
     chart: config.audit.charts.grafana,
     namespace: NAMESPACES.monitoring,
     rootUrl: GRAFANA_TUNNEL_URL,
     lokiUrl: store.url,
+    centralView: view.grafana,
     sso: { ...sso, clientId: config.zitadel.grafanaClientId },
     provider: ops.provider,
   });
@@ -196,5 +204,6 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     ...(deployKeyPublicOpenssh ? { deployKeyPublicOpenssh } : {}),
     auditArchive: { endpoint: archive.endpoint, bucket: archive.bucket, lockMode: "COMPLIANCE", lockDays: config.audit.lockDays },
     lokiRetentionDays: config.audit.retentionDays,
+    centralView: view.outputs,
   };
 }

@@ -11,6 +11,7 @@ import {
 import { lokiIngestAuthenticated } from "../policy/audit-trail-controls";
 import type { PolicyResource } from "../policy/model";
 import { AUDIT_INGEST_PORT } from "../plan/security-rules";
+import { PLATFORM_GATEWAY_LABELS } from "../components/monitoring/values";
 import { loadStack, runGitOps, type GitOpsRun } from "./support/gitops-fixture";
 import { STACKS, ofType } from "./support/stacks";
 
@@ -29,6 +30,8 @@ describe("the ingest gateway's nginx config", () => {
     expect(gatewayConfigFacts(config)).toEqual({
       proxiedLocations: [`= ${LOKI_PUSH_PATH}`],
       authenticatedLocations: [`= ${LOKI_PUSH_PATH}`],
+      // Whatever tenant a collector claims, the audit ingest writes only into "audit".
+      tenants: { [`= ${LOKI_PUSH_PATH}`]: "audit" },
       catchAllRefuses: true,
     });
     expect(config).toMatch(/location = \/loki\/api\/v1\/push \{\n\s+limit_except POST \{ deny all; \}/);
@@ -94,7 +97,7 @@ describe.each(STACKS)("the Loki ingest of %s under mocks", (stack) => {
     expect(htpasswd.trim().split("\n").map((l) => l.split(":")[0]).sort()).toEqual(plan.clusters.map((c) => c.name).sort());
 
     for (const cluster of plan.clusters) {
-      const release = ofType(run.resources, RELEASE).find((r) => r.inputs["chart"] === "vector" && providerOf(r) === `${cluster.name}-k8s`)!;
+      const release = ofType(run.resources, RELEASE).find((r) => r.inputs["chart"] === "vector" && r.inputs["name"] === "audit-collector" && providerOf(r) === `${cluster.name}-k8s`)!;
       const values = release.inputs["values"] as any;
       expect(values.customConfig.sinks.loki.auth).toEqual({ strategy: "basic", user: cluster.name, password: "${LOKI_PUSH_PASSWORD}" });
       expect(values.env).toContainEqual({ name: "LOKI_PUSH_PASSWORD", valueFrom: { secretKeyRef: { name: "loki-push-credentials", key: "password" } } });
@@ -109,7 +112,15 @@ describe.each(STACKS)("the Loki ingest of %s under mocks", (stack) => {
     expect(policy!.inputs["spec"]).toMatchObject({
       podSelector: { matchLabels: { "app.kubernetes.io/name": "loki" } },
       policyTypes: ["Ingress"],
-      ingress: [{ from: [{ podSelector: { matchLabels: INGEST_GATEWAY_LABELS } }, { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }], ports: [{ port: 3100 }] }, expect.anything()],
+      ingress: [{
+        from: [
+          { podSelector: { matchLabels: INGEST_GATEWAY_LABELS } },
+          // The central view's gateway, which writes platform logs to their own tenant.
+          { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "metrics" } }, podSelector: { matchLabels: PLATFORM_GATEWAY_LABELS } },
+          { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
+        ],
+        ports: [{ port: 3100 }],
+      }, expect.anything()],
     });
   });
 });
@@ -151,9 +162,9 @@ describe("loki-ingest-authenticated-push-only", () => {
   });
 
   it("fails a collector that pushes without a credential or with an inline password, and a missing NetworkPolicy", () => {
-    const anonymous = replace((r) => r.type === RELEASE && r.props.chart === "vector" && r.name.includes("ops"), (p) => { delete p.values.customConfig.sinks.loki.auth; });
+    const anonymous = replace((r) => r.type === RELEASE && r.props.chart === "vector" && r.props.name === "audit-collector" && r.name.includes("ops"), (p) => { delete p.values.customConfig.sinks.loki.auth; });
     expect(judge(anonymous)).toEqual(["test-osl2-ops-audit-collector-vector pushes to Loki without a credential"]);
-    const inline = replace((r) => r.type === RELEASE && r.props.chart === "vector" && r.name.includes("ops"), (p) => { p.values.customConfig.sinks.loki.auth.password = "hunter2hunter2"; });
+    const inline = replace((r) => r.type === RELEASE && r.props.chart === "vector" && r.props.name === "audit-collector" && r.name.includes("ops"), (p) => { p.values.customConfig.sinks.loki.auth.password = "hunter2hunter2"; });
     expect(judge(inline)).toEqual(["test-osl2-ops-audit-collector-vector has its push password inline instead of from a Secret"]);
     expect(judge(resources.filter((r) => r.type !== NETPOL))).toEqual(["no NetworkPolicy limits who reaches Loki's API inside the ops cluster"]);
   });
