@@ -49,6 +49,8 @@ export const AUDIT_INGEST_PORT = 31100;
  * admitted from exactly the same peers.
  */
 export const PLATFORM_INGEST_PORT = 31101;
+/** etcd's plain metrics listener on control-plane nodes (metrics only, never the client API). */
+export const ETCD_METRICS_PORT = 2381;
 
 const tcp = (name: string, from: number, to = from): Service => ({ name, protocol: "tcp", ports: { from, to } });
 
@@ -65,6 +67,7 @@ export const SERVICES = {
   vrrp: { name: "vrrp", protocol: "vrrp" },
   auditIngest: tcp("audit-ingest", AUDIT_INGEST_PORT),
   platformIngest: tcp("platform-ingest", PLATFORM_INGEST_PORT),
+  etcdMetrics: tcp("etcd-metrics", ETCD_METRICS_PORT),
 } satisfies Record<string, Service>;
 
 export interface PublicExceptionInput {
@@ -142,6 +145,8 @@ export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
       allow(worker, s, group(worker), "between workers");
     }
     allow(cp, SERVICES.apiserver, group(lb), "HAProxy forwards to the API servers");
+    // The cluster's own metrics agent (on its workers) scrapes etcd's metrics listener; nobody else does.
+    allow(cp, SERVICES.etcdMetrics, group(worker), "the cluster's metrics agent scrapes etcd's metrics");
     allow(lb, SERVICES.vrrp, group(lb), "keepalived moves the VIP between the pair");
 
     // The Kubernetes API only through the load balancers; Talos only from the jump host.

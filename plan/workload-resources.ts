@@ -7,7 +7,8 @@
  * Where things run (stack files): Cilium's agent and the audit collector on
  * every control-plane node (flavor `controlPlane`, c2.large in every stack)
  * and Cilium's agent on every worker (c4.xlarge); Argo CD, Loki, Grafana and
- * Cilium's operator on the ops cluster's workers. The control-plane nodes
+ * Cilium's operator on the ops cluster's workers; the platform-log collector
+ * on every node. The control-plane nodes
  * also carry etcd and the apiserver, which Talos runs as static pods outside
  * these numbers, so what the platform adds there is held to
  * CONTROL_PLANE_DAEMONSET_BUDGET.
@@ -106,6 +107,8 @@ export const CONTROL_PLANE_DAEMONSET_BUDGET = { cpuMillis: 500, memoryMi: 768 } 
 export const CONTROL_PLANE_DAEMONSETS: readonly { chart: string; path: readonly string[] }[] = [
   { chart: "cilium", path: ["resources"] },
   { chart: "cilium", path: ["envoy", "resources"] },
+  { chart: "vector", path: ["resources"] },
+  // The central view's platform-log collector: a second vector DaemonSet, on every node.
   { chart: "vector", path: ["resources"] },
 ];
 

@@ -8,11 +8,14 @@ import {
   PLATFORM_NAMESPACES,
   platformGatewayConfig,
   platformLogIncludes,
+  scrapeConfigs,
   scrapedMetrics,
 } from "../components/monitoring";
+import { controlPlaneConfig } from "../components/talos/machine-config";
+import { clusterConfigInput, fakeMachineSecrets } from "./support/talos-fixtures";
 import { cidrContains, cidrOverlaps, formatAddress } from "../plan/cidr";
 import { AUDIT_STREAM_JOB, GRAFANA_DEFAULT_RECEIVER, ALERT_RECEIVER, alertRules, alertingProvisioning, metricsIn, type AlertArea } from "../plan/monitoring";
-import { AUDIT_INGEST_PORT, PLATFORM_INGEST_PORT, siteSecurityTable, type SecurityRuleSpec, type SiteRuleInput } from "../plan/security-rules";
+import { AUDIT_INGEST_PORT, ETCD_METRICS_PORT, PLATFORM_INGEST_PORT, siteSecurityTable, type SecurityRuleSpec, type SiteRuleInput } from "../plan/security-rules";
 import { auditStreamSeparate, centralViewAlerts, metricsRetentionBounded, platformIngestAuthenticated, platformLogCollectorShape } from "../policy/central-view";
 import type { PolicyResource } from "../policy/model";
 import { loadStack, runGitOps, type GitOpsRun } from "./support/gitops-fixture";
@@ -46,6 +49,14 @@ describe("the platform ingest's security-group rules", () => {
     ]);
     const audit = new Set(onPort(rules, AUDIT_INGEST_PORT).map((r) => `${r.group}<-${sourceOf(r)}`));
     expect(platform.filter((p) => !audit.has(p))).toEqual(["ops-loadbalancer<-group:mgmt-worker"]);
+  });
+
+  it("let etcd's metrics listener be scraped only by its own cluster's workers, where the agent runs", () => {
+    const { rules } = siteSecurityTable(opsSite);
+    for (const cluster of ["ops", "mgmt"]) {
+      expect(onPort(rules, ETCD_METRICS_PORT).filter((r) => r.group === `${cluster}-controlplane`).map(sourceOf)).toEqual([`group:${cluster}-worker`]);
+    }
+    expect(onPort(rules, ETCD_METRICS_PORT).map((r) => r.group).sort()).toEqual(["mgmt-controlplane", "ops-controlplane"]);
   });
 
   it("open nothing in a site without the ops cluster", () => {
@@ -110,6 +121,14 @@ describe("alert rules", () => {
       expect(metricsIn(rule.expr), rule.uid).toEqual([...rule.metrics].sort());
       for (const metric of rule.metrics) expect(scraped.has(metric), `${rule.uid} needs ${metric}`).toBe(true);
     }
+  });
+
+  it("scrape etcd on the control-plane nodes at the metrics listener the machine config opens", () => {
+    const etcd = scrapeConfigs(clusters[1]!).find((j) => j.job_name === "etcd") as any;
+    expect(etcd.relabel_configs[0]).toEqual({ source_labels: ["__meta_kubernetes_node_labelpresent_node_role_kubernetes_io_control_plane"], regex: "true", action: "keep" });
+    expect(etcd.relabel_configs[1].replacement).toBe(`$1:${ETCD_METRICS_PORT}`);
+    const config = controlPlaneConfig(clusterConfigInput(), fakeMachineSecrets);
+    expect(config.cluster.etcd?.extraArgs).toEqual({ "listen-metrics-urls": `http://0.0.0.0:${ETCD_METRICS_PORT}` });
   });
 
   it("ask the audit stream for the label the audit collector writes", () => {

@@ -5,6 +5,7 @@
  */
 import { LOKI_PUSH_PATH, pushGatewayConfig, type GatewayLocation } from "../audit-trail/ingest-gateway";
 import { JOB_METRICS, PLATFORM_LOG_TENANT, SCRAPE_JOBS, metricsRetention, type MonitoredCluster } from "../../plan/monitoring";
+import { ETCD_METRICS_PORT } from "../../plan/security-rules";
 import { COLLECTOR_RESOURCES } from "../../plan/workload-resources";
 
 export const METRICS_HTTP_PORT = 8428;
@@ -82,8 +83,8 @@ export function scrapeConfigs(cluster: MonitoredCluster) {
       job_name: SCRAPE_JOBS.etcd,
       kubernetes_sd_configs: kubernetesSd("node"),
       relabel_configs: [
-        { source_labels: ["__meta_kubernetes_node_label_node_role_kubernetes_io_control_plane"], regex: ".*", action: "keep" },
-        { source_labels: ["__address__"], regex: "([^:]+)(?::\\d+)?", replacement: "$1:2381", target_label: "__address__" },
+        { source_labels: ["__meta_kubernetes_node_labelpresent_node_role_kubernetes_io_control_plane"], regex: "true", action: "keep" },
+        { source_labels: ["__address__"], regex: "([^:]+)(?::\\d+)?", replacement: `$1:${ETCD_METRICS_PORT}`, target_label: "__address__" },
       ],
     },
   ];
