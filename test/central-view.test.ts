@@ -19,7 +19,7 @@ import { AUDIT_INGEST_PORT, ETCD_METRICS_PORT, PLATFORM_INGEST_PORT, siteSecurit
 import { auditStreamSeparate, centralViewAlerts, metricsRetentionBounded, platformIngestAuthenticated, platformLogCollectorShape } from "../policy/central-view";
 import type { PolicyResource } from "../policy/model";
 import { loadStack, runGitOps, type GitOpsRun } from "./support/gitops-fixture";
-import { STACKS, ofType } from "./support/stacks";
+import { STACKS, ofType, synthOk, variantFile } from "./support/stacks";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const SECRET = "kubernetes:core/v1:Secret";
@@ -292,4 +292,27 @@ describe("central-view policies", () => {
     const greedy = replace(logs, (p) => { p.values.extraVolumes.push({ name: "audit", hostPath: { path: "/var/log/audit/kube" } }); });
     expect(resourceMessages(platformLogCollectorShape, greedy).filter((m) => /mounts host \/var\/log\/audit\/kube/.test(m)).length).toBeGreaterThan(0);
   });
+});
+
+describe("compliance.md's central view", () => {
+  const section = (report: string) => report.slice(report.indexOf("## Central view"));
+
+  it("says what is collected, where, for how long and who reads it, from the registered resources", async () => {
+    const run = await synthOk("production");
+    const text = section(run.compliance.report);
+    expect(text).toMatch(/\| API server audit events \(3 collectors\) \| Loki `audit-logs` in the ops cluster, tenant `audit`; object-lock archive \| 30 days in Loki;/);
+    expect(text).toMatch(/\| Platform logs: pods of the platform namespaces \(3 collectors\) \| Loki `audit-logs` in the ops cluster, tenant `platform` \| 14 days \|/);
+    expect(text).toMatch(/\| Metrics: API server, etcd, kubelets, Argo CD sync \(3 agents\) \| VictoriaMetrics `metrics` in the ops cluster \| 30 days \|/);
+    expect(text).toContain("auditors Viewer");
+    for (const name of ["metrics-ingest-authenticated", "audit-stream-separate", "metrics-retention-bounded", "central-view-alerts", "platform-log-collector-shape"]) {
+      expect(text).toContain(`| \`${name}\` | mandatory | PASS |`);
+    }
+  }, 60_000);
+
+  it("follows the configured retentions", async () => {
+    const run = await synthOk("test", variantFile("test", (c) => { c["ske-platform:monitoring"] = { metricsRetentionDays: 7, platformLogRetentionDays: 3 }; }));
+    const text = section(run.compliance.report);
+    expect(text).toMatch(/tenant `platform` \| 3 days \|/);
+    expect(text).toMatch(/VictoriaMetrics `metrics` in the ops cluster \| 7 days \|/);
+  }, 60_000);
 });
