@@ -48,7 +48,7 @@ export function centralViewLines(resources: readonly PolicyResource[], policyRow
   const alerts = groups.flatMap((g) => g.rules ?? []).map((r) => `${r.title} (${r.labels?.area})`);
   return [
     "## Central view", "",
-    "What the ops cluster collects from every cluster of this environment, where it is kept, for how long and who can read it. Collectors outside the ops cluster push through its HAProxy pair, each with its own credential, to push-only gateways.", "",
+    "What the ops cluster collects from every cluster of this environment, where it is kept, for how long and who can read it. Collectors outside the ops cluster push through its HAProxy pair, each with its own credential, to push-only gateways that speak only TLS (certificates from the environment's ingest CA, which every collector verifies).", "",
     "| what | where | retention | who can read it |", "| --- | --- | --- | --- |",
     ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`), "",
     `Alert rules: ${alerts.length ? alerts.map(esc).join("; ") : "none"}.`, "",
