@@ -38,6 +38,7 @@ export interface RefusalInput {
   zitadel: { requireMfa: boolean; groupsPrefix: string; platformGroup: string; auditorGroup: string };
   audit: { lockDays: number; charts: Record<"loki" | "grafana" | "collector", { version: string }>; siem?: { auth?: unknown } };
   siemToken?: string;
+  monitoring?: { charts: Record<"metrics" | "agent", { version: string }> };
   protection: { statefulResources: boolean; allowUnprotectedProduction: boolean };
   layers: Record<"clusters" | "bootstrap" | "kubernetes" | "github", boolean>;
 }
@@ -61,6 +62,12 @@ export function versionIssues(config: RefusalInput): Issue[] {
     ["loki", ["audit", "charts", "loki", "version"], config.audit.charts.loki.version],
     ["grafana", ["audit", "charts", "grafana", "version"], config.audit.charts.grafana.version],
     ["vector", ["audit", "charts", "collector", "version"], config.audit.charts.collector.version],
+    ...(config.monitoring
+      ? [
+        ["victoria-metrics-single", ["monitoring", "charts", "metrics", "version"], config.monitoring.charts.metrics.version],
+        ["victoria-metrics-agent", ["monitoring", "charts", "agent", "version"], config.monitoring.charts.agent.version],
+      ] satisfies [ChartName, (string | number)[], string][]
+      : []),
   ];
   for (const [chart, path, version] of charts) {
     const problem = chartVersionProblem(chart, version);

@@ -196,6 +196,26 @@ export const auditSchema = z
     message: "the object-lock period must be at least the retention period",
   });
 
+/** Charts of the central view (components/monitoring); pinned like the audit charts. */
+const MONITORING_CHART_DEFAULTS = {
+  metrics: { repository: "https://victoriametrics.github.io/helm-charts", version: "0.27.0" },
+  agent: { repository: "https://victoriametrics.github.io/helm-charts", version: "0.29.0" },
+} as const;
+
+/** The central view in the ops cluster: metrics, platform logs, alerting (docs/operations/central-view.md). */
+export const monitoringSchema = z.strictObject({
+  /** Days the metrics store keeps samples; bounded so the volume is bounded. */
+  metricsRetentionDays: z.number().int().min(1).max(400).default(30),
+  /** Days Loki keeps platform (non-audit) logs; the audit stream keeps audit.retentionDays. */
+  platformLogRetentionDays: z.number().int().min(1).max(3650).default(14),
+  /** Where alerts are posted; without it they stay in Grafana's default contact point. */
+  alertWebhook: httpsUrl.optional(),
+  charts: z.strictObject({
+    metrics: chartRefSchema.default(MONITORING_CHART_DEFAULTS.metrics),
+    agent: chartRefSchema.default(MONITORING_CHART_DEFAULTS.agent),
+  }).default(MONITORING_CHART_DEFAULTS),
+});
+
 export const protectionSchema = z.strictObject({
   /** Sets `protect` and `retainOnDelete` on control planes and machine secrets. */
   statefulResources: z.boolean(),
@@ -259,6 +279,7 @@ export const platformConfigSchema = z
     argocd: argocdSchema,
     zitadel: zitadelSchema,
     audit: auditSchema,
+    monitoring: monitoringSchema.default({ metricsRetentionDays: 30, platformLogRetentionDays: 14, charts: MONITORING_CHART_DEFAULTS }),
     protection: protectionSchema,
     /** etcd snapshots of every cluster to its site's object storage; required in production and staging. */
     backups: backupsSchema.optional(),

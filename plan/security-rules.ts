@@ -43,6 +43,14 @@ interface Service {
 
 /** NodePort of Loki's audit ingest in the ops cluster, forwarded by its HAProxy pair. */
 export const AUDIT_INGEST_PORT = 31100;
+/**
+ * NodePort of the platform ingest in the ops cluster (metrics remote write and
+ * platform logs), forwarded by its HAProxy pair like the audit ingest and
+ * admitted from exactly the same peers.
+ */
+export const PLATFORM_INGEST_PORT = 31101;
+/** etcd's plain metrics listener on control-plane nodes (metrics only, never the client API). */
+export const ETCD_METRICS_PORT = 2381;
 
 const tcp = (name: string, from: number, to = from): Service => ({ name, protocol: "tcp", ports: { from, to } });
 
@@ -58,6 +66,8 @@ export const SERVICES = {
   icmp: { name: "icmp", protocol: "icmp" },
   vrrp: { name: "vrrp", protocol: "vrrp" },
   auditIngest: tcp("audit-ingest", AUDIT_INGEST_PORT),
+  platformIngest: tcp("platform-ingest", PLATFORM_INGEST_PORT),
+  etcdMetrics: tcp("etcd-metrics", ETCD_METRICS_PORT),
 } satisfies Record<string, Service>;
 
 export interface PublicExceptionInput {
@@ -135,6 +145,8 @@ export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
       allow(worker, s, group(worker), "between workers");
     }
     allow(cp, SERVICES.apiserver, group(lb), "HAProxy forwards to the API servers");
+    // The cluster's own metrics agent (on its workers) scrapes etcd's metrics listener; nobody else does.
+    allow(cp, SERVICES.etcdMetrics, group(worker), "the cluster's metrics agent scrapes etcd's metrics");
     allow(lb, SERVICES.vrrp, group(lb), "keepalived moves the VIP between the pair");
 
     // The Kubernetes API only through the load balancers; Talos only from the jump host.
@@ -149,6 +161,8 @@ export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
       for (const cidr of input.otherSiteSubnets) {
         allow(lb, SERVICES.auditIngest, { kind: "cidr", cidr, origin: "env-site" }, "audit-log collectors of another site's management cluster");
       }
+      // Metrics and platform logs take the same narrow path as the audit ingest.
+      for (const rule of platformIngestRules(input)) allow(rule.target, SERVICES.platformIngest, rule.peer, rule.why);
     }
 
     if (cluster === "mgmt") {
@@ -190,6 +204,21 @@ export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
   }
 
   return { groups, rules };
+}
+
+/** Who may reach the platform ingest: the peers of the audit ingest, nobody else. */
+function platformIngestRules(input: SiteRuleInput): { target: GroupKey; peer: RulePeer; why: string }[] {
+  return [
+    { target: "ops-worker", peer: group("ops-loadbalancer"), why: "HAProxy forwards metrics and platform logs to the gateway's NodePort" },
+    { target: "ops-loadbalancer", peer: group("mgmt-controlplane"), why: "metrics and log collectors on this site's management control plane" },
+    // Unlike the audit log, platform logs and scrapes also come from the workers (Cluster API controllers run there).
+    { target: "ops-loadbalancer", peer: group("mgmt-worker"), why: "metrics and log collectors on this site's management workers" },
+    ...input.otherSiteSubnets.map((cidr) => ({
+      target: "ops-loadbalancer" as const,
+      peer: { kind: "cidr", cidr, origin: "env-site" } as const,
+      why: "metrics and log collectors of another site's management cluster",
+    })),
+  ];
 }
 
 /** The whole IPv4 space minus every other environment's supernet. */

@@ -47,6 +47,10 @@ export const CHART_LINES = {
   loki: { major: 6, minMinor: 0 },
   grafana: { major: 10, minMinor: 0 },
   vector: { major: 0, minMinor: 40 },
+  /** retentionPeriod, server.persistentVolume and server.extraArgs as written in components/monitoring. */
+  "victoria-metrics-single": { major: 0, minMinor: 27 },
+  /** remoteWrite[].basicAuth and a plain scrape `config` as written in components/monitoring. */
+  "victoria-metrics-agent": { major: 0, minMinor: 29 },
 } as const;
 
 export type ChartName = keyof typeof CHART_LINES;

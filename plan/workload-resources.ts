@@ -7,7 +7,8 @@
  * Where things run (stack files): Cilium's agent and the audit collector on
  * every control-plane node (flavor `controlPlane`, c2.large in every stack)
  * and Cilium's agent on every worker (c4.xlarge); Argo CD, Loki, Grafana and
- * Cilium's operator on the ops cluster's workers. The control-plane nodes
+ * Cilium's operator on the ops cluster's workers; the platform-log collector
+ * on every node. The control-plane nodes
  * also carry etcd and the apiserver, which Talos runs as static pods outside
  * these numbers, so what the platform adds there is held to
  * CONTROL_PLANE_DAEMONSET_BUDGET.
@@ -44,6 +45,16 @@ export const COLLECTOR_RESOURCES: ResourceSpec = {
  */
 export const INGEST_GATEWAY_RESOURCES: ResourceSpec = spec(["50m", "500m"], ["32Mi", "128Mi"]);
 
+/**
+ * The central view's platform ingest gateway: the same nginx, with the
+ * ephemeral storage its /tmp request-body buffers may take bounded, so a
+ * flood of pushes cannot fill the node.
+ */
+export const PLATFORM_GATEWAY_RESOURCES: ResourceSpec = {
+  requests: { cpu: "50m", memory: "32Mi", "ephemeral-storage": "64Mi" },
+  limits: { cpu: "500m", memory: "128Mi", "ephemeral-storage": "1Gi" },
+};
+
 /** Values path (inside the chart's values) → resources, per chart name. */
 export const CHART_RESOURCES: Readonly<Record<string, readonly { path: readonly string[]; resources: ResourceSpec }[]>> = {
   cilium: [
@@ -79,6 +90,10 @@ export const CHART_RESOURCES: Readonly<Record<string, readonly { path: readonly 
     { path: ["sidecar", "resources"], resources: spec(["10m", "100m"], ["32Mi", "128Mi"]) },
   ],
   vector: [{ path: ["resources"], resources: COLLECTOR_RESOURCES }],
+  // The central view's metrics store: one environment's series for its bounded retention.
+  "victoria-metrics-single": [{ path: ["server", "resources"], resources: spec(["200m", "1000m"], ["512Mi", "2Gi"]) }],
+  // One agent per cluster scraping a few dozen targets every 30 s.
+  "victoria-metrics-agent": [{ path: ["resources"], resources: spec(["50m", "500m"], ["128Mi", "512Mi"]) }],
 };
 
 /**
@@ -92,6 +107,8 @@ export const CONTROL_PLANE_DAEMONSET_BUDGET = { cpuMillis: 500, memoryMi: 768 } 
 export const CONTROL_PLANE_DAEMONSETS: readonly { chart: string; path: readonly string[] }[] = [
   { chart: "cilium", path: ["resources"] },
   { chart: "cilium", path: ["envoy", "resources"] },
+  { chart: "vector", path: ["resources"] },
+  // The central view's platform-log collector: a second vector DaemonSet, on every node.
   { chart: "vector", path: ["resources"] },
 ];
 

@@ -8,6 +8,7 @@ import { gatewayConfigFacts } from "../components/audit-trail/ingest-gateway";
 import { AUDIT_INGEST_PORT } from "../plan/security-rules";
 import { OPAQUE, at, isOpaque, resourceId, typeChain, type PolicyResource, type StackPolicy, type Violation } from "./model";
 import { bucketsOf } from "./project-separation";
+import { isPlatformLogCollector } from "./central-view";
 
 const T = {
   service: "kubernetes:core/v1:Service",
@@ -139,7 +140,8 @@ export const archiveWritersPutOnly: StackPolicy = {
   description: "The audit archive is append-only in practice: each collector holds the EC2 credential of its own Keystone writer project, never the deploy identity's (the bucket owner's); the bucket policy lets that project put objects under its cluster's prefix and nothing else, and explicitly denies it deletes and lock, policy or lifecycle changes; the reconciler runs on plain Node, with no devDependency.",
   remediation: "Give every cluster its own audit.archive.writerProjects entry, hand the collector only that project's credential (stacks/gitops.ts), and keep components/audit-trail/object-lock.ts archiveBucketPolicy (Allow s3:PutObject on <bucket>/<cluster>/*, Deny everything else that matters).",
   validate: ({ resources }) => {
-    const collectors = resources.filter((r) => r.type === T.helmRelease && r.props.chart === "vector");
+    // The platform-log collector has no archive sink; only audit collectors write to the archive.
+    const collectors = resources.filter((r) => r.type === T.helmRelease && r.props.chart === "vector" && !isPlatformLogCollector(r));
     if (collectors.length === 0) return [];
     const violations: Violation[] = [];
     // The same reconciler makes the etcd backup buckets; policy etcd-backups-put-only judges those.

@@ -4,6 +4,7 @@
  * through POLICIES like every other.
  */
 import { CHART_RESOURCES, resourceProblems } from "../plan/workload-resources";
+import { isPlatformLogCollector } from "./central-view";
 import { at, isOpaque, resourceId, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 
 const T = {
@@ -76,6 +77,8 @@ export const platformNotClusterAdmin: StackPolicy = {
 };
 
 const isRelease = (chart: string) => (r: PolicyResource) => r.type === T.helmRelease && r.props.chart === chart;
+/** Every vector release but the central view's platform-log collector, which policy/central-view.ts holds to its own shape. */
+const isAuditCollector = (r: PolicyResource) => isRelease("vector")(r) && !isPlatformLogCollector(r);
 
 /** The one host directory the collector reads. Kept here as data: a policy must not trust the component it checks. */
 const AUDIT_LOG_DIR = "/var/log/audit/kube";
@@ -87,7 +90,7 @@ export const collectorLeastPrivilege: ResourcePolicy = {
   enforcement: "mandatory",
   description: `The audit collector mounts only ${AUDIT_LOG_DIR}, read-only (none of the chart's default host /var/log, /var/lib, /proc, /sys, no hostPath data dir), runs as non-root with every capability dropped and a read-only root filesystem.`,
   remediation: "Keep defaultVolumes/defaultVolumeMounts empty, persistence.hostPath.enabled false and the securityContexts of components/audit-trail/collector-values.ts.",
-  appliesTo: isRelease("vector"),
+  appliesTo: isAuditCollector,
   validate: (r) => {
     const values = r.props.values;
     if (isOpaque(values)) return [`the values of ${r.name} are not known at preview`];
@@ -126,7 +129,7 @@ export const auditTrailAdmissionGuard: StackPolicy = {
   remediation: "Keep components/cluster-access's ValidatingAdmissionPolicies ske-audit-trail-guard and ske-audit-collector-pod-shape, with failurePolicy Fail and a Deny binding.",
   validate: ({ resources }) => {
     const violations: Violation[] = [];
-    for (const release of resources.filter(isRelease("vector"))) {
+    for (const release of resources.filter(isAuditCollector)) {
       const cluster = clusterOf(release, "-audit-collector-vector");
       if (!cluster) {
         violations.push({ resource: resourceId(release), message: `${release.name}: cannot tell which cluster this collector belongs to` });

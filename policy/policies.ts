@@ -17,6 +17,7 @@ import { CONTROL_POLICIES } from "./controls-on";
 import { LEAST_PRIVILEGE_POLICIES } from "./least-privilege";
 import { appliedEvidence, appliedMachineConfig, isControlPlaneApplyStep, stepNode } from "./applied-evidence";
 import { BACKUP_POLICIES } from "./backup-controls";
+import { CENTRAL_VIEW_POLICIES } from "./central-view";
 import { OPAQUE, at, isOpaque, resourceId, typeChain, type Policy, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 import { CLUSTER_API_POLICIES } from "./cluster-api";
 
@@ -536,4 +537,5 @@ export const POLICIES: readonly Policy[] = [
   ...LEAST_PRIVILEGE_POLICIES,
   ...BACKUP_POLICIES,
   ...CLUSTER_API_POLICIES,
+  ...CENTRAL_VIEW_POLICIES,
 ];

@@ -10,6 +10,7 @@ import { RESERVED_HEAD_ADDRESSES } from "../components/site-network";
 import type { PlatformConfig } from "../config/schema";
 import { siteClusterAddresses } from "../plan/cluster-addresses";
 import type { PlatformPlan } from "../plan/platform-plan";
+import { PLATFORM_INGEST_PORT } from "../plan/security-rules";
 import { AUDIT_INGEST_PORT, JUMPHOST_GROUPS, portGroups, type GroupKey } from "../plan/security-rules";
 import type { DeployedCluster, DeployedSite } from "./contracts";
 
@@ -105,7 +106,7 @@ export function deployClusters({ plan, config, sites }: DeployClustersArgs): Clu
         provider,
         tags,
         ...(cluster.role === "ops"
-          ? { workerPassthrough: [{ name: "audit-ingest", port: AUDIT_INGEST_PORT }] }
+          ? { workerPassthrough: [{ name: "audit-ingest", port: AUDIT_INGEST_PORT }, { name: "platform-ingest", port: PLATFORM_INGEST_PORT }] }
           : {}),
       });
 

@@ -22,6 +22,7 @@ import {
 import { parseAddress } from "../plan/cidr";
 import { ClusterAccess, kubernetesGroups, type AccessGroups } from "../components/cluster-access";
 import { Grafana } from "../components/grafana";
+import { centralView, type CentralViewOutputs } from "./central-view";
 import type { PlatformConfig } from "../config/schema";
 import type { PlatformPlan } from "../plan/platform-plan";
 import type { DeployedCluster, DeployedSite } from "./contracts";
@@ -62,6 +63,8 @@ export interface GitOpsOutputs {
   auditArchive: { endpoint: string; bucket: string; readBack: pulumi.Output<ArchiveReadBackReport> };
   lokiRetentionDays: number;
   clusterApi: ClusterApiOutputs;
+  /** What the central view collects, where it goes and how long it stays. */
+  centralView?: CentralViewOutputs;
 }
 
 type ReadyCluster = DeployedCluster & { provider: NonNullable<DeployedCluster["provider"]> };
@@ -202,14 +205,21 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     pushCredentials: [...pushCredentials.values()],
     tls: { certPem: ingestTls.certPem, keyPem: ingestTls.keyPem },
     queryNamespace: NAMESPACES.monitoring,
+    platformLogRetentionDays: config.monitoring.platformLogRetentionDays,
+    platformGateway: centralView.gateway,
     provider: ops.provider,
   });
+
+  // The platform gateway: its own key, from the same ingest CA, naming its own in-cluster name.
+  const platformTls = { caPem: ingestTls.caPem, ...ingestServerCertificate(`${env}-platform-ingest`, ingestTls.ca, ops.endpoint, centralView.gateway.host) };
+  const view = centralView.deploy({ plan, config, clusters, ops, lokiUrl: store.url, grafanaNamespace: NAMESPACES.monitoring, tls: platformTls });
 
   new Grafana(`${env}-grafana`, {
     chart: config.audit.charts.grafana,
     namespace: NAMESPACES.monitoring,
     rootUrl: GRAFANA_TUNNEL_URL,
     lokiUrl: store.url,
+    centralView: view.grafana,
     sso: { ...sso, clientId: config.zitadel.grafanaClientId },
     provider: ops.provider,
   });
@@ -243,6 +253,7 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     auditArchive: { endpoint: archive.endpoint, bucket: archive.bucket, readBack: archiveBucket.readBack },
     lokiRetentionDays: config.audit.retentionDays,
     clusterApi,
+    centralView: view.outputs,
   };
 }
 
@@ -277,5 +288,35 @@ function ingestCertificates(env: string, opsEndpoint: pulumi.Output<string>, nam
     earlyRenewalHours: 30 * 24,
     allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
   });
-  return { caPem: ca.certPem, certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
+  return { caPem: ca.certPem, certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem), ca: { certPem: ca.certPem, privateKeyPem: caKey.privateKeyPem } };
+}
+
+/**
+ * A further server certificate from the ingest CA, on the same terms as the
+ * audit gateway's: it names the ops VIP (remote pushers come through
+ * HAProxy's TCP passthrough) and `inClusterHost` (the ops cluster's own).
+ */
+function ingestServerCertificate(
+  prefix: string,
+  ca: { certPem: pulumi.Output<string>; privateKeyPem: pulumi.Output<string> },
+  opsEndpoint: pulumi.Output<string>,
+  inClusterHost: string,
+) {
+  const key = new tls.PrivateKey(`${prefix}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" });
+  const host = opsEndpoint.apply((endpoint) => new URL(endpoint).hostname);
+  const request = new tls.CertRequest(`${prefix}-csr`, {
+    privateKeyPem: key.privateKeyPem,
+    subject: { commonName: inClusterHost.split(".")[0]!, organization: "ske-platform" },
+    dnsNames: host.apply((h) => [inClusterHost, ...(parseAddress(h) === undefined ? [h] : [])]),
+    ipAddresses: host.apply((h) => (parseAddress(h) === undefined ? [] : [h])),
+  });
+  const cert = new tls.LocallySignedCert(`${prefix}-cert`, {
+    certRequestPem: request.certRequestPem,
+    caPrivateKeyPem: ca.privateKeyPem,
+    caCertPem: ca.certPem,
+    validityPeriodHours: 2 * 365 * 24,
+    earlyRenewalHours: 30 * 24,
+    allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+  });
+  return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
 }

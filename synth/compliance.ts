@@ -13,6 +13,8 @@ import { bucketLines, projectLines } from "./compliance-projects";
 import { backupLines } from "./compliance-backups";
 import { bucketsOf } from "../policy/project-separation";
 import { clusterApiLines } from "./compliance-cluster-api";
+import { centralViewLines } from "./compliance-central-view";
+import { CENTRAL_VIEW_POLICIES } from "../policy/central-view";
 import { securityMatrix } from "./summary";
 import { deployRunnerComplianceLines } from "./deploy-runner-reach";
 import type { RecordedResource } from "./mock-runtime";
@@ -184,5 +186,7 @@ export function renderComplianceReport(input: ComplianceReportInput): string {
     `- ${env} must not reach ${Object.entries(ctx.addressPlan.environments).filter(([name]) => name !== env).map(([name, e]) => `${name} ${code(e.supernet)}`).join(", ")}; the security-group matrix is in the 6.3 / 6.4 section.`,
     `- Test clusters are tagged ${code("environment:test")} and use synthetic data only (advisory check, test stack).`, "",
     "Policies:", "", ...policyTable(forControl("6.5-testing")), "");
+  const centralViewPolicies = new Set<string>(CENTRAL_VIEW_POLICIES.map((p) => p.name));
+  lines.push(...centralViewLines(resources, policyTable(results.filter((r) => centralViewPolicies.has(r.name)))));
   return lines.join("\n");
 }

@@ -11,6 +11,7 @@ import {
 import { lokiIngestAuthenticated } from "../policy/audit-trail-controls";
 import type { PolicyResource } from "../policy/model";
 import { AUDIT_INGEST_PORT } from "../plan/security-rules";
+import { PLATFORM_GATEWAY_LABELS } from "../components/monitoring/values";
 import { fakeEndpoint, loadStack, runGitOps, type GitOpsRun } from "./support/gitops-fixture";
 import { STACKS, ofType } from "./support/stacks";
 
@@ -30,6 +31,8 @@ describe("the ingest gateway's nginx config", () => {
       tlsOnly: true,
       proxiedLocations: [`= ${LOKI_PUSH_PATH}`],
       authenticatedLocations: [`= ${LOKI_PUSH_PATH}`],
+      // Whatever tenant a collector claims, the audit ingest writes only into "audit".
+      tenants: { [`= ${LOKI_PUSH_PATH}`]: "audit" },
       catchAllRefuses: true,
     });
     expect(config).toMatch(/location = \/loki\/api\/v1\/push \{\n\s+limit_except POST \{ deny all; \}/);
@@ -97,7 +100,7 @@ describe.each(STACKS)("the Loki ingest of %s under mocks", (stack) => {
     expect(htpasswd.trim().split("\n").map((l) => l.split(":")[0]).sort()).toEqual(plan.clusters.map((c) => c.name).sort());
 
     for (const cluster of plan.clusters) {
-      const release = ofType(run.resources, RELEASE).find((r) => r.inputs["chart"] === "vector" && providerOf(r) === `${cluster.name}-k8s`)!;
+      const release = ofType(run.resources, RELEASE).find((r) => r.inputs["chart"] === "vector" && r.inputs["name"] === "audit-collector" && providerOf(r) === `${cluster.name}-k8s`)!;
       const values = release.inputs["values"] as any;
       expect(values.customConfig.sinks.loki.auth).toEqual({ strategy: "basic", user: cluster.name, password: "${LOKI_PUSH_PASSWORD}" });
       expect(values.env).toContainEqual({ name: "LOKI_PUSH_PASSWORD", valueFrom: { secretKeyRef: { name: "loki-push-credentials", key: "password" } } });
@@ -114,10 +117,10 @@ describe.each(STACKS)("the Loki ingest of %s under mocks", (stack) => {
     expect(JSON.stringify(tls!.inputs)).not.toContain(`FAKE-PEM-${stack}-audit-ingest-key`);
     expect(run.revealed(SECRET, tls!.name).stringData["tls.key"]).toBe(`FAKE-PEM-${stack}-audit-ingest-key`);
     expect(run.revealed(SECRET, tls!.name).stringData["tls.crt"]).toBe(`-----BEGIN CERTIFICATE-----\nFAKE-CERT-${stack}-audit-ingest-cert\n-----END CERTIFICATE-----\n`);
-    const [csr] = ofType(run.resources, "tls:index/certRequest:CertRequest");
+    const csr = ofType(run.resources, "tls:index/certRequest:CertRequest").find((r) => r.name === `${stack}-audit-ingest-csr`);
     expect(csr!.inputs["dnsNames"]).toEqual(["loki-ingest-gateway.audit-logs.svc.cluster.local", new URL(fakeEndpoint(ops.name)).hostname]);
     for (const cluster of plan.clusters) {
-      const release = ofType(run.resources, RELEASE).find((r) => r.inputs["chart"] === "vector" && providerOf(r) === `${cluster.name}-k8s`)!;
+      const release = ofType(run.resources, RELEASE).find((r) => r.inputs["chart"] === "vector" && r.inputs["name"] === "audit-collector" && providerOf(r) === `${cluster.name}-k8s`)!;
       const values = release.inputs["values"] as any;
       expect(values.customConfig.sinks.loki.endpoint).toMatch(/^https:\/\//);
       expect(values.customConfig.sinks.loki.tls).toEqual({ ca_file: "/etc/ske/ingest-ca/ca.crt", verify_certificate: true, verify_hostname: true });
@@ -136,7 +139,15 @@ describe.each(STACKS)("the Loki ingest of %s under mocks", (stack) => {
     expect(policy!.inputs["spec"]).toMatchObject({
       podSelector: { matchLabels: { "app.kubernetes.io/name": "loki" } },
       policyTypes: ["Ingress"],
-      ingress: [{ from: [{ podSelector: { matchLabels: INGEST_GATEWAY_LABELS } }, { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }], ports: [{ port: 3100 }] }, expect.anything()],
+      ingress: [{
+        from: [
+          { podSelector: { matchLabels: INGEST_GATEWAY_LABELS } },
+          // The central view's gateway, which writes platform logs to their own tenant.
+          { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "metrics" } }, podSelector: { matchLabels: PLATFORM_GATEWAY_LABELS } },
+          { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
+        ],
+        ports: [{ port: 3100 }],
+      }, expect.anything()],
     });
   });
 });
@@ -180,16 +191,16 @@ describe("loki-ingest-authenticated-push-only", () => {
   it("fails a gateway without TLS, and a collector that pushes over plain HTTP or without verifying", () => {
     const plain = replace((r) => r.type === CONFIGMAP && r.name.endsWith("-ingest-gateway-config"), (p) => { p.data["nginx.conf"] = p.data["nginx.conf"].replace(" ssl;", ";"); });
     expect(judge(plain)).toEqual(["the ingest gateway accepts connections without TLS, so push credentials travel in clear"]);
-    const http = replace((r) => r.type === RELEASE && r.props.chart === "vector" && r.name.includes("mgmt"), (p) => { p.values.customConfig.sinks.loki.endpoint = p.values.customConfig.sinks.loki.endpoint.replace("https:", "http:"); });
+    const http = replace((r) => r.type === RELEASE && r.props.chart === "vector" && r.props.name === "audit-collector" && r.name.includes("mgmt"), (p) => { p.values.customConfig.sinks.loki.endpoint = p.values.customConfig.sinks.loki.endpoint.replace("https:", "http:"); });
     expect(judge(http)).toEqual([expect.stringMatching(/^test-osl2-mgmt-audit-collector-vector pushes to http:\/\/.* without verified TLS$/)]);
-    const unverified = replace((r) => r.type === RELEASE && r.props.chart === "vector" && r.name.includes("mgmt"), (p) => { p.values.customConfig.sinks.loki.tls.verify_certificate = false; });
+    const unverified = replace((r) => r.type === RELEASE && r.props.chart === "vector" && r.props.name === "audit-collector" && r.name.includes("mgmt"), (p) => { p.values.customConfig.sinks.loki.tls.verify_certificate = false; });
     expect(judge(unverified)).toEqual([expect.stringMatching(/without verified TLS$/)]);
   });
 
   it("fails a collector that pushes without a credential or with an inline password, and a missing NetworkPolicy", () => {
-    const anonymous = replace((r) => r.type === RELEASE && r.props.chart === "vector" && r.name.includes("ops"), (p) => { delete p.values.customConfig.sinks.loki.auth; });
+    const anonymous = replace((r) => r.type === RELEASE && r.props.chart === "vector" && r.props.name === "audit-collector" && r.name.includes("ops"), (p) => { delete p.values.customConfig.sinks.loki.auth; });
     expect(judge(anonymous)).toEqual(["test-osl2-ops-audit-collector-vector pushes to Loki without a credential"]);
-    const inline = replace((r) => r.type === RELEASE && r.props.chart === "vector" && r.name.includes("ops"), (p) => { p.values.customConfig.sinks.loki.auth.password = "hunter2hunter2"; });
+    const inline = replace((r) => r.type === RELEASE && r.props.chart === "vector" && r.props.name === "audit-collector" && r.name.includes("ops"), (p) => { p.values.customConfig.sinks.loki.auth.password = "hunter2hunter2"; });
     expect(judge(inline)).toEqual(["test-osl2-ops-audit-collector-vector has its push password inline instead of from a Secret"]);
     expect(judge(resources.filter((r) => r.type !== NETPOL))).toEqual(["no NetworkPolicy limits who reaches Loki's API inside the ops cluster"]);
   });

@@ -8,6 +8,7 @@ import {
 } from "../components/audit-trail";
 import { ConfigError, loadPlatformConfig, readAddressPlan } from "../config/load";
 import { AUDIT_INGEST_PORT } from "../stacks/gitops";
+import { PLATFORM_INGEST_PORT } from "../plan/security-rules";
 import { runProgram, type RecordedResource } from "../synth/mock-runtime";
 import { readStackFile } from "../synth/stack-file";
 import { fakeEndpoint, loadStack, runGitOps, type GitOpsRun } from "./support/gitops-fixture";
@@ -113,13 +114,13 @@ describe.each(STACKS)("the audit trail of %s under mocks", (stack) => {
     expect(values.loki.limits_config.retention_period).toBe(`${audit.retentionDays * 24}h`);
     expect(audit.retentionDays).toBe(30);
     expect(values.loki.compactor.retention_enabled).toBe(true);
+    // The audit ingest, and the central view's platform ingest beside it.
     const ingest = ofType(run.resources, "kubernetes:core/v1:Service").filter((s) => (s.inputs["spec"] as any).type === "NodePort");
-    expect(ingest).toHaveLength(1);
-    expect((ingest[0]!.inputs["spec"] as any).ports[0].nodePort).toBe(AUDIT_INGEST_PORT);
+    expect(ingest.map((s) => (s.inputs["spec"] as any).ports[0].nodePort).sort()).toEqual([AUDIT_INGEST_PORT, PLATFORM_INGEST_PORT]);
   });
 
   it("runs one collector per cluster, on control-plane nodes, tailing the Talos audit log into Loki and the archive", () => {
-    const collectors = ofType(run.resources, RELEASE).filter((r) => r.inputs["chart"] === "vector");
+    const collectors = ofType(run.resources, RELEASE).filter((r) => r.inputs["chart"] === "vector" && r.inputs["name"] === "audit-collector");
     expect(collectors.map(providerOf).sort()).toEqual(plan.clusters.map((c) => `${c.name}-k8s`).sort());
     for (const cluster of plan.clusters) {
       const release = collectors.find((r) => providerOf(r) === `${cluster.name}-k8s`)!;
@@ -152,7 +153,7 @@ describe("SIEM forwarding", () => {
       c["ske-platform:audit"].siem = { endpoint: "https://siem.example.net/ingest", format: "cef" };
     });
     const run = await runGitOps("test", () => ({}), file);
-    const collectors = ofType(run.resources, RELEASE).filter((r) => r.inputs["chart"] === "vector");
+    const collectors = ofType(run.resources, RELEASE).filter((r) => r.inputs["chart"] === "vector" && r.inputs["name"] === "audit-collector");
     expect(collectors.length).toBeGreaterThan(0);
     for (const release of collectors) {
       const config = (release.inputs["values"] as any).customConfig;

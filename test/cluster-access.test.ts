@@ -309,6 +309,12 @@ describe("Grafana for auditors", () => {
     const grafana = ofType(run.resources, "kubernetes:helm.sh/v3:Release").find((r) => r.inputs["chart"] === "grafana")!;
     expect(providerOf(grafana)).toBe(`${ops.name}-k8s`);
     const datasources = (grafana.inputs["values"] as any).datasources["datasources.yaml"].datasources;
-    expect(datasources).toEqual([expect.objectContaining({ type: "loki", url: expect.stringMatching(/^http:\/\/loki\.[a-z-]+\.svc\.cluster\.local:3100$/) })]);
+    const lokiUrl = expect.stringMatching(/^http:\/\/loki\.[a-z-]+\.svc\.cluster\.local:3100$/);
+    // Audit logs (tenant "audit", the default source), then the central view's metrics and platform logs.
+    expect(datasources).toEqual([
+      expect.objectContaining({ uid: "loki", type: "loki", url: lokiUrl, isDefault: true, secureJsonData: { httpHeaderValue1: "audit" } }),
+      expect.objectContaining({ uid: "metrics", type: "prometheus", url: expect.stringMatching(/^http:\/\/victoria-metrics-server\.metrics\.svc\.cluster\.local:8428$/) }),
+      expect.objectContaining({ uid: "platform-logs", type: "loki", url: lokiUrl, secureJsonData: { httpHeaderValue1: "platform" } }),
+    ]);
   });
 });

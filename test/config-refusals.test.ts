@@ -65,6 +65,8 @@ describe("versions the renderers cannot handle are refused by the schema", () =>
     ["audit.charts.loki.version", (c: Record<string, any>) => { c[`${NS}audit`].charts = { loki: { repository: "https://grafana.github.io/helm-charts", version: "5.48.0" } }; }],
     ["audit.charts.grafana.version", (c: Record<string, any>) => { c[`${NS}audit`].charts = { grafana: { repository: "https://grafana.github.io/helm-charts", version: "11.0.0" } }; }],
     ["audit.charts.collector.version", (c: Record<string, any>) => { c[`${NS}audit`].charts = { collector: { repository: "https://helm.vector.dev", version: "1.0.0" } }; }],
+    ["monitoring.charts.metrics.version", (c: Record<string, any>) => { c[`${NS}monitoring`] = { charts: { metrics: { repository: "https://victoriametrics.github.io/helm-charts", version: "0.26.0" } } }; }],
+    ["monitoring.charts.agent.version", (c: Record<string, any>) => { c[`${NS}monitoring`] = { charts: { agent: { repository: "https://victoriametrics.github.io/helm-charts", version: "1.0.0" } } }; }],
   ])("chart version outside its values' line: %s", (key, edit) => {
     expect(refusedAt("test", key, edit)).toMatch(/outside the line whose values this program writes/);
   });

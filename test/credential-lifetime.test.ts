@@ -66,8 +66,11 @@ describe.each(STACKS)("%s: every client certificate the program signs", (stack) 
     const result = await synthOk(stack);
     const signed = ofType(result.resources, "tls:index/locallySignedCert:LocallySignedCert");
     const certs = signed.filter((c) => (c.inputs.allowedUses as string[]).includes("client_auth"));
-    // The one other certificate is the audit ingest gateway's server certificate, which no one logs in with.
-    expect(signed.filter((c) => !certs.includes(c)).map((c) => [c.name, c.inputs.allowedUses])).toEqual([[`${result.environment}-audit-ingest-cert`, ["digital_signature", "key_encipherment", "server_auth"]]]);
+    // The other certificates are the two ingest gateways' server certificates (audit and platform), which no one logs in with.
+    expect(signed.filter((c) => !certs.includes(c)).map((c) => [c.name, c.inputs.allowedUses])).toEqual([
+      [`${result.environment}-audit-ingest-cert`, ["digital_signature", "key_encipherment", "server_auth"]],
+      [`${result.environment}-platform-ingest-cert`, ["digital_signature", "key_encipherment", "server_auth"]],
+    ]);
     const clusters = ofType(result.resources, "ske:cluster:Cluster").map((c) => c.name);
     // Per cluster: the admin kubeconfig, the os:admin talosconfig and the etcd backup's os:etcd:backup talosconfig.
     expect(certs.map((c) => c.name).sort()).toEqual(clusters.flatMap((c) => [`${c}-admin`, `${c}-talos-admin`, `${c}-etcd-backup-talos`]).sort());

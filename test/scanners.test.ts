@@ -81,7 +81,11 @@ describe("what the scanners read", () => {
     const kubernetes = run.resources.filter((r) => r.type.startsWith("kubernetes:") && r.type !== "kubernetes:helm.sh/v3:Release");
     expect(manifests.filter((m) => m.source === "program")).toHaveLength(kubernetes.length);
     const vectors = run.resources.filter((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.inputs["chart"] === "vector");
-    expect(manifests.filter((m) => m.source === "values").map((m) => m.object)).toEqual(vectors.map(() => "DaemonSet/audit-collector/audit-collector"));
+    // Audit collectors and the central view's platform-log collectors, one per cluster each.
+    expect(manifests.filter((m) => m.source === "values").map((m) => m.object).sort()).toEqual(
+      vectors.map((v) => (v.inputs["name"] === "platform-logs" ? "DaemonSet/platform-logs/platform-logs" : "DaemonSet/audit-collector/audit-collector")).sort(),
+    );
+    expect(vectors.filter((v) => v.inputs["name"] === "audit-collector")).toHaveLength(3);
     expect(new Set(manifests.map(manifestFileName)).size).toBe(manifests.length);
     // Secrets reach the scanners redacted, never in clear. Certificates are public
     // (the ingest CA that collectors trust is a ConfigMap), so are public keys (the etcd backups'
@@ -93,7 +97,7 @@ describe("what the scanners read", () => {
 
   it("renders the collector pod with exactly the volumes and security contexts of its values", async () => {
     const run = await synthOk("production");
-    const release = run.resources.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.inputs["chart"] === "vector")!;
+    const release = run.resources.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.inputs["chart"] === "vector" && r.inputs["name"] === "audit-collector")!;
     const pod = (renderCollectorDaemonSet(release) as any).spec.template.spec;
     expect(pod.volumes.map((v: any) => v.hostPath?.path).filter(Boolean)).toEqual(["/var/log/audit/kube"]);
     expect(pod.volumes.find((v: any) => v.name === "data")).toEqual({ name: "data", emptyDir: {} });

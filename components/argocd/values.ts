@@ -55,6 +55,8 @@ export interface ArgoCdValuesInput {
 
 export interface ArgoCdValues {
   dex: { enabled: false };
+  /** Sync state as metrics (argocd_app_info) for the central view's out-of-sync alert. */
+  controller: { metrics: { enabled: true } };
   server: {
     service: { type: "ClusterIP" };
     ingress: { enabled: false };
@@ -117,6 +119,7 @@ export function argoCdValues(input: ArgoCdValuesInput): ArgoCdValues {
   return {
     // Dex would be a second login path; Argo CD talks OIDC to Zitadel directly.
     dex: { enabled: false },
+    controller: { metrics: { enabled: true } },
     server: {
       // Reached through the jump host only: no LoadBalancer, NodePort or Ingress.
       service: { type: "ClusterIP" },

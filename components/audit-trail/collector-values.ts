@@ -229,7 +229,7 @@ function portOf(url: URL): number {
  * remote Loki (the ops VIP), the archive and the SIEM lie outside the
  * cluster, reached on their one port, with the metadata service cut out.
  */
-export function collectorNetworkPolicySpec(input: { lokiUrl: string; archiveEndpoint: string; siemEndpoint?: string }) {
+export function collectorNetworkPolicySpec(input: { lokiUrl: string; archiveEndpoint?: string; siemEndpoint?: string }) {
   const anyExternal = { ipBlock: { cidr: "0.0.0.0/0", except: [METADATA_SERVICE] } };
   const tcp = (port: number) => ({ protocol: "TCP", port });
   const external = (url: URL) => ({ to: [anyExternal], ports: [tcp(portOf(url))] });
@@ -243,8 +243,9 @@ export function collectorNetworkPolicySpec(input: { lokiUrl: string; archiveEndp
     inCluster
       ? { to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": inCluster[1]! } } }], ports: [tcp(portOf(loki))] }
       : external(loki),
-    external(new URL(input.archiveEndpoint)),
   ];
+  // The central view's platform-log collector has no archive.
+  if (input.archiveEndpoint) egress.push(external(new URL(input.archiveEndpoint)));
   if (input.siemEndpoint) egress.push(external(new URL(input.siemEndpoint)));
   return { podSelector: {}, policyTypes: ["Ingress", "Egress"], ingress: [], egress };
 }

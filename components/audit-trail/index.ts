@@ -215,6 +215,10 @@ export interface AuditLogStoreArgs {
   tls: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
   /** Namespace of the only in-cluster reader (Grafana); everything else reaches Loki through the gateway or not at all. */
   queryNamespace: string;
+  /** Retention of the platform-logs tenant (the central view); audit keeps retentionDays. */
+  platformLogRetentionDays?: number;
+  /** The central view's gateway, which pushes platform logs (its own tenant) to Loki. */
+  platformGateway?: { namespace: string; labels: Readonly<Record<string, string>> };
   provider: k8s.Provider;
 }
 
@@ -245,7 +249,11 @@ export class AuditLogStore extends pulumi.ComponentResource {
       version: args.chart.version,
       repositoryOpts: { repo: args.chart.repository },
       namespace: args.namespace,
-      values: withResources("loki", lokiValues({ retentionDays: args.retentionDays, storageSize: args.storageSize })),
+      values: withResources("loki", lokiValues({
+        retentionDays: args.retentionDays,
+        storageSize: args.storageSize,
+        ...(args.platformLogRetentionDays !== undefined ? { platformLogRetentionDays: args.platformLogRetentionDays } : {}),
+      })),
       atomic: true,
     }, { ...child, dependsOn: [namespace] });
     this.url = `http://loki.${args.namespace}.svc.cluster.local:${LOKI_HTTP_PORT}`;
@@ -309,6 +317,9 @@ export class AuditLogStore extends pulumi.ComponentResource {
           {
             from: [
               { podSelector: { matchLabels: { ...INGEST_GATEWAY_LABELS } } },
+              ...(args.platformGateway
+                ? [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.platformGateway.namespace } }, podSelector: { matchLabels: { ...args.platformGateway.labels } } }]
+                : []),
               {
                 namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.queryNamespace } },
                 podSelector: { matchLabels: { "app.kubernetes.io/name": "grafana" } },

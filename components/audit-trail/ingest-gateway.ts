@@ -6,7 +6,7 @@
  * never to Loki. Pure data here; the component renders it.
  */
 import { createHash } from "node:crypto";
-import { INGEST_GATEWAY_RESOURCES } from "../../plan/workload-resources";
+import { INGEST_GATEWAY_RESOURCES, type ResourceSpec } from "../../plan/workload-resources";
 
 export const LOKI_PUSH_PATH = "/loki/api/v1/push";
 export const INGEST_GATEWAY_PORT = 8443;
@@ -44,7 +44,25 @@ export function htpasswdLine(credential: PushCredential): string {
   return `${credential.user}:{SSHA}${Buffer.concat([digest, salt]).toString("base64")}`;
 }
 
+/** One authenticated push location of a gateway. */
+export interface GatewayLocation {
+  /** Exact path; everything else is refused. */
+  path: string;
+  /** Base URL the push is passed to, path unchanged. */
+  upstream: string;
+  /** Basic-auth realm; names the stream in a refusal. */
+  realm: string;
+  /** Loki tenant the gateway sets, overriding whatever the client sent. */
+  tenant?: string;
+}
+
+/** The audit gateway's one location: pushes land in the audit tenant, whoever claims otherwise. */
 export function nginxConfig(lokiUrl: string): string {
+  return pushGatewayConfig([{ path: LOKI_PUSH_PATH, upstream: lokiUrl, realm: "audit ingest", tenant: "audit" }]);
+}
+
+/** nginx for push-only gateways: each location POST-only behind basic auth, everything else 404. */
+export function pushGatewayConfig(locations: readonly GatewayLocation[]): string {
   return [
     "worker_processes 1;",
     "pid /tmp/nginx.pid;",
@@ -58,20 +76,23 @@ export function nginxConfig(lokiUrl: string): string {
     "  server_tokens off;",
     "  client_max_body_size 16m;",
     "  server {",
-    // TLS end to end from the collector: HAProxy passes TCP through, so the push credential never travels in clear.
+    // TLS end to end from the pusher: HAProxy passes TCP through, so the push credential never travels in clear.
     `    listen ${INGEST_GATEWAY_PORT} ssl;`,
     `    ssl_certificate ${TLS_DIR}/tls.crt;`,
     `    ssl_certificate_key ${TLS_DIR}/tls.key;`,
     "    ssl_protocols TLSv1.2 TLSv1.3;",
-    `    location = ${LOKI_PUSH_PATH} {`,
-    "      limit_except POST { deny all; }",
-    '      auth_basic "audit ingest";',
-    `      auth_basic_user_file ${HTPASSWD_DIR}/${HTPASSWD_KEY};`,
-    // Loki runs single-tenant; the credential stops here.
-    '      proxy_set_header Authorization "";',
-    `      proxy_pass ${lokiUrl};`,
-    "    }",
-    // Probes only; says nothing about Loki.
+    ...locations.flatMap((location) => [
+      `    location = ${location.path} {`,
+      "      limit_except POST { deny all; }",
+      `      auth_basic "${location.realm}";`,
+      `      auth_basic_user_file ${HTPASSWD_DIR}/${HTPASSWD_KEY};`,
+      // The credential stops here; the upstream trusts the gateway.
+      '      proxy_set_header Authorization "";',
+      ...(location.tenant ? [`      proxy_set_header X-Scope-OrgID ${location.tenant};`] : []),
+      `      proxy_pass ${location.upstream};`,
+      "    }",
+    ]),
+    // Probes only; says nothing about the upstream.
     "    location = /healthz { access_log off; return 200; }",
     "    location / { return 404; }",
     "  }",
@@ -87,6 +108,8 @@ export interface GatewayConfigFacts {
   proxiedLocations: string[];
   authenticatedLocations: string[];
   catchAllRefuses: boolean;
+  /** Loki tenant each proxied location sets (X-Scope-OrgID), if any. */
+  tenants: Record<string, string | undefined>;
 }
 
 /** Reads the locations back out of an nginx config of the shape above. */
@@ -101,16 +124,18 @@ export function gatewayConfigFacts(config: string): GatewayConfigFacts {
     proxiedLocations: locations.filter((l) => /proxy_pass\s/.test(l.body)).map((l) => l.path),
     authenticatedLocations: locations.filter((l) => /auth_basic\s+"[^"]+"/.test(l.body) && /auth_basic_user_file\s+\S+/.test(l.body) && !/auth_basic\s+off/.test(l.body)).map((l) => l.path),
     catchAllRefuses: locations.some((l) => l.path === "/" && /return\s+40[34]\s*;/.test(l.body) && !/proxy_pass/.test(l.body)),
+    tenants: Object.fromEntries(locations.filter((l) => /proxy_pass\s/.test(l.body)).map((l) => [l.path, /proxy_set_header\s+X-Scope-OrgID\s+([^;\s]+)\s*;/i.exec(l.body)?.[1]])),
   };
 }
 
-export function gatewayDeploymentSpec(args: { configMap: string; secret: string; tlsSecret: string; checksum: string }) {
+export function gatewayDeploymentSpec(args: { configMap: string; secret: string; tlsSecret: string; checksum: string; labels?: Readonly<Record<string, string>>; resources?: ResourceSpec }) {
+  const labels = args.labels ?? INGEST_GATEWAY_LABELS;
   return {
     replicas: 2,
-    selector: { matchLabels: { ...INGEST_GATEWAY_LABELS } },
+    selector: { matchLabels: { ...labels } },
     template: {
       metadata: {
-        labels: { ...INGEST_GATEWAY_LABELS },
+        labels: { ...labels },
         // A new credential or config rolls the pods.
         annotations: { "ske-platform/config-checksum": args.checksum },
       },
@@ -123,7 +148,7 @@ export function gatewayDeploymentSpec(args: { configMap: string; secret: string;
           ports: [{ name: "push", containerPort: INGEST_GATEWAY_PORT }],
           readinessProbe: { httpGet: { path: "/healthz", port: INGEST_GATEWAY_PORT, scheme: "HTTPS" } },
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-          resources: structuredClone(INGEST_GATEWAY_RESOURCES),
+          resources: structuredClone(args.resources ?? INGEST_GATEWAY_RESOURCES),
           volumeMounts: [
             { name: "config", mountPath: "/etc/nginx/nginx.conf", subPath: "nginx.conf", readOnly: true },
             { name: "auth", mountPath: HTPASSWD_DIR, readOnly: true },

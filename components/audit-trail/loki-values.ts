@@ -5,6 +5,8 @@
 
 export interface LokiValuesInput {
   retentionDays: number;
+  /** Retention of the platform-logs tenant; the audit tenant keeps `retentionDays`. */
+  platformLogRetentionDays?: number;
   /** Persistent volume of the single binary; sized for the retention. */
   storageSize: string;
 }
@@ -20,8 +22,9 @@ export function lokiValues(input: LokiValuesInput) {
   return {
     deploymentMode: "SingleBinary" as const,
     loki: {
-      // One tenant: only the platform's own collectors write here.
-      auth_enabled: false,
+      // Two tenants, set by the gateways and never by a collector: "audit" and
+      // "platform". A platform-log credential cannot write into the audit stream.
+      auth_enabled: true,
       commonConfig: { replication_factor: 1 },
       storage: { type: "filesystem" as const },
       schemaConfig: {
@@ -40,6 +43,10 @@ export function lokiValues(input: LokiValuesInput) {
         reject_old_samples: true,
         reject_old_samples_max_age: "168h",
       },
+      // Platform logs keep their own, usually shorter, retention; audit keeps the default above.
+      ...(input.platformLogRetentionDays !== undefined
+        ? { runtimeConfig: { overrides: { platform: { retention_period: retentionPeriod(input.platformLogRetentionDays) } } } }
+        : {}),
       // Retention is applied by the compactor; without this it is never enforced.
       compactor: {
         retention_enabled: true,

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { grafanaValues, type GrafanaSsoSettings } from "./values";
+import { grafanaValues, type CentralViewInput, type GrafanaSsoSettings } from "./values";
 import { withResources } from "../../plan/workload-resources";
 
 export * from "./values";
@@ -11,6 +11,7 @@ export interface GrafanaArgs {
   rootUrl: string;
   lokiUrl: pulumi.Input<string>;
   sso: GrafanaSsoSettings;
+  centralView?: CentralViewInput;
   /** Provider of the ops cluster, where the monitoring stack lives. */
   provider: k8s.Provider;
 }
@@ -32,7 +33,8 @@ export class Grafana extends pulumi.ComponentResource {
       repositoryOpts: { repo: args.chart.repository },
       namespace: args.namespace,
       createNamespace: true,
-      values: pulumi.output(args.lokiUrl).apply((lokiUrl) => withResources("grafana", grafanaValues({ sso: args.sso, rootUrl: args.rootUrl, lokiUrl }))),
+      values: pulumi.output(args.lokiUrl).apply((lokiUrl) =>
+        withResources("grafana", grafanaValues({ sso: args.sso, rootUrl: args.rootUrl, lokiUrl, ...(args.centralView ? { centralView: args.centralView } : {}) }))),
       atomic: true,
     }, child);
     this.registerOutputs({});

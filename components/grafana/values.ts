@@ -20,6 +20,44 @@ export interface GrafanaValuesInput {
   rootUrl: string;
   /** In-cluster Loki query URL. */
   lokiUrl: string;
+  /** The central view (components/monitoring): metrics source, dashboards, alerting. */
+  centralView?: CentralViewInput;
+}
+
+export interface CentralViewInput {
+  /** In-cluster query URL of the metrics store (Prometheus API). */
+  metricsUrl: string;
+  /** Dashboard JSON by file name, provisioned read-only. */
+  dashboards: Record<string, string>;
+  /** Grafana alerting provisioning files (plan/monitoring.ts alertingProvisioning). */
+  alerting: Record<string, unknown>;
+}
+
+export const METRICS_DATASOURCE_UID = "metrics";
+export const PLATFORM_LOGS_DATASOURCE_UID = "platform-logs";
+/** Loki tenants (X-Scope-OrgID) behind each log data source; the gateways set the same ones. */
+export const LOG_TENANTS = { audit: "audit", platform: "platform" } as const;
+const DASHBOARD_FOLDER = "Platform";
+
+const tenantHeader = (tenant: string) => ({ jsonData: { httpHeaderName1: "X-Scope-OrgID" }, secureJsonData: { httpHeaderValue1: tenant } });
+
+function centralViewValues(view: CentralViewInput, lokiUrl: string) {
+  return {
+    datasources: [
+      { name: "Metrics", uid: METRICS_DATASOURCE_UID, type: "prometheus", access: "proxy", url: view.metricsUrl, isDefault: false, editable: false },
+      { name: "Platform logs", uid: PLATFORM_LOGS_DATASOURCE_UID, type: "loki", access: "proxy", url: lokiUrl, isDefault: false, editable: false, ...tenantHeader(LOG_TENANTS.platform) },
+    ],
+    values: {
+      dashboardProviders: {
+        "dashboardproviders.yaml": {
+          apiVersion: 1,
+          providers: [{ name: "platform", orgId: 1, folder: DASHBOARD_FOLDER, type: "file", disableDeletion: true, editable: false, allowUiUpdates: false, options: { path: "/var/lib/grafana/dashboards/platform" } }],
+        },
+      },
+      dashboards: { platform: Object.fromEntries(Object.entries(view.dashboards).map(([name, json]) => [name, { json }])) },
+      alerting: view.alerting,
+    },
+  };
 }
 
 /** JMESPath raw string literal: single quotes, with quotes and backslashes escaped. */
@@ -44,6 +82,7 @@ export function roleAttributePath(sso: Pick<GrafanaSsoSettings, "groupsClaim" | 
 
 export function grafanaValues(input: GrafanaValuesInput) {
   const { sso } = input;
+  const view = input.centralView ? centralViewValues(input.centralView, input.lokiUrl) : undefined;
   return {
     service: { type: "ClusterIP" as const },
     ingress: { enabled: false },
@@ -77,10 +116,12 @@ export function grafanaValues(input: GrafanaValuesInput) {
       "datasources.yaml": {
         apiVersion: 1,
         datasources: [
-          { name: "Loki", uid: "loki", type: "loki", access: "proxy", url: input.lokiUrl, isDefault: true, editable: false },
+          { name: "Loki", uid: "loki", type: "loki", access: "proxy", url: input.lokiUrl, isDefault: true, editable: false, ...tenantHeader(LOG_TENANTS.audit) },
+          ...(view?.datasources ?? []),
         ],
       },
     },
+    ...(view?.values ?? {}),
   };
 }
 

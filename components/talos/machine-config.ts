@@ -11,6 +11,7 @@
  */
 import { stringify } from "yaml";
 import { MIN_KUBERNETES_MINOR, talosVersionProblem } from "../../plan/versions";
+import { ETCD_METRICS_PORT } from "../../plan/security-rules";
 
 /** A certificate and, where the role may hold it, its key; both PEM. */
 export interface PemPair {
@@ -89,7 +90,7 @@ export interface ClusterSection {
   secretboxEncryptionSecret?: string;
   aggregatorCA?: Base64Pair;
   serviceAccount?: { key: string };
-  etcd?: { ca: Base64Pair; advertisedSubnets: string[] };
+  etcd?: { ca: Base64Pair; advertisedSubnets: string[]; extraArgs?: Record<string, string> };
   apiServer?: {
     image: string;
     certSANs: string[];
@@ -268,7 +269,12 @@ export function controlPlaneConfig(input: ClusterConfigInput, secrets: MachineSe
       secretboxEncryptionSecret: secrets.secretboxKey,
       aggregatorCA: { crt: b64(secrets.aggregatorCa.certPem), key: requireKey(secrets.aggregatorCa, "aggregator CA") },
       serviceAccount: { key: b64(secrets.serviceAccountKeyPem) },
-      etcd: { ca: { crt: b64(secrets.etcdCa.certPem), key: requireKey(secrets.etcdCa, "etcd CA") }, advertisedSubnets: [input.nodeSubnet] },
+      etcd: {
+        ca: { crt: b64(secrets.etcdCa.certPem), key: requireKey(secrets.etcdCa, "etcd CA") },
+        advertisedSubnets: [input.nodeSubnet],
+        // Metrics only, plain HTTP, for the central view's agent; the security groups admit the cluster's own workers only.
+        extraArgs: { "listen-metrics-urls": `http://0.0.0.0:${ETCD_METRICS_PORT}` },
+      },
       apiServer: {
         image: `registry.k8s.io/kube-apiserver:${k8s}`,
         certSANs: [...input.apiServerCertSans],
