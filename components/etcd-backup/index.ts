@@ -123,7 +123,7 @@ export function backupScript(): string {
  * answered yet, and the preview says so, so that the rest of the component is
  * still previewed. `pulumi up` fails on the same error.
  */
-function writerRoleId(region: string, parent: pulumi.Resource, provider: pulumi.ProviderResource): pulumi.Output<string> {
+export function writerRoleId(region: string, parent: pulumi.Resource, provider: pulumi.ProviderResource): pulumi.Output<string> {
   const found = openstack.identity.getRole({ name: WRITER_ROLE, region }, { parent, provider }).then((role) => role.id);
   if (!pulumi.runtime.isDryRun()) return pulumi.output(found);
   return pulumi.output(found.catch((err: unknown) => {
