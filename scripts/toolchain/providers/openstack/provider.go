@@ -16,19 +16,20 @@ const Version = "3.15.2"
 
 // Resources maps Terraform resource names to @pulumi/openstack 3.15.2 tokens.
 var Resources = map[string]string{
-	"openstack_compute_instance_v2":            "openstack:compute/instance:Instance",
-	"openstack_compute_servergroup_v2":         "openstack:compute/serverGroup:ServerGroup",
-	"openstack_identity_ec2_credential_v3":     "openstack:identity/ec2CredentialV3:Ec2CredentialV3",
-	"openstack_identity_role_assignment_v3":    "openstack:identity/roleAssignment:RoleAssignment",
-	"openstack_identity_user_v3":               "openstack:identity/user:User",
-	"openstack_networking_floatingip_v2":       "openstack:networking/floatingIp:FloatingIp",
-	"openstack_networking_network_v2":          "openstack:networking/network:Network",
-	"openstack_networking_port_v2":             "openstack:networking/port:Port",
-	"openstack_networking_router_interface_v2": "openstack:networking/routerInterface:RouterInterface",
-	"openstack_networking_router_v2":           "openstack:networking/router:Router",
-	"openstack_networking_secgroup_rule_v2":    "openstack:networking/secGroupRule:SecGroupRule",
-	"openstack_networking_secgroup_v2":         "openstack:networking/secGroup:SecGroup",
-	"openstack_networking_subnet_v2":           "openstack:networking/subnet:Subnet",
+	"openstack_compute_instance_v2":                "openstack:compute/instance:Instance",
+	"openstack_compute_servergroup_v2":             "openstack:compute/serverGroup:ServerGroup",
+	"openstack_identity_application_credential_v3": "openstack:identity/applicationCredential:ApplicationCredential",
+	"openstack_identity_ec2_credential_v3":         "openstack:identity/ec2CredentialV3:Ec2CredentialV3",
+	"openstack_identity_role_assignment_v3":        "openstack:identity/roleAssignment:RoleAssignment",
+	"openstack_identity_user_v3":                   "openstack:identity/user:User",
+	"openstack_networking_floatingip_v2":           "openstack:networking/floatingIp:FloatingIp",
+	"openstack_networking_network_v2":              "openstack:networking/network:Network",
+	"openstack_networking_port_v2":                 "openstack:networking/port:Port",
+	"openstack_networking_router_interface_v2":     "openstack:networking/routerInterface:RouterInterface",
+	"openstack_networking_router_v2":               "openstack:networking/router:Router",
+	"openstack_networking_secgroup_rule_v2":        "openstack:networking/secGroupRule:SecGroupRule",
+	"openstack_networking_secgroup_v2":             "openstack:networking/secGroup:SecGroup",
+	"openstack_networking_subnet_v2":               "openstack:networking/subnet:Subnet",
 }
 
 // Functions maps Terraform data sources to @pulumi/openstack 3.15.2 function tokens.
