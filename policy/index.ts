@@ -15,9 +15,9 @@ import { PolicyPack, type PolicyResource as PackResource, type ResourceValidatio
 import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { readStackFile } from "../synth/stack-file";
 import { policyContext } from "./context";
-import { plainProps } from "./pack-adapter";
-import { type PolicyContext, type PolicyResource, type StackOutput } from "./model";
-import { POLICIES, noPlainCredentials } from "./policies";
+import { packResource, plainProps, recordInputs, unobservedProtection } from "./pack-adapter";
+import { type PolicyContext, type StackOutput } from "./model";
+import { POLICIES, noPlainCredentials, productionProtected } from "./policies";
 
 const PROJECT_ROOT = path.join(__dirname, "..");
 
@@ -39,16 +39,6 @@ function contextFor(urn: string): PolicyContext {
     contexts.set(stack, ctx);
   }
   return ctx;
-}
-
-function toRecord(r: { type: string; name: string; urn: string; props: Record<string, unknown>; opts: { protect: boolean; retainOnDelete?: boolean } }): PolicyResource {
-  return {
-    type: r.type,
-    name: r.name,
-    urn: r.urn,
-    props: plainProps(r.props) as Record<string, unknown>,
-    opts: { protect: r.opts.protect === true, retainOnDelete: r.opts.retainOnDelete === true },
-  };
 }
 
 /** Stack outputs as the pack sees them: @pulumi/policy unwraps secrets before a stack policy runs, so secrecy is unobservable. */
@@ -83,7 +73,8 @@ const policies = POLICIES.map((policy): ResourceValidationPolicy | StackValidati
       ...common,
       validateResource: (args, reportViolation) => {
         const ctx = contextFor(args.urn);
-        const resource = toRecord({ ...args, props: args.props as Record<string, unknown> });
+        recordInputs(args.urn, args.props as Record<string, unknown>);
+        const resource = packResource({ ...args, props: args.props as Record<string, unknown> }, "inputs");
         if (!policy.appliesTo(resource, ctx)) return;
         for (const message of policy.validate(resource, ctx)) reportViolation(`[control ${policy.control}] ${message}`, args.urn);
       },
@@ -95,7 +86,7 @@ const policies = POLICIES.map((policy): ResourceValidationPolicy | StackValidati
       const first = args.resources[0];
       if (!first) return;
       const ctx = contextFor(first.urn);
-      const resources = args.resources.map((r) => toRecord({ ...r, props: r.props as Record<string, unknown> }));
+      const resources = args.resources.map((r) => packResource({ ...r, props: r.props as Record<string, unknown> }, "state"));
       const outputs = outputsOf(args.resources.find((r) => r.type === "pulumi:pulumi:Stack"));
       for (const violation of policy.validate({ resources, outputs }, ctx)) {
         const urn = violation.resource ? args.resources.find((r) => `${r.type}::${r.name}` === violation.resource)?.urn : undefined;
@@ -105,4 +96,17 @@ const policies = POLICIES.map((policy): ResourceValidationPolicy | StackValidati
   };
 });
 
-new PolicyPack("ske-platform-controls", { policies });
+/** Says, once per stack, which part of production-state-protected this pack cannot judge (pack-adapter.ts). */
+const retainOnDeleteUnobserved: StackValidationPolicy = {
+  name: "production-state-retain-on-delete-unobserved",
+  description: `[control ${productionProtected.control}] Packs are not given retainOnDelete; synth's ${productionProtected.name}, a required check, enforces it.`,
+  enforcementLevel: "advisory",
+  validateStack: (args, reportViolation) => {
+    const first = args.resources[0];
+    if (!first) return;
+    const note = unobservedProtection(args.resources.map((r) => packResource({ ...r, props: r.props as Record<string, unknown> }, "state")), contextFor(first.urn));
+    if (note) reportViolation(`[control ${productionProtected.control}] ${note}`);
+  },
+};
+
+new PolicyPack("ske-platform-controls", { policies: [...policies, retainOnDeleteUnobserved] });

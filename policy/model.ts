@@ -18,6 +18,15 @@ export interface PolicyResource {
   /** Inputs (resource policies) or state (stack policies). Values not readable at preview are `OPAQUE`. */
   props: Record<string, unknown>;
   opts?: { protect: boolean; retainOnDelete: boolean };
+  /**
+   * Set by the CrossGuard pack only (policy/pack-adapter.ts), never by synth,
+   * which records inputs and every option. `computed`: props of the state a
+   * stack policy sees that the program did not set as inputs (the provider
+   * computed them). `unobservedOpts`: options @pulumi/policy does not pass to
+   * packs, whose value in `opts` is therefore not the resource's.
+   */
+  computed?: readonly string[];
+  unobservedOpts?: readonly "retainOnDelete"[];
 }
 
 /** One stack output: where, whether it is a Pulumi secret, and the value (opaque when it is). */

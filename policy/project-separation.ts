@@ -33,6 +33,10 @@ export const projectsSeparated: StackPolicy = {
       if (!r.type.startsWith("openstack:") && r.type !== "pulumi:providers:openstack") continue;
       for (const input of PROJECT_INPUTS) {
         const value = r.props[input];
+        // Unknown, and not set by the program: the provider fills it with the
+        // project its credentials are scoped to, which stacks/project-scope.ts
+        // checks against the project plan before anything is created.
+        if (isOpaque(value) && r.computed?.includes(input)) continue;
         if (isOpaque(value)) {
           violations.push({ resource: resourceId(r), message: `${r.name}.${input} is not known at preview, so its project cannot be checked` });
           continue;

@@ -11,6 +11,21 @@
  * dependencies, no tsx, esbuild or other devDependency.
  */
 "use strict";
+// The program's modules import each other without extensions, as ts-node and
+// esbuild expect; plain Node resolves a relative import to its `.ts` file
+// only through this hook. (Importing with `.ts` would need the compiler
+// option allowImportingTsExtensions, which ts-node, loading the policy pack,
+// refuses.)
+require("node:module").registerHooks({
+  resolve(specifier, context, nextResolve) {
+    try {
+      return nextResolve(specifier, context);
+    } catch (err) {
+      if (/^\.\.?\//.test(specifier) && !/\.[cm]?[jt]s$/.test(specifier)) return nextResolve(`${specifier}.ts`, context);
+      throw err;
+    }
+  },
+});
 const { runArchiveCommand } = require("../components/audit-trail/object-lock.ts");
 
 runArchiveCommand(process.argv[2], process.env).then(

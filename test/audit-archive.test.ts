@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -188,11 +189,18 @@ describe("what the deploy needs", () => {
     }
   });
 
+  it("loads with plain Node, no devDependency: the script gets as far as reading its settings", () => {
+    const run = spawnSync(process.execPath, [path.join(ROOT, "scripts", "audit-archive-bucket.cjs"), "verify"], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
+    expect(run.status).toBe(1);
+    expect(run.stderr).not.toMatch(/Cannot find module|ERR_MODULE_NOT_FOUND|MODULE_NOT_FOUND/);
+    expect(run.stderr).toMatch(/ARCHIVE_[A-Z_]+ is not set/);
+  });
+
   it("imports only node builtins and runtime dependencies in the code the reconciler loads", () => {
     const files = ["scripts/audit-archive-bucket.cjs", "components/audit-trail/object-lock.ts", "plan/bucket-policy.ts"];
     const loaded: Record<string, string> = {
       "scripts/audit-archive-bucket.cjs": "../components/audit-trail/object-lock.ts",
-      "components/audit-trail/object-lock.ts": "../../plan/bucket-policy.ts",
+      "components/audit-trail/object-lock.ts": "../../plan/bucket-policy",
     };
     for (const file of files) {
       const source = fs.readFileSync(path.join(ROOT, file), "utf8");
@@ -202,9 +210,10 @@ describe("what the deploy needs", () => {
       for (const spec of specifiers) {
         if (spec.startsWith("node:")) continue;
         if (spec.startsWith(".")) {
-          // Plain Node resolves no extensionless relative import in a type-stripped module.
+          // Only the chain above; an extensionless import is found by the script's `.ts` resolve hook.
           expect(spec, `${file} imports ${spec}`).toBe(loaded[file]);
-          expect(files).toContain(path.relative(ROOT, path.resolve(ROOT, path.dirname(file), spec)));
+          const target = path.relative(ROOT, path.resolve(ROOT, path.dirname(file), spec));
+          expect(files).toContain(/\.[cm]?[jt]s$/.test(target) ? target : `${target}.ts`);
           continue;
         }
         const pkgName = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!;

@@ -8,6 +8,8 @@ import { foreignProjects, type ProjectPlan } from "../plan/project-plan";
 import { policyContext } from "../policy/context";
 import { evaluatePolicies } from "../policy/evaluate";
 import type { PolicyContext, PolicyResource } from "../policy/model";
+import { OPAQUE } from "../policy/model";
+import { packResource, recordInputs } from "../policy/pack-adapter";
 import { objectStorageInEnvironment, projectsSeparated } from "../policy/project-separation";
 import { renderComplianceReport } from "../synth/compliance";
 import { readStackFile } from "../synth/stack-file";
@@ -122,6 +124,27 @@ describe("openstack-projects-separated", () => {
     expect(judge(projectsSeparated, [ec2(stagingOsl2.id)])).toEqual([
       `production-osl2-audit-archive-s3.projectId names staging's project ske-staging (${stagingOsl2.id})`,
     ]);
+  });
+
+  it("an unknown tenantId the provider computes is the provider's own project; one the program sets, unknown or foreign, fails", () => {
+    const urn = "urn:pulumi:production::ske-platform::openstack:networking/network:Network::production-osl2-network";
+    const network = (inputs: Record<string, unknown>) => {
+      recordInputs(urn, inputs);
+      // The state at preview: the inputs, with the provider's computed tenantId unknown.
+      return packResource({ type: "openstack:networking/network:Network", name: "production-osl2-network", urn, props: { tenantId: OPAQUE, ...inputs }, opts: { protect: false } }, "state");
+    };
+    const computed = network({ name: "production-osl2" });
+    expect(computed.computed).toContain("tenantId");
+    expect(judge(projectsSeparated, [computed])).toEqual([]);
+    expect(judge(projectsSeparated, [network({ name: "production-osl2", tenantId: OPAQUE })])).toEqual([
+      "production-osl2-network.tenantId is not known at preview, so its project cannot be checked",
+    ]);
+    expect(judge(projectsSeparated, [network({ name: "production-osl2", tenantId: stagingOsl2.id })])).toEqual([
+      `production-osl2-network.tenantId names staging's project ske-staging (${stagingOsl2.id})`,
+    ]);
+    // Without the resource's recorded inputs, nothing counts as computed.
+    const unrecorded: PolicyResource = { type: "openstack:networking/network:Network", name: "production-osl2-network", props: { tenantId: OPAQUE } };
+    expect(judge(projectsSeparated, [unrecorded])).toHaveLength(1);
   });
 
   it("fails a provider scoped to another environment's project", () => {

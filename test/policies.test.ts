@@ -12,7 +12,7 @@ import { branchProtection as protectionSettings } from "../plan/change-managemen
 import { policyContext } from "../policy/context";
 import { evaluatePolicies } from "../policy/evaluate";
 import { OPAQUE, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackOutput, type StackPolicy } from "../policy/model";
-import { plainProps } from "../policy/pack-adapter";
+import { packResource, plainProps, recordInputs, unobservedProtection } from "../policy/pack-adapter";
 import * as P from "../policy/policies";
 import { readStackFile } from "../synth/stack-file";
 import { stackFilePath } from "./support/stacks";
@@ -297,6 +297,33 @@ describe("production protection", () => {
     expect(judge(P.productionProtected, cp({ protect: true, retainOnDelete: false }), production)).toEqual(["production-osl2-mgmt-cp-0 lacks retainOnDelete"]);
     expect(judge(P.productionProtected, key({ protect: false, retainOnDelete: false }), production)).toEqual(["etcd-ca-key lacks protect and retainOnDelete"]);
     expect(P.productionProtected.appliesTo(key({ protect: false, retainOnDelete: false }), test)).toBe(false);
+  });
+
+  it("the pack, which is not given retainOnDelete, judges protect alone and says so; synth, which sees it, still fails it", () => {
+    const view = (protect: boolean) => packResource({
+      type: P.TYPES.instance, name: "production-osl2-mgmt-cp-0", urn: "urn:pulumi:production::ske-platform::openstack:compute/instance:Instance::production-osl2-mgmt-cp-0",
+      props: { metadata: { cluster: "production-osl2-mgmt", role: "management" } }, opts: { protect },
+    }, "inputs");
+    expect(view(true).unobservedOpts).toEqual(["retainOnDelete"]);
+    expect(judge(P.productionProtected, view(true), production)).toEqual([]);
+    // Protection off: protect is off too, and the pack still fails it.
+    expect(judge(P.productionProtected, view(false), production)).toEqual(["production-osl2-mgmt-cp-0 lacks protect"]);
+    // What synth records for the same resource without retainOnDelete.
+    expect(judge(P.productionProtected, cp({ protect: true, retainOnDelete: false }), production)).toEqual(["production-osl2-mgmt-cp-0 lacks retainOnDelete"]);
+    expect(unobservedProtection([view(true)], production)).toMatch(/^retainOnDelete NOT checked by this pack on 1 stateful resource\(s\) \(e\.g\. production-osl2-mgmt-cp-0\).*Synth's production-state-protected, a required check, enforces both\.$/);
+    expect(unobservedProtection([view(true)], test)).toBeUndefined();
+    // A runner that passes retainOnDelete is judged on it.
+    const seen = packResource({ type: P.TYPES.instance, name: "production-osl2-mgmt-cp-0", urn: "urn:x", props: { metadata: { cluster: "production-osl2-mgmt", role: "management" } }, opts: { protect: true, retainOnDelete: false } }, "inputs");
+    expect(seen.unobservedOpts).toBeUndefined();
+    expect(judge(P.productionProtected, seen, production)).toEqual(["production-osl2-mgmt-cp-0 lacks retainOnDelete"]);
+  });
+
+  it("the pack judges a resource's inputs where the provider returned no state at preview (a kubernetes provider whose kubeconfig is unknown)", () => {
+    const urn = "urn:pulumi:production::ske-platform::kubernetes:batch/v1:CronJob::production-osl2-ops-etcd-backup-cronjob";
+    recordInputs(urn, { spec: { schedule: "0 * * * *" } });
+    const state = packResource({ type: "kubernetes:batch/v1:CronJob", name: "production-osl2-ops-etcd-backup-cronjob", urn, props: {}, opts: { protect: false } }, "state");
+    expect(state.props).toEqual({ spec: { schedule: "0 * * * *" } });
+    expect(state.computed).toEqual([]);
   });
 });
 

@@ -16,13 +16,13 @@
  * and up (verify), which is what the nightly drift check runs.
  *
  * This file is loaded by plain Node (type stripping) from that script, so it
- * imports only packages, node: builtins and plan/bucket-policy.ts (by its
- * full name, which is all plain Node resolves), and uses no TypeScript
- * syntax that needs emitting.
+ * imports only packages, node: builtins and plan/bucket-policy.ts (found by
+ * the script's `.ts` resolve hook), and uses no TypeScript syntax that needs
+ * emitting.
  */
 import { createHash } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { WRITER_DENIED_ACTIONS, projectPrincipal, undeniedProjects, writerProblems, type ArchiveWriter } from "../../plan/bucket-policy.ts";
+import { WRITER_DENIED_ACTIONS, projectPrincipal, undeniedProjects, writerProblems, type ArchiveWriter } from "../../plan/bucket-policy";
 
 /**
  * The SDK is loaded on first use: the program and synth import this module

@@ -97,14 +97,17 @@ export class ClusterAccess extends pulumi.ComponentResource {
       rules: rules.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
     }, child);
 
-    const bind = (key: string, bindingName: string, role: pulumi.Input<string>, group: string) =>
+    // The role's name as the program gave it, not its output: an output is
+    // unknown at preview, and the CrossGuard pack could then not follow the
+    // binding to the role's rules. dependsOn keeps the order an output gave.
+    const bind = (key: string, bindingName: string, role: k8s.rbac.v1.ClusterRole | undefined, roleName: string, group: string) =>
       new k8s.rbac.v1.ClusterRoleBinding(`${args.clusterName}-${key}`, {
         metadata: { name: bindingName, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: roleName },
         subjects: [groupSubject(group)],
-      }, child);
+      }, { ...child, dependsOn: role ? [role] : [] });
 
-    bind("auditors-read-only", "ske-auditors-read-only", this.auditorRole.metadata.name, args.groups.auditors);
+    bind("auditors-read-only", "ske-auditors-read-only", this.auditorRole, AUDITOR_CLUSTER_ROLE, args.groups.auditors);
     const platformReadProblems = readOnlyRuleProblems(PLATFORM_READ_RULES, PLATFORM_READ_FORBIDDEN);
     if (platformReadProblems.length > 0) {
       throw new Error(`${args.clusterName}: the platform group's cluster-wide view must stay read-only:\n  - ${platformReadProblems.join("\n  - ")}`);
@@ -113,7 +116,7 @@ export class ClusterAccess extends pulumi.ComponentResource {
       metadata: { name: PLATFORM_READ_ROLE, labels },
       rules: PLATFORM_READ_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
     }, child);
-    bind("platform-read-only", "ske-platform-read-only", platformReadRole.metadata.name, args.groups.platform);
+    bind("platform-read-only", "ske-platform-read-only", platformReadRole, PLATFORM_READ_ROLE, args.groups.platform);
 
     const operatorRole = new k8s.rbac.v1.ClusterRole(`${args.clusterName}-platform-operator-role`, {
       metadata: { name: PLATFORM_OPERATOR_ROLE, labels },
@@ -132,7 +135,7 @@ export class ClusterAccess extends pulumi.ComponentResource {
     }
 
     if (args.breakGlass?.requireMfa) {
-      bind("break-glass", BREAK_GLASS_BINDING, "cluster-admin", args.breakGlass.group);
+      bind("break-glass", BREAK_GLASS_BINDING, undefined, "cluster-admin", args.breakGlass.group);
     }
 
     const guard = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${args.clusterName}-audit-trail-guard`, {

@@ -5,6 +5,10 @@
 # Usage: scripts/toolchain/build.sh [component ...]
 #   components: pulumi language-nodejs openstack random tls command github kubernetes
 #   no argument = all of them, in that order.
+#   openstack, random, tls and github are bridged from the upstream Terraform
+#   providers by the repository's own Go module, scripts/toolchain/providers
+#   (committed go.sum and generated schemas; see its README.md); the others
+#   are upstream Go modules built in throw-away wrapper modules.
 #
 # stdout: only the `export ...` lines to use (so `eval "$(build.sh ...)"` works).
 # stderr: progress and per-binary wall time. Timings are appended to $CACHE/timings.tsv.
@@ -55,13 +59,16 @@ SPEC[pulumi]="cli|pulumi|github.com/pulumi/pulumi/pkg/v3|$PULUMI_VERSION|github.
 # No sdk/nodejs/cmd/pulumi-language-nodejs/v3.x tags upstream: set
 # SKE_LANGUAGE_NODEJS_MODVERSION to the pseudo-version of the release commit.
 SPEC[language-nodejs]="language|pulumi-language-nodejs|github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3|$PULUMI_VERSION|github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3|${PULUMI_VERSION#v}|github.com/pulumi/pulumi/sdk/v3/go/common/version.Version|github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
-SPEC[openstack]="resource|pulumi-resource-openstack|github.com/pulumi/pulumi-openstack/provider/v3|v3.15.2|github.com/pulumi/pulumi-openstack/provider/v3/cmd/pulumi-resource-openstack|3.15.2|github.com/pulumi/pulumi-openstack/provider/v3/pkg/version.Version|"
-SPEC[random]="resource|pulumi-resource-random|github.com/pulumi/pulumi-random/provider/v4|v4.21.2|github.com/pulumi/pulumi-random/provider/v4/cmd/pulumi-resource-random|4.21.2|github.com/pulumi/pulumi-random/provider/v4/pkg/version.Version|"
-SPEC[tls]="resource|pulumi-resource-tls|github.com/pulumi/pulumi-tls/provider/v5|v5.6.1|github.com/pulumi/pulumi-tls/provider/v5/cmd/pulumi-resource-tls|5.6.1|github.com/pulumi/pulumi-tls/provider/v5/pkg/version.Version|"
+# The module proxy refuses pulumi-openstack, -random, -tls and -github's
+# provider modules (403), so these four are "bridged": built from
+# scripts/toolchain/providers, and cached by a fingerprint of that module.
+SPEC[openstack]="bridged|pulumi-resource-openstack|ske.local/toolchain/providers|local|./cmd/pulumi-resource-openstack|3.15.2||"
+SPEC[random]="bridged|pulumi-resource-random|ske.local/toolchain/providers|local|./cmd/pulumi-resource-random|4.21.2||"
+SPEC[tls]="bridged|pulumi-resource-tls|ske.local/toolchain/providers|local|./cmd/pulumi-resource-tls|5.6.1||"
 # provider/ is a nested module without provider/vX tags: v1.2.1 (commit
 # 7f3eb6f3b77c) exists for it only as a pseudo-version.
 SPEC[command]="resource|pulumi-resource-command|github.com/pulumi/pulumi-command/provider|v0.0.0-20260303235922-7f3eb6f3b77c|github.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command|1.2.1|github.com/pulumi/pulumi-command/provider/pkg/version.Version|"
-SPEC[github]="resource|pulumi-resource-github|github.com/pulumi/pulumi-github/provider/v6|v6.15.0|github.com/pulumi/pulumi-github/provider/v6/cmd/pulumi-resource-github|6.15.0|github.com/pulumi/pulumi-github/provider/v6/pkg/version.Version|"
+SPEC[github]="bridged|pulumi-resource-github|ske.local/toolchain/providers|local|./cmd/pulumi-resource-github|6.15.0||"
 # The module proxy serves pulumi-kubernetes/provider/v4 only as a pseudo-version.
 SPEC[kubernetes]="resource|pulumi-resource-kubernetes|github.com/pulumi/pulumi-kubernetes/provider/v4|v4.0.0-20260115033456-f47bc2d6f199|github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes|4.34.2|github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version|"
 
@@ -82,10 +89,62 @@ record() { # name version status download_s build_s total_s note
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$@" >>"$TIMINGS"
 }
 
+PROVIDERS_MODULE="$HERE/providers"
+
+# What a bridged plugin is built from: the whole providers module (its go.mod,
+# go.sum, Go sources and shims) and the plugin's committed schema.
+bridged_fingerprint() {
+  (cd "$PROVIDERS_MODULE" && find . \( -name '*.go' -o -name go.mod -o -name go.sum \) -print | LC_ALL=C sort \
+    | xargs cat "cmd/pulumi-resource-$1/schema.json" | sha256sum | cut -c1-16)
+}
+
+# Build one bridged plugin from scripts/toolchain/providers, in place: the
+# module's committed go.sum is used read-only, nothing is resolved anew.
+build_bridged() {
+  local name="$1" bin="$2" pkg="$3" pver="$4"
+  local outdir="$CACHE/bin/$name-v$pver" out="$CACHE/bin/$name-v$pver/$bin"
+  local t0; t0="$(now)"
+  local fingerprint; fingerprint="$(bridged_fingerprint "$name")"
+  local stamp="bridged $fingerprint $pver"
+  if [ "${SKE_TOOLCHAIN_REBUILD:-0}" != 1 ] && [ -x "$out" ] \
+     && [ "$(cat "$outdir/.complete" 2>/dev/null)" = "$stamp" ]; then
+    log "$name $pver: cached ($out) $(elapsed "$t0" "$(now)")s"
+    record "$name" "$pver" cached 0 0 "$(elapsed "$t0" "$(now)")" "bridged $fingerprint"
+    return 0
+  fi
+  local logs="$CACHE/wrappers/$name-bridged"
+  rm -rf "$logs"; mkdir -p "$logs" "$outdir"
+  log "$name $pver: bridged from $PROVIDERS_MODULE ($fingerprint); loading packages"
+  # Downloads what the module cache lacks (checked against the committed
+  # go.sum), so the build below measures compilation only.
+  if ! (cd "$PROVIDERS_MODULE" && gorun list -mod=readonly -deps -e -f '{{with .Error}}{{.}}{{end}}' "$pkg") >"$logs/list.log" 2>"$logs/list.err" \
+     || grep -q . "$logs/list.log"; then
+    cat "$logs/list.err" >>"$logs/list.log"
+    log "$name: loading packages failed after $(elapsed "$t0" "$(now)")s:"; head -n 40 "$logs/list.log" | sed 's/^/    /' >&2
+    record "$name" "$pver" failed "$(elapsed "$t0" "$(now)")" 0 "$(elapsed "$t0" "$(now)")" "go list: $(head -n1 "$logs/list.log" | tr '\t' ' ')"
+    return 1
+  fi
+  local t1; t1="$(now)"
+  log "$name $pver: modules ready in $(elapsed "$t0" "$t1")s; building $pkg"
+  if ! (cd "$PROVIDERS_MODULE" && gorun build -mod=readonly -trimpath -ldflags "-s -w" -o "$out.tmp" "$pkg") >"$logs/build.log" 2>&1; then
+    local t2; t2="$(now)"
+    log "$name: go build failed after $(elapsed "$t1" "$t2")s:"; tail -n 40 "$logs/build.log" | sed 's/^/    /' >&2
+    record "$name" "$pver" failed "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")" "$(elapsed "$t0" "$t2")" "go build: $(tail -n1 "$logs/build.log" | tr '\t' ' ')"
+    return 1
+  fi
+  rm -f "$outdir/.complete"
+  mv -f "$out.tmp" "$out"
+  printf '%s\n' "$stamp" >"$outdir/.complete"
+  local t2; t2="$(now)"
+  log "$name $pver: built $out (download $(elapsed "$t0" "$t1")s, build $(elapsed "$t1" "$t2")s, total $(elapsed "$t0" "$t2")s, load $(cut -d' ' -f1-3 /proc/loadavg))"
+  record "$name" "$pver" built "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")" "$(elapsed "$t0" "$t2")" "bridged $fingerprint; load $(cut -d' ' -f1 /proc/loadavg)"
+}
+
 # Build one component; prints nothing on stdout. Returns non-zero on failure.
 build_one() {
   local name="$1" kind bin mod modver pkg pver vvar extra
   IFS='|' read -r kind bin mod modver pkg pver vvar extra <<<"${SPEC[$name]}"
+  if [ "$kind" = bridged ]; then build_bridged "$name" "$bin" "$pkg" "$pver"; return; fi
   local key="$name-v$pver"
   local outdir="$CACHE/bin/$key"
   local out="$outdir/$bin"
@@ -204,7 +263,7 @@ lay_out() {
         ln -f "$src" "$clidir/$bin" 2>/dev/null || cp -f "$src" "$clidir/$bin"
       fi
       ln -sfn "$clidir/$bin" "$CACHE/path/$bin" ;;
-    resource)
+    resource|bridged)
       local short="${bin#pulumi-resource-}"
       local dir="$PULUMI_HOME_DIR/plugins/resource-$short-v$pver"
       mkdir -p "$dir"

@@ -34,18 +34,9 @@ interface CatalogEntry {
   endpoints: { interface: string; region_id: string; url: string }[];
 }
 
-/** What a token is scoped to, as Keystone's token body says. */
-export interface TokenScope {
-  project: { id: string; name: string; domain: { id: string; name: string } };
-  user: { id: string; name: string; domain: { id: string; name: string } };
-  roles: { id: string; name: string }[];
-}
-
 export interface Session {
   token: string;
   projectId: string;
-  /** Set by clients that read the whole token body (the stand-in provider). */
-  scope?: TokenScope;
   /** Public endpoint of a service type in a region, from the token's catalog. */
   endpoint(serviceType: string, region: string): string;
 }

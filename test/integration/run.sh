@@ -96,8 +96,9 @@ memory_after_api=$(lab_memory)
 
 # ---------------------------------------------------------------- engine tier
 # The real Pulumi CLI runs stacks/index.ts through the Automation API (the
-# language host cannot be built here) with a stand-in OpenStack plugin (the
-# provider module is refused); see test/integration/engine/.
+# language host cannot be built here) with the real OpenStack plugin, bridged
+# from terraform-provider-openstack (scripts/toolchain/providers); see
+# test/integration/engine/.
 echo
 echo "== engine tier: the real Pulumi engine on the same lab"
 engine_started=$(date +%s.%N)

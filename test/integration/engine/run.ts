@@ -2,25 +2,23 @@
  * ENGINE TIER of the integration tests: the real Pulumi engine (the CLI built
  * by scripts/toolchain/build.sh) runs the real program (stacks/index.ts, the
  * entry `pulumi up` runs) through the Automation API with an inline program,
- * because the Node.js language host cannot be built here, and with the
- * STAND-IN OpenStack provider plugin (openstack-standin/), because the real
- * one cannot be built either (both Go modules are refused with 403).
+ * because the Node.js language host cannot be built here, and with the REAL
+ * OpenStack provider plugin, bridged from terraform-provider-openstack by
+ * scripts/toolchain/providers (build.sh openstack).
  *
  *   node scripts/run-ts.cjs test/integration/engine/run.ts
  *   SKE_LAB_DIR=/tmp/ske-lab-dev node scripts/run-ts.cjs test/integration/engine/run.ts
  *
- * 1. Offline preview of every committed stack (no credentials at all): what
- *    the engine says, word for word, including the plugins it cannot find;
- *    and the same stacks with the layers above the network switched off,
- *    which must preview offline (delayedAuth: nothing is called).
- * 2. Against the OpenStack lab (started here only if Keystone does not answer
- *    on 127.0.0.1:5000, and then stopped here): the `test-lab` stack, whose
- *    clusters, bootstrap, kubernetes and github layers are OFF (no Nova, no
- *    Kubernetes API, no GitHub token in the lab). preview → up → proofs
- *    through the Neutron API → preview expecting no changes → destroy →
- *    nothing of ours left. Wall times beside synth of the same config.
+ * The offline previews of the committed stacks, which need no lab, are
+ * test/integration/preview/run.ts (npm run test:preview).
  *
- * SKE_ENGINE_SKIP_OFFLINE=1 / SKE_ENGINE_SKIP_LAB=1 leave out part 1 / part 2.
+ * Against the OpenStack lab (started here only if Keystone does not answer
+ * on 127.0.0.1:5000, and then stopped here): the `test-lab` stack, whose
+ * clusters, bootstrap, kubernetes and github layers are OFF (no Nova, no
+ * Kubernetes API, no GitHub token in the lab). preview → up → proofs
+ * through the Neutron API → preview expecting no changes → destroy →
+ * nothing of ours left. Wall times beside synth of the same config.
+ *
  * Last line: `engine: N passed, M failed`; exit status 1 when M > 0.
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -28,17 +26,15 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { parse as parseYaml } from "yaml";
 import type { OpMap, Stack } from "@pulumi/pulumi/automation";
 import { readAddressPlan, REPO_ROOT } from "../../../config/load";
-import { PRODUCTION_GRADE } from "../../../config/refusals";
 import { ENVIRONMENTS, type EnvironmentName } from "../../../plan/address-plan";
 import { cidrOverlaps, nthAddress } from "../../../plan/cidr";
 import { authenticate as labToken, Neutron, readLab, type LabInfo, type NeutronObject } from "../lab";
 import { writeLabStack, LAB_STACK } from "../lab-stack";
 import { createLabProjects, deleteLabProjects, deployerEnv, writeLabProjectPlan, type LabProject } from "../lab-projects";
 import { FAILED_RENDER, previewAndUpOfFailingApply } from "./failed-apply";
-import { CREDENTIAL_KEYS } from "./openstack-standin/auth";
 import {
   dropAmbientCredentials,
   engineErrorLines,
@@ -46,12 +42,16 @@ import {
   makePluginHome,
   readOpenrc,
   useToolchainCli,
+  useToolchainPlugins,
   type EngineStackArgs,
 } from "./workspace";
 
-const COMMITTED_STACKS = ["production", "staging", "test"] as const;
-/** Plugins the toolchain cannot build (report: 403 or upstream replaces outside the module). */
-const UNBUILDABLE_PLUGINS = ["github", "tls", "random", "command"] as const;
+/** Provider config keys that carry credentials, as @pulumi/openstack names them: never in state. */
+const CREDENTIAL_KEYS = [
+  "authUrl", "userName", "password", "tenantName", "tenantId", "token", "applicationCredentialId", "applicationCredentialSecret",
+  "userDomainName", "userDomainId", "projectDomainName", "projectDomainId", "endpointType",
+] as const;
+
 const LAB_DIR_DEFAULT = path.join(os.tmpdir(), "ske-openstack-lab");
 const KEYSTONE = "http://127.0.0.1:5000/v3";
 const NETWORK_TYPES = {
@@ -86,12 +86,6 @@ async function check(name: string, body: () => Promise<string | void> | string |
     console.log(`  FAIL ${name}\n       ${detail.split("\n").join("\n       ")}`);
     return false;
   }
-}
-
-/** A guarantee this machine cannot test, said out loud with the reason: never a silent pass. */
-function skip(name: string, reason: string): void {
-  outcomes.push({ name, status: "skipped", detail: reason });
-  console.log(`  SKIP ${name} — ${reason}`);
 }
 
 /**
@@ -133,11 +127,13 @@ interface Run {
 
 function prepare(): Run {
   const dropped = dropAmbientCredentials();
-  if (dropped.length > 0) console.log(`  dropped ambient ${dropped.join(", ")}: the offline previews run without any credential`);
+  if (dropped.length > 0) console.log(`  dropped ambient ${dropped.join(", ")}: only the lab's openrc reaches the engine`);
   const version = useToolchainCli();
+  const plugins = useToolchainPlugins(["openstack"]);
+  if (plugins.failed.length > 0) fail(`the real OpenStack plugin could not be built or found:\n${plugins.log}`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "ske-engine-"));
   const home = makePluginHome(path.join(work, "pulumi-home"));
-  console.log(`  pulumi ${version}; PULUMI_HOME ${home.dir} with ${home.plugins.join(", ")} (openstack is the STAND-IN)`);
+  console.log(`  pulumi ${version}; PULUMI_HOME ${home.dir} with ${home.plugins.join(", ")}`);
   return {
     work,
     stackArgs: (stackName, configFile, env) => ({
@@ -152,46 +148,6 @@ function prepare(): Run {
   };
 }
 
-type Layers = { clusters: boolean; bootstrap: boolean; kubernetes: boolean; github: boolean };
-
-/**
- * Offline previews per stack: the committed file; the clusters layer without
- * what builds on it (does the cluster layer alone need a missing plugin?);
- * the network layer alone.
- */
-const LAYER_LADDER: (Layers | undefined)[] = [
-  undefined,
-  { clusters: true, bootstrap: false, kubernetes: false, github: false },
-  { clusters: false, bootstrap: false, kubernetes: false, github: false },
-];
-/** Stacks whose config refuses switched-off layers (config/refusals.ts). */
-const PRODUCTION_GRADE_STACKS = new Set<string>(PRODUCTION_GRADE);
-const describeLayers = (layers: Layers | undefined) =>
-  layers ? `on: ${Object.entries(layers).filter(([, on]) => on).map(([layer]) => layer).join(", ") || "network only"}` : "committed file";
-
-/** A committed stack file with its layers set, written into `dir`. */
-function layersVariant(stack: string, layers: Layers | undefined, dir: string): string {
-  const committed = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
-  if (!layers) return committed;
-  const doc = parseYaml(fs.readFileSync(committed, "utf8")) as { config: Record<string, unknown> };
-  doc.config["ske-platform:layers"] = layers;
-  const file = path.join(fs.mkdtempSync(path.join(dir, `${stack}-`)), `Pulumi.${stack}.yaml`);
-  fs.writeFileSync(file, stringifyYaml(doc));
-  return file;
-}
-
-type PreviewOutcome = { ok: true; ops: OpMap } | { ok: false; error: string[]; text: string };
-
-/** What makes an offline preview fail that is a known gap of this machine, not of the program. */
-function knownGap(error: string[]): string | undefined {
-  const text = error.join("\n");
-  const plugins = UNBUILDABLE_PLUGINS.filter((plugin) => text.includes(`'pulumi-resource-${plugin}'`));
-  if (plugins.length > 0) return `missing plugin ${plugins.join(", ")} (cannot be built: see timings.tsv)`;
-  const types = [...new Set([...text.matchAll(/(openstack:[\w/]+:\w+) is not implemented by the stand-in/g)].map((m) => m[1]))];
-  if (types.length > 0) return `stand-in does not implement ${types.join(", ")}`;
-  return undefined;
-}
-
 async function failedApply(run: Run): Promise<void> {
   const args = run.stackArgs("probe", "");
   await check("the real engine fails preview and up when an apply throws, naming the error (nothing dropped silently)", async () => {
@@ -202,60 +158,6 @@ async function failedApply(run: Run): Promise<void> {
     }
     return "preview and up both failed with the apply's error";
   });
-}
-
-async function offlinePreviews(run: Run): Promise<void> {
-  console.log("\n== 1. offline preview of every committed stack (no OS_*, no GITHUB_TOKEN, no lab), then the cluster layer alone and the network layer alone");
-  const variants = path.join(run.work, "variants");
-  fs.mkdirSync(variants, { recursive: true });
-  for (const stack of COMMITTED_STACKS) {
-    const outcomes: { layers: Layers | undefined; outcome: PreviewOutcome }[] = [];
-    for (const layers of LAYER_LADDER) {
-      const engine = await engineStack(run.stackArgs(stack, layersVariant(stack, layers, variants)));
-      let outcome: PreviewOutcome;
-      try {
-        const result = await timed(`preview ${stack} offline (${describeLayers(layers)})`, () => readOnlyEngineCall(() => engine.preview()));
-        outcome = { ok: true, ops: result.changeSummary };
-      } catch (err) {
-        outcome = { ok: false, error: engineErrorLines(err), text: err instanceof Error ? err.message : String(err) };
-      }
-      await engine.workspace.removeStack(stack, { force: true });
-      console.log(outcome.ok ? `       previewed: ${summary(outcome.ops)}` : `       FAILED, the engine's exact words:\n         ${outcome.error.join("\n         ")}`);
-      outcomes.push({ layers, outcome });
-    }
-
-    if (PRODUCTION_GRADE_STACKS.has(stack)) {
-      // Production and staging keep every layer on: the config refuses the variants, and the engine must say so.
-      await check(`offline preview of ${stack} with layers switched off is refused by config, naming key and file`, () => {
-        const variants = outcomes.filter((o) => o.layers !== undefined);
-        const accepted = variants.filter((o) => o.outcome.ok || !o.outcome.text.includes(`Pulumi.${stack}.yaml: ske-platform:layers.`));
-        if (accepted.length > 0) fail(`not refused: ${accepted.map((o) => describeLayers(o.layers)).join("; ")}`);
-        return `${variants.length} variants refused`;
-      });
-      outcomes.splice(0, outcomes.length, ...outcomes.filter((o) => o.layers === undefined));
-    }
-
-    const failures = outcomes.flatMap(({ layers, outcome }) => (outcome.ok ? [] : [{ layers, error: outcome.error, gap: knownGap(outcome.error) }]));
-    const unexplained = failures.filter((f) => !f.gap);
-    const name = `offline preview of ${stack}, committed file and cluster layer`;
-    if (failures.length > 0 && unexplained.length === 0) {
-      // The engine stopped at a plugin this machine cannot build: untested here, not passed.
-      skip(name, failures.map((f) => `${describeLayers(f.layers)} → ${f.gap}`).join("; "));
-    } else {
-      await check(name, () => {
-        if (unexplained.length > 0) fail(unexplained.map((f) => `${describeLayers(f.layers)}: ${f.error.join(" / ")}`).join("\n"));
-        return "all previewed";
-      });
-    }
-    if (PRODUCTION_GRADE_STACKS.has(stack)) continue;
-    await check(`offline preview of ${stack} with clusters/bootstrap/kubernetes/github off: only creates, no credentials needed (delayedAuth)`, () => {
-      const last = outcomes[outcomes.length - 1]!.outcome;
-      if (!last.ok) fail(last.error.join("\n"));
-      const other = Object.keys(last.ops).filter((op) => op !== "create");
-      if (other.length > 0 || !last.ops.create) fail(`expected only creates, got ${summary(last.ops)}`);
-      return summary(last.ops);
-    });
-  }
 }
 
 // ---------------------------------------------------------------- 2. lab
@@ -367,7 +269,7 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
   const other = projects[otherEnvironment];
   console.log(`  projects: ${Object.values(projects).map((p) => `${p.environment} ${p.name} ${p.id}`).join("; ")}`);
 
-  // Credentials reach the CLI and the stand-in plugin only, as OS_* variables:
+  // Credentials reach the CLI and the plugins only, as OS_* variables:
   // those of the lab stack's own project's deployer, never the lab's admin.
   // The refused runs go first, on a stack of their own that is removed again
   // (same backend, same stack name): the right-credentials run starts clean.
@@ -445,14 +347,14 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
       return `${count} objects, all in project ${own.id}`;
     });
 
-    await check("second preview expects no changes (idempotent: the stand-in's Diff finds stored = declared)", async () => {
+    await check("second preview expects no changes (idempotent: the real provider reads back what it stored)", async () => {
       const result = await timed(`preview ${LAB_STACK} again (expect no changes)`, () => readOnlyEngineCall(() => stack.preview({ expectNoChanges: true })));
       const changed = Object.keys(result.changeSummary).filter((op) => op !== "same");
       if (changed.length > 0) fail(`changes: ${summary(result.changeSummary)}`);
       return summary(result.changeSummary);
     });
 
-    // Operator edits of the stack file, previewed only: what the stand-in's
+    // Operator edits of the stack file, previewed only: what the real provider's
     // Diff makes of a mutable and of an immutable input change.
     const openstackResources = state.filter((r) => r.type.startsWith("openstack:")).length;
     await check("preview after a DNS server edit: the subnet is updated in place, nothing else changes", async () => {
@@ -502,6 +404,17 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
     delete process.env.SKE_PROJECTS_FILE;
     await deleteLabProjects(lab, admin, projects).catch((err: unknown) => console.log(`  could not delete the lab projects: ${String(err)}`));
   }
+}
+
+/**
+ * A value as the program declared it: the bridged provider stores inputs
+ * with `__defaults`, its own list of which nested fields it defaulted, which
+ * Neutron neither has nor needs.
+ */
+function withoutBridgeDefaults(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutBridgeDefaults);
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(Object.entries(value).filter(([key]) => key !== "__defaults").map(([key, child]) => [key, withoutBridgeDefaults(child)]));
 }
 
 const NEUTRON_COLLECTIONS = ["networks", "subnets", "routers", "security-groups", "security-group-rules", "ports"] as const;
@@ -589,7 +502,7 @@ async function neutronProofs(
     for (const r of ofType(NETWORK_TYPES.subnet)) {
       const real = await get("subnets", r.id!);
       expectField(`${nameOf(r.urn)} cidr`, real.cidr, r.inputs!.cidr);
-      expectField(`${nameOf(r.urn)} allocation_pools`, real.allocation_pools, r.inputs!.allocationPools);
+      expectField(`${nameOf(r.urn)} allocation_pools`, real.allocation_pools, withoutBridgeDefaults(r.inputs!.allocationPools));
       expectField(`${nameOf(r.urn)} gateway_ip`, real.gateway_ip, r.inputs!.gatewayIp);
     }
     for (const r of ofType(NETWORK_TYPES.router)) {
@@ -660,13 +573,10 @@ async function neutronProofs(
 
 async function main(): Promise<number> {
   const started = performance.now();
-  console.log("== engine tier: real Pulumi CLI + inline program (stacks/index.ts) + STAND-IN OpenStack provider");
+  console.log("== engine tier: real Pulumi CLI + inline program (stacks/index.ts) + real OpenStack provider plugin");
   const run = prepare();
   try {
-    if (process.env.SKE_ENGINE_SKIP_OFFLINE !== "1") {
-      await failedApply(run);
-      await offlinePreviews(run);
-    }
+    if (process.env.SKE_ENGINE_SKIP_OFFLINE !== "1") await failedApply(run);
     if (process.env.SKE_ENGINE_SKIP_LAB !== "1") await labTier(run);
   } catch (err) {
     // A step outside any check (setup, lab start) failed: count it, keep its words.

@@ -1,24 +1,33 @@
 /**
- * What the engine tier needs around the real Pulumi CLI: the toolchain's
- * binaries on PATH, a throw-away PULUMI_HOME whose only plugins are the
- * stand-in OpenStack provider and whatever the toolchain could build, and
- * Automation API stacks whose program is the real entry point (stacks/index.ts)
- * run inline, because the Node.js language host cannot be built (see
- * /tmp/toolchain-report.md: its Go module is refused with 403).
+ * What the engine tiers (the offline previews and the lab) need around the
+ * real Pulumi CLI: the toolchain's binaries on PATH, a throw-away PULUMI_HOME
+ * holding the provider plugins the toolchain built (openstack, github, tls,
+ * random bridged from the upstream Terraform providers; kubernetes from its
+ * Go module) plus two labelled TEST-ONLY plugins (test-only-plugins/), and
+ * Automation API stacks whose program is the real entry point
+ * (stacks/index.ts) run inline, because the Node.js language host's Go module
+ * is refused with 403.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, PulumiCommand, type ConfigMap, type Stack } from "@pulumi/pulumi/automation";
 import { REPO_ROOT } from "../../../config/load";
 import { readStackFile } from "../../../synth/stack-file";
-import { STAND_IN_VERSION } from "./openstack-standin/provider";
+import { COMMAND_PLUGIN_VERSION } from "./test-only-plugins/command-inputs";
 
 export const TOOLCHAIN_CACHE = process.env.SKE_TOOLCHAIN_CACHE ?? path.join(os.homedir(), ".cache", "ske-platform", "toolchain");
 const BUILD_SCRIPT = path.join(REPO_ROOT, "scripts", "toolchain", "build.sh");
 // From the repository root, not __dirname: under run-ts this module runs from a bundle elsewhere.
-const STAND_IN_SHIM = path.join(REPO_ROOT, "test", "integration", "engine", "openstack-standin", "pulumi-resource-openstack");
+const TEST_ONLY = path.join(REPO_ROOT, "test", "integration", "engine", "test-only-plugins");
+const TEST_ONLY_COMMAND = path.join(TEST_ONLY, "pulumi-resource-command");
+const TEST_ONLY_LANGUAGE_HOST = path.join(TEST_ONLY, "pulumi-language-nodejs");
+
+/** Provider plugins the previews need from the toolchain (build.sh names). */
+export const TOOLCHAIN_PLUGINS = ["openstack", "github", "tls", "random", "kubernetes"] as const;
+/** The CrossGuard pack, exactly what `pulumi preview --policy-pack policy` runs. */
+export const POLICY_PACK = path.join(REPO_ROOT, "policy");
 
 /** The program's entry point, exactly what `pulumi up` runs. */
 export async function loadProgram(): Promise<() => Promise<Record<string, unknown>>> {
@@ -39,33 +48,58 @@ export function useToolchainCli(): string {
   return execFileSync("pulumi", ["version"], { encoding: "utf8" }).trim();
 }
 
+/**
+ * Builds (or reuses, by pin) the provider plugins through build.sh and says
+ * which could not be had, with build.sh's own words. A cold build takes
+ * minutes; .ci/run builds them in a step of their own first.
+ */
+export function useToolchainPlugins(names: readonly string[] = TOOLCHAIN_PLUGINS): { failed: string[]; log: string } {
+  const result = spawnSync("bash", [BUILD_SCRIPT, ...names], { encoding: "utf8" });
+  const failed = /FAILED: (.*) \(see/.exec(result.stderr ?? "")?.[1]?.split(" ") ?? (result.status === 0 ? [] : [...names]);
+  return { failed, log: result.stderr ?? "" };
+}
+
 export interface PluginHome {
   dir: string;
   /** Plugin directory names installed, e.g. resource-openstack-v3.15.2. */
   plugins: string[];
 }
 
+function link(plugins: string, dirName: string, target: string, binary: string): void {
+  fs.mkdirSync(path.join(plugins, dirName), { recursive: true });
+  fs.symlinkSync(target, path.join(plugins, dirName, binary));
+}
+
 /**
- * A PULUMI_HOME of our own: the stand-in as resource-openstack-v3.15.2 (the
- * version @pulumi/openstack asks for), plus every plugin the toolchain built
- * (kubernetes), linked rather than copied. Nothing ambient is ever used.
+ * A PULUMI_HOME of our own: every plugin the toolchain built, linked rather
+ * than copied; the TEST-ONLY command provider as resource-command-v1.2.1 (the
+ * version @pulumi/command asks for; the real one is not served); and the
+ * TEST-ONLY language host, which only runs policy packs. Nothing ambient is
+ * ever used.
  */
 export function makePluginHome(dir: string): PluginHome {
   const plugins = path.join(dir, "plugins");
   fs.mkdirSync(plugins, { recursive: true });
-  const openstack = `resource-openstack-v${STAND_IN_VERSION}`;
-  fs.mkdirSync(path.join(plugins, openstack));
-  fs.symlinkSync(STAND_IN_SHIM, path.join(plugins, openstack, "pulumi-resource-openstack"));
-  const installed = [openstack];
+  const installed: string[] = [];
   const built = path.join(TOOLCHAIN_CACHE, "pulumi-home", "plugins");
   for (const entry of fs.existsSync(built) ? fs.readdirSync(built) : []) {
-    if (!/^resource-[a-z]+-v[\d.]+$/.test(entry) || entry.startsWith("resource-openstack-")) continue;
-    fs.symlinkSync(path.join(built, entry), path.join(plugins, entry));
+    const name = /^resource-([a-z]+)-v[\d.]+$/.exec(entry)?.[1];
+    if (!name) continue;
+    // A real directory around a linked binary: the CLI skips plugin directories that are symlinks.
+    link(plugins, entry, path.join(built, entry, `pulumi-resource-${name}`), `pulumi-resource-${name}`);
     installed.push(entry);
   }
-  // Bundles main.ts once now, so plugin processes the engine starts in
+  if (!installed.some((entry) => entry.startsWith("resource-command-"))) {
+    link(plugins, `resource-command-v${COMMAND_PLUGIN_VERSION}`, TEST_ONLY_COMMAND, "pulumi-resource-command");
+    installed.push(`resource-command-v${COMMAND_PLUGIN_VERSION} (TEST-ONLY, previews only)`);
+  }
+  const cli = execFileSync("pulumi", ["version"], { encoding: "utf8" }).trim().replace(/^v/, "");
+  link(plugins, `language-nodejs-v${cli}`, TEST_ONLY_LANGUAGE_HOST, "pulumi-language-nodejs");
+  installed.push(`language-nodejs-v${cli} (TEST-ONLY, policy packs only)`);
+  // Bundles the TypeScript once now, so plugin processes the engine starts in
   // parallel never race to write the same bundle.
-  execFileSync(STAND_IN_SHIM, ["--version"], { stdio: "ignore" });
+  execFileSync(TEST_ONLY_COMMAND, ["--version"], { stdio: "ignore" });
+  execFileSync(TEST_ONLY_LANGUAGE_HOST, ["--version"], { stdio: "ignore" });
   return { dir, plugins: installed };
 }
 
