@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { readProjectPlan } from "../config/projects";
 import { CLUSTER_SECRET_TYPE_LABEL } from "../components/argocd";
 import { CAPI_CREDENTIAL_ROLES, CAPI_IDENTITY, CAPI_NAMESPACES, CLUSTER_API_VERSIONS } from "../plan/cluster-api";
@@ -9,11 +8,10 @@ import { clusterApiCredentialOwnProject } from "../policy/cluster-api";
 import { policyContext } from "../policy/context";
 import type { PolicyContext, PolicyResource } from "../policy/model";
 import { synthesize } from "../synth";
-import { fakeState } from "../synth/fake-state";
-import { isSecretEnvelope, runProgram, type RecordedResource } from "../synth/mock-runtime";
+import { isSecretEnvelope, type RecordedResource } from "../synth/mock-runtime";
 import { policyResources } from "../synth/policy-input";
-import { readStackFile } from "../synth/stack-file";
 import { STACKS, ofType, stackFilePath, synthOk, variantFile } from "./support/stacks";
+import { revealedProgramRun } from "./support/program-run";
 import { within } from "./support/timed";
 
 const projects = readProjectPlan();
@@ -209,30 +207,10 @@ describe("the Cluster API identity of each management cluster", () => {
   });
 });
 
-async function program(): Promise<unknown> {
-  const mod = (await import("../stacks/index.js")) as unknown as { default?: () => Promise<unknown> };
-  return (mod.default ?? (mod as unknown as () => Promise<unknown>))();
-}
-
 /** A real run of the program with the inputs as the engine receives them, secrets still wrapped. */
 async function revealedRun(stack: string): Promise<{ resources: PolicyResource[]; ctx: PolicyContext; raw: Map<string, Record<string, unknown>> }> {
-  const stackFile = readStackFile(stackFilePath(stack), stack);
-  const raw = new Map<string, Record<string, unknown>>();
-  process.env.SKE_CONFIG_FILE = stackFile.file;
-  try {
-    const run = await within(runProgram({
-      stackFile,
-      entry: program,
-      fakeState: (type, name, inputs) => {
-        raw.set(`${type}::${name}`, inputs);
-        return fakeState(type, name, inputs);
-      },
-    }), 30_000, "program");
-    const { config, addressPlan } = loadPlatformConfig(stackFile, readAddressPlan());
-    return { resources: policyResources(run.resources, raw, stack), ctx: policyContext(config, addressPlan), raw };
-  } finally {
-    delete process.env.SKE_CONFIG_FILE;
-  }
+  const { run, revealed: raw, config, addressPlan } = await revealedProgramRun(stackFilePath(stack), stack);
+  return { resources: policyResources(run.resources, raw, stack), ctx: policyContext(config, addressPlan), raw };
 }
 
 describe("the identity Secret's content", () => {

@@ -13,8 +13,6 @@ import { EtcdBackupBucket } from "../components/etcd-backup";
 import { policyContext } from "../policy/context";
 import { evaluatePolicies } from "../policy/evaluate";
 import type { PolicyContext, PolicyResource } from "../policy/model";
-import { fakeState } from "../synth/fake-state";
-import { runProgram } from "../synth/mock-runtime";
 import { policyResources } from "../synth/policy-input";
 import { readStackFile } from "../synth/stack-file";
 import { synthesize } from "../synth";
@@ -24,6 +22,7 @@ import { fakeRgw } from "./support/fake-rgw";
 import { ROOT, STACKS, ofType, stackFilePath, synthOk, variantFile } from "./support/stacks";
 import { committedOwnership, foreignProjectIdsOf } from "../config/cross-stack";
 import type { EnvironmentName } from "../plan/address-plan";
+import { revealedProgramRun } from "./support/program-run";
 import { within } from "./support/timed";
 
 const projects = readProjectPlan();
@@ -171,30 +170,10 @@ describe.each(STACKS)("%s: every cluster is backed up", (stack) => {
   });
 });
 
-async function program(): Promise<unknown> {
-  const mod = (await import("../stacks/index.js")) as unknown as { default?: () => Promise<unknown> };
-  return (mod.default ?? (mod as unknown as () => Promise<unknown>))();
-}
-
 /** The policy's view of a real run of the program on a stack file, secrets revealed as CrossGuard reveals them. */
 async function policyView(stack: string, file = stackFilePath(stack)): Promise<{ resources: PolicyResource[]; ctx: PolicyContext }> {
-  const stackFile = readStackFile(file, stack);
-  const revealed = new Map<string, Record<string, unknown>>();
-  process.env.SKE_CONFIG_FILE = stackFile.file;
-  try {
-    const run = await within(runProgram({
-      stackFile,
-      entry: program,
-      fakeState: (type, name, inputs) => {
-        revealed.set(`${type}::${name}`, inputs);
-        return fakeState(type, name, inputs);
-      },
-    }), 30_000, "program");
-    const { config, addressPlan } = loadPlatformConfig(stackFile, readAddressPlan());
-    return { resources: policyResources(run.resources, revealed, stack), ctx: policyContext(config, addressPlan) };
-  } finally {
-    delete process.env.SKE_CONFIG_FILE;
-  }
+  const { run, revealed, config, addressPlan } = await revealedProgramRun(file, stack);
+  return { resources: policyResources(run.resources, revealed, stack), ctx: policyContext(config, addressPlan) };
 }
 
 describe("policy etcd-backups-put-only", () => {
