@@ -11,7 +11,7 @@ import { synthesize } from "../synth";
 import { isSecretEnvelope, type RecordedResource } from "../synth/mock-runtime";
 import { policyResources } from "../synth/policy-input";
 import { STACKS, ofType, stackFilePath, synthOk, variantFile } from "./support/stacks";
-import { revealedProgramRun } from "./support/program-run";
+import { editedResource, revealedProgramRun } from "./support/program-run";
 import { within } from "./support/timed";
 
 const projects = readProjectPlan();
@@ -249,30 +249,23 @@ describe("policy cluster-api-credential-own-project", () => {
   });
 
   const judge = (resources: PolicyResource[], ctx: PolicyContext) => clusterApiCredentialOwnProject.validate({ resources, outputs: [] }, ctx).map((v) => v.message);
-  const edit = (resources: PolicyResource[], name: string, change: (r: PolicyResource) => void) =>
-    resources.map((r) => {
-      if (r.name !== name) return r;
-      const copy = structuredClone(r);
-      change(copy);
-      return copy;
-    });
 
   it("passes the committed stacks and fails a credential in production's project, an admin role, an unrestricted or rule-less credential", async () => {
     const { resources, ctx } = await revealedRun("staging");
     expect(judge(resources, ctx)).toEqual([]);
 
-    const inProduction = edit(resources, "staging-osl2-mgmt-capi-identity-secret", (r) => {
+    const inProduction = editedResource(resources, "staging-osl2-mgmt-capi-identity-secret", (r) => {
       (r.props.metadata as any).annotations["ske-platform/openstack-project-id"] = projects.environments.production.osl2!.id;
     });
     expect(judge(inProduction, ctx)).toEqual([expect.stringContaining("a staging Cluster API credential acts in production's project ske-production")]);
 
-    const admin = edit(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { r.props.roles = ["member", "admin"]; });
+    const admin = editedResource(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { r.props.roles = ["member", "admin"]; });
     expect(judge(admin, ctx)).toEqual([expect.stringContaining("holds roles beyond member: admin")]);
 
-    const inherits = edit(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { delete r.props.roles; });
+    const inherits = editedResource(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { delete r.props.roles; });
     expect(judge(inherits, ctx)).toEqual([expect.stringContaining("names no roles")]);
 
-    const unrestricted = edit(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { r.props.unrestricted = true; r.props.accessRules = []; });
+    const unrestricted = editedResource(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { r.props.unrestricted = true; r.props.accessRules = []; });
     expect(judge(unrestricted, ctx)).toEqual([expect.stringContaining("not explicitly restricted"), expect.stringContaining("no access rules")]);
 
     const noIdentity = resources.filter((r) => !r.name.startsWith("staging-sto2-mgmt-capi-identity"));

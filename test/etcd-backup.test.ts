@@ -22,7 +22,7 @@ import { fakeRgw } from "./support/fake-rgw";
 import { ROOT, STACKS, ofType, stackFilePath, synthOk, variantFile } from "./support/stacks";
 import { committedOwnership, foreignProjectIdsOf } from "../config/cross-stack";
 import type { EnvironmentName } from "../plan/address-plan";
-import { revealedProgramRun } from "./support/program-run";
+import { editedResource, revealedProgramRun } from "./support/program-run";
 import { within } from "./support/timed";
 
 const projects = readProjectPlan();
@@ -178,19 +178,12 @@ async function policyView(stack: string, file = stackFilePath(stack)): Promise<{
 
 describe("policy etcd-backups-put-only", () => {
   const judge = (resources: PolicyResource[], ctx: PolicyContext) => etcdBackedUp.validate({ resources, outputs: [] }, ctx).map((v) => v.message);
-  const edit = (resources: PolicyResource[], name: string, change: (r: PolicyResource) => void) =>
-    resources.map((r) => {
-      if (r.name !== name) return r;
-      const copy = structuredClone(r);
-      change(copy);
-      return copy;
-    });
 
   it("fails a cluster whose backup writer may delete, or which writes with the deploy identity's own credential", async () => {
     const { resources, ctx } = await policyView("production");
     expect(judge(resources, ctx)).toEqual([]);
 
-    const canDelete = edit(resources, "production-osl2-etcd-backups-object-lock-bucket", (r) => {
+    const canDelete = editedResource(resources, "production-osl2-etcd-backups-object-lock-bucket", (r) => {
       const env = r.props.environment as Record<string, string>;
       const doc = JSON.parse(env.ARCHIVE_BUCKET_POLICY!);
       doc.Statement.find((s: any) => s.Sid === "put-production-osl2-ops").Action = ["s3:PutObject", "s3:DeleteObject"];
@@ -206,21 +199,21 @@ describe("policy etcd-backups-put-only", () => {
 
     const sto2 = projects.environments.production.sto2!.id;
     const sto2Writer = backupWriters("production")["production-sto2-mgmt"];
-    const deployIdentity = edit(resources, "production-sto2-mgmt-etcd-backup-writer-s3", (r) => { r.props.projectId = sto2; });
+    const deployIdentity = editedResource(resources, "production-sto2-mgmt-etcd-backup-writer-s3", (r) => { r.props.projectId = sto2; });
     expect(judge(deployIdentity, ctx)).toEqual([
       `production-sto2-mgmt: the backup credential is the deploy identity's own (project ${sto2}), which owns the bucket and can reconfigure it`,
       `production-sto2-mgmt: its backup credential is project ${sto2}, but the bucket policy's writer for production-sto2-mgmt is ${sto2Writer}`,
     ]);
-    const callersOwn = edit(resources, "production-sto2-mgmt-etcd-backup-writer-s3", (r) => { delete r.props.projectId; });
+    const callersOwn = editedResource(resources, "production-sto2-mgmt-etcd-backup-writer-s3", (r) => { delete r.props.projectId; });
     expect(judge(callersOwn, ctx)).toContain("production-sto2-mgmt: the backup credential is the deploy identity's own (project of whoever runs up), which owns the bucket and can reconfigure it");
 
-    const governance = edit(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { (r.props.environment as Record<string, string>).ARCHIVE_LOCK_MODE = "GOVERNANCE"; });
+    const governance = editedResource(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { (r.props.environment as Record<string, string>).ARCHIVE_LOCK_MODE = "GOVERNANCE"; });
     expect(judge(governance, ctx)).toEqual(["bucket ske-production-sto2-etcd-backups: object lock is GOVERNANCE, not COMPLIANCE: the bucket owner could delete snapshots"]);
 
-    const early = edit(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { (r.props.environment as Record<string, string>).ARCHIVE_EXPIRE_DAYS = "3"; });
+    const early = editedResource(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { (r.props.environment as Record<string, string>).ARCHIVE_EXPIRE_DAYS = "3"; });
     expect(judge(early, ctx)).toEqual(["bucket ske-production-sto2-etcd-backups: snapshots would expire after 3 days, before their lock ends"]);
 
-    const tsx = edit(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { r.props.create = "npx --no-install tsx scripts/audit-archive-bucket.ts"; });
+    const tsx = editedResource(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { r.props.create = "npx --no-install tsx scripts/audit-archive-bucket.ts"; });
     expect(judge(tsx, ctx)).toEqual(["bucket ske-production-sto2-etcd-backups: its reconciler runs `npx --no-install tsx scripts/audit-archive-bucket.ts`, which needs a devDependency at deploy time"]);
 
     const noCronJob = resources.filter((r) => r.name !== "production-osl2-mgmt-etcd-backup-cronjob");

@@ -1,4 +1,5 @@
 import { loadPlatformConfig, readAddressPlan } from "../../config/load";
+import type { PolicyResource } from "../../policy/model";
 import { fakeState } from "../../synth/fake-state";
 import { runProgram } from "../../synth/mock-runtime";
 import { readStackFile } from "../../synth/stack-file";
@@ -33,4 +34,14 @@ export async function revealedProgramRun(file: string, stack: string) {
   } finally {
     delete process.env.SKE_CONFIG_FILE;
   }
+}
+
+/** The resources with the one named `name` replaced by an edited copy: how a test breaks a record a policy judges. */
+export function editedResource(resources: PolicyResource[], name: string, change: (r: PolicyResource) => void): PolicyResource[] {
+  return resources.map((r) => {
+    if (r.name !== name) return r;
+    const copy = structuredClone(r);
+    change(copy);
+    return copy;
+  });
 }
