@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, loadPlatformConfig, readAddressPlan, type ConfigProblem } from "../config/load";
+import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { readProjectPlan } from "../config/projects";
 import { WRITER_DENIED_ACTIONS, archiveBucketPolicy, grantsOutside, projectPrincipal, type BucketPolicyStatement } from "../plan/bucket-policy";
 import { BACKUP_NAMESPACE, TALOS_BACKUP_ROLE, backupNetworkPolicySpec } from "../plan/etcd-backup";
@@ -20,6 +20,7 @@ import { controlPlaneConfig, workerConfig } from "../components/talos/machine-co
 import { clusterConfigInput, fakeMachineSecrets } from "./support/talos-fixtures";
 import { fakeRgw } from "./support/fake-rgw";
 import { ROOT, STACKS, ofType, stackFilePath, synthOk, variantFile } from "./support/stacks";
+import { configProblemsOf } from "./support/config-problems";
 import { committedOwnership, foreignProjectIdsOf } from "../config/cross-stack";
 import type { EnvironmentName } from "../plan/address-plan";
 import { editedResource, revealedProgramRun } from "./support/program-run";
@@ -240,26 +241,16 @@ describe("policy etcd-backups-put-only", () => {
 });
 
 describe("config", () => {
-  const problemsOf = (stack: string, edit: (c: Record<string, any>) => void): ConfigProblem[] => {
-    const file = variantFile(stack, edit);
-    try {
-      loadPlatformConfig(readStackFile(file, stack), readAddressPlan());
-    } catch (err) {
-      if (err instanceof ConfigError) return err.problems;
-      throw err;
-    }
-    return [];
-  };
 
   it.each(["production", "staging"])("%s refuses to run without backups, naming the key and the file", (stack) => {
-    expect(problemsOf(stack, (c) => { delete c["ske-platform:backups"]; })).toEqual([
+    expect(configProblemsOf(stack, (c) => { delete c["ske-platform:backups"]; })).toEqual([
       { file: `Pulumi.${stack}.yaml`, key: "ske-platform:backups", message: `${stack} keeps etcd backups on: declare backups.sites.<site> (endpoint, bucket) for osl2, sto2` },
     ]);
   });
 
   it("refuses a cluster without a backup writer project, one shared with another cluster, with its archive writer or with another environment", () => {
     const archiveOps = "9d3a61c24b7e4f1a8c256e0f3b2a9d01";
-    const problems = problemsOf("test", (c) => {
+    const problems = configProblemsOf("test", (c) => {
       const writers = c["ske-platform:backups"].writerProjects;
       delete writers["test-osl2-mgmt"];
       writers["test-osl2-ops"] = archiveOps;
@@ -270,12 +261,12 @@ describe("config", () => {
       { file: "Pulumi.test.yaml", key: "ske-platform:backups.writerProjects.test-osl2-ops", message: `project ${archiveOps} is the archive writer of test-osl2-ops (audit.archive.writerProjects); the collector's credential, on every node, could then plant snapshots` },
       { file: "Pulumi.test.yaml", key: "ske-platform:backups.writerProjects.test-sto9-mgmt", message: "test-sto9-mgmt is not a cluster of this environment (clusters: test-osl2-ops, test-osl2-mgmt)" },
     ]));
-    const shared = problemsOf("test", (c) => {
+    const shared = configProblemsOf("test", (c) => {
       const writers = c["ske-platform:backups"].writerProjects;
       writers["test-osl2-mgmt"] = writers["test-osl2-ops"];
     });
     expect(shared.map((p) => p.message)).toContain(`project ${backupWriters("test")["test-osl2-ops"]} is already the backup writer of test-osl2-ops; a shared writer could put under the other cluster's prefix`);
-    const foreignWriter = problemsOf("test", (c) => { c["ske-platform:backups"].writerProjects["test-osl2-ops"] = backupWriters("staging")["staging-osl2-ops"]; });
+    const foreignWriter = configProblemsOf("test", (c) => { c["ske-platform:backups"].writerProjects["test-osl2-ops"] = backupWriters("staging")["staging-osl2-ops"]; });
     expect(foreignWriter.find((p) => p.key === "ske-platform:backups.writerProjects.test-osl2-ops")?.message).toMatch(/is also an archive writer in Pulumi\.staging\.yaml/);
   });
 
@@ -287,7 +278,7 @@ describe("config", () => {
   }, 60_000);
 
   it("refuses a schedule cron cannot read, a lock longer than a year and a credential in the endpoint", () => {
-    const problems = problemsOf("test", (c) => {
+    const problems = configProblemsOf("test", (c) => {
       c["ske-platform:backups"].schedule = "every 6 hours";
       c["ske-platform:backups"].lockDays = 400;
       c["ske-platform:backups"].sites.osl2.endpoint = "https://key:secret@s3.osl2.ske.example.net";
