@@ -123,7 +123,11 @@ function unwrap(schema: any): any {
   return current;
 }
 
-export function readAddressPlan(file = ADDRESS_PLAN_FILE): AddressPlan {
+/**
+ * Reads a committed YAML plan and hands it, with the file's base name for
+ * error messages, to its validator; an unreadable file is a ConfigError too.
+ */
+export function readPlanFile<T>(file: string, validate: (raw: unknown, label: string) => T): T {
   const label = path.basename(file);
   let raw: unknown;
   try {
@@ -131,15 +135,24 @@ export function readAddressPlan(file = ADDRESS_PLAN_FILE): AddressPlan {
   } catch (err) {
     throw new ConfigError([{ file: label, key: "(file)", message: `cannot read: ${(err as Error).message}` }]);
   }
-  return validateAddressPlan(raw, label);
+  return validate(raw, label);
+}
+
+/** Schema first, then the plan's own cross-checks; all problems name the file. */
+export function validatePlan<S extends z.ZodType>(schema: S, planProblems: (plan: z.output<S>) => { path: string; message: string }[], raw: unknown, file: string): z.output<S> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(zodProblems(parsed.error, file, "", schema));
+  const problems = planProblems(parsed.data).map((p) => ({ file, key: p.path, message: p.message }));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return parsed.data;
+}
+
+export function readAddressPlan(file = ADDRESS_PLAN_FILE): AddressPlan {
+  return readPlanFile(file, validateAddressPlan);
 }
 
 export function validateAddressPlan(raw: unknown, file = "address-plan.yaml"): AddressPlan {
-  const parsed = addressPlanSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(zodProblems(parsed.error, file, "", addressPlanSchema));
-  const problems = addressPlanProblems(parsed.data).map((p) => ({ file, key: p.path, message: p.message }));
-  if (problems.length > 0) throw new ConfigError(problems);
-  return parsed.data;
+  return validatePlan(addressPlanSchema, addressPlanProblems, raw, file);
 }
 
 /**

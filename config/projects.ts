@@ -3,12 +3,10 @@
  * against it. Kept apart from load.ts so that the address plan and the
  * project plan evolve independently; errors use the same ConfigError.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { parse as parseYaml } from "yaml";
 import { placedProjects, projectPlanProblems, projectPlanSchema, type ProjectPlan } from "../plan/project-plan";
 import { writerProjectClashes } from "./archive-writers";
-import { ConfigError, REPO_ROOT, zodProblems, type ConfigProblem, type RawStackConfig } from "./load";
+import { REPO_ROOT, readPlanFile, validatePlan, type ConfigProblem, type RawStackConfig } from "./load";
 import { CONFIG_NAMESPACE, type PlatformConfig } from "./schema";
 
 export const PROJECTS_FILE = path.join(REPO_ROOT, "openstack-projects.yaml");
@@ -23,22 +21,11 @@ export function projectPlanFile(): string {
 }
 
 export function readProjectPlan(file = projectPlanFile()): ProjectPlan {
-  const label = path.basename(file);
-  let raw: unknown;
-  try {
-    raw = parseYaml(fs.readFileSync(file, "utf8"));
-  } catch (err) {
-    throw new ConfigError([{ file: label, key: "(file)", message: `cannot read: ${(err as Error).message}` }]);
-  }
-  return validateProjectPlan(raw, label);
+  return readPlanFile(file, validateProjectPlan);
 }
 
 export function validateProjectPlan(raw: unknown, file = "openstack-projects.yaml"): ProjectPlan {
-  const parsed = projectPlanSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(zodProblems(parsed.error, file, "", projectPlanSchema));
-  const problems = projectPlanProblems(parsed.data).map((p) => ({ file, key: p.path, message: p.message }));
-  if (problems.length > 0) throw new ConfigError(problems);
-  return parsed.data;
+  return validatePlan(projectPlanSchema, projectPlanProblems, raw, file);
 }
 
 /** Every site a stack deploys needs its environment's project declared. */

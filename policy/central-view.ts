@@ -8,6 +8,7 @@
 import { gatewayConfigFacts } from "../components/audit-trail/ingest-gateway";
 import { AUDIT_INGEST_PORT, PLATFORM_INGEST_PORT } from "../plan/security-rules";
 import { at, isOpaque, resourceId, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
+import { vectorContainerProblems, vectorHostMountProblems } from "./vector-shape";
 
 const T = {
   service: "kubernetes:core/v1:Service",
@@ -225,23 +226,7 @@ export const platformLogCollectorShape: ResourcePolicy = {
   validate: (r) => {
     const values = r.props.values;
     if (isOpaque(values)) return [`the values of ${r.name} are not known at preview`];
-    const problems: string[] = [];
-    for (const key of ["defaultVolumes", "defaultVolumeMounts"]) {
-      const v = at(values, [key]);
-      if (!Array.isArray(v) || v.length > 0) problems.push(`${key} must be set to []`);
-    }
-    if (at(values, ["persistence", "hostPath", "enabled"]) !== false) problems.push("persistence.hostPath.enabled must be false");
-    const volumes = (at(values, ["extraVolumes"]) as { name?: string; hostPath?: { path?: string } }[] | undefined) ?? [];
-    const hostVolumes = volumes.filter((v) => v.hostPath);
-    for (const v of hostVolumes) if (v.hostPath!.path !== POD_LOG_DIR) problems.push(`extraVolumes ${v.name} mounts host ${v.hostPath!.path}`);
-    const mounts = (at(values, ["extraVolumeMounts"]) as { name?: string; readOnly?: boolean }[] | undefined) ?? [];
-    for (const m of mounts) if (hostVolumes.some((v) => v.name === m.name) && m.readOnly !== true) problems.push(`extraVolumeMounts ${m.name} is not read-only`);
-    const drop = at(values, ["securityContext", "capabilities", "drop"]);
-    if (!Array.isArray(drop) || drop.indexOf("ALL") < 0) problems.push("securityContext.capabilities.drop must include ALL");
-    const add = at(values, ["securityContext", "capabilities", "add"]);
-    if (Array.isArray(add) && add.length > 0) problems.push(`adds capabilities ${add.join(", ")}`);
-    if (at(values, ["securityContext", "readOnlyRootFilesystem"]) !== true) problems.push("securityContext.readOnlyRootFilesystem must be true");
-    if (at(values, ["securityContext", "allowPrivilegeEscalation"]) !== false) problems.push("securityContext.allowPrivilegeEscalation must be false");
+    const problems = [...vectorHostMountProblems(values, POD_LOG_DIR), ...vectorContainerProblems(values)];
     if (at(values, ["serviceAccount", "automountToken"]) !== false) problems.push("serviceAccount.automountToken must be false");
     const sinks = (at(values, ["customConfig", "sinks"]) as Record<string, { type?: string; auth?: { strategy?: string } }> | undefined) ?? {};
     for (const [name, sink] of Object.entries(sinks)) {

@@ -6,6 +6,7 @@
 import { CHART_RESOURCES, resourceProblems } from "../plan/workload-resources";
 import { isPlatformLogCollector } from "./central-view";
 import { at, isOpaque, resourceId, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
+import { vectorContainerProblems, vectorHostMountProblems } from "./vector-shape";
 
 const T = {
   helmRelease: "kubernetes:helm.sh/v3:Release",
@@ -94,25 +95,13 @@ export const collectorLeastPrivilege: ResourcePolicy = {
   validate: (r) => {
     const values = r.props.values;
     if (isOpaque(values)) return [`the values of ${r.name} are not known at preview`];
-    const problems: string[] = [];
-    for (const key of ["defaultVolumes", "defaultVolumeMounts"]) {
-      const v = at(values, [key]);
-      if (!Array.isArray(v) || v.length > 0) problems.push(`${key} must be set to [] (the chart's default mounts host /var/log, /var/lib, /proc and /sys)`);
-    }
-    if (at(values, ["persistence", "hostPath", "enabled"]) !== false) problems.push("persistence.hostPath.enabled must be false: the data dir is not a host path");
-    const volumes = (at(values, ["extraVolumes"]) as { name?: string; hostPath?: { path?: string } }[] | undefined) ?? [];
-    const hostVolumes = volumes.filter((v) => v.hostPath);
-    for (const v of hostVolumes) if (v.hostPath!.path !== AUDIT_LOG_DIR) problems.push(`extraVolumes ${v.name} mounts host ${v.hostPath!.path}`);
-    const mounts = (at(values, ["extraVolumeMounts"]) as { name?: string; readOnly?: boolean }[] | undefined) ?? [];
-    for (const m of mounts) if (hostVolumes.some((v) => v.name === m.name) && m.readOnly !== true) problems.push(`extraVolumeMounts ${m.name} is not read-only`);
+    const problems = vectorHostMountProblems(values, AUDIT_LOG_DIR, {
+      defaultMounts: " (the chart's default mounts host /var/log, /var/lib, /proc and /sys)",
+      dataDir: ": the data dir is not a host path",
+    });
     if (at(values, ["podSecurityContext", "runAsNonRoot"]) !== true) problems.push("podSecurityContext.runAsNonRoot must be true");
     if (at(values, ["podSecurityContext", "runAsUser"]) === 0 || at(values, ["securityContext", "runAsUser"]) === 0) problems.push("runs as root");
-    const drop = at(values, ["securityContext", "capabilities", "drop"]);
-    if (!Array.isArray(drop) || drop.indexOf("ALL") < 0) problems.push("securityContext.capabilities.drop must include ALL");
-    const add = at(values, ["securityContext", "capabilities", "add"]);
-    if (Array.isArray(add) && add.length > 0) problems.push(`adds capabilities ${add.join(", ")}`);
-    if (at(values, ["securityContext", "readOnlyRootFilesystem"]) !== true) problems.push("securityContext.readOnlyRootFilesystem must be true");
-    if (at(values, ["securityContext", "allowPrivilegeEscalation"]) !== false) problems.push("securityContext.allowPrivilegeEscalation must be false");
+    problems.push(...vectorContainerProblems(values));
     return problems.map((p) => `${r.name}: ${p}`);
   },
 };

@@ -14,7 +14,6 @@ import {
   AuditArchiveBucket,
   AuditCollector,
   AuditLogStore,
-  INGEST_GATEWAY_NAME,
   ingestGatewayHost,
   type ArchiveCredentials,
   type ArchiveReadBackReport,
@@ -272,23 +271,10 @@ function ingestCertificates(env: string, opsEndpoint: pulumi.Output<string>, nam
     validityPeriodHours: 10 * 365 * 24,
     allowedUses: ["cert_signing", "crl_signing"],
   });
-  const key = new tls.PrivateKey(`${env}-audit-ingest-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" });
-  const host = opsEndpoint.apply((endpoint) => new URL(endpoint).hostname);
-  const request = new tls.CertRequest(`${env}-audit-ingest-csr`, {
-    privateKeyPem: key.privateKeyPem,
-    subject: { commonName: INGEST_GATEWAY_NAME, organization: "ske-platform" },
-    dnsNames: host.apply((h) => [ingestGatewayHost(namespace), ...(parseAddress(h) === undefined ? [h] : [])]),
-    ipAddresses: host.apply((h) => (parseAddress(h) === undefined ? [] : [h])),
-  });
-  const cert = new tls.LocallySignedCert(`${env}-audit-ingest-cert`, {
-    certRequestPem: request.certRequestPem,
-    caPrivateKeyPem: caKey.privateKeyPem,
-    caCertPem: ca.certPem,
-    validityPeriodHours: 2 * 365 * 24,
-    earlyRenewalHours: 30 * 24,
-    allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
-  });
-  return { caPem: ca.certPem, certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem), ca: { certPem: ca.certPem, privateKeyPem: caKey.privateKeyPem } };
+  const caPair = { certPem: ca.certPem, privateKeyPem: caKey.privateKeyPem };
+  // Common name: the first label of the in-cluster host, the gateway's name.
+  const server = ingestServerCertificate(`${env}-audit-ingest`, caPair, opsEndpoint, ingestGatewayHost(namespace));
+  return { caPem: ca.certPem, certPem: server.certPem, keyPem: server.keyPem, ca: caPair };
 }
 
 /**

@@ -15,7 +15,7 @@ import { ENVIRONMENTS, type AddressPlan, type EnvironmentName } from "../plan/ad
 import { deployEnvironmentName, deployRunnerLabel, IAC_REQUIRED_CHECKS } from "../plan/change-management";
 import type { ProjectPlan } from "../plan/project-plan";
 import { deployRunnerReach, recordedRunners } from "./deploy-runner-reach";
-import { siteOf } from "./summary";
+import { portText, siteOf } from "./summary";
 
 const RULE = "openstack:networking/secGroupRule:SecGroupRule";
 const GROUP = "openstack:networking/secGroup:SecGroup";
@@ -60,14 +60,6 @@ export interface DiagramContext {
   sites: readonly string[];
   addressPlan: AddressPlan;
   adminCidrs: readonly string[];
-}
-
-function portText(inputs: Record<string, unknown>): string {
-  const protocol = (inputs.protocol as string | undefined) ?? "any";
-  const min = inputs.portRangeMin as number | undefined;
-  const max = inputs.portRangeMax as number | undefined;
-  if (min === undefined) return protocol;
-  return `${protocol}/${min === max ? min : `${min}-${max}`}`;
 }
 
 /** Rule names (not ids) that a cross-environment policy found, read from the verdict. */

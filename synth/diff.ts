@@ -7,7 +7,7 @@
 import { ANY_IPV4, cidrContains, cidrOverlaps } from "../plan/cidr";
 import type { PolicyOutcome, SynthSnapshot } from "./diff-input";
 import type { DigestedResource } from "./secret-digest";
-import { siteOf } from "./summary";
+import { portText, siteOf } from "./summary";
 import { flowChangesOfSnapshots, type FlowChange } from "./diagrams";
 import type { AddressPlan } from "../plan/address-plan";
 
@@ -266,14 +266,6 @@ export function statefulKinds(r: DigestedResource, chain: readonly string[]): st
   if (r.options.protect) kinds.push("protected");
   else if (r.options.retainOnDelete) kinds.push("retained on delete");
   return kinds;
-}
-
-function portText(inputs: Record<string, unknown>): string {
-  const protocol = (inputs.protocol as string | undefined) ?? "any";
-  const min = inputs.portRangeMin as number | undefined;
-  const max = inputs.portRangeMax as number | undefined;
-  if (min === undefined) return protocol;
-  return `${protocol}/${min === max ? min : `${min}-${max}`}`;
 }
 
 interface Rule {

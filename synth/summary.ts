@@ -9,7 +9,8 @@ export interface MatrixRow {
   ports: string[];
 }
 
-function portText(inputs: Record<string, unknown>): string {
+/** A security-group rule's protocol and port or port range, as the summaries and diagrams show it. */
+export function portText(inputs: Record<string, unknown>): string {
   const protocol = (inputs.protocol as string | undefined) ?? "any";
   const min = inputs.portRangeMin as number | undefined;
   const max = inputs.portRangeMax as number | undefined;

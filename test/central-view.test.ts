@@ -15,11 +15,12 @@ import { controlPlaneConfig } from "../components/talos/machine-config";
 import { clusterConfigInput, fakeMachineSecrets } from "./support/talos-fixtures";
 import { cidrContains, cidrOverlaps, formatAddress } from "../plan/cidr";
 import { AUDIT_STREAM_JOB, GRAFANA_DEFAULT_RECEIVER, ALERT_RECEIVER, alertRules, alertingProvisioning, metricsIn, type AlertArea } from "../plan/monitoring";
-import { AUDIT_INGEST_PORT, ETCD_METRICS_PORT, PLATFORM_INGEST_PORT, siteSecurityTable, type SecurityRuleSpec, type SiteRuleInput } from "../plan/security-rules";
+import { AUDIT_INGEST_PORT, ETCD_METRICS_PORT, PLATFORM_INGEST_PORT, siteSecurityTable, type SecurityRuleSpec } from "../plan/security-rules";
 import { auditStreamSeparate, centralViewAlerts, metricsRetentionBounded, platformIngestAuthenticated, platformLogCollectorShape } from "../policy/central-view";
 import type { PolicyResource } from "../policy/model";
 import { fakeEndpoint, loadStack, runGitOps, type GitOpsRun } from "./support/gitops-fixture";
 import { STACKS, ofType, synthOk, variantFile } from "./support/stacks";
+import { opsSite } from "./support/site-rules";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const SECRET = "kubernetes:core/v1:Secret";
@@ -27,15 +28,6 @@ const providerOf = (r: { provider?: string }) => r.provider?.split("::")[3];
 const sourceOf = (r: SecurityRuleSpec) => (r.peer.kind === "group" ? `group:${r.peer.group}` : r.peer.cidr);
 const onPort = (rules: SecurityRuleSpec[], port: number) => rules.filter((r) => r.direction === "ingress" && r.ports?.from === port);
 
-const opsSite: SiteRuleInput = {
-  clusters: ["ops", "mgmt"],
-  opsInSite: true,
-  opsSiteSubnet: "10.32.0.0/20",
-  otherSiteSubnets: ["10.32.16.0/20"],
-  adminCidrs: ["198.51.100.0/27"],
-  publicExceptions: [],
-  foreignSupernets: ["10.33.0.0/16", "10.34.0.0/16"],
-};
 
 describe("the platform ingest's security-group rules", () => {
   it("admit exactly the audit ingest's peers, plus the management workers, and only at the ops load balancers", () => {

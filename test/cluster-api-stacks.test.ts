@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { readProjectPlan } from "../config/projects";
 import { CLUSTER_SECRET_TYPE_LABEL } from "../components/argocd";
 import { CAPI_CREDENTIAL_ROLES, CAPI_IDENTITY, CAPI_NAMESPACES, CLUSTER_API_VERSIONS } from "../plan/cluster-api";
@@ -9,11 +8,10 @@ import { clusterApiCredentialOwnProject } from "../policy/cluster-api";
 import { policyContext } from "../policy/context";
 import type { PolicyContext, PolicyResource } from "../policy/model";
 import { synthesize } from "../synth";
-import { fakeState } from "../synth/fake-state";
-import { isSecretEnvelope, runProgram, type RecordedResource } from "../synth/mock-runtime";
+import { isSecretEnvelope, type RecordedResource } from "../synth/mock-runtime";
 import { policyResources } from "../synth/policy-input";
-import { readStackFile } from "../synth/stack-file";
 import { STACKS, ofType, stackFilePath, synthOk, variantFile } from "./support/stacks";
+import { editedResource, revealedProgramRun } from "./support/program-run";
 import { within } from "./support/timed";
 
 const projects = readProjectPlan();
@@ -209,30 +207,10 @@ describe("the Cluster API identity of each management cluster", () => {
   });
 });
 
-async function program(): Promise<unknown> {
-  const mod = (await import("../stacks/index.js")) as unknown as { default?: () => Promise<unknown> };
-  return (mod.default ?? (mod as unknown as () => Promise<unknown>))();
-}
-
 /** A real run of the program with the inputs as the engine receives them, secrets still wrapped. */
 async function revealedRun(stack: string): Promise<{ resources: PolicyResource[]; ctx: PolicyContext; raw: Map<string, Record<string, unknown>> }> {
-  const stackFile = readStackFile(stackFilePath(stack), stack);
-  const raw = new Map<string, Record<string, unknown>>();
-  process.env.SKE_CONFIG_FILE = stackFile.file;
-  try {
-    const run = await within(runProgram({
-      stackFile,
-      entry: program,
-      fakeState: (type, name, inputs) => {
-        raw.set(`${type}::${name}`, inputs);
-        return fakeState(type, name, inputs);
-      },
-    }), 30_000, "program");
-    const { config, addressPlan } = loadPlatformConfig(stackFile, readAddressPlan());
-    return { resources: policyResources(run.resources, raw, stack), ctx: policyContext(config, addressPlan), raw };
-  } finally {
-    delete process.env.SKE_CONFIG_FILE;
-  }
+  const { run, revealed: raw, config, addressPlan } = await revealedProgramRun(stackFilePath(stack), stack);
+  return { resources: policyResources(run.resources, raw, stack), ctx: policyContext(config, addressPlan), raw };
 }
 
 describe("the identity Secret's content", () => {
@@ -271,30 +249,23 @@ describe("policy cluster-api-credential-own-project", () => {
   });
 
   const judge = (resources: PolicyResource[], ctx: PolicyContext) => clusterApiCredentialOwnProject.validate({ resources, outputs: [] }, ctx).map((v) => v.message);
-  const edit = (resources: PolicyResource[], name: string, change: (r: PolicyResource) => void) =>
-    resources.map((r) => {
-      if (r.name !== name) return r;
-      const copy = structuredClone(r);
-      change(copy);
-      return copy;
-    });
 
   it("passes the committed stacks and fails a credential in production's project, an admin role, an unrestricted or rule-less credential", async () => {
     const { resources, ctx } = await revealedRun("staging");
     expect(judge(resources, ctx)).toEqual([]);
 
-    const inProduction = edit(resources, "staging-osl2-mgmt-capi-identity-secret", (r) => {
+    const inProduction = editedResource(resources, "staging-osl2-mgmt-capi-identity-secret", (r) => {
       (r.props.metadata as any).annotations["ske-platform/openstack-project-id"] = projects.environments.production.osl2!.id;
     });
     expect(judge(inProduction, ctx)).toEqual([expect.stringContaining("a staging Cluster API credential acts in production's project ske-production")]);
 
-    const admin = edit(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { r.props.roles = ["member", "admin"]; });
+    const admin = editedResource(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { r.props.roles = ["member", "admin"]; });
     expect(judge(admin, ctx)).toEqual([expect.stringContaining("holds roles beyond member: admin")]);
 
-    const inherits = edit(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { delete r.props.roles; });
+    const inherits = editedResource(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { delete r.props.roles; });
     expect(judge(inherits, ctx)).toEqual([expect.stringContaining("names no roles")]);
 
-    const unrestricted = edit(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { r.props.unrestricted = true; r.props.accessRules = []; });
+    const unrestricted = editedResource(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { r.props.unrestricted = true; r.props.accessRules = []; });
     expect(judge(unrestricted, ctx)).toEqual([expect.stringContaining("not explicitly restricted"), expect.stringContaining("no access rules")]);
 
     const noIdentity = resources.filter((r) => !r.name.startsWith("staging-sto2-mgmt-capi-identity"));

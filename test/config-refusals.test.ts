@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadPlatformConfig, readAddressPlan, type ConfigProblem } from "../config/load";
+import { ConfigError, loadPlatformConfig, readAddressPlan } from "../config/load";
 import { assertSupportedTalosVersion } from "../components/talos/machine-config";
 import { ENVIRONMENTS } from "../plan/address-plan";
 import { cidrOverlaps, formatAddress } from "../plan/cidr";
@@ -8,24 +8,15 @@ import { buildPlatformPlan } from "../plan/platform-plan";
 import { talosVersionProblem } from "../plan/versions";
 import { readStackFile } from "../synth/stack-file";
 import { committedConfig, stackFilePath, synthStack, variantFile } from "./support/stacks";
+import { configProblemsOf } from "./support/config-problems";
 
 const addressPlan = readAddressPlan();
 const NS = "ske-platform:";
 
-function problemsOf(stack: string, edit: (config: Record<string, any>) => void): ConfigProblem[] {
-  const file = variantFile(stack, edit);
-  try {
-    loadPlatformConfig(readStackFile(file, stack), addressPlan);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
 
 /** The one problem reported at `key`, asserting the file is named too. */
 function refusedAt(stack: string, key: string, edit: (config: Record<string, any>) => void): string {
-  const problems = problemsOf(stack, edit);
+  const problems = configProblemsOf(stack, edit);
   const hit = problems.filter((p) => p.key === `${NS}${key}`);
   expect(hit, `problems: ${JSON.stringify(problems)}`).toHaveLength(1);
   expect(hit[0]!.file).toBe(`Pulumi.${stack}.yaml`);
@@ -55,7 +46,7 @@ describe("versions the renderers cannot handle are refused by the schema", () =>
   it("judges the Kubernetes version against the configured Talos line", () => {
     // 1.35 runs under Talos 1.12, not under 1.11.
     // (The runners' talosctl pin must follow the Talos line too; that is its own refusal, not this one.)
-    const problems = problemsOf("test", (c) => { Object.assign(c[`${NS}clusters`], { talosVersion: "1.12.0", kubernetesVersion: "1.35.0" }); });
+    const problems = configProblemsOf("test", (c) => { Object.assign(c[`${NS}clusters`], { talosVersion: "1.12.0", kubernetesVersion: "1.35.0" }); });
     expect(problems.filter((p) => p.key.startsWith(`${NS}clusters.`))).toEqual([]);
   });
 
@@ -114,7 +105,7 @@ describe("production and staging cannot switch a control off", () => {
   });
 
   it("test may still switch layers off and run a single control-plane node (the integration lab does)", () => {
-    expect(problemsOf("test", (c) => {
+    expect(configProblemsOf("test", (c) => {
       c[`${NS}layers`] = { clusters: false, bootstrap: false, kubernetes: false, github: false };
       c[`${NS}zitadel`].requireMfa = false;
       c[`${NS}clusters`].ops.nodes.controlPlane = 1;
@@ -225,7 +216,7 @@ describe("no credentials in URLs", () => {
   });
 
   it("accepts URLs with harmless query parameters", () => {
-    expect(problemsOf("staging", (c) => { c[`${NS}audit`].siem = { endpoint: "https://siem.example.net/ingest?index=audit&source=ske" }; })).toEqual([]);
+    expect(configProblemsOf("staging", (c) => { c[`${NS}audit`].siem = { endpoint: "https://siem.example.net/ingest?index=audit&source=ske" }; })).toEqual([]);
   });
 });
 

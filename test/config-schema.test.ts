@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadPlatformConfig, readAddressPlan, type ConfigProblem } from "../config/load";
+import { ConfigError, loadPlatformConfig, readAddressPlan } from "../config/load";
 import { readStackFile } from "../synth/stack-file";
 import { STACKS, stackFilePath, variantFile } from "./support/stacks";
+import { configProblemsOf } from "./support/config-problems";
 
 const addressPlan = readAddressPlan();
 
@@ -9,16 +10,6 @@ function load(stack: string, file: string) {
   return loadPlatformConfig(readStackFile(file, stack), addressPlan);
 }
 
-function problemsOf(stack: string, edit: (config: Record<string, any>) => void): ConfigProblem[] {
-  const file = variantFile(stack, edit);
-  try {
-    load(stack, file);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
 
 describe("committed stack files", () => {
   it.each(STACKS)("Pulumi.%s.yaml is valid and names its own environment", (stack) => {
@@ -79,7 +70,7 @@ describe("invalid configuration", () => {
   });
 
   it.each(invalid)("refuses %s", (_what, stack, edit, key, message) => {
-    const problems = problemsOf(stack, edit);
+    const problems = configProblemsOf(stack, edit);
     const hit = problems.find((p) => p.key === key);
     expect(hit, `expected a problem at ${key}, got ${JSON.stringify(problems)}`).toBeDefined();
     expect(hit!.file).toBe(`Pulumi.${stack}.yaml`);
@@ -87,7 +78,7 @@ describe("invalid configuration", () => {
   });
 
   it("lists every problem at once, each with key and file", () => {
-    const problems = problemsOf("production", (c) => {
+    const problems = configProblemsOf("production", (c) => {
       c[`${P}sites`].osl2.nodes.worker = -1;
       c[`${P}github`].team = "Platform Team";
       c[`${P}zitadel`].issuer = "not a url";

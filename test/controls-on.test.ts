@@ -6,19 +6,12 @@ import { CONTROL_POLICIES } from "../policy/controls-on";
 import { complianceVerdict, evaluatePolicies, type PolicyResult } from "../policy/evaluate";
 import type { PolicyContext } from "../policy/model";
 import { renderComplianceReport } from "../synth/compliance";
-import { fakeState } from "../synth/fake-state";
-import { runProgram } from "../synth/mock-runtime";
 import { policyResources, stackOutputs } from "../synth/policy-input";
 import { readStackFile } from "../synth/stack-file";
 import { stackFilePath, variantFile } from "./support/stacks";
-import { within } from "./support/timed";
+import { revealedProgramRun } from "./support/program-run";
 
 const NS = "ske-platform:";
-
-async function program(): Promise<unknown> {
-  const mod = (await import("../stacks/index.js")) as unknown as { default?: () => Promise<unknown> };
-  return (mod.default ?? (mod as unknown as () => Promise<unknown>))();
-}
 
 /**
  * Runs the real program on a test-environment config (test may switch these
@@ -26,28 +19,13 @@ async function program(): Promise<unknown> {
  * `environment`: what the policies would say had the config refusal been bypassed.
  */
 async function judgeAs(environment: PolicyContext["environment"], file: string, adjust: (ctx: PolicyContext) => PolicyContext = (c) => c) {
-  const stackFile = readStackFile(file, "test");
-  const revealed = new Map<string, Record<string, unknown>>();
-  process.env.SKE_CONFIG_FILE = stackFile.file;
-  try {
-    const run = await within(runProgram({
-      stackFile,
-      entry: program,
-      fakeState: (type, name, inputs) => {
-        revealed.set(`${type}::${name}`, inputs);
-        return fakeState(type, name, inputs);
-      },
-    }), 30_000, "program");
-    const { config, addressPlan } = loadPlatformConfig(stackFile, readAddressPlan());
-    const ctx = adjust({ ...policyContext(config, addressPlan), environment });
-    const resources = policyResources(run.resources, revealed, "test");
-    const outputs = stackOutputs(run);
-    const results = evaluatePolicies({ resources, outputs }, ctx);
-    const report = renderComplianceReport({ ctx, results, resources, recorded: run.resources, outputs, sites: Object.keys(config.sites) });
-    return { results, report, verdict: complianceVerdict(environment, results) };
-  } finally {
-    delete process.env.SKE_CONFIG_FILE;
-  }
+  const { run, revealed, config, addressPlan } = await revealedProgramRun(file, "test");
+  const ctx = adjust({ ...policyContext(config, addressPlan), environment });
+  const resources = policyResources(run.resources, revealed, "test");
+  const outputs = stackOutputs(run);
+  const results = evaluatePolicies({ resources, outputs }, ctx);
+  const report = renderComplianceReport({ ctx, results, resources, recorded: run.resources, outputs, sites: Object.keys(config.sites) });
+  return { results, report, verdict: complianceVerdict(environment, results) };
 }
 
 const failing = (results: PolicyResult[], name: string) => {

@@ -17,7 +17,7 @@ import {
   type DeployRunnerCloudInitInput,
 } from "../components/deploy-runner/cloud-init";
 import { RESERVED_HEAD_ADDRESSES } from "../components/site-network";
-import { ConfigError, loadPlatformConfig, readAddressPlan, type ConfigProblem } from "../config/load";
+import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { deployRunnerLabel } from "../plan/change-management";
 import { DEFAULT_TOOL_PINS } from "../plan/deploy-runner-tools";
 import { deployRunnerAddresses, deployRunnerSiteRules, reachOf, runnerGroupWorkflows, DEPLOY_RUNNER_PORT_GROUPS } from "../plan/deploy-runners";
@@ -27,6 +27,7 @@ import type { RecordedResource } from "../synth/mock-runtime";
 import { controlOfProblem } from "../synth/refusal-report";
 import { readStackFile } from "../synth/stack-file";
 import { ROOT, STACKS, committedConfig, ofType, stackFilePath, synthOk, synthStack, variantFile } from "./support/stacks";
+import { configProblemsOf } from "./support/config-problems";
 
 const P = "ske-platform:";
 const INSTANCE = "openstack:compute/instance:Instance";
@@ -197,16 +198,6 @@ describe("deploy runner cloud-init", () => {
 
 // --- configuration ------------------------------------------------------------
 
-function problemsOf(stack: string, edit: (config: Record<string, any>) => void): ConfigProblem[] {
-  const file = variantFile(stack, edit);
-  try {
-    loadPlatformConfig(readStackFile(file, stack), addressPlan);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
 
 describe("deploy runner configuration", () => {
   const cases: Array<[string, (c: Record<string, any>) => void, string, RegExp]> = [
@@ -223,15 +214,15 @@ describe("deploy runner configuration", () => {
 
   it("accepts a runner group open to every workflow in test only, whose previews run pull-request code by design", () => {
     expect(committedConfig("test")[`${P}runners`].workflows).toBe("any");
-    expect(problemsOf("test", () => {})).toEqual([]);
-    const production = problemsOf("production", (c) => { c[`${P}runners`].workflows = "any"; });
+    expect(configProblemsOf("test", () => {})).toEqual([]);
+    const production = configProblemsOf("production", (c) => { c[`${P}runners`].workflows = "any"; });
     expect(production.map((p) => `${p.file} ${p.key}`)).toEqual(["Pulumi.production.yaml ske-platform:runners.workflows"]);
     // The refused report names change management as the control at stake.
     expect(controlOfProblem(production[0]!)).toBe("6.2");
   });
 
   it.each(cases)("refuses %s, naming the key and the file", (_what, edit, key, message) => {
-    const problems = problemsOf("staging", edit);
+    const problems = configProblemsOf("staging", edit);
     const problem = problems.find((p) => p.key === key);
     expect(problem, JSON.stringify(problems)).toBeDefined();
     expect(problem!.file).toBe("Pulumi.staging.yaml");

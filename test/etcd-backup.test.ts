@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, loadPlatformConfig, readAddressPlan, type ConfigProblem } from "../config/load";
+import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { readProjectPlan } from "../config/projects";
 import { WRITER_DENIED_ACTIONS, archiveBucketPolicy, grantsOutside, projectPrincipal, type BucketPolicyStatement } from "../plan/bucket-policy";
 import { BACKUP_NAMESPACE, TALOS_BACKUP_ROLE, backupNetworkPolicySpec } from "../plan/etcd-backup";
@@ -13,8 +13,6 @@ import { EtcdBackupBucket } from "../components/etcd-backup";
 import { policyContext } from "../policy/context";
 import { evaluatePolicies } from "../policy/evaluate";
 import type { PolicyContext, PolicyResource } from "../policy/model";
-import { fakeState } from "../synth/fake-state";
-import { runProgram } from "../synth/mock-runtime";
 import { policyResources } from "../synth/policy-input";
 import { readStackFile } from "../synth/stack-file";
 import { synthesize } from "../synth";
@@ -22,8 +20,10 @@ import { controlPlaneConfig, workerConfig } from "../components/talos/machine-co
 import { clusterConfigInput, fakeMachineSecrets } from "./support/talos-fixtures";
 import { fakeRgw } from "./support/fake-rgw";
 import { ROOT, STACKS, ofType, stackFilePath, synthOk, variantFile } from "./support/stacks";
+import { configProblemsOf } from "./support/config-problems";
 import { committedOwnership, foreignProjectIdsOf } from "../config/cross-stack";
 import type { EnvironmentName } from "../plan/address-plan";
+import { editedResource, revealedProgramRun } from "./support/program-run";
 import { within } from "./support/timed";
 
 const projects = readProjectPlan();
@@ -171,47 +171,20 @@ describe.each(STACKS)("%s: every cluster is backed up", (stack) => {
   });
 });
 
-async function program(): Promise<unknown> {
-  const mod = (await import("../stacks/index.js")) as unknown as { default?: () => Promise<unknown> };
-  return (mod.default ?? (mod as unknown as () => Promise<unknown>))();
-}
-
 /** The policy's view of a real run of the program on a stack file, secrets revealed as CrossGuard reveals them. */
 async function policyView(stack: string, file = stackFilePath(stack)): Promise<{ resources: PolicyResource[]; ctx: PolicyContext }> {
-  const stackFile = readStackFile(file, stack);
-  const revealed = new Map<string, Record<string, unknown>>();
-  process.env.SKE_CONFIG_FILE = stackFile.file;
-  try {
-    const run = await within(runProgram({
-      stackFile,
-      entry: program,
-      fakeState: (type, name, inputs) => {
-        revealed.set(`${type}::${name}`, inputs);
-        return fakeState(type, name, inputs);
-      },
-    }), 30_000, "program");
-    const { config, addressPlan } = loadPlatformConfig(stackFile, readAddressPlan());
-    return { resources: policyResources(run.resources, revealed, stack), ctx: policyContext(config, addressPlan) };
-  } finally {
-    delete process.env.SKE_CONFIG_FILE;
-  }
+  const { run, revealed, config, addressPlan } = await revealedProgramRun(file, stack);
+  return { resources: policyResources(run.resources, revealed, stack), ctx: policyContext(config, addressPlan) };
 }
 
 describe("policy etcd-backups-put-only", () => {
   const judge = (resources: PolicyResource[], ctx: PolicyContext) => etcdBackedUp.validate({ resources, outputs: [] }, ctx).map((v) => v.message);
-  const edit = (resources: PolicyResource[], name: string, change: (r: PolicyResource) => void) =>
-    resources.map((r) => {
-      if (r.name !== name) return r;
-      const copy = structuredClone(r);
-      change(copy);
-      return copy;
-    });
 
   it("fails a cluster whose backup writer may delete, or which writes with the deploy identity's own credential", async () => {
     const { resources, ctx } = await policyView("production");
     expect(judge(resources, ctx)).toEqual([]);
 
-    const canDelete = edit(resources, "production-osl2-etcd-backups-object-lock-bucket", (r) => {
+    const canDelete = editedResource(resources, "production-osl2-etcd-backups-object-lock-bucket", (r) => {
       const env = r.props.environment as Record<string, string>;
       const doc = JSON.parse(env.ARCHIVE_BUCKET_POLICY!);
       doc.Statement.find((s: any) => s.Sid === "put-production-osl2-ops").Action = ["s3:PutObject", "s3:DeleteObject"];
@@ -227,21 +200,21 @@ describe("policy etcd-backups-put-only", () => {
 
     const sto2 = projects.environments.production.sto2!.id;
     const sto2Writer = backupWriters("production")["production-sto2-mgmt"];
-    const deployIdentity = edit(resources, "production-sto2-mgmt-etcd-backup-writer-s3", (r) => { r.props.projectId = sto2; });
+    const deployIdentity = editedResource(resources, "production-sto2-mgmt-etcd-backup-writer-s3", (r) => { r.props.projectId = sto2; });
     expect(judge(deployIdentity, ctx)).toEqual([
       `production-sto2-mgmt: the backup credential is the deploy identity's own (project ${sto2}), which owns the bucket and can reconfigure it`,
       `production-sto2-mgmt: its backup credential is project ${sto2}, but the bucket policy's writer for production-sto2-mgmt is ${sto2Writer}`,
     ]);
-    const callersOwn = edit(resources, "production-sto2-mgmt-etcd-backup-writer-s3", (r) => { delete r.props.projectId; });
+    const callersOwn = editedResource(resources, "production-sto2-mgmt-etcd-backup-writer-s3", (r) => { delete r.props.projectId; });
     expect(judge(callersOwn, ctx)).toContain("production-sto2-mgmt: the backup credential is the deploy identity's own (project of whoever runs up), which owns the bucket and can reconfigure it");
 
-    const governance = edit(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { (r.props.environment as Record<string, string>).ARCHIVE_LOCK_MODE = "GOVERNANCE"; });
+    const governance = editedResource(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { (r.props.environment as Record<string, string>).ARCHIVE_LOCK_MODE = "GOVERNANCE"; });
     expect(judge(governance, ctx)).toEqual(["bucket ske-production-sto2-etcd-backups: object lock is GOVERNANCE, not COMPLIANCE: the bucket owner could delete snapshots"]);
 
-    const early = edit(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { (r.props.environment as Record<string, string>).ARCHIVE_EXPIRE_DAYS = "3"; });
+    const early = editedResource(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { (r.props.environment as Record<string, string>).ARCHIVE_EXPIRE_DAYS = "3"; });
     expect(judge(early, ctx)).toEqual(["bucket ske-production-sto2-etcd-backups: snapshots would expire after 3 days, before their lock ends"]);
 
-    const tsx = edit(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { r.props.create = "npx --no-install tsx scripts/audit-archive-bucket.ts"; });
+    const tsx = editedResource(resources, "production-sto2-etcd-backups-object-lock-bucket", (r) => { r.props.create = "npx --no-install tsx scripts/audit-archive-bucket.ts"; });
     expect(judge(tsx, ctx)).toEqual(["bucket ske-production-sto2-etcd-backups: its reconciler runs `npx --no-install tsx scripts/audit-archive-bucket.ts`, which needs a devDependency at deploy time"]);
 
     const noCronJob = resources.filter((r) => r.name !== "production-osl2-mgmt-etcd-backup-cronjob");
@@ -268,26 +241,16 @@ describe("policy etcd-backups-put-only", () => {
 });
 
 describe("config", () => {
-  const problemsOf = (stack: string, edit: (c: Record<string, any>) => void): ConfigProblem[] => {
-    const file = variantFile(stack, edit);
-    try {
-      loadPlatformConfig(readStackFile(file, stack), readAddressPlan());
-    } catch (err) {
-      if (err instanceof ConfigError) return err.problems;
-      throw err;
-    }
-    return [];
-  };
 
   it.each(["production", "staging"])("%s refuses to run without backups, naming the key and the file", (stack) => {
-    expect(problemsOf(stack, (c) => { delete c["ske-platform:backups"]; })).toEqual([
+    expect(configProblemsOf(stack, (c) => { delete c["ske-platform:backups"]; })).toEqual([
       { file: `Pulumi.${stack}.yaml`, key: "ske-platform:backups", message: `${stack} keeps etcd backups on: declare backups.sites.<site> (endpoint, bucket) for osl2, sto2` },
     ]);
   });
 
   it("refuses a cluster without a backup writer project, one shared with another cluster, with its archive writer or with another environment", () => {
     const archiveOps = "9d3a61c24b7e4f1a8c256e0f3b2a9d01";
-    const problems = problemsOf("test", (c) => {
+    const problems = configProblemsOf("test", (c) => {
       const writers = c["ske-platform:backups"].writerProjects;
       delete writers["test-osl2-mgmt"];
       writers["test-osl2-ops"] = archiveOps;
@@ -298,12 +261,12 @@ describe("config", () => {
       { file: "Pulumi.test.yaml", key: "ske-platform:backups.writerProjects.test-osl2-ops", message: `project ${archiveOps} is the archive writer of test-osl2-ops (audit.archive.writerProjects); the collector's credential, on every node, could then plant snapshots` },
       { file: "Pulumi.test.yaml", key: "ske-platform:backups.writerProjects.test-sto9-mgmt", message: "test-sto9-mgmt is not a cluster of this environment (clusters: test-osl2-ops, test-osl2-mgmt)" },
     ]));
-    const shared = problemsOf("test", (c) => {
+    const shared = configProblemsOf("test", (c) => {
       const writers = c["ske-platform:backups"].writerProjects;
       writers["test-osl2-mgmt"] = writers["test-osl2-ops"];
     });
     expect(shared.map((p) => p.message)).toContain(`project ${backupWriters("test")["test-osl2-ops"]} is already the backup writer of test-osl2-ops; a shared writer could put under the other cluster's prefix`);
-    const foreignWriter = problemsOf("test", (c) => { c["ske-platform:backups"].writerProjects["test-osl2-ops"] = backupWriters("staging")["staging-osl2-ops"]; });
+    const foreignWriter = configProblemsOf("test", (c) => { c["ske-platform:backups"].writerProjects["test-osl2-ops"] = backupWriters("staging")["staging-osl2-ops"]; });
     expect(foreignWriter.find((p) => p.key === "ske-platform:backups.writerProjects.test-osl2-ops")?.message).toMatch(/is also an archive writer in Pulumi\.staging\.yaml/);
   });
 
@@ -315,7 +278,7 @@ describe("config", () => {
   }, 60_000);
 
   it("refuses a schedule cron cannot read, a lock longer than a year and a credential in the endpoint", () => {
-    const problems = problemsOf("test", (c) => {
+    const problems = configProblemsOf("test", (c) => {
       c["ske-platform:backups"].schedule = "every 6 hours";
       c["ske-platform:backups"].lockDays = 400;
       c["ske-platform:backups"].sites.osl2.endpoint = "https://key:secret@s3.osl2.ske.example.net";

@@ -8,7 +8,7 @@ import { checkPreflight, PreflightError } from "../stacks/preflight";
 import { siteProvider } from "../stacks/sites";
 import { synthesize } from "../synth";
 import { preflightInvoke, roomyCloud, type FakeCloud } from "../synth/fake-preflight";
-import { runProgram } from "../synth/mock-runtime";
+import { runProgram, type RunOptions } from "../synth/mock-runtime";
 import { readStackFile } from "../synth/stack-file";
 import { stackFilePath, variantFile } from "./support/stacks";
 import { within } from "./support/timed";
@@ -132,9 +132,8 @@ describe("pre-flight in the program (production, fake cloud through the data sou
 });
 
 describe("pre-flight in a preview", () => {
-  it("goes on with a warning per site when the cloud cannot be asked", async () => {
-    const cloud = cloudWith((c) => { for (const region of Object.values(c)) region.unreachable = "no OpenStack credentials"; });
-    const warnings: string[] = [];
+  /** checkPreflight as a preview runs it (dryRun) inside the mocked program: what it threw, or undefined. */
+  async function previewPreflight(cloud: FakeCloud, options: { warn?: (message: string) => void; invoke?: RunOptions["invoke"] } = {}): Promise<unknown> {
     let error: unknown;
     await runProgram({
       stackFile: readStackFile(stackFilePath("production"), "production"),
@@ -147,13 +146,20 @@ describe("pre-flight in a preview", () => {
           providers,
           projects: readProjectPlan(),
           dryRun: true,
-          warn: (m) => warnings.push(m),
+          ...(options.warn ? { warn: options.warn } : {}),
           info: () => {},
         }).then(() => undefined, (e: unknown) => e);
         return {};
       },
-      invoke: (a) => preflightInvoke(cloud)(a),
+      ...(options.invoke ? { invoke: options.invoke } : {}),
     });
+    return error;
+  }
+
+  it("goes on with a warning per site when the cloud cannot be asked", async () => {
+    const cloud = cloudWith((c) => { for (const region of Object.values(c)) region.unreachable = "no OpenStack credentials"; });
+    const warnings: string[] = [];
+    const error = await previewPreflight(cloud, { warn: (m) => warnings.push(m), invoke: (a) => preflightInvoke(cloud)(a) });
     expect(error).toBeUndefined();
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatch(/^production\/osl2: pre-flight NOT checked in this preview \(.*no OpenStack credentials\)\. `pulumi up` refuses to run until it is\.$/);
@@ -161,23 +167,7 @@ describe("pre-flight in a preview", () => {
 
   it("still refuses a preview for what the cloud did answer", async () => {
     const cloud = cloudWith((c) => { delete c.osl2!.flavors[config.sites.osl2!.flavors.jumpHost]; });
-    let error: unknown;
-    await runProgram({
-      stackFile: readStackFile(stackFilePath("production"), "production"),
-      cloud,
-      entry: async () => {
-        const providers = new Map(plan.sites.map((s) => [s.name, siteProvider(s)] as const));
-        error = await checkPreflight({
-          plan,
-          requirements: siteRequirements({ plan, clustersLayer: true, runners: config.runners }),
-          providers,
-          projects: readProjectPlan(),
-          dryRun: true,
-          info: () => {},
-        }).then(() => undefined, (e: unknown) => e);
-        return {};
-      },
-    });
+    const error = await previewPreflight(cloud);
     expect(error).toBeInstanceOf(PreflightError);
     expect((error as Error).message).toContain(`sites.osl2.flavors.jumpHost: flavor "${config.sites.osl2!.flavors.jumpHost}" not found in region osl2`);
   }, 30_000);

@@ -8,16 +8,8 @@ import { DEPLOY_RUNNER_PORT_GROUPS, reachOf } from "../plan/deploy-runners";
 import { SERVICES, siteSecurityTable, type SecurityRuleSpec, type SiteRuleInput } from "../plan/security-rules";
 import { readStackFile } from "../synth/stack-file";
 import { committedConfig, stackFilePath } from "./support/stacks";
+import { opsSite } from "./support/site-rules";
 
-const opsSite: SiteRuleInput = {
-  clusters: ["ops", "mgmt"],
-  opsInSite: true,
-  opsSiteSubnet: "10.32.0.0/20",
-  otherSiteSubnets: ["10.32.16.0/20"],
-  adminCidrs: ["198.51.100.0/27"],
-  publicExceptions: [],
-  foreignSupernets: ["10.33.0.0/16", "10.34.0.0/16"],
-};
 const otherSite: SiteRuleInput = { ...opsSite, clusters: ["mgmt"], opsInSite: false, otherSiteSubnets: ["10.32.0.0/20"] };
 
 const ingress = (rules: SecurityRuleSpec[]) => rules.filter((r) => r.direction === "ingress");

@@ -2,22 +2,18 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ARCHIVE_SECRET_KEYS, COLLECTOR_POD_SECURITY, LOKI_PUSH_SECRET, LOKI_PUSH_SECRET_KEY, SIEM_TOKEN_SECRET_KEY, collectorNetworkPolicySpec, collectorValues, type CollectedCluster, type SiemSink } from "./collector-values";
-import { createHash } from "node:crypto";
 import {
-  HTPASSWD_KEY,
   INGEST_CA_CONFIGMAP,
   INGEST_CA_DIR,
   INGEST_CA_KEY,
   INGEST_GATEWAY_LABELS,
   INGEST_GATEWAY_NAME,
   INGEST_GATEWAY_PORT,
-  gatewayDeploymentSpec,
-  htpasswdLine,
   ingestGatewayHost,
   nginxConfig,
-  type PushCredential,
 } from "./ingest-gateway";
 import { LOKI_HTTP_PORT, lokiValues } from "./loki-values";
+import { pushGatewayObjects } from "./push-gateway";
 import { withResources } from "../../plan/workload-resources";
 import { archiveBucketPolicy, type ArchiveWriter } from "../../plan/bucket-policy";
 import {
@@ -260,52 +256,16 @@ export class AuditLogStore extends pulumi.ComponentResource {
 
     // The push door: nginx with one credential per collector, push path only.
     const config = nginxConfig(this.url);
-    const gatewayConfig = new k8s.core.v1.ConfigMap(`${name}-ingest-gateway-config`, {
-      metadata: { name: `${INGEST_GATEWAY_NAME}-config`, namespace: args.namespace },
-      data: { "nginx.conf": config },
-    }, { ...child, dependsOn: [namespace] });
-    const htpasswd = pulumi.secret(
-      pulumi.all(args.pushCredentials.map((c) => pulumi.all([c.user, c.password]))).apply((pairs) =>
-        pairs.map(([user, password]) => htpasswdLine({ user, password } satisfies PushCredential)).join("\n") + "\n",
-      ),
-    );
-    const gatewaySecret = new k8s.core.v1.Secret(`${name}-ingest-gateway-users`, {
-      metadata: { name: `${INGEST_GATEWAY_NAME}-users`, namespace: args.namespace },
-      type: "Opaque",
-      stringData: { [HTPASSWD_KEY]: htpasswd },
-    }, { ...child, dependsOn: [namespace] });
-    const gatewayTls = new k8s.core.v1.Secret(`${name}-ingest-gateway-tls`, {
-      metadata: { name: `${INGEST_GATEWAY_NAME}-tls`, namespace: args.namespace },
-      type: "kubernetes.io/tls",
-      stringData: { "tls.crt": args.tls.certPem, "tls.key": pulumi.secret(args.tls.keyPem) },
-    }, { ...child, dependsOn: [namespace] });
-    new k8s.apps.v1.Deployment(`${name}-ingest-gateway`, {
-      metadata: { name: INGEST_GATEWAY_NAME, namespace: args.namespace, labels: { ...INGEST_GATEWAY_LABELS } },
-      spec: gatewayDeploymentSpec({
-        configMap: `${INGEST_GATEWAY_NAME}-config`,
-        secret: `${INGEST_GATEWAY_NAME}-users`,
-        tlsSecret: `${INGEST_GATEWAY_NAME}-tls`,
-        checksum: createHash("sha256").update(config).digest("hex"),
-      }),
-    }, { ...child, dependsOn: [gatewayConfig, gatewaySecret, gatewayTls] });
-    new k8s.core.v1.Service(`${name}-ingest-gateway`, {
-      metadata: { name: INGEST_GATEWAY_NAME, namespace: args.namespace },
-      spec: {
-        type: "ClusterIP",
-        selector: { ...INGEST_GATEWAY_LABELS },
-        ports: [{ name: "push", port: INGEST_GATEWAY_PORT, targetPort: INGEST_GATEWAY_PORT, protocol: "TCP" }],
-      },
-    }, { ...child, dependsOn: [namespace] });
+    pushGatewayObjects(name, {
+      gatewayName: INGEST_GATEWAY_NAME,
+      namespace: args.namespace,
+      nginxConf: config,
+      pushCredentials: args.pushCredentials,
+      tls: args.tls,
+      labels: INGEST_GATEWAY_LABELS,
+      nodePortService: { name: "loki-audit-ingest", nodePort: args.ingestNodePort },
+    }, child, namespace);
     this.pushUrl = `https://${ingestGatewayHost(args.namespace)}:${INGEST_GATEWAY_PORT}`;
-
-    new k8s.core.v1.Service(`${name}-ingest`, {
-      metadata: { name: "loki-audit-ingest", namespace: args.namespace },
-      spec: {
-        type: "NodePort",
-        selector: { ...INGEST_GATEWAY_LABELS },
-        ports: [{ name: "push", port: INGEST_GATEWAY_PORT, targetPort: INGEST_GATEWAY_PORT, nodePort: args.ingestNodePort, protocol: "TCP" }],
-      },
-    }, { ...child, dependsOn: [namespace] });
 
     // Loki's HTTP API (queries, tail, push) only for the gateway and Grafana; Loki may talk to itself.
     new k8s.networking.v1.NetworkPolicy(`${name}-loki-ingress`, {

@@ -1,16 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { createHash } from "node:crypto";
 import {
-  HTPASSWD_KEY,
   INGEST_CA_CONFIGMAP,
   INGEST_CA_KEY,
   INGEST_GATEWAY_PORT,
-  gatewayDeploymentSpec,
-  htpasswdLine,
-  type PushCredential,
 } from "../audit-trail/ingest-gateway";
 import { collectorNetworkPolicySpec } from "../audit-trail/collector-values";
+import { pushGatewayObjects } from "../audit-trail/push-gateway";
 import { LOKI_HTTP_PORT } from "../audit-trail/loki-values";
 import { PLATFORM_GATEWAY_RESOURCES, withResources } from "../../plan/workload-resources";
 import type { MonitoredCluster } from "../../plan/monitoring";
@@ -86,59 +82,19 @@ export class MetricsStore extends pulumi.ComponentResource {
     this.url = `http://${METRICS_STORE_NAME}-server.${args.namespace}.svc.cluster.local:${METRICS_HTTP_PORT}`;
 
     const config = platformGatewayConfig(this.url, args.lokiUrl);
-    const gatewayConfig = new k8s.core.v1.ConfigMap(`${name}-ingest-gateway-config`, {
-      metadata: { name: `${PLATFORM_GATEWAY_NAME}-config`, namespace: args.namespace },
-      data: { "nginx.conf": config },
-    }, { ...child, dependsOn: [namespace] });
-    const htpasswd = pulumi.secret(
-      pulumi.all(args.pushCredentials.map((c) => pulumi.all([c.user, c.password]))).apply((pairs) =>
-        pairs.map(([user, password]) => htpasswdLine({ user, password } satisfies PushCredential)).join("\n") + "\n",
-      ),
-    );
-    const gatewaySecret = new k8s.core.v1.Secret(`${name}-ingest-gateway-users`, {
-      metadata: { name: `${PLATFORM_GATEWAY_NAME}-users`, namespace: args.namespace },
-      type: "Opaque",
-      stringData: { [HTPASSWD_KEY]: htpasswd },
-    }, { ...child, dependsOn: [namespace] });
-    const gatewayTls = new k8s.core.v1.Secret(`${name}-ingest-gateway-tls`, {
-      metadata: { name: `${PLATFORM_GATEWAY_NAME}-tls`, namespace: args.namespace },
-      type: "kubernetes.io/tls",
-      stringData: { "tls.crt": args.tls.certPem, "tls.key": pulumi.secret(args.tls.keyPem) },
-    }, { ...child, dependsOn: [namespace] });
-    new k8s.apps.v1.Deployment(`${name}-ingest-gateway`, {
-      metadata: { name: PLATFORM_GATEWAY_NAME, namespace: args.namespace, labels: { ...PLATFORM_GATEWAY_LABELS } },
-      spec: gatewayDeploymentSpec({
-        configMap: `${PLATFORM_GATEWAY_NAME}-config`,
-        secret: `${PLATFORM_GATEWAY_NAME}-users`,
-        tlsSecret: `${PLATFORM_GATEWAY_NAME}-tls`,
-        checksum: createHash("sha256").update(config).digest("hex"),
-        labels: PLATFORM_GATEWAY_LABELS,
-        resources: PLATFORM_GATEWAY_RESOURCES,
-      }),
-    }, { ...child, dependsOn: [gatewayConfig, gatewaySecret, gatewayTls] });
-    // A drain keeps one of the two replicas serving.
-    new k8s.policy.v1.PodDisruptionBudget(`${name}-ingest-gateway`, {
-      metadata: { name: PLATFORM_GATEWAY_NAME, namespace: args.namespace },
-      spec: { minAvailable: 1, selector: { matchLabels: { ...PLATFORM_GATEWAY_LABELS } } },
-    }, { ...child, dependsOn: [namespace] });
-    new k8s.core.v1.Service(`${name}-ingest-gateway`, {
-      metadata: { name: PLATFORM_GATEWAY_NAME, namespace: args.namespace },
-      spec: {
-        type: "ClusterIP",
-        selector: { ...PLATFORM_GATEWAY_LABELS },
-        ports: [{ name: "push", port: INGEST_GATEWAY_PORT, targetPort: INGEST_GATEWAY_PORT, protocol: "TCP" }],
-      },
-    }, { ...child, dependsOn: [namespace] });
+    pushGatewayObjects(name, {
+      gatewayName: PLATFORM_GATEWAY_NAME,
+      namespace: args.namespace,
+      nginxConf: config,
+      pushCredentials: args.pushCredentials,
+      tls: args.tls,
+      labels: PLATFORM_GATEWAY_LABELS,
+      resources: PLATFORM_GATEWAY_RESOURCES,
+      // A drain keeps one of the two replicas serving.
+      disruptionBudget: true,
+      nodePortService: { name: "platform-ingest", nodePort: args.ingestNodePort },
+    }, child, namespace);
     this.pushUrl = `https://${platformGatewayHost(args.namespace)}:${INGEST_GATEWAY_PORT}`;
-
-    new k8s.core.v1.Service(`${name}-ingest`, {
-      metadata: { name: "platform-ingest", namespace: args.namespace },
-      spec: {
-        type: "NodePort",
-        selector: { ...PLATFORM_GATEWAY_LABELS },
-        ports: [{ name: "push", port: INGEST_GATEWAY_PORT, targetPort: INGEST_GATEWAY_PORT, nodePort: args.ingestNodePort, protocol: "TCP" }],
-      },
-    }, { ...child, dependsOn: [namespace] });
 
     // The gateway is the door on the NodePort (credentials are its boundary); it
     // talks only to the store, Loki and DNS.

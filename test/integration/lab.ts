@@ -56,6 +56,11 @@ export async function authenticate(lab: LabInfo): Promise<Session> {
       },
     }),
   });
+  return sessionOf(response);
+}
+
+/** The session a `POST /auth/tokens` answered: its token, project and catalog; a refusal throws with Keystone's answer. */
+export async function sessionOf(response: Response): Promise<Session> {
   const token = response.headers.get("x-subject-token");
   if (response.status !== 201 || !token) {
     throw new Error(`Keystone refused a token: HTTP ${response.status} ${await response.text()}`);

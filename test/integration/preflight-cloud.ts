@@ -10,16 +10,11 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { CloudAnswer } from "../../synth/fake-preflight";
-import type { LabInfo, Session } from "./lab";
+import { sessionOf, type LabInfo, type Session } from "./lab";
 
 /** The provider's own words for "nothing matched". */
 const NO_RESULTS = "Your query returned no results. Please change your search criteria and try again.";
 const invokeError = (message: string) => Object.assign(new Error(message), { details: message });
-
-interface CatalogEntry {
-  type: string;
-  endpoints: { interface: string; region_id: string; url: string }[];
-}
 
 /** A password token scoped to one project, as the provider's OS_* credentials get one. */
 export async function projectSession(lab: LabInfo, user: { name: string; password: string }, projectId: string): Promise<Session> {
@@ -33,19 +28,7 @@ export async function projectSession(lab: LabInfo, user: { name: string; passwor
       },
     }),
   });
-  const token = response.headers.get("x-subject-token");
-  if (response.status !== 201 || !token) throw new Error(`Keystone refused a token: HTTP ${response.status} ${await response.text()}`);
-  const body = (await response.json()) as { token: { project: { id: string }; catalog: CatalogEntry[] } };
-  return {
-    token,
-    projectId: body.token.project.id,
-    endpoint(serviceType, region) {
-      const service = body.token.catalog.find((entry) => entry.type === serviceType);
-      const endpoint = service?.endpoints.find((e) => e.interface === "public" && e.region_id === region);
-      if (!endpoint) throw new Error(`the catalog has no public ${serviceType} endpoint in region ${region}`);
-      return endpoint.url.replace(/\/$/, "");
-    },
-  };
+  return sessionOf(response);
 }
 
 /** One JSON request; a 404 is "not found", anything else not 2xx is an error. */

@@ -27,23 +27,11 @@ export PATH="/usr/sbin:/usr/bin:/sbin:/bin:$PATH" DEBIAN_FRONTEND=noninteractive
 export no_proxy="127.0.0.1,localhost" NO_PROXY="127.0.0.1,localhost"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
 
+LAB_TAG="lab nova"
+LAB_POLL_SECONDS=0.5
 STARTED_AT=$(date +%s.%N)
-seconds_since() { awk -v now="$(date +%s.%N)" -v then="$1" 'BEGIN { printf "%.1f", now - then }'; }
-say() { printf '[lab nova %5ss] %s\n' "$(seconds_since "$STARTED_AT")" "$*"; }
-fail() { printf '[lab nova] ERROR: %s\n' "$*" >&2; exit 1; }
-wait_until() {
-  local limit=$1 what=$2; shift 2
-  local deadline=$(( $(date +%s) + limit ))
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || fail "$what did not come up within ${limit}s (logs: $LAB_DIR/logs)"
-    sleep 0.5
-  done
-}
-start_service() {
-  local name=$1; shift
-  setsid "$@" </dev/null >"$LAB_DIR/logs/$name.out" 2>&1 &
-  echo $! >"$LAB_DIR/pids/$name.pid"
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ -f "$LAB_DIR/openrc" ] || fail "no $LAB_DIR/openrc: run start.sh first"
 kill -0 "$(cat "$LAB_DIR/pids/keystone.pid")" 2>/dev/null || fail "the lab's Keystone is not running"
@@ -57,12 +45,7 @@ if [ "${SKE_LAB_SKIP_INSTALL:-0}" != 1 ]; then
   done
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
-    apt-get update -qq
-    guard=/usr/sbin/policy-rc.d placed_guard=0
-    [ -e "$guard" ] || { printf '#!/bin/sh\nexit 101\n' >"$guard"; chmod 755 "$guard"; placed_guard=1; }
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$LAB_DIR/logs/apt-get-nova.log" 2>&1 \
-      || { [ "$placed_guard" = 0 ] || rm -f "$guard"; tail -20 "$LAB_DIR/logs/apt-get-nova.log" >&2; fail "apt-get install failed"; }
-    [ "$placed_guard" = 0 ] || rm -f "$guard"
+    apt_install apt-get-nova "${missing[@]}"
   fi
 fi
 

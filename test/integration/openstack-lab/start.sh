@@ -49,37 +49,17 @@ while read -r var; do unset "$var"; done < <(compgen -e | grep '^OS_' || true)
 PACKAGES=(python3-keystone python3-neutron python3-openstackclient python3-pymysql
   uwsgi-core uwsgi-plugin-python3 mariadb-server curl jq procps)
 
+LAB_TAG=lab
+LAB_POLL_SECONDS=0.3
 STARTED_AT=$(date +%s.%N)
 PHASE_AT=$STARTED_AT
-seconds_since() { awk -v now="$(date +%s.%N)" -v then="$1" 'BEGIN { printf "%.1f", now - then }'; }
-say() { printf '[lab %5ss] %s\n' "$(seconds_since "$STARTED_AT")" "$*"; }
-fail() { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Records how long the phase that just ended took, for the run's report.
 phase_done() {
   printf '%s\t%s\n' "$1" "$(seconds_since "$PHASE_AT")" >>"$LAB_DIR/timing.tsv"
   PHASE_AT=$(date +%s.%N)
 }
-
-# wait_until <seconds> <what> <command...>: polls every 0.3 s.
-wait_until() {
-  local limit=$1 what=$2; shift 2
-  local deadline=$(( $(date +%s) + limit ))
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || fail "$what did not come up within ${limit}s (logs: $LAB_DIR/logs)"
-    sleep 0.3
-  done
-}
-
-# start_service <name> <command...>: detached from this shell's job control,
-# output to logs/<name>.out, PID recorded before anything else can fail.
-start_service() {
-  local name=$1; shift
-  setsid "$@" </dev/null >"$LAB_DIR/logs/$name.out" 2>&1 &
-  echo $! >"$LAB_DIR/pids/$name.pid"
-}
-
-# shellcheck source=lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 port_in_use() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
@@ -117,17 +97,7 @@ elif [ "${SKE_LAB_SKIP_INSTALL:-0}" = 1 ]; then
   fail "missing packages and SKE_LAB_SKIP_INSTALL=1: ${MISSING[*]}"
 else
   say "installing ${#MISSING[@]} packages: ${MISSING[*]}"
-  apt-get update -qq
-  # Keep the packages' maintainer scripts from starting a system-wide MariaDB;
-  # remove the guard only if we put it there.
-  guard=/usr/sbin/policy-rc.d
-  placed_guard=0
-  if [ ! -e "$guard" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$guard"; chmod 755 "$guard"; placed_guard=1
-  fi
-  apt-get install -y -qq --no-install-recommends "${MISSING[@]}" >"$LAB_DIR/logs/apt-get.log" 2>&1 \
-    || { [ "$placed_guard" = 0 ] || rm -f "$guard"; tail -20 "$LAB_DIR/logs/apt-get.log" >&2; fail "apt-get install failed"; }
-  [ "$placed_guard" = 0 ] || rm -f "$guard"
+  apt_install apt-get "${MISSING[@]}"
   say "packages installed"
 fi
 phase_done packages
