@@ -48,6 +48,8 @@ describe.skipIf(!novaRuns)("pre-flight against the lab's Nova, Glance and Neutro
       site.jumpHostImageId = images.debian;
       site.flavors = { controlPlane: flavor.large, worker: flavor.large, loadBalancer: flavor.small, jumpHost: flavor.small };
       c["ske-platform:runners"].flavor = flavor.small;
+      // Cluster API's credential is made in the site's own project: the lab's.
+      if (site.clusterApi) site.clusterApi.projectId = projectId;
       edit(site, c);
     });
 
