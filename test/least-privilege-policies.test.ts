@@ -97,6 +97,8 @@ describe("audit-collector-least-privilege", () => {
     ["root", (v: any) => { v.podSecurityContext.runAsUser = 0; }, /runs as root/],
     ["a capability", (v: any) => { v.securityContext.capabilities.add = ["DAC_READ_SEARCH"]; }, /adds capabilities DAC_READ_SEARCH/],
     ["a writable root filesystem", (v: any) => { v.securityContext.readOnlyRootFilesystem = false; }, /readOnlyRootFilesystem must be true/],
+    ["capabilities kept (no drop of ALL)", (v: any) => { v.securityContext.capabilities.drop = ["NET_RAW"]; }, /capabilities.drop must include ALL/],
+    ["privilege escalation allowed", (v: any) => { v.securityContext.allowPrivilegeEscalation = true; }, /allowPrivilegeEscalation must be false/],
   ] as const)("fails on %s", (_what, edit, message) => {
     const list = edited((l) => { edit(collector(l).props.values); });
     expect(judge(list).join("\n")).toMatch(message);
