@@ -45,6 +45,7 @@ import {
   useToolchainPlugins,
   type EngineStackArgs,
 } from "./workspace";
+import { checkRecorder, type Outcome } from "../checks";
 
 /** Provider config keys that carry credentials, as @pulumi/openstack names them: never in state. */
 const CREDENTIAL_KEYS = [
@@ -65,28 +66,13 @@ const NETWORK_TYPES = {
 
 // ---------------------------------------------------------------- reporting
 
-interface Outcome { name: string; status: "passed" | "failed" | "skipped"; detail: string }
-const outcomes: Outcome[] = [];
+const { outcomes, check } = checkRecorder();
 const timings: { label: string; seconds: number }[] = [];
 
 function fail(message: string): never {
   throw new Error(message);
 }
 
-/** One named guarantee: passes unless `body` throws; its return value is the detail line. */
-async function check(name: string, body: () => Promise<string | void> | string | void): Promise<boolean> {
-  try {
-    const detail = (await body()) ?? "";
-    outcomes.push({ name, status: "passed", detail });
-    console.log(`  PASS ${name}${detail ? ` — ${detail}` : ""}`);
-    return true;
-  } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err);
-    outcomes.push({ name, status: "failed", detail });
-    console.log(`  FAIL ${name}\n       ${detail.split("\n").join("\n       ")}`);
-    return false;
-  }
-}
 
 /**
  * Runs a read-only engine call (a preview), once more if the first attempt

@@ -37,6 +37,7 @@ import {
   dropAmbientCredentials, engineErrorLines, engineStack, makePluginHome, POLICY_PACK, TOOLCHAIN_PLUGINS,
   useToolchainCli, useToolchainPlugins, type EngineStackArgs,
 } from "../engine/workspace";
+import { checkRecorder } from "../checks";
 
 const COMMITTED_STACKS = ["production", "staging", "test"] as const;
 /** Layer sets production and staging must refuse (config/refusals.ts): the cluster layer alone, the network layer alone. */
@@ -48,23 +49,9 @@ const LAYERS_OFF = [
 const OFFLINE_AUTH_URL = "http://127.0.0.1:9/v3";
 const PACK_NAME = "ske-platform-controls";
 
-interface Outcome { name: string; status: "passed" | "failed"; detail: string }
-const outcomes: Outcome[] = [];
+const { outcomes, check } = checkRecorder();
 const rows: string[] = [];
 
-async function check(name: string, body: () => Promise<string | void> | string | void): Promise<boolean> {
-  try {
-    const detail = (await body()) ?? "";
-    outcomes.push({ name, status: "passed", detail });
-    console.log(`  PASS ${name}${detail ? ` — ${detail}` : ""}`);
-    return true;
-  } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err);
-    outcomes.push({ name, status: "failed", detail });
-    console.log(`  FAIL ${name}\n       ${detail.split("\n").join("\n       ")}`);
-    return false;
-  }
-}
 
 function fail(message: string): never {
   throw new Error(message);
