@@ -34,7 +34,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Samp
     stdio: ["ignore", "ignore", "pipe"],
   });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed:\n${result.stderr}`);
+  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed:\n${result.stderr.toString()}`);
   const rss = fs.existsSync(rssFile) ? Number(fs.readFileSync(rssFile, "utf8")) : NaN;
   return { ms, rss };
 }
@@ -55,15 +55,33 @@ const node = process.execPath;
 // Every case runs the way `npm run synth` does: bundled by scripts/run-ts.cjs, bundling included.
 const tsNode = (script: string, ...args: string[]) => ["-r", path.join(ROOT, "scripts", "bench", "rss-probe.cjs"), path.join(ROOT, "scripts", "run-ts.cjs"), script, ...args];
 
+/** The keys of the committed files that the generated variants rewrite; the rest is copied as it is. */
+interface StackFile {
+  config: Record<string, unknown> & {
+    "ske-platform:sites": Record<string, object>;
+    "ske-platform:clusters": { ops: { site: string } };
+    "ske-platform:audit": { archive: { site: string } };
+    "ske-platform:layers"?: Record<string, boolean>;
+    "ske-platform:github": { ownsRepositorySettings?: boolean };
+  };
+}
+interface AddressPlanFile {
+  environments: { test: { supernet: string; sites: Record<string, string> } };
+}
+interface ProjectsFile {
+  environments: { test: Record<string, unknown> };
+}
+const readYaml = <T>(file: string): T => parse(fs.readFileSync(file, "utf8")) as T;
+
 /** A test-environment stack with `n` sites, and an address plan and a project plan that have room for them. */
 function generated(n: number): { config: string; plan: string; projects: string } {
-  const base = parse(fs.readFileSync(path.join(ROOT, "Pulumi.test.yaml"), "utf8")).config;
-  const plan = parse(fs.readFileSync(path.join(ROOT, "address-plan.yaml"), "utf8"));
+  const base = readYaml<StackFile>(path.join(ROOT, "Pulumi.test.yaml")).config;
+  const plan = readYaml<AddressPlanFile>(path.join(ROOT, "address-plan.yaml"));
   const supernet = parseCidr(plan.environments.test.supernet);
-  const template = base["ske-platform:sites"].osl2;
-  const sites: Record<string, unknown> = {};
+  const template = base["ske-platform:sites"]["osl2"];
+  const sites: Record<string, object> = {};
   const planned: Record<string, string> = {};
-  const projects = parse(fs.readFileSync(path.join(ROOT, "openstack-projects.yaml"), "utf8"));
+  const projects = readYaml<ProjectsFile>(path.join(ROOT, "openstack-projects.yaml"));
   // One generated project shared by the generated sites, as sites behind one Keystone would share it.
   const testProject = Object.values(projects.environments.test)[0];
   projects.environments.test = {};
@@ -139,7 +157,7 @@ if (previews.length === 0) {
   // Production and staging refuse a network-only variant (config/refusals.ts): the engine's preview of it is a refusal, not a measurement.
   for (const [, seconds, stack] of previews.filter(([, , name]) => !isProductionGrade(name!))) {
     const config = path.join(work, `Pulumi.${stack}-network.yaml`);
-    const doc = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8"));
+    const doc = readYaml<StackFile>(path.join(ROOT, `Pulumi.${stack}.yaml`));
     doc.config["ske-platform:layers"] = { clusters: false, bootstrap: false, kubernetes: false, github: false };
     // Without the GitHub layer no stack may claim the repository settings (policy 6.2).
     doc.config["ske-platform:github"].ownsRepositorySettings = false;

@@ -113,7 +113,7 @@ async function main(): Promise<number> {
     process.stderr.write(`diff: cannot resolve the base: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}\n`);
     return 64;
   }
-  const outDir = path.resolve(values.out!);
+  const outDir = path.resolve(values.out);
   fs.mkdirSync(outDir, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ske-diff-"));
   const started = Date.now();

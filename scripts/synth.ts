@@ -40,12 +40,12 @@ async function main(): Promise<number> {
   });
   if (!result.ok) {
     process.stderr.write(`${result.error}\n`);
-    replaceWithRefusal(path.resolve(values.out!), values.stack, result.error, result.problems);
+    replaceWithRefusal(path.resolve(values.out), values.stack, result.error, result.problems);
     return 1;
   }
   let dir: string;
   try {
-    dir = prepareStackDir(path.resolve(values.out!), values.stack);
+    dir = prepareStackDir(path.resolve(values.out), values.stack);
     writeStackFile(dir, "resources.json", `${JSON.stringify(result.resources, null, 2)}\n`);
     writeStackFile(dir, "outputs.json", `${JSON.stringify(result.outputs, null, 2)}\n`);
     writeStackFile(dir, "compliance.md", `${result.compliance.report}\n`);

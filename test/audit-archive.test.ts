@@ -267,7 +267,7 @@ describe("the read-back the stack reports", () => {
     const report = await within(bucket.readBack, 10_000, "archive read-back");
     expect(report).toMatchObject({ readBack: "verified", objectLock: { mode: "COMPLIANCE", days: 777 } });
     expect(seen).toContain(`command:local:run ${ARCHIVE_VERIFY_COMMAND}`);
-    expect(await within(pulumi.isSecret(bucket.readBack as pulumi.Output<unknown>) as unknown as Promise<boolean>)).toBe(false);
+    expect(await within(pulumi.isSecret(bucket.readBack as pulumi.Output<unknown>))).toBe(false);
   });
 });
 
@@ -303,7 +303,7 @@ describe("archive-writers-put-only", () => {
   let resources: PolicyResource[];
   beforeAll(async () => {
     const run = await runGitOps("test");
-    resources = run.resources.filter((r) => r.custom).map((r) => ({ type: r.type, name: r.name, props: (run.revealed(r.type, r.name) ?? r.inputs) as Record<string, unknown> }));
+    resources = run.resources.filter((r) => r.custom).map((r) => ({ type: r.type, name: r.name, props: (run.revealed(r.type, r.name) ?? r.inputs) }));
   });
   const judge = (rs: PolicyResource[]) => archiveWritersPutOnly.validate({ resources: rs, outputs: [] }, {} as never).map((v) => v.message);
   const edit = (pred: (r: PolicyResource) => boolean, change: (props: any) => void) =>

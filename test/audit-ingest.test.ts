@@ -43,7 +43,7 @@ describe("the ingest gateway's nginx config", () => {
   it("reads a widened config back as widened (the facts a policy relies on)", () => {
     const widened = config.replace("location / { return 404; }", "location / { proxy_pass http://loki:3100; }");
     expect(gatewayConfigFacts(widened)).toMatchObject({ proxiedLocations: [`= ${LOKI_PUSH_PATH}`, "/"], catchAllRefuses: false });
-    const open = config.replace(/      auth_basic "audit ingest";\n/, "");
+    const open = config.replace(/ {6}auth_basic "audit ingest";\n/, "");
     expect(gatewayConfigFacts(open).authenticatedLocations).toEqual([]);
     expect(gatewayConfigFacts(config.replace(" ssl;", ";")).tlsOnly).toBe(false);
     expect(gatewayConfigFacts(config.replace("  server {\n", "  server {\n    listen 8080;\n")).tlsOnly).toBe(false);
@@ -156,7 +156,7 @@ describe("loki-ingest-authenticated-push-only", () => {
   let resources: PolicyResource[];
   beforeAll(async () => {
     const run = await runGitOps("test");
-    resources = run.resources.filter((r) => r.custom).map((r) => ({ type: r.type, name: r.name, props: (run.revealed(r.type, r.name) ?? r.inputs) as Record<string, unknown> }));
+    resources = run.resources.filter((r) => r.custom).map((r) => ({ type: r.type, name: r.name, props: (run.revealed(r.type, r.name) ?? r.inputs) }));
   });
   const judge = (rs: PolicyResource[]) => lokiIngestAuthenticated.validate({ resources: rs, outputs: [] }, {} as never).map((v) => v.message);
   const replace = (pred: (r: PolicyResource) => boolean, edit: (props: any) => void) =>
@@ -178,7 +178,7 @@ describe("loki-ingest-authenticated-push-only", () => {
 
   it("fails when the gateway proxies more than the push path, or without auth", () => {
     const widened = replace((r) => r.type === CONFIGMAP && r.name.endsWith("-ingest-gateway-config"), (p) => {
-      p.data["nginx.conf"] = p.data["nginx.conf"].replace("location / { return 404; }", "location / { proxy_pass http://loki:3100; }").replace(/      auth_basic "audit ingest";\n/, "");
+      p.data["nginx.conf"] = p.data["nginx.conf"].replace("location / { return 404; }", "location / { proxy_pass http://loki:3100; }").replace(/ {6}auth_basic "audit ingest";\n/, "");
     });
     expect(judge(widened)).toEqual([
       "the ingest gateway also proxies /; only = /loki/api/v1/push may reach Loki",

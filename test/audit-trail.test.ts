@@ -61,14 +61,14 @@ describe("the archive component", () => {
     const stackFile = readStackFile(stackFilePath("test"), "test");
     await expect(runProgram({
       stackFile,
-      entry: async () => {
+      entry: () => {
         new AuditArchiveBucket("a", {
           endpoint: "https://s3.example.net", bucket: "b", region: "r", mode: "COMPLIANCE",
           lockDays: 10, retentionDays: 30, credentials: { accessKeyId: "x", secretAccessKey: "y" },
           writers: [{ cluster: "test-osl2-ops", projectId: "9d3a61c24b7e4f1a8c256e0f3b2a9d01" }],
           foreignProjectIds: ["9f3c1a7e2b5d4c6e8a0b1c2d3e4f5001"],
         });
-        return {};
+        return Promise.resolve({});
       },
     })).rejects.toThrow(/lock period 10d is shorter than the retention of 30d/);
   });

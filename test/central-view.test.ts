@@ -267,7 +267,7 @@ describe.each(STACKS)("the central view of %s under mocks", (stack) => {
     const grafana = ofType(run.resources, RELEASE).find((r) => r.inputs["chart"] === "grafana")!;
     const values = grafana.inputs["values"] as any;
     expect(Object.keys(values.dashboards.platform).sort()).toEqual(["ske-apiserver", "ske-argocd-sync", "ske-cluster-health", "ske-etcd"]);
-    for (const d of Object.values(values.dashboards.platform) as { json: string }[]) {
+    for (const d of Object.values<{ json: string }>(values.dashboards.platform)) {
       const model = JSON.parse(d.json);
       expect(model.panels.length).toBeGreaterThan(0);
       for (const p of model.panels) expect(p.datasource.uid).toBe("metrics");
@@ -284,7 +284,7 @@ describe("central-view policies", () => {
   let resources: PolicyResource[];
   beforeAll(async () => {
     const run = await runGitOps("test");
-    resources = run.resources.filter((r) => r.custom).map((r) => ({ type: r.type, name: r.name, props: (run.revealed(r.type, r.name) ?? r.inputs) as Record<string, unknown> }));
+    resources = run.resources.filter((r) => r.custom).map((r) => ({ type: r.type, name: r.name, props: (run.revealed(r.type, r.name) ?? r.inputs) }));
   });
   const replace = (pred: (r: PolicyResource) => boolean, edit: (props: any) => void) =>
     resources.map((r) => (pred(r) ? (() => { const props = structuredClone(r.props); edit(props); return { ...r, props }; })() : r));

@@ -232,7 +232,7 @@ describe.each(STACKS)("ownership in the %s stack", (stack) => {
     const run = await synthCommitted(stack);
     const owns = committedConfig(stack)[`${P}github`].ownsRepositorySettings === true;
     for (const type of REPOSITORY_WIDE) expect(ofType(run.resources, type).length > 0, type).toBe(owns);
-    const environments = ofType(run.resources, ENVIRONMENT).map((e) => `${e.inputs.repository}:${e.inputs.environment}`).sort();
+    const environments = ofType(run.resources, ENVIRONMENT).map((e) => `${String(e.inputs.repository)}:${String(e.inputs.environment)}`).sort();
     expect(environments).toEqual(
       [
         `${github.iacRepository}:${stack}`,
@@ -291,10 +291,10 @@ describe("the deploy key's private half", () => {
     const run = await runProgram({
       stackFile,
       fakeState,
-      entry: async () => {
+      entry: () => {
         const loaded = loadPlatformConfig(stackFile, readAddressPlan());
         const deployed = deployChangeManagement({ plan: buildPlatformPlan(loaded.config, loaded.addressPlan), config: loaded.config })!;
-        return { deployKeyPrivatePem: deployed.deployKeyPrivatePem };
+        return Promise.resolve({ deployKeyPrivatePem: deployed.deployKeyPrivatePem });
       },
     });
     expect(run.secretOutputPaths).toEqual(["deployKeyPrivatePem"]);

@@ -34,7 +34,7 @@ const check = (workflows: Record<string, string>, environments: readonly Environ
 /** The declared environments with one of them changed. */
 function withEnvironment(name: string, change: Partial<EnvironmentPlan>, base: readonly EnvironmentPlan[] = ANY_BRANCH_PREVIEWS): EnvironmentPlan[] {
   expect(base.map((e) => e.name)).toContain(name);
-  return base.map((e) => (e.name === name ? ({ ...e, ...change } as EnvironmentPlan) : e));
+  return base.map((e) => (e.name === name ? ({ ...e, ...change }) : e));
 }
 const rulesOf = (findings: Finding[], job: string) => [...new Set(findings.filter((f) => f.job === job).map((f) => f.rule))].sort();
 
@@ -336,10 +336,10 @@ jobs:
     const afterRun = target.replace("on: pull_request_target", "on:\n  workflow_run:\n    workflows: [ci]\n    types: [completed]")
       .replace("github.event.pull_request.head.sha", "github.event.workflow_run.head_sha");
     expect(rulesOf(check({ "r.yml": afterRun }), "build")).toEqual(["untrusted-checkout"]);
-    const viaCli = target.replace(/      - uses: actions\/checkout[\s\S]*?head\.sha \}\}\n/, "      - run: gh pr checkout ${{ github.event.number }}\n");
+    const viaCli = target.replace(/ {6}- uses: actions\/checkout[\s\S]*?head\.sha \}\}\n/, "      - run: gh pr checkout ${{ github.event.number }}\n");
     expect(rulesOf(check({ "c.yml": viaCli }), "build")).toEqual(["untrusted-checkout"]);
     // The base branch's own code is what pull_request_target is for.
-    const base = target.replace(/        with:\n.*head\.sha \}\}\n/, "");
+    const base = target.replace(/ {8}with:\n.*head\.sha \}\}\n/, "");
     expect(rulesOf(check({ "b.yml": base }), "build")).toEqual([]);
   });
 
@@ -424,7 +424,7 @@ describe("pull-request code in a privileged (pull_request_target, workflow_run) 
       expect(rulesOf(findings, "preview"), moving).toEqual(["untrusted-checkout"]);
       expect(findings[0]!.message).toContain("moving ref");
     }
-    const cli = GOOD_PRIVILEGED.replace(/      - uses: actions\/checkout[\s\S]*?head\.sha \}\}\n/, "      - run: gh pr checkout ${{ github.event.number }}\n");
+    const cli = GOOD_PRIVILEGED.replace(/ {6}- uses: actions\/checkout[\s\S]*?head\.sha \}\}\n/, "      - run: gh pr checkout ${{ github.event.number }}\n");
     expect(rulesOf(check({ "p.yml": cli }), "preview")).toEqual(["untrusted-checkout"]);
   });
 

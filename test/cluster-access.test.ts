@@ -240,7 +240,7 @@ describe("the platform role's guards", () => {
     runProgram({
       stackFile: loadStack("test").stackFile,
       fakeState: () => ({}),
-      entry: async () => {
+      entry: () => {
         const provider = new k8s.Provider("guarded-k8s", { kubeconfig: "fake" });
         new ClusterAccess("guarded-access", {
           clusterName: "test-osl2-mgmt",
@@ -253,7 +253,7 @@ describe("the platform role's guards", () => {
           provider,
           ...extra,
         });
-        return {};
+        return Promise.resolve({});
       },
     });
 

@@ -106,7 +106,7 @@ describe("the identity Secret's shape", () => {
   });
 
   it("holds an application-credential clouds.yaml entry under the cloud name, and refuses an empty credential", () => {
-    const entry = (parseYaml(cloudsYaml) as any).clouds[CAPI_IDENTITY.cloudName];
+    const entry = (parseYaml(cloudsYaml)).clouds[CAPI_IDENTITY.cloudName];
     expect(entry).toEqual({
       auth: { auth_url: "https://keystone.osl2.ske.example.net:5000/v3", application_credential_id: "id", application_credential_secret: "secret" },
       auth_type: "v3applicationcredential",

@@ -221,7 +221,7 @@ describe("the identity Secret's content", () => {
     expect(isSecretEnvelope(stringData) || isSecretEnvelope(stringData["clouds.yaml"]), "clouds.yaml travels as a Pulumi secret").toBe(true);
     const value = (unwrap(stringData) as Record<string, unknown>)["clouds.yaml"];
     expect(value).toBeTypeOf("string");
-    const clouds = parseYaml(value as string) as any;
+    const clouds = parseYaml(value as string);
     const entry = clouds.clouds[CAPI_IDENTITY.cloudName];
     expect(entry).toMatchObject({
       auth_type: "v3applicationcredential",

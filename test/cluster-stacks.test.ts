@@ -131,7 +131,7 @@ describe.each(["production", "test"] as const)("clusters of %s", (stack) => {
       expect(cilium.inputs).toMatchObject({ chart: "cilium", version, repositoryOpts: { repo: "https://helm.cilium.io" } });
       const values = cilium.inputs.values as Record<string, unknown>;
       expect(values.kubeProxyReplacement).toBe(true);
-      expect(`https://${values.k8sServiceHost}:${values.k8sServicePort}`).toBe((run.outputs.clusters as any)[cluster.name].endpoint);
+      expect(`https://${String(values.k8sServiceHost)}:${String(values.k8sServicePort)}`).toBe((run.outputs.clusters as any)[cluster.name].endpoint);
       expect(cilium.options.dependsOn).toEqual([`${cluster.name}-bootstrap`]);
     }
   });

@@ -20,16 +20,17 @@ const address = (resources: readonly RecordedResource[], node: string) =>
 /** The node names a roll-out touched with `what`, in order. */
 const touched = (run: EngineRun, resources: readonly RecordedResource[], what: string) => {
   const names = new Map(resources.filter(isStep).map((r) => [env(r)[ROLLOUT_ENV.node], env(r)[ROLLOUT_ENV.nodeName]]));
-  return run.calls.filter((c) => subcommand(c) === what).map((c) => names.get(nodeOf(c)!));
+  return run.calls.filter((c) => subcommand(c) === what).map((c) => names.get(nodeOf(c)));
 };
 const ofCluster = (names: (string | undefined)[], cluster = CLUSTER) => names.filter((n) => n?.startsWith(`${cluster}-`));
 
 /** Steps whose recorded inputs differ between two synths: what the engine would update. */
-function changedSteps(base: readonly RecordedResource[], _head?: readonly RecordedResource[]) {
-  const before = new Map(base.map((r) => [r.name, r]));
+type WithDigests = RecordedResource & { secretDigests?: Record<string, string> };
+function changedSteps(base: readonly RecordedResource[]) {
+  const before = new Map<string, WithDigests>(base.map((r) => [r.name, r]));
   return (step: RecordedResource) => {
-    const old = before.get(step.name) as (RecordedResource & { secretDigests?: Record<string, string> }) | undefined;
-    const now = step as RecordedResource & { secretDigests?: Record<string, string> };
+    const old = before.get(step.name);
+    const now: WithDigests = step;
     return !old || JSON.stringify(old.inputs) !== JSON.stringify(now.inputs) || JSON.stringify(old.secretDigests) !== JSON.stringify(now.secretDigests);
   };
 }
@@ -66,7 +67,7 @@ describe("config roll-out", () => {
   it("applies control-plane nodes one at a time, each between two health gates, with no secret on a command line", async () => {
     const base = await synthOk("test");
     const { result: head } = await variant(newIssuer);
-    const run = runRollout(head.resources, { changed: changedSteps(base.resources, head.resources) });
+    const run = runRollout(head.resources, { changed: changedSteps(base.resources) });
     expect(run.failed).toBeUndefined();
     expect(ofCluster(touched(run, head.resources, "apply-config"))).toEqual([`${CLUSTER}-cp-0`, `${CLUSTER}-cp-1`, `${CLUSTER}-cp-2`]);
     // Around every apply: a gate on that node before and after, and nothing else in between.
@@ -86,7 +87,7 @@ describe("config roll-out", () => {
     const base = await synthOk("test");
     const { result: head } = await variant(newIssuer);
     const failing = address(head.resources, `${CLUSTER}-cp-1`);
-    const run = runRollout(head.resources, { changed: changedSteps(base.resources, head.resources), standin: { TALOSCTL_STANDIN_FAIL_HEALTH: failing } });
+    const run = runRollout(head.resources, { changed: changedSteps(base.resources), standin: { TALOSCTL_STANDIN_FAIL_HEALTH: failing } });
     expect(run.failed?.name).toBe(`${CLUSTER}-cp-1-apply-config`);
     expect(run.failed?.stderr).toContain(`roll-out stopped at node ${CLUSTER}-cp-1 (${failing}) of cluster ${CLUSTER}: health gate failed after applying the machine config`);
     const applied = touched(run, head.resources, "apply-config");
@@ -99,7 +100,7 @@ describe("config roll-out", () => {
     const { result: head } = await variant(newIssuer);
     // Health fails for cp-0 only once touched: here it is touched by a refused apply, so the run stops at cp-0.
     const run = runRollout(head.resources, {
-      changed: changedSteps(base.resources, head.resources),
+      changed: changedSteps(base.resources),
       standin: { TALOSCTL_STANDIN_FAIL_APPLY: address(head.resources, `${CLUSTER}-cp-0`) },
     });
     expect(run.failed?.stderr).toContain(`roll-out stopped at node ${CLUSTER}-cp-0`);
@@ -129,7 +130,7 @@ describe("upgrades", () => {
     const diff = diffSnapshots(await snap(), await snap(file), CONTEXT);
     expect(diff.resources.changed.filter((c) => c.type === INSTANCE)).toEqual([]);
     expect(diff.irreversible).toEqual([]);
-    const run = runRollout(head.resources, { changed: changedSteps(base.resources, head.resources) });
+    const run = runRollout(head.resources, { changed: changedSteps(base.resources) });
     expect(run.failed).toBeUndefined();
     expect(ofCluster(touched(run, head.resources, "upgrade"))).toEqual([`${CLUSTER}-cp-0`, `${CLUSTER}-cp-1`, `${CLUSTER}-cp-2`, `${CLUSTER}-worker-0`, `${CLUSTER}-worker-1`, `${CLUSTER}-worker-2`]);
     // The machine config names the installer too, so every node then gets its apply step, control planes first.
@@ -146,7 +147,7 @@ describe("upgrades", () => {
       c["ske-platform:clusters"].talosVersion = "1.11.6";
       c["ske-platform:clusters"].kubernetesVersion = "1.34.3";
     });
-    const run = runRollout(head.resources, { changed: changedSteps(base.resources, head.resources) });
+    const run = runRollout(head.resources, { changed: changedSteps(base.resources) });
     expect(run.failed).toBeUndefined();
     const k8s = run.calls.map((c, i) => [subcommand(c), i, c] as const).filter(([s]) => s === "upgrade-k8s");
     expect(k8s).toHaveLength(2); // ops and mgmt
@@ -203,7 +204,7 @@ describe("evidence tells the truth", () => {
   it("changes the OIDC evidence only for nodes whose apply succeeded, and for every control plane once the roll-out did", async () => {
     const base = await synthOk("test");
     const { result: head } = await variant(newIssuer);
-    const changed = changedSteps(base.resources, head.resources);
+    const changed = changedSteps(base.resources);
     const OLD = "https://id.ske.example.net";
     const NEW = "https://login.ske-test.example.net";
     expect(Object.values(issuers(base.resources))).toEqual([OLD, OLD, OLD]);
@@ -247,7 +248,7 @@ describe("scaling", () => {
       `${CLUSTER}-worker-${n}`, `${CLUSTER}-worker-${n}`, `${CLUSTER}-worker-${n}-apply-config`, `${CLUSTER}-worker-${n}-talos-upgrade`,
     ].sort());
     expect(diff.irreversible).toEqual([]);
-    const run = runRollout(head.resources, { changed: changedSteps(base.resources, head.resources) });
+    const run = runRollout(head.resources, { changed: changedSteps(base.resources) });
     expect(run.failed).toBeUndefined();
     expect(ofCluster(touched(run, head.resources, "apply-config"))).toContain(`${CLUSTER}-worker-${n}`);
   });

@@ -17,7 +17,7 @@ async function environmentResources(stack: string): Promise<PolicyResource[]> {
   const run = await synthOk(stack);
   return run.resources
     .filter((r) => r.type === ENVIRONMENT_TYPES.environment || r.type === ENVIRONMENT_TYPES.deploymentPolicy)
-    .map((r) => ({ type: r.type, name: r.name, props: structuredClone(r.inputs) as Record<string, unknown> }));
+    .map((r) => ({ type: r.type, name: r.name, props: structuredClone<Record<string, unknown>>(r.inputs) }));
 }
 const judge = (resources: PolicyResource[], ctx: PolicyContext) => environmentGates.validate({ resources, outputs: [] }, ctx).map((v) => v.message);
 /** The IaC repository, from the committed production stack file. */

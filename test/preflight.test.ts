@@ -73,7 +73,7 @@ describe("pre-flight in the program (production, fake cloud through the data sou
     }), 30_000, "synth");
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.error).toMatch(/    - project quota: instances 3 free, plan needs \d+/);
+    expect(result.error).toMatch(/ {4}- project quota: instances 3 free, plan needs \d+/);
     expect(new Set(asked)).toEqual(new Set([
       "openstack:compute/getFlavor:getFlavor",
       "openstack:images/getImageIds:getImageIds",
@@ -118,7 +118,7 @@ describe("pre-flight in the program (production, fake cloud through the data sou
     const result = await synthWith(cloudWith((cloud) => { cloud.sto2!.unreachable = "Post \"https://nova.sto2\": connection refused"; }));
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.error).toMatch(/sto2 \(region sto2, project [^\n]*\):\n    - pre-flight could not ask the cloud \(.*connection refused.*\); nothing is deployed unchecked/);
+    expect(result.error).toMatch(/sto2 \(region sto2, project [^\n]*\):\n {4}- pre-flight could not ask the cloud \(.*connection refused.*\); nothing is deployed unchecked/);
     expect(result.error).not.toContain("  osl2 (");
   }, 30_000);
 
@@ -126,7 +126,7 @@ describe("pre-flight in the program (production, fake cloud through the data sou
     const result = await within(synthesize({ stack: "production", configFile: stackFilePath("production") }), 30_000, "synth");
     if (!result.ok) throw new Error(result.error);
     expect(result.summary).toMatch(/Pre-flight: lookups skipped \(offline synth, no cloud to ask\)/);
-    expect(result.summary).toMatch(/^  osl2 \(region osl2\): \d+ instances \(/m);
+    expect(result.summary).toMatch(/^ {2}osl2 \(region osl2\): \d+ instances \(/m);
     expect(result.capacity).toContain("| site | region | instances | ports |");
   }, 30_000);
 });

@@ -21,10 +21,10 @@ describe("the mock runtime never drops a resource silently", () => {
   it("fails the run when an apply feeding a resource input throws, and names the error", async () => {
     const run = within(runProgram({
       stackFile: stackFile(),
-      entry: async () => {
+      entry: () => {
         new Probe("kept", { value: "plain" });
         new Probe("dropped", { userData: failingRender() });
-        return {};
+        return Promise.resolve({});
       },
     }), 10_000, "run");
     const err = await run.then(() => undefined, (e: unknown) => e);
@@ -39,9 +39,9 @@ describe("the mock runtime never drops a resource silently", () => {
   it("fails the run when a secret-wrapped apply throws (the Talos user-data shape)", async () => {
     const run = within(runProgram({
       stackFile: stackFile(),
-      entry: async () => {
+      entry: () => {
         new Probe("node", { userData: pulumi.secret(pulumi.all([pulumi.output("a")]).apply(() => failingRender())) });
-        return {};
+        return Promise.resolve({});
       },
     }), 10_000, "run");
     await expect(run).rejects.toThrow(/renderer refuses 1\.14\.0/);
@@ -50,9 +50,9 @@ describe("the mock runtime never drops a resource silently", () => {
   it("fails the run when an apply nobody consumes throws", async () => {
     const run = within(runProgram({
       stackFile: stackFile(),
-      entry: async () => {
+      entry: () => {
         failingRender();
-        return {};
+        return Promise.resolve({});
       },
     }), 10_000, "run");
     await expect(run).rejects.toThrow(/renderer refuses/);
@@ -61,7 +61,7 @@ describe("the mock runtime never drops a resource silently", () => {
   it("fails the run, instead of hanging, when a stack output is a rejected Output", async () => {
     const run = within(runProgram({
       stackFile: stackFile(),
-      entry: async () => ({ evidence: failingRender() }),
+      entry: () => Promise.resolve({ evidence: failingRender() }),
     }), 10_000, "run");
     await expect(run).rejects.toThrow(/renderer refuses 1\.14\.0/);
   });
@@ -69,9 +69,9 @@ describe("the mock runtime never drops a resource silently", () => {
   it("still runs a program whose applies all succeed", async () => {
     const run = await within(runProgram({
       stackFile: stackFile(),
-      entry: async () => {
+      entry: () => {
         new Probe("ok", { userData: pulumi.secret(pulumi.output("x").apply((v) => `${v}!`)) });
-        return { answer: pulumi.output(42) };
+        return Promise.resolve({ answer: pulumi.output(42) });
       },
     }), 10_000, "run");
     expect(run.resources.map((r) => r.name)).toContain("ok");

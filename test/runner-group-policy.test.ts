@@ -17,7 +17,7 @@ const withRegistration = (stack: string) => variantFile(stack, (c) => {
 });
 async function runnerGroups(stack: string): Promise<PolicyResource[]> {
   const run = await synthOk(stack, withRegistration(stack));
-  return run.resources.filter((r) => r.type === RUNNER_GROUP_TYPE).map((r) => ({ type: r.type, name: r.name, props: structuredClone(r.inputs) as Record<string, unknown> }));
+  return run.resources.filter((r) => r.type === RUNNER_GROUP_TYPE).map((r) => ({ type: r.type, name: r.name, props: structuredClone<Record<string, unknown>>(r.inputs) }));
 }
 const judge = (resources: PolicyResource[], stack: string) => evaluatePolicies({ resources, outputs: [] }, contextOf(stack), [runnerGroupWorkflowsOnMain])[0]!;
 

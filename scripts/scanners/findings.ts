@@ -26,8 +26,11 @@ export interface Waiver {
 
 export const findingKey = (f: Pick<Finding, "scanner" | "check" | "object">) => `${f.scanner} ${f.check} ${f.object}`;
 
+/** The parts of trivy's `config --format json` report read here. */
+export type TrivyReport = { Results?: { Target: string; Misconfigurations?: { ID: string; Severity: string; Title: string; Status?: string }[] }[] };
+
 /** trivy `config --format json`: one Result per file, and each file holds one object (its key is in `objects`). */
-export function trivyFindings(report: { Results?: { Target: string; Misconfigurations?: { ID: string; Severity: string; Title: string; Status?: string }[] }[] }, objects: ReadonlyMap<string, string>): Finding[] {
+export function trivyFindings(report: TrivyReport, objects: ReadonlyMap<string, string>): Finding[] {
   return (report.Results ?? []).flatMap((result) => {
     const object = objects.get(result.Target) ?? objects.get(result.Target.split("/").pop() ?? "");
     if (!object) throw new Error(`trivy reported on ${result.Target}, which is not one of the scanned manifests`);
@@ -39,8 +42,11 @@ export function trivyFindings(report: { Results?: { Target: string; Misconfigura
 
 const KUBE_SCORE_GRADES: Record<number, string> = { 1: "CRITICAL", 5: "WARNING", 7: "ALMOST_OK" };
 
+/** The parts of kube-score's `score -o json` (v2) report read here. */
+export type KubeScoreReport = { type_meta: { kind: string }; object_meta: { name?: string; namespace?: string }; checks: { check: { id: string; name: string }; grade: number; skipped: boolean; comments?: { summary?: string }[] | null }[] }[];
+
 /** kube-score `score -o json` (v2): grade 10 is OK; skipped checks are not findings. */
-export function kubeScoreFindings(report: { type_meta: { kind: string }; object_meta: { name?: string; namespace?: string }; checks: { check: { id: string; name: string }; grade: number; skipped: boolean; comments?: { summary?: string }[] | null }[] }[]): Finding[] {
+export function kubeScoreFindings(report: KubeScoreReport): Finding[] {
   return report.flatMap((scored) => {
     const object = `${scored.type_meta.kind}/${scored.object_meta.namespace || "_"}/${scored.object_meta.name ?? "?"}`;
     return scored.checks

@@ -32,13 +32,33 @@ const VECTOR_APP_VERSION: Record<string, string> = { "0.40.0": "0.44.0-distroles
 
 const clusterOf = (r: RecordedLike) => r.provider?.split("::")[3]?.replace(/-k8s$/, "") ?? "unknown";
 
-export function objectKey(kind: string, metadata: { name?: unknown; namespace?: unknown } | undefined): string {
-  return `${kind}/${String(metadata?.namespace ?? "") || "_"}/${String(metadata?.name ?? "?")}`;
+/** ObjectMeta's name and namespace, which the apiserver only accepts as strings. */
+type ObjectNames = { name?: string; namespace?: string };
+
+export function objectKey(kind: string, metadata: ObjectNames | undefined): string {
+  return `${kind}/${metadata?.namespace || "_"}/${metadata?.name ?? "?"}`;
+}
+
+/** The values the vector chart's Agent template reads; the ones copied verbatim into the pod stay opaque. */
+interface VectorValues {
+  customConfig?: { data_dir?: string };
+  serviceAccount?: { automountToken?: boolean };
+  podSecurityContext?: unknown;
+  nodeSelector?: unknown;
+  tolerations?: unknown;
+  env?: unknown;
+  resources?: unknown;
+  securityContext?: unknown;
+  defaultVolumeMounts?: unknown[];
+  extraVolumeMounts?: unknown[];
+  persistence?: { hostPath?: { enabled?: boolean; path?: string } };
+  defaultVolumes?: unknown[];
+  extraVolumes?: unknown[];
 }
 
 /** The collector DaemonSet as the chart's Agent role renders it from `values`. */
 export function renderCollectorDaemonSet(release: RecordedLike): Record<string, unknown> {
-  const values = release.inputs["values"] as Record<string, any>;
+  const values = release.inputs["values"] as VectorValues;
   const name = String(release.inputs["name"]);
   const namespace = String(release.inputs["namespace"]);
   const chartVersion = String(release.inputs["version"]);
@@ -105,10 +125,10 @@ export function manifestsOf(resources: readonly RecordedLike[]): Manifest[] {
     if (r.type === "kubernetes:helm.sh/v3:Release") {
       if (r.inputs["chart"] !== "vector") continue;
       const ds = renderCollectorDaemonSet(r);
-      out.push({ object: objectKey("DaemonSet", ds["metadata"] as object), cluster: clusterOf(r), source: "values", yaml: stringify(clean(ds)) });
+      out.push({ object: objectKey("DaemonSet", ds["metadata"] as ObjectNames), cluster: clusterOf(r), source: "values", yaml: stringify(clean(ds)) });
       continue;
     }
-    const object = clean(r.inputs) as Record<string, any>;
+    const object = clean(r.inputs) as { apiVersion?: unknown; kind?: unknown; metadata?: ObjectNames };
     if (typeof object["apiVersion"] !== "string" || typeof object["kind"] !== "string") continue;
     out.push({ object: objectKey(object["kind"], object["metadata"]), cluster: clusterOf(r), source: "program", yaml: stringify(object) });
   }

@@ -14,7 +14,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { gate, gatePasses, kubeScoreFindings, trivyFindings, type Finding, type Waiver } from "./findings";
+import { gate, gatePasses, kubeScoreFindings, trivyFindings, type Finding, type KubeScoreReport, type TrivyReport, type Waiver } from "./findings";
 import { manifestFileName, manifestsOf, type Manifest, type RecordedLike } from "./manifests";
 
 const args = process.argv.slice(2);
@@ -40,14 +40,14 @@ function scan(dir: string, manifests: readonly Manifest[], label: string): Findi
   // Offline: the checks embedded in the binary, no version or telemetry call.
   const t = run("trivy", ["config", "--skip-check-update", "--skip-version-check", "--disable-telemetry", "--quiet", "--format", "json", "--output", trivyOut, dir]);
   if (t.status !== 0) throw new Error(`trivy failed (${t.status}): ${t.stderr}`);
-  const trivy = trivyFindings(JSON.parse(fs.readFileSync(trivyOut, "utf8")), byFile);
+  const trivy = trivyFindings(JSON.parse(fs.readFileSync(trivyOut, "utf8")) as TrivyReport, byFile);
 
   const files = [...byFile.keys()].map((f) => path.join(dir, f));
   // kube-score exits 1 when it grades anything critical; its JSON is complete either way.
   const k = run("kube-score", ["score", "--output-format", "json", ...files]);
   if (k.status !== 0 && k.status !== 1) throw new Error(`kube-score failed (${k.status}): ${k.stderr}`);
   fs.writeFileSync(path.join(work, `kube-score-${label}.json`), k.stdout);
-  const kubeScore = kubeScoreFindings(JSON.parse(k.stdout || "[]"));
+  const kubeScore = kubeScoreFindings(JSON.parse(k.stdout || "[]") as KubeScoreReport);
   return [...trivy, ...kubeScore];
 }
 

@@ -59,7 +59,7 @@ export async function createLabProjects(lab: LabInfo, admin: Session, deployers:
       user: { name: userName, password, domain_id: lab.domainId, default_project_id: project.id },
     });
     await keystone(lab, admin, "PUT", `/projects/${project.id}/users/${user.id}/roles/${member}`);
-    created[environment]!.deployer = { userId: user.id, userName, password };
+    created[environment].deployer = { userId: user.id, userName, password };
   }
   return created as LabProjects;
 }

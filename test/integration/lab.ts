@@ -115,5 +115,12 @@ export class Neutron {
   }
 }
 
-/** A Neutron object as the API returns it: snake_case fields. */
-export type NeutronObject = Record<string, unknown> & { id: string };
+/** A Neutron object as the API returns it: snake_case fields; the ones read across collections are typed. */
+export type NeutronObject = Record<string, unknown> & {
+  id: string;
+  name?: string | null;
+  device_owner?: string;
+  direction?: "ingress" | "egress";
+  remote_ip_prefix?: string | null;
+  remote_group_id?: string | null;
+};

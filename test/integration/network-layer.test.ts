@@ -166,7 +166,7 @@ describe.sequential(`network layer of ${LAB_STACK} on a real Neutron`, () => {
     const declared = layer.filter((r) => r.type === SEC_GROUP_RULE).map(({ inputs: i }) => ruleSignature({
       group: groupNameOfResource.get(String(i.securityGroupId))!, direction: i.direction, ethertype: i.ethertype,
       protocol: i.protocol, min: i.portRangeMin, max: i.portRangeMax, prefix: i.remoteIpPrefix,
-      remoteGroup: i.remoteGroupId ? groupNameOfResource.get(String(i.remoteGroupId)) : null,
+      remoteGroup: i.remoteGroupId ? groupNameOfResource.get(i.remoteGroupId as string) : null,
     })).sort();
     expect(actual).toEqual(declared);
 

@@ -208,7 +208,7 @@ export function differences(want: unknown, got: unknown, field = ""): { field: s
 }
 
 function sameTags(want: readonly string[], got: unknown): boolean {
-  const have = Array.isArray(got) ? [...got].sort() : [];
+  const have = Array.isArray(got) ? [...(got as unknown[])].sort() : [];
   return JSON.stringify([...want].sort()) === JSON.stringify(have);
 }
 

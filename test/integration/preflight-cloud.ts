@@ -53,7 +53,8 @@ async function must<T>(value: Promise<T | undefined>, what: string): Promise<T> 
 /** The lab as the pre-flight's data sources see it, for one session (one project). */
 export function labCloud(session: Session): CloudAnswer {
   return async (args: pulumi.runtime.MockCallArgs) => {
-    const inputs = args.inputs as Record<string, any>;
+    // The arguments of the data sources answered below, as the program passes them.
+    const inputs = args.inputs as { region?: string; name?: string; networkId?: string; projectId?: string; tags?: string[] };
     const region = String(inputs.region);
     const base = { id: `lab-${args.token}`, region };
     const nova = () => session.endpoint("compute", region);
@@ -101,8 +102,8 @@ export function labCloud(session: Session): CloudAnswer {
         };
       }
       case "openstack:networking/getPortIds:getPortIds": {
-        const query = new URLSearchParams({ project_id: String(inputs.projectId), ...(inputs.tags ? { tags: (inputs.tags as string[]).join(",") } : {}) });
-        const { ports } = await must(api<{ ports: { id: string }[] }>(session, "GET", `${neutron()}/ports?${query}`), "ports");
+        const query = new URLSearchParams({ project_id: String(inputs.projectId), ...(inputs.tags ? { tags: inputs.tags.join(",") } : {}) });
+        const { ports } = await must(api<{ ports: { id: string }[] }>(session, "GET", `${neutron()}/ports?${query.toString()}`), "ports");
         return { ...base, ids: ports.map((p) => p.id) };
       }
     }

@@ -130,7 +130,7 @@ describe.skipIf(!novaRuns)("pre-flight against the lab's Nova, Glance and Neutro
       // 11 instances of the 2-vCPU flavor and 6 of the 1-vCPU one. Nova's
       // default policy refuses a member the project's /limits (the provider
       // always names the project), so pre-flight may only have the quota set.
-      expect(result.error).toMatch(/    - project quota: cores (20 free, plan needs 28|limit 20, plan needs 28 in all \(usage is not reported through the provider\))\n/);
+      expect(result.error).toMatch(/ {4}- project quota: cores (20 free, plan needs 28|limit 20, plan needs 28 in all \(usage is not reported through the provider\))\n/);
       expect(result.registered?.filter((r) => r.type !== "pulumi:providers:openstack" && r.type !== "pulumi:pulumi:Stack")).toEqual([]);
     } finally {
       await setQuotas(60);

@@ -1,7 +1,7 @@
 import { ConfigError, loadPlatformConfig, readAddressPlan, type ConfigProblem } from "../../config/load";
 import type { AddressPlan } from "../../plan/address-plan";
 import { readStackFile } from "../../synth/stack-file";
-import { variantFile } from "./stacks";
+import { variantFile, type StackConfig } from "./stacks";
 
 let addressPlan: AddressPlan | undefined;
 
@@ -9,7 +9,7 @@ let addressPlan: AddressPlan | undefined;
  * The problems the config loader reports for a committed stack file changed
  * by `edit` (an operator's edit of one key); [] when it loads.
  */
-export function configProblemsOf(stack: string, edit: (config: Record<string, any>) => void): ConfigProblem[] {
+export function configProblemsOf(stack: string, edit: (config: StackConfig) => void): ConfigProblem[] {
   const file = variantFile(stack, edit);
   addressPlan ??= readAddressPlan();
   try {

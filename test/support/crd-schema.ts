@@ -124,13 +124,18 @@ export function schemaProblems(schema: Schema, value: unknown, at = ""): string[
   return problems;
 }
 
+/** A manifest as parsed from YAML: nothing is known until it is checked. */
+export type KubernetesObject = { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown } } & Record<string, unknown>;
+
 /** Problems of one manifest against the extract: its group/version/kind must be there and served. */
-export function manifestProblems(extract: CrdExtract, manifest: Record<string, any>): string[] {
+export function manifestProblems(extract: CrdExtract, manifest: KubernetesObject): string[] {
   const [group, version] = String(manifest.apiVersion).split("/");
   const crd = extract.crds.find((c) => c.group === group && c.version === version && c.kind === manifest.kind);
-  const name = `${manifest.kind}/${manifest.metadata?.name ?? "?"}`;
-  if (!crd) return [`${name}: ${manifest.apiVersion} ${manifest.kind} is not among the pinned CRDs (${extract.crds.map((c) => `${c.group}/${c.version} ${c.kind}`).join(", ")})`];
-  if (!crd.served) return [`${name}: ${manifest.apiVersion} is not served by ${crd.module}@${crd.moduleVersion}`];
+  const metadataName = manifest.metadata?.name;
+  const shownName = typeof metadataName === "string" ? metadataName : metadataName == null ? "?" : JSON.stringify(metadataName);
+  const name = `${String(manifest.kind)}/${shownName}`;
+  if (!crd) return [`${name}: ${String(manifest.apiVersion)} ${String(manifest.kind)} is not among the pinned CRDs (${extract.crds.map((c) => `${c.group}/${c.version} ${c.kind}`).join(", ")})`];
+  if (!crd.served) return [`${name}: ${String(manifest.apiVersion)} is not served by ${crd.module}@${crd.moduleVersion}`];
   // The API server validates metadata itself (ObjectMeta); the CRD schema declares it only as an object.
   const { metadata, ...rest } = manifest;
   const problems = schemaProblems(crd.schema, rest, "");

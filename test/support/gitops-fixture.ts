@@ -79,10 +79,18 @@ export function fakeSites(plan: PlatformPlan): DeployedSite[] {
   }));
 }
 
+/**
+ * A resource's inputs with secrets unwrapped. Like the inputs Pulumi's mocks
+ * record (`any`), tests read them at whatever depth the resource has; the
+ * assertion on the value is the check.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above: typing every Kubernetes input shape would add no check
+export type RevealedInputs = Record<string, any>;
+
 export interface GitOpsRun extends ProgramRun {
   result: GitOpsOutputs | undefined;
   /** Inputs as the engine received them, secrets unwrapped: for asserting what a secret holds. */
-  revealed(type: string, name: string): Record<string, any>;
+  revealed(type: string, name: string): RevealedInputs;
 }
 
 /**
@@ -104,7 +112,7 @@ export async function runGitOps(
       raw.set(`${type}::${name}`, inputs);
       return gitopsFakeState(type, name, inputs);
     },
-    entry: async () => {
+    entry: () => {
       const given = overrides({ loaded, plan });
       const args: GitOpsArgs = {
         plan,
@@ -116,13 +124,13 @@ export async function runGitOps(
       const deployKey = "deployKeyPrivatePem" in given ? given.deployKeyPrivatePem : pulumi.secret("FAKE-DEPLOY-KEY-PEM");
       if (deployKey !== undefined) args.deployKeyPrivatePem = deployKey;
       result = deployGitOps(args);
-      return (result ?? {}) as unknown as Record<string, unknown>;
+      return Promise.resolve(result ?? {});
     },
   });
   const revealed = (type: string, name: string) => {
     const inputs = raw.get(`${type}::${name}`);
     if (!inputs) throw new Error(`no resource ${type} named ${name} was registered`);
-    return revealSecrets(inputs) as Record<string, any>;
+    return revealSecrets(inputs) as RevealedInputs;
   };
   return { ...run, result, revealed };
 }

@@ -159,7 +159,7 @@ export function valueFits(value: unknown, shape: Shape): boolean {
     case "number": return typeof value === "number";
     case "boolean": return typeof value === "boolean";
     case "array": return Array.isArray(value) && value.every((v) => valueFits(v, shape.items));
-    case "map": return typeof value === "object" && !Array.isArray(value) && Object.values(value as object).every((v) => valueFits(v, shape.values));
+    case "map": return typeof value === "object" && !Array.isArray(value) && Object.values(value).every((v) => valueFits(v, shape.values));
     case "object": return typeof value === "object" && !Array.isArray(value);
   }
 }

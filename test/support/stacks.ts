@@ -13,16 +13,24 @@ export function stackFilePath(stack: string): string {
   return path.join(ROOT, `Pulumi.${stack}.yaml`);
 }
 
+/**
+ * A stack file's `config:` section as tests edit it: any key at any depth,
+ * as an operator would in the YAML. What is allowed is for the config loader
+ * under test to say, so the type does not.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+export type StackConfig = Record<string, any>;
+
 /** The parsed `config:` section of a committed stack file. */
-export function committedConfig(stack: string): Record<string, any> {
-  return structuredClone(parse(fs.readFileSync(stackFilePath(stack), "utf8")).config);
+export function committedConfig(stack: string): StackConfig {
+  return structuredClone((parse(fs.readFileSync(stackFilePath(stack), "utf8")) as { config: StackConfig }).config);
 }
 
 /**
  * Writes a variant of a committed stack file (edited by `edit`) to a temp
  * file, as an operator would when changing one key.
  */
-export function variantFile(stack: string, edit: (config: Record<string, any>) => void): string {
+export function variantFile(stack: string, edit: (config: StackConfig) => void): string {
   const config = committedConfig(stack);
   edit(config);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ske-config-"));

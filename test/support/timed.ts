@@ -8,11 +8,9 @@ export function within<T>(value: pulumi.Output<T> | Promise<T>, ms = 5_000, what
   const promise = pulumi.Output.isInstance(value)
     ? new Promise<T>((resolve) => value.apply((v) => { resolve(v); return v; }))
     : value;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not resolve within ${ms} ms`)), ms);
-    promise.then(
-      (v) => { clearTimeout(timer); resolve(v); },
-      (e) => { clearTimeout(timer); reject(e); },
-    );
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not resolve within ${ms} ms`)), ms);
   });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

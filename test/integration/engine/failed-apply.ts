@@ -24,12 +24,12 @@ export const FAILED_RENDER = "renderer refuses Talos 1.14.0";
 export async function previewAndUpOfFailingApply(args: { workDir: string; pulumiHome: string; backendDir: string }): Promise<{ preview: string; up: string }> {
   fs.mkdirSync(args.workDir, { recursive: true });
   fs.mkdirSync(args.backendDir, { recursive: true });
-  const program = async () => {
+  const program = () => {
     new Rendered("kept", { value: "plain" });
     new Rendered("dropped", {
       userData: pulumi.secret(pulumi.output("1.14.0").apply((): string => { throw new Error(FAILED_RENDER); })),
     });
-    return {};
+    return Promise.resolve({});
   };
   const stack = await LocalWorkspace.createOrSelectStack({ projectName: "ske-failed-apply", stackName: "probe", program }, {
     workDir: args.workDir,

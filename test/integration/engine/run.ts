@@ -176,8 +176,9 @@ async function ensureLab(run: Run): Promise<{ lab: LabInfo; stop?: () => void }>
   const stop = () => execFileSync("bash", [script("stop.sh")], { env, stdio: "inherit" });
   console.log(`  no Keystone on ${KEYSTONE}: starting a lab of this run's own in ${dir}`);
   try {
-    await timed("lab start", async () => {
+    await timed("lab start", () => {
       execFileSync("bash", [script("start.sh")], { env, stdio: "inherit" });
+      return Promise.resolve();
     });
   } catch (err) {
     stop(); // whatever start.sh got to start before it failed

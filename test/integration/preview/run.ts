@@ -197,7 +197,7 @@ async function main(): Promise<number> {
     }
 
     console.log("\n== the pack refuses: production with its stateful resources unprotected (allowUnprotectedProduction set, so config lets it through)");
-    const doc = parseYaml(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.production.yaml"), "utf8")) as { config: Record<string, any> };
+    const doc = parseYaml(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.production.yaml"), "utf8")) as { config: Record<string, unknown> & { "ske-platform:protection"?: Record<string, unknown> } };
     doc.config["ske-platform:protection"] = { ...doc.config["ske-platform:protection"], statefulResources: false, allowUnprotectedProduction: true };
     const variantDir = fs.mkdtempSync(path.join(work, "variant-"));
     const variant = path.join(variantDir, "Pulumi.production.yaml");

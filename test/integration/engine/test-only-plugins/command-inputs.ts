@@ -35,7 +35,7 @@ function kindProblem(kind: Kind, value: unknown): string | undefined {
     case "any[]": return Array.isArray(value) ? undefined : "expected a list";
     case "object": return typeof value === "object" && !Array.isArray(value) ? undefined : "expected an object";
     case "map<string>":
-      return typeof value === "object" && !Array.isArray(value) && Object.values(value as object).every((v) => isUnknown(v) || isText(v))
+      return typeof value === "object" && !Array.isArray(value) && Object.values(value).every((v) => isUnknown(v) || isText(v))
         ? undefined : "expected a map of strings";
   }
 }

@@ -101,7 +101,7 @@ function main(): void {
     return;
   }
   const server = new grpc.Server();
-  server.addService(providerGrpc.ResourceProviderService, service as unknown as grpc.UntypedServiceImplementation);
+  server.addService(providerGrpc.ResourceProviderService, service);
   server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, port) => {
     if (err) {
       process.stderr.write(`test-only command provider: cannot listen: ${err.message}\n`);

@@ -81,7 +81,7 @@ function main(): void {
   }
   const server = new grpc.Server();
   // Methods left out answer UNIMPLEMENTED (grpc-js fills them in).
-  server.addService(languageGrpc.LanguageRuntimeService, { runPlugin, getPluginInfo } as unknown as grpc.UntypedServiceImplementation);
+  server.addService(languageGrpc.LanguageRuntimeService, { runPlugin, getPluginInfo });
   server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, port) => {
     if (err) {
       process.stderr.write(`test-only language host: cannot listen: ${err.message}\n`);
