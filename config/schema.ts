@@ -364,8 +364,7 @@ export type SiteConfig = z.infer<typeof siteSchema>;
 export type PublicException = z.infer<typeof publicExceptionSchema>;
 export type NodeCounts = z.infer<typeof nodeCountsSchema>;
 
-/** The Pulumi config namespace of this project (the `name` in Pulumi.yaml). */
-export const CONFIG_NAMESPACE = "ske-platform";
+export { CONFIG_NAMESPACE } from "./namespace";
 
 export type DeployRunnersConfig = z.infer<typeof deployRunnersSchema>;
 

@@ -24,7 +24,7 @@ import { policyContext } from "../policy/context";
 import { objectStorageInEnvironment } from "../policy/project-separation";
 import { foreignProjects } from "../plan/project-plan";
 import type { PolicyResource } from "../policy/model";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { readProjectPlan } from "../config/projects";
 import { plannedClusterNames } from "../config/archive-writers";
 import { loadStack, runGitOps } from "./support/gitops-fixture";

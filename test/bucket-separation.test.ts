@@ -12,7 +12,7 @@ import { OPAQUE } from "../policy/model";
 import { packResource, recordInputs } from "../policy/pack-adapter";
 import { objectStorageInEnvironment, projectsSeparated } from "../policy/project-separation";
 import { renderComplianceReport } from "../synth/compliance";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { STACKS, ofType, stackFilePath, synthOk } from "./support/stacks";
 import { fakeRgw } from "./support/fake-rgw";
 

@@ -14,7 +14,7 @@ import { policyContext } from "../policy/context";
 import { evaluatePolicies } from "../policy/evaluate";
 import type { PolicyContext, PolicyResource } from "../policy/model";
 import { policyResources } from "../synth/policy-input";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { synthesize } from "../synth";
 import { controlPlaneConfig, workerConfig } from "../components/talos/machine-config";
 import { clusterConfigInput, fakeMachineSecrets } from "./support/talos-fixtures";

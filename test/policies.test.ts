@@ -14,7 +14,7 @@ import { evaluatePolicies } from "../policy/evaluate";
 import { OPAQUE, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackOutput, type StackPolicy } from "../policy/model";
 import { packResource, plainProps, recordInputs, unobservedProtection } from "../policy/pack-adapter";
 import * as P from "../policy/policies";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { stackFilePath } from "./support/stacks";
 import { clusterConfigInput, fakeMachineSecrets } from "./support/talos-fixtures";
 

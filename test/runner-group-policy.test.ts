@@ -4,7 +4,7 @@ import { policyContext } from "../policy/context";
 import { evaluatePolicies } from "../policy/evaluate";
 import type { PolicyContext, PolicyResource } from "../policy/model";
 import { RUNNER_GROUP_TYPE, runnerGroupWorkflowsOnMain } from "../policy/runner-group";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { stackFilePath, synthOk, variantFile } from "./support/stacks";
 
 const P = "ske-platform:";
