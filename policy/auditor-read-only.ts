@@ -1,29 +1,19 @@
 /** The auditor roles grant reads only, and no read that executes, tunnels or mints credentials. */
 import { at, isOpaque, resourceId, type PolicyResource, type StackPolicy, type Violation } from "./model";
 import { TYPES } from "./resource-types";
-import { AUDITOR_ROLE, argoCdAuditorRoleProblems, indirectSecretProblems } from "./auditor-reads";
+import { readOnlyRuleProblems } from "../plan/rbac-read-only";
+import { AUDITOR_ROLE, argoCdAuditorRoleProblems } from "./auditor-reads";
 import { isArgoCdRelease } from "./argocd-exposure";
 
-const READ_VERBS = new Set(["get", "list", "watch"]);
-/** Subresources that execute, tunnel or mint credentials even under a read verb (exec and portforward upgrade a GET). */
-const FORBIDDEN_SUBRESOURCES = ["exec", "attach", "portforward", "proxy", "token"];
-
+/** A recorded role's rules judged by the one definition of read-only (plan/rbac-read-only.ts). */
 function roleRuleProblems(rules: unknown): string[] {
   if (!Array.isArray(rules)) return isOpaque(rules) ? ["its rules are not known at preview"] : [];
-  return rules.flatMap((rule: Record<string, unknown>, i) => {
-    const problems: string[] = [];
-    const verbs = (rule.verbs as string[] | undefined) ?? [];
-    const resources = (rule.resources as string[] | undefined) ?? [];
-    const groups = (rule.apiGroups as string[] | undefined) ?? [];
-    const write = verbs.filter((v) => !READ_VERBS.has(v));
-    if (write.length > 0) problems.push(`rule ${i} grants ${write.join(", ")}`);
-    const coreOrAny = groups.includes("") || groups.includes("*");
-    if (coreOrAny && resources.some((r) => r === "secrets" || r === "*" || r.startsWith("secrets/"))) problems.push(`rule ${i} reaches Secrets`);
-    const sub = resources.filter((r) => FORBIDDEN_SUBRESOURCES.some((s) => r === `*/${s}` || r.endsWith(`/${s}`)) || r.endsWith("/*"));
-    if (sub.length > 0) problems.push(`rule ${i} reaches ${sub.join(", ")}`);
-    problems.push(...indirectSecretProblems(i, groups, resources));
-    return problems;
-  });
+  const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
+  return readOnlyRuleProblems(rules.map((rule: Record<string, unknown>) => ({
+    apiGroups: list(rule.apiGroups),
+    resources: list(rule.resources),
+    verbs: list(rule.verbs),
+  })));
 }
 
 const bindingSubjects = (binding: PolicyResource) => (Array.isArray(binding.props.subjects) ? binding.props.subjects as Record<string, unknown>[] : []);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AddressInfo } from "node:net";
-import { archiveClient, ensureArchiveBucket, type ArchiveBucketSpec } from "../components/audit-trail/object-lock";
+import type { ArchiveBucketSpec } from "../plan/object-lock";
+import { archiveClient, ensureArchiveBucket } from "../scripts/object-lock-bucket";
 import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { readProjectPlan } from "../config/projects";
 import { archiveBucketPolicy, environmentBucketPolicy, projectPrincipal, undeniedProjects } from "../plan/bucket-policy";
