@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { keystoneProjectId, foreignProjects, type ProjectPlan } from "../plan/project-plan";
 import type { ConfigProblem, RawStackConfig } from "./load";
-import { CONFIG_NAMESPACE, type PlatformConfig } from "./schema";
+import { CONFIG_NAMESPACE } from "./namespace";
+import type { PlatformConfig } from "./schema";
 
 export const clusterApiSiteSchema = z.strictObject({
   /** Keystone id of the project workload clusters are created in: the environment's own project of this site. */

@@ -173,10 +173,16 @@ export const siemSchema = z.strictObject({
 const chartRefSchema = z.strictObject({ repository: httpsUrl, version: semver });
 
 /** Charts of the audit pipeline; pinned so an upgrade is a reviewed stack-file change. */
+const AUDIT_CHART_DEFAULTS = {
+  loki: { repository: "https://grafana.github.io/helm-charts", version: "6.44.0" },
+  grafana: { repository: "https://grafana.github.io/helm-charts", version: "10.1.2" },
+  collector: { repository: "https://helm.vector.dev", version: "0.40.0" },
+};
+
 export const auditChartsSchema = z.strictObject({
-  loki: chartRefSchema.default({ repository: "https://grafana.github.io/helm-charts", version: "6.44.0" }),
-  grafana: chartRefSchema.default({ repository: "https://grafana.github.io/helm-charts", version: "10.1.2" }),
-  collector: chartRefSchema.default({ repository: "https://helm.vector.dev", version: "0.40.0" }),
+  loki: chartRefSchema.default(AUDIT_CHART_DEFAULTS.loki),
+  grafana: chartRefSchema.default(AUDIT_CHART_DEFAULTS.grafana),
+  collector: chartRefSchema.default(AUDIT_CHART_DEFAULTS.collector),
 });
 
 export const auditSchema = z
@@ -185,11 +191,7 @@ export const auditSchema = z
     lockDays: z.number().int().min(1).max(3650),
     archive: auditArchiveSchema,
     siem: siemSchema.optional(),
-    charts: auditChartsSchema.default({
-      loki: { repository: "https://grafana.github.io/helm-charts", version: "6.44.0" },
-      grafana: { repository: "https://grafana.github.io/helm-charts", version: "10.1.2" },
-      collector: { repository: "https://helm.vector.dev", version: "0.40.0" },
-    }),
+    charts: auditChartsSchema.default(AUDIT_CHART_DEFAULTS),
   })
   .refine((audit) => audit.lockDays >= audit.retentionDays, {
     path: ["lockDays"],
@@ -364,8 +366,7 @@ export type SiteConfig = z.infer<typeof siteSchema>;
 export type PublicException = z.infer<typeof publicExceptionSchema>;
 export type NodeCounts = z.infer<typeof nodeCountsSchema>;
 
-/** The Pulumi config namespace of this project (the `name` in Pulumi.yaml). */
-export const CONFIG_NAMESPACE = "ske-platform";
+export { CONFIG_NAMESPACE } from "./namespace";
 
 export type DeployRunnersConfig = z.infer<typeof deployRunnersSchema>;
 

@@ -4,8 +4,8 @@
  * or ACL that the policy pack and the archive reconciler judge. Pure.
  *
  * Plain Node loads this file (type stripping) for the archive reconciler,
- * through components/audit-trail/object-lock.ts: it imports nothing and uses
- * no TypeScript syntax that needs emitting.
+ * through scripts/object-lock-bucket.ts: it imports nothing and uses no
+ * TypeScript syntax that needs emitting.
  *
  * Principals are written the way Ceph RGW reads them when it authenticates
  * through Keystone with `rgw_keystone_implicit_tenants = false` (Ceph's

@@ -5,7 +5,7 @@
  * Pure data; components/cluster-api turns it into resources.
  */
 import { stringify as toYaml } from "yaml";
-import { CLUSTER_SECRET_TYPE_LABEL, IN_CLUSTER_SERVER } from "../components/argocd/registration";
+import { CLUSTER_SECRET_TYPE_LABEL, IN_CLUSTER_SERVER } from "./argocd";
 
 /**
  * Every version of the Cluster API stack, and where it comes from. The

@@ -7,6 +7,7 @@
 import { parse as parseYaml } from "yaml";
 import { OPAQUE, at, isOpaque, resourceId, type PolicyContext, type PolicyResource, type StackPolicy, type Violation } from "./model";
 import { appliedEvidence, isControlPlaneApplyStep, stepNode } from "./applied-evidence";
+import { IN_CLUSTER_SERVER } from "../plan/argocd";
 
 const T = {
   appProject: "kubernetes:argoproj.io/v1alpha1:AppProject",
@@ -16,7 +17,6 @@ const T = {
   instance: "openstack:compute/instance:Instance",
 } as const;
 
-const IN_CLUSTER = "https://kubernetes.default.svc";
 const ROOT_KINDS = new Set(["argoproj.io/Application", "argoproj.io/ApplicationSet"]);
 
 type GroupKind = { group?: unknown; kind?: unknown };
@@ -41,7 +41,7 @@ function lockedDefaultProblems(spec: unknown): string[] {
 /** Whether an AppProject's destinations let an app write into Argo CD's own namespace of the ops cluster. */
 function reachesArgoNamespace(spec: unknown, ns: string): boolean {
   const destinations = (list(at(spec, ["destinations"])) ?? []) as Record<string, unknown>[];
-  const inCluster = (d: Record<string, unknown>) => d.server === IN_CLUSTER || d.server === "*" || d.name === "in-cluster" || d.name === "*";
+  const inCluster = (d: Record<string, unknown>) => d.server === IN_CLUSTER_SERVER || d.server === "*" || d.name === "in-cluster" || d.name === "*";
   const denied = destinations.some((d) => inCluster(d) && d.namespace === `!${ns}`);
   const allowed = destinations.some((d) => inCluster(d) && (d.namespace === "*" || d.namespace === ns));
   return allowed && !denied;

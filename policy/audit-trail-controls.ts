@@ -138,7 +138,7 @@ export const archiveWritersPutOnly: StackPolicy = {
   control: "6.5-audit",
   enforcement: "mandatory",
   description: "The audit archive is append-only in practice: each collector holds the EC2 credential of its own Keystone writer project, never the deploy identity's (the bucket owner's); the bucket policy lets that project put objects under its cluster's prefix and nothing else, and explicitly denies it deletes and lock, policy or lifecycle changes; the reconciler runs on plain Node, with no devDependency.",
-  remediation: "Give every cluster its own audit.archive.writerProjects entry, hand the collector only that project's credential (stacks/gitops.ts), and keep components/audit-trail/object-lock.ts archiveBucketPolicy (Allow s3:PutObject on <bucket>/<cluster>/*, Deny everything else that matters).",
+  remediation: "Give every cluster its own audit.archive.writerProjects entry, hand the collector only that project's credential (stacks/gitops.ts), and keep plan/bucket-policy.ts archiveBucketPolicy (Allow s3:PutObject on <bucket>/<cluster>/*, Deny everything else that matters).",
   validate: ({ resources }) => {
     // The platform-log collector has no archive sink; only audit collectors write to the archive.
     const collectors = resources.filter((r) => r.type === T.helmRelease && r.props.chart === "vector" && !isPlatformLogCollector(r));

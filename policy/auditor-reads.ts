@@ -1,27 +1,12 @@
 /**
- * What "read-only" means for auditors beyond verbs: no object that carries
- * credentials indirectly, and in Argo CD no logs or exec. Pure helpers for
- * the `auditors-read-only` policy.
+ * What "read-only" means for auditors in Argo CD: no logs or exec. Pure
+ * helpers for the `auditors-read-only` policy; the Kubernetes side is
+ * plan/rbac-read-only.ts, shared with components/cluster-access.
  */
-// The policy keeps its own lists: a check that imported the component's table would widen with it.
+// The policy keeps its own Argo CD lists: a check that imported the component's values would widen with them.
 
 /** The auditors' Argo CD role, by name; components/argocd/values.ts defines it. */
 export const AUDITOR_ROLE = "role:ske-auditor";
-
-const INDIRECT_SECRET_RESOURCES = [
-  "configmaps", "pods", "podtemplates", "replicationcontrollers", "deployments", "replicasets",
-  "statefulsets", "daemonsets", "controllerrevisions", "jobs", "cronjobs",
-];
-
-/** API groups whose resources of these names are the built-in kinds with pod specs or ConfigMap data. */
-const INDIRECT_GROUPS = new Set(["", "apps", "batch", "*"]);
-
-export function indirectSecretProblems(index: number, groups: readonly string[], resources: readonly string[]): string[] {
-  if (!groups.some((g) => INDIRECT_GROUPS.has(g))) return [];
-  const indirect = new Set<string>(INDIRECT_SECRET_RESOURCES);
-  const hits = resources.filter((r) => indirect.has(r) || r === "*");
-  return hits.length > 0 ? [`rule ${index} reaches ${hits.join(", ")}, whose data or inline pod spec (env values) can carry credentials`] : [];
-}
 
 /** Argo CD RBAC resources a `get` on which shows workload output or opens a shell. */
 const ARGOCD_FORBIDDEN = new Set(["logs", "exec", "*"]);

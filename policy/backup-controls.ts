@@ -4,7 +4,7 @@
  * certificate the program signs expires and is renewed before it does.
  */
 import { lifetimeProblems } from "../plan/credential-lifetime";
-import { policyDenials, policyGrants, policyProblems } from "../components/audit-trail/object-lock";
+import { policyDenials, policyGrants, policyProblems } from "../plan/object-lock";
 import type { ArchiveWriter } from "../plan/bucket-policy";
 import { TALOS_BACKUP_ROLE } from "../plan/etcd-backup";
 import { needsDevDependency } from "./audit-trail-controls";

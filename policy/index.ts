@@ -13,7 +13,7 @@
 import * as path from "node:path";
 import { PolicyPack, type PolicyResource as PackResource, type ResourceValidationPolicy, type StackValidationPolicy } from "@pulumi/policy";
 import { loadPlatformConfig, readAddressPlan } from "../config/load";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { policyContext } from "./context";
 import { packResource, plainProps, recordInputs, unobservedProtection } from "./pack-adapter";
 import { type PolicyContext, type StackOutput } from "./model";

@@ -26,7 +26,7 @@ require("node:module").registerHooks({
     }
   },
 });
-const { runArchiveCommand } = require("../components/audit-trail/object-lock.ts");
+const { runArchiveCommand } = require("./object-lock-bucket.ts");
 
 runArchiveCommand(process.argv[2], process.env).then(
   (readBack) => process.stdout.write(`${JSON.stringify(readBack)}\n`),

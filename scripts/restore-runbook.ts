@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { REPO_ROOT, loadPlatformConfig, readAddressPlan } from "../config/load";
 import { renderRestoreRunbook, type RestoreInput } from "../plan/etcd-backup";
 import { buildPlatformPlan } from "../plan/platform-plan";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 
 /** The runbook's input for `cluster` of `stack`, or an error naming what is missing. */
 export function restoreInputFor(stack: string, cluster: string, controlPlane: readonly string[], file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`)): RestoreInput {

@@ -10,6 +10,7 @@ import { RESERVED_HEAD_ADDRESSES } from "../components/site-network";
 import type { PlatformConfig } from "../config/schema";
 import { siteClusterAddresses } from "../plan/cluster-addresses";
 import type { PlatformPlan } from "../plan/platform-plan";
+import { siteTags } from "../plan/site-tags";
 import { PLATFORM_INGEST_PORT } from "../plan/security-rules";
 import { AUDIT_INGEST_PORT, JUMPHOST_GROUPS, portGroups, type GroupKey } from "../plan/security-rules";
 import type { DeployedCluster, DeployedSite } from "./contracts";
@@ -36,7 +37,7 @@ export function deployClusters({ plan, config, sites }: DeployClustersArgs): Clu
   for (const site of sites) {
     const siteConfig = site.plan.config;
     const { network, provider } = site;
-    const tags = [`environment:${plan.environment}`, `site:${site.plan.name}`, "managed-by:ske-platform"];
+    const tags = siteTags(plan.environment, site.plan.name);
     const groupIds = (keys: readonly GroupKey[]) =>
       keys.map((key) => {
         const group = network.securityGroups[key];

@@ -8,6 +8,7 @@ import { DeployRunner } from "../components/deploy-runner";
 import type { PlatformConfig } from "../config/schema";
 import { DEPLOY_RUNNER_PORT_GROUPS, runnerGroupWorkflows } from "../plan/deploy-runners";
 import type { PlatformPlan } from "../plan/platform-plan";
+import { siteTags } from "../plan/site-tags";
 import type { DeployedSite } from "./contracts";
 
 export interface DeployRunnerOutputs {
@@ -65,7 +66,7 @@ export function deployDeployRunners({ plan, config, sites }: {
     ...(registrarKey ? { registrarKey } : {}),
     ...(runnerGroup ? { runnerGroup } : {}),
     provider: site.provider,
-    tags: [`environment:${plan.environment}`, `site:${site.plan.name}`, "managed-by:ske-platform"],
+    tags: siteTags(plan.environment, site.plan.name),
   });
 
   return {

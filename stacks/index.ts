@@ -12,9 +12,7 @@ import { deployPlatform } from "./platform";
 import { checkProjectScopes, ProjectScopeError } from "./project-scope";
 import { checkPreflight, PreflightError } from "./preflight";
 import { siteRequirements } from "../plan/capacity";
-
-// Public in the SDK's runtime but absent from its type declarations.
-const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
+import { isConfigSecret } from "./sdk-internals";
 
 export = async () => {
   const stack = pulumi.getStack();

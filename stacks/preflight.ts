@@ -22,6 +22,7 @@ import {
 } from "../plan/capacity";
 import type { PlatformPlan } from "../plan/platform-plan";
 import { declaredProject, type ProjectPlan } from "../plan/project-plan";
+import { siteTags } from "../plan/site-tags";
 
 /**
  * Set only by the mock runtime (synth/mock-runtime.ts) when no fake cloud is
@@ -36,9 +37,6 @@ export class PreflightError extends Error {
     this.name = "PreflightError";
   }
 }
-
-/** The tags every resource of the site carries (stacks/sites.ts, stacks/clusters.ts). */
-export const siteTags = (environment: string, site: string) => [`environment:${environment}`, `site:${site}`, "managed-by:ske-platform"];
 
 /** Data sources report a missing object as an error; these words say "not there" rather than "could not ask". */
 const NOT_FOUND = /no results|not found|could not find|unable to find|404/i;

@@ -2,6 +2,7 @@ import * as openstack from "@pulumi/openstack";
 import type * as pulumi from "@pulumi/pulumi";
 import { SiteNetwork } from "../components/site-network";
 import type { PlatformPlan, SitePlan } from "../plan/platform-plan";
+import { siteTags } from "../plan/site-tags";
 import type { DeployedSite } from "./contracts";
 
 export interface SiteOutputs {
@@ -42,7 +43,7 @@ export function deploySites(plan: PlatformPlan, providers?: ReadonlyMap<string, 
       dnsNameservers: site.config.dnsNameservers,
       security: site.security,
       provider,
-      tags: [`environment:${plan.environment}`, `site:${site.name}`, "managed-by:ske-platform"],
+      tags: siteTags(plan.environment, site.name),
     });
     return { plan: site, provider, network };
   });

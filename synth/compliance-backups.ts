@@ -2,7 +2,7 @@
  * compliance.md's evidence for etcd backups: per cluster, the schedule, where
  * snapshots go, the object lock, and what the writer may do.
  */
-import { policyDenials, policyGrants, policyProblems } from "../components/audit-trail/object-lock";
+import { policyDenials, policyGrants, policyProblems } from "../plan/object-lock";
 import type { ArchiveWriter } from "../plan/bucket-policy";
 import { at, typeChain, type PolicyResource } from "../policy/model";
 

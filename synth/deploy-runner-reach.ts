@@ -5,7 +5,7 @@
  */
 import { cidrContains, cidrOverlaps } from "../plan/cidr";
 import type { RecordedResource } from "./mock-runtime";
-import { siteOf } from "./summary";
+import { siteOf } from "./resource-site";
 
 export interface RunnerReachRow {
   runner: string;

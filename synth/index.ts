@@ -5,7 +5,7 @@ import { withFakeRoles } from "./fake-invokes";
 import { assessCompliance, type ComplianceOutcome } from "./compliance-run";
 import { ProgramFailed, runProgram, type ProgramRun, type RecordedResource } from "./mock-runtime";
 import { fakeState } from "./fake-state";
-import { readStackFile } from "./stack-file";
+import { readStackFile } from "../config/stack-file";
 import { renderSummary } from "./summary";
 import { withSecretDigests } from "./secret-digest";
 import type { CloudAnswer, FakeCloud } from "./fake-preflight";

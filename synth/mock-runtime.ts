@@ -4,7 +4,8 @@ import { authScopeInvoke, declaredScope } from "./fake-auth-scope";
 import { withFakeRoles } from "./fake-invokes";
 import { cloudInvoke, type CloudAnswer, type FakeCloud } from "./fake-preflight";
 import { preflightRuntime } from "../stacks/preflight";
-import type { StackFileConfig } from "./stack-file";
+import type { StackFileConfig } from "../config/stack-file";
+import { SECRET_SIG, SECRET_SIG_KEY, outputPromise, resourceName, waitForRPCs } from "../stacks/sdk-internals";
 
 export const REDACTED = "[secret]";
 
@@ -42,12 +43,9 @@ export class ProgramFailed extends Error {
   }
 }
 
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-
 /** A secret as the mock monitor hands it over: Pulumi's signature envelope around the value. */
 export function isSecretEnvelope(value: unknown): value is { value: unknown } {
-  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
 }
 
 /** Replaces secret envelopes by the values they hold, as CrossGuard shows them to policies. */
@@ -172,14 +170,13 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((args) => {
       const key = `${args.type}::${args.name}`;
-      const parent = args.opts.parent as { __name?: string } | undefined;
-      parents.set(key, parent?.__name ?? stackName);
+      parents.set(key, resourceName(args.opts.parent) ?? stackName);
       opts.set(key, {
         protect: args.opts.protect === true,
         retainOnDelete: (args.opts as pulumi.CustomResourceOptions).retainOnDelete === true,
         dependsOn: ([] as unknown[])
           .concat(args.opts.dependsOn ?? [])
-          .map((d) => (d as { __name?: string }).__name ?? "?"),
+          .map((d) => resourceName(d) ?? "?"),
         // The engine keeps the old value of these inputs after create: the review diff must not count them.
         ...(args.opts.ignoreChanges?.length ? { ignoreChanges: [...args.opts.ignoreChanges] } : {}),
       });
@@ -195,7 +192,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     }
     return programOutputs as Record<string, unknown>;
   });
-  await (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  await waitForRPCs();
   } catch (err) {
     // The stack resource failed to register the outputs (one of them rejected).
     programError ??= err;
@@ -273,9 +270,8 @@ async function classifyOutputs(value: unknown, at: string, plain: string[], secr
       secret.push(at);
       return REDACTED;
     }
-    // The SDK's own promise, not an apply: an apply on a rejected Output never
-    // runs, and a stack output that failed would hang synth instead of failing it.
-    const inner = await (value as unknown as { promise(): Promise<unknown> }).promise();
+    // Not an apply: a stack output that failed would hang synth instead of failing it.
+    const inner = await outputPromise(value);
     return classifyOutputs(inner, at, plain, secret);
   }
   if (value instanceof Promise) return classifyOutputs(await value, at, plain, secret);

@@ -18,10 +18,8 @@ export function portText(inputs: Record<string, unknown>): string {
   return `${protocol}/${min === max ? min : `${min}-${max}`}`;
 }
 
-/** The site a resource belongs to, from the `<env>-<site>-` naming convention. */
-export function siteOf(name: string, environment: string, sites: readonly string[]): string {
-  return sites.find((site) => name === `${environment}-${site}` || name.startsWith(`${environment}-${site}-`)) ?? "(global)";
-}
+import { siteOf } from "./resource-site";
+export { siteOf };
 
 /**
  * The security-group matrix, read back from the registered rule resources

@@ -10,7 +10,7 @@ import { adminMfa, argoCdBoundaries, distinctIdentity } from "../policy/access-c
 import { committedForeignClients } from "../policy/committed-identities";
 import { policyContext } from "../policy/context";
 import type { PolicyContext, PolicyResource, StackPolicy } from "../policy/model";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { stackFilePath, synthOk, synthStack, variantFile } from "./support/stacks";
 
 const contextOf = (stack: string): PolicyContext => {

@@ -10,7 +10,7 @@ import { ConfigError, loadPlatformConfig, readAddressPlan } from "../config/load
 import { AUDIT_INGEST_PORT } from "../stacks/gitops";
 import { PLATFORM_INGEST_PORT } from "../plan/security-rules";
 import { runProgram, type RecordedResource } from "../synth/mock-runtime";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { fakeEndpoint, loadStack, runGitOps, type GitOpsRun } from "./support/gitops-fixture";
 import { STACKS, ofType, stackFilePath, variantFile } from "./support/stacks";
 

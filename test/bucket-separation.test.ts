@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AddressInfo } from "node:net";
-import { archiveClient, ensureArchiveBucket, type ArchiveBucketSpec } from "../components/audit-trail/object-lock";
+import type { ArchiveBucketSpec } from "../plan/object-lock";
+import { archiveClient, ensureArchiveBucket } from "../scripts/object-lock-bucket";
 import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { readProjectPlan } from "../config/projects";
 import { archiveBucketPolicy, environmentBucketPolicy, projectPrincipal, undeniedProjects } from "../plan/bucket-policy";
@@ -12,7 +13,7 @@ import { OPAQUE } from "../policy/model";
 import { packResource, recordInputs } from "../policy/pack-adapter";
 import { objectStorageInEnvironment, projectsSeparated } from "../policy/project-separation";
 import { renderComplianceReport } from "../synth/compliance";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { STACKS, ofType, stackFilePath, synthOk } from "./support/stacks";
 import { fakeRgw } from "./support/fake-rgw";
 

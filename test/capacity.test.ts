@@ -11,7 +11,7 @@ import {
 } from "../plan/capacity";
 import { requirementsOf } from "../synth/capacity";
 import type { RecordedResource } from "../synth/mock-runtime";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { STACKS, stackFilePath, synthOk, variantFile } from "./support/stacks";
 
 const loadedOf = (stack: string, file = stackFilePath(stack)) => loadPlatformConfig(readStackFile(file, stack), readAddressPlan());

@@ -15,7 +15,7 @@ import { buildPlatformPlan } from "../plan/platform-plan";
 import { deployChangeManagement } from "../stacks/change-management";
 import { fakeState } from "../synth/fake-state";
 import { runProgram, type RecordedResource } from "../synth/mock-runtime";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { ROOT, STACKS, committedConfig, ofType, stackFilePath, synthOk, synthStack, variantFile } from "./support/stacks";
 
 const P = "ske-platform:";

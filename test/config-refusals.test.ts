@@ -6,7 +6,7 @@ import { ENVIRONMENTS } from "../plan/address-plan";
 import { cidrOverlaps, formatAddress } from "../plan/cidr";
 import { buildPlatformPlan } from "../plan/platform-plan";
 import { talosVersionProblem } from "../plan/versions";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { committedConfig, stackFilePath, synthStack, variantFile } from "./support/stacks";
 import { configProblemsOf } from "./support/config-problems";
 

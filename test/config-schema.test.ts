@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadPlatformConfig, readAddressPlan } from "../config/load";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { STACKS, stackFilePath, variantFile } from "./support/stacks";
 import { configProblemsOf } from "./support/config-problems";
 

@@ -7,7 +7,7 @@ import { complianceVerdict, evaluatePolicies, type PolicyResult } from "../polic
 import type { PolicyContext } from "../policy/model";
 import { renderComplianceReport } from "../synth/compliance";
 import { policyResources, stackOutputs } from "../synth/policy-input";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { stackFilePath, variantFile } from "./support/stacks";
 import { revealedProgramRun } from "./support/program-run";
 

@@ -25,7 +25,7 @@ import { PLANNED_RESERVED_HEAD, buildPlatformPlan } from "../plan/platform-plan"
 import { deployRunnerReach, runnerForeignEgress } from "../synth/deploy-runner-reach";
 import type { RecordedResource } from "../synth/mock-runtime";
 import { controlOfProblem } from "../synth/refusal-report";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { ROOT, STACKS, committedConfig, ofType, stackFilePath, synthOk, synthStack, variantFile } from "./support/stacks";
 import { configProblemsOf } from "./support/config-problems";
 

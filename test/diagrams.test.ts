@@ -22,7 +22,7 @@ import { renderMarkdown } from "../synth/diff-render";
 import { diffSnapshots } from "../synth/diff";
 import { snapshotOf } from "../synth/diff-input";
 import { loadPlatformConfig } from "../config/load";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { parseMermaid } from "./support/mermaid";
 import { STACKS, stackFilePath, synthOk } from "./support/stacks";
 import * as fs from "node:fs";

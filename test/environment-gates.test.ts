@@ -4,7 +4,7 @@ import { policyContext } from "../policy/context";
 import { ENVIRONMENT_TYPES, environmentGates } from "../policy/environment-gates";
 import { evaluatePolicies } from "../policy/evaluate";
 import type { PolicyContext, PolicyResource } from "../policy/model";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { STACKS, committedConfig, stackFilePath, synthOk } from "./support/stacks";
 
 const contextOf = (stack: string): PolicyContext => {

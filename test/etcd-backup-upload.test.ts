@@ -16,7 +16,7 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { archiveClient } from "../components/audit-trail/object-lock";
+import { archiveClient } from "../scripts/object-lock-bucket";
 import { archiveBucketPolicy } from "../plan/bucket-policy";
 import { backupPrefix } from "../plan/etcd-backup";
 import { fakeRgw } from "./support/fake-rgw";

@@ -8,13 +8,14 @@ import { BACKUP_NAMESPACE, TALOS_BACKUP_ROLE, backupNetworkPolicySpec } from "..
 import { foreignProjects } from "../plan/project-plan";
 import { ETCD_BACKUP_RESOURCES } from "../plan/workload-resources";
 import { etcdBackedUp } from "../policy/backup-controls";
-import { ARCHIVE_RECONCILE_COMMAND, ARCHIVE_VERIFY_COMMAND, archiveClient, ensureArchiveBucket, policyDenials, policyGrants, policyProblems, verifyArchiveBucket, type ArchiveBucketSpec } from "../components/audit-trail";
+import { ARCHIVE_RECONCILE_COMMAND, ARCHIVE_VERIFY_COMMAND, policyDenials, policyGrants, policyProblems, type ArchiveBucketSpec } from "../components/audit-trail";
+import { archiveClient, ensureArchiveBucket, verifyArchiveBucket } from "../scripts/object-lock-bucket";
 import { EtcdBackupBucket } from "../components/etcd-backup";
 import { policyContext } from "../policy/context";
 import { evaluatePolicies } from "../policy/evaluate";
 import type { PolicyContext, PolicyResource } from "../policy/model";
 import { policyResources } from "../synth/policy-input";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { synthesize } from "../synth";
 import { controlPlaneConfig, workerConfig } from "../components/talos/machine-config";
 import { clusterConfigInput, fakeMachineSecrets } from "./support/talos-fixtures";

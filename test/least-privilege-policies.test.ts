@@ -11,7 +11,7 @@ import { at, type PolicyContext, type PolicyResource } from "../policy/model";
 import { evaluatePolicies } from "../policy/evaluate";
 import { policyContext } from "../policy/context";
 import { loadPlatformConfig, readAddressPlan } from "../config/load";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { policyResources } from "../synth/policy-input";
 import { STACKS, stackFilePath, synthOk, synthStack, variantFile } from "./support/stacks";
 

@@ -14,7 +14,7 @@ import { evaluatePolicies } from "../policy/evaluate";
 import { OPAQUE, type PolicyContext, type PolicyResource, type ResourcePolicy, type StackOutput, type StackPolicy } from "../policy/model";
 import { packResource, plainProps, recordInputs, unobservedProtection } from "../policy/pack-adapter";
 import * as P from "../policy/policies";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { stackFilePath } from "./support/stacks";
 import { clusterConfigInput, fakeMachineSecrets } from "./support/talos-fixtures";
 
@@ -148,10 +148,10 @@ describe("auditor roles", () => {
       { apiGroups: [""], resources: ["secrets"], verbs: ["get"] },
     ]);
     expect(judgeStack(P.auditorReadOnly, [bad, binding], production)).toEqual([
-      "auditor-role (bound to zitadel:auditors by auditors): rule 0 grants create",
-      "auditor-role (bound to zitadel:auditors by auditors): rule 0 reaches pods/exec",
-      "auditor-role (bound to zitadel:auditors by auditors): rule 0 reaches pods, whose data or inline pod spec (env values) can carry credentials",
-      "auditor-role (bound to zitadel:auditors by auditors): rule 1 reaches Secrets",
+      "auditor-role (bound to zitadel:auditors by auditors): rule 0 (core): verb \"create\" is not read-only",
+      "auditor-role (bound to zitadel:auditors by auditors): rule 0 (core): \"pods\" is never readable by auditors",
+      "auditor-role (bound to zitadel:auditors by auditors): rule 0 (core): \"pods/exec\" is never readable by auditors",
+      "auditor-role (bound to zitadel:auditors by auditors): rule 1 (core): \"secrets\" is never readable by auditors",
     ]);
     expect(judgeStack(P.auditorReadOnly, [binding], production)[0]).toContain("which this stack does not define");
   });
@@ -164,10 +164,22 @@ describe("auditor roles", () => {
       { apiGroups: [""], resources: ["pods"], verbs: ["get"] },
     ]);
     expect(judgeStack(P.auditorReadOnly, [indirect, binding], production)).toEqual([
-      "auditor-role (bound to zitadel:auditors by auditors): rule 0 reaches configmaps, whose data or inline pod spec (env values) can carry credentials",
-      "auditor-role (bound to zitadel:auditors by auditors): rule 1 reaches deployments, whose data or inline pod spec (env values) can carry credentials",
-      "auditor-role (bound to zitadel:auditors by auditors): rule 2 reaches cronjobs, whose data or inline pod spec (env values) can carry credentials",
-      "auditor-role (bound to zitadel:auditors by auditors): rule 3 reaches pods, whose data or inline pod spec (env values) can carry credentials",
+      "auditor-role (bound to zitadel:auditors by auditors): rule 0 (core): \"configmaps\" is never readable by auditors",
+      "auditor-role (bound to zitadel:auditors by auditors): rule 1 (apps): \"deployments\" is never readable by auditors",
+      "auditor-role (bound to zitadel:auditors by auditors): rule 2 (batch): \"cronjobs\" is never readable by auditors",
+      "auditor-role (bound to zitadel:auditors by auditors): rule 3 (core): \"pods\" is never readable by auditors",
+    ]);
+  });
+
+  it("judges a bound role by the same definition of read-only as components/cluster-access: logs, proxies and wildcards too", () => {
+    const wide = role([
+      { apiGroups: ["*"], resources: ["pods/log"], verbs: ["get"] },
+      { apiGroups: [""], resources: ["services/proxy", "nodes"], verbs: ["get"] },
+    ]);
+    expect(judgeStack(P.auditorReadOnly, [wide, binding], production)).toEqual([
+      "auditor-role (bound to zitadel:auditors by auditors): rule 0 (*): wildcard API group \"*\"",
+      "auditor-role (bound to zitadel:auditors by auditors): rule 0 (*): \"pods/log\" is never readable by auditors",
+      "auditor-role (bound to zitadel:auditors by auditors): rule 1 (core): \"services/proxy\" is never readable by auditors",
     ]);
   });
 

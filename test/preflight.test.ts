@@ -9,7 +9,7 @@ import { siteProvider } from "../stacks/sites";
 import { synthesize } from "../synth";
 import { preflightInvoke, roomyCloud, type FakeCloud } from "../synth/fake-preflight";
 import { runProgram, type RunOptions } from "../synth/mock-runtime";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { stackFilePath, variantFile } from "./support/stacks";
 import { within } from "./support/timed";
 

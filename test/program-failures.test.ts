@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { ProgramFailed, runProgram } from "../synth/mock-runtime";
 import { stackFilePath } from "./support/stacks";
 import { within } from "./support/timed";

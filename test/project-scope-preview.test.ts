@@ -4,7 +4,7 @@ import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { readProjectPlan } from "../config/projects";
 import { buildPlatformPlan } from "../plan/platform-plan";
 import { AUTH_SCOPE_TOKEN, checkProjectScopes, ProjectScopeError } from "../stacks/project-scope";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { stackFilePath } from "./support/stacks";
 import { within } from "./support/timed";
 

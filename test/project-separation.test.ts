@@ -8,7 +8,7 @@ import { PROJECTS_FILE, readProjectPlan, stackProjectProblems, validateProjectPl
 import { scopeProblem, type ProjectPlan } from "../plan/project-plan";
 import { synthesize } from "../synth";
 import { declaredScope } from "../synth/fake-auth-scope";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { STACKS, stackFilePath, variantFile } from "./support/stacks";
 import { within } from "./support/timed";
 

@@ -16,7 +16,7 @@ import { describe, expect, it } from "vitest";
 import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { buildPlatformPlan } from "../plan/platform-plan";
 import { renderRestoreRunbook, restoreRunbook, type RestoreInput } from "../plan/etcd-backup";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { restoreInputFor } from "../scripts/restore-runbook";
 import { ROOT, STACKS, stackFilePath, variantFile } from "./support/stacks";
 

@@ -4,7 +4,7 @@ import { policyContext } from "../policy/context";
 import { evaluatePolicies } from "../policy/evaluate";
 import type { PolicyContext, PolicyResource } from "../policy/model";
 import { RUNNER_GROUP_TYPE, runnerGroupWorkflowsOnMain } from "../policy/runner-group";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { stackFilePath, synthOk, variantFile } from "./support/stacks";
 
 const P = "ske-platform:";
@@ -23,9 +23,10 @@ const judge = (resources: PolicyResource[], stack: string) => evaluatePolicies({
 
 describe("runner-group-workflows-on-main-6-2", () => {
   const groups = new Map<string, PolicyResource[]>();
+  // Two full synths: 10 s (vitest's default) is not enough on a loaded CI machine.
   beforeAll(async () => {
     for (const stack of ["production", "test"]) groups.set(stack, await runnerGroups(stack));
-  });
+  }, 60_000);
 
   it("passes production's group as the program declares it: this repository, workflow files at main", () => {
     const result = judge(groups.get("production")!, "production");

@@ -6,7 +6,7 @@ import { cidrContains, cidrOverlaps, formatAddress, rangeToCidrs } from "../plan
 import { buildPlatformPlan } from "../plan/platform-plan";
 import { DEPLOY_RUNNER_PORT_GROUPS, reachOf } from "../plan/deploy-runners";
 import { SERVICES, siteSecurityTable, type SecurityRuleSpec, type SiteRuleInput } from "../plan/security-rules";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { committedConfig, stackFilePath } from "./support/stacks";
 import { opsSite } from "./support/site-rules";
 

@@ -3,7 +3,7 @@ import { ConfigError, loadPlatformConfig, readAddressPlan, type ConfigProblem } 
 import { collectorValues } from "../components/audit-trail/collector-values";
 import { fakeState } from "../synth/fake-state";
 import { revealSecrets, runProgram } from "../synth/mock-runtime";
-import { readStackFile } from "../synth/stack-file";
+import { readStackFile } from "../config/stack-file";
 import { variantFile } from "./support/stacks";
 import { within } from "./support/timed";
 

@@ -13,10 +13,9 @@ export interface RegisteredCluster {
   role: RegisteredRole;
 }
 
-/** The server URL Argo CD uses for the cluster it runs in. */
-export const IN_CLUSTER_SERVER = "https://kubernetes.default.svc";
+import { CLUSTER_SECRET_TYPE_LABEL, IN_CLUSTER_SERVER } from "../../plan/argocd";
 
-export const CLUSTER_SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type";
+export { CLUSTER_SECRET_TYPE_LABEL, IN_CLUSTER_SERVER };
 
 /**
  * Labels of a cluster Secret. ApplicationSet cluster generators select on

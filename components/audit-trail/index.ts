@@ -22,23 +22,13 @@ import {
   type ArchiveReadBack,
   type LockMode,
   type ObjectLockState,
-} from "./object-lock";
+} from "../../plan/object-lock";
 
 export * from "./collector-values";
 export * from "./loki-values";
 export * from "./ingest-gateway";
-export {
-  archiveClient,
-  ensureArchiveBucket,
-  policyDenials,
-  policyGrants,
-  policyProblems,
-  readBackArchive,
-  readBackProblems,
-  runArchiveCommand,
-  verifyArchiveBucket,
-} from "./object-lock";
-export type { ArchiveBucketSpec, ArchiveReadBack, LockMode, ObjectLockState, PrincipalActions, S3Credentials } from "./object-lock";
+export { policyDenials, policyGrants, policyProblems, readBackProblems } from "../../plan/object-lock";
+export type { ArchiveBucketSpec, ArchiveReadBack, LockMode, ObjectLockState, PrincipalActions, S3Credentials } from "../../plan/object-lock";
 
 export interface ChartRef {
   repository: string;
@@ -70,7 +60,8 @@ export interface AuditArchiveBucketArgs {
 
 /**
  * Run with the Node that runs the program; no devDependency (tsx, esbuild)
- * is needed at deploy time. See scripts/audit-archive-bucket.cjs.
+ * is needed at deploy time, and the script imports no component
+ * (scripts/audit-archive-bucket.cjs, scripts/object-lock-bucket.ts).
  */
 export const ARCHIVE_RECONCILE_COMMAND = "node scripts/audit-archive-bucket.cjs reconcile";
 export const ARCHIVE_VERIFY_COMMAND = "node scripts/audit-archive-bucket.cjs verify";

@@ -8,10 +8,10 @@
  * value of the step a secret too (and hide from review what changed).
  * Pure text; tests run them against test/support/talosctl-recording-standin.
  */
+import { b64 } from "../../plan/base64";
 
 /** stdin of a step: base64 of the talosconfig on line 1, of the machine config (apply steps) on line 2. */
 export function rolloutStdin(talosconfig: string, machineConfig?: string): string {
-  const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
   return `${b64(talosconfig)}\n${machineConfig === undefined ? "" : b64(machineConfig)}\n`;
 }
 

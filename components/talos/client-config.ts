@@ -3,8 +3,7 @@
  * nothing has to be fetched from a running cluster. Pure renderers.
  */
 import { stringify } from "yaml";
-
-const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
+import { b64 } from "../../plan/base64";
 
 export interface ClientCredentials {
   caCertPem: string;

@@ -12,6 +12,7 @@
 import { stringify } from "yaml";
 import { MIN_KUBERNETES_MINOR, talosVersionProblem } from "../../plan/versions";
 import { ETCD_METRICS_PORT } from "../../plan/security-rules";
+import { b64 } from "../../plan/base64";
 
 /** A certificate and, where the role may hold it, its key; both PEM. */
 export interface PemPair {
@@ -144,7 +145,6 @@ export function assertSupportedTalosVersion(version: string): void {
   if (problem) throw new Error(`clusters.talosVersion: ${problem}`);
 }
 
-const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
 const v = (version: string) => (version.startsWith("v") ? version : `v${version}`);
 
 /**

@@ -10,7 +10,7 @@ import { REPO_ROOT, loadPlatformConfig, readAddressPlan } from "../../config/loa
 import { ENVIRONMENTS, type EnvironmentName } from "../../plan/address-plan";
 import { buildChangeManagementPlan, type EnvironmentPlan } from "../../plan/change-management";
 import { checkTwoPersonRule, type Finding } from "../../plan/ci-two-person-rule";
-import { readStackFile } from "../../synth/stack-file";
+import { readStackFile } from "../../config/stack-file";
 
 export const WORKFLOW_DIR = path.join(REPO_ROOT, ".github", "workflows");
 

@@ -1,6 +1,6 @@
 import { ConfigError, loadPlatformConfig, readAddressPlan, type ConfigProblem } from "../../config/load";
 import type { AddressPlan } from "../../plan/address-plan";
-import { readStackFile } from "../../synth/stack-file";
+import { readStackFile } from "../../config/stack-file";
 import { variantFile, type StackConfig } from "./stacks";
 
 let addressPlan: AddressPlan | undefined;

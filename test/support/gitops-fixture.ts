@@ -13,7 +13,7 @@ import type { DeployedCluster, DeployedSite } from "../../stacks/contracts";
 import { deployGitOps, type GitOpsArgs, type GitOpsOutputs } from "../../stacks/gitops";
 import { archiveSeparation } from "../../stacks/platform";
 import { revealSecrets, runProgram, type FakeState, type ProgramRun } from "../../synth/mock-runtime";
-import { readStackFile } from "../../synth/stack-file";
+import { readStackFile } from "../../config/stack-file";
 import { stackFilePath } from "./stacks";
 
 export const FAKE_TOKEN_PREFIX = "FAKE-SA-TOKEN-";

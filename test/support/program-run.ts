@@ -2,7 +2,7 @@ import { loadPlatformConfig, readAddressPlan } from "../../config/load";
 import type { PolicyResource } from "../../policy/model";
 import { fakeState } from "../../synth/fake-state";
 import { runProgram } from "../../synth/mock-runtime";
-import { readStackFile } from "../../synth/stack-file";
+import { readStackFile } from "../../config/stack-file";
 import { within } from "./timed";
 
 /** The real program (stacks/index.ts), as `pulumi up` would run it. */

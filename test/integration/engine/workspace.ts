@@ -14,7 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, PulumiCommand, type ConfigMap, type Stack } from "@pulumi/pulumi/automation";
 import { REPO_ROOT } from "../../../config/load";
-import { readStackFile } from "../../../synth/stack-file";
+import { readStackFile } from "../../../config/stack-file";
 import { COMMAND_PLUGIN_VERSION } from "./test-only-plugins/command-inputs";
 
 export const TOOLCHAIN_CACHE = process.env.SKE_TOOLCHAIN_CACHE ?? path.join(os.homedir(), ".cache", "ske-platform", "toolchain");

@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, type RawStackConfig } from "../config/load";
-import { CONFIG_NAMESPACE } from "../config/schema";
+import { ConfigError, type RawStackConfig } from "./load";
+import { CONFIG_NAMESPACE } from "./schema";
 
 /** Stand-in for a `secure:` value, which synth cannot (and need not) decrypt. */
 export const SECRET_PLACEHOLDER = "[secret]";
