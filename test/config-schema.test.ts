@@ -17,12 +17,6 @@ describe("committed stack files", () => {
     expect(config.environment).toBe(stack);
   });
 
-  it("production runs in osl2 and sto2 with protected stateful resources", () => {
-    const { config } = load("production", stackFilePath("production"));
-    expect(Object.keys(config.sites).sort()).toEqual(["osl2", "sto2"]);
-    expect(config.protection.statefulResources).toBe(true);
-  });
-
   it("staging carries production's security measures", () => {
     const prod = load("production", stackFilePath("production")).config;
     const staging = load("staging", stackFilePath("staging")).config;
@@ -65,10 +59,6 @@ const invalid: Array<[string, string, (c: Record<string, any>) => void, string, 
 ];
 
 describe("invalid configuration", () => {
-  it("has a corpus of at least 15 cases", () => {
-    expect(invalid.length).toBeGreaterThanOrEqual(15);
-  });
-
   it.each(invalid)("refuses %s", (_what, stack, edit, key, message) => {
     const problems = configProblemsOf(stack, edit);
     const hit = problems.find((p) => p.key === key);
@@ -97,6 +87,7 @@ describe("invalid configuration", () => {
     const file = variantFile("test", (c) => {
       delete c[`${P}access`].publicExceptions;
       delete c[`${P}github`].requiredApprovals;
+      delete c[`${P}audit`].retentionDays;
     });
     const { config } = load("test", file);
     expect(config.access.publicExceptions).toEqual([]);
