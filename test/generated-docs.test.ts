@@ -9,6 +9,7 @@ import { policyTableMarkdown } from "../scripts/docs/policy-table";
 import { scorecardTableMarkdown } from "../scripts/docs/scorecard-table";
 import { IAC_REQUIRED_CHECKS, branchProtection } from "../plan/change-management";
 import { assessBranchProtection } from "../plan/scorecard";
+import { ARGOCD_TUNNEL_URL, GRAFANA_TUNNEL_URL } from "../stacks/gitops";
 
 describe("documents generated from code", () => {
   it.each(Object.keys(GENERATED_DOCS))("%s is current: run `npm run docs` after changing what it is generated from", (file) => {
@@ -34,5 +35,12 @@ describe("documents generated from code", () => {
       expect(cells[1], `IaC, ${approvals} approvals`).toMatch(new RegExp(`^tier ${iac.tier}, ${iac.score}/10`));
       expect(cells[2], `GitOps, ${approvals} approvals`).toMatch(new RegExp(`^tier ${gitops.tier}, ${gitops.score}/10`));
     }
+  });
+
+  it("docs/operations/identity-provider-apps.md gives the redirect URIs the program configures Argo CD and Grafana with", () => {
+    const runbook = fs.readFileSync(path.join(REPO_ROOT, "docs", "operations", "identity-provider-apps.md"), "utf8");
+    // Argo CD and Grafana append their own callback paths to the URL they are given.
+    expect(runbook).toContain(`| Argo CD | none (PKCE) | \`${ARGOCD_TUNNEL_URL}/auth/callback\` |`);
+    expect(runbook).toContain(`| Grafana | none (PKCE) | \`${GRAFANA_TUNNEL_URL}/login/generic_oauth\` |`);
   });
 });
