@@ -79,6 +79,12 @@ describe("relative links in the docs", () => {
     expect(brokenLinks(file)).toEqual([]);
   });
 
+  it.each(["docs/decisions", "docs/operations"])("%s/README.md links every document in its folder", (dir) => {
+    const index = new Set(relativeLinks(fs.readFileSync(path.join(REPO_ROOT, dir, "README.md"), "utf8")).map((l) => l.split("#")[0]));
+    const documents = fs.readdirSync(path.join(REPO_ROOT, dir)).filter((f) => f.endsWith(".md") && f !== "README.md");
+    expect(documents.filter((f) => !index.has(f))).toEqual([]);
+  });
+
   it("would catch a link to a missing file or heading", () => {
     const sample = "[a](docs/missing.md) [b](README.md#no-such-heading) `[c](ignored.md)` [d](https://example.net)";
     expect(relativeLinks(sample)).toEqual(["docs/missing.md", "README.md#no-such-heading"]);
