@@ -69,6 +69,16 @@ function brokenLinks(file: string): string[] {
   });
 }
 
+/**
+ * Repository paths a document names in prose or code spans (`policy/model.ts`,
+ * docs/decisions/preflight.md), not as links; globs (`scripts/diff*`) and
+ * placeholders (`Pulumi.<env>.yaml`) are left out.
+ */
+export function namedRepoPaths(markdown: string): string[] {
+  const found = markdown.matchAll(/(?<![\w./<-])((?:config|plan|components|stacks|policy|synth|scripts|test|docs|\.github|\.ci)\/[\w./-]*\w)(?![\w*<>-])/g);
+  return [...new Set([...found].map((m) => m[1]!))];
+}
+
 describe("relative links in the docs", () => {
   it("finds the README and the docs", () => {
     expect(DOCS).toContain("README.md");
@@ -77,6 +87,11 @@ describe("relative links in the docs", () => {
 
   it.each(DOCS)("every relative link in %s points at a file (and heading) that exists", (file) => {
     expect(brokenLinks(file)).toEqual([]);
+  });
+
+  it.each(DOCS)("every repository path %s names exists", (file) => {
+    const named = namedRepoPaths(fs.readFileSync(path.join(REPO_ROOT, file), "utf8"));
+    expect(named.filter((p) => !fs.existsSync(path.join(REPO_ROOT, p)))).toEqual([]);
   });
 
   it.each(["docs/decisions", "docs/operations"])("%s/README.md links every document in its folder", (dir) => {
@@ -89,5 +104,6 @@ describe("relative links in the docs", () => {
     const sample = "[a](docs/missing.md) [b](README.md#no-such-heading) `[c](ignored.md)` [d](https://example.net)";
     expect(relativeLinks(sample)).toEqual(["docs/missing.md", "README.md#no-such-heading"]);
     expect(headingAnchors("# The 6.2 section: rulesets\n## Again\n## Again")).toEqual(new Set(["the-62-section-rulesets", "again", "again-1"]));
+    expect(namedRepoPaths("see `policy/model.ts`, docs/gone.md and scripts/diff* or Pulumi.<env>.yaml, not stacks/<env>.ts")).toEqual(["policy/model.ts", "docs/gone.md"]);
   });
 });

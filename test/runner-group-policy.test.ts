@@ -23,9 +23,9 @@ const judge = (resources: PolicyResource[], stack: string) => evaluatePolicies({
 
 describe("runner-group-workflows-on-main-6-2", () => {
   const groups = new Map<string, PolicyResource[]>();
+  // Two full synths: 10 s (vitest's default) is not enough on a loaded CI machine.
   beforeAll(async () => {
     for (const stack of ["production", "test"]) groups.set(stack, await runnerGroups(stack));
-    // Two synths: on a loaded machine they outlast vitest's 10 s hook default.
   }, 60_000);
 
   it("passes production's group as the program declares it: this repository, workflow files at main", () => {
