@@ -266,6 +266,13 @@ describe("the platform role's guards", () => {
     expect((inKubeSystem as ProgramFailed).registered.filter((r) => r.type.startsWith("kubernetes:rbac"))).toEqual([]);
   });
 
+  it("stops the program and registers no role when the auditor role is widened", async () => {
+    const widened = await accessRun({ auditorRules: [...AUDITOR_RULES, { apiGroups: [""], resources: ["secrets"], verbs: ["get"] }] }).catch((e: ProgramFailed) => e);
+    expect(widened).toBeInstanceOf(ProgramFailed);
+    expect((widened as ProgramFailed).message).toMatch(/test-osl2-mgmt: the auditor role must stay read-only:[\s\S]*secrets/);
+    expect((widened as ProgramFailed).registered.filter((r) => r.type.startsWith("kubernetes:rbac"))).toEqual([]);
+  });
+
   it("makes no break-glass binding without MFA on the apiserver", async () => {
     const run = await accessRun({ breakGlass: { group: "zitadel:platform-break-glass", requireMfa: false } });
     expect(ofType(run.resources, BINDING).map((b) => (b.inputs["roleRef"] as any).name)).not.toContain("cluster-admin");

@@ -17,17 +17,11 @@ describe("committed stack files", () => {
     expect(config.environment).toBe(stack);
   });
 
-  it("production runs in osl2 and sto2 with protected stateful resources", () => {
-    const { config } = load("production", stackFilePath("production"));
-    expect(Object.keys(config.sites).sort()).toEqual(["osl2", "sto2"]);
-    expect(config.protection.statefulResources).toBe(true);
-  });
-
-  it("staging carries production's security measures", () => {
+  // Protection and MFA in staging are refused off by the config itself (test/config-refusals.test.ts);
+  // what no single stack file can check is that staging mirrors production's sites and exceptions.
+  it("staging runs in production's sites with production's public exceptions", () => {
     const prod = load("production", stackFilePath("production")).config;
     const staging = load("staging", stackFilePath("staging")).config;
-    expect(staging.protection).toEqual(prod.protection);
-    expect(staging.zitadel.requireMfa).toBe(true);
     expect(Object.keys(staging.sites).sort()).toEqual(Object.keys(prod.sites).sort());
     expect(staging.access.publicExceptions).toEqual(prod.access.publicExceptions);
   });
@@ -65,10 +59,6 @@ const invalid: Array<[string, string, (c: Record<string, any>) => void, string, 
 ];
 
 describe("invalid configuration", () => {
-  it("has a corpus of at least 15 cases", () => {
-    expect(invalid.length).toBeGreaterThanOrEqual(15);
-  });
-
   it.each(invalid)("refuses %s", (_what, stack, edit, key, message) => {
     const problems = configProblemsOf(stack, edit);
     const hit = problems.find((p) => p.key === key);
@@ -97,6 +87,7 @@ describe("invalid configuration", () => {
     const file = variantFile("test", (c) => {
       delete c[`${P}access`].publicExceptions;
       delete c[`${P}github`].requiredApprovals;
+      delete c[`${P}audit`].retentionDays;
     });
     const { config } = load("test", file);
     expect(config.access.publicExceptions).toEqual([]);

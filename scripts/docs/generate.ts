@@ -2,11 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { REPO_ROOT } from "../../config/load";
-import { policyTableMarkdown } from "./policy-table";
-
-export const GENERATED_DOCS: Record<string, () => string> = {
-  "docs/policies.md": policyTableMarkdown,
-};
+import { GENERATED_DOCS } from "./registry";
 
 for (const [file, render] of Object.entries(GENERATED_DOCS)) {
   fs.writeFileSync(path.join(REPO_ROOT, file), render());

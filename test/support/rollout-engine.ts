@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { applyConfigScript, kubernetesUpgradeScript, removeNodeScript, rolloutStdin, talosUpgradeScript } from "../../components/cluster/rollout-scripts";
+import { rolloutStdin } from "../../components/cluster/rollout-scripts";
 import type { RecordedResource } from "../../synth/mock-runtime";
 
 export const STANDIN = path.join(__dirname, "talosctl-recording-standin");
@@ -143,9 +143,6 @@ export function runRollout(resources: readonly RecordedResource[], options: RunO
   }
   return run;
 }
-
-/** The scripts a step may carry, so a test can tell a recorded script from a stale one. */
-export const SCRIPTS = { applyConfigScript, kubernetesUpgradeScript, removeNodeScript, talosUpgradeScript };
 
 /** The subcommand words of an invocation (global flags and their values removed). */
 export function subcommand(call: Invocation): string {
