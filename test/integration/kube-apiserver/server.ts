@@ -11,12 +11,23 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import { REPO_ROOT } from "../../../config/load";
 import type { CertFiles } from "./pki";
 import { issue, newCa, serviceAccountKeys } from "./pki";
 
-export const KUBE_APISERVER_VERSION = "1.34.4";
-export const ETCD_VERSION = "3.6.4";
 export const BUILD_COMMAND = "bash scripts/toolchain/build.sh kube-apiserver etcd";
+
+/** The version build.sh builds and caches a component under: one pin, in build.sh's SPEC table. */
+function pinnedVersion(name: string): string {
+  const buildScript = fs.readFileSync(path.join(REPO_ROOT, "scripts", "toolchain", "build.sh"), "utf8");
+  const spec = new RegExp(`^SPEC\\[${name}\\]="([^"]*)"`, "m").exec(buildScript)?.[1];
+  const version = spec?.split("|")[5];
+  if (!version) throw new Error(`scripts/toolchain/build.sh has no SPEC[${name}] with a version`);
+  return version;
+}
+
+export const KUBE_APISERVER_VERSION = pinnedVersion("kube-apiserver");
+export const ETCD_VERSION = pinnedVersion("etcd");
 
 const TOOLCHAIN = process.env.SKE_TOOLCHAIN_CACHE ?? path.join(os.homedir(), ".cache", "ske-platform", "toolchain");
 export const BINARIES = {
@@ -30,15 +41,26 @@ export function missingBinaries(): string | null {
   return missing.length === 0 ? null : `not built: ${missing.join(", ")}; run \`${BUILD_COMMAND}\``;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+/**
+ * A free port below the kernel's ephemeral range (32768-60999 here), so that no
+ * outgoing connection takes it between this check and the bind, and away from
+ * the OpenStack lab's fixed ports (5000, 9696, 8774, 8778, 9292, 5672, 4369, 25672).
+ */
+async function freePort(taken: Set<number>): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = 20000 + Math.floor(Math.random() * 5000);
+    if (taken.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
     });
-  });
+    if (free) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error("no free port in 127.0.0.1:20000-24999");
 }
 
 export interface Identity {
@@ -135,68 +157,86 @@ export async function startKubeApiServer(dir: string, options: StartOptions): Pr
   const auditLog = path.join(dir, "audit", "kube-apiserver.log");
   fs.mkdirSync(path.dirname(auditLog), { mode: 0o700 });
 
-  const [etcdClient, etcdPeer, securePort] = [await freePort(), await freePort(), await freePort()];
-  const started = process.hrtime.bigint();
-  const etcdLog = fs.openSync(path.join(dir, "etcd.log"), "a");
-  const etcd = spawn(BINARIES.etcd, [
-    "--name", "ske-test", "--data-dir", path.join(dir, "etcd"),
-    "--listen-client-urls", `http://127.0.0.1:${etcdClient}`, "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
-    "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
-    "--initial-cluster", `ske-test=http://127.0.0.1:${etcdPeer}`,
-    "--log-level", "warn",
-    // A throw-away store: durability would only cost time on a shared disk.
-    "--unsafe-no-fsync",
-  ], { stdio: ["ignore", etcdLog, etcdLog] });
-  const apiserverLog = fs.openSync(path.join(dir, "kube-apiserver.log"), "a");
-  let apiserver: ChildProcess | undefined;
-  const stop = async () => {
-    if (apiserver) await stopChild(apiserver);
-    await stopChild(etcd);
-  };
-  try {
-    await until(async () => (await plainGet(`http://127.0.0.1:${etcdClient}/health`)).includes('"health":"true"'), 60_000, "etcd /health");
-    log(`etcd ${ETCD_VERSION} healthy on 127.0.0.1:${etcdClient} (pid ${etcd.pid})`);
-    apiserver = spawn(BINARIES.kubeApiserver, [
-      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${securePort}`,
-      `--tls-cert-file=${serving.cert}`, `--tls-private-key-file=${serving.key}`,
-      `--client-ca-file=${ca.cert}`,
-      `--authentication-config=${authFile}`,
-      "--authorization-mode=RBAC",
-      `--audit-policy-file=${policyFile}`, `--audit-log-path=${auditLog}`,
-      `--service-account-issuer=https://kubernetes.default.svc`,
-      `--service-account-key-file=${sa.publicKey}`, `--service-account-signing-key-file=${sa.privateKey}`,
-      "--service-cluster-ip-range=10.96.0.0/24",
-      // No node, controller-manager or scheduler: nothing else reconciles endpoints.
-      "--endpoint-reconciler-type=none",
-      `--cert-dir=${path.join(dir, "certs")}`,
-      "--profiling=false",
-      "--v=1",
-    ], { stdio: ["ignore", apiserverLog, apiserverLog] });
-    const url = `https://127.0.0.1:${securePort}`;
-    const request = makeRequest(url, ca.cert);
-    await until(async () => {
-      if (apiserver!.exitCode !== null) throw new Error(`kube-apiserver exited with ${apiserver!.exitCode}:\n${tail(path.join(dir, "kube-apiserver.log"))}`);
-      const ready = await request({ cert: masters }, "GET", "/readyz").catch(() => undefined);
-      return ready?.status === 200;
-    }, 180_000, "kube-apiserver /readyz");
-    const startSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-    log(`kube-apiserver ${KUBE_APISERVER_VERSION} ready at ${url} (pid ${apiserver.pid}) ${startSeconds.toFixed(1)} s after etcd was spawned`);
-    return {
-      dir, url, auditLog, masters, deployIdentity, request,
-      pids: { etcd: etcd.pid!, apiserver: apiserver.pid! },
-      startSeconds,
-      rssMiB: () => ({ etcd: rssOf(etcd.pid), apiserver: rssOf(apiserver!.pid) }),
-      stop,
+  const launch = async (attempt: number): Promise<KubeApiServer> => {
+    const taken = new Set<number>();
+    const [etcdClient, etcdPeer, securePort] = [await freePort(taken), await freePort(taken), await freePort(taken)];
+    const started = process.hrtime.bigint();
+    const etcdLog = fs.openSync(path.join(dir, "etcd.log"), "a");
+    const etcd = spawn(BINARIES.etcd, [
+      "--name", "ske-test", "--data-dir", path.join(dir, `etcd-${attempt}`),
+      "--listen-client-urls", `http://127.0.0.1:${etcdClient}`, "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
+      "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
+      "--initial-cluster", `ske-test=http://127.0.0.1:${etcdPeer}`,
+      "--log-level", "warn",
+      // A throw-away store: durability would only cost time on a shared disk.
+      "--unsafe-no-fsync",
+    ], { stdio: ["ignore", etcdLog, etcdLog] });
+    const apiserverLog = fs.openSync(path.join(dir, "kube-apiserver.log"), "a");
+    let apiserver: ChildProcess | undefined;
+    const stop = async () => {
+      if (apiserver) await stopChild(apiserver);
+      await stopChild(etcd);
     };
-  } catch (error) {
-    await stop();
-    throw error;
+    try {
+      await until(async () => {
+        if (etcd.exitCode !== null) throw new Error(`etcd exited with ${etcd.exitCode}:\n${tail(path.join(dir, "etcd.log"))}`);
+        return (await plainGet(`http://127.0.0.1:${etcdClient}/health`)).includes('"health":"true"');
+      }, 60_000, "etcd /health");
+      log(`etcd ${ETCD_VERSION} healthy on 127.0.0.1:${etcdClient} (pid ${etcd.pid})`);
+      apiserver = spawn(BINARIES.kubeApiserver, [
+        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${securePort}`,
+        `--tls-cert-file=${serving.cert}`, `--tls-private-key-file=${serving.key}`,
+        `--client-ca-file=${ca.cert}`,
+        `--authentication-config=${authFile}`,
+        "--authorization-mode=RBAC",
+        `--audit-policy-file=${policyFile}`, `--audit-log-path=${auditLog}`,
+        `--service-account-issuer=https://kubernetes.default.svc`,
+        `--service-account-key-file=${sa.publicKey}`, `--service-account-signing-key-file=${sa.privateKey}`,
+        "--service-cluster-ip-range=10.96.0.0/24",
+        // No node, controller-manager or scheduler: nothing else reconciles endpoints.
+        "--endpoint-reconciler-type=none",
+        `--cert-dir=${path.join(dir, "certs")}`,
+        "--profiling=false",
+        "--v=1",
+      ], { stdio: ["ignore", apiserverLog, apiserverLog] });
+      const url = `https://127.0.0.1:${securePort}`;
+      const request = makeRequest(url, ca.cert);
+      await until(async () => {
+        if (apiserver!.exitCode !== null) throw new Error(`kube-apiserver exited with ${apiserver!.exitCode}:\n${tail(path.join(dir, "kube-apiserver.log"))}`);
+        const ready = await request({ cert: masters }, "GET", "/readyz").catch(() => undefined);
+        return ready?.status === 200;
+      }, 180_000, "kube-apiserver /readyz");
+      const startSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+      log(`kube-apiserver ${KUBE_APISERVER_VERSION} ready at ${url} (pid ${apiserver.pid}) ${startSeconds.toFixed(1)} s after etcd was spawned`);
+      return {
+        dir, url, auditLog, masters, deployIdentity, request,
+        pids: { etcd: etcd.pid!, apiserver: apiserver.pid! },
+        startSeconds,
+        rssMiB: () => ({ etcd: rssOf(etcd.pid), apiserver: rssOf(apiserver!.pid) }),
+        stop,
+      };
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+  };
+  // A port checked free can still be taken before the bind (other test runs
+  // share the machine): start again on other ports, twice at most.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch(attempt);
+    } catch (error) {
+      if (attempt >= 3 || !String(error).includes("address already in use")) throw error;
+      log(`attempt ${attempt}: a port was taken before the bind; starting again on other ports`);
+    }
   }
 }
 
+/** The last lines of a log, without kube-apiserver's dump of its flags. */
 function tail(file: string, lines = 30): string {
-  return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").slice(-lines).join("\n") : "";
+  if (!fs.existsSync(file)) return "";
+  return fs.readFileSync(file, "utf8").split("\n").filter((l) => !l.includes("flags.go")).slice(-lines).join("\n");
 }
 
 async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
