@@ -100,7 +100,7 @@ export interface StartOptions {
   authenticationConfiguration: unknown;
   /** The audit policy to start with. */
   auditPolicy: unknown;
-  /** The issuer's serving CA, which the caller has put into the AuthenticationConfiguration. */
+  /** Progress lines (ports, PIDs, start time). */
   log?: (line: string) => void;
 }
 
