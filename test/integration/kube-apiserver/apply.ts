@@ -13,9 +13,11 @@ import type { KubeObject, ProgramObject } from "./program-objects";
 import type { Identity, KubeApiServer } from "./server";
 
 /**
- * Argo CD's CRDs, from the Argo CD module: chart argo-cd 9.1.x (the stacks'
- * argocd.chartVersion) ships Argo CD 3.2. Downloaded into the same module
- * cache the Cluster API CRD extract uses (scripts/capi-crds/extract.ts).
+ * Argo CD's CRDs, from the Argo CD module. The stacks pin chart argo-cd 9.1.4;
+ * argo-helm's notes give chart 9.2.1 as Argo CD v3.2.3, so 9.1.x ships an
+ * earlier 3.2 release, whose exact patch could not be read here (the chart is
+ * not downloadable): v3.2.0 stands for that line. Downloaded into the same
+ * module cache the Cluster API CRD extract uses (scripts/capi-crds/extract.ts).
  */
 export const ARGOCD_MODULE = { path: "github.com/argoproj/argo-cd/v3", version: "v3.2.0" } as const;
 const ARGOCD_CRD_FILES = ["manifests/crds/application-crd.yaml", "manifests/crds/appproject-crd.yaml", "manifests/crds/applicationset-crd.yaml"];
