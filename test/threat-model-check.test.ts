@@ -66,4 +66,24 @@ describe("the threat model's test references", () => {
     expect(unprovenRows(rows, [], () => true)).toEqual([]);
     expect(unprovenRows(rows, [], () => false).map((u) => u.reason)).toEqual(["test/integration/x.test.ts › refuses the wrong project: no such integration test"]);
   });
+
+  it("with the integration run's report, holds integration tests to the same rule: passed in that run", () => {
+    const rows = threatRows(doc([
+      "| passed | b | `test/integration/x.test.ts › refuses the wrong project` |",
+      "| skipped | b | `test/integration/x.test.ts › was skipped` |",
+      "| gone | b | `test/integration/y.test.ts › anything` |",
+    ].join("\n")));
+    const integration: FileResult[] = [{
+      name: "/repo/test/integration/x.test.ts",
+      assertionResults: [
+        { title: "refuses the wrong project", fullName: "suite refuses the wrong project", ancestorTitles: ["suite"], status: "passed" },
+        { title: "was skipped", fullName: "was skipped", ancestorTitles: [], status: "skipped" },
+      ],
+    }];
+    // The file check alone would accept all three: the report is what decides.
+    expect(unprovenRows(rows, [], () => true, integration).map((u) => `${u.row.path}: ${u.reason}`)).toEqual([
+      "skipped: test/integration/x.test.ts › was skipped: skipped, not passed",
+      "gone: test/integration/y.test.ts: not in this integration run",
+    ]);
+  });
 });

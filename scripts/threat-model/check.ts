@@ -1,8 +1,10 @@
 /**
- * `node scripts/run-ts.cjs scripts/threat-model/check.ts <vitest-json>`: fails
- * when a path in docs/threat-model.md names no test, or names one that did not
- * pass in the unit run whose JSON report is given. .ci/run runs it right
- * after `npm test`.
+ * `node scripts/run-ts.cjs scripts/threat-model/check.ts <vitest-json> [<integration-vitest-json>]`:
+ * fails when a path in docs/threat-model.md names no test, or names one that
+ * did not pass in the unit run whose JSON report is given. .ci/run runs it
+ * right after `npm test`, and again after the integration tests with their
+ * report (test/integration/run.sh, SKE_INTEGRATION_REPORT), when the named
+ * integration tests must have passed too.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -16,10 +18,14 @@ if (!report) {
 }
 const rows = threatRows(fs.readFileSync(path.join(root, "docs", "threat-model.md"), "utf8"));
 const results = (JSON.parse(fs.readFileSync(report, "utf8")) as { testResults: FileResult[] }).testResults;
+const integrationReport = process.argv[3];
+const integrationResults = integrationReport
+  ? (JSON.parse(fs.readFileSync(integrationReport, "utf8")) as { testResults: FileResult[] }).testResults
+  : undefined;
 const unproven = unprovenRows(rows, results, (ref) => {
   const file = path.join(root, ref.file);
   return fs.existsSync(file) && fs.readFileSync(file, "utf8").includes(ref.name);
-});
+}, integrationResults);
 for (const { row, reason } of unproven) {
   process.stderr.write(`threat model, ${row.section}: "${row.path.slice(0, 100)}": ${reason}\n`);
 }

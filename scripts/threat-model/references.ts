@@ -88,13 +88,16 @@ export type Unproven = { row: ThreatRow; reason: string };
 /**
  * Rows that prove nothing: no test named, or a named test that did not pass
  * in this run (missing, renamed, skipped or failed). Integration tests run
- * in another job; `integrationFile` says whether such a file exists and
- * holds the quoted title, which is all this run can check of them.
+ * later, in the integration tier; with that tier's JSON report
+ * (`integrationResults`) they are held to the same rule as unit tests.
+ * Without it, `integrationFile` says whether such a file exists and holds the
+ * quoted title, which is all a unit-only run can check of them.
  */
 export function unprovenRows(
   rows: readonly ThreatRow[],
   results: readonly FileResult[],
   integrationFile: (ref: TestReference) => boolean,
+  integrationResults?: readonly FileResult[],
 ): Unproven[] {
   const unproven: Unproven[] = [];
   for (const row of rows) {
@@ -103,13 +106,14 @@ export function unprovenRows(
       continue;
     }
     for (const ref of row.references) {
-      if (ref.file.startsWith("test/integration/")) {
+      const integration = ref.file.startsWith("test/integration/");
+      if (integration && !integrationResults) {
         if (!integrationFile(ref)) unproven.push({ row, reason: `${ref.file} › ${ref.name}: no such integration test` });
         continue;
       }
-      const file = results.find((f) => f.name.replace(/\\/g, "/").endsWith(`/${ref.file}`));
+      const file = (integration ? integrationResults! : results).find((f) => f.name.replace(/\\/g, "/").endsWith(`/${ref.file}`));
       if (!file) {
-        unproven.push({ row, reason: `${ref.file}: not in this unit run` });
+        unproven.push({ row, reason: `${ref.file}: not in this ${integration ? "integration" : "unit"} run` });
         continue;
       }
       const hits = file.assertionResults.filter((a) => matches(a, ref.name));

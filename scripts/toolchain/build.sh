@@ -4,11 +4,14 @@
 #
 # Usage: scripts/toolchain/build.sh [component ...]
 #   components: pulumi language-nodejs openstack random tls command github kubernetes
+#               kube-apiserver etcd
 #   no argument = all of them, in that order.
 #   openstack, random, tls and github are bridged from the upstream Terraform
 #   providers by the repository's own Go module, scripts/toolchain/providers
 #   (committed go.sum and generated schemas; see its README.md); the others
-#   are upstream Go modules built in throw-away wrapper modules.
+#   are upstream Go modules built in throw-away wrapper modules. kube-apiserver
+#   and etcd come from the repository's Go module scripts/toolchain/kube
+#   (committed go.sum; see its README.md), like the bridged plugins.
 #
 # stdout: only the `export ...` lines to use (so `eval "$(build.sh ...)"` works).
 # stderr: progress and per-binary wall time. Timings are appended to $CACHE/timings.tsv.
@@ -51,7 +54,7 @@ gorun() { nice -n "$NICE" go "$@"; }
 # proxy serves no tag for that release).
 PULUMI_VERSION="${SKE_PULUMI_VERSION:-v3.276.0}"
 
-ALL=(pulumi language-nodejs openstack random tls command github kubernetes)
+ALL=(pulumi language-nodejs openstack random tls command github kubernetes kube-apiserver etcd)
 
 # name -> "kind|binary|module|modversion|package|plugin-version|version-var|extra requires"
 declare -A SPEC
@@ -71,6 +74,12 @@ SPEC[command]="resource|pulumi-resource-command|github.com/pulumi/pulumi-command
 SPEC[github]="bridged|pulumi-resource-github|ske.local/toolchain/providers|local|./cmd/pulumi-resource-github|6.15.0||"
 # The module proxy serves pulumi-kubernetes/provider/v4 only as a pseudo-version.
 SPEC[kubernetes]="resource|pulumi-resource-kubernetes|github.com/pulumi/pulumi-kubernetes/provider/v4|v4.0.0-20260115033456-f47bc2d6f199|github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes|4.34.2|github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version|"
+
+# The integration tier's real Kubernetes API server (test/integration/kube-apiserver):
+# built like the bridged plugins, in place from scripts/toolchain/kube. The
+# version variable is stamped so that /version reports the release.
+SPEC[kube-apiserver]="server|kube-apiserver|ske.local/toolchain/kube|local|k8s.io/kubernetes/cmd/kube-apiserver|1.34.4|k8s.io/component-base/version.gitVersion|"
+SPEC[etcd]="server|etcd|ske.local/toolchain/kube|local|./cmd/etcd|3.6.4||"
 
 # Per-component overrides from the environment.
 for name in "${ALL[@]}"; do
@@ -92,19 +101,23 @@ record() { # name version status download_s build_s total_s note
 PROVIDERS_MODULE="$HERE/providers"
 
 # What a bridged plugin is built from: the whole providers module (its go.mod,
-# go.sum, Go sources and shims) and the plugin's committed schema.
+# go.sum, Go sources and shims) and the plugin's committed schema (for
+# kube-apiserver and etcd: the whole kube module, which has no schema).
 bridged_fingerprint() {
-  (cd "$PROVIDERS_MODULE" && find . \( -name '*.go' -o -name go.mod -o -name go.sum \) -print | LC_ALL=C sort \
-    | xargs cat "cmd/pulumi-resource-$1/schema.json" | sha256sum | cut -c1-16)
+  local dir="$2" schema="cmd/pulumi-resource-$1/schema.json"
+  [ -f "$dir/$schema" ] || schema=/dev/null
+  (cd "$dir" && find . \( -name '*.go' -o -name go.mod -o -name go.sum \) -print | LC_ALL=C sort \
+    | xargs cat "$schema" | sha256sum | cut -c1-16)
 }
 
 # Build one bridged plugin from scripts/toolchain/providers, in place: the
 # module's committed go.sum is used read-only, nothing is resolved anew.
 build_bridged() {
-  local name="$1" bin="$2" pkg="$3" pver="$4"
+  local name="$1" bin="$2" pkg="$3" pver="$4" PROVIDERS_MODULE="$HERE/${5#ske.local/toolchain/}"
+  local vflag=""; [ -z "${6:-}" ] || vflag=" -X $6=v$pver"
   local outdir="$CACHE/bin/$name-v$pver" out="$CACHE/bin/$name-v$pver/$bin"
   local t0; t0="$(now)"
-  local fingerprint; fingerprint="$(bridged_fingerprint "$name")"
+  local fingerprint; fingerprint="$(bridged_fingerprint "$name" "$PROVIDERS_MODULE")"
   local stamp="bridged $fingerprint $pver"
   if [ "${SKE_TOOLCHAIN_REBUILD:-0}" != 1 ] && [ -x "$out" ] \
      && [ "$(cat "$outdir/.complete" 2>/dev/null)" = "$stamp" ]; then
@@ -126,7 +139,7 @@ build_bridged() {
   fi
   local t1; t1="$(now)"
   log "$name $pver: modules ready in $(elapsed "$t0" "$t1")s; building $pkg"
-  if ! (cd "$PROVIDERS_MODULE" && gorun build -mod=readonly -trimpath -ldflags "-s -w" -o "$out.tmp" "$pkg") >"$logs/build.log" 2>&1; then
+  if ! (cd "$PROVIDERS_MODULE" && gorun build -mod=readonly -trimpath -ldflags "-s -w$vflag" -o "$out.tmp" "$pkg") >"$logs/build.log" 2>&1; then
     local t2; t2="$(now)"
     log "$name: go build failed after $(elapsed "$t1" "$t2")s:"; tail -n 40 "$logs/build.log" | sed 's/^/    /' >&2
     record "$name" "$pver" failed "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")" "$(elapsed "$t0" "$t2")" "go build: $(tail -n1 "$logs/build.log" | tr '\t' ' ')"
@@ -144,7 +157,7 @@ build_bridged() {
 build_one() {
   local name="$1" kind bin mod modver pkg pver vvar extra
   IFS='|' read -r kind bin mod modver pkg pver vvar extra <<<"${SPEC[$name]}"
-  if [ "$kind" = bridged ]; then build_bridged "$name" "$bin" "$pkg" "$pver"; return; fi
+  if [ "$kind" = bridged ] || [ "$kind" = server ]; then build_bridged "$name" "$bin" "$pkg" "$pver" "$mod" "$vvar"; return; fi
   local key="$name-v$pver"
   local outdir="$CACHE/bin/$key"
   local out="$outdir/$bin"
@@ -263,6 +276,10 @@ lay_out() {
         ln -f "$src" "$clidir/$bin" 2>/dev/null || cp -f "$src" "$clidir/$bin"
       fi
       ln -sfn "$clidir/$bin" "$CACHE/path/$bin" ;;
+    server)
+      # Not a plugin: on the toolchain's PATH, where the integration tier looks.
+      mkdir -p "$CACHE/path"
+      ln -sfn "$src" "$CACHE/path/$bin" ;;
     resource|bridged)
       local short="${bin#pulumi-resource-}"
       local dir="$PULUMI_HOME_DIR/plugins/resource-$short-v$pver"

@@ -8,6 +8,8 @@
 #   SKE_LAB_KEEP=1     stop the lab but keep its directory (logs, database) for inspection
 #   SKE_TOOLCHAIN_CACHE  where scripts/toolchain/build.sh put the binaries
 #   SKE_LAB_NOVA=1     also start Nova (fake driver), Glance and Placement, for the pre-flight test
+#   SKE_INTEGRATION_REPORT  copy the API tier's vitest JSON report there (for
+#                      scripts/threat-model/check.ts, which .ci/run runs on it)
 #
 # Last line: `integration: N passed, M failed, K skipped`; exit 1 if M > 0.
 set -uo pipefail
@@ -83,6 +85,9 @@ npx vitest run --config "$HERE/vitest.config.mts" \
   --reporter=default --reporter=json --outputFile.json="$SKE_LAB_DIR/api-tier.json"
 api_status=$?
 TIMES+=("API tier: $(seconds_since "$api_started")s")
+if [ -n "${SKE_INTEGRATION_REPORT:-}" ] && [ -f "$SKE_LAB_DIR/api-tier.json" ]; then
+  cp "$SKE_LAB_DIR/api-tier.json" "$SKE_INTEGRATION_REPORT"
+fi
 if [ -f "$SKE_LAB_DIR/api-tier.json" ]; then
   PASSED=$(( PASSED + $(jq .numPassedTests "$SKE_LAB_DIR/api-tier.json") ))
   FAILED=$(( FAILED + $(jq .numFailedTests "$SKE_LAB_DIR/api-tier.json") ))
