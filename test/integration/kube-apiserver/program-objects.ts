@@ -10,7 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { loadPlatformConfig, readAddressPlan } from "../../../config/load";
 import { AUTHENTICATION_CONFIG, type MachineConfig } from "../../../components/talos/machine-config";
 import { policyResources } from "../../../synth/policy-input";
-import { readStackFile } from "../../../synth/stack-file";
+import { readStackFile } from "../../../config/stack-file";
 import { revealedProgramRun } from "../../support/program-run";
 import { stackFilePath } from "../../support/stacks";
 
