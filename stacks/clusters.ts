@@ -10,8 +10,8 @@ import { RESERVED_HEAD_ADDRESSES } from "../components/site-network";
 import type { PlatformConfig } from "../config/schema";
 import { siteClusterAddresses } from "../plan/cluster-addresses";
 import type { PlatformPlan } from "../plan/platform-plan";
-import { PLATFORM_INGEST_PORT } from "../plan/security-rules";
-import { AUDIT_INGEST_PORT, JUMPHOST_GROUPS, portGroups, type GroupKey } from "../plan/security-rules";
+import { clusterGroupKeys, clusterSettings, jumpHostSettings, siteTags } from "../plan/cluster-settings";
+import type { GroupKey } from "../plan/security-rules";
 import type { DeployedCluster, DeployedSite } from "./contracts";
 
 /** What the stack outputs besides the contract: Talos access and addresses. */
@@ -36,14 +36,13 @@ export function deployClusters({ plan, config, sites }: DeployClustersArgs): Clu
   for (const site of sites) {
     const siteConfig = site.plan.config;
     const { network, provider } = site;
-    const tags = [`environment:${plan.environment}`, `site:${site.plan.name}`, "managed-by:ske-platform"];
+    const tags = siteTags(plan.environment, site.plan.name);
     const groupIds = (keys: readonly GroupKey[]) =>
       keys.map((key) => {
         const group = network.securityGroups[key];
         if (!group) throw new Error(`site ${site.plan.name} has no security group "${key}"`);
         return group.id;
       });
-    const floatingIpPool = (wanted: boolean) => (wanted ? siteConfig.externalNetworkName : undefined);
     const addresses = siteClusterAddresses({
       subnet: site.plan.subnet,
       clusters: site.plan.clusters.map((c) => c.id),
@@ -51,63 +50,29 @@ export function deployClusters({ plan, config, sites }: DeployClustersArgs): Clu
       taken: siteConfig.dnsNameservers,
     });
 
+    const { groupKeys: jumpHostGroups, ...jumpHost } = jumpHostSettings(site.plan);
     new JumpHost(`${site.plan.prefix}-jumphost`, {
-      prefix: site.plan.prefix,
-      region: siteConfig.region,
-      availabilityZone: siteConfig.availabilityZones[0]!,
+      ...jumpHost,
       networkId: network.network.id,
       subnetId: network.subnet.id,
-      securityGroupIds: groupIds(JUMPHOST_GROUPS),
-      imageId: siteConfig.jumpHostImageId,
-      flavor: siteConfig.flavors.jumpHost,
-      ...(siteConfig.keyPair ? { keyPair: siteConfig.keyPair } : {}),
-      ...(siteConfig.floatingIps.jumpHost ? { floatingIpPool: floatingIpPool(true)! } : {}),
+      securityGroupIds: groupIds(jumpHostGroups),
       provider,
       tags,
     });
 
     for (const cluster of site.plan.clusters) {
+      const groupKeys = clusterGroupKeys(cluster);
       const component = new Cluster(cluster.name, {
-        name: cluster.name,
-        role: cluster.role,
-        clusterId: cluster.id,
-        region: siteConfig.region,
+        ...clusterSettings(config, site.plan, cluster, addresses),
         networkId: network.network.id,
         subnetId: network.subnet.id,
-        subnetCidr: site.plan.subnet,
-        availabilityZones: siteConfig.availabilityZones,
-        nodes: cluster.nodes,
-        flavors: siteConfig.flavors,
-        talosImageId: siteConfig.talosImageId,
-        loadBalancerImageId: siteConfig.jumpHostImageId,
-        ...(siteConfig.keyPair ? { keyPair: siteConfig.keyPair } : {}),
-        addresses: addresses[cluster.id],
         securityGroupIds: {
-          controlPlane: groupIds(portGroups(cluster.id, "controlplane")),
-          worker: groupIds(portGroups(cluster.id, "worker")),
-          loadBalancer: groupIds(portGroups(cluster.id, "loadbalancer")),
+          controlPlane: groupIds(groupKeys.controlPlane),
+          worker: groupIds(groupKeys.worker),
+          loadBalancer: groupIds(groupKeys.loadBalancer),
         },
-        ...(siteConfig.floatingIps.loadBalancers ? { floatingIpPool: floatingIpPool(true)! } : {}),
-        talosVersion: config.clusters.talosVersion,
-        kubernetesVersion: config.clusters.kubernetesVersion,
-        ciliumChartVersion: config.clusters.ciliumChartVersion,
-        oidc: {
-          issuer: config.zitadel.issuer,
-          clientId: config.zitadel.kubernetesClientId,
-          groupsClaim: config.zitadel.groupsClaim,
-          groupsPrefix: config.zitadel.groupsPrefix,
-          usernamePrefix: config.zitadel.groupsPrefix,
-          requireMfa: config.zitadel.requireMfa,
-        },
-        protect: config.protection.statefulResources,
-        bootstrap: config.layers.bootstrap,
-        workerBatchSize: config.rollout?.workerBatchSize ?? 1,
-        kubernetes: config.layers.kubernetes,
         provider,
         tags,
-        ...(cluster.role === "ops"
-          ? { workerPassthrough: [{ name: "audit-ingest", port: AUDIT_INGEST_PORT }, { name: "platform-ingest", port: PLATFORM_INGEST_PORT }] }
-          : {}),
       });
 
       deployed.push({
