@@ -94,7 +94,54 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     });
   }
 
-  // --- Argo CD ---------------------------------------------------------------
+  const { argocd, deployKeyPublicOpenssh } = deployArgoCd({ env, config, clusters, ops, sso, deployKeyPrivatePem: args.deployKeyPrivatePem });
+
+  const clusterApi = deployClusterApi({ config, argocdNamespace: config.argocd.namespace, argocd: argocd.release, ops, clusters, sites: args.sites });
+
+  const auditTrail = deployAuditStore({ env, config, clusters, ops, sites: args.sites, archiveSeparation: args.archiveSeparation, namespaces: NAMESPACES });
+
+  // The platform gateway: its own key, from the same ingest CA, naming its own in-cluster name.
+  const platformTls = { caPem: auditTrail.ingestTls.caPem, ...ingestServerCertificate(`${env}-platform-ingest`, auditTrail.ingestTls.ca, ops.endpoint, centralView.gateway.host) };
+  const view = centralView.deploy({ plan, config, clusters, ops, lokiUrl: auditTrail.store.url, grafanaNamespace: NAMESPACES.monitoring, tls: platformTls });
+
+  new Grafana(`${env}-grafana`, {
+    chart: config.audit.charts.grafana,
+    namespace: NAMESPACES.monitoring,
+    rootUrl: GRAFANA_TUNNEL_URL,
+    lokiUrl: auditTrail.store.url,
+    centralView: view.grafana,
+    sso: { ...sso, clientId: config.zitadel.grafanaClientId },
+    provider: ops.provider,
+  });
+
+  deployAuditCollectors({ env, config, clusters, ops, namespaces: NAMESPACES }, auditTrail);
+
+  return {
+    argocdNamespace: config.argocd.namespace,
+    registeredClusters: clusters.map((c) => c.plan.name),
+    ...(deployKeyPublicOpenssh ? { deployKeyPublicOpenssh } : {}),
+    auditArchive: auditTrail.archive,
+    lokiRetentionDays: config.audit.retentionDays,
+    clusterApi,
+    centralView: view.outputs,
+  };
+}
+
+/**
+ * Argo CD in the ops cluster with every cluster of the environment
+ * registered: the ops cluster in-cluster, the others through a manager
+ * account of their own. The deploy key comes from the GitHub layer, or is
+ * generated here when that layer is off.
+ */
+function deployArgoCd(args: {
+  env: string;
+  config: PlatformConfig;
+  clusters: ReadyCluster[];
+  ops: ReadyCluster;
+  sso: { issuer: string; groupsClaim: string; platformGroup: string; auditorGroup: string; requireMfa: boolean };
+  deployKeyPrivatePem: pulumi.Input<string> | undefined;
+}): { argocd: ArgoCd; deployKeyPublicOpenssh: pulumi.Output<string> | undefined } {
+  const { env, config, clusters, ops, sso } = args;
   const registrations: ClusterRegistration[] = clusters.map((cluster) => {
     const registered = { name: cluster.plan.name, environment: env, site: cluster.plan.site, role: cluster.plan.role };
     if (cluster === ops) return { cluster: registered, server: IN_CLUSTER_SERVER };
@@ -128,34 +175,5 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     clusters: registrations,
     provider: ops.provider,
   });
-
-  const clusterApi = deployClusterApi({ config, argocdNamespace: config.argocd.namespace, argocd: argocd.release, ops, clusters, sites: args.sites });
-
-  const auditTrail = deployAuditStore({ env, config, clusters, ops, sites: args.sites, archiveSeparation: args.archiveSeparation, namespaces: NAMESPACES });
-
-  // The platform gateway: its own key, from the same ingest CA, naming its own in-cluster name.
-  const platformTls = { caPem: auditTrail.ingestTls.caPem, ...ingestServerCertificate(`${env}-platform-ingest`, auditTrail.ingestTls.ca, ops.endpoint, centralView.gateway.host) };
-  const view = centralView.deploy({ plan, config, clusters, ops, lokiUrl: auditTrail.store.url, grafanaNamespace: NAMESPACES.monitoring, tls: platformTls });
-
-  new Grafana(`${env}-grafana`, {
-    chart: config.audit.charts.grafana,
-    namespace: NAMESPACES.monitoring,
-    rootUrl: GRAFANA_TUNNEL_URL,
-    lokiUrl: auditTrail.store.url,
-    centralView: view.grafana,
-    sso: { ...sso, clientId: config.zitadel.grafanaClientId },
-    provider: ops.provider,
-  });
-
-  deployAuditCollectors({ env, config, clusters, ops, namespaces: NAMESPACES }, auditTrail);
-
-  return {
-    argocdNamespace: config.argocd.namespace,
-    registeredClusters: clusters.map((c) => c.plan.name),
-    ...(deployKeyPublicOpenssh ? { deployKeyPublicOpenssh } : {}),
-    auditArchive: auditTrail.archive,
-    lokiRetentionDays: config.audit.retentionDays,
-    clusterApi,
-    centralView: view.outputs,
-  };
+  return { argocd, deployKeyPublicOpenssh };
 }
