@@ -1,3 +1,5 @@
+import { clusterName } from "../plan/cluster-names";
+
 /**
  * Each cluster's audit collector writes to the archive as its own Keystone
  * project (docs/decisions/audit-archive-identity.md): the stack file names
@@ -14,8 +16,8 @@ interface WriterConfig {
 /** Cluster names exactly as plan/platform-plan.ts forms them. */
 export function plannedClusterNames(config: Pick<WriterConfig, "environment" | "sites" | "clusters">): string[] {
   return Object.keys(config.sites).flatMap((site) => [
-    ...(site === config.clusters.ops.site ? [`${config.environment}-${site}-ops`] : []),
-    `${config.environment}-${site}-mgmt`,
+    ...(site === config.clusters.ops.site ? [clusterName(config.environment, site, "ops")] : []),
+    clusterName(config.environment, site, "management"),
   ]);
 }
 

@@ -1,15 +1,20 @@
 import { z } from "zod";
 import { ENVIRONMENTS, cidrString, siteNameString } from "../plan/address-plan";
-import { cidrProblem, parseAddress } from "../plan/cidr";
-import { DEFAULT_TOOL_PINS } from "../plan/deploy-runner-tools";
-import { DEPLOY_RUNNER_WORKFLOWS } from "../plan/deploy-runners";
+import { cidrProblem } from "../plan/cidr";
 import { keystoneProjectId } from "../plan/project-plan";
 import { addRefusals } from "./refusals";
 import { rolloutIssues, rolloutSchema } from "./rollout";
 import { backupIssues, backupsSchema } from "./backups";
 import { siemAuthSchema } from "./siem-auth";
-import { urlCredentialIssues } from "./url-credentials";
 import { clusterApiSiteSchema } from "./cluster-api";
+import { chartRefSchema, httpsUrl, ipv4, name, port, semver, uuid } from "./scalars";
+import { deployRunnerIssues, deployRunnersSchema } from "./runners";
+import { MONITORING_CHART_DEFAULTS, monitoringSchema } from "./monitoring";
+
+// The runners' and the central view's schemas live in config/runners.ts and
+// config/monitoring.ts, the value types in config/scalars.ts.
+export { deployRunnersSchema, runnerToolsSchema, type DeployRunnersConfig } from "./runners";
+export { monitoringSchema } from "./monitoring";
 
 /**
  * The one schema for everything a `Pulumi.<env>.yaml` holds under the
@@ -17,21 +22,6 @@ import { clusterApiSiteSchema } from "./cluster-api";
  * error rather than a silently ignored setting. Credentials are deliberately
  * absent: OpenStack reads OS_* / clouds.yaml and GitHub reads GITHUB_TOKEN.
  */
-
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, {
-  message: "expected an OpenStack UUID such as 3f1c2b9e-5d4a-4c1e-9f0a-1b2c3d4e5f60",
-});
-const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, {
-  message: "expected a lower-case name of letters, digits and dashes",
-});
-const httpsUrl = z.url({ protocol: /^https$/, message: "expected an https:// URL" }).superRefine(urlCredentialIssues);
-const ipv4 = z.string().refine((value) => parseAddress(value) !== undefined, {
-  message: "expected an IPv4 address such as 10.0.0.1",
-});
-const semver = z.string().regex(/^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, {
-  message: "expected a version such as 1.2.3",
-});
-const port = z.number().int().min(1).max(65535);
 
 export const flavorsSchema = z.strictObject({
   controlPlane: z.string().min(1),
@@ -170,8 +160,6 @@ export const siemSchema = z.strictObject({
   auth: siemAuthSchema.optional(),
 });
 
-const chartRefSchema = z.strictObject({ repository: httpsUrl, version: semver });
-
 /** Charts of the audit pipeline; pinned so an upgrade is a reviewed stack-file change. */
 const AUDIT_CHART_DEFAULTS = {
   loki: { repository: "https://grafana.github.io/helm-charts", version: "6.44.0" },
@@ -198,75 +186,11 @@ export const auditSchema = z
     message: "the object-lock period must be at least the retention period",
   });
 
-/** Charts of the central view (components/monitoring); pinned like the audit charts. */
-const MONITORING_CHART_DEFAULTS = {
-  metrics: { repository: "https://victoriametrics.github.io/helm-charts", version: "0.27.0" },
-  agent: { repository: "https://victoriametrics.github.io/helm-charts", version: "0.29.0" },
-} as const;
-
-/** The central view in the ops cluster: metrics, platform logs, alerting (docs/operations/central-view.md). */
-export const monitoringSchema = z.strictObject({
-  /** Days the metrics store keeps samples; bounded so the volume is bounded. */
-  metricsRetentionDays: z.number().int().min(1).max(400).default(30),
-  /** Days Loki keeps platform (non-audit) logs; the audit stream keeps audit.retentionDays. */
-  platformLogRetentionDays: z.number().int().min(1).max(3650).default(14),
-  /** Where alerts are posted; without it they stay in Grafana's default contact point. */
-  alertWebhook: httpsUrl.optional(),
-  charts: z.strictObject({
-    metrics: chartRefSchema.default(MONITORING_CHART_DEFAULTS.metrics),
-    agent: chartRefSchema.default(MONITORING_CHART_DEFAULTS.agent),
-  }).default(MONITORING_CHART_DEFAULTS),
-});
-
 export const protectionSchema = z.strictObject({
   /** Sets `protect` and `retainOnDelete` on control planes and machine secrets. */
   statefulResources: z.boolean(),
   /** Production refuses statefulResources: false unless this is true. */
   allowUnprotectedProduction: z.boolean().default(false),
-});
-
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, {
-  message: "expected the SHA-256 of the release artifact as 64 lower-case hex digits, from the project's published checksums",
-});
-const toolPinSchema = z.strictObject({
-  version: z.string().regex(/^\d+\.\d+\.\d+$/, { message: "expected an exact release version such as 1.2.3 (no v, no range)" }),
-  sha256: sha256Hex,
-});
-
-/** Tools of the deploy runners, each pinned by version and checksum; see plan/deploy-runner-tools.ts. */
-export const runnerToolsSchema = z.strictObject({
-  talosctl: toolPinSchema.default(DEFAULT_TOOL_PINS.talosctl),
-  node: toolPinSchema.default(DEFAULT_TOOL_PINS.node),
-  actionsRunner: toolPinSchema.default(DEFAULT_TOOL_PINS.actionsRunner),
-  /** No default: no published checksum of the SDK's release was at hand, so the stack file states it. */
-  pulumi: toolPinSchema,
-});
-
-/** The self-hosted deploy runners of this environment (components/deploy-runner). */
-export const deployRunnersSchema = z.strictObject({
-  count: z.number().int().min(1, { message: "at least one runner" }).max(4, { message: "at most 4 runners fit the reserved head of the ops site's subnet (offsets 12-15)" }).default(1),
-  flavor: z.string().min(1),
-  /** A Debian cloud image; defaults to the ops site's jumpHostImageId. */
-  imageId: uuid.optional(),
-  /**
-   * The GitHub App that mints a just-in-time runner config before every job.
-   * Plain ids; its private key is the secret `ske-platform:runnerRegistrarKey`.
-   */
-  registration: z
-    .strictObject({
-      /** Numeric id of the IaC repository (`gh api repos/<owner>/<repo> --jq .id`); no lookup at preview. */
-      repositoryId: z.number().int().positive(),
-      appId: z.number().int().positive(),
-      installationId: z.number().int().positive(),
-    })
-    .optional(),
-  /**
-   * Workflow files (on main) the runner group accepts jobs from, or "any" for
-   * a group with no workflow restriction. Only test may say "any": its
-   * pull-request previews run from refs/pull/<n>/merge, which no entry can name.
-   */
-  workflows: z.union([z.literal("any"), z.array(z.string().regex(/^[A-Za-z0-9_.-]+\.ya?ml$/, { message: "expected a workflow file name such as drift.yml" })).min(1)]).default([...DEPLOY_RUNNER_WORKFLOWS]),
-  tools: runnerToolsSchema,
 });
 
 export const platformConfigSchema = z
@@ -368,34 +292,3 @@ export type NodeCounts = z.infer<typeof nodeCountsSchema>;
 
 export { CONFIG_NAMESPACE } from "./namespace";
 
-export type DeployRunnersConfig = z.infer<typeof deployRunnersSchema>;
-
-const minor = (version: string) => version.replace(/^v/, "").split(".").slice(0, 2).join(".");
-
-/** Cross-key rules of the runner settings. */
-function deployRunnerIssues(config: {
-  environment?: string;
-  layers: { clusters: boolean };
-  clusters: { talosVersion: string };
-  runners?: DeployRunnersConfig | undefined;
-  runnerRegistrarKey?: string | undefined;
-}): Array<{ path: (string | number)[]; message: string }> {
-  const issues: Array<{ path: (string | number)[]; message: string }> = [];
-  if (!config.runners) {
-    if (config.layers.clusters) {
-      issues.push({ path: ["runners"], message: "required while layers.clusters is on: deploys reach the clusters only from this environment's runners (flavor and tools.pulumi at least)" });
-    }
-    return issues;
-  }
-  const talosctl = config.runners.tools.talosctl.version;
-  if (minor(talosctl) !== minor(config.clusters.talosVersion)) {
-    issues.push({ path: ["runners", "tools", "talosctl", "version"], message: `talosctl ${talosctl} does not match clusters.talosVersion ${config.clusters.talosVersion}; pin the same minor release (with its checksum)` });
-  }
-  if (config.runners.workflows === "any" && config.environment !== undefined && config.environment !== "test") {
-    issues.push({ path: ["runners", "workflows"], message: `${config.environment}'s runner group must name the workflows it serves (allowed: a list of workflow files on main, default ${DEPLOY_RUNNER_WORKFLOWS.join(", ")}); "any" would let a job on any branch run inside ${config.environment}'s network with no approval` });
-  }
-  if (config.runnerRegistrarKey !== undefined && !config.runners.registration) {
-    issues.push({ path: ["runners", "registration"], message: "runnerRegistrarKey is set, but not the GitHub App it belongs to (repositoryId, appId, installationId)" });
-  }
-  return issues;
-}

@@ -5,12 +5,13 @@
 import type { NodeCounts, PlatformConfig, SiteConfig } from "../config/schema";
 import { foreignSupernets, type AddressPlan, type EnvironmentName } from "./address-plan";
 import { siteSecurityTable, type ClusterId, type SiteSecurityTable } from "./security-rules";
+import { CLUSTER_ID, clusterName, type ClusterRole } from "./cluster-names";
 import { deployRunnerAddresses, deployRunnerNames, deployRunnerSiteRules, withDeployRunnerRules, type DeployRunnerPlan } from "./deploy-runners";
 
 /** Head addresses of each site subnet that DHCP never hands out (components/site-network). */
 export const PLANNED_RESERVED_HEAD = 16;
 
-export type ClusterRole = "ops" | "management";
+export type { ClusterRole } from "./cluster-names";
 
 export interface ClusterPlan {
   id: ClusterId;
@@ -81,9 +82,9 @@ export function buildPlatformPlan(config: PlatformConfig, addressPlan: AddressPl
       const prefix = `${environment}-${name}`;
       const clusters: ClusterPlan[] = [];
       if (name === opsSite) {
-        clusters.push({ id: "ops", role: "ops", name: `${prefix}-ops`, site: name, nodes: config.clusters.ops.nodes });
+        clusters.push({ id: CLUSTER_ID.ops, role: "ops", name: clusterName(environment, name, "ops"), site: name, nodes: config.clusters.ops.nodes });
       }
-      clusters.push({ id: "mgmt", role: "management", name: `${prefix}-mgmt`, site: name, nodes: site.nodes });
+      clusters.push({ id: CLUSTER_ID.management, role: "management", name: clusterName(environment, name, "management"), site: name, nodes: site.nodes });
       return {
         name,
         prefix,

@@ -101,6 +101,21 @@ export interface SiteSecurityTable {
 
 const group = (key: GroupKey): RulePeer => ({ kind: "group", group: key });
 
+/** One ingress rule, keyed by target, service and peer so its key is stable. */
+function ingressRule(target: GroupKey, service: Service, peer: RulePeer, why: string): SecurityRuleSpec {
+  const from = peer.kind === "group" ? peer.group : peer.origin === "exception" ? `exception` : peer.origin;
+  const cidrSuffix = peer.kind === "cidr" ? `-${peer.cidr.replace(/[./]/g, "-")}` : "";
+  return {
+    key: `${target}-in-${service.name}-from-${from}${cidrSuffix}`,
+    group: target,
+    direction: "ingress",
+    protocol: service.protocol,
+    ...(service.ports ? { ports: service.ports } : {}),
+    peer,
+    description: `${service.name}: ${why}`,
+  };
+}
+
 export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
   const groups: SecurityGroupSpec[] = [
     { key: "jumphost", description: "Jump host: SSH from admin ranges only" },
@@ -108,17 +123,7 @@ export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
   ];
   const rules: SecurityRuleSpec[] = [];
   const allow = (target: GroupKey, service: Service, peer: RulePeer, why: string) => {
-    const from = peer.kind === "group" ? peer.group : peer.origin === "exception" ? `exception` : peer.origin;
-    const cidrSuffix = peer.kind === "cidr" ? `-${peer.cidr.replace(/[./]/g, "-")}` : "";
-    rules.push({
-      key: `${target}-in-${service.name}-from-${from}${cidrSuffix}`,
-      group: target,
-      direction: "ingress",
-      protocol: service.protocol,
-      ...(service.ports ? { ports: service.ports } : {}),
-      peer,
-      description: `${service.name}: ${why}`,
-    });
+    rules.push(ingressRule(target, service, peer, why));
   };
 
   for (const cluster of input.clusters) {

@@ -4,11 +4,11 @@
  */
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
 import { ChangeManagement } from "../components/change-management";
 import type { PlatformConfig } from "../config/schema";
 import { buildChangeManagementPlan, type ChangeManagementPlan } from "../plan/change-management";
 import type { PlatformPlan } from "../plan/platform-plan";
+import { argocdDeployKey } from "./deploy-key";
 
 export interface DeployedChangeManagement {
   plan: ChangeManagementPlan;
@@ -40,9 +40,7 @@ export function deployChangeManagement(args: {
   // itself, so no credential passes through config or state.
   const provider = new github.Provider(`${prefix}-github`, { owner: plan.owner });
 
-  // Generated here, not by hand: the private half lives only in state (as a
-  // secret) and in the Argo CD repository secret built from it.
-  const deployKey = new tls.PrivateKey(`${prefix}-argocd-deploy-key`, { algorithm: "ED25519" });
+  const deployKey = argocdDeployKey(prefix);
 
   new ChangeManagement(`${prefix}-change-management`, {
     plan,
@@ -52,14 +50,14 @@ export function deployChangeManagement(args: {
 
   return {
     plan,
-    deployKeyPrivatePem: pulumi.secret(deployKey.privateKeyPem),
+    deployKeyPrivatePem: deployKey.privateKeyPem,
     outputs: {
       repositorySettingsOwner: plan.ownsRepositorySettings,
       protectedBranch: plan.repositories[0]!.protection.branch,
       requiredApprovals: plan.repositories[0]!.protection.requiredApprovals,
       requiredChecks: Object.fromEntries(plan.repositories.map((r) => [r.name, r.protection.requiredStatusChecks])),
       environments: plan.repositories.flatMap((r) => r.environments.map((e) => `${r.name}:${e.name}`)),
-      deployKeyFingerprint: deployKey.publicKeyFingerprintSha256,
+      deployKeyFingerprint: deployKey.fingerprintSha256,
     },
   };
 }

@@ -11,8 +11,8 @@ import type { PlatformConfig } from "../config/schema";
 import { siteClusterAddresses } from "../plan/cluster-addresses";
 import type { PlatformPlan } from "../plan/platform-plan";
 import { siteTags } from "../plan/site-tags";
-import { PLATFORM_INGEST_PORT } from "../plan/security-rules";
-import { AUDIT_INGEST_PORT, JUMPHOST_GROUPS, portGroups, type GroupKey } from "../plan/security-rules";
+import { clusterGroupKeys, clusterSettings, jumpHostSettings } from "../plan/cluster-settings";
+import type { GroupKey } from "../plan/security-rules";
 import type { DeployedCluster, DeployedSite } from "./contracts";
 
 /** What the stack outputs besides the contract: Talos access and addresses. */
@@ -44,7 +44,6 @@ export function deployClusters({ plan, config, sites }: DeployClustersArgs): Clu
         if (!group) throw new Error(`site ${site.plan.name} has no security group "${key}"`);
         return group.id;
       });
-    const floatingIpPool = (wanted: boolean) => (wanted ? siteConfig.externalNetworkName : undefined);
     const addresses = siteClusterAddresses({
       subnet: site.plan.subnet,
       clusters: site.plan.clusters.map((c) => c.id),
@@ -52,63 +51,29 @@ export function deployClusters({ plan, config, sites }: DeployClustersArgs): Clu
       taken: siteConfig.dnsNameservers,
     });
 
+    const { groupKeys: jumpHostGroups, ...jumpHost } = jumpHostSettings(site.plan);
     new JumpHost(`${site.plan.prefix}-jumphost`, {
-      prefix: site.plan.prefix,
-      region: siteConfig.region,
-      availabilityZone: siteConfig.availabilityZones[0]!,
+      ...jumpHost,
       networkId: network.network.id,
       subnetId: network.subnet.id,
-      securityGroupIds: groupIds(JUMPHOST_GROUPS),
-      imageId: siteConfig.jumpHostImageId,
-      flavor: siteConfig.flavors.jumpHost,
-      ...(siteConfig.keyPair ? { keyPair: siteConfig.keyPair } : {}),
-      ...(siteConfig.floatingIps.jumpHost ? { floatingIpPool: floatingIpPool(true)! } : {}),
+      securityGroupIds: groupIds(jumpHostGroups),
       provider,
       tags,
     });
 
     for (const cluster of site.plan.clusters) {
+      const groupKeys = clusterGroupKeys(cluster);
       const component = new Cluster(cluster.name, {
-        name: cluster.name,
-        role: cluster.role,
-        clusterId: cluster.id,
-        region: siteConfig.region,
+        ...clusterSettings(config, site.plan, cluster, addresses),
         networkId: network.network.id,
         subnetId: network.subnet.id,
-        subnetCidr: site.plan.subnet,
-        availabilityZones: siteConfig.availabilityZones,
-        nodes: cluster.nodes,
-        flavors: siteConfig.flavors,
-        talosImageId: siteConfig.talosImageId,
-        loadBalancerImageId: siteConfig.jumpHostImageId,
-        ...(siteConfig.keyPair ? { keyPair: siteConfig.keyPair } : {}),
-        addresses: addresses[cluster.id],
         securityGroupIds: {
-          controlPlane: groupIds(portGroups(cluster.id, "controlplane")),
-          worker: groupIds(portGroups(cluster.id, "worker")),
-          loadBalancer: groupIds(portGroups(cluster.id, "loadbalancer")),
+          controlPlane: groupIds(groupKeys.controlPlane),
+          worker: groupIds(groupKeys.worker),
+          loadBalancer: groupIds(groupKeys.loadBalancer),
         },
-        ...(siteConfig.floatingIps.loadBalancers ? { floatingIpPool: floatingIpPool(true)! } : {}),
-        talosVersion: config.clusters.talosVersion,
-        kubernetesVersion: config.clusters.kubernetesVersion,
-        ciliumChartVersion: config.clusters.ciliumChartVersion,
-        oidc: {
-          issuer: config.zitadel.issuer,
-          clientId: config.zitadel.kubernetesClientId,
-          groupsClaim: config.zitadel.groupsClaim,
-          groupsPrefix: config.zitadel.groupsPrefix,
-          usernamePrefix: config.zitadel.groupsPrefix,
-          requireMfa: config.zitadel.requireMfa,
-        },
-        protect: config.protection.statefulResources,
-        bootstrap: config.layers.bootstrap,
-        workerBatchSize: config.rollout?.workerBatchSize ?? 1,
-        kubernetes: config.layers.kubernetes,
         provider,
         tags,
-        ...(cluster.role === "ops"
-          ? { workerPassthrough: [{ name: "audit-ingest", port: AUDIT_INGEST_PORT }, { name: "platform-ingest", port: PLATFORM_INGEST_PORT }] }
-          : {}),
       });
 
       deployed.push({

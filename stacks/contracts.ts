@@ -26,3 +26,6 @@ export interface DeployedCluster {
   /** Explicit provider for everything deployed into this cluster; absent when the Kubernetes layer is off. */
   provider?: k8s.Provider;
 }
+
+/** A deployed cluster with its Kubernetes provider: one the GitOps layer can deploy into. */
+export type ReadyCluster = DeployedCluster & { provider: NonNullable<DeployedCluster["provider"]> };

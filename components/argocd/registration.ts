@@ -2,15 +2,14 @@
  * GitOps-bridge data: how a cluster appears to Argo CD (labels ApplicationSets
  * select on, the connection config), and the project/root-app specs. Pure.
  */
-
-export type RegisteredRole = "ops" | "management";
+import type { ClusterRole } from "../../plan/cluster-names";
 
 export interface RegisteredCluster {
   /** Globally unique cluster name, e.g. `production-osl2-mgmt`. */
   name: string;
   environment: string;
   site: string;
-  role: RegisteredRole;
+  role: ClusterRole;
 }
 
 import { CLUSTER_SECRET_TYPE_LABEL, IN_CLUSTER_SERVER } from "../../plan/argocd";

@@ -2,6 +2,7 @@
  * The auditors' view of a cluster as plain RBAC data. Pure: no Pulumi, so the
  * table and its guard are tested directly and the component only renders it.
  */
+import type { ClusterRole } from "../../plan/cluster-names";
 
 import {
   FORBIDDEN_RESOURCES,
@@ -184,7 +185,7 @@ export function operatedNamespaceProblems(operated: readonly string[], protected
  * Grafana: the team changes it through Git and Argo CD and reads it with the
  * cluster-wide read-only role, so it has no operated namespace by default.
  */
-export const OPERATED_NAMESPACES: Readonly<Record<"ops" | "management", readonly string[]>> = {
+export const OPERATED_NAMESPACES: Readonly<Record<ClusterRole, readonly string[]>> = {
   ops: [],
   management: ["capi-system", "capo-system", "cabpt-system", "cacppt-system"],
 };

@@ -10,9 +10,13 @@
  * rendered wrongly.
  */
 import { stringify } from "yaml";
-import { MIN_KUBERNETES_MINOR, talosVersionProblem } from "../../plan/versions";
+import { talosVersionProblem } from "../../plan/versions";
 import { ETCD_METRICS_PORT } from "../../plan/security-rules";
 import { b64 } from "../../plan/base64";
+import { AUTHENTICATION_CONFIG, auditPolicy, authenticationConfiguration, type AuditPolicy, type OidcSettings } from "./api-server-policy";
+
+// The API server's audit policy and OIDC authentication: components/talos/api-server-policy.ts.
+export { AUTHENTICATION_CONFIG, auditPolicy, authenticationConfiguration, type AuditPolicy, type AuditRule, type OidcSettings } from "./api-server-policy";
 
 /** A certificate and, where the role may hold it, its key; both PEM. */
 export interface PemPair {
@@ -37,16 +41,6 @@ export interface MachineSecretValues {
   trustdToken: string;
   /** 32 random bytes, base64. */
   secretboxKey: string;
-}
-
-export interface OidcSettings {
-  issuer: string;
-  clientId: string;
-  groupsClaim: string;
-  groupsPrefix: string;
-  /** Prefix of OIDC user names, so no token can name a `system:` user. */
-  usernamePrefix: string;
-  requireMfa: boolean;
 }
 
 export interface ClusterConfigInput {
@@ -111,31 +105,6 @@ export interface MachineConfig {
   cluster: ClusterSection;
 }
 
-export interface AuditRule {
-  level: "None" | "Metadata" | "Request" | "RequestResponse";
-  resources?: { group: string; resources: string[] }[];
-}
-
-export interface AuditPolicy {
-  apiVersion: "audit.k8s.io/v1";
-  kind: "Policy";
-  omitStages: string[];
-  rules: AuditRule[];
-}
-
-/** Where the authentication config lives on the node and in the API server pod. */
-export const AUTHENTICATION_CONFIG = {
-  hostDir: "/var/etc/ske/authentication",
-  podDir: "/etc/ske/authentication",
-  file: "authentication-config.yaml",
-} as const;
-
-function minorOf(version: string, key: string, major: number): number {
-  const match = /^v?(\d+)\.(\d+)\./.exec(version);
-  if (!match || Number(match[1]) !== major) throw new Error(`${key}: "${version}" is not a ${major}.x version`);
-  return Number(match[2]);
-}
-
 /**
  * Refuses Talos lines whose config layout this renderer does not produce.
  * The config schema refuses them first, from the same table (plan/versions.ts).
@@ -146,67 +115,6 @@ export function assertSupportedTalosVersion(version: string): void {
 }
 
 const v = (version: string) => (version.startsWith("v") ? version : `v${version}`);
-
-/**
- * Audit everything at Metadata: who did what to which object, never the
- * payload. Secrets, ConfigMaps and TokenReviews get their own rule first so
- * that no later, louder rule can ever log their contents.
- */
-export function auditPolicy(): AuditPolicy {
-  return {
-    apiVersion: "audit.k8s.io/v1",
-    kind: "Policy",
-    omitStages: ["RequestReceived"],
-    rules: [
-      {
-        level: "Metadata",
-        resources: [
-          { group: "", resources: ["secrets", "configmaps"] },
-          { group: "authentication.k8s.io", resources: ["tokenreviews"] },
-        ],
-      },
-      { level: "Metadata" },
-    ],
-  };
-}
-
-/** The structured AuthenticationConfiguration API version the Kubernetes line serves. */
-function authenticationApiVersion(kubernetesVersion: string): string {
-  const minor = minorOf(kubernetesVersion, "clusters.kubernetesVersion", 1);
-  if (minor < MIN_KUBERNETES_MINOR) {
-    throw new Error(`clusters.kubernetesVersion: ${kubernetesVersion} predates structured authentication configuration (1.${MIN_KUBERNETES_MINOR})`);
-  }
-  // Structured authentication is GA (v1) from 1.34; v1beta1 before.
-  return minor >= 34 ? "apiserver.config.k8s.io/v1" : "apiserver.config.k8s.io/v1beta1";
-}
-
-/**
- * OIDC through Zitadel as a structured AuthenticationConfiguration (the
- * `--oidc-*` flags are deprecated and newer Talos rejects them). Zitadel puts
- * `mfa` into the ID token's `amr` claim when more than one factor (or a
- * passkey) was used; with requireMfa a token without it is refused outright.
- * No `anonymous` section: Talos still passes `--anonymous-auth`, and the API
- * server refuses both at once.
- */
-export function authenticationConfiguration(oidc: OidcSettings, kubernetesVersion: string) {
-  return {
-    apiVersion: authenticationApiVersion(kubernetesVersion),
-    kind: "AuthenticationConfiguration",
-    jwt: [
-      {
-        issuer: { url: oidc.issuer, audiences: [oidc.clientId] },
-        claimValidationRules: oidc.requireMfa
-          ? [{ expression: "has(claims.amr) && 'mfa' in claims.amr", message: "sign in to Zitadel with a second factor (amr must contain mfa)" }]
-          : [],
-        claimMappings: {
-          // `sub` is stable and never reassigned, unlike e-mail addresses.
-          username: { claim: "sub", prefix: oidc.usernamePrefix },
-          groups: { claim: oidc.groupsClaim, prefix: oidc.groupsPrefix },
-        },
-      },
-    ],
-  };
-}
 
 function machineSection(role: "controlplane" | "worker", input: ClusterConfigInput, secrets: MachineSecretValues): MachineSection {
   return {
