@@ -2,8 +2,9 @@
  * The HAProxy, keepalived and sshd configs the program writes into cloud-init
  * user data, taken from the real program run on every committed stack (every
  * load balancer, jump host and deploy runner), each checked by the daemon that
- * reads it: `haproxy -c`, `keepalived -t`, `sshd -T`. Debian packages haproxy,
- * keepalived and openssh-server; .ci/run installs them. The text only ever
+ * reads it: `haproxy -c`, `keepalived -t`, `sshd -T`; and each instance's
+ * whole cloud-config by cloud-init's own schema check. Debian packages
+ * haproxy, keepalived, openssh-server and cloud-init; .ci/run installs them. The text only ever
  * lands in a 0700 scratch directory removed afterwards.
  */
 import { execFileSync } from "node:child_process";
@@ -21,9 +22,12 @@ const haproxy = findBinary("haproxy");
 const keepalived = findBinary("keepalived");
 const sshd = findBinary("sshd");
 const sshKeygen = findBinary("ssh-keygen");
+const cloudInit = findBinary("cloud-init");
 
 let files: WrittenFile[] = [];
 let instances: string[] = [];
+/** Each distinct `#cloud-config` user data, with the instances that boot from it. */
+const userData = new Map<string, string[]>();
 const scratch = scratchDir("ske-host-configs-");
 let n = 0;
 /** Writes rendered text into the scratch directory (0600), under a fresh name. */
@@ -35,7 +39,12 @@ const place = (name: string, content: string) => {
 
 beforeAll(async () => {
   files = await cloudConfigFiles();
-  instances = (await Promise.all(STACKS.map(revealedResources))).flat().filter((r) => r.type === INSTANCE).map((r) => `${r.stack}/${r.name}`);
+  const all = (await Promise.all(STACKS.map(revealedResources))).flat().filter((r) => r.type === INSTANCE);
+  instances = all.map((r) => `${r.stack}/${r.name}`);
+  for (const r of all) {
+    const text = r.inputs["userData"];
+    if (typeof text === "string" && text.startsWith("#cloud-config\n")) userData.set(text, [...(userData.get(text) ?? []), `${r.stack}/${r.name}`]);
+  }
 }, 90_000);
 afterAll(() => scratch.remove());
 
@@ -168,5 +177,62 @@ describe.skipIf(sshdGate.skip)("sshd snippets under `sshd -T`", () => {
     const result = check(`${real}PermitRootLogn no\n`);
     expect(result.status).not.toBe(0);
     expect(result.output).toMatch(/Bad configuration option: PermitRootLogn/);
+  });
+});
+
+const cloudInitGate = consumerGate(cloudInit, "cloud-init (Debian: apt-get install cloud-init)");
+describe.skipIf(cloudInitGate.skip)("cloud-configs under cloud-init's own schema check", () => {
+  /**
+   * `cloud-init schema --config-file` takes one file and starts Python each
+   * time (about a second apiece here). So one interpreter, the one the
+   * cloud-init command runs on, calls the command's own handler
+   * (handle_schema_args) once per file. Quirk of cloud-init 22.4: a misspelt
+   * top-level key is not an error, only wrong types and values inside known
+   * modules are; test/cluster-load-balancer.test.ts and
+   * test/deploy-runner.test.ts pin the key sets.
+   */
+  const DRIVER = [
+    "import sys",
+    "from cloudinit.config.schema import get_parser, handle_schema_args",
+    "sys.stderr = sys.stdout",
+    "for path in sys.argv[1:]:",
+    "    print('>>>', path)",
+    "    try:",
+    "        handle_schema_args('cloudconfig-schema', get_parser().parse_args(['--config-file', path]))",
+    "        print('<<< 0')",
+    "    except SystemExit as exit:",
+    "        print('<<<', exit.code)",
+  ].join("\n");
+  const check = (texts: readonly string[]) => {
+    const interpreter = /^#!(\S+)/.exec(fs.readFileSync(cloudInit!, "utf8").split("\n")[0]!)?.[1];
+    expect(interpreter, `${cloudInit} is not a script`).toBeDefined();
+    const paths = texts.map((t) => place("user-data.yaml", t));
+    const result = run(interpreter!, ["-c", DRIVER, ...paths]);
+    expect(result.status, result.output).toBe(0);
+    return paths.map((p) => {
+      const section = new RegExp(`^>>> ${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\n([\\s\\S]*?)^<<< (\\S+)$`, "m").exec(result.stdout);
+      expect(section, `no verdict for ${p}: ${result.output}`).not.toBeNull();
+      return { output: section![1]!, code: section![2]! };
+    });
+  };
+
+  it("accepts every instance's rendered cloud-config of every committed stack, without deprecations", () => {
+    assertPresent(cloudInitGate);
+    const texts = [...userData.keys()];
+    expect([...userData.values()].flat().sort()).toEqual(instances.filter((i) => /-(lb-\d+|jumphost|deploy-runner-\d+)$/.test(i)).sort());
+    check(texts).forEach((verdict, i) => {
+      const who = userData.get(texts[i]!)!.join(", ");
+      expect(verdict.code, `${who}: ${verdict.output}`).toBe("0");
+      expect(verdict.output, who).toMatch(/^Valid cloud-config: /m);
+      expect(verdict.output, who).not.toMatch(/deprecat/i);
+    });
+  });
+
+  it("rejects a rendered cloud-config with a value of the wrong type", () => {
+    assertPresent(cloudInitGate);
+    const real = [...userData.keys()].find((t) => /^package_update: true$/m.test(t))!;
+    const [verdict] = check([real.replace(/^package_update: true$/m, "package_update: yes please")]);
+    expect(verdict!.code).toBe("1");
+    expect(verdict!.output).toMatch(/package_update: 'yes please' is not of type 'boolean'/);
   });
 });
