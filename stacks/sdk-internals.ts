@@ -6,6 +6,8 @@
  * that moved, instead of synth silently losing secrets or parents.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as runtimeConfigModule from "@pulumi/pulumi/runtime/config";
+import * as runtimeSettingsModule from "@pulumi/pulumi/runtime/settings";
 
 /**
  * The envelope the SDK wraps a secret in when it serialises inputs (what a
@@ -15,8 +17,9 @@ import * as pulumi from "@pulumi/pulumi";
 export const SECRET_SIG_KEY: string = pulumi.runtime.specialSigKey;
 export const SECRET_SIG: string = pulumi.runtime.specialSecretSig;
 
-const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: unknown };
-const runtimeSettings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs?: unknown };
+// The type declarations leave these functions out; the modules export them.
+const runtimeConfig = runtimeConfigModule as unknown as Record<string, unknown>;
+const runtimeSettings = runtimeSettingsModule as unknown as Record<string, unknown>;
 
 function sdkFunction<T>(holder: Record<string, unknown>, name: string, module: string): T {
   const fn = holder[name];

@@ -133,7 +133,7 @@ export class Cluster extends pulumi.ComponentResource {
       if (node.role === "controlplane" && w.joinLater(node.index)) {
         const instance = w.createControlPlane(node.index, { dependsOn: after });
         cpInstances[node.index] = instance;
-        (this.controlPlane as openstack.compute.Instance[]).push(instance);
+        this.controlPlane.push(instance);
       }
       return talosUpgradeStep(common, target(node.role, node.index, instanceOf(node.role, node.index)), after);
     });
