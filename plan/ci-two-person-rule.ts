@@ -20,6 +20,7 @@
  */
 import { ENVIRONMENTS, type EnvironmentName } from "./address-plan";
 import { PROTECTED_BRANCH, deployRunnerLabel, type EnvironmentPlan } from "./change-management";
+import { displayText } from "./display-text";
 
 export type FindingRule =
   | "job-wide-secret"
@@ -72,7 +73,7 @@ export interface TwoPersonCheckInput {
   runnerGroups?: Partial<Record<EnvironmentName, readonly string[] | "any">>;
 }
 
-type Obj = Record<string, any>;
+type Obj = Record<string, unknown>;
 
 const GITHUB_TOKEN = "GITHUB_TOKEN";
 const SECRET_REF = /\bsecrets\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*['"]([^'"]+)['"]\s*\])/g;
@@ -84,7 +85,7 @@ const EXPRESSION = /\$\{\{([\s\S]*?)\}\}/g;
  * messages, author names): expanded into a shell script, they are code.
  */
 const UNTRUSTED_INPUT =
-  /\bgithub\.head_ref\b|\bgithub\.event\.(?:pull_request|issue|comment|review|review_comment|discussion|head_commit|commits|workflow_run|pages|release)\b[\w.\[\]*'"-]*\.(?:title|body|message|ref|label|name|email|default_branch|head_branch|page_name)\b/;
+  /\bgithub\.head_ref\b|\bgithub\.event\.(?:pull_request|issue|comment|review|review_comment|discussion|head_commit|commits|workflow_run|pages|release)\b[\w.[\]*'"-]*\.(?:title|body|message|ref|label|name|email|default_branch|head_branch|page_name)\b/;
 /** A checkout of code the base repository's reviewers have not approved. */
 const PR_HEAD_REF = /github\.event\.(?:pull_request\.head|workflow_run\.head)|github\.head_ref|refs\/pull\//;
 /** Pulumi commands that write state or infrastructure. */
@@ -102,6 +103,11 @@ const SAME_REPOSITORY_GUARD = /github\.event\.pull_request\.head\.repo\.full_nam
 
 function isObj(value: unknown): value is Obj {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A map's fields, or none when the value is not a map (as `value?.field` would find none). */
+function fieldsOf(value: unknown): Obj {
+  return isObj(value) ? value : {};
 }
 
 /** Event names of a workflow's `on:` (string, list or map form). */
@@ -149,12 +155,12 @@ function substitute(value: unknown, context: string, values: Record<string, unkn
 
 /** The matrix combinations of a job (include/exclude honoured); one empty combination without a matrix. */
 export function matrixInstances(job: Obj): Record<string, unknown>[] {
-  const matrix = job.strategy?.matrix;
+  const matrix = fieldsOf(job.strategy).matrix;
   if (!isObj(matrix)) return [{}];
   let combos: Record<string, unknown>[] = [{}];
   for (const [key, values] of Object.entries(matrix)) {
     if (key === "include" || key === "exclude") continue;
-    const list = Array.isArray(values) ? values : [values];
+    const list: unknown[] = Array.isArray(values) ? values : [values];
     combos = combos.flatMap((c) => list.map((v) => ({ ...c, [key]: v })));
   }
   const matches = (combo: Record<string, unknown>, pattern: Obj) =>
@@ -178,7 +184,7 @@ function runnerLabels(job: Obj): string[] {
   const runsOn = job["runs-on"];
   if (typeof runsOn === "string") return [runsOn];
   if (Array.isArray(runsOn)) return runsOn.map(String);
-  if (isObj(runsOn)) return [...[runsOn.labels ?? []].flat().map(String), ...(runsOn.group ? [`group:${runsOn.group}`] : [])];
+  if (isObj(runsOn)) return [...[runsOn.labels ?? []].flat().map(String), ...(runsOn.group ? [`group:${displayText(runsOn.group)}`] : [])];
   return [];
 }
 
@@ -197,10 +203,10 @@ function hasExpression(text: string): boolean {
 export function changeReason(job: Obj): string | undefined {
   for (const step of Array.isArray(job.steps) ? (job.steps as Obj[]) : []) {
     if (typeof step.uses === "string" && /^pulumi\/actions@/.test(step.uses)) {
-      const command = String(step.with?.command ?? "");
+      const command = displayText(fieldsOf(step.with).command ?? "");
       if (command !== "preview") return `pulumi/actions runs \`${command}\``;
-      const refresh = step.with?.refresh;
-      if (refresh !== undefined && refresh !== false && refresh !== "false") return `pulumi/actions' \`refresh: ${String(refresh)}\` saves the refreshed state`;
+      const refresh = fieldsOf(step.with).refresh;
+      if (refresh !== undefined && refresh !== false && refresh !== "false") return `pulumi/actions' \`refresh: ${displayText(refresh)}\` saves the refreshed state`;
     }
     if (typeof step.run === "string") {
       const match = PULUMI_WRITE.exec(step.run);
@@ -259,7 +265,7 @@ interface JobInstance {
 
 function instanceLabel(values: Record<string, unknown>): string {
   return Object.entries(values)
-    .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+    .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : displayText(v)}`)
     .join(",");
 }
 
@@ -305,7 +311,7 @@ export function checkTwoPersonRule(input: TwoPersonCheckInput): Finding[] {
           findings.push({ file, job: jobId, instance, rule: "opaque-reusable-workflow", message: `calls ${job.uses}, which this check cannot read; call only workflows of this repository` });
           continue;
         }
-        const declared = (called.on?.workflow_call?.inputs ?? {}) as Obj;
+        const declared = (fieldsOf(fieldsOf(called.on).workflow_call).inputs ?? {}) as Obj;
         const given = { ...Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, isObj(v) ? v.default : undefined])), ...((job.with ?? {}) as Obj) };
         for (const [calledId, calledJob] of Object.entries((called.jobs ?? {}) as Obj)) {
           if (!isObj(calledJob)) continue;
@@ -378,7 +384,7 @@ function checkRunnerGroups(
     for (const [jobId, job] of Object.entries((workflow.jobs ?? {}) as Obj)) {
       if (!isObj(job) || !runnerLabels(job).some((l) => l === "self-hosted" || l.includes("ske-deploy-"))) continue;
       // The guard must bind the whole condition: an `||` could let any other run past it.
-      const condition = String(job.if ?? "");
+      const condition = displayText(job.if ?? "");
       if (!MAIN_REF_GUARD.test(condition) || condition.includes("||")) {
         out.push({ file, job: jobId, instance: "", rule: "unguarded-reusable-on-runners", message: `${file} is admitted by the runner groups of ${listedBy.join(", ")} and can be called from any branch as <owner>/<repo>/.github/workflows/${file}@${PROTECTED_BRANCH}, which runs at refs/heads/${PROTECTED_BRANCH} with the branch's inputs and code; the job needs \`if: github.ref == 'refs/heads/${PROTECTED_BRANCH}'\`` });
       }
@@ -478,7 +484,7 @@ function checkJob(
   }
 
   const fromPullRequest = inst.events.some((e) => e === "pull_request" || e === "pull_request_target");
-  if (fromPullRequest && labels.includes("self-hosted") && !SAME_REPOSITORY_GUARD.test(String(job.if ?? ""))) {
+  if (fromPullRequest && labels.includes("self-hosted") && !SAME_REPOSITORY_GUARD.test(displayText(job.if ?? ""))) {
     out.push({ ...base, rule: "fork-on-self-hosted", message: "runs pull-request code on a self-hosted runner without `if: github.event.pull_request.head.repo.full_name == github.repository`" });
   }
 
@@ -491,13 +497,13 @@ function checkJob(
     const gate = environment ? approvalGateProblem(environment) : `it has no deployment environment${envName && hasExpression(envName) ? " that the check can resolve" : ""}`;
     for (const step of steps) {
       const checkout = typeof step.uses === "string" && /^actions\/checkout@/.test(step.uses);
-      const ref = String(step.with?.ref ?? "").trim();
-      const refs = JSON.stringify([step.with?.ref ?? "", step.with?.repository ?? ""]);
+      const ref = displayText(fieldsOf(step.with).ref ?? "").trim();
+      const refs = JSON.stringify([fieldsOf(step.with).ref ?? "", fieldsOf(step.with).repository ?? ""]);
       const fetches = typeof step.run === "string" && (/\bgh\s+pr\s+checkout\b/.test(step.run) || (/\bgit\s+(fetch|checkout)\b/.test(step.run) && PR_HEAD_REF.test(step.run)));
       if (!(checkout && PR_HEAD_REF.test(refs)) && !fetches) continue;
       const why = gate
         ?? (isChanging ? `it changes ${environment!.stack} (${change}) from code that is not on ${PROTECTED_BRANCH}` : undefined)
-        ?? (fetches || !PINNED_HEAD.test(ref) || step.with?.repository ? "it fetches a moving ref; check out `github.event.pull_request.head.sha` (or `workflow_run.head_sha`) of this repository, the commit the approval was for" : undefined);
+        ?? (fetches || !PINNED_HEAD.test(ref) || fieldsOf(step.with).repository ? "it fetches a moving ref; check out `github.event.pull_request.head.sha` (or `workflow_run.head_sha`) of this repository, the commit the approval was for" : undefined);
       if (why) {
         out.push({ ...base, rule: "untrusted-checkout", message: `checks out pull-request code in a ${inst.events.join("/")} run, which has the base repository's secrets and write token: ${why}` });
       }
@@ -508,7 +514,7 @@ function checkJob(
     if (typeof step.run !== "string") continue;
     for (const expression of step.run.matchAll(EXPRESSION)) {
       if (UNTRUSTED_INPUT.test(expression[1]!)) {
-        out.push({ ...base, rule: "script-injection", message: `step ${step.name ?? index + 1} expands \`${expression[0].trim()}\` into its script; pass it through env instead` });
+        out.push({ ...base, rule: "script-injection", message: `step ${displayText(step.name ?? index + 1)} expands \`${expression[0].trim()}\` into its script; pass it through env instead` });
       }
     }
   }
