@@ -102,23 +102,36 @@ export function zodProblems(error: z.ZodError, file: string, prefix: string, sch
   });
 }
 
+/**
+ * The parts of a zod schema's runtime definition that allowedKeysAt walks;
+ * zod's public types do not expose `def` per kind, so this names just those.
+ */
+interface SchemaNode {
+  def?: { type?: string; innerType?: unknown; in?: unknown; valueType?: unknown; element?: unknown };
+  shape?: Record<string, unknown>;
+}
+
+function asSchemaNode(value: unknown): SchemaNode | undefined {
+  return typeof value === "object" && value !== null ? value : undefined;
+}
+
 /** The keys the schema accepts at a path, for "what is allowed" in errors. */
 function allowedKeysAt(root: z.ZodType, segments: readonly PropertyKey[]): string[] {
-  let schema: any = root;
+  let schema = asSchemaNode(root);
   for (const segment of segments) {
     schema = unwrap(schema);
-    if (schema?.def?.type === "record") schema = schema.def.valueType;
-    else if (schema?.def?.type === "array") schema = schema.def.element;
-    else schema = schema?.shape?.[segment as string];
+    if (schema?.def?.type === "record") schema = asSchemaNode(schema.def.valueType);
+    else if (schema?.def?.type === "array") schema = asSchemaNode(schema.def.element);
+    else schema = asSchemaNode(schema?.shape?.[segment as string]);
   }
   schema = unwrap(schema);
   return schema?.shape ? Object.keys(schema.shape) : [];
 }
 
-function unwrap(schema: any): any {
+function unwrap(schema: SchemaNode | undefined): SchemaNode | undefined {
   let current = schema;
-  while (current?.def && ["default", "optional", "pipe", "nullable"].includes(current.def.type)) {
-    current = current.def.innerType ?? current.def.in;
+  while (current?.def?.type !== undefined && ["default", "optional", "pipe", "nullable"].includes(current.def.type)) {
+    current = asSchemaNode(current.def.innerType ?? current.def.in);
   }
   return current;
 }

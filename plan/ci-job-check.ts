@@ -5,6 +5,7 @@
  * a script. Pure.
  */
 import type { EnvironmentName } from "./address-plan";
+import { displayText } from "./display-text";
 import { PROTECTED_BRANCH, deployRunnerLabel, type EnvironmentPlan } from "./change-management";
 import {
   EXPRESSION,
@@ -16,6 +17,7 @@ import {
   UNTRUSTED_INPUT,
   changeReason,
   environmentName,
+  fieldsOf,
   hasExpression,
   runnerLabels,
   secretsReferenced,
@@ -148,7 +150,7 @@ export function checkJob(
   }
 
   const fromPullRequest = inst.events.some((e) => e === "pull_request" || e === "pull_request_target");
-  if (fromPullRequest && labels.includes("self-hosted") && !SAME_REPOSITORY_GUARD.test(String(job.if ?? ""))) {
+  if (fromPullRequest && labels.includes("self-hosted") && !SAME_REPOSITORY_GUARD.test(displayText(job.if ?? ""))) {
     out.push({ ...base, rule: "fork-on-self-hosted", message: "runs pull-request code on a self-hosted runner without `if: github.event.pull_request.head.repo.full_name == github.repository`" });
   }
 
@@ -194,13 +196,13 @@ function untrustedCheckoutFindings(inst: JobInstance, environment: EnvironmentPl
   const gate = environment ? approvalGateProblem(environment) : `it has no deployment environment${envName && hasExpression(envName) ? " that the check can resolve" : ""}`;
   for (const step of steps) {
     const checkout = typeof step.uses === "string" && /^actions\/checkout@/.test(step.uses);
-    const ref = String(step.with?.ref ?? "").trim();
-    const refs = JSON.stringify([step.with?.ref ?? "", step.with?.repository ?? ""]);
+    const ref = displayText(fieldsOf(step.with).ref ?? "").trim();
+    const refs = JSON.stringify([fieldsOf(step.with).ref ?? "", fieldsOf(step.with).repository ?? ""]);
     const fetches = typeof step.run === "string" && (/\bgh\s+pr\s+checkout\b/.test(step.run) || (/\bgit\s+(fetch|checkout)\b/.test(step.run) && PR_HEAD_REF.test(step.run)));
     if (!(checkout && PR_HEAD_REF.test(refs)) && !fetches) continue;
     const why = gate
       ?? (isChanging ? `it changes ${environment!.stack} (${change}) from code that is not on ${PROTECTED_BRANCH}` : undefined)
-      ?? (fetches || !PINNED_HEAD.test(ref) || step.with?.repository ? "it fetches a moving ref; check out `github.event.pull_request.head.sha` (or `workflow_run.head_sha`) of this repository, the commit the approval was for" : undefined);
+      ?? (fetches || !PINNED_HEAD.test(ref) || fieldsOf(step.with).repository ? "it fetches a moving ref; check out `github.event.pull_request.head.sha` (or `workflow_run.head_sha`) of this repository, the commit the approval was for" : undefined);
     if (why) {
       out.push({ ...base, rule: "untrusted-checkout", message: `checks out pull-request code in a ${inst.events.join("/")} run, which has the base repository's secrets and write token: ${why}` });
     }
@@ -215,7 +217,7 @@ function scriptInjectionFindings(base: FindingBase, steps: Obj[]): Finding[] {
     if (typeof step.run !== "string") continue;
     for (const expression of step.run.matchAll(EXPRESSION)) {
       if (UNTRUSTED_INPUT.test(expression[1]!)) {
-        out.push({ ...base, rule: "script-injection", message: `step ${step.name ?? index + 1} expands \`${expression[0].trim()}\` into its script; pass it through env instead` });
+        out.push({ ...base, rule: "script-injection", message: `step ${displayText(step.name ?? index + 1)} expands \`${expression[0].trim()}\` into its script; pass it through env instead` });
       }
     }
   }

@@ -19,9 +19,10 @@
  * workflow change sees what it reaches.
  */
 import { ENVIRONMENTS, type EnvironmentName } from "./address-plan";
+import { displayText } from "./display-text";
 import { PROTECTED_BRANCH, deployRunnerLabel, type EnvironmentPlan } from "./change-management";
 import { checkJob, runnerStacksOf, type JobInstance } from "./ci-job-check";
-import { MAIN_REF_GUARD, PULL_REQUEST_REF_EVENTS, isObj, matrixInstances, runnerLabels, secretsReferenced, substitute, triggers, type Finding, type Obj } from "./ci-workflow-facts";
+import { MAIN_REF_GUARD, PULL_REQUEST_REF_EVENTS, fieldsOf, isObj, matrixInstances, runnerLabels, secretsReferenced, substitute, triggers, type Finding, type Obj } from "./ci-workflow-facts";
 
 // Split by what each part knows: plan/ci-workflow-facts.ts (reading a
 // workflow), plan/ci-job-check.ts (one job against the gates).
@@ -45,7 +46,7 @@ export interface TwoPersonCheckInput {
 
 function instanceLabel(values: Record<string, unknown>): string {
   return Object.entries(values)
-    .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+    .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : displayText(v)}`)
     .join(",");
 }
 
@@ -91,7 +92,7 @@ export function checkTwoPersonRule(input: TwoPersonCheckInput): Finding[] {
           findings.push({ file, job: jobId, instance, rule: "opaque-reusable-workflow", message: `calls ${job.uses}, which this check cannot read; call only workflows of this repository` });
           continue;
         }
-        const declared = (called.on?.workflow_call?.inputs ?? {}) as Obj;
+        const declared = (fieldsOf(fieldsOf(called.on).workflow_call).inputs ?? {}) as Obj;
         const given = { ...Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, isObj(v) ? v.default : undefined])), ...((job.with ?? {}) as Obj) };
         for (const [calledId, calledJob] of Object.entries((called.jobs ?? {}) as Obj)) {
           if (!isObj(calledJob)) continue;
@@ -164,7 +165,7 @@ function checkRunnerGroups(
     for (const [jobId, job] of Object.entries((workflow.jobs ?? {}) as Obj)) {
       if (!isObj(job) || !runnerLabels(job).some((l) => l === "self-hosted" || l.includes("ske-deploy-"))) continue;
       // The guard must bind the whole condition: an `||` could let any other run past it.
-      const condition = String(job.if ?? "");
+      const condition = displayText(job.if ?? "");
       if (!MAIN_REF_GUARD.test(condition) || condition.includes("||")) {
         out.push({ file, job: jobId, instance: "", rule: "unguarded-reusable-on-runners", message: `${file} is admitted by the runner groups of ${listedBy.join(", ")} and can be called from any branch as <owner>/<repo>/.github/workflows/${file}@${PROTECTED_BRANCH}, which runs at refs/heads/${PROTECTED_BRANCH} with the branch's inputs and code; the job needs \`if: github.ref == 'refs/heads/${PROTECTED_BRANCH}'\`` });
       }

@@ -5,6 +5,7 @@
  * changes a stack). Pure.
  */
 import type { EnvironmentName } from "./address-plan";
+import { displayText } from "./display-text";
 
 export type FindingRule =
   | "job-wide-secret"
@@ -42,7 +43,7 @@ export interface Finding {
   message: string;
 }
 
-export type Obj = Record<string, any>;
+export type Obj = Record<string, unknown>;
 
 export const GITHUB_TOKEN = "GITHUB_TOKEN";
 export const SECRET_REF = /\bsecrets\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*['"]([^'"]+)['"]\s*\])/g;
@@ -54,7 +55,7 @@ export const EXPRESSION = /\$\{\{([\s\S]*?)\}\}/g;
  * messages, author names): expanded into a shell script, they are code.
  */
 export const UNTRUSTED_INPUT =
-  /\bgithub\.head_ref\b|\bgithub\.event\.(?:pull_request|issue|comment|review|review_comment|discussion|head_commit|commits|workflow_run|pages|release)\b[\w.\[\]*'"-]*\.(?:title|body|message|ref|label|name|email|default_branch|head_branch|page_name)\b/;
+  /\bgithub\.head_ref\b|\bgithub\.event\.(?:pull_request|issue|comment|review|review_comment|discussion|head_commit|commits|workflow_run|pages|release)\b[\w.[\]*'"-]*\.(?:title|body|message|ref|label|name|email|default_branch|head_branch|page_name)\b/;
 /** A checkout of code the base repository's reviewers have not approved. */
 export const PR_HEAD_REF = /github\.event\.(?:pull_request\.head|workflow_run\.head)|github\.head_ref|refs\/pull\//;
 /** Pulumi commands that write state or infrastructure. */
@@ -69,6 +70,11 @@ export const PRIVILEGED_EVENTS = ["pull_request_target", "workflow_run"];
 export const PULL_REQUEST_REF_EVENTS = ["pull_request", "pull_request_review", "pull_request_review_comment"];
 /** Fork pull requests must never reach a self-hosted runner; the job must say so itself. */
 export const SAME_REPOSITORY_GUARD = /github\.event\.pull_request\.head\.repo\.full_name\s*==\s*github\.repository/;
+
+/** A map's fields, or none when the value is not a map (as `value?.field` would find none). */
+export function fieldsOf(value: unknown): Obj {
+  return isObj(value) ? value : {};
+}
 
 export function isObj(value: unknown): value is Obj {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -119,12 +125,12 @@ export function substitute(value: unknown, context: string, values: Record<strin
 
 /** The matrix combinations of a job (include/exclude honoured); one empty combination without a matrix. */
 export function matrixInstances(job: Obj): Record<string, unknown>[] {
-  const matrix = job.strategy?.matrix;
+  const matrix = fieldsOf(job.strategy).matrix;
   if (!isObj(matrix)) return [{}];
   let combos: Record<string, unknown>[] = [{}];
   for (const [key, values] of Object.entries(matrix)) {
     if (key === "include" || key === "exclude") continue;
-    const list = Array.isArray(values) ? values : [values];
+    const list: unknown[] = Array.isArray(values) ? values : [values];
     combos = combos.flatMap((c) => list.map((v) => ({ ...c, [key]: v })));
   }
   const matches = (combo: Record<string, unknown>, pattern: Obj) =>
@@ -148,7 +154,7 @@ export function runnerLabels(job: Obj): string[] {
   const runsOn = job["runs-on"];
   if (typeof runsOn === "string") return [runsOn];
   if (Array.isArray(runsOn)) return runsOn.map(String);
-  if (isObj(runsOn)) return [...[runsOn.labels ?? []].flat().map(String), ...(runsOn.group ? [`group:${runsOn.group}`] : [])];
+  if (isObj(runsOn)) return [...[runsOn.labels ?? []].flat().map(String), ...(runsOn.group ? [`group:${displayText(runsOn.group)}`] : [])];
   return [];
 }
 
@@ -167,10 +173,10 @@ export function hasExpression(text: string): boolean {
 export function changeReason(job: Obj): string | undefined {
   for (const step of Array.isArray(job.steps) ? (job.steps as Obj[]) : []) {
     if (typeof step.uses === "string" && /^pulumi\/actions@/.test(step.uses)) {
-      const command = String(step.with?.command ?? "");
+      const command = displayText(fieldsOf(step.with).command ?? "");
       if (command !== "preview") return `pulumi/actions runs \`${command}\``;
-      const refresh = step.with?.refresh;
-      if (refresh !== undefined && refresh !== false && refresh !== "false") return `pulumi/actions' \`refresh: ${String(refresh)}\` saves the refreshed state`;
+      const refresh = fieldsOf(step.with).refresh;
+      if (refresh !== undefined && refresh !== false && refresh !== "false") return `pulumi/actions' \`refresh: ${displayText(refresh)}\` saves the refreshed state`;
     }
     if (typeof step.run === "string") {
       const match = PULUMI_WRITE.exec(step.run);

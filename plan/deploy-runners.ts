@@ -96,7 +96,7 @@ export function deployRunnerSiteRules(input: DeployRunnerSiteInput): SiteSecurit
   }
 
   for (const cluster of input.clusters) {
-    const targets: Array<[GroupKey, typeof SERVICES.apid | typeof SERVICES.apiserver, string]> = [
+    const targets: Array<[GroupKey, (typeof SERVICES)["apid" | "apiserver"], string]> = [
       [`${cluster}-controlplane`, SERVICES.apid, "deploy jobs run talosctl from the environment's runners"],
       [`${cluster}-worker`, SERVICES.apid, "deploy jobs run talosctl from the environment's runners"],
       [`${cluster}-loadbalancer`, SERVICES.apiserver, "deploy jobs reach the Kubernetes API through the VIP"],

@@ -11,6 +11,7 @@
  * modules and uses no TypeScript syntax that needs emitting.
  */
 import { WRITER_DENIED_ACTIONS, projectPrincipal, undeniedProjects, type ArchiveWriter } from "./bucket-policy";
+import { displayText } from "./display-text";
 
 export type LockMode = "COMPLIANCE" | "GOVERNANCE";
 
@@ -69,7 +70,12 @@ export interface PrincipalActions {
   resources: string[];
 }
 
-const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)]);
+const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : value === undefined ? [] : [displayText(value)]);
+
+/** The `AWS` entry of a principal map; undefined for "*" or a bare principal. */
+function awsPrincipal(principal: unknown): unknown {
+  return typeof principal === "object" && principal !== null ? (principal as Record<string, unknown>).AWS : undefined;
+}
 
 /** Allowed actions and resources per principal, from a policy document as RGW returns it. */
 export const policyGrants = (policyJson: string | undefined): PrincipalActions[] => byPrincipal(policyJson, "Allow");
@@ -80,11 +86,11 @@ export const policyDenials = (policyJson: string | undefined): PrincipalActions[
 function byPrincipal(policyJson: string | undefined, effect: "Allow" | "Deny"): PrincipalActions[] {
   if (!policyJson) return [];
   const doc = JSON.parse(policyJson) as { Statement?: unknown };
-  const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as Record<string, any>[];
+  const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as Record<string, unknown>[];
   const grants = new Map<string, { actions: Set<string>; resources: Set<string> }>();
   // A Deny that is conditional or names what it does not cover (NotResource) does not deny everywhere, so it is not counted.
   for (const s of statements.filter((s) => s && s.Effect === effect && (effect === "Allow" || (s.Condition === undefined && s.NotResource === undefined)))) {
-    const principals = s.Principal === "*" ? ["*"] : list(s.Principal?.AWS ?? s.Principal);
+    const principals = s.Principal === "*" ? ["*"] : list(awsPrincipal(s.Principal) ?? s.Principal);
     for (const p of principals) {
       const entry = grants.get(p) ?? { actions: new Set<string>(), resources: new Set<string>() };
       list(s.Action).forEach((a) => entry.actions.add(a));

@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { OPAQUE, at, isOpaque, resourceId, type PolicyContext, type PolicyResource, type StackPolicy, type Violation } from "./model";
 import { appliedEvidence, isControlPlaneApplyStep, stepNode } from "./applied-evidence";
 import { IN_CLUSTER_SERVER } from "../plan/argocd";
+import { displayText } from "../plan/display-text";
 
 const T = {
   appProject: "kubernetes:argoproj.io/v1alpha1:AppProject",
@@ -87,12 +88,12 @@ export const argoCdBoundaries: StackPolicy = {
       }
       const project = named(projectName).filter((p) => p.type === T.appProject);
       if (project.length === 0) {
-        violations.push({ resource: resourceId(app), message: `${app.name} uses project ${String(projectName)}, which this stack does not define` });
+        violations.push({ resource: resourceId(app), message: `${app.name} uses project ${displayText(projectName)}, which this stack does not define` });
         continue;
       }
       for (const p of project) {
         rootProjects.add(p.name);
-        const pn = String(projectName);
+        const pn = displayText(projectName);
         const spec = p.props.spec;
         if (isOpaque(spec)) { violations.push({ resource: resourceId(p), message: "its spec is not known at preview" }); continue; }
         const white = list(at(spec, ["namespaceResourceWhitelist"]));

@@ -5,7 +5,7 @@ import { OPAQUE, at, type ResourcePolicy } from "./model";
 import { appliedEvidence, appliedMachineConfig, isControlPlaneApplyStep, stepNode } from "./applied-evidence";
 
 /** The audit policy and authentication config the machine config really carries, as documents. */
-function auditDocuments(config: Record<string, any>): { policy: AuditPolicyDocument; authentication: AuthenticationDocument } | string {
+function auditDocuments(config: Record<string, unknown>): { policy: AuditPolicyDocument; authentication: AuthenticationDocument } | string {
   const policy = at(config, ["cluster", "apiServer", "auditPolicy"]);
   if (typeof policy !== "object" || policy === null) return "no apiserver audit policy (cluster.apiServer.auditPolicy)";
   const args = (at(config, ["cluster", "apiServer", "extraArgs"]) ?? {}) as Record<string, string>;

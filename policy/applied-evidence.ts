@@ -34,13 +34,13 @@ export function appliedEvidence(r: PolicyResource): Partial<AuditEvidence> | typ
     .filter(([key]) => key.startsWith(ENV.evidencePrefix))
     .map(([key, value]) => [key.slice(ENV.evidencePrefix.length).toLowerCase().replace(/_/g, "-"), value] as const);
   if (fields.some(([, value]) => isOpaque(value))) return OPAQUE;
-  return Object.fromEntries(fields.map(([k, v]) => [k, String(v)])) as Partial<AuditEvidence>;
+  return Object.fromEntries(fields.map(([k, v]) => [k, String(v)]));
 }
 
-const parsed = new Map<string, Record<string, any> | Error>();
+const parsed = new Map<string, Record<string, unknown> | Error>();
 
 /** The machine config this step applies, parsed; OPAQUE where synth or preview cannot read it. */
-export function appliedMachineConfig(r: PolicyResource): Record<string, any> | Error | typeof OPAQUE {
+export function appliedMachineConfig(r: PolicyResource): Record<string, unknown> | Error | typeof OPAQUE {
   // stdin: base64 talosconfig, then base64 machine config (components/cluster/rollout-scripts.ts rolloutStdin).
   const stdin = r.props.stdin;
   if (typeof stdin !== "string" || isOpaque(stdin)) return OPAQUE;
@@ -48,7 +48,7 @@ export function appliedMachineConfig(r: PolicyResource): Record<string, any> | E
   let config = parsed.get(text);
   if (config === undefined) {
     try {
-      config = (parseYaml(text) ?? {}) as Record<string, any>;
+      config = (parseYaml(text) ?? {}) as Record<string, unknown>;
     } catch (err) {
       config = err as Error;
     }

@@ -6,9 +6,10 @@
  */
 import { gatewayConfigFacts } from "../components/audit-trail/ingest-gateway";
 import { AUDIT_INGEST_PORT } from "../plan/security-rules";
-import { OPAQUE, at, isOpaque, resourceId, typeChain, type PolicyResource, type StackPolicy, type Violation } from "./model";
+import { OPAQUE, at, field, isOpaque, resourceId, typeChain, type PolicyResource, type StackPolicy, type Violation } from "./model";
 import { bucketsOf } from "./project-separation";
 import { isPlatformLogCollector } from "./central-view";
+import { displayText } from "../plan/display-text";
 
 const T = {
   service: "kubernetes:core/v1:Service",
@@ -31,8 +32,8 @@ function gatewayConfigsBehind(service: PolicyResource, resources: readonly Polic
   return resources
     .filter((d) => d.type === T.deployment && ns(d) === ns(service) && labelsMatch(selector, at(d.props, ["spec", "template", "metadata", "labels"])))
     .flatMap((deployment) => {
-      const volumes = (at(deployment.props, ["spec", "template", "spec", "volumes"]) as Record<string, any>[] | undefined) ?? [];
-      const names = volumes.map((v) => v?.configMap?.name).filter((n): n is string => typeof n === "string");
+      const volumes = (at(deployment.props, ["spec", "template", "spec", "volumes"]) as Record<string, unknown>[] | undefined) ?? [];
+      const names = volumes.map((v) => field(field(v, "configMap"), "name")).filter((n): n is string => typeof n === "string");
       const maps = resources.filter((c) => c.type === T.configMap && ns(c) === ns(service) && names.includes(String(at(c.props, ["metadata", "name"]))));
       return maps.map((c) => ({ deployment, config: at(c.props, ["data", "nginx.conf"]) }));
     });
@@ -84,7 +85,7 @@ export const lokiIngestAuthenticated: StackPolicy = {
     }
 
     for (const collector of resources.filter((r) => r.type === T.helmRelease && r.props.chart === "vector")) {
-      const sink = at(collector.props, ["values", "customConfig", "sinks", "loki"]) as Record<string, any> | undefined;
+      const sink = at(collector.props, ["values", "customConfig", "sinks", "loki"]) as Record<string, unknown> | undefined;
       if (isOpaque(sink)) { violations.push({ resource: resourceId(collector), message: "its Loki sink is not known at preview" }); continue; }
       if (!sink) continue;
       const auth = sink.auth as Record<string, unknown> | undefined;
@@ -116,16 +117,16 @@ const MUST_DENY = [
   "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectRetention", "s3:BypassGovernanceRetention",
   "s3:PutBucketObjectLockConfiguration", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutLifecycleConfiguration", "s3:DeleteBucket",
 ];
-const asList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
+const asList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [displayText(v)]);
 
 /** The archive's one bucket policy, read where object-storage-in-environment reads it: what the reconciler sets. */
-function bucketPolicyOf(reconcile: PolicyResource): { bucket: string; statements: Record<string, any>[] } | string {
+function bucketPolicyOf(reconcile: PolicyResource): { bucket: string; statements: Record<string, unknown>[] } | string {
   const [archive] = bucketsOf([reconcile]);
   if (isOpaque(reconcile.props.environment) || archive?.policy === OPAQUE) return "its settings are not known at preview";
   if (!archive || archive.policy === undefined) return "it declares no bucket policy for the writers";
   const doc = archive.policy as { Statement?: unknown; unparsable?: unknown };
   if (doc.unparsable !== undefined) return "its bucket policy is not JSON";
-  return { bucket: archive.bucket, statements: (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as Record<string, any>[] };
+  return { bucket: archive.bucket, statements: (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as Record<string, unknown>[] };
 }
 
 /** A reconciler command that needs more than plain Node and the runtime dependencies at deploy time. */
@@ -162,7 +163,7 @@ export const archiveWritersPutOnly: StackPolicy = {
     const allows = policy.statements.filter((s) => s?.Effect === "Allow");
     const denies = policy.statements.filter((s) => s?.Effect === "Deny");
     for (const s of allows) {
-      const principals = s.Principal === "*" ? ["*"] : asList(s.Principal?.AWS ?? s.Principal);
+      const principals = s.Principal === "*" ? ["*"] : asList(field(s.Principal, "AWS") ?? s.Principal);
       if (principals.includes("*")) violations.push({ message: `the archive's bucket policy allows ${asList(s.Action).join(", ")} to anyone` });
       const extra = asList(s.Action).filter((a) => a !== "s3:PutObject");
       if (extra.length > 0) violations.push({ message: `the archive's bucket policy allows ${extra.join(", ")} to ${principals.join(", ")}` });
@@ -191,13 +192,13 @@ export const archiveWritersPutOnly: StackPolicy = {
       if (isOpaque(prefix)) { violations.push({ resource: resourceId(collector), message: `${collector.name}: its archive sink is not known at preview` }); continue; }
       const clusterDir = typeof prefix === "string" ? prefix.split("/")[0] : undefined;
       const principal = `arn:aws:iam:::user/${project}`;
-      const granted = allows.filter((s) => asList(s.Principal?.AWS ?? s.Principal).includes(principal));
+      const granted = allows.filter((s) => asList(field(s.Principal, "AWS") ?? s.Principal).includes(principal));
       const resourcesGranted = granted.flatMap((s) => asList(s.Resource));
       if (granted.length === 0) violations.push({ resource: resourceId(collector), message: `${collector.name}: the bucket policy grants its writer ${principal} nothing, so it cannot archive` });
       else if (!clusterDir || resourcesGranted.some((r) => r !== `arn:aws:s3:::${policy.bucket}/${clusterDir}/*`)) {
         violations.push({ resource: resourceId(collector), message: `${collector.name}: its writer may put to ${resourcesGranted.join(", ")}, not only under its own prefix ${clusterDir ?? "(none)"}/` });
       }
-      const denied = new Set(denies.filter((s) => asList(s.Principal?.AWS ?? s.Principal).includes(principal)).flatMap((s) => asList(s.Action)));
+      const denied = new Set(denies.filter((s) => asList(field(s.Principal, "AWS") ?? s.Principal).includes(principal)).flatMap((s) => asList(s.Action)));
       const missing = MUST_DENY.filter((a) => !denied.has(a));
       if (missing.length > 0) violations.push({ resource: resourceId(collector), message: `${collector.name}: the bucket policy does not deny its writer ${missing.join(", ")}` });
     }

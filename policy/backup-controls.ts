@@ -9,6 +9,7 @@ import type { ArchiveWriter } from "../plan/bucket-policy";
 import { TALOS_BACKUP_ROLE } from "../plan/etcd-backup";
 import { needsDevDependency } from "./audit-trail-controls";
 import { at, isOpaque, resourceId, typeChain, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
+import { displayText } from "../plan/display-text";
 
 const T = {
   instance: "openstack:compute/instance:Instance",
@@ -81,8 +82,8 @@ export const etcdBackedUp: StackPolicy = {
       }
       const projectId = writer.props.projectId;
       // RGW acts as one user per Keystone project: a credential in the environment's project (or with none, the caller's) is the bucket owner.
-      if (projectId === undefined || projectId === "" || ownerProjects.has(String(projectId))) {
-        violations.push({ resource: resourceId(writer), message: `${cluster}: the backup credential is the deploy identity's own (project ${String(projectId ?? "of whoever runs up")}), which owns the bucket and can reconfigure it` });
+      if (projectId === undefined || projectId === "" || ownerProjects.has(displayText(projectId))) {
+        violations.push({ resource: resourceId(writer), message: `${cluster}: the backup credential is the deploy identity's own (project ${displayText(projectId ?? "of whoever runs up")}), which owns the bucket and can reconfigure it` });
       }
       const reconciler = resources.find((r) => r.type === T.command && typeChain(r).includes(T.bucket) && at(r.props, ["environment", "ARCHIVE_BUCKET"]) === bucket);
       if (!reconciler) {
@@ -101,7 +102,7 @@ export const etcdBackedUp: StackPolicy = {
       if (!(Number(at(env, ["ARCHIVE_LOCK_DAYS"])) >= 1)) violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: no retention period` });
       const expire = at(env, ["ARCHIVE_EXPIRE_DAYS"]);
       if (expire !== undefined && !(Number(expire) >= Number(at(env, ["ARCHIVE_LOCK_DAYS"])))) {
-        violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: snapshots would expire after ${String(expire)} days, before their lock ends` });
+        violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: snapshots would expire after ${displayText(expire)} days, before their lock ends` });
       }
       let policy: unknown;
       try {

@@ -7,7 +7,7 @@
  */
 import { gatewayConfigFacts } from "../components/audit-trail/ingest-gateway";
 import { AUDIT_INGEST_PORT, PLATFORM_INGEST_PORT } from "../plan/security-rules";
-import { at, isOpaque, resourceId, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
+import { at, field, isOpaque, resourceId, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 import { vectorContainerProblems, vectorHostMountProblems } from "./vector-shape";
 
 const T = {
@@ -47,8 +47,8 @@ function gatewaysOnNodePort(port: number, resources: readonly PolicyResource[]):
       return Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
     })
     .flatMap((deployment) => {
-      const volumes = (at(deployment.props, ["spec", "template", "spec", "volumes"]) as Record<string, any>[] | undefined) ?? [];
-      const names = volumes.map((v) => v?.configMap?.name).filter((n): n is string => typeof n === "string");
+      const volumes = (at(deployment.props, ["spec", "template", "spec", "volumes"]) as Record<string, unknown>[] | undefined) ?? [];
+      const names = volumes.map((v) => field(field(v, "configMap"), "name")).filter((n): n is string => typeof n === "string");
       return resources
         .filter((c) => c.type === T.configMap && ns(c) === ns(service) && names.includes(String(at(c.props, ["metadata", "name"]))))
         .map((c) => ({ deployment, config: at(c.props, ["data", "nginx.conf"]) }));
@@ -58,8 +58,8 @@ function gatewaysOnNodePort(port: number, resources: readonly PolicyResource[]):
 
 /** The gateway pod mounts a `kubernetes.io/tls` Secret that the stack declares in the gateway's namespace. */
 function servesTlsSecret(deployment: PolicyResource, resources: readonly PolicyResource[]): boolean {
-  const volumes = (at(deployment.props, ["spec", "template", "spec", "volumes"]) as Record<string, any>[] | undefined) ?? [];
-  const secretNames = volumes.map((v) => v?.secret?.secretName).filter((n): n is string => typeof n === "string");
+  const volumes = (at(deployment.props, ["spec", "template", "spec", "volumes"]) as Record<string, unknown>[] | undefined) ?? [];
+  const secretNames = volumes.map((v) => field(field(v, "secret"), "secretName")).filter((n): n is string => typeof n === "string");
   return resources.some((r) => r.type === T.secret && ns(r) === ns(deployment) && at(r.props, ["type"]) === "kubernetes.io/tls" && secretNames.includes(String(at(r.props, ["metadata", "name"]))));
 }
 

@@ -137,3 +137,8 @@ export function at(value: unknown, path: readonly string[]): unknown {
   }
   return current;
 }
+
+/** `value?.[key]` for a value of unknown type: undefined unless the value is an object (opaque values included, unlike at()). */
+export function field(value: unknown, key: string): unknown {
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}

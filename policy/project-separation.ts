@@ -8,6 +8,7 @@
 import { aclProblems, grantsOutside, undeniedProjects } from "../plan/bucket-policy";
 import { foreignProjects, placedProjects, projectPlanProblems } from "../plan/project-plan";
 import { OPAQUE, isOpaque, resourceId, type PolicyContext, type PolicyResource, type StackPolicy, type Violation } from "./model";
+import { displayText } from "../plan/display-text";
 
 /** The environment's declared projects, and its archive writers, each a project of its own (docs/decisions/audit-archive-identity.md). */
 export const ownProjectIds = (ctx: PolicyContext) => [
@@ -84,7 +85,7 @@ export function bucketsOf(resources: readonly PolicyResource[]): Bucket[] {
       buckets.push({ resource: r, bucket: String(r.props.bucket), policy: parsePolicy(r.props.policy), acl: undefined, grants: undefined });
     } else if (/:s3\/bucket(V2)?:Bucket(V2)?$/.test(r.type) || /:s3\/bucketAcl(V2)?:BucketAcl(V2)?$/.test(r.type)) {
       const grants = (r.props.accessControlPolicy as { grants?: unknown } | undefined)?.grants ?? r.props.grants;
-      buckets.push({ resource: r, bucket: String(r.props.bucket ?? r.props.name ?? r.name), policy: parsePolicy(r.props.policy), acl: r.props.acl, grants });
+      buckets.push({ resource: r, bucket: displayText(r.props.bucket ?? r.props.name ?? r.name), policy: parsePolicy(r.props.policy), acl: r.props.acl, grants });
     }
   }
   return buckets;

@@ -7,11 +7,12 @@ import { ANY_IPV4, cidrContains, cidrOverlaps, cidrProblem } from "../plan/cidr"
 import { OPAQUE, isOpaque, type PolicyContext, type PolicyResource, type ResourcePolicy } from "./model";
 import { TYPES } from "./resource-types";
 import { foreignEnvironments, supernetOf } from "./plan-ranges";
+import { displayText } from "../plan/display-text";
 
 interface RulePeer {
   direction: string;
-  /** The CIDR the rule admits; a rule with neither prefix nor group admits everything. */
-  cidr: string | typeof OPAQUE | undefined;
+  /** The CIDR the rule admits (OPAQUE when not known at preview); a rule with neither prefix nor group admits everything. */
+  cidr: string | undefined;
 }
 
 function rulePeer(rule: PolicyResource): RulePeer {
@@ -45,7 +46,7 @@ function matchingException(rule: PolicyResource, cidr: string, ctx: PolicyContex
 
 const describeRule = (rule: PolicyResource, peer: RulePeer) => {
   const { protocol, from, to } = portOf(rule);
-  const ports = from === undefined ? String(protocol ?? "any") : `${String(protocol)}/${from === to ? from : `${from}-${to}`}`;
+  const ports = from === undefined ? displayText(protocol ?? "any") : `${displayText(protocol)}/${from === to ? displayText(from) : `${displayText(from)}-${displayText(to)}`}`;
   return `${peer.direction} ${ports} ${peer.direction === "egress" ? "to" : "from"} ${peer.cidr}`;
 };
 

@@ -6,16 +6,16 @@ import { TYPES } from "./resource-types";
 export const isTalosNode = (r: PolicyResource) =>
   r.type === TYPES.instance && typeof at(r.props, ["metadata", "cluster"]) === "string" && at(r.props, ["metadata", "role"]) !== "loadbalancer";
 
-const parsedConfigs = new Map<string, Record<string, any> | Error>();
+const parsedConfigs = new Map<string, Record<string, unknown> | Error>();
 
 /** Machine configs are large and read by several policies: parse each once. */
-export function machineConfigOf(r: PolicyResource): Record<string, any> | Error | typeof OPAQUE {
+export function machineConfigOf(r: PolicyResource): Record<string, unknown> | Error | typeof OPAQUE {
   const userData = r.props.userData;
   if (typeof userData !== "string" || isOpaque(userData)) return OPAQUE;
   let parsed = parsedConfigs.get(userData);
   if (parsed === undefined) {
     try {
-      parsed = (parseYaml(userData) ?? {}) as Record<string, any>;
+      parsed = (parseYaml(userData) ?? {}) as Record<string, unknown>;
     } catch (err) {
       parsed = err as Error;
     }

@@ -203,9 +203,6 @@ export async function ensureArchiveBucket(client: S3Client, spec: ArchiveBucketS
   if (!before.enabled) {
     throw new Error(`bucket "${spec.bucket}" exists without object lock; an append-only archive needs a new bucket created with it`);
   }
-  if (before.mode === "COMPLIANCE" && spec.mode !== "COMPLIANCE") {
-    throw new Error(`bucket "${spec.bucket}" is in COMPLIANCE mode; refusing to switch its default retention to ${spec.mode}`);
-  }
   if (before.days !== undefined && before.days > spec.days) {
     throw new Error(`bucket "${spec.bucket}" locks objects for ${before.days} days; refusing to shorten that to ${spec.days}`);
   }

@@ -5,6 +5,7 @@
 import { policyDenials, policyGrants, policyProblems } from "../plan/object-lock";
 import type { ArchiveWriter } from "../plan/bucket-policy";
 import { at, typeChain, type PolicyResource } from "../policy/model";
+import { displayText } from "../plan/display-text";
 
 const esc = (text: string) => text.replace(/\|/g, "\\|");
 
@@ -36,7 +37,7 @@ export function backupLines(resources: readonly PolicyResource[]): string[] {
     }
     const expire = reconciler ? at(reconciler.props, ["environment", "ARCHIVE_EXPIRE_DAYS"]) : undefined;
     const lock = reconciler
-      ? `${String(at(reconciler.props, ["environment", "ARCHIVE_LOCK_MODE"]))} ${String(at(reconciler.props, ["environment", "ARCHIVE_LOCK_DAYS"]))} days${expire === undefined ? "; never expire" : `; expire after ${String(expire)} days`}`
+      ? `${String(at(reconciler.props, ["environment", "ARCHIVE_LOCK_MODE"]))} ${String(at(reconciler.props, ["environment", "ARCHIVE_LOCK_DAYS"]))} days${expire === undefined ? "; never expire" : `; expire after ${displayText(expire)} days`}`
       : "no bucket reconciler";
     return `| ${esc(cluster)} | \`${esc(String(at(job.props, ["spec", "schedule"])))}\` UTC | ${esc(String(env.BACKUP_ENDPOINT))}/${esc(bucket)}/${esc(String(env.BACKUP_PREFIX))} | ${esc(lock)} | ${esc(writerRights)} |`;
   });

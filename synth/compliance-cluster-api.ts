@@ -5,6 +5,7 @@
  */
 import { CAPI_IDENTITY_TYPE } from "../policy/cluster-api";
 import { isOpaque, typeChain, type PolicyContext, type PolicyResource } from "../policy/model";
+import { displayText } from "../plan/display-text";
 
 const code = (text: string) => `\`${text}\``;
 
@@ -21,11 +22,11 @@ export function clusterApiLines(ctx: PolicyContext, resources: readonly PolicyRe
     const projectId = metadata.annotations?.["ske-platform/openstack-project-id"];
     const site = metadata.labels?.["site"] ?? "?";
     const verdict = typeof projectId === "string" && !isOpaque(projectId) && own[site]?.id === projectId ? `${ctx.environment}/${site}'s own` : "NOT the environment's own";
-    const roles = Array.isArray(credential?.props.roles) ? (credential!.props.roles as string[]).join(", ") : "inherited (none named)";
+    const roles = Array.isArray(credential?.props.roles) ? (credential.props.roles as string[]).join(", ") : "inherited (none named)";
     const restricted = credential?.props.unrestricted === false ? "restricted" : "UNRESTRICTED";
-    const rules = Array.isArray(credential?.props.accessRules) ? (credential!.props.accessRules as { service: string }[]) : [];
+    const rules = Array.isArray(credential?.props.accessRules) ? (credential.props.accessRules as { service: string }[]) : [];
     const services = [...new Set(rules.map((r) => r.service))].join(", ") || "none";
-    return `| ${identity.name.replace(/-capi-identity$/, "")} | ${code(String(projectId))} (${verdict}) | ${code(String(credential?.props.name ?? "?"))} | ${roles}; ${restricted}; access rules: ${services} | ${metadata.namespace}/${metadata.name} (masked) |`;
+    return `| ${identity.name.replace(/-capi-identity$/, "")} | ${code(String(projectId))} (${verdict}) | ${code(displayText(credential?.props.name ?? "?"))} | ${roles}; ${restricted}; access rules: ${services} | ${metadata.namespace}/${metadata.name} (masked) |`;
   });
   return [
     "Cluster API identities (one application credential per management cluster, made through the site's scope-checked provider):", "",

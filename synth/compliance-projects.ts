@@ -8,6 +8,7 @@ import { foreignProjects, placedProjects } from "../plan/project-plan";
 import type { PolicyContext, PolicyResource } from "../policy/model";
 import { OPAQUE } from "../policy/model";
 import { bucketsOf, ownProjectIds } from "../policy/project-separation";
+import { displayText } from "../plan/display-text";
 
 const code = (text: string) => `\`${text}\``;
 const esc = (text: string) => text.replace(/\|/g, "\\|");
@@ -35,7 +36,7 @@ export function bucketLines(ctx: PolicyContext, resources: readonly PolicyResour
     const undenied = new Set(undeniedProjects(b.policy, b.bucket, foreign.map((p) => p.project.id)));
     const denied = foreign.filter((p) => !undenied.has(p.project.id)).map((p) => `${p.environment}/${p.site}`);
     const grants = grantsOutside(b.policy, own);
-    return `| ${esc(b.bucket)} | denies everything to ${denied.join(", ") || "nobody"}${undenied.size ? `; NOT denied: ${[...undenied].join(", ")}` : ""} | ${grants.length ? esc(grants.join("; ")) : "nothing outside the environment"} | ${b.acl === undefined ? "private (default)" : esc(String(b.acl))} |`;
+    return `| ${esc(b.bucket)} | denies everything to ${denied.join(", ") || "nobody"}${undenied.size ? `; NOT denied: ${[...undenied].join(", ")}` : ""} | ${grants.length ? esc(grants.join("; ")) : "nothing outside the environment"} | ${b.acl === undefined ? "private (default)" : esc(displayText(b.acl))} |`;
   });
   return [
     `- The OpenStack API and object storage are the second channel: every run's credentials must be scoped to ${ctx.environment}'s own project in each site (table under 6.1), and every bucket keeps the other environments' projects out.`, "",

@@ -19,6 +19,7 @@ import { securityMatrix } from "./summary";
 import { deployRunnerComplianceLines } from "./deploy-runner-reach";
 import type { RecordedResource } from "./mock-runtime";
 import { complianceDiagrams, diagramLines } from "./diagrams";
+import { displayText } from "../plan/display-text";
 
 const esc = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const code = (text: string) => `\`${text}\``;
@@ -72,7 +73,7 @@ export function rulesetSettings(ruleset: PolicyResource, hasCodeOwnersFile: bool
  * says so rather than repeating the configured lock).
  */
 function archiveEvidence(resources: readonly PolicyResource[], outputs: readonly StackOutput[]): string[] {
-  const reconcile = resources.find((r) => r.type === "command:local:Command" && String(r.props.create ?? "").includes("audit-archive-bucket") && !typeChain(r).includes("ske:backup:EtcdBackupBucket"));
+  const reconcile = resources.find((r) => r.type === "command:local:Command" && displayText(r.props.create ?? "").includes("audit-archive-bucket") && !typeChain(r).includes("ske:backup:EtcdBackupBucket"));
   if (!reconcile) return [];
   // The document the reconciler sets, read as both policies read it.
   const policy = bucketsOf([reconcile])[0]?.policy as { Statement?: unknown } | undefined;
@@ -143,7 +144,7 @@ export function renderComplianceReport(input: ComplianceReportInput): string {
     const score = assessBranchProtection(settings);
     return [String(r.props.repository), `${settings.requiredApprovals} approval(s), code owners ${settings.requireCodeOwnerReview}, last-push approval ${settings.requireLastPushApproval}, force push blocked ${settings.blockForcePush}, deletion blocked ${settings.blockDeletion}, bypass actors ${settings.enforceForAdmins ? "none" : "present"}`, `tier ${score.tier}, score ${score.score}/10`, score.unmet.map((u) => `T${u.tier}: ${u.description}`).join("; ") || "none"];
   });
-  const argo = of(TYPES.helmRelease).filter((r) => r.props.chart === "argo-cd").map((r) => [r.name, `server.service.type ${String(at(r.props, ["values", "server", "service", "type"]))}, ingress ${String(at(r.props, ["values", "server", "ingress", "enabled"]) ?? false)}`]);
+  const argo = of(TYPES.helmRelease).filter((r) => r.props.chart === "argo-cd").map((r) => [r.name, `server.service.type ${String(at(r.props, ["values", "server", "service", "type"]))}, ingress ${displayText(at(r.props, ["values", "server", "ingress", "enabled"]) ?? false)}`]);
   const protectedRows = resources.filter((r) => isStatefulResource(r)).map((r) => [r.name, `protect ${r.opts?.protect}, retainOnDelete ${r.opts?.retainOnDelete}`]);
   lines.push(`## ${CONTROLS["6.2"]}`, "", "Branch protection of main (RepositoryRuleset) and its OpenSSF Scorecard Branch-Protection tier:", "",
     ...(of(TYPES.ruleset).length || ctx.ownsRepositorySettings ? table(["repository", "settings", "Scorecard", "unmet criteria"], rulesetRows) : [`_${env} does not own the repository settings; the owning stack's report shows them._`]), "",

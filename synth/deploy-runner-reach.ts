@@ -6,6 +6,7 @@
 import { cidrContains, cidrOverlaps } from "../plan/cidr";
 import type { RecordedResource } from "./mock-runtime";
 import { siteOf } from "./resource-site";
+import { displayText } from "../plan/display-text";
 
 export interface RunnerReachRow {
   runner: string;
@@ -57,7 +58,7 @@ export function deployRunnerReach(resources: readonly RecordedResource[], enviro
       const site = siteOf(target, environment, sites);
       const group = target.replace(`${environment}-${site}-`, "");
       const min = rule.inputs.portRangeMin as number | undefined;
-      const port = `${rule.inputs.protocol ?? "any"}${min === undefined ? "" : `/${min === rule.inputs.portRangeMax ? min : `${min}-${rule.inputs.portRangeMax}`}`}`;
+      const port = `${displayText(rule.inputs.protocol ?? "any")}${min === undefined ? "" : `/${min === rule.inputs.portRangeMax ? min : `${min}-${displayText(rule.inputs.portRangeMax)}`}`}`;
       const key = `${site}|${group}|${via}`;
       const row = byKey.get(key) ?? { runner: runner.name, address: runner.address, site, group, via, ports: "" };
       row.ports = row.ports ? `${row.ports} ${port}` : port;

@@ -16,6 +16,7 @@ import { deployEnvironmentName, deployRunnerLabel, IAC_REQUIRED_CHECKS } from ".
 import type { ProjectPlan } from "../plan/project-plan";
 import { deployRunnerReach, recordedRunners } from "./deploy-runner-reach";
 import { portText, siteOf } from "./summary";
+import { displayText } from "../plan/display-text";
 
 const RULE = "openstack:networking/secGroupRule:SecGroupRule";
 const GROUP = "openstack:networking/secGroup:SecGroup";
@@ -112,7 +113,7 @@ export function flowEdges(resources: readonly DiagramResource[], ctx: DiagramCon
     const strip = (n: string) => n.replace(`${ctx.environment}-${site}-`, "");
     const group = strip(groupResource);
     const cidr = typeof r.inputs.remoteIpPrefix === "string" && r.inputs.remoteIpPrefix ? r.inputs.remoteIpPrefix : undefined;
-    const remote = r.inputs.remoteGroupId ? strip(groupNames.get(r.inputs.remoteGroupId as string) ?? String(r.inputs.remoteGroupId)) : undefined;
+    const remote = r.inputs.remoteGroupId ? strip(groupNames.get(r.inputs.remoteGroupId as string) ?? displayText(r.inputs.remoteGroupId)) : undefined;
     const cross = crossRules.has(r.name);
     let peer: string;
     if (remote !== undefined) peer = remote;

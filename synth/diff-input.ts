@@ -74,7 +74,7 @@ export function complianceFromMarkdown(markdown: string): ComplianceRecord {
 function secureValues(value: unknown, at: string, out: Record<string, string>): void {
   if (typeof value !== "object" || value === null) return;
   if (!Array.isArray(value) && Object.keys(value).length === 1 && "secure" in value) {
-    out[at] = `sha256:${createHash("sha256").update(String((value as { secure: unknown }).secure)).digest("hex")}`;
+    out[at] = `sha256:${createHash("sha256").update(String(value.secure)).digest("hex")}`;
     return;
   }
   for (const [k, v] of Object.entries(value)) secureValues(v, Array.isArray(value) ? `${at}[${k}]` : `${at}.${k}`, out);

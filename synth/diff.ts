@@ -10,6 +10,7 @@ import type { DigestedResource } from "./secret-digest";
 import { portText, siteOf } from "./summary";
 import { flowChangesOfSnapshots, type FlowChange } from "./diagrams";
 import type { AddressPlan } from "../plan/address-plan";
+import { displayText } from "../plan/display-text";
 
 export interface DiffContext {
   /** The environment's own supernet (address-plan.yaml). */
@@ -150,9 +151,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+function isList(v: unknown): v is unknown[] {
+  return Array.isArray(v);
+}
+
 /** Leaf paths where two plain values differ. */
 export function changedPaths(a: unknown, b: unknown, at = ""): { path: string; before: unknown; after: unknown }[] {
-  if (Array.isArray(a) && Array.isArray(b)) {
+  if (isList(a) && isList(b)) {
     // A list of plain values is one value to a reviewer: `tags` changed, with both lists.
     if ([...a, ...b].every((v) => !isObject(v) && !Array.isArray(v))) {
       return JSON.stringify(a) === JSON.stringify(b) ? [] : [{ path: at, before: a, after: b }];
@@ -295,7 +300,7 @@ function rules(snapshot: SynthSnapshot, sites: readonly string[]): Map<string, R
       site,
       group: strip(groupName),
       direction: r.inputs.direction === "egress" ? "egress" : "ingress",
-      peer: remote ? `group ${strip(groups.get(String(remote)) ?? String(remote))}` : cidr!,
+      peer: remote ? `group ${strip(groups.get(displayText(remote)) ?? displayText(remote))}` : cidr!,
       ...(cidr ? { cidr } : {}),
       ports: portText(r.inputs),
     };

@@ -43,9 +43,10 @@ function siteOf(name: string): { environment: EnvironmentName; site: string } | 
 export function authScopeInvoke(answer: AuthScopeAnswer) {
   return (args: pulumi.runtime.MockCallArgs): Record<string, unknown> | undefined => {
     if (args.token !== AUTH_SCOPE_TOKEN) return undefined;
-    const where = siteOf(String(args.inputs.name));
+    const inputs = args.inputs as Record<string, unknown>;
+    const where = siteOf(String(inputs.name));
     const scope = where && answer(where.environment, where.site);
-    if (!scope) throw new Error(`synth: no Keystone answers for ${String(args.inputs.name)}`);
-    return { ...scope, id: `synth-fake-scope-${String(args.inputs.name)}`, name: args.inputs.name, region: args.inputs.region, tokenId: "" };
+    if (!scope) throw new Error(`synth: no Keystone answers for ${String(inputs.name)}`);
+    return { ...scope, id: `synth-fake-scope-${String(inputs.name)}`, name: inputs.name, region: inputs.region, tokenId: "" };
   };
 }

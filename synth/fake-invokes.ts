@@ -11,7 +11,10 @@ type Invoke = (args: pulumi.runtime.MockCallArgs) => Record<string, unknown> | u
 /** Keystone's role lookup (the etcd backup writer's role): the named role, with a fake id. */
 export function withFakeRoles(next: Invoke): Invoke {
   return (args) => {
-    if (args.token === GET_ROLE_TOKEN) return { ...args.inputs, id: `synth-fake-role-${String(args.inputs.name)}` };
+    if (args.token === GET_ROLE_TOKEN) {
+      const inputs = args.inputs as Record<string, unknown>;
+      return { ...inputs, id: `synth-fake-role-${String(inputs.name)}` };
+    }
     return next(args);
   };
 }

@@ -75,7 +75,7 @@ const invokeError = (message: string) => Object.assign(new Error(message), { det
 export function preflightInvoke(cloud: FakeCloud) {
   return (args: pulumi.runtime.MockCallArgs): Record<string, unknown> | undefined => {
     if (!(Object.values(TOKENS) as string[]).includes(args.token)) return undefined;
-    const inputs = args.inputs as Record<string, any>;
+    const inputs = args.inputs as Record<string, unknown>;
     const regionName = String(inputs.region);
     const region = cloud[regionName];
     if (!region) throw invokeError(`fake cloud: no region ${regionName}`);

@@ -137,13 +137,14 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         }
         byKey.set(key, record);
         ordered.push(record);
+        const rawInputs = args.inputs as Record<string, unknown>;
         return {
           id: `${args.name}_id`,
-          state: { ...args.inputs, ...fakeState(args.type, args.name, args.inputs) },
+          state: { ...rawInputs, ...fakeState(args.type, args.name, rawInputs) },
         };
       },
       call(args) {
-        const fallback = (answer: Record<string, unknown> | undefined) => answer ?? invoke(args) ?? args.inputs;
+        const fallback = (answer: Record<string, unknown> | undefined) => answer ?? invoke(args) ?? (args.inputs as Record<string, unknown>);
         const answer = preflight?.(args);
         return answer instanceof Promise ? answer.then(fallback) : fallback(answer);
       },

@@ -19,6 +19,7 @@ export function portText(inputs: Record<string, unknown>): string {
 }
 
 import { siteOf } from "./resource-site";
+import { displayText } from "../plan/display-text";
 export { siteOf };
 
 /**
@@ -38,7 +39,7 @@ export function securityMatrix(resources: readonly RecordedResource[], environme
     const strip = (n: string) => n.replace(`${environment}-${site}-`, "");
     const group = strip(groupResource);
     const source = r.inputs.remoteGroupId
-      ? `group ${strip(groupNames.get(r.inputs.remoteGroupId as string) ?? String(r.inputs.remoteGroupId))}`
+      ? `group ${strip(groupNames.get(r.inputs.remoteGroupId as string) ?? displayText(r.inputs.remoteGroupId))}`
       : String(r.inputs.remoteIpPrefix);
     const direction = r.inputs.direction as "ingress" | "egress";
     const key = `${site}|${group}|${direction}|${source}`;

@@ -50,7 +50,7 @@ describe("SDK internals (stacks/sdk-internals.ts)", () => {
   it("resourceName reads the name the SDK keeps on a resource, which synth records parents and dependsOn by", async () => {
     let second: Thing | undefined;
     let group: pulumi.ComponentResource | undefined;
-    await pulumi.runtime.runInPulumiStack(async () => {
+    await pulumi.runtime.runInPulumiStack(() => {
       pulumi.runtime.registerStackTransformation((args) => {
         transformed.push({
           name: args.name,
@@ -62,7 +62,7 @@ describe("SDK internals (stacks/sdk-internals.ts)", () => {
       group = new pulumi.ComponentResource("test:index:Group", "group-of-things", {});
       const first = new Thing("first", {}, { parent: group });
       second = new Thing("second", {}, { parent: group, dependsOn: [first] });
-      return {};
+      return Promise.resolve({});
     });
     await within(second!.urn, 5_000, "urn of second");
     expect(resourceName(group)).toBe("group-of-things");
