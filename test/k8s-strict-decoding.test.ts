@@ -77,7 +77,7 @@ describe.skipIf(gate.skip)("Kubernetes objects under strict decoding into k8s.io
       const inline = new Map<string, string>();
       for (const r of resources) {
         if (r.type !== INSTANCE || typeof r.inputs["userData"] !== "string" || r.inputs["userData"].startsWith("#cloud-config")) continue;
-        for (const doc of parseAllDocuments(r.inputs["userData"] as string)) {
+        for (const doc of parseAllDocuments(r.inputs["userData"])) {
           for (const m of ((doc.toJS() as { cluster?: { inlineManifests?: { name: string; contents: string }[] } } | null)?.cluster?.inlineManifests ?? [])) {
             // Every node of a cluster carries the same manifests: check each distinct text once.
             inline.set(m.contents, `${stack}: Talos inline manifest ${m.name} (${r.name})`);

@@ -65,7 +65,7 @@ export interface RevealedResource {
   stack: string;
   type: string;
   name: string;
-  inputs: Record<string, any>;
+  inputs: Record<string, unknown>;
 }
 
 const runs = new Map<string, Promise<RevealedResource[]>>();
@@ -77,7 +77,7 @@ export function revealedResources(stack: string): Promise<RevealedResource[]> {
     cached = revealedProgramRun(stackFilePath(stack), stack).then(({ revealed }) =>
       [...revealed].map(([key, inputs]) => {
         const [type, name] = key.split("::") as [string, string];
-        return { stack, type, name, inputs: revealSecrets(inputs) as Record<string, any> };
+        return { stack, type, name, inputs: revealSecrets(inputs) as Record<string, unknown> };
       }));
     runs.set(stack, cached);
   }

@@ -278,7 +278,7 @@ function makeRequest(base: string, caFile: string) {
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown = {};
+          let parsed: unknown;
           try { parsed = text ? JSON.parse(text) : {}; } catch { parsed = { raw: text }; }
           resolve({ status: res.statusCode ?? 0, body: parsed as T, text });
         });
