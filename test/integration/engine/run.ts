@@ -270,7 +270,7 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
     withComputeLayer(configFile, fixtures);
     console.log(`  Nova runs: the clusters layer is ON (flavors ${Object.values(fixtures.flavors).join(", ")}; keypair ${fixtures.keyPair})`);
   } else {
-    console.log("  no Nova in the lab (SKE_LAB_NOVA=1 starts it): the network layer only");
+    console.log("  no Nova in the lab (run.sh starts it unless SKE_LAB_NOVA=0): the network layer only");
   }
   const config = (parseYaml(fs.readFileSync(configFile, "utf8")) as { config: Record<string, unknown> }).config;
   const sites = Object.keys(JSON.parse(JSON.stringify(config["ske-platform:sites"])) as Record<string, unknown>);
@@ -324,8 +324,8 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
     const ofType = (type: string) => state.filter((r) => r.type === type);
     await check("engine state holds exactly the resources synth registers under mocks", () => {
       // Default providers (tls, random: the program gives them no explicit one)
-    // are the engine's own; the mock runtime of synth records none.
-    const engine = state.filter((r) => !isDefaultProvider(r)).map((r) => `${r.type} ${nameOf(r.urn)}`).sort();
+      // are the engine's own; the mock runtime of synth records none.
+      const engine = state.filter((r) => !isDefaultProvider(r)).map((r) => `${r.type} ${nameOf(r.urn)}`).sort();
       const mocks = synth.resources.map((r) => `${r.type} ${r.name}`).sort();
       const onlyEngine = engine.filter((k) => !mocks.includes(k));
       const onlyMocks = mocks.filter((k) => !engine.includes(k));
