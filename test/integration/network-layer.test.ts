@@ -264,7 +264,7 @@ describe.sequential(`network layer of ${LAB_STACK} on a real Neutron`, () => {
     const after = await inventory();
     const remaining = INVENTORY.filter((c) => c !== "security-group-rules").map((collection) =>
       `${collection}: ${after[collection].map((item) => `${String(item.name || item.device_owner || "-")} (${item.id})`).join(", ") || "none"}`);
-    console.log(`left in project ${lab.projectName} after teardown (the lab's own network, subnet and default group):\n  ${remaining.join("\n  ")}\n  servers: none possible (no Nova in the lab)`);
+    console.log(`left in project ${lab.projectName} after teardown (the lab's own network, subnet and default group):\n  ${remaining.join("\n  ")}\n  servers: none (this tier applies the network layer only)`);
     for (const collection of INVENTORY) expect({ collection, ids: ids(after[collection]) }).toEqual({ collection, ids: ids(baseline[collection]) });
     const tagged = INVENTORY.flatMap((c) => after[c]).filter((item) => (item.tags as string[] | undefined)?.includes("managed-by:ske-platform"));
     expect(tagged).toEqual([]);

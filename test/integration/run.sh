@@ -7,7 +7,8 @@
 #   SKE_LAB_DIR        lab state directory (default: a new temp dir, removed afterwards)
 #   SKE_LAB_KEEP=1     stop the lab but keep its directory (logs, database) for inspection
 #   SKE_TOOLCHAIN_CACHE  where scripts/toolchain/build.sh put the binaries
-#   SKE_LAB_NOVA=1     also start Nova (fake driver), Glance and Placement, for the pre-flight test
+#   SKE_LAB_NOVA=0     do not start Nova (fake driver), Glance and Placement: no pre-flight
+#                      test, and the engine tier deploys the network layer only (default 1)
 #   SKE_INTEGRATION_REPORT  copy the API tier's vitest JSON report there (for
 #                      scripts/threat-model/check.ts, which .ci/run runs on it)
 #
@@ -60,10 +61,11 @@ if ! bash "$HERE/openstack-lab/start.sh"; then
   exit 1
 fi
 TIMES+=("lab start: $(seconds_since "$lab_started")s")
-# Nova, Glance and Placement only on request: about 1 GiB more memory. The
-# pre-flight test (preflight.test.ts) runs in the API tier when they are up,
-# and is reported as skipped otherwise.
-if [ "${SKE_LAB_NOVA:-0}" = 1 ]; then
+# Nova, Glance and Placement unless SKE_LAB_NOVA=0: about 1 GiB more memory.
+# With them, the pre-flight test (preflight.test.ts) runs in the API tier and
+# the engine tier deploys the compute layer too; without them the pre-flight
+# test is reported as skipped.
+if [ "${SKE_LAB_NOVA:-1}" = 1 ]; then
   echo "== starting Nova (fake driver), Glance and Placement"
   nova_started=$(date +%s.%N)
   if ! bash "$HERE/openstack-lab/start-nova.sh"; then
@@ -74,7 +76,8 @@ if [ "${SKE_LAB_NOVA:-0}" = 1 ]; then
   TIMES+=("nova start: $(seconds_since "$nova_started")s")
 fi
 # Read now: a purged lab directory is gone by the summary.
-lab_summary=$(awk -F'\t' '$1 == "packages" { p = $2 } END { printf "lab packages: %.1fs of the start (0 when already installed)", p }' "$SKE_LAB_DIR/timing.tsv")
+lab_summary=$(awk -F'\t' '$1 == "packages" { p = $2 } $1 == "nova-packages" { n = $2; nova = 1 }
+  END { printf "lab packages: %.1fs of the start (0 when already installed)", p; if (nova) printf "; Nova packages: %.1fs of Nova'"'"'s start", n }' "$SKE_LAB_DIR/timing.tsv")
 memory_at_ready=$(awk -F'\t' '$1 == "total" { printf "%d MiB RSS / %d MiB PSS", $3 / 1024, $4 / 1024 }' "$SKE_LAB_DIR/memory.tsv")
 
 # ---------------------------------------------------------------- API tier

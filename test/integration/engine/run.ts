@@ -14,10 +14,12 @@
  *
  * Against the OpenStack lab (started here only if Keystone does not answer
  * on 127.0.0.1:5000, and then stopped here): the `test-lab` stack, whose
- * clusters, bootstrap, kubernetes and github layers are OFF (no Nova, no
- * Kubernetes API, no GitHub token in the lab). preview → up → proofs
- * through the Neutron API → preview expecting no changes → destroy →
- * nothing of ours left. Wall times beside synth of the same config.
+ * bootstrap, kubernetes and github layers are OFF (no Talos API, no
+ * Kubernetes API, no GitHub token in the lab), and whose clusters layer is
+ * ON when the lab runs Nova (compute-layer.ts). preview → up → proofs
+ * through the Neutron and Nova APIs → preview expecting no changes → edits
+ * previewed with exact counts → destroy → nothing of ours left. Wall times
+ * beside synth of the same config.
  *
  * Last line: `engine: N passed, M failed`; exit status 1 when M > 0.
  */
@@ -31,7 +33,8 @@ import type { OpMap, Stack } from "@pulumi/pulumi/automation";
 import { readAddressPlan, REPO_ROOT } from "../../../config/load";
 import { ENVIRONMENTS, type EnvironmentName } from "../../../plan/address-plan";
 import { cidrOverlaps, nthAddress } from "../../../plan/cidr";
-import { authenticate as labToken, Neutron, readLab, type LabInfo, type NeutronObject } from "../lab";
+import { authenticate as labToken, Neutron, readLab, type LabInfo, type NeutronObject, type Session } from "../lab";
+import { api } from "../preflight-cloud";
 import { writeLabStack, LAB_STACK } from "../lab-stack";
 import { createLabProjects, deleteLabProjects, deployerEnv, writeLabProjectPlan, type LabProject } from "../lab-projects";
 import { FAILED_RENDER, previewAndUpOfFailingApply } from "./failed-apply";
@@ -46,6 +49,7 @@ import {
   type EngineStackArgs,
 } from "./workspace";
 import { checkRecorder, type Outcome } from "../checks";
+import { createComputeFixtures, INSTANCE, novaRuns, reachedBy, withComputeLayer, type ComputeFixtures, type PlannedResource } from "./compute-layer";
 
 /** Provider config keys that carry credentials, as @pulumi/openstack names them: never in state. */
 const CREDENTIAL_KEYS = [
@@ -62,7 +66,9 @@ const NETWORK_TYPES = {
   routerInterface: "openstack:networking/routerInterface:RouterInterface",
   secGroup: "openstack:networking/secGroup:SecGroup",
   secGroupRule: "openstack:networking/secGroupRule:SecGroupRule",
+  port: "openstack:networking/port:Port",
 } as const;
+const SERVER_GROUP = "openstack:compute/serverGroup:ServerGroup";
 
 // ---------------------------------------------------------------- reporting
 
@@ -195,6 +201,8 @@ async function stateResources(stack: Stack): Promise<StateResource[]> {
 }
 
 const nameOf = (urn: string) => urn.split("::").pop()!;
+/** A provider the engine made for a package the program gave no explicit one (tls, random). */
+const isDefaultProvider = (r: StateResource) => r.type.startsWith("pulumi:providers:") && nameOf(r.urn).startsWith("default_");
 
 /** Preview with every site of the stack's config edited; the config is restored afterwards. */
 async function previewEdited(stack: Stack, what: string, edit: (site: Record<string, unknown>) => Record<string, unknown>): Promise<OpMap> {
@@ -210,19 +218,19 @@ async function previewEdited(stack: Stack, what: string, edit: (site: Record<str
 }
 
 /** Synth of the same config, the way a developer runs it; timed; what it registered. */
-function synthBeside(configFile: string, outDir: string): { seconds: number; resources: { type: string; name: string }[] } {
+function synthBeside(configFile: string, outDir: string): { seconds: number; resources: PlannedResource[] } {
   const started = performance.now();
   const result = spawnSync(process.execPath, [path.join(REPO_ROOT, "scripts", "run-ts.cjs"), path.join(REPO_ROOT, "scripts", "synth.ts"),
     "--stack", LAB_STACK, "--config", configFile, "--out", outDir], { cwd: REPO_ROOT, encoding: "utf8" });
   const seconds = (performance.now() - started) / 1000;
   timings.push({ label: `synth ${LAB_STACK} (mocks, same config)`, seconds });
   if (result.status !== 0) fail(`synth exited ${result.status}: ${result.stderr}`);
-  const resources = JSON.parse(fs.readFileSync(path.join(outDir, LAB_STACK, "resources.json"), "utf8")) as { type: string; name: string }[];
+  const resources = JSON.parse(fs.readFileSync(path.join(outDir, LAB_STACK, "resources.json"), "utf8")) as PlannedResource[];
   return { seconds, resources };
 }
 
 async function labTier(run: Run): Promise<void> {
-  console.log(`\n== 2. ${LAB_STACK} against the OpenStack lab (clusters, bootstrap, kubernetes, github layers OFF by config: no Nova, no Kubernetes API, no GitHub token in the lab)`);
+  console.log(`\n== 2. ${LAB_STACK} against the OpenStack lab (bootstrap, kubernetes, github layers OFF: no Talos API, no Kubernetes API, no GitHub token in the lab; clusters ON when the lab runs Nova)`);
   const { lab, stop } = await ensureLab(run);
   try {
     await labStack(run, lab);
@@ -236,19 +244,36 @@ async function labTier(run: Run): Promise<void> {
 
 async function labStack(run: Run, lab: LabInfo): Promise<void> {
   const configFile = writeLabStack(run.work, lab.externalNetwork.id);
-  const config = (parseYaml(fs.readFileSync(configFile, "utf8")) as { config: Record<string, unknown> }).config;
+  const template = (parseYaml(fs.readFileSync(configFile, "utf8")) as { config: Record<string, unknown> }).config;
   await check("the lab stack switches the clusters, bootstrap, kubernetes and github layers off", () => {
-    const layers = JSON.stringify(config["ske-platform:layers"]);
+    const layers = JSON.stringify(template["ske-platform:layers"]);
     if (layers !== JSON.stringify({ clusters: false, bootstrap: false, kubernetes: false, github: false })) fail(`layers are ${layers}`);
-    return `environment ${String(config["ske-platform:environment"])}, external network ${lab.externalNetwork.id}`;
+    return `environment ${String(template["ske-platform:environment"])}, external network ${lab.externalNetwork.id}`;
   });
 
   // One project per environment in the lab's Keystone, declared in a project
   // plan of the lab's own; the inline program (this process) reads that plan.
   const admin = await labToken(lab);
-  const environment = String(config["ske-platform:environment"]) as EnvironmentName;
+  const environment = String(template["ske-platform:environment"]) as EnvironmentName;
   const otherEnvironment: EnvironmentName = environment === "production" ? "test" : "production";
   const projects = await timed("create the lab's environment projects and two deployers (Keystone)", () => createLabProjects(lab, admin, [environment, otherEnvironment]));
+
+  // With Nova in the lab, the clusters layer goes on too (bootstrap, kubernetes
+  // and github stay off: no Talos API, no Kubernetes API, no GitHub token).
+  let fixtures: ComputeFixtures | undefined;
+  if (novaRuns(lab.labDir)) {
+    try {
+      fixtures = await timed("create flavors, images, a keypair and quotas for the compute layer (Nova, Glance)", () => createComputeFixtures(lab, admin, projects[environment]));
+    } catch (err) {
+      await deleteLabProjects(lab, admin, projects).catch(() => undefined);
+      throw err;
+    }
+    withComputeLayer(configFile, fixtures);
+    console.log(`  Nova runs: the clusters layer is ON (flavors ${Object.values(fixtures.flavors).join(", ")}; keypair ${fixtures.keyPair})`);
+  } else {
+    console.log("  no Nova in the lab (run.sh starts it unless SKE_LAB_NOVA=0): the network layer only");
+  }
+  const config = (parseYaml(fs.readFileSync(configFile, "utf8")) as { config: Record<string, unknown> }).config;
   const sites = Object.keys(JSON.parse(JSON.stringify(config["ske-platform:sites"])) as Record<string, unknown>);
   process.env.SKE_PROJECTS_FILE = writeLabProjectPlan(run.work, projects, sites);
   const openrc = readOpenrc(path.join(lab.labDir, "openrc"));
@@ -265,6 +290,7 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
     await wrongCredentials(run, configFile, neutron, deployerEnv(openrc, other), own, other);
   } catch (err) {
     delete process.env.SKE_PROJECTS_FILE;
+    await fixtures?.remove();
     await deleteLabProjects(lab, admin, projects).catch(() => undefined);
     throw err;
   }
@@ -298,7 +324,9 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
     const state = await stateResources(stack);
     const ofType = (type: string) => state.filter((r) => r.type === type);
     await check("engine state holds exactly the resources synth registers under mocks", () => {
-      const engine = state.map((r) => `${r.type} ${nameOf(r.urn)}`).sort();
+      // Default providers (tls, random: the program gives them no explicit one)
+      // are the engine's own; the mock runtime of synth records none.
+      const engine = state.filter((r) => !isDefaultProvider(r)).map((r) => `${r.type} ${nameOf(r.urn)}`).sort();
       const mocks = synth.resources.map((r) => `${r.type} ${r.name}`).sort();
       const onlyEngine = engine.filter((k) => !mocks.includes(k));
       const onlyMocks = mocks.filter((k) => !engine.includes(k));
@@ -316,10 +344,11 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
     });
 
     await neutronProofs(neutron, lab, String(config["ske-platform:environment"]), ofType);
+    if (fixtures) await novaProofs(admin, neutron, lab, own, ofType);
     await check(`every object the up made belongs to ${own.environment}'s own project ${own.name}, none to the admin's or another environment's`, async () => {
       const owned: [string, string][] = [
         [NETWORK_TYPES.network, "network"], [NETWORK_TYPES.subnet, "subnet"], [NETWORK_TYPES.router, "router"],
-        [NETWORK_TYPES.secGroup, "security_group"], [NETWORK_TYPES.secGroupRule, "security_group_rule"],
+        [NETWORK_TYPES.secGroup, "security_group"], [NETWORK_TYPES.secGroupRule, "security_group_rule"], [NETWORK_TYPES.port, "port"],
       ];
       const elsewhere: string[] = [];
       let count = 0;
@@ -344,18 +373,47 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
     // Operator edits of the stack file, previewed only: what the real provider's
     // Diff makes of a mutable and of an immutable input change.
     const openstackResources = state.filter((r) => r.type.startsWith("openstack:")).length;
+    // What a preview counts: the engine's default providers are not among its steps.
+    const counted = state.filter((r) => !isDefaultProvider(r)).length;
     await check("preview after a DNS server edit: the subnet is updated in place, nothing else changes", async () => {
       const ops = await previewEdited(stack, "a DNS server edit", (site) => ({ ...site, dnsNameservers: [nthAddress(String(site.subnet), 3)] }));
-      const want = { same: state.length - 1, update: 1 };
+      const want = { same: counted - 1, update: 1 };
       if (!isDeepStrictEqual(ops, want)) fail(`expected ${summary(want)}, got ${summary(ops)}`);
       return summary(ops);
     });
-    await check("preview after a region edit: every OpenStack resource is replaced (region is immutable), the provider updated", async () => {
-      const ops = await previewEdited(stack, "a region edit", (site) => ({ ...site, region: "RegionTwo" }));
-      const want = { same: state.length - openstackResources - 1, replace: openstackResources, update: 1 };
-      if (!isDeepStrictEqual(ops, want)) fail(`expected ${summary(want)}, got ${summary(ops)}`);
-      return summary(ops);
-    });
+    if (!fixtures) {
+      await check("preview after a region edit: every OpenStack resource is replaced (region is immutable), the provider updated", async () => {
+        const ops = await previewEdited(stack, "a region edit", (site) => ({ ...site, region: "RegionTwo" }));
+        const want = { same: counted - openstackResources - 1, replace: openstackResources, update: 1 };
+        if (!isDeepStrictEqual(ops, want)) fail(`expected ${summary(want)}, got ${summary(ops)}`);
+        return summary(ops);
+      });
+    } else {
+      // A region the lab lacks fails pre-flight once the clusters layer is on
+      // (no flavor, image or zone there), so the compute edits stand in.
+      const edits = fixtures;
+      await check("preview after a worker flavor edit: exactly the servers of that flavor in the plan are resized in place, nothing else changes", async () => {
+        const reached = reachedBy(synth.resources, "flavorName", [edits.flavors.worker]);
+        if (reached.length === 0) fail(`no instance of the plan uses ${edits.flavors.worker}`);
+        const ops = await previewEdited(stack, "a worker flavor edit", (site) => ({ ...site, flavors: { ...(site.flavors as object), worker: edits.flavors.workerNext } }));
+        const want = { same: counted - reached.length, update: reached.length };
+        if (!isDeepStrictEqual(ops, want)) fail(`expected ${summary(want)} (${reached.map((r) => r.name).join(", ")}), got ${summary(ops)}`);
+        return `${summary(ops)}: ${reached.map((r) => r.name).join(", ")}`;
+      });
+      // terraform-provider-openstack rebuilds a server in place for a new
+      // image_id (an update, not a replace); a rebuild would wipe a Talos node,
+      // hence ignoreChanges on the nodes and the runners.
+      await check("preview after a Talos and a jump-host image edit: servers of those images are rebuilt in place unless they ignore imageId (Talos nodes and runners keep theirs)", async () => {
+        const old = [edits.images.talos, edits.images.debian];
+        const booted = synth.resources.filter((r) => r.type === INSTANCE && old.includes(r.inputs?.imageId as string));
+        const reached = reachedBy(synth.resources, "imageId", old);
+        if (reached.length === 0 || reached.length === booted.length) fail(`the plan has ${booted.length} servers of the two images, ${reached.length} without ignoreChanges: the edit would prove nothing`);
+        const ops = await previewEdited(stack, "a Talos and a jump-host image edit", (site) => ({ ...site, talosImageId: edits.images.talosNext, jumpHostImageId: edits.images.debianNext }));
+        const want = { same: counted - reached.length, update: reached.length };
+        if (!isDeepStrictEqual(ops, want)) fail(`expected ${summary(want)} (${reached.map((r) => r.name).join(", ")}), got ${summary(ops)}`);
+        return `${summary(ops)}: rebuilt ${reached.map((r) => r.name).join(", ")}; kept ${booted.length - reached.length} that ignore imageId`;
+      });
+    }
 
     const ids = state.filter((r) => r.type.startsWith("openstack:") && r.id).map((r) => ({ type: r.type, name: nameOf(r.urn), id: r.id! }));
     await check("destroy of test-lab deletes every resource", async () => {
@@ -378,10 +436,19 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
           if (ours.has(item.id) || (collection === "ports" && routerOrNetwork)) left.push(`${collection} ${String(item.name)} ${item.id}`);
         }
       }
-      console.log(`       left in project ${own.name} (the lab stack's own project):\n         ${lines.join("\n         ")}\n         servers: none possible (no Nova in the lab)`);
+      console.log(`       left in project ${own.name} (the lab stack's own project):\n         ${lines.join("\n         ")}${fixtures ? "" : "\n         servers: none possible (no Nova in the lab)"}`);
       if (left.length > 0) fail(`still there: ${left.join("; ")}`);
       return `${ids.length} objects created and gone`;
     });
+    if (fixtures) {
+      await check("Nova holds no server and no server group of the lab stack's project after destroy", async () => {
+        const { servers, groups } = await novaInventory(admin, lab, own.id);
+        const declared = ids.filter((r) => r.type === INSTANCE || r.type === SERVER_GROUP).length;
+        if (servers.length + groups.length > 0) fail(`servers: ${servers.map((s) => `${s.name} ${s.status}`).join(", ") || "-"}; server groups: ${groups.map((g) => g.name).join(", ") || "-"}`);
+        if (declared === 0) fail("the stack declared no server and no server group: nothing was proven");
+        return `0 servers, 0 server groups (${declared} were created)`;
+      });
+    }
   } finally {
     if (deployed) {
       console.log("  cleaning up: destroy after a failed step");
@@ -389,6 +456,7 @@ async function labStack(run: Run, lab: LabInfo): Promise<void> {
     }
     await stack.workspace.removeStack(LAB_STACK, { force: true }).catch(() => undefined);
     delete process.env.SKE_PROJECTS_FILE;
+    await fixtures?.remove();
     await deleteLabProjects(lab, admin, projects).catch((err: unknown) => console.log(`  could not delete the lab projects: ${String(err)}`));
   }
 }
@@ -553,6 +621,107 @@ async function neutronProofs(
     if (foreignPeers.length > 0) fail(`rules naming groups that are not ours: ${foreignPeers.map((r) => r.id).join(", ")}`);
     const byPrefix = realRules.filter((r) => r.remote_ip_prefix).length;
     return `${byPrefix} rules by prefix checked against ${foreign.length} foreign CIDRs; ${realRules.length - byPrefix} by remote group`;
+  });
+}
+
+// ---------------------------------------------------------------- Nova
+
+interface NovaServer {
+  id: string; name: string; status: string; tenant_id: string; key_name: string | null;
+  flavor: { original_name?: string }; image: { id?: string } | string; "OS-EXT-AZ:availability_zone"?: string;
+  "OS-EXT-SRV-ATTR:host"?: string;
+}
+interface NovaServerGroup { id: string; name: string; project_id: string; policies?: string[]; policy?: string; members: string[] }
+// 2.47: a server shows its flavor's name; 2.13: server groups show their project.
+const NOVA_HEADERS = { "X-OpenStack-Nova-API-Version": "2.47" };
+
+/** Every server and server group of one project, as Nova's admin API lists them. */
+async function novaInventory(admin: Session, lab: LabInfo, projectId: string): Promise<{ servers: NovaServer[]; groups: NovaServerGroup[] }> {
+  const nova = admin.endpoint("compute", lab.region);
+  const servers = (await api<{ servers: NovaServer[] }>(admin, "GET", `${nova}/servers/detail?all_tenants=1&project_id=${projectId}`, undefined, NOVA_HEADERS))!.servers;
+  const groups = (await api<{ server_groups: NovaServerGroup[] }>(admin, "GET", `${nova}/os-server-groups?all_projects=True`, undefined, NOVA_HEADERS))!
+    .server_groups.filter((g) => g.project_id === projectId);
+  return { servers, groups };
+}
+
+/** What Nova (and Neutron, for the servers' ports) holds after the up, against the state. */
+async function novaProofs(admin: Session, neutron: Neutron, lab: LabInfo, own: LabProject, ofType: (type: string) => StateResource[]): Promise<void> {
+  const instances = ofType(INSTANCE);
+  const declaredGroups = ofType(SERVER_GROUP);
+  const { servers, groups } = await novaInventory(admin, lab, own.id);
+  const serverOf = new Map(servers.map((s) => [s.id, s]));
+
+  await check("Nova runs every declared instance ACTIVE in the stack's project, with the declared flavor, image, zone and keypair, and no other", () => {
+    const problems: string[] = [];
+    const expectField = (what: string, got: unknown, want: unknown) => {
+      if (!isDeepStrictEqual(got ?? null, want ?? null)) problems.push(`${what}: Nova has ${JSON.stringify(got)}, declared ${JSON.stringify(want)}`);
+    };
+    for (const r of instances) {
+      const server = serverOf.get(r.id!);
+      const name = nameOf(r.urn);
+      if (!server) { problems.push(`${name}: no server ${r.id} in project ${own.id}`); continue; }
+      expectField(`${name} status`, server.status, "ACTIVE");
+      expectField(`${name} name`, server.name, r.inputs!.name);
+      expectField(`${name} flavor`, server.flavor.original_name, r.inputs!.flavorName);
+      expectField(`${name} image`, typeof server.image === "object" ? server.image.id : server.image, r.inputs!.imageId);
+      expectField(`${name} zone`, server["OS-EXT-AZ:availability_zone"], r.inputs!.availabilityZone);
+      expectField(`${name} keypair`, server.key_name, r.inputs!.keyPair);
+    }
+    const undeclared = servers.filter((s) => !instances.some((r) => r.id === s.id));
+    if (undeclared.length > 0) problems.push(`servers not in state: ${undeclared.map((s) => s.name).join(", ")}`);
+    if (instances.length === 0) problems.push("the state holds no instance");
+    if (problems.length > 0) fail(problems.join("\n"));
+    const withKey = servers.filter((s) => s.key_name).length;
+    return `${servers.length} servers ACTIVE (${withKey} with keypair ${servers.find((s) => s.key_name)?.key_name ?? "-"})`;
+  });
+
+  await check("each server has exactly its declared Neutron port: bound, with the declared address and security groups", async () => {
+    const problems: string[] = [];
+    const portState = new Map(ofType(NETWORK_TYPES.port).map((p) => [p.id!, p]));
+    for (const r of instances) {
+      const name = nameOf(r.urn);
+      const declaredPort = (r.inputs!.networks as { port?: string }[]).map((n) => n.port);
+      const attached = await neutron.list("ports", { device_id: r.id! });
+      if (!isDeepStrictEqual(attached.map((p) => p.id), declaredPort)) {
+        problems.push(`${name}: ports ${attached.map((p) => p.id).join(",") || "none"}, declared ${declaredPort.join(",")}`);
+        continue;
+      }
+      const port = attached[0]!;
+      const want = portState.get(port.id)?.inputs;
+      if (!want) { problems.push(`${name}: port ${port.id} is not one of the stack's ports`); continue; }
+      if (port["binding:vif_type"] === "binding_failed" || port.status !== "ACTIVE") problems.push(`${name}: port ${port.id} is ${String(port.status)}, binding ${String(port["binding:vif_type"])}`);
+      // Nodes and the jump host take an address from the subnet's pool (no ipAddress declared).
+      const ips = (port.fixed_ips as { subnet_id: string; ip_address: string }[]).map((ip) => `${ip.subnet_id} ${ip.ip_address}`);
+      const wantIps = (want.fixedIps as { subnetId: string; ipAddress?: string }[]).map((ip, i) => `${ip.subnetId} ${ip.ipAddress ?? ips[i]?.split(" ")[1]}`);
+      if (!isDeepStrictEqual(ips, wantIps)) problems.push(`${name}: addresses ${ips.join(",")}, declared ${wantIps.join(",")}`);
+      const groupsOfPort = [...(port.security_groups as string[])].sort();
+      const wantGroups = [...((want.securityGroupIds as string[] | undefined) ?? [])].sort();
+      if (!isDeepStrictEqual(groupsOfPort, wantGroups)) problems.push(`${name}: security groups ${groupsOfPort.join(",")}, declared ${wantGroups.join(",")}`);
+      if (port.port_security_enabled !== true) problems.push(`${name}: port security is off on ${port.id}`);
+    }
+    if (problems.length > 0) fail(problems.join("\n"));
+    return `${instances.length} servers, one declared port each, all ACTIVE with their declared address and groups`;
+  });
+
+  await check("Nova holds every declared server group with its policy, and each server is a member of the group its scheduler hint names", () => {
+    const problems: string[] = [];
+    for (const g of declaredGroups) {
+      const real = groups.find((x) => x.id === g.id);
+      if (!real) { problems.push(`${nameOf(g.urn)}: no server group ${g.id}`); continue; }
+      const policies = real.policies ?? (real.policy ? [real.policy] : []);
+      if (!isDeepStrictEqual(policies, g.inputs!.policies)) problems.push(`${nameOf(g.urn)}: policies ${policies.join(",")}, declared ${JSON.stringify(g.inputs!.policies)}`);
+      const wantMembers = instances.filter((r) => (r.inputs!.schedulerHints as { group?: string }[] | undefined)?.some((h) => h.group === g.id)).map((r) => r.id!).sort();
+      if (!isDeepStrictEqual([...real.members].sort(), wantMembers)) problems.push(`${nameOf(g.urn)}: members ${real.members.length}, declared ${wantMembers.length}`);
+      // The lab has two compute hosts: Nova's scheduler must have kept hard anti-affinity.
+      const hosts = real.members.map((id) => serverOf.get(id)?.["OS-EXT-SRV-ATTR:host"]);
+      if (policies.includes("anti-affinity") && new Set(hosts).size !== hosts.length) problems.push(`${nameOf(g.urn)}: anti-affinity members share a host (${hosts.join(", ")})`);
+    }
+    const undeclared = groups.filter((x) => !declaredGroups.some((g) => g.id === x.id));
+    if (undeclared.length > 0) problems.push(`server groups not in state: ${undeclared.map((x) => x.name).join(", ")}`);
+    if (declaredGroups.length === 0) problems.push("the state holds no server group");
+    if (problems.length > 0) fail(problems.join("\n"));
+    const members = groups.reduce((n, g) => n + g.members.length, 0);
+    return `${groups.length} server groups (${[...new Set(groups.flatMap((g) => g.policies ?? [g.policy]))].join(", ")}), ${members} members`;
   });
 }
 

@@ -48,6 +48,7 @@ if [ "${SKE_LAB_SKIP_INSTALL:-0}" != 1 ]; then
     apt_install apt-get-nova "${missing[@]}"
   fi
 fi
+printf 'nova-packages\t%s\n' "$(seconds_since "$STARTED_AT")" >>"$LAB_DIR/timing.tsv"
 
 mkdir -p "$LAB_DIR"/{etc/nova,etc/glance,etc/placement,state/nova/instances,images,glance-staging,glance-tasks,rabbitmq/{mnesia,log,home},debs}
 # The paste ini files ship only in nova-common / glance-common, whose
@@ -158,6 +159,11 @@ die-on-term = true
 no-orphans = true
 buffer-size = 65535
 rem-header = Content-Length
+# uwsgi's http-socket answers HTTP/1.1 but closes the connection after each
+# response without saying so; a client that reuses the connection (urllib3,
+# Go, undici) can send its next request before the close arrives and gets
+# "Connection reset by peer" (seen under load). Saying it lets them reconnect.
+add-header = Connection: close
 INI
 start_service placement uwsgi --ini "$LAB_DIR/etc/placement/uwsgi.ini"
 
@@ -226,29 +232,37 @@ lock_path = $LAB_DIR/state/lock
 driver = noop
 INI
 authsec keystone_authtoken nova; authsec placement placement; authsec neutron neutron; } >"$NC"
-# nova-compute must not touch the database: its copy has no [database] sections.
-$PYTHON - "$NC" "$LAB_DIR/etc/nova/nova-compute.conf" <<'PYEOF'
+# nova-compute must not touch the database: its copies have no [database]
+# sections. Two compute hosts, because the program puts a cluster's two load
+# balancers (and its control planes) in anti-affinity server groups: with one
+# host Nova would rightly refuse the second member ("No valid host").
+for host in lab-compute lab-compute-2; do
+  $PYTHON - "$NC" "$LAB_DIR/etc/nova/$host.conf" "$host" <<'PYEOF'
 import sys, configparser
 c = configparser.RawConfigParser(); c.optionxform = str; c.read(sys.argv[1])
 for s in ('database', 'api_database'):
     c.remove_section(s)
+c.set('DEFAULT', 'host', sys.argv[3])
 with open(sys.argv[2], 'w') as f:
     c.write(f)
 PYEOF
+done
 NM=("$LAB_DIR/bin/nova-manage" --config-file "$NC")
 say "nova db sync"
 { "${NM[@]}" api_db sync && "${NM[@]}" cell_v2 map_cell0 --database_connection "$(db_url nova_cell0)" \
   && "${NM[@]}" cell_v2 create_cell --name cell1 --verbose && "${NM[@]}" db sync; } >"$LAB_DIR/logs/nova-manage.log" 2>&1 \
   || { tail -30 "$LAB_DIR/logs/nova-manage.log" >&2; fail "nova-manage failed"; }
-for svc in nova-api nova-conductor nova-scheduler nova-compute; do
-  conf="$NC"; [ "$svc" = nova-compute ] && conf="$LAB_DIR/etc/nova/nova-compute.conf"
-  start_service "$svc" "$LAB_DIR/bin/$svc" --config-file "$conf" --log-file "$LAB_DIR/logs/$svc.log"
+for svc in nova-api nova-conductor nova-scheduler; do
+  start_service "$svc" "$LAB_DIR/bin/$svc" --config-file "$NC" --log-file "$LAB_DIR/logs/$svc.log"
+done
+for host in lab-compute lab-compute-2; do
+  start_service "nova-compute-$host" "$LAB_DIR/bin/nova-compute" --config-file "$LAB_DIR/etc/nova/$host.conf" --log-file "$LAB_DIR/logs/nova-compute-$host.log"
 done
 
 wait_until 60 Placement curl -sf "http://$HOST:8778/"
 wait_until 90 Glance curl -sf "http://$HOST:9292/versions"
 wait_until 90 "Nova API" curl -sf "http://$HOST:8774/"
-wait_until 120 "nova-compute" bash -c "source '$LAB_DIR/openrc'; openstack compute service list --service nova-compute -f value -c State 2>/dev/null | grep -q up"
+wait_until 120 "both nova-compute hosts" bash -c "source '$LAB_DIR/openrc'; [ \"\$(openstack compute service list --service nova-compute -f value -c State 2>/dev/null | grep -c '^up$')\" = 2 ]"
 "${NM[@]}" cell_v2 discover_hosts --verbose >>"$LAB_DIR/logs/nova-manage.log" 2>&1
 printf 'nova\t%s\n' "$(seconds_since "$STARTED_AT")" >>"$LAB_DIR/timing.tsv"
 say "Nova ready (fake driver), Glance and Placement answering"

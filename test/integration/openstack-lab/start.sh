@@ -170,6 +170,11 @@ die-on-term = true
 no-orphans = true
 buffer-size = 65535
 chdir = $LAB_DIR
+# uwsgi's http-socket answers HTTP/1.1 but closes the connection after each
+# response without saying so; a client that reuses the connection (urllib3,
+# Go, undici) can send its next request before the close arrives and gets
+# "Connection reset by peer" (seen under load). Saying it lets them reconnect.
+add-header = Connection: close
 EOF
 start_service keystone /usr/bin/uwsgi --ini "$LAB_DIR/etc/keystone/uwsgi.ini"
 wait_until 60 Keystone curl -sf "$KEYSTONE_URL/v3"
@@ -293,13 +298,38 @@ enforce_new_defaults = false
 [agent]
 root_helper = /bin/false
 EOF
-# No mechanism driver: networks, subnets, routers and security groups need
-# none, and ports simply stay unbound (there is no Nova to plug them).
+# Every upstream mechanism driver (openvswitch, linuxbridge, ovn) binds a
+# port only for a live agent or an OVN database, and Nova (start-nova.sh)
+# puts a server in ERROR when its port does not bind. `lab_bind_all` binds
+# any port Nova asks for as an OVS port without plugging anything: there is
+# no dataplane in the lab, and the fake compute driver needs none. Ports no
+# server asks for (router interfaces) stay unbound, as before.
+mkdir -p "$LAB_DIR/pylib/lab_bind_all-1.0.dist-info"
+cat >"$LAB_DIR/pylib/lab_bind_all.py" <<'PYEOF'
+"""ML2 mechanism driver of the lab: binds every port, plugs nothing."""
+from neutron_lib import constants
+from neutron_lib.api.definitions import portbindings
+from neutron_lib.plugins.ml2 import api
+
+
+class LabBindAll(api.MechanismDriver):
+    def initialize(self):
+        pass
+
+    def bind_port(self, context):
+        segment = next(iter(context.segments_to_bind), None)
+        if segment is not None:
+            context.set_binding(segment[api.ID], portbindings.VIF_TYPE_OVS,
+                                {portbindings.CAP_PORT_FILTER: True},
+                                status=constants.PORT_STATUS_ACTIVE)
+PYEOF
+printf 'Metadata-Version: 2.1\nName: lab-bind-all\nVersion: 1.0\n' >"$LAB_DIR/pylib/lab_bind_all-1.0.dist-info/METADATA"
+printf '[neutron.ml2.mechanism_drivers]\nlab_bind_all = lab_bind_all:LabBindAll\n' >"$LAB_DIR/pylib/lab_bind_all-1.0.dist-info/entry_points.txt"
 cat >"$ML2_CONF" <<EOF
 [ml2]
 type_drivers = flat,vxlan
 tenant_network_types = vxlan
-mechanism_drivers =
+mechanism_drivers = lab_bind_all
 extension_drivers = port_security
 [ml2_type_flat]
 flat_networks = external
@@ -324,7 +354,7 @@ say "Neutron database migrated"
 phase_done neutron-migrate
 
 NEUTRON_URL="http://$HOST:$NEUTRON_PORT"
-start_service neutron-server "$LAB_DIR/bin/neutron-server" --config-file "$NEUTRON_CONF" --config-file "$ML2_CONF"
+PYTHONPATH="$LAB_DIR/pylib" start_service neutron-server "$LAB_DIR/bin/neutron-server" --config-file "$NEUTRON_CONF" --config-file "$ML2_CONF"
 wait_until 120 "Neutron" curl -sf "$NEUTRON_URL/"
 # An authenticated round trip proves keystonemiddleware accepts our tokens.
 TOKEN=$(issue_token admin "$ADMIN_PASSWORD" admin)

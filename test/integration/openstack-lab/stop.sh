@@ -44,8 +44,10 @@ stop_service() {
 
 if [ -d "$LAB_DIR/pids" ]; then
   # Reverse start order: the APIs before the database they write to. Any
-  # service this list does not know (a later addition) goes first.
-  known=" neutron-server keystone mariadb "
+  # service this list does not know (a later addition) goes first. RabbitMQ
+  # before its epmd: a node that loses epmd while it stops starts an
+  # `epmd -daemon` of its own, which nothing here would ever end.
+  known=" rabbitmq epmd neutron-server keystone mariadb "
   for pidfile in "$LAB_DIR"/pids/*.pid; do
     [ -e "$pidfile" ] || continue
     name=$(basename "$pidfile" .pid)
