@@ -37,7 +37,7 @@ describe("the lab stack with the compute layer on", () => {
     withComputeLayer(configFile, fixtures);
     const result = await within(synthesize({ stack: "test-lab", configFile }), 60_000, "synth of the lab stack with compute");
     if (!result.ok) throw new Error(result.error);
-    plan = result.resources as unknown as PlannedResource[];
+    plan = result.resources;
   }, 90_000);
 
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

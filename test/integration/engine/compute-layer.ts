@@ -83,9 +83,9 @@ export async function createComputeFixtures(lab: LabInfo, admin: Session, own: L
  * site's flavors, images and keypair. The other layers stay off.
  */
 export function withComputeLayer(configFile: string, fixtures: ComputeFixtures): void {
-  const doc = parseYaml(fs.readFileSync(configFile, "utf8")) as { config: Record<string, any> };
+  const doc = parseYaml(fs.readFileSync(configFile, "utf8")) as { config: Record<string, unknown> };
   const c = doc.config;
-  c["ske-platform:layers"] = { ...c["ske-platform:layers"], clusters: true };
+  c["ske-platform:layers"] = { ...(c["ske-platform:layers"] as Record<string, unknown>), clusters: true };
   for (const site of Object.values(c["ske-platform:sites"] as Record<string, Record<string, unknown>>)) {
     site.talosImageId = fixtures.images.talos;
     site.jumpHostImageId = fixtures.images.debian;
