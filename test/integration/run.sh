@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Integration tests (npm run test:integration): starts the OpenStack lab,
+# Integration tests (npm run test:integration): previews every committed
+# stack offline with the real engine and plugins, then starts the OpenStack lab,
 # runs the API tier and the engine tier on it, and stops the lab whatever
 # happens.
 #
@@ -51,6 +52,24 @@ stop_lab() {
 }
 trap stop_lab EXIT
 trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- preview tier
+# Offline `pulumi preview` of every committed stack with the real plugins and
+# the CrossGuard pack (test/integration/preview/): no lab, no credential, so
+# it runs first and on its own.
+echo "== preview tier: every committed stack, real engine and plugins, policy pack attached"
+preview_started=$(date +%s.%N)
+preview_log="$SKE_LAB_DIR/preview-tier.log"
+node scripts/run-ts.cjs "$HERE/preview/run.ts" 2>&1 | tee "$preview_log"
+preview_line=$(grep -E '^preview: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$preview_log" | tail -n 1)
+if [ -z "$preview_line" ]; then
+  FAILED=$(( FAILED + 1 )); FAILURES+=("preview tier: the runner reported no result")
+else
+  read -r _ preview_passed _ preview_failed _ preview_skipped _ <<<"$preview_line"
+  PASSED=$(( PASSED + preview_passed )); FAILED=$(( FAILED + preview_failed )); SKIPPED=$(( SKIPPED + preview_skipped ))
+  mapfile -t -O "${#FAILURES[@]}" FAILURES < <(sed -n 's/^  FAILED \(.*\)$/preview tier: \1/p' "$preview_log")
+fi
+TIMES+=("preview tier: $(seconds_since "$preview_started")s")
 
 # ---------------------------------------------------------------- lab
 echo "== starting the OpenStack lab in $SKE_LAB_DIR"
