@@ -69,9 +69,7 @@ export async function encryptFile(inFile, outFile, publicKeyPem, cluster, now = 
   const out = createWriteStream(outFile, { mode: 0o600 });
   out.write(headerBytes);
   await pipeline(createReadStream(inFile), cipher, out, { end: false });
-  await new Promise((resolve, reject) =>
-    out.end(cipher.getAuthTag(), (err) => (err ? reject(err) : resolve())),
-  );
+  await new Promise((resolve, reject) => out.end(cipher.getAuthTag(), (err) => (err ? reject(err) : resolve())));
   return header;
 }
 
@@ -105,8 +103,7 @@ function readHeader(file) {
  */
 export async function decryptFile(inFile, outFile, privateKeyPem, cluster) {
   const { header, headerBytes, tag, size } = readHeader(inFile);
-  if (header.cluster !== cluster)
-    throw new Error(`${inFile} is a backup of ${header.cluster}, not of ${cluster}`);
+  if (header.cluster !== cluster) throw new Error(`${inFile} is a backup of ${header.cluster}, not of ${cluster}`);
   const publicKeyPem = createPublicKey(createPrivateKey(privateKeyPem)).export({
     type: "spki",
     format: "pem",
@@ -181,10 +178,7 @@ export function signV4({ method, url, headers, payloadHash }, credentials, regio
     scope,
     createHash("sha256").update(canonicalRequest, "utf8").digest("hex"),
   ].join("\n");
-  const key = hmac(
-    hmac(hmac(hmac(`AWS4${credentials.secretAccessKey}`, date), region), "s3"),
-    "aws4_request",
-  );
+  const key = hmac(hmac(hmac(hmac(`AWS4${credentials.secretAccessKey}`, date), region), "s3"), "aws4_request");
   const signature = createHmac("sha256", key).update(stringToSign, "utf8").digest("hex");
   return {
     ...all,
@@ -251,13 +245,7 @@ async function upload() {
   const cluster = required("BACKUP_CLUSTER");
   const now = new Date();
   const encrypted = `${file}.enc`;
-  const header = await encryptFile(
-    file,
-    encrypted,
-    readFileSync(required("BACKUP_RECIPIENT"), "utf8"),
-    cluster,
-    now,
-  );
+  const header = await encryptFile(file, encrypted, readFileSync(required("BACKUP_RECIPIENT"), "utf8"), cluster, now);
   const { rmSync } = await import("node:fs");
   rmSync(file, { force: true });
   const result = await putObject(
@@ -283,12 +271,7 @@ async function decrypt(args) {
     if (i < 0 || !args[i + 1]) throw new Error(`decrypt needs --${name}`);
     return args[i + 1];
   };
-  const header = await decryptFile(
-    option("in"),
-    option("out"),
-    readFileSync(option("key"), "utf8"),
-    option("cluster"),
-  );
+  const header = await decryptFile(option("in"), option("out"), readFileSync(option("key"), "utf8"), option("cluster"));
   console.log(`${option("out")}: snapshot of ${header.cluster} taken ${header.createdAt}, tag verified`);
 }
 
@@ -299,9 +282,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       ? upload()
       : command === "decrypt"
         ? decrypt(rest)
-        : Promise.reject(
-            new Error("usage: etcd-backup.mjs upload | decrypt --key K --cluster C --in F --out F"),
-          );
+        : Promise.reject(new Error("usage: etcd-backup.mjs upload | decrypt --key K --cluster C --in F --out F"));
   run.catch((err) => {
     console.error(err instanceof Error ? err.message : String(err));
     process.exit(1);
