@@ -28,15 +28,25 @@ export function archiveWriterProblems(config: WriterConfig): { key: string; mess
   const writers = config.audit.archive.writerProjects;
   const planned = plannedClusterNames(config);
   for (const cluster of planned.filter((c) => !(c in writers))) {
-    problems.push({ key: at(cluster), message: `cluster ${cluster} has no archive writer project; each cluster's collector writes as its own Keystone project (docs/decisions/audit-archive-identity.md)` });
+    problems.push({
+      key: at(cluster),
+      message: `cluster ${cluster} has no archive writer project; each cluster's collector writes as its own Keystone project (docs/decisions/audit-archive-identity.md)`,
+    });
   }
   for (const cluster of Object.keys(writers).filter((c) => !planned.includes(c))) {
-    problems.push({ key: at(cluster), message: `${cluster} is not a cluster of this environment (clusters: ${planned.join(", ")})` });
+    problems.push({
+      key: at(cluster),
+      message: `${cluster} is not a cluster of this environment (clusters: ${planned.join(", ")})`,
+    });
   }
   const seen = new Map<string, string>();
   for (const [cluster, project] of Object.entries(writers)) {
     const other = seen.get(project.toLowerCase());
-    if (other) problems.push({ key: at(cluster), message: `project ${project} is already the writer of ${other}; a shared writer could write under the other cluster's prefix` });
+    if (other)
+      problems.push({
+        key: at(cluster),
+        message: `project ${project} is already the writer of ${other}; a shared writer could write under the other cluster's prefix`,
+      });
     seen.set(project.toLowerCase(), cluster);
   }
   return problems;
@@ -54,15 +64,22 @@ export function writerProjectClashes(
   projectsFile: string,
 ): { key: string; message: string }[] {
   const writers = [
-    ...Object.entries(config.audit.archive.writerProjects).map(([cluster, project]) => ({ key: `audit.archive.writerProjects.${cluster}`, project })),
-    ...Object.entries(config.backups?.writerProjects ?? {}).map(([cluster, project]) => ({ key: `backups.writerProjects.${cluster}`, project })),
+    ...Object.entries(config.audit.archive.writerProjects).map(([cluster, project]) => ({
+      key: `audit.archive.writerProjects.${cluster}`,
+      project,
+    })),
+    ...Object.entries(config.backups?.writerProjects ?? {}).map(([cluster, project]) => ({
+      key: `backups.writerProjects.${cluster}`,
+      project,
+    })),
   ];
   return writers.flatMap(({ key, project }) => {
     const owner = declared.find((d) => d.project.id.toLowerCase() === project.toLowerCase());
     if (!owner) return [];
-    const whose = owner.environment === config.environment
-      ? `${config.environment}'s own project in ${projectsFile} (${owner.site}), the deploy identity that owns the bucket and can delete and reconfigure it`
-      : `${owner.environment}'s project in ${projectsFile} (${owner.site}), which the bucket policy denies everything`;
+    const whose =
+      owner.environment === config.environment
+        ? `${config.environment}'s own project in ${projectsFile} (${owner.site}), the deploy identity that owns the bucket and can delete and reconfigure it`
+        : `${owner.environment}'s project in ${projectsFile} (${owner.site}), which the bucket policy denies everything`;
     return [{ key, message: `project ${project} is ${whose}; a writer is a project of its own` }];
   });
 }

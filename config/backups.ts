@@ -14,7 +14,7 @@ const httpsUrl = z.url({ protocol: /^https$/, message: "expected an https:// URL
 /** Five cron fields; the CronJob controller refuses anything else, this refuses it before `up`. */
 const cronField = "(\\*|\\d+(-\\d+)?)(\\/\\d+)?(,(\\*|\\d+(-\\d+)?)(\\/\\d+)?)*";
 const cronSchedule = z.string().regex(new RegExp(`^${cronField}( ${cronField}){4}$`), {
-  message: "expected a five-field cron schedule such as \"17 */6 * * *\" (minute hour day month weekday)",
+  message: 'expected a five-field cron schedule such as "17 */6 * * *" (minute hour day month weekday)',
 });
 
 export const backupSiteSchema = z.strictObject({
@@ -54,7 +54,12 @@ export function backupIssues(config: {
   backups?: BackupsConfig | undefined;
 }): Array<{ path: (string | number)[]; message: string }> {
   if (config.backups || !PRODUCTION_GRADE.has(config.environment)) return [];
-  return [{ path: ["backups"], message: `${config.environment} keeps etcd backups on: declare backups.sites.<site> (endpoint, bucket) for ${Object.keys(config.sites).join(", ")}` }];
+  return [
+    {
+      path: ["backups"],
+      message: `${config.environment} keeps etcd backups on: declare backups.sites.<site> (endpoint, bucket) for ${Object.keys(config.sites).join(", ")}`,
+    },
+  ];
 }
 
 /**
@@ -75,18 +80,37 @@ export function backupWriterProblems(config: {
   const issues: { key: string; message: string }[] = [];
   const at = (cluster: string) => `backups.writerProjects.${cluster}`;
   const planned = plannedClusterNames(config);
-  const backedUp = planned.filter((c) => Object.keys(backups.sites).some((site) => c.startsWith(`${config.environment}-${site}-`)));
+  const backedUp = planned.filter((c) =>
+    Object.keys(backups.sites).some((site) => c.startsWith(`${config.environment}-${site}-`)),
+  );
   for (const cluster of backedUp.filter((c) => !(c in backups.writerProjects))) {
-    issues.push({ key: at(cluster), message: `cluster ${cluster} has no backup writer project; each cluster's snapshots are written as its own Keystone project (docs/decisions/etcd-backups.md)` });
+    issues.push({
+      key: at(cluster),
+      message: `cluster ${cluster} has no backup writer project; each cluster's snapshots are written as its own Keystone project (docs/decisions/etcd-backups.md)`,
+    });
   }
   const seen = new Map<string, string>();
   for (const [cluster, project] of Object.entries(backups.writerProjects)) {
-    if (!planned.includes(cluster)) issues.push({ key: at(cluster), message: `${cluster} is not a cluster of this environment (clusters: ${planned.join(", ")})` });
+    if (!planned.includes(cluster))
+      issues.push({
+        key: at(cluster),
+        message: `${cluster} is not a cluster of this environment (clusters: ${planned.join(", ")})`,
+      });
     const other = seen.get(project.toLowerCase());
-    if (other) issues.push({ key: at(cluster), message: `project ${project} is already the backup writer of ${other}; a shared writer could put under the other cluster's prefix` });
+    if (other)
+      issues.push({
+        key: at(cluster),
+        message: `project ${project} is already the backup writer of ${other}; a shared writer could put under the other cluster's prefix`,
+      });
     seen.set(project.toLowerCase(), cluster);
-    const archiving = Object.entries(config.audit.archive.writerProjects).find(([, p]) => p.toLowerCase() === project.toLowerCase());
-    if (archiving) issues.push({ key: at(cluster), message: `project ${project} is the archive writer of ${archiving[0]} (audit.archive.writerProjects); the collector's credential, on every node, could then plant snapshots` });
+    const archiving = Object.entries(config.audit.archive.writerProjects).find(
+      ([, p]) => p.toLowerCase() === project.toLowerCase(),
+    );
+    if (archiving)
+      issues.push({
+        key: at(cluster),
+        message: `project ${project} is the archive writer of ${archiving[0]} (audit.archive.writerProjects); the collector's credential, on every node, could then plant snapshots`,
+      });
   }
   return issues;
 }

@@ -14,7 +14,10 @@ export const clusterApiSiteSchema = z.strictObject({
   /** Keystone id of the project workload clusters are created in: the environment's own project of this site. */
   projectId: keystoneProjectId,
   /** Keystone's public v3 endpoint, as the management cluster reaches it. */
-  authUrl: z.string().url().refine((u) => u.startsWith("https://"), { message: "Keystone must be reached over https://" }),
+  authUrl: z
+    .string()
+    .url()
+    .refine((u) => u.startsWith("https://"), { message: "Keystone must be reached over https://" }),
   /** Raise by one to rotate the credential (docs/operations/cluster-api.md). */
   credentialGeneration: z.number().int().min(1),
   /** RFC 3339 expiry of the credential; absent, it lives until the next generation. */
@@ -27,7 +30,12 @@ export const clusterApiSiteSchema = z.strictObject({
  * project. The config must name that same project: never another
  * environment's, never a project the file does not declare for this site.
  */
-export function clusterApiProjectProblems(config: PlatformConfig, raw: RawStackConfig, plan: ProjectPlan, projectsFile = "openstack-projects.yaml"): ConfigProblem[] {
+export function clusterApiProjectProblems(
+  config: PlatformConfig,
+  raw: RawStackConfig,
+  plan: ProjectPlan,
+  projectsFile = "openstack-projects.yaml",
+): ConfigProblem[] {
   const env = config.environment;
   const problems: ConfigProblem[] = [];
   for (const [site, settings] of Object.entries(config.sites)) {
@@ -36,12 +44,20 @@ export function clusterApiProjectProblems(config: PlatformConfig, raw: RawStackC
     const key = `${CONFIG_NAMESPACE}:sites.${site}.clusterApi.projectId`;
     const foreign = foreignProjects(plan, env).find((p) => p.project.id === capi.projectId);
     if (foreign) {
-      problems.push({ file: raw.file, key, message: `${capi.projectId} is ${foreign.environment}/${foreign.site}'s project "${foreign.project.name}" in ${projectsFile}: a ${env} management cluster's Cluster API credential may act only in ${env}'s own project` });
+      problems.push({
+        file: raw.file,
+        key,
+        message: `${capi.projectId} is ${foreign.environment}/${foreign.site}'s project "${foreign.project.name}" in ${projectsFile}: a ${env} management cluster's Cluster API credential may act only in ${env}'s own project`,
+      });
       continue;
     }
     const own = plan.environments[env][site];
     if (own && own.id !== capi.projectId) {
-      problems.push({ file: raw.file, key, message: `${capi.projectId} is not ${env}/${site}'s project; ${projectsFile} declares ${own.id} ("${own.name}"), the project the site's credentials are scoped to and the only one its Cluster API credential can be made in` });
+      problems.push({
+        file: raw.file,
+        key,
+        message: `${capi.projectId} is not ${env}/${site}'s project; ${projectsFile} declares ${own.id} ("${own.name}"), the project the site's credentials are scoped to and the only one its Cluster API credential can be made in`,
+      });
     }
   }
   return problems;

@@ -32,17 +32,29 @@ export function committedOwnership(root: string): StackOwnership[] {
     if (!fs.existsSync(file)) return [];
     const doc = (parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
     const github = doc.config?.[`${CONFIG_NAMESPACE}:github`] as { ownsRepositorySettings?: unknown } | undefined;
-    const archive = (doc.config?.[`${CONFIG_NAMESPACE}:audit`] as { archive?: { endpoint?: unknown; bucket?: unknown; writerProjects?: unknown } } | undefined)?.archive;
+    const archive = (
+      doc.config?.[`${CONFIG_NAMESPACE}:audit`] as
+        { archive?: { endpoint?: unknown; bucket?: unknown; writerProjects?: unknown } } | undefined
+    )?.archive;
     const writers = archive?.writerProjects;
-    const backupWriters = (doc.config?.[`${CONFIG_NAMESPACE}:backups`] as { writerProjects?: unknown } | undefined)?.writerProjects;
-    return [{
-      stack,
-      file: path.basename(file),
-      owns: github?.ownsRepositorySettings === true,
-      ...(typeof archive?.endpoint === "string" && typeof archive.bucket === "string" ? { archive: archiveId(archive.endpoint, archive.bucket) } : {}),
-      ...(writers && typeof writers === "object" ? { writerProjects: Object.fromEntries(Object.entries(writers).map(([c, p]) => [c, String(p)])) } : {}),
-      ...(backupWriters && typeof backupWriters === "object" ? { backupWriterProjects: Object.fromEntries(Object.entries(backupWriters).map(([c, p]) => [c, String(p)])) } : {}),
-    }];
+    const backupWriters = (doc.config?.[`${CONFIG_NAMESPACE}:backups`] as { writerProjects?: unknown } | undefined)
+      ?.writerProjects;
+    return [
+      {
+        stack,
+        file: path.basename(file),
+        owns: github?.ownsRepositorySettings === true,
+        ...(typeof archive?.endpoint === "string" && typeof archive.bucket === "string"
+          ? { archive: archiveId(archive.endpoint, archive.bucket) }
+          : {}),
+        ...(writers && typeof writers === "object"
+          ? { writerProjects: Object.fromEntries(Object.entries(writers).map(([c, p]) => [c, String(p)])) }
+          : {}),
+        ...(backupWriters && typeof backupWriters === "object"
+          ? { backupWriterProjects: Object.fromEntries(Object.entries(backupWriters).map(([c, p]) => [c, String(p)])) }
+          : {}),
+      },
+    ];
   });
 }
 
@@ -50,7 +62,10 @@ export function committedOwnership(root: string): StackOwnership[] {
  * The owners once `candidate` replaces the committed file of its stack (or
  * joins them, for a variant such as test-lab), and what is wrong with that.
  */
-export function repositorySettingsProblem(candidate: StackOwnership, committed: readonly StackOwnership[]): string | undefined {
+export function repositorySettingsProblem(
+  candidate: StackOwnership,
+  committed: readonly StackOwnership[],
+): string | undefined {
   const stacks = [...committed.filter((s) => s.stack !== candidate.stack), candidate];
   const owners = stacks.filter((s) => s.owns);
   if (owners.length === 1) return undefined;
@@ -68,9 +83,14 @@ export function archiveId(endpoint: string, bucket: string): string {
  * Each environment archives into its own bucket: a shared bucket would let
  * one environment's collectors write into another's evidence.
  */
-export function sharedArchiveProblem(candidate: StackOwnership, committed: readonly StackOwnership[]): string | undefined {
+export function sharedArchiveProblem(
+  candidate: StackOwnership,
+  committed: readonly StackOwnership[],
+): string | undefined {
   const env = candidate.stack.split("-")[0];
-  const sharing = committed.filter((s) => s.stack !== env && s.archive !== undefined && s.archive === candidate.archive);
+  const sharing = committed.filter(
+    (s) => s.stack !== env && s.archive !== undefined && s.archive === candidate.archive,
+  );
   if (sharing.length === 0) return undefined;
   return `${candidate.archive} is also the audit archive of ${sharing.map((s) => s.file).join(", ")}; each environment archives into its own bucket`;
 }
@@ -80,16 +100,31 @@ export function sharedArchiveProblem(candidate: StackOwnership, committed: reado
  * stack's collector could write under that environment's prefixes too, and
  * would not be denied by either bucket's policy.
  */
-export function sharedWriterProblems(candidate: StackOwnership, committed: readonly StackOwnership[]): { cluster: string; message: string }[] {
+export function sharedWriterProblems(
+  candidate: StackOwnership,
+  committed: readonly StackOwnership[],
+): { cluster: string; message: string }[] {
   const env = candidate.stack.split("-")[0];
   return Object.entries(candidate.writerProjects ?? {}).flatMap(([cluster, project]) => {
-    const sharing = committed.filter((s) => s.stack !== env && writerProjectsOf(s).some((p) => p.toLowerCase() === project.toLowerCase()));
-    return sharing.length === 0 ? [] : [{ cluster, message: `project ${project} is also an archive writer in ${sharing.map((s) => s.file).join(", ")}; each environment's collectors write as projects of their own` }];
+    const sharing = committed.filter(
+      (s) => s.stack !== env && writerProjectsOf(s).some((p) => p.toLowerCase() === project.toLowerCase()),
+    );
+    return sharing.length === 0
+      ? []
+      : [
+          {
+            cluster,
+            message: `project ${project} is also an archive writer in ${sharing.map((s) => s.file).join(", ")}; each environment's collectors write as projects of their own`,
+          },
+        ];
   });
 }
 
 /** Every writer project a stack file names: its archive writers and its etcd backup writers. */
-export const writerProjectsOf = (s: StackOwnership): string[] => [...Object.values(s.writerProjects ?? {}), ...Object.values(s.backupWriterProjects ?? {})];
+export const writerProjectsOf = (s: StackOwnership): string[] => [
+  ...Object.values(s.writerProjects ?? {}),
+  ...Object.values(s.backupWriterProjects ?? {}),
+];
 
 /**
  * What every append-only bucket of the environment denies everything: the
@@ -97,7 +132,11 @@ export const writerProjectsOf = (s: StackOwnership): string[] => [...Object.valu
  * project as a user of its own, their writer projects (archive and etcd
  * backups) from the committed stack files.
  */
-export function foreignProjectIdsOf(environment: EnvironmentName, projects: ProjectPlan, committed: readonly StackOwnership[]): string[] {
+export function foreignProjectIdsOf(
+  environment: EnvironmentName,
+  projects: ProjectPlan,
+  committed: readonly StackOwnership[],
+): string[] {
   const foreign = foreignProjects(projects, environment).map((p) => p.project.id);
   const foreignWriters = committed.filter((s) => s.stack !== environment).flatMap(writerProjectsOf);
   return [...new Set([...foreign, ...foreignWriters])];

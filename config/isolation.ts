@@ -55,7 +55,8 @@ export function foreignAddressClashes(config: unknown, foreign: readonly Foreign
     const shown = value.includes("://") ? `host ${cidr.replace(/\/32$/, "")}` : value;
     clashes.push({
       key,
-      message: `${shown} overlaps ${hit.map((f) => `${f.environment}'s supernet ${f.supernet}`).join(" and ")}; ` +
+      message:
+        `${shown} overlaps ${hit.map((f) => `${f.environment}'s supernet ${f.supernet}`).join(" and ")}; ` +
         "no address in one environment's config may reach another environment (split a public range around the other supernets)",
     });
   });

@@ -2,15 +2,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
-import {
-  addressPlanProblems,
-  addressPlanSchema,
-  foreignSupernets,
-  type AddressPlan,
-} from "../plan/address-plan";
+import { addressPlanProblems, addressPlanSchema, foreignSupernets, type AddressPlan } from "../plan/address-plan";
 import { cidrOverlaps } from "../plan/cidr";
 import { ENVIRONMENTS } from "../plan/address-plan";
-import { archiveId, committedOwnership, repositorySettingsProblem, sharedArchiveProblem, sharedWriterProblems } from "./cross-stack";
+import {
+  archiveId,
+  committedOwnership,
+  repositorySettingsProblem,
+  sharedArchiveProblem,
+  sharedWriterProblems,
+} from "./cross-stack";
 import { foreignAddressClashes } from "./isolation";
 import { plainCredentialProblem } from "./siem-auth";
 import { archiveWriterProblems } from "./archive-writers";
@@ -82,7 +83,10 @@ function parseValue(raw: string): unknown {
 }
 
 function formatPath(segments: readonly PropertyKey[]): string {
-  return segments.map((s) => (typeof s === "number" ? `[${s}]` : `.${String(s)}`)).join("").replace(/^\./, "");
+  return segments
+    .map((s) => (typeof s === "number" ? `[${s}]` : `.${String(s)}`))
+    .join("")
+    .replace(/^\./, "");
 }
 
 export function zodProblems(error: z.ZodError, file: string, prefix: string, schema: z.ZodType): ConfigProblem[] {
@@ -152,7 +156,12 @@ export function readPlanFile<T>(file: string, validate: (raw: unknown, label: st
 }
 
 /** Schema first, then the plan's own cross-checks; all problems name the file. */
-export function validatePlan<S extends z.ZodType>(schema: S, planProblems: (plan: z.output<S>) => { path: string; message: string }[], raw: unknown, file: string): z.output<S> {
+export function validatePlan<S extends z.ZodType>(
+  schema: S,
+  planProblems: (plan: z.output<S>) => { path: string; message: string }[],
+  raw: unknown,
+  file: string,
+): z.output<S> {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(zodProblems(parsed.error, file, "", schema));
   const problems = planProblems(parsed.data).map((p) => ({ file, key: p.path, message: p.message }));
@@ -185,7 +194,8 @@ export function loadPlatformConfig(raw: RawStackConfig, addressPlan: AddressPlan
       problems.push({
         file: raw.file,
         key,
-        message: "credentials stay out of stack files: use OS_* variables or clouds.yaml for OpenStack and GITHUB_TOKEN for GitHub",
+        message:
+          "credentials stay out of stack files: use OS_* variables or clouds.yaml for OpenStack and GITHUB_TOKEN for GitHub",
       });
     } else if (!key.startsWith("pulumi:")) {
       problems.push({ file: raw.file, key, message: `unknown key; this program reads only ${prefix}* keys` });
@@ -209,16 +219,25 @@ function crossCheck(config: PlatformConfig, raw: RawStackConfig, plan: AddressPl
   const env = config.environment;
 
   if (raw.stack !== env && !raw.stack.startsWith(`${env}-`)) {
-    add("environment", `stack "${raw.stack}" cannot deploy environment "${env}"; name the stack ${env} or ${env}-<variant>`);
+    add(
+      "environment",
+      `stack "${raw.stack}" cannot deploy environment "${env}"; name the stack ${env} or ${env}-<variant>`,
+    );
   }
 
   const planned = plan.environments[env].sites;
   for (const [site, siteConfig] of Object.entries(config.sites)) {
     const plannedSubnet = planned[site];
     if (plannedSubnet === undefined) {
-      add(`sites.${site}`, `address-plan.yaml has no subnet for ${env}/${site}; planned sites: ${Object.keys(planned).join(", ")}`);
+      add(
+        `sites.${site}`,
+        `address-plan.yaml has no subnet for ${env}/${site}; planned sites: ${Object.keys(planned).join(", ")}`,
+      );
     } else if (plannedSubnet !== siteConfig.subnet) {
-      add(`sites.${site}.subnet`, `${siteConfig.subnet} differs from address-plan.yaml, which gives ${env}/${site} ${plannedSubnet}`);
+      add(
+        `sites.${site}.subnet`,
+        `${siteConfig.subnet} differs from address-plan.yaml, which gives ${env}/${site} ${plannedSubnet}`,
+      );
     }
   }
 
@@ -227,14 +246,25 @@ function crossCheck(config: PlatformConfig, raw: RawStackConfig, plan: AddressPl
     const clash = foreign.find((other) => cidrOverlaps(cidr, other));
     if (clash) add(`access.adminCidrs[${i}]`, `${cidr} overlaps another environment's supernet ${clash}`);
   });
-  for (const c of foreignAddressClashes(config, ENVIRONMENTS.filter((e) => e !== env).map((e) => ({ environment: e, supernet: plan.environments[e].supernet })))) {
+  for (const c of foreignAddressClashes(
+    config,
+    ENVIRONMENTS.filter((e) => e !== env).map((e) => ({ environment: e, supernet: plan.environments[e].supernet })),
+  )) {
     if (!c.key.startsWith("access.adminCidrs")) add(c.key, c.message);
   }
   const committed = committedOwnership(REPO_ROOT);
-  const ownership = repositorySettingsProblem({ stack: raw.stack, file: raw.file, owns: config.github.ownsRepositorySettings }, committed);
+  const ownership = repositorySettingsProblem(
+    { stack: raw.stack, file: raw.file, owns: config.github.ownsRepositorySettings },
+    committed,
+  );
   if (ownership) add("github.ownsRepositorySettings", ownership);
   const sharedArchive = sharedArchiveProblem(
-    { stack: raw.stack, file: raw.file, owns: config.github.ownsRepositorySettings, archive: archiveId(config.audit.archive.endpoint, config.audit.archive.bucket) },
+    {
+      stack: raw.stack,
+      file: raw.file,
+      owns: config.github.ownsRepositorySettings,
+      archive: archiveId(config.audit.archive.endpoint, config.audit.archive.bucket),
+    },
     committed,
   );
   if (sharedArchive) add("audit.archive.bucket", sharedArchive);
@@ -242,10 +272,16 @@ function crossCheck(config: PlatformConfig, raw: RawStackConfig, plan: AddressPl
   if (secretProblem) add(secretProblem.key, secretProblem.message);
   for (const p of archiveWriterProblems(config)) add(p.key, p.message);
   for (const p of backupWriterProblems(config)) add(p.key, p.message);
-  for (const p of sharedWriterProblems({ stack: raw.stack, file: raw.file, owns: false, writerProjects: config.audit.archive.writerProjects }, committed)) {
+  for (const p of sharedWriterProblems(
+    { stack: raw.stack, file: raw.file, owns: false, writerProjects: config.audit.archive.writerProjects },
+    committed,
+  )) {
     add(`audit.archive.writerProjects.${p.cluster}`, p.message);
   }
-  for (const p of sharedWriterProblems({ stack: raw.stack, file: raw.file, owns: false, writerProjects: config.backups?.writerProjects ?? {} }, committed)) {
+  for (const p of sharedWriterProblems(
+    { stack: raw.stack, file: raw.file, owns: false, writerProjects: config.backups?.writerProjects ?? {} },
+    committed,
+  )) {
     add(`backups.writerProjects.${p.cluster}`, p.message);
   }
   return problems;

@@ -19,8 +19,10 @@ export const monitoringSchema = z.strictObject({
   platformLogRetentionDays: z.number().int().min(1).max(3650).default(14),
   /** Where alerts are posted; without it they stay in Grafana's default contact point. */
   alertWebhook: httpsUrl.optional(),
-  charts: z.strictObject({
-    metrics: chartRefSchema.default(MONITORING_CHART_DEFAULTS.metrics),
-    agent: chartRefSchema.default(MONITORING_CHART_DEFAULTS.agent),
-  }).default(MONITORING_CHART_DEFAULTS),
+  charts: z
+    .strictObject({
+      metrics: chartRefSchema.default(MONITORING_CHART_DEFAULTS.metrics),
+      agent: chartRefSchema.default(MONITORING_CHART_DEFAULTS.agent),
+    })
+    .default(MONITORING_CHART_DEFAULTS),
 });

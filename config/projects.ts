@@ -29,7 +29,12 @@ export function validateProjectPlan(raw: unknown, file = "openstack-projects.yam
 }
 
 /** Every site a stack deploys needs its environment's project declared. */
-export function stackProjectProblems(config: PlatformConfig, raw: RawStackConfig, plan: ProjectPlan, projectsFile = path.basename(projectPlanFile())): ConfigProblem[] {
+export function stackProjectProblems(
+  config: PlatformConfig,
+  raw: RawStackConfig,
+  plan: ProjectPlan,
+  projectsFile = path.basename(projectPlanFile()),
+): ConfigProblem[] {
   const env = config.environment;
   const declared = plan.environments[env];
   return Object.keys(config.sites)
@@ -39,5 +44,11 @@ export function stackProjectProblems(config: PlatformConfig, raw: RawStackConfig
       key: `${CONFIG_NAMESPACE}:sites.${site}`,
       message: `${projectsFile} declares no OpenStack project for ${env}/${site}; declared sites of ${env}: ${Object.keys(declared).join(", ")}`,
     }))
-    .concat(writerProjectClashes(config, placedProjects(plan), projectsFile).map((p) => ({ file: raw.file, key: `${CONFIG_NAMESPACE}:${p.key}`, message: p.message })));
+    .concat(
+      writerProjectClashes(config, placedProjects(plan), projectsFile).map((p) => ({
+        file: raw.file,
+        key: `${CONFIG_NAMESPACE}:${p.key}`,
+        message: p.message,
+      })),
+    );
 }

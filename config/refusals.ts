@@ -36,7 +36,11 @@ export interface RefusalInput {
   };
   argocd: { chartVersion: string };
   zitadel: { requireMfa: boolean; groupsPrefix: string; platformGroup: string; auditorGroup: string };
-  audit: { lockDays: number; charts: Record<"loki" | "grafana" | "collector", { version: string }>; siem?: { auth?: unknown } };
+  audit: {
+    lockDays: number;
+    charts: Record<"loki" | "grafana" | "collector", { version: string }>;
+    siem?: { auth?: unknown };
+  };
   siemToken?: string;
   monitoring?: { charts: Record<"metrics" | "agent", { version: string }> };
   protection: { statefulResources: boolean; allowUnprotectedProduction: boolean };
@@ -63,10 +67,18 @@ export function versionIssues(config: RefusalInput): Issue[] {
     ["grafana", ["audit", "charts", "grafana", "version"], config.audit.charts.grafana.version],
     ["vector", ["audit", "charts", "collector", "version"], config.audit.charts.collector.version],
     ...(config.monitoring
-      ? [
-        ["victoria-metrics-single", ["monitoring", "charts", "metrics", "version"], config.monitoring.charts.metrics.version],
-        ["victoria-metrics-agent", ["monitoring", "charts", "agent", "version"], config.monitoring.charts.agent.version],
-      ] satisfies [ChartName, (string | number)[], string][]
+      ? ([
+          [
+            "victoria-metrics-single",
+            ["monitoring", "charts", "metrics", "version"],
+            config.monitoring.charts.metrics.version,
+          ],
+          [
+            "victoria-metrics-agent",
+            ["monitoring", "charts", "agent", "version"],
+            config.monitoring.charts.agent.version,
+          ],
+        ] satisfies [ChartName, (string | number)[], string][])
       : []),
   ];
   for (const [chart, path, version] of charts) {
@@ -82,17 +94,29 @@ export function everyEnvironmentIssues(config: RefusalInput): Issue[] {
   // The apiserver prepends this to every group in a token: "system:" would let
   // an identity-provider group named "masters" become system:masters.
   if (config.audit.siem?.auth && config.siemToken === undefined) {
-    issues.push({ path: ["siemToken"], message: "audit.siem.auth needs the SIEM's token: pulumi config set --secret siemToken <token>" });
+    issues.push({
+      path: ["siemToken"],
+      message: "audit.siem.auth needs the SIEM's token: pulumi config set --secret siemToken <token>",
+    });
   }
   if (config.siemToken !== undefined && !config.audit.siem?.auth) {
-    issues.push({ path: ["siemToken"], message: "a SIEM token is set but audit.siem.auth does not say how to send it" });
+    issues.push({
+      path: ["siemToken"],
+      message: "a SIEM token is set but audit.siem.auth does not say how to send it",
+    });
   }
   // Auditors are read-only only while they are not also the platform group.
   if (config.zitadel.auditorGroup === config.zitadel.platformGroup) {
-    issues.push({ path: ["zitadel", "auditorGroup"], message: `the auditor group cannot be the platform group ("${config.zitadel.platformGroup}"): auditors would get the platform team's write access` });
+    issues.push({
+      path: ["zitadel", "auditorGroup"],
+      message: `the auditor group cannot be the platform group ("${config.zitadel.platformGroup}"): auditors would get the platform team's write access`,
+    });
   }
   if (config.zitadel.groupsPrefix.startsWith("system:")) {
-    issues.push({ path: ["zitadel", "groupsPrefix"], message: `"${config.zitadel.groupsPrefix}" would let OIDC groups become Kubernetes system: groups (system:masters); use a prefix such as zitadel:` });
+    issues.push({
+      path: ["zitadel", "groupsPrefix"],
+      message: `"${config.zitadel.groupsPrefix}" would let OIDC groups become Kubernetes system: groups (system:masters); use a prefix such as zitadel:`,
+    });
   }
   return issues;
 }
@@ -102,31 +126,53 @@ export function productionGradeIssues(config: RefusalInput): Issue[] {
   if (!isProductionGrade(config.environment)) return [];
   const env = config.environment;
   const issues: Issue[] = [];
-  const refuse = (path: (string | number)[], message: string) => issues.push({ path, message: `${env} keeps this control on (production and staging run the same security measures): ${message}` });
+  const refuse = (path: (string | number)[], message: string) =>
+    issues.push({
+      path,
+      message: `${env} keeps this control on (production and staging run the same security measures): ${message}`,
+    });
 
   if (!config.zitadel.requireMfa) refuse(["zitadel", "requireMfa"], "MFA cannot be switched off; set requireMfa: true");
   for (const layer of ["clusters", "bootstrap", "kubernetes", "github"] as const) {
     if (!config.layers[layer]) {
-      refuse(["layers", layer], `the ${layer} layer carries controls (${LAYER_CONTROLS[layer]}) and cannot be switched off`);
+      refuse(
+        ["layers", layer],
+        `the ${layer} layer carries controls (${LAYER_CONTROLS[layer]}) and cannot be switched off`,
+      );
     }
   }
   if (config.audit.lockDays < MIN_PRODUCTION_LOCK_DAYS) {
-    refuse(["audit", "lockDays"], `the audit archive needs long-term secure retention: at least ${MIN_PRODUCTION_LOCK_DAYS} days of object lock (got ${config.audit.lockDays})`);
+    refuse(
+      ["audit", "lockDays"],
+      `the audit archive needs long-term secure retention: at least ${MIN_PRODUCTION_LOCK_DAYS} days of object lock (got ${config.audit.lockDays})`,
+    );
   }
   const quorum = (count: number) => count >= MIN_PRODUCTION_CONTROL_PLANE && count % 2 === 1;
   if (!quorum(config.clusters.ops.nodes.controlPlane)) {
-    refuse(["clusters", "ops", "nodes", "controlPlane"], `a control plane of ${config.clusters.ops.nodes.controlPlane} has no etcd quorum to lose a node with; use an odd count of at least ${MIN_PRODUCTION_CONTROL_PLANE}`);
+    refuse(
+      ["clusters", "ops", "nodes", "controlPlane"],
+      `a control plane of ${config.clusters.ops.nodes.controlPlane} has no etcd quorum to lose a node with; use an odd count of at least ${MIN_PRODUCTION_CONTROL_PLANE}`,
+    );
   }
   for (const [site, siteConfig] of Object.entries(config.sites)) {
     if (!quorum(siteConfig.nodes.controlPlane)) {
-      refuse(["sites", site, "nodes", "controlPlane"], `a control plane of ${siteConfig.nodes.controlPlane} has no etcd quorum to lose a node with; use an odd count of at least ${MIN_PRODUCTION_CONTROL_PLANE}`);
+      refuse(
+        ["sites", site, "nodes", "controlPlane"],
+        `a control plane of ${siteConfig.nodes.controlPlane} has no etcd quorum to lose a node with; use an odd count of at least ${MIN_PRODUCTION_CONTROL_PLANE}`,
+      );
     }
   }
   if (env === "staging" && !config.protection.statefulResources) {
-    refuse(["protection", "statefulResources"], "stateful resources (control planes, machine secrets) stay protected; set statefulResources: true");
+    refuse(
+      ["protection", "statefulResources"],
+      "stateful resources (control planes, machine secrets) stay protected; set statefulResources: true",
+    );
   }
   if (env === "staging" && config.protection.allowUnprotectedProduction) {
-    refuse(["protection", "allowUnprotectedProduction"], "the override is for production's own decommissioning only and means nothing here; remove it");
+    refuse(
+      ["protection", "allowUnprotectedProduction"],
+      "the override is for production's own decommissioning only and means nothing here; remove it",
+    );
   }
   return issues;
 }

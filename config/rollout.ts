@@ -49,16 +49,28 @@ export function rolloutIssues(config: RolloutInput): Issue[] {
   const rollout = config.rollout;
   if (!rollout?.deployed) {
     if (config.environment === "production") {
-      issues.push({ path: ["rollout", "deployed"], message: "production records what is deployed (talosVersion, kubernetesVersion, sites), so upgrades and site removals can be checked against it" });
+      issues.push({
+        path: ["rollout", "deployed"],
+        message:
+          "production records what is deployed (talosVersion, kubernetesVersion, sites), so upgrades and site removals can be checked against it",
+      });
     }
     return issues;
   }
   const { deployed } = rollout;
   // A version the renderers cannot handle is refused on its own (config/refusals.ts); a move to it says nothing more.
-  const talos = talosVersionProblem(config.clusters.talosVersion) ? undefined : versionMoveProblem("Talos", deployed.talosVersion, config.clusters.talosVersion);
+  const talos = talosVersionProblem(config.clusters.talosVersion)
+    ? undefined
+    : versionMoveProblem("Talos", deployed.talosVersion, config.clusters.talosVersion);
   if (talos) issues.push({ path: ["clusters", "talosVersion"], message: `${talos} (rollout.deployed.talosVersion)` });
-  const kubernetes = kubernetesVersionProblem(config.clusters.kubernetesVersion, config.clusters.talosVersion) ? undefined : versionMoveProblem("Kubernetes", deployed.kubernetesVersion, config.clusters.kubernetesVersion);
-  if (kubernetes) issues.push({ path: ["clusters", "kubernetesVersion"], message: `${kubernetes} (rollout.deployed.kubernetesVersion)` });
+  const kubernetes = kubernetesVersionProblem(config.clusters.kubernetesVersion, config.clusters.talosVersion)
+    ? undefined
+    : versionMoveProblem("Kubernetes", deployed.kubernetesVersion, config.clusters.kubernetesVersion);
+  if (kubernetes)
+    issues.push({
+      path: ["clusters", "kubernetesVersion"],
+      message: `${kubernetes} (rollout.deployed.kubernetesVersion)`,
+    });
 
   const gone = removedSites(deployed.sites, Object.keys(config.sites), rollout.drainedSites);
   if (config.environment === "production") {
@@ -71,12 +83,18 @@ export function rolloutIssues(config: RolloutInput): Issue[] {
   }
 
   const pools = [
-    ...Object.entries(config.sites).map(([site, s]) => ({ where: `sites.${site}.nodes.worker`, workers: s.nodes.worker })),
+    ...Object.entries(config.sites).map(([site, s]) => ({
+      where: `sites.${site}.nodes.worker`,
+      workers: s.nodes.worker,
+    })),
     { where: "clusters.ops.nodes.worker", workers: config.clusters.ops.nodes.worker },
   ];
   for (const pool of pools) {
     if (pool.workers > 1 && rollout.workerBatchSize >= pool.workers) {
-      issues.push({ path: ["rollout", "workerBatchSize"], message: `${rollout.workerBatchSize} would take all ${pool.workers} workers of ${pool.where} away at once; use at most ${pool.workers - 1}` });
+      issues.push({
+        path: ["rollout", "workerBatchSize"],
+        message: `${rollout.workerBatchSize} would take all ${pool.workers} workers of ${pool.where} away at once; use at most ${pool.workers - 1}`,
+      });
     }
   }
   return issues;

@@ -8,10 +8,13 @@ import { DEPLOY_RUNNER_WORKFLOWS } from "../plan/deploy-runners";
 import { uuid } from "./scalars";
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, {
-  message: "expected the SHA-256 of the release artifact as 64 lower-case hex digits, from the project's published checksums",
+  message:
+    "expected the SHA-256 of the release artifact as 64 lower-case hex digits, from the project's published checksums",
 });
 const toolPinSchema = z.strictObject({
-  version: z.string().regex(/^\d+\.\d+\.\d+$/, { message: "expected an exact release version such as 1.2.3 (no v, no range)" }),
+  version: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+$/, { message: "expected an exact release version such as 1.2.3 (no v, no range)" }),
   sha256: sha256Hex,
 });
 
@@ -26,7 +29,12 @@ export const runnerToolsSchema = z.strictObject({
 
 /** The self-hosted deploy runners of this environment (components/deploy-runner). */
 export const deployRunnersSchema = z.strictObject({
-  count: z.number().int().min(1, { message: "at least one runner" }).max(4, { message: "at most 4 runners fit the reserved head of the ops site's subnet (offsets 12-15)" }).default(1),
+  count: z
+    .number()
+    .int()
+    .min(1, { message: "at least one runner" })
+    .max(4, { message: "at most 4 runners fit the reserved head of the ops site's subnet (offsets 12-15)" })
+    .default(1),
   flavor: z.string().min(1),
   /** A Debian cloud image; defaults to the ops site's jumpHostImageId. */
   imageId: uuid.optional(),
@@ -47,7 +55,16 @@ export const deployRunnersSchema = z.strictObject({
    * a group with no workflow restriction. Only test may say "any": its
    * pull-request previews run from refs/pull/<n>/merge, which no entry can name.
    */
-  workflows: z.union([z.literal("any"), z.array(z.string().regex(/^[A-Za-z0-9_.-]+\.ya?ml$/, { message: "expected a workflow file name such as drift.yml" })).min(1)]).default([...DEPLOY_RUNNER_WORKFLOWS]),
+  workflows: z
+    .union([
+      z.literal("any"),
+      z
+        .array(
+          z.string().regex(/^[A-Za-z0-9_.-]+\.ya?ml$/, { message: "expected a workflow file name such as drift.yml" }),
+        )
+        .min(1),
+    ])
+    .default([...DEPLOY_RUNNER_WORKFLOWS]),
   tools: runnerToolsSchema,
 });
 
@@ -66,19 +83,32 @@ export function deployRunnerIssues(config: {
   const issues: Array<{ path: (string | number)[]; message: string }> = [];
   if (!config.runners) {
     if (config.layers.clusters) {
-      issues.push({ path: ["runners"], message: "required while layers.clusters is on: deploys reach the clusters only from this environment's runners (flavor and tools.pulumi at least)" });
+      issues.push({
+        path: ["runners"],
+        message:
+          "required while layers.clusters is on: deploys reach the clusters only from this environment's runners (flavor and tools.pulumi at least)",
+      });
     }
     return issues;
   }
   const talosctl = config.runners.tools.talosctl.version;
   if (minor(talosctl) !== minor(config.clusters.talosVersion)) {
-    issues.push({ path: ["runners", "tools", "talosctl", "version"], message: `talosctl ${talosctl} does not match clusters.talosVersion ${config.clusters.talosVersion}; pin the same minor release (with its checksum)` });
+    issues.push({
+      path: ["runners", "tools", "talosctl", "version"],
+      message: `talosctl ${talosctl} does not match clusters.talosVersion ${config.clusters.talosVersion}; pin the same minor release (with its checksum)`,
+    });
   }
   if (config.runners.workflows === "any" && config.environment !== undefined && config.environment !== "test") {
-    issues.push({ path: ["runners", "workflows"], message: `${config.environment}'s runner group must name the workflows it serves (allowed: a list of workflow files on main, default ${DEPLOY_RUNNER_WORKFLOWS.join(", ")}); "any" would let a job on any branch run inside ${config.environment}'s network with no approval` });
+    issues.push({
+      path: ["runners", "workflows"],
+      message: `${config.environment}'s runner group must name the workflows it serves (allowed: a list of workflow files on main, default ${DEPLOY_RUNNER_WORKFLOWS.join(", ")}); "any" would let a job on any branch run inside ${config.environment}'s network with no approval`,
+    });
   }
   if (config.runnerRegistrarKey !== undefined && !config.runners.registration) {
-    issues.push({ path: ["runners", "registration"], message: "runnerRegistrarKey is set, but not the GitHub App it belongs to (repositoryId, appId, installationId)" });
+    issues.push({
+      path: ["runners", "registration"],
+      message: "runnerRegistrarKey is set, but not the GitHub App it belongs to (repositoryId, appId, installationId)",
+    });
   }
   return issues;
 }

@@ -12,7 +12,9 @@ export const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 export const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, {
   message: "expected a lower-case name of letters, digits and dashes",
 });
-export const httpsUrl = z.url({ protocol: /^https$/, message: "expected an https:// URL" }).superRefine(urlCredentialIssues);
+export const httpsUrl = z
+  .url({ protocol: /^https$/, message: "expected an https:// URL" })
+  .superRefine(urlCredentialIssues);
 export const ipv4 = z.string().refine((value) => parseAddress(value) !== undefined, {
   message: "expected an IPv4 address such as 10.0.0.1",
 });

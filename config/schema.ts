@@ -122,22 +122,25 @@ export const argocdSchema = z.strictObject({
   namespace: name.default("argocd"),
 });
 
-export const zitadelSchema = z.strictObject({
-  issuer: httpsUrl,
-  kubernetesClientId: z.string().min(1),
-  argocdClientId: z.string().min(1),
-  grafanaClientId: z.string().min(1),
-  groupsClaim: z.string().min(1).default("groups"),
-  groupsPrefix: z.string().min(1).default("zitadel:"),
-  requireMfa: z.boolean().default(true),
-  platformGroup: z.string().min(1),
-  auditorGroup: z.string().min(1),
-  /** Cluster-admin for incidents, behind MFA (docs/operations/break-glass.md); never the everyday group. */
-  breakGlassGroup: z.string().min(1).default("platform-break-glass"),
-}).refine((z) => z.breakGlassGroup !== z.platformGroup && z.breakGlassGroup !== z.auditorGroup, {
-  path: ["breakGlassGroup"],
-  message: "the break-glass group must be a group of its own, not platformGroup or auditorGroup: membership in it is cluster-admin",
-});
+export const zitadelSchema = z
+  .strictObject({
+    issuer: httpsUrl,
+    kubernetesClientId: z.string().min(1),
+    argocdClientId: z.string().min(1),
+    grafanaClientId: z.string().min(1),
+    groupsClaim: z.string().min(1).default("groups"),
+    groupsPrefix: z.string().min(1).default("zitadel:"),
+    requireMfa: z.boolean().default(true),
+    platformGroup: z.string().min(1),
+    auditorGroup: z.string().min(1),
+    /** Cluster-admin for incidents, behind MFA (docs/operations/break-glass.md); never the everyday group. */
+    breakGlassGroup: z.string().min(1).default("platform-break-glass"),
+  })
+  .refine((z) => z.breakGlassGroup !== z.platformGroup && z.breakGlassGroup !== z.auditorGroup, {
+    path: ["breakGlassGroup"],
+    message:
+      "the break-glass group must be a group of its own, not platformGroup or auditorGroup: membership in it is cluster-admin",
+  });
 
 export const auditArchiveSchema = z.strictObject({
   /** S3-compatible endpoint of the site's object storage (Ceph RGW). */
@@ -205,7 +208,11 @@ export const platformConfigSchema = z
     argocd: argocdSchema,
     zitadel: zitadelSchema,
     audit: auditSchema,
-    monitoring: monitoringSchema.default({ metricsRetentionDays: 30, platformLogRetentionDays: 14, charts: MONITORING_CHART_DEFAULTS }),
+    monitoring: monitoringSchema.default({
+      metricsRetentionDays: 30,
+      platformLogRetentionDays: 14,
+      charts: MONITORING_CHART_DEFAULTS,
+    }),
     protection: protectionSchema,
     /** etcd snapshots of every cluster to its site's object storage; required in production and staging. */
     backups: backupsSchema.optional(),
@@ -254,11 +261,16 @@ export const platformConfigSchema = z
         message: `"${config.audit.archive.site}" is not one of the configured sites (${sites.join(", ")})`,
       });
     }
-    if (config.environment === "production" && !config.protection.statefulResources && !config.protection.allowUnprotectedProduction) {
+    if (
+      config.environment === "production" &&
+      !config.protection.statefulResources &&
+      !config.protection.allowUnprotectedProduction
+    ) {
       ctx.addIssue({
         code: "custom",
         path: ["protection", "statefulResources"],
-        message: "production keeps stateful resources protected; set protection.allowUnprotectedProduction: true to override on purpose",
+        message:
+          "production keeps stateful resources protected; set protection.allowUnprotectedProduction: true to override on purpose",
       });
     }
     for (const [siteName, site] of Object.entries(config.sites)) {
@@ -291,4 +303,3 @@ export type PublicException = z.infer<typeof publicExceptionSchema>;
 export type NodeCounts = z.infer<typeof nodeCountsSchema>;
 
 export { CONFIG_NAMESPACE } from "./namespace";
-

@@ -7,12 +7,17 @@
 import { z } from "zod";
 
 /** An HTTP header name (RFC 9110 token characters). */
-const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { message: "expected an HTTP header name such as Authorization" });
+const headerName = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { message: "expected an HTTP header name such as Authorization" });
 
 export const siemAuthSchema = z.strictObject({
   header: headerName.default("Authorization"),
   /** Put before the token with one space, e.g. Bearer, or Splunk for a Splunk HEC. */
-  scheme: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, { message: "expected a scheme such as Bearer or Splunk" }).optional(),
+  scheme: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]*$/, { message: "expected a scheme such as Bearer or Splunk" })
+    .optional(),
 });
 
 export type SiemAuth = z.infer<typeof siemAuthSchema>;

@@ -52,11 +52,13 @@ export function readStackFile(file: string, stack: string): StackFileConfig {
   }
   const unknown = Object.keys(doc).filter((key) => !STACK_FILE_KEYS.has(key));
   if (unknown.length > 0) {
-    throw new ConfigError(unknown.map((key) => ({
-      file: label,
-      key,
-      message: `unknown top-level key; a stack file holds ${[...STACK_FILE_KEYS].join(", ")}`,
-    })));
+    throw new ConfigError(
+      unknown.map((key) => ({
+        file: label,
+        key,
+        message: `unknown top-level key; a stack file holds ${[...STACK_FILE_KEYS].join(", ")}`,
+      })),
+    );
   }
   const config = (doc as { config?: Record<string, unknown> }).config ?? {};
   const values: Record<string, string> = {};

@@ -7,7 +7,8 @@ import type { z } from "zod";
  * plain text; credentials travel as Pulumi secrets instead (for the SIEM:
  * audit.siem.tokenKey).
  */
-const CREDENTIAL_PARAMETER = /(token|secret|passw|pwd|api[-_]?key|^key$|[-_]key$|auth|credential|signature|^sig$|session|jwt|bearer)/i;
+const CREDENTIAL_PARAMETER =
+  /(token|secret|passw|pwd|api[-_]?key|^key$|[-_]key$|auth|credential|signature|^sig$|session|jwt|bearer)/i;
 
 /** Why a URL carries a credential, or undefined. */
 export function urlCredentialProblem(value: string): string | undefined {
@@ -20,10 +21,7 @@ export function urlCredentialProblem(value: string): string | undefined {
   if (url.username !== "" || url.password !== "") {
     return "a URL must not carry user:password@; give the credential as a Pulumi secret (pulumi config set --secret)";
   }
-  const names = [
-    ...url.searchParams.keys(),
-    ...new URLSearchParams(url.hash.replace(/^#/, "")).keys(),
-  ];
+  const names = [...url.searchParams.keys(), ...new URLSearchParams(url.hash.replace(/^#/, "")).keys()];
   const credential = names.find((name) => CREDENTIAL_PARAMETER.test(name));
   if (credential !== undefined) {
     return `the URL parameter "${credential}" looks like a credential; a URL is stored and shown in plain text, so give the credential as a Pulumi secret instead`;

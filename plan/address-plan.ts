@@ -82,7 +82,5 @@ export function addressPlanProblems(plan: AddressPlan): AddressPlanProblem[] {
 
 /** Every environment's supernet except `environment`'s own. */
 export function foreignSupernets(plan: AddressPlan, environment: EnvironmentName): string[] {
-  return ENVIRONMENTS.filter((name) => name !== environment).map(
-    (name) => plan.environments[name].supernet,
-  );
+  return ENVIRONMENTS.filter((name) => name !== environment).map((name) => plan.environments[name].supernet);
 }

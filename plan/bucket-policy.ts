@@ -73,11 +73,15 @@ export function writerProblems(writers: readonly ArchiveWriter[]): string[] {
   const byProject = new Map<string, string[]>();
   for (const w of writers) {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(w.cluster)) problems.push(`cluster name "${w.cluster}" cannot be a key prefix`);
-    if (!/^[0-9a-f]{32}$/.test(w.projectId)) problems.push(`writer project of ${w.cluster} is not a Keystone project id (32 lower-case hex digits)`);
+    if (!/^[0-9a-f]{32}$/.test(w.projectId))
+      problems.push(`writer project of ${w.cluster} is not a Keystone project id (32 lower-case hex digits)`);
     byProject.set(w.projectId, [...(byProject.get(w.projectId) ?? []), w.cluster]);
   }
   for (const [project, clusters] of byProject) {
-    if (clusters.length > 1) problems.push(`project ${project} writes for ${clusters.join(" and ")}, so each could write under the other's prefix`);
+    if (clusters.length > 1)
+      problems.push(
+        `project ${project} writes for ${clusters.join(" and ")}, so each could write under the other's prefix`,
+      );
   }
   return problems;
 }
@@ -91,10 +95,15 @@ export function writerProblems(writers: readonly ArchiveWriter[]): string[] {
  * (environmentBucketPolicy). The reconciler sets this document and reads it
  * back; the policies judge it.
  */
-export function archiveBucketPolicy(bucket: string, writers: readonly ArchiveWriter[], foreignProjectIds: readonly string[]): BucketPolicyDocument {
+export function archiveBucketPolicy(
+  bucket: string,
+  writers: readonly ArchiveWriter[],
+  foreignProjectIds: readonly string[],
+): BucketPolicyDocument {
   const problems = writerProblems(writers);
   const foreignWriters = writers.filter((w) => foreignProjectIds.includes(w.projectId));
-  for (const w of foreignWriters) problems.push(`the writer of ${w.cluster} is another environment's project ${w.projectId}`);
+  for (const w of foreignWriters)
+    problems.push(`the writer of ${w.cluster} is another environment's project ${w.projectId}`);
   if (problems.length > 0) throw new Error(`archive writers of ${bucket}: ${problems.join("; ")}`);
   return {
     Version: "2012-10-17",
@@ -135,17 +144,20 @@ export function environmentBucketPolicy(bucket: string, foreignProjectIds: reado
   if (foreignProjectIds.length === 0) throw new Error(`bucket ${bucket}: no other environment's project to deny`);
   return {
     Version: "2012-10-17",
-    Statement: [{
-      Sid: "DenyOtherEnvironments",
-      Effect: "Deny",
-      Principal: { AWS: [...new Set(foreignProjectIds)].sort().map(projectPrincipal) },
-      Action: "s3:*",
-      Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`],
-    }],
+    Statement: [
+      {
+        Sid: "DenyOtherEnvironments",
+        Effect: "Deny",
+        Principal: { AWS: [...new Set(foreignProjectIds)].sort().map(projectPrincipal) },
+        Action: "s3:*",
+        Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`],
+      },
+    ],
   };
 }
 
-const asList = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+const asList = <T>(value: T | T[] | undefined): T[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
 
 /**
  * The Keystone project a principal reaches, "*" for anyone. Read leniently,
@@ -175,10 +187,19 @@ function principalsOf(statement: Partial<BucketPolicyStatement>): string[] {
  * principal that an Allow statement reaches and that is not one of them.
  */
 export function grantsOutside(document: unknown, ownProjectIds: readonly string[]): string[] {
-  const statements = asList((document as { Statement?: unknown } | null)?.Statement as Partial<BucketPolicyStatement>[] | undefined);
-  return statements.filter((s) => s.Effect === "Allow").flatMap((s) =>
-    principalsOf(s).filter((principal) => !ownProjectIds.includes(principalProject(principal))).map((principal) =>
-      `${s.Sid ? `statement ${s.Sid}` : "an Allow statement"} grants ${JSON.stringify(s.Action)} to ${principal === "*" ? "everyone (*)" : principal}, outside this environment's projects`));
+  const statements = asList(
+    (document as { Statement?: unknown } | null)?.Statement as Partial<BucketPolicyStatement>[] | undefined,
+  );
+  return statements
+    .filter((s) => s.Effect === "Allow")
+    .flatMap((s) =>
+      principalsOf(s)
+        .filter((principal) => !ownProjectIds.includes(principalProject(principal)))
+        .map(
+          (principal) =>
+            `${s.Sid ? `statement ${s.Sid}` : "an Allow statement"} grants ${JSON.stringify(s.Action)} to ${principal === "*" ? "everyone (*)" : principal}, outside this environment's projects`,
+        ),
+    );
 }
 
 /**
@@ -187,26 +208,39 @@ export function grantsOutside(document: unknown, ownProjectIds: readonly string[
  * (projectPrincipal), or for "*".
  */
 export function undeniedProjects(document: unknown, bucket: string, foreignProjectIds: readonly string[]): string[] {
-  const statements = asList((document as { Statement?: unknown } | null)?.Statement as Partial<BucketPolicyStatement>[] | undefined);
-  const denies = statements.filter((s) =>
-    s.Effect === "Deny" && s.Condition === undefined &&
-    asList(s.Action).some((a) => a === "s3:*" || a === "*") &&
-    [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`].every((r) => asList(s.Resource).includes(r)));
+  const statements = asList(
+    (document as { Statement?: unknown } | null)?.Statement as Partial<BucketPolicyStatement>[] | undefined,
+  );
+  const denies = statements.filter(
+    (s) =>
+      s.Effect === "Deny" &&
+      s.Condition === undefined &&
+      asList(s.Action).some((a) => a === "s3:*" || a === "*") &&
+      [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`].every((r) => asList(s.Resource).includes(r)),
+  );
   const denied = new Set(denies.flatMap((s) => principalsOf(s)));
   return foreignProjectIds.filter((id) => !denied.has(projectPrincipal(id)) && !denied.has("*"));
 }
 
-const PUBLIC_CANNED_ACLS = new Set(["public-read", "public-read-write", "authenticated-read", "aws-exec-read", "log-delivery-write"]);
+const PUBLIC_CANNED_ACLS = new Set([
+  "public-read",
+  "public-read-write",
+  "authenticated-read",
+  "aws-exec-read",
+  "log-delivery-write",
+]);
 
 /** A canned ACL or grant list that reaches beyond the bucket's own project. */
 export function aclProblems(acl: unknown, grants: unknown, ownProjectIds: readonly string[]): string[] {
   const problems: string[] = [];
-  if (typeof acl === "string" && PUBLIC_CANNED_ACLS.has(acl)) problems.push(`canned ACL ${acl} grants access outside the bucket's project`);
+  if (typeof acl === "string" && PUBLIC_CANNED_ACLS.has(acl))
+    problems.push(`canned ACL ${acl} grants access outside the bucket's project`);
   for (const grant of asList(grants as Record<string, unknown>[] | undefined)) {
     const grantee = (grant.grantee ?? grant.Grantee ?? grant) as Record<string, unknown>;
     const id = grantee.id ?? grantee.ID ?? grantee.uri ?? grantee.URI ?? grantee.emailAddress;
     const tenant = typeof id === "string" ? id.split("$")[0]! : "";
-    if (!ownProjectIds.includes(tenant)) problems.push(`ACL grant to ${String(id)} reaches outside this environment's projects`);
+    if (!ownProjectIds.includes(tenant))
+      problems.push(`ACL grant to ${String(id)} reaches outside this environment's projects`);
   }
   return problems;
 }

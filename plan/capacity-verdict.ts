@@ -10,7 +10,10 @@ export interface FlavorSize {
 }
 
 /** vCPU and RAM of a site's instances, once each flavor's size is known. */
-export function computeNeeds(req: SiteRequirements, sizes: ReadonlyMap<string, FlavorSize>): { cores: number; ramMb: number } {
+export function computeNeeds(
+  req: SiteRequirements,
+  sizes: ReadonlyMap<string, FlavorSize>,
+): { cores: number; ramMb: number } {
   let cores = 0;
   let ramMb = 0;
   for (const use of req.flavors) {
@@ -94,16 +97,21 @@ export function siteProblems(req: SiteRequirements, facts: SiteFacts): string[] 
   }
   for (const image of req.images) {
     if (facts.activeImageIds.has(image.imageId)) continue;
-    for (const key of image.keys) problems.push(`${key}: image ${image.imageId} not found or not active in region ${req.region}`);
+    for (const key of image.keys)
+      problems.push(`${key}: image ${image.imageId} not found or not active in region ${req.region}`);
   }
   if (!facts.externalNetwork) {
     problems.push(`${s}.externalNetworkId: network ${req.externalNetworkId} not found in region ${req.region}`);
   } else if (!facts.externalNetwork.external) {
-    problems.push(`${s}.externalNetworkId: network ${req.externalNetworkId} is not an external network (router:external is false)`);
+    problems.push(
+      `${s}.externalNetworkId: network ${req.externalNetworkId} is not an external network (router:external is false)`,
+    );
   }
   req.availabilityZones.forEach((zone, i) => {
     if (!facts.availabilityZones.includes(zone)) {
-      problems.push(`${s}.availabilityZones[${i}]: availability zone "${zone}" not found in region ${req.region} (available: ${facts.availabilityZones.join(", ") || "none"})`);
+      problems.push(
+        `${s}.availabilityZones[${i}]: availability zone "${zone}" not found in region ${req.region} (available: ${facts.availabilityZones.join(", ") || "none"})`,
+      );
     }
   });
 
@@ -129,7 +137,9 @@ export function siteProblems(req: SiteRequirements, facts: SiteFacts): string[] 
   const memberLimit = facts.quotas.serverGroupMembers;
   for (const group of req.serverGroups) {
     if (memberLimit >= 0 && group.members > memberLimit) {
-      problems.push(`${group.key ?? "project quota"}: server group ${group.name} needs ${group.members} members, project quota allows ${memberLimit} per group`);
+      problems.push(
+        `${group.key ?? "project quota"}: server group ${group.name} needs ${group.members} members, project quota allows ${memberLimit} per group`,
+      );
     }
   }
   return problems;
@@ -145,7 +155,10 @@ function quotaProblem(label: string, need: number, fact: QuotaFact, deployed: bo
   if (fact.limit < 0 || need === 0) return undefined;
   if (fact.used === undefined || deployed) {
     if (need <= fact.limit) return undefined;
-    const why = fact.used === undefined ? "usage is not reported through the provider" : "the site is deployed, so its own resources already count";
+    const why =
+      fact.used === undefined
+        ? "usage is not reported through the provider"
+        : "the site is deployed, so its own resources already count";
     return `project quota: ${label} limit ${fact.limit}, plan needs ${need} in all (${why})`;
   }
   const free = Math.max(0, fact.limit - fact.used);

@@ -131,7 +131,10 @@ function oneSite(input: CapacityInput, site: SitePlan): SiteRequirements {
     if (runner && input.runners && runner.site === site.name) {
       const count = runner.addresses.length;
       instances(count, input.runners.flavor, "runners.flavor");
-      useImage(input.runners.imageId ?? cfg.jumpHostImageId, input.runners.imageId ? "runners.imageId" : `${s}.jumpHostImageId`);
+      useImage(
+        input.runners.imageId ?? cfg.jumpHostImageId,
+        input.runners.imageId ? "runners.imageId" : `${s}.jumpHostImageId`,
+      );
       counts.serverGroups += 1;
       serverGroups.push({ name: runner.prefix, members: count, key: "runners.count" });
     }

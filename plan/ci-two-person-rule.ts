@@ -22,12 +22,31 @@ import { ENVIRONMENTS, type EnvironmentName } from "./address-plan";
 import { displayText } from "./display-text";
 import { PROTECTED_BRANCH, deployRunnerLabel, type EnvironmentPlan } from "./change-management";
 import { checkJob, runnerStacksOf, type JobInstance } from "./ci-job-check";
-import { MAIN_REF_GUARD, PULL_REQUEST_REF_EVENTS, fieldsOf, isObj, matrixInstances, runnerLabels, secretsReferenced, substitute, triggers, type Finding, type Obj } from "./ci-workflow-facts";
+import {
+  MAIN_REF_GUARD,
+  PULL_REQUEST_REF_EVENTS,
+  fieldsOf,
+  isObj,
+  matrixInstances,
+  runnerLabels,
+  secretsReferenced,
+  substitute,
+  triggers,
+  type Finding,
+  type Obj,
+} from "./ci-workflow-facts";
 
 // Split by what each part knows: plan/ci-workflow-facts.ts (reading a
 // workflow), plan/ci-job-check.ts (one job against the gates).
 export { approvalGateProblem, gateProblem } from "./ci-job-check";
-export { changeReason, matrixInstances, secretsReferenced, triggers, type Finding, type FindingRule } from "./ci-workflow-facts";
+export {
+  changeReason,
+  matrixInstances,
+  secretsReferenced,
+  triggers,
+  type Finding,
+  type FindingRule,
+} from "./ci-workflow-facts";
 
 export interface TwoPersonCheckInput {
   /** Parsed workflow files by base name (`pull-request.yml`). */
@@ -66,7 +85,13 @@ export function checkTwoPersonRule(input: TwoPersonCheckInput): Finding[] {
 
     const workflowWide = secretsReferenced(workflow.env ?? {});
     if (workflowWide.length > 0) {
-      findings.push({ file, job: "(workflow)", instance: "", rule: "job-wide-secret", message: `workflow-level env exposes ${workflowWide.join(", ")} to every step of every job` });
+      findings.push({
+        file,
+        job: "(workflow)",
+        instance: "",
+        rule: "job-wide-secret",
+        message: `workflow-level env exposes ${workflowWide.join(", ")} to every step of every job`,
+      });
     }
     for (const [jobId, rawJob] of Object.entries((workflow.jobs ?? {}) as Obj)) {
       if (!isObj(rawJob)) continue;
@@ -80,20 +105,41 @@ export function checkTwoPersonRule(input: TwoPersonCheckInput): Finding[] {
         }
         // A reusable workflow: its jobs run with the caller's event and the inputs given here.
         if (job.secrets === "inherit") {
-          findings.push({ file, job: jobId, instance, rule: "secrets-inherit", message: "`secrets: inherit` hands every repository and organisation secret to the called workflow" });
+          findings.push({
+            file,
+            job: jobId,
+            instance,
+            rule: "secrets-inherit",
+            message: "`secrets: inherit` hands every repository and organisation secret to the called workflow",
+          });
         }
         const passed = secretsReferenced(job.secrets ?? {});
         for (const name of passed) {
-          findings.push({ file, job: jobId, instance, rule: "repository-secret", message: `passes secret ${name} to a reusable workflow: a calling job has no environment, so this is a repository or organisation secret` });
+          findings.push({
+            file,
+            job: jobId,
+            instance,
+            rule: "repository-secret",
+            message: `passes secret ${name} to a reusable workflow: a calling job has no environment, so this is a repository or organisation secret`,
+          });
         }
         const local = /^\.\/\.github\/workflows\/([^/@]+)$/.exec(job.uses);
         const called = local ? input.workflows[local[1]!] : undefined;
         if (!local || !isObj(called)) {
-          findings.push({ file, job: jobId, instance, rule: "opaque-reusable-workflow", message: `calls ${job.uses}, which this check cannot read; call only workflows of this repository` });
+          findings.push({
+            file,
+            job: jobId,
+            instance,
+            rule: "opaque-reusable-workflow",
+            message: `calls ${job.uses}, which this check cannot read; call only workflows of this repository`,
+          });
           continue;
         }
         const declared = (fieldsOf(fieldsOf(called.on).workflow_call).inputs ?? {}) as Obj;
-        const given = { ...Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, isObj(v) ? v.default : undefined])), ...((job.with ?? {}) as Obj) };
+        const given = {
+          ...Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, isObj(v) ? v.default : undefined])),
+          ...((job.with ?? {}) as Obj),
+        };
         for (const [calledId, calledJob] of Object.entries((called.jobs ?? {}) as Obj)) {
           if (!isObj(calledJob)) continue;
           for (const innerValues of matrixInstances(calledJob)) {
@@ -112,14 +158,21 @@ export function checkTwoPersonRule(input: TwoPersonCheckInput): Finding[] {
         }
         const calledWide = secretsReferenced(called.env ?? {});
         if (calledWide.length > 0) {
-          findings.push({ file, job: `${jobId}>${local[1]}`, instance, rule: "job-wide-secret", message: `workflow-level env of ${local[1]} exposes ${calledWide.join(", ")} to every job` });
+          findings.push({
+            file,
+            job: `${jobId}>${local[1]}`,
+            instance,
+            rule: "job-wide-secret",
+            message: `workflow-level env of ${local[1]} exposes ${calledWide.join(", ")} to every job`,
+          });
         }
       }
     }
   }
 
   for (const inst of instances) findings.push(...checkJob(inst, byName, gated, runnerStack));
-  if (input.runnerGroups) findings.push(...checkRunnerGroups(input.workflows, instances, input.runnerGroups, gated, runnerStack));
+  if (input.runnerGroups)
+    findings.push(...checkRunnerGroups(input.workflows, instances, input.runnerGroups, gated, runnerStack));
   return findings;
 }
 
@@ -142,7 +195,14 @@ function checkRunnerGroups(
   const out: Finding[] = [];
   for (const stack of ENVIRONMENTS) {
     if (gated.has(stack) && groups[stack] === "any") {
-      out.push({ file: "(runner groups)", job: deployRunnerLabel(stack), instance: "", stack, rule: "unrestricted-runner-group", message: `${deployRunnerLabel(stack)} admits every workflow of the repository, so a job added on any branch runs inside ${stack}'s network with no approval; list the workflows on main it serves` });
+      out.push({
+        file: "(runner groups)",
+        job: deployRunnerLabel(stack),
+        instance: "",
+        stack,
+        rule: "unrestricted-runner-group",
+        message: `${deployRunnerLabel(stack)} admits every workflow of the repository, so a job added on any branch runs inside ${stack}'s network with no approval; list the workflows on main it serves`,
+      });
     }
   }
   for (const inst of instances) {
@@ -152,22 +212,39 @@ function checkRunnerGroups(
       if (allowed === undefined || allowed === "any") continue;
       const base = { file: inst.file, job: inst.job, instance: inst.instance, stack };
       if (!allowed.includes(inst.definedIn)) {
-        out.push({ ...base, rule: "runner-group-refuses-workflow", message: `runs on ${deployRunnerLabel(stack)}, whose group admits only ${allowed.join(", ")} at refs/heads/${PROTECTED_BRANCH}: ${inst.definedIn} would wait for a runner for ever` });
+        out.push({
+          ...base,
+          rule: "runner-group-refuses-workflow",
+          message: `runs on ${deployRunnerLabel(stack)}, whose group admits only ${allowed.join(", ")} at refs/heads/${PROTECTED_BRANCH}: ${inst.definedIn} would wait for a runner for ever`,
+        });
       } else if (inst.events.every((e) => PULL_REQUEST_REF_EVENTS.includes(e))) {
-        out.push({ ...base, rule: "runner-group-refuses-workflow", message: `runs on ${deployRunnerLabel(stack)} from a ${inst.events.join("/")} run, at refs/pull/<n>/merge, which the group (pinned to refs/heads/${PROTECTED_BRANCH}) refuses: it would wait for a runner for ever` });
+        out.push({
+          ...base,
+          rule: "runner-group-refuses-workflow",
+          message: `runs on ${deployRunnerLabel(stack)} from a ${inst.events.join("/")} run, at refs/pull/<n>/merge, which the group (pinned to refs/heads/${PROTECTED_BRANCH}) refuses: it would wait for a runner for ever`,
+        });
       }
     }
   }
   for (const [file, workflow] of Object.entries(workflows)) {
     if (!isObj(workflow) || !triggers(workflow).includes("workflow_call")) continue;
-    const listedBy = ENVIRONMENTS.filter((stack) => { const g = groups[stack]; return g !== undefined && g !== "any" && g.includes(file); });
+    const listedBy = ENVIRONMENTS.filter((stack) => {
+      const g = groups[stack];
+      return g !== undefined && g !== "any" && g.includes(file);
+    });
     if (listedBy.length === 0) continue;
     for (const [jobId, job] of Object.entries((workflow.jobs ?? {}) as Obj)) {
       if (!isObj(job) || !runnerLabels(job).some((l) => l === "self-hosted" || l.includes("ske-deploy-"))) continue;
       // The guard must bind the whole condition: an `||` could let any other run past it.
       const condition = displayText(job.if ?? "");
       if (!MAIN_REF_GUARD.test(condition) || condition.includes("||")) {
-        out.push({ file, job: jobId, instance: "", rule: "unguarded-reusable-on-runners", message: `${file} is admitted by the runner groups of ${listedBy.join(", ")} and can be called from any branch as <owner>/<repo>/.github/workflows/${file}@${PROTECTED_BRANCH}, which runs at refs/heads/${PROTECTED_BRANCH} with the branch's inputs and code; the job needs \`if: github.ref == 'refs/heads/${PROTECTED_BRANCH}'\`` });
+        out.push({
+          file,
+          job: jobId,
+          instance: "",
+          rule: "unguarded-reusable-on-runners",
+          message: `${file} is admitted by the runner groups of ${listedBy.join(", ")} and can be called from any branch as <owner>/<repo>/.github/workflows/${file}@${PROTECTED_BRANCH}, which runs at refs/heads/${PROTECTED_BRANCH} with the branch's inputs and code; the job needs \`if: github.ref == 'refs/heads/${PROTECTED_BRANCH}'\``,
+        });
       }
     }
   }

@@ -59,7 +59,8 @@ export const UNTRUSTED_INPUT =
 /** A checkout of code the base repository's reviewers have not approved. */
 export const PR_HEAD_REF = /github\.event\.(?:pull_request\.head|workflow_run\.head)|github\.head_ref|refs\/pull\//;
 /** Pulumi commands that write state or infrastructure. */
-export const PULUMI_WRITE = /\bpulumi\s+(?:[^\n;&|]*\s)?(?:up|update|destroy|refresh|import|cancel|state|stack\s+(?:rm|import|change-secrets-provider))\b/;
+export const PULUMI_WRITE =
+  /\bpulumi\s+(?:[^\n;&|]*\s)?(?:up|update|destroy|refresh|import|cancel|state|stack\s+(?:rm|import|change-secrets-provider))\b/;
 /** A checkout pinned to the commit the run was started for, which a later push cannot move. */
 export const PINNED_HEAD = /^\$\{\{\s*github\.event\.(?:pull_request\.head\.sha|workflow_run\.head_sha)\s*\}\}$/;
 /** The guard that keeps a reusable workflow's runner job to runs of main's reviewed workflow files. */
@@ -102,7 +103,8 @@ export function secretsReferenced(value: unknown): string[] {
   const found = new Set<string>();
   for (const { path, text } of strings(value)) {
     // An `if:` is an expression even without `${{ }}`.
-    const bodies = /(^|\.)if$/.test(path) && !text.includes("${{") ? [text] : [...text.matchAll(EXPRESSION)].map((e) => e[1]!);
+    const bodies =
+      /(^|\.)if$/.test(path) && !text.includes("${{") ? [text] : [...text.matchAll(EXPRESSION)].map((e) => e[1]!);
     for (const body of bodies) {
       for (const ref of body.matchAll(SECRET_REF)) found.add(ref[1] ?? ref[2]!);
       if (ALL_SECRETS.test(body)) found.add("*");
@@ -114,12 +116,15 @@ export function secretsReferenced(value: unknown): string[] {
 /** Replaces `${{ <context>.<key> }}` with known values; anything else stays an expression. */
 export function substitute(value: unknown, context: string, values: Record<string, unknown>): unknown {
   if (typeof value === "string") {
-    return value.replace(new RegExp(`\\$\\{\\{\\s*${context}\\.([A-Za-z0-9_-]+)\\s*\\}\\}`, "g"), (whole, key: string) =>
-      key in values && ["string", "number", "boolean"].includes(typeof values[key]) ? String(values[key]) : whole,
+    return value.replace(
+      new RegExp(`\\$\\{\\{\\s*${context}\\.([A-Za-z0-9_-]+)\\s*\\}\\}`, "g"),
+      (whole, key: string) =>
+        key in values && ["string", "number", "boolean"].includes(typeof values[key]) ? String(values[key]) : whole,
     );
   }
   if (Array.isArray(value)) return value.map((v) => substitute(v, context, values));
-  if (isObj(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, context, values)]));
+  if (isObj(value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, context, values)]));
   return value;
 }
 
@@ -136,7 +141,9 @@ export function matrixInstances(job: Obj): Record<string, unknown>[] {
   const matches = (combo: Record<string, unknown>, pattern: Obj) =>
     Object.entries(pattern).every(([k, v]) => !(k in combo) || JSON.stringify(combo[k]) === JSON.stringify(v));
   for (const pattern of Array.isArray(matrix.exclude) ? matrix.exclude : []) {
-    combos = combos.filter((c) => !(isObj(pattern) && Object.entries(pattern).every(([k, v]) => JSON.stringify(c[k]) === JSON.stringify(v))));
+    combos = combos.filter(
+      (c) => !(isObj(pattern) && Object.entries(pattern).every(([k, v]) => JSON.stringify(c[k]) === JSON.stringify(v))),
+    );
   }
   const baseKeys = Object.keys(matrix).filter((k) => k !== "include" && k !== "exclude");
   for (const extra of Array.isArray(matrix.include) ? matrix.include : []) {
@@ -144,7 +151,8 @@ export function matrixInstances(job: Obj): Record<string, unknown>[] {
     const base = Object.fromEntries(Object.entries(extra).filter(([k]) => baseKeys.includes(k)));
     const targets = baseKeys.length > 0 && Object.keys(base).length > 0 ? combos.filter((c) => matches(c, base)) : [];
     if (targets.length > 0) targets.forEach((t) => Object.assign(t, extra));
-    else if (baseKeys.length === 0 && combos.length === 1 && Object.keys(combos[0]!).length === 0) combos = [{ ...extra }];
+    else if (baseKeys.length === 0 && combos.length === 1 && Object.keys(combos[0]!).length === 0)
+      combos = [{ ...extra }];
     else combos.push({ ...extra });
   }
   return combos;
@@ -154,7 +162,11 @@ export function runnerLabels(job: Obj): string[] {
   const runsOn = job["runs-on"];
   if (typeof runsOn === "string") return [runsOn];
   if (Array.isArray(runsOn)) return runsOn.map(String);
-  if (isObj(runsOn)) return [...[runsOn.labels ?? []].flat().map(String), ...(runsOn.group ? [`group:${displayText(runsOn.group)}`] : [])];
+  if (isObj(runsOn))
+    return [
+      ...[runsOn.labels ?? []].flat().map(String),
+      ...(runsOn.group ? [`group:${displayText(runsOn.group)}`] : []),
+    ];
   return [];
 }
 
@@ -176,7 +188,8 @@ export function changeReason(job: Obj): string | undefined {
       const command = displayText(fieldsOf(step.with).command ?? "");
       if (command !== "preview") return `pulumi/actions runs \`${command}\``;
       const refresh = fieldsOf(step.with).refresh;
-      if (refresh !== undefined && refresh !== false && refresh !== "false") return `pulumi/actions' \`refresh: ${displayText(refresh)}\` saves the refreshed state`;
+      if (refresh !== undefined && refresh !== false && refresh !== "false")
+        return `pulumi/actions' \`refresh: ${displayText(refresh)}\` saves the refreshed state`;
     }
     if (typeof step.run === "string") {
       const match = PULUMI_WRITE.exec(step.run);

@@ -69,7 +69,8 @@ export function siteClusterAddresses(input: SiteAddressInput): Record<ClusterId,
     const addresses = [0, 1, 2].map((i) => {
       const value = subnet.start + offset + i;
       const clash = taken.get(value);
-      if (clash) throw new Error(`cluster ${cluster} would take ${formatAddress(value)} in ${input.subnet}, which is ${clash}`);
+      if (clash)
+        throw new Error(`cluster ${cluster} would take ${formatAddress(value)} in ${input.subnet}, which is ${clash}`);
       taken.set(value, `planned for cluster ${cluster}`);
       return nthAddress(input.subnet, offset + i);
     });

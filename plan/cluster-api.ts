@@ -17,11 +17,30 @@ import { CLUSTER_SECRET_TYPE_LABEL, IN_CLUSTER_SERVER } from "./argocd";
 export const CLUSTER_API_VERSIONS = {
   certManager: { chartRepository: "https://charts.jetstack.io", chart: "cert-manager", version: "v1.19.1" },
   /** Installs the providers below from their release manifests, declared as custom resources. */
-  operator: { chartRepository: "https://kubernetes-sigs.github.io/cluster-api-operator", chart: "cluster-api-operator", version: "0.23.0" },
+  operator: {
+    chartRepository: "https://kubernetes-sigs.github.io/cluster-api-operator",
+    chart: "cluster-api-operator",
+    version: "0.23.0",
+  },
   core: { provider: "cluster-api", namespace: "capi-system", module: "sigs.k8s.io/cluster-api", version: "v1.11.3" },
-  infrastructure: { provider: "openstack", namespace: "capo-system", module: "sigs.k8s.io/cluster-api-provider-openstack", version: "v0.13.0" },
-  bootstrap: { provider: "talos", namespace: "cabpt-system", module: "github.com/siderolabs/cluster-api-bootstrap-provider-talos", version: "v0.6.11" },
-  controlPlane: { provider: "talos", namespace: "cacppt-system", module: "github.com/siderolabs/cluster-api-control-plane-provider-talos", version: "v0.5.10" },
+  infrastructure: {
+    provider: "openstack",
+    namespace: "capo-system",
+    module: "sigs.k8s.io/cluster-api-provider-openstack",
+    version: "v0.13.0",
+  },
+  bootstrap: {
+    provider: "talos",
+    namespace: "cabpt-system",
+    module: "github.com/siderolabs/cluster-api-bootstrap-provider-talos",
+    version: "v0.6.11",
+  },
+  controlPlane: {
+    provider: "talos",
+    namespace: "cacppt-system",
+    module: "github.com/siderolabs/cluster-api-control-plane-provider-talos",
+    version: "v0.5.10",
+  },
 } as const;
 
 export type ProviderKey = "core" | "infrastructure" | "bootstrap" | "controlPlane";
@@ -49,7 +68,9 @@ export function clusterApiAppProjectSpec(environment: string, managementServers:
   const servers = [...new Set(managementServers)];
   for (const server of servers) {
     if (!/^https:\/\/[^*?]+$/.test(server) || server === IN_CLUSTER_SERVER) {
-      throw new Error(`${clusterApiProjectName(environment)}: destination "${server}" must be one concrete management cluster URL`);
+      throw new Error(
+        `${clusterApiProjectName(environment)}: destination "${server}" must be one concrete management cluster URL`,
+      );
     }
   }
   return {
@@ -81,7 +102,9 @@ export function managementClusterSelector(environment: string) {
 export function operatorValues() {
   const v = CLUSTER_API_VERSIONS;
   // Each provider in its own namespace, as clusterctl lays them out.
-  const provider = (key: ProviderKey) => ({ [v[key].provider]: { namespace: v[key].namespace, version: v[key].version } });
+  const provider = (key: ProviderKey) => ({
+    [v[key].provider]: { namespace: v[key].namespace, version: v[key].version },
+  });
   return {
     core: provider("core"),
     infrastructure: provider("infrastructure"),
@@ -100,9 +123,20 @@ type AppKey = "cert-manager" | "cluster-api";
 export function clusterApiApplicationSet(args: { environment: string; argocdNamespace: string; app: AppKey }) {
   const { environment, app } = args;
   const v = CLUSTER_API_VERSIONS;
-  const chart = app === "cert-manager"
-    ? { repoURL: v.certManager.chartRepository, chart: v.certManager.chart, targetRevision: v.certManager.version, helm: { valuesObject: { crds: { enabled: true } } } }
-    : { repoURL: v.operator.chartRepository, chart: v.operator.chart, targetRevision: v.operator.version, helm: { valuesObject: operatorValues() } };
+  const chart =
+    app === "cert-manager"
+      ? {
+          repoURL: v.certManager.chartRepository,
+          chart: v.certManager.chart,
+          targetRevision: v.certManager.version,
+          helm: { valuesObject: { crds: { enabled: true } } },
+        }
+      : {
+          repoURL: v.operator.chartRepository,
+          chart: v.operator.chart,
+          targetRevision: v.operator.version,
+          helm: { valuesObject: operatorValues() },
+        };
   const namespace = app === "cert-manager" ? CAPI_NAMESPACES.certManager : CAPI_NAMESPACES.operator;
   return {
     apiVersion: "argoproj.io/v1alpha1",
@@ -164,12 +198,22 @@ export interface ClusterApiSiteSettings {
 export const capiCredentialName = (clusterName: string, generation: number) => `${clusterName}-capi-g${generation}`;
 
 /** The `clouds.yaml` that CAPO reads from the identity Secret (`identityRef.cloudName` selects the entry). */
-export function capiCloudsYaml(args: { authUrl: string; region: string; credentialId: string; credentialSecret: string }): string {
-  if (!args.credentialId || !args.credentialSecret) throw new Error("Cluster API identity: the application credential has no id or secret");
+export function capiCloudsYaml(args: {
+  authUrl: string;
+  region: string;
+  credentialId: string;
+  credentialSecret: string;
+}): string {
+  if (!args.credentialId || !args.credentialSecret)
+    throw new Error("Cluster API identity: the application credential has no id or secret");
   return toYaml({
     clouds: {
       [CAPI_IDENTITY.cloudName]: {
-        auth: { auth_url: args.authUrl, application_credential_id: args.credentialId, application_credential_secret: args.credentialSecret },
+        auth: {
+          auth_url: args.authUrl,
+          application_credential_id: args.credentialId,
+          application_credential_secret: args.credentialSecret,
+        },
         auth_type: "v3applicationcredential",
         region_name: args.region,
         interface: "public",
@@ -180,11 +224,24 @@ export function capiCloudsYaml(args: { authUrl: string; region: string; credenti
 }
 
 /** Non-secret metadata of the identity Secret: what the policy and the report read. */
-export function capiIdentityMetadata(args: { environment: string; site: string; projectId: string; credentialName: string }) {
+export function capiIdentityMetadata(args: {
+  environment: string;
+  site: string;
+  projectId: string;
+  credentialName: string;
+}) {
   return {
     name: CAPI_IDENTITY.secretName,
     namespace: CAPI_NAMESPACES.workloads,
-    labels: { "app.kubernetes.io/managed-by": "ske-platform", "clusterctl.cluster.x-k8s.io/move": "true", environment: args.environment, site: args.site },
-    annotations: { "ske-platform/openstack-project-id": args.projectId, "ske-platform/application-credential": args.credentialName },
+    labels: {
+      "app.kubernetes.io/managed-by": "ske-platform",
+      "clusterctl.cluster.x-k8s.io/move": "true",
+      environment: args.environment,
+      site: args.site,
+    },
+    annotations: {
+      "ske-platform/openstack-project-id": args.projectId,
+      "ske-platform/application-credential": args.credentialName,
+    },
   };
 }

@@ -31,7 +31,11 @@ export const OPS_WORKER_PASSTHROUGH: readonly { name: string; port: number }[] =
 ];
 
 /** The security groups (by key) of each node role's ports. */
-export function clusterGroupKeys(cluster: ClusterPlan): { controlPlane: GroupKey[]; worker: GroupKey[]; loadBalancer: GroupKey[] } {
+export function clusterGroupKeys(cluster: ClusterPlan): {
+  controlPlane: GroupKey[];
+  worker: GroupKey[];
+  loadBalancer: GroupKey[];
+} {
   return {
     controlPlane: portGroups(cluster.id, "controlplane"),
     worker: portGroups(cluster.id, "worker"),
@@ -40,7 +44,12 @@ export function clusterGroupKeys(cluster: ClusterPlan): { controlPlane: GroupKey
 }
 
 /** The Cluster component's plain settings for one planned cluster. */
-export function clusterSettings(config: PlatformConfig, site: SitePlan, cluster: ClusterPlan, addresses: Readonly<Record<ClusterPlan["id"], ClusterAddresses>>) {
+export function clusterSettings(
+  config: PlatformConfig,
+  site: SitePlan,
+  cluster: ClusterPlan,
+  addresses: Readonly<Record<ClusterPlan["id"], ClusterAddresses>>,
+) {
   const siteConfig = site.config;
   return {
     name: cluster.name,

@@ -27,7 +27,10 @@ const DAY = 24;
  * of the window) always lands in it, and otherwise the nightly drift check
  * fails from day 60, 30 days before the certificate expires.
  */
-export const CLIENT_CERTIFICATE_LIFETIME: CertificateLifetime = { validityHours: 90 * DAY, earlyRenewalHours: 30 * DAY };
+export const CLIENT_CERTIFICATE_LIFETIME: CertificateLifetime = {
+  validityHours: 90 * DAY,
+  earlyRenewalHours: 30 * DAY,
+};
 
 /** The longest any client certificate of the program may live; policy `client-certificates-renewed` holds it. */
 export const MAX_CLIENT_CERTIFICATE_HOURS = 90 * DAY;
@@ -36,10 +39,20 @@ export const MAX_CLIENT_CERTIFICATE_HOURS = 90 * DAY;
 export function lifetimeProblems(lifetime: Partial<CertificateLifetime>): string[] {
   const { validityHours, earlyRenewalHours } = lifetime;
   const problems: string[] = [];
-  if (typeof validityHours !== "number" || !(validityHours > 0)) return [`validityPeriodHours must be a positive number, got ${String(validityHours)}`];
-  if (validityHours > MAX_CLIENT_CERTIFICATE_HOURS) problems.push(`validityPeriodHours ${validityHours} is above ${MAX_CLIENT_CERTIFICATE_HOURS} (${MAX_CLIENT_CERTIFICATE_HOURS / DAY} days): a stolen copy would stay valid that long`);
-  if (typeof earlyRenewalHours !== "number" || !(earlyRenewalHours > 0)) problems.push("earlyRenewalHours is not set: `pulumi up` would let the certificate expire before issuing a new one");
-  else if (earlyRenewalHours >= validityHours) problems.push(`earlyRenewalHours ${earlyRenewalHours} is not below validityPeriodHours ${validityHours}: every run would re-issue it`);
+  if (typeof validityHours !== "number" || !(validityHours > 0))
+    return [`validityPeriodHours must be a positive number, got ${String(validityHours)}`];
+  if (validityHours > MAX_CLIENT_CERTIFICATE_HOURS)
+    problems.push(
+      `validityPeriodHours ${validityHours} is above ${MAX_CLIENT_CERTIFICATE_HOURS} (${MAX_CLIENT_CERTIFICATE_HOURS / DAY} days): a stolen copy would stay valid that long`,
+    );
+  if (typeof earlyRenewalHours !== "number" || !(earlyRenewalHours > 0))
+    problems.push(
+      "earlyRenewalHours is not set: `pulumi up` would let the certificate expire before issuing a new one",
+    );
+  else if (earlyRenewalHours >= validityHours)
+    problems.push(
+      `earlyRenewalHours ${earlyRenewalHours} is not below validityPeriodHours ${validityHours}: every run would re-issue it`,
+    );
   return problems;
 }
 
@@ -52,8 +65,15 @@ export interface RenewalWindow {
 
 const addHours = (date: Date, hours: number) => new Date(date.getTime() + hours * 3_600_000);
 
-export function renewalWindow(issuedAt: Date, lifetime: CertificateLifetime = CLIENT_CERTIFICATE_LIFETIME): RenewalWindow {
-  return { issuedAt, notAfter: addHours(issuedAt, lifetime.validityHours), renewFrom: addHours(issuedAt, lifetime.validityHours - lifetime.earlyRenewalHours) };
+export function renewalWindow(
+  issuedAt: Date,
+  lifetime: CertificateLifetime = CLIENT_CERTIFICATE_LIFETIME,
+): RenewalWindow {
+  return {
+    issuedAt,
+    notAfter: addHours(issuedAt, lifetime.validityHours),
+    renewFrom: addHours(issuedAt, lifetime.validityHours - lifetime.earlyRenewalHours),
+  };
 }
 
 /** What the provider decides when a run plans at `now`: readyForRenewal, as tls' ModifyPlan computes it. */
@@ -64,7 +84,10 @@ export const readyForRenewal = (window: RenewalWindow, now: Date) => now.getTime
  * run issues one, and each later run re-issues it when it is ready for
  * renewal. Returns every certificate's window, in order.
  */
-export function certificatesIssuedBy(runs: readonly Date[], lifetime: CertificateLifetime = CLIENT_CERTIFICATE_LIFETIME): RenewalWindow[] {
+export function certificatesIssuedBy(
+  runs: readonly Date[],
+  lifetime: CertificateLifetime = CLIENT_CERTIFICATE_LIFETIME,
+): RenewalWindow[] {
   const sorted = [...runs].sort((a, b) => a.getTime() - b.getTime());
   const issued: RenewalWindow[] = [];
   for (const run of sorted) {

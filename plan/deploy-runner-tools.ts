@@ -14,10 +14,22 @@ export type ToolName = "talosctl" | "node" | "actionsRunner" | "pulumi";
 
 /** Where each tool's artifact is fetched from, for a given version. Linux x86-64 only. */
 export const TOOL_ARTIFACTS: Readonly<Record<ToolName, (version: string) => { url: string; file: string }>> = {
-  talosctl: (v) => ({ file: "talosctl-linux-amd64", url: `https://github.com/siderolabs/talos/releases/download/v${v}/talosctl-linux-amd64` }),
-  node: (v) => ({ file: `node-v${v}-linux-x64.tar.xz`, url: `https://nodejs.org/dist/v${v}/node-v${v}-linux-x64.tar.xz` }),
-  actionsRunner: (v) => ({ file: `actions-runner-linux-x64-${v}.tar.gz`, url: `https://github.com/actions/runner/releases/download/v${v}/actions-runner-linux-x64-${v}.tar.gz` }),
-  pulumi: (v) => ({ file: `pulumi-v${v}-linux-x64.tar.gz`, url: `https://github.com/pulumi/pulumi/releases/download/v${v}/pulumi-v${v}-linux-x64.tar.gz` }),
+  talosctl: (v) => ({
+    file: "talosctl-linux-amd64",
+    url: `https://github.com/siderolabs/talos/releases/download/v${v}/talosctl-linux-amd64`,
+  }),
+  node: (v) => ({
+    file: `node-v${v}-linux-x64.tar.xz`,
+    url: `https://nodejs.org/dist/v${v}/node-v${v}-linux-x64.tar.xz`,
+  }),
+  actionsRunner: (v) => ({
+    file: `actions-runner-linux-x64-${v}.tar.gz`,
+    url: `https://github.com/actions/runner/releases/download/v${v}/actions-runner-linux-x64-${v}.tar.gz`,
+  }),
+  pulumi: (v) => ({
+    file: `pulumi-v${v}-linux-x64.tar.gz`,
+    url: `https://github.com/pulumi/pulumi/releases/download/v${v}/pulumi-v${v}-linux-x64.tar.gz`,
+  }),
 };
 
 /**

@@ -8,7 +8,14 @@ import type { EnvironmentName } from "./address-plan";
 import { PROTECTED_BRANCH, deployRunnerLabel } from "./change-management";
 import { formatAddress, nthAddress, parseAddress, parseCidr } from "./cidr";
 import { CLUSTER_BLOCK_OFFSETS } from "./cluster-addresses";
-import { SERVICES, type ClusterId, type GroupKey, type SecurityGroupSpec, type SecurityRuleSpec, type SiteSecurityTable } from "./security-rules";
+import {
+  SERVICES,
+  type ClusterId,
+  type GroupKey,
+  type SecurityGroupSpec,
+  type SecurityRuleSpec,
+  type SiteSecurityTable,
+} from "./security-rules";
 
 export const DEPLOY_RUNNER_GROUP = "deploy-runner" satisfies GroupKey;
 
@@ -37,18 +44,25 @@ export interface DeployRunnerAddressInput {
 /** The runners' fixed addresses; throws when one would collide with a planned or taken address. */
 export function deployRunnerAddresses(input: DeployRunnerAddressInput): string[] {
   if (!Number.isInteger(input.count) || input.count < 1 || input.count > MAX_DEPLOY_RUNNERS) {
-    throw new Error(`between 1 and ${MAX_DEPLOY_RUNNERS} deploy runners fit the reserved head of a site subnet, not ${input.count}`);
+    throw new Error(
+      `between 1 and ${MAX_DEPLOY_RUNNERS} deploy runners fit the reserved head of a site subnet, not ${input.count}`,
+    );
   }
   const subnet = parseCidr(input.subnet);
-  const clusterOffsets = new Set(Object.values(CLUSTER_BLOCK_OFFSETS).flatMap((start) => [start, start + 1, start + 2]));
+  const clusterOffsets = new Set(
+    Object.values(CLUSTER_BLOCK_OFFSETS).flatMap((start) => [start, start + 1, start + 2]),
+  );
   const taken = new Set((input.taken ?? []).map(parseAddress).filter((a): a is number => a !== undefined));
   return DEPLOY_RUNNER_ADDRESS_OFFSETS.slice(0, input.count).map((offset) => {
     if (offset >= input.reservedHead) {
-      throw new Error(`deploy runner offset ${offset} of ${input.subnet} lies outside the ${input.reservedHead} addresses kept out of DHCP`);
+      throw new Error(
+        `deploy runner offset ${offset} of ${input.subnet} lies outside the ${input.reservedHead} addresses kept out of DHCP`,
+      );
     }
     if (clusterOffsets.has(offset)) throw new Error(`deploy runner offset ${offset} collides with a cluster block`);
     const value = subnet.start + offset;
-    if (taken.has(value)) throw new Error(`deploy runner would take ${formatAddress(value)} in ${input.subnet}, which is already in use`);
+    if (taken.has(value))
+      throw new Error(`deploy runner would take ${formatAddress(value)} in ${input.subnet}, which is already in use`);
     return nthAddress(input.subnet, offset);
   });
 }
@@ -83,7 +97,11 @@ export function deployRunnerSiteRules(input: DeployRunnerSiteInput): SiteSecurit
       }));
 
   if (input.runnersInSite) {
-    groups.push({ key: DEPLOY_RUNNER_GROUP, description: "Self-hosted deploy runners: SSH from the jump host only; reach the Talos API and API VIPs of this environment" });
+    groups.push({
+      key: DEPLOY_RUNNER_GROUP,
+      description:
+        "Self-hosted deploy runners: SSH from the jump host only; reach the Talos API and API VIPs of this environment",
+    });
     rules.push({
       key: `${DEPLOY_RUNNER_GROUP}-in-${SERVICES.ssh.name}-from-jumphost`,
       group: DEPLOY_RUNNER_GROUP,
@@ -162,15 +180,23 @@ export function reachOf(
   for (const site of sites) {
     for (const rule of site.security.rules) {
       if (rule.direction !== "ingress") continue;
-      const admits = rule.peer.kind === "group"
-        ? site.name === source.site && source.groups.includes(rule.peer.group)
-        : (() => { const c = parseCidr(rule.peer.cidr); return c.start <= value && value <= c.end; })();
+      const admits =
+        rule.peer.kind === "group"
+          ? site.name === source.site && source.groups.includes(rule.peer.group)
+          : (() => {
+              const c = parseCidr(rule.peer.cidr);
+              return c.start <= value && value <= c.end;
+            })();
       if (!admits) continue;
       reach.push({
         site: site.name,
         group: rule.group,
         protocol: rule.protocol ?? "any",
-        ports: rule.ports ? (rule.ports.from === rule.ports.to ? `${rule.ports.from}` : `${rule.ports.from}-${rule.ports.to}`) : "any",
+        ports: rule.ports
+          ? rule.ports.from === rule.ports.to
+            ? `${rule.ports.from}`
+            : `${rule.ports.from}-${rule.ports.to}`
+          : "any",
         origin: rule.peer.kind === "group" ? "group" : rule.peer.origin,
       });
     }
@@ -193,6 +219,11 @@ export const DEPLOY_RUNNER_WORKFLOWS: readonly string[] = ["pulumi-stack.yml", "
  * The workflows the runner group accepts, each pinned to `main`: a workflow
  * edited on a branch names another ref and gets no runner of this group.
  */
-export function runnerGroupWorkflows(owner: string, repository: string, files: readonly string[], branch = PROTECTED_BRANCH): string[] {
+export function runnerGroupWorkflows(
+  owner: string,
+  repository: string,
+  files: readonly string[],
+  branch = PROTECTED_BRANCH,
+): string[] {
   return files.map((file) => `${owner}/${repository}/.github/workflows/${file}@refs/heads/${branch}`);
 }

@@ -17,7 +17,11 @@ export const TALOS_BACKUP_ROLE = "os:etcd:backup";
 /** Where the snapshot is encrypted to: the cluster's public key, in the CronJob's ConfigMap. */
 export const RECIPIENT_KEY_FILE = "recipient.pem";
 /** Keys of the backup Secret. */
-export const BACKUP_SECRET_KEYS = { talosconfig: "talosconfig", accessKeyId: "s3-access-key-id", secretAccessKey: "s3-secret-access-key" } as const;
+export const BACKUP_SECRET_KEYS = {
+  talosconfig: "talosconfig",
+  accessKeyId: "s3-access-key-id",
+  secretAccessKey: "s3-secret-access-key",
+} as const;
 /** The uploader image: the Node release the deploy runners pin (plan/deploy-runner-tools.ts), Alpine variant. */
 export const uploaderImage = (nodeVersion: string) => `docker.io/library/node:${nodeVersion}-alpine`;
 export const talosctlImage = (talosVersion: string) => `ghcr.io/siderolabs/talosctl:v${talosVersion.replace(/^v/, "")}`;
@@ -92,38 +96,68 @@ export function backupCronJobSpec(input: CronJobInput) {
             },
             volumes: [
               { name: "snapshot", emptyDir: { sizeLimit: ETCD_BACKUP_RESOURCES.snapshot.limits["ephemeral-storage"] } },
-              { name: "talosconfig", secret: { secretName: BACKUP_SECRET, defaultMode: 0o440, items: [{ key: BACKUP_SECRET_KEYS.talosconfig, path: "config" }] } },
+              {
+                name: "talosconfig",
+                secret: {
+                  secretName: BACKUP_SECRET,
+                  defaultMode: 0o440,
+                  items: [{ key: BACKUP_SECRET_KEYS.talosconfig, path: "config" }],
+                },
+              },
               { name: "script", configMap: { name: BACKUP_SCRIPT_CONFIGMAP, defaultMode: 0o444 } },
             ],
-            initContainers: [{
-              name: "snapshot",
-              image: talosctlImage(input.talosVersion),
-              // apid on the node the pod runs on: the snapshot never crosses the network unencrypted.
-              args: ["--talosconfig", TALOSCONFIG_PATH, "--endpoints", "$(NODE_IP)", "--nodes", "$(NODE_IP)", "etcd", "snapshot", `${SNAPSHOT_DIR}/etcd.db`],
-              env: [{ name: "NODE_IP", valueFrom: { fieldRef: { fieldPath: "status.hostIP" } } }],
-              securityContext: restrictedContainer(),
-              resources: ETCD_BACKUP_RESOURCES.snapshot,
-              volumeMounts: [snapshotMount, { name: "talosconfig", mountPath: "/var/run/secrets/talos", readOnly: true }],
-            }],
-            containers: [{
-              name: "upload",
-              image: uploaderImage(input.nodeVersion),
-              command: ["node", `${SCRIPT_DIR}/${BACKUP_SCRIPT_FILE}`, "upload"],
-              env: [
-                { name: "BACKUP_FILE", value: `${SNAPSHOT_DIR}/etcd.db` },
-                { name: "BACKUP_CLUSTER", value: input.cluster },
-                { name: "BACKUP_ENDPOINT", value: input.endpoint },
-                { name: "BACKUP_BUCKET", value: input.bucket },
-                { name: "BACKUP_REGION", value: input.region },
-                { name: "BACKUP_PREFIX", value: backupPrefix(input.cluster) },
-                { name: "BACKUP_RECIPIENT", value: `${SCRIPT_DIR}/${RECIPIENT_KEY_FILE}` },
-                { name: "BACKUP_ACCESS_KEY_ID", valueFrom: { secretKeyRef: { name: BACKUP_SECRET, key: BACKUP_SECRET_KEYS.accessKeyId } } },
-                { name: "BACKUP_SECRET_ACCESS_KEY", valueFrom: { secretKeyRef: { name: BACKUP_SECRET, key: BACKUP_SECRET_KEYS.secretAccessKey } } },
-              ],
-              securityContext: restrictedContainer(),
-              resources: ETCD_BACKUP_RESOURCES.upload,
-              volumeMounts: [snapshotMount, { name: "script", mountPath: SCRIPT_DIR, readOnly: true }],
-            }],
+            initContainers: [
+              {
+                name: "snapshot",
+                image: talosctlImage(input.talosVersion),
+                // apid on the node the pod runs on: the snapshot never crosses the network unencrypted.
+                args: [
+                  "--talosconfig",
+                  TALOSCONFIG_PATH,
+                  "--endpoints",
+                  "$(NODE_IP)",
+                  "--nodes",
+                  "$(NODE_IP)",
+                  "etcd",
+                  "snapshot",
+                  `${SNAPSHOT_DIR}/etcd.db`,
+                ],
+                env: [{ name: "NODE_IP", valueFrom: { fieldRef: { fieldPath: "status.hostIP" } } }],
+                securityContext: restrictedContainer(),
+                resources: ETCD_BACKUP_RESOURCES.snapshot,
+                volumeMounts: [
+                  snapshotMount,
+                  { name: "talosconfig", mountPath: "/var/run/secrets/talos", readOnly: true },
+                ],
+              },
+            ],
+            containers: [
+              {
+                name: "upload",
+                image: uploaderImage(input.nodeVersion),
+                command: ["node", `${SCRIPT_DIR}/${BACKUP_SCRIPT_FILE}`, "upload"],
+                env: [
+                  { name: "BACKUP_FILE", value: `${SNAPSHOT_DIR}/etcd.db` },
+                  { name: "BACKUP_CLUSTER", value: input.cluster },
+                  { name: "BACKUP_ENDPOINT", value: input.endpoint },
+                  { name: "BACKUP_BUCKET", value: input.bucket },
+                  { name: "BACKUP_REGION", value: input.region },
+                  { name: "BACKUP_PREFIX", value: backupPrefix(input.cluster) },
+                  { name: "BACKUP_RECIPIENT", value: `${SCRIPT_DIR}/${RECIPIENT_KEY_FILE}` },
+                  {
+                    name: "BACKUP_ACCESS_KEY_ID",
+                    valueFrom: { secretKeyRef: { name: BACKUP_SECRET, key: BACKUP_SECRET_KEYS.accessKeyId } },
+                  },
+                  {
+                    name: "BACKUP_SECRET_ACCESS_KEY",
+                    valueFrom: { secretKeyRef: { name: BACKUP_SECRET, key: BACKUP_SECRET_KEYS.secretAccessKey } },
+                  },
+                ],
+                securityContext: restrictedContainer(),
+                resources: ETCD_BACKUP_RESOURCES.upload,
+                volumeMounts: [snapshotMount, { name: "script", mountPath: SCRIPT_DIR, readOnly: true }],
+              },
+            ],
           },
         },
       },
@@ -158,16 +192,18 @@ export function restoreRunbook(input: RestoreInput): RestoreStep[] {
   const stack = `--stack ${q(input.environment)}`;
   return [
     {
-      title: "From a checkout of this repository on the jump host, work in a private directory, with the cluster's talosconfig from the stack",
+      title:
+        "From a checkout of this repository on the jump host, work in a private directory, with the cluster's talosconfig from the stack",
       commands: [
-        "export REPO=\"$(git rev-parse --show-toplevel)\"",
-        "umask 077 && cd \"$(mktemp -d)\"",
+        'export REPO="$(git rev-parse --show-toplevel)"',
+        'umask 077 && cd "$(mktemp -d)"',
         `pulumi -C "$REPO" stack output clusters ${stack} --show-secrets --json | jq -r '.[${JSON.stringify(input.cluster)}].talosconfig' > talosconfig`,
-        "export TALOSCONFIG=\"$PWD/talosconfig\"",
+        'export TALOSCONFIG="$PWD/talosconfig"',
       ],
     },
     {
-      title: "Find the newest snapshot (S3 credential of the deploy identity in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
+      title:
+        "Find the newest snapshot (S3 credential of the deploy identity in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
       commands: [
         `${s3} list-objects-v2 --bucket ${q(input.bucket)} --prefix ${q(backupPrefix(input.cluster))} --query 'sort_by(Contents,&LastModified)[-1].Key' --output text > snapshot-key`,
         `${s3} get-object --bucket ${q(input.bucket)} --key "$(cat snapshot-key)" snapshot.enc`,
@@ -183,7 +219,9 @@ export function restoreRunbook(input: RestoreInput): RestoreStep[] {
     },
     {
       title: "Wipe etcd on every control-plane node (the cluster is down from here)",
-      commands: input.controlPlane.map((ip) => `talosctl -n ${q(ip)} -e ${q(ip)} reset --graceful=false --reboot --system-labels-to-wipe=EPHEMERAL`),
+      commands: input.controlPlane.map(
+        (ip) => `talosctl -n ${q(ip)} -e ${q(ip)} reset --graceful=false --reboot --system-labels-to-wipe=EPHEMERAL`,
+      ),
     },
     {
       title: "Wait until etcd waits for bootstrap on every node (state Preparing)",
@@ -207,7 +245,14 @@ export function restoreRunbook(input: RestoreInput): RestoreStep[] {
 /** The runbook as Markdown, for docs/operations/restore.md and `npm run synth`. */
 export function renderRestoreRunbook(input: RestoreInput): string {
   const steps = restoreRunbook(input);
-  return steps.map((step, i) => `${i + 1}. ${step.title}:\n\n   \`\`\`sh\n${step.commands.map((c) => `   ${c}`).join("\n")}\n   \`\`\``).join("\n\n") + "\n";
+  return (
+    steps
+      .map(
+        (step, i) =>
+          `${i + 1}. ${step.title}:\n\n   \`\`\`sh\n${step.commands.map((c) => `   ${c}`).join("\n")}\n   \`\`\``,
+      )
+      .join("\n\n") + "\n"
+  );
 }
 
 /**
@@ -226,11 +271,25 @@ export function backupNetworkPolicySpec(input: { controlPlaneAddresses: readonly
     ingress: [],
     egress: [
       {
-        to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
-        ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+        to: [
+          {
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+            podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+          },
+        ],
+        ports: [
+          { protocol: "UDP", port: 53 },
+          { protocol: "TCP", port: 53 },
+        ],
       },
-      { to: input.controlPlaneAddresses.map((address) => ({ ipBlock: { cidr: `${address}/32` } })), ports: [{ protocol: "TCP", port: apid }] },
-      { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32"] } }], ports: [{ protocol: "TCP", port: bucketPort }] },
+      {
+        to: input.controlPlaneAddresses.map((address) => ({ ipBlock: { cidr: `${address}/32` } })),
+        ports: [{ protocol: "TCP", port: apid }],
+      },
+      {
+        to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32"] } }],
+        ports: [{ protocol: "TCP", port: bucketPort }],
+      },
     ],
   };
 }

@@ -43,7 +43,11 @@ export const SCRAPE_JOBS = {
 export const JOB_METRICS: Readonly<Record<string, readonly string[]>> = {
   [SCRAPE_JOBS.apiserver]: ["up", "apiserver_request_total"],
   [SCRAPE_JOBS.etcd]: ["up", "etcd_server_has_leader"],
-  [SCRAPE_JOBS.kubelet]: ["up", "kubelet_certificate_manager_client_ttl_seconds", "kubelet_certificate_manager_server_ttl_seconds"],
+  [SCRAPE_JOBS.kubelet]: [
+    "up",
+    "kubelet_certificate_manager_client_ttl_seconds",
+    "kubelet_certificate_manager_server_ttl_seconds",
+  ],
   [SCRAPE_JOBS.argocd]: ["up", "argocd_app_info"],
 };
 
@@ -135,7 +139,19 @@ export function alertRules(clusters: readonly MonitoredCluster[]): AlertRule[] {
  * label matchers, groupings, ranges, numbers, functions and keywords are gone.
  */
 export function metricsIn(expr: string): string[] {
-  const keywords = new Set(["by", "without", "on", "ignoring", "group_left", "group_right", "bool", "or", "and", "unless", "offset"]);
+  const keywords = new Set([
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "or",
+    "and",
+    "unless",
+    "offset",
+  ]);
   const stripped = expr
     .replace(/"[^"]*"/g, "")
     .replace(/\{[^}]*\}/g, " ")
@@ -156,71 +172,91 @@ export const ALERT_RECEIVER = "platform-oncall";
 export const GRAFANA_DEFAULT_RECEIVER = "grafana-default-email";
 
 /** Grafana alerting provisioning (rules, contact point, routes) for the rules above. */
-export function alertingProvisioning(rules: readonly AlertRule[], datasources: { metrics: string; auditLogs: string }, contact: ContactPointInput) {
+export function alertingProvisioning(
+  rules: readonly AlertRule[],
+  datasources: { metrics: string; auditLogs: string },
+  contact: ContactPointInput,
+) {
   const receiver = contact.webhookUrl ? ALERT_RECEIVER : GRAFANA_DEFAULT_RECEIVER;
   const areas = [...new Set(rules.map((r) => r.area))];
   return {
     "rules.yaml": {
       apiVersion: 1,
-      groups: [{
-        orgId: 1,
-        name: "platform",
-        folder: ALERT_FOLDER,
-        interval: "1m",
-        rules: rules.map((rule) => ({
-          uid: rule.uid,
-          title: rule.title,
-          condition: "B",
-          data: [
-            {
-              refId: "A",
-              relativeTimeRange: { from: 900, to: 0 },
-              datasourceUid: rule.source === "metrics" ? datasources.metrics : datasources.auditLogs,
-              model: { refId: "A", expr: rule.expr, instant: true, queryType: "instant" },
-            },
-            {
-              refId: "B",
-              datasourceUid: "__expr__",
-              model: {
-                refId: "B",
-                type: "threshold",
-                expression: "A",
-                // Metric rules return a series only while firing; log rules count events and fire below one.
-                conditions: [{ evaluator: rule.source === "metrics" ? { type: "gt", params: [0] } : { type: "lt", params: [1] } }],
+      groups: [
+        {
+          orgId: 1,
+          name: "platform",
+          folder: ALERT_FOLDER,
+          interval: "1m",
+          rules: rules.map((rule) => ({
+            uid: rule.uid,
+            title: rule.title,
+            condition: "B",
+            data: [
+              {
+                refId: "A",
+                relativeTimeRange: { from: 900, to: 0 },
+                datasourceUid: rule.source === "metrics" ? datasources.metrics : datasources.auditLogs,
+                model: { refId: "A", expr: rule.expr, instant: true, queryType: "instant" },
               },
-            },
-          ],
-          // No audit events at all is the stall itself; no metric series means nothing fires.
-          noDataState: rule.source === "metrics" ? "OK" : "Alerting",
-          execErrState: "Error",
-          for: rule.for,
-          labels: { severity: rule.severity, area: rule.area },
-          annotations: { summary: rule.summary },
-        })),
-      }],
+              {
+                refId: "B",
+                datasourceUid: "__expr__",
+                model: {
+                  refId: "B",
+                  type: "threshold",
+                  expression: "A",
+                  // Metric rules return a series only while firing; log rules count events and fire below one.
+                  conditions: [
+                    {
+                      evaluator: rule.source === "metrics" ? { type: "gt", params: [0] } : { type: "lt", params: [1] },
+                    },
+                  ],
+                },
+              },
+            ],
+            // No audit events at all is the stall itself; no metric series means nothing fires.
+            noDataState: rule.source === "metrics" ? "OK" : "Alerting",
+            execErrState: "Error",
+            for: rule.for,
+            labels: { severity: rule.severity, area: rule.area },
+            annotations: { summary: rule.summary },
+          })),
+        },
+      ],
     },
     ...(contact.webhookUrl
       ? {
-        "contactpoints.yaml": {
-          apiVersion: 1,
-          contactPoints: [{ orgId: 1, name: ALERT_RECEIVER, receivers: [{ uid: ALERT_RECEIVER, type: "webhook", settings: { url: contact.webhookUrl, httpMethod: "POST" } }] }],
-        },
-      }
+          "contactpoints.yaml": {
+            apiVersion: 1,
+            contactPoints: [
+              {
+                orgId: 1,
+                name: ALERT_RECEIVER,
+                receivers: [
+                  { uid: ALERT_RECEIVER, type: "webhook", settings: { url: contact.webhookUrl, httpMethod: "POST" } },
+                ],
+              },
+            ],
+          },
+        }
       : {}),
     "policies.yaml": {
       apiVersion: 1,
-      policies: [{
-        orgId: 1,
-        receiver,
-        group_by: ["alertname", "cluster"],
-        routes: areas.map((area) => ({
+      policies: [
+        {
+          orgId: 1,
           receiver,
-          object_matchers: [["area", "=", area]],
-          group_wait: "30s",
-          // Critical areas page again sooner than the rest.
-          repeat_interval: rules.some((r) => r.area === area && r.severity === "critical") ? "1h" : "4h",
-        })),
-      }],
+          group_by: ["alertname", "cluster"],
+          routes: areas.map((area) => ({
+            receiver,
+            object_matchers: [["area", "=", area]],
+            group_wait: "30s",
+            // Critical areas page again sooner than the rest.
+            repeat_interval: rules.some((r) => r.area === area && r.severity === "critical") ? "1h" : "4h",
+          })),
+        },
+      ],
     },
   };
 }
@@ -288,6 +324,7 @@ export function dashboardJson(spec: DashboardSpec, datasourceUid: string): strin
 
 /** Whole days as a VictoriaMetrics retention period. */
 export function metricsRetention(days: number): string {
-  if (!Number.isInteger(days) || days < 1) throw new Error(`monitoring.metricsRetentionDays must be a positive integer, got ${days}`);
+  if (!Number.isInteger(days) || days < 1)
+    throw new Error(`monitoring.metricsRetentionDays must be a positive integer, got ${days}`);
   return `${days}d`;
 }

@@ -70,7 +70,8 @@ export interface PrincipalActions {
   resources: string[];
 }
 
-const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : value === undefined ? [] : [displayText(value)]);
+const list = (value: unknown): string[] =>
+  Array.isArray(value) ? value.map(String) : value === undefined ? [] : [displayText(value)];
 
 /** The `AWS` entry of a principal map; undefined for "*" or a bare principal. */
 function awsPrincipal(principal: unknown): unknown {
@@ -89,7 +90,10 @@ function byPrincipal(policyJson: string | undefined, effect: "Allow" | "Deny"): 
   const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as Record<string, unknown>[];
   const grants = new Map<string, { actions: Set<string>; resources: Set<string> }>();
   // A Deny that is conditional or names what it does not cover (NotResource) does not deny everywhere, so it is not counted.
-  for (const s of statements.filter((s) => s && s.Effect === effect && (effect === "Allow" || (s.Condition === undefined && s.NotResource === undefined)))) {
+  for (const s of statements.filter(
+    (s) =>
+      s && s.Effect === effect && (effect === "Allow" || (s.Condition === undefined && s.NotResource === undefined)),
+  )) {
     const principals = s.Principal === "*" ? ["*"] : list(awsPrincipal(s.Principal) ?? s.Principal);
     for (const p of principals) {
       const entry = grants.get(p) ?? { actions: new Set<string>(), resources: new Set<string>() };
@@ -100,7 +104,11 @@ function byPrincipal(policyJson: string | undefined, effect: "Allow" | "Deny"): 
       grants.set(p, entry);
     }
   }
-  return [...grants].map(([principal, g]) => ({ principal, actions: [...g.actions].sort(), resources: [...g.resources].sort() }));
+  return [...grants].map(([principal, g]) => ({
+    principal,
+    actions: [...g.actions].sort(),
+    resources: [...g.resources].sort(),
+  }));
 }
 
 /**
@@ -109,26 +117,44 @@ function byPrincipal(policyJson: string | undefined, effect: "Allow" | "Deny"): 
  * grant or its explicit deny, another environment's project not denied
  * everything.
  */
-export function policyProblems(spec: Pick<ArchiveBucketSpec, "bucket" | "writers" | "foreignProjectIds">, grants: readonly PrincipalActions[], denials: readonly PrincipalActions[]): string[] {
+export function policyProblems(
+  spec: Pick<ArchiveBucketSpec, "bucket" | "writers" | "foreignProjectIds">,
+  grants: readonly PrincipalActions[],
+  denials: readonly PrincipalActions[],
+): string[] {
   const problems: string[] = [];
   const expected = new Map(spec.writers.map((w) => [projectPrincipal(w.projectId), w]));
   for (const g of grants) {
     const writer = expected.get(g.principal);
-    if (!writer) { problems.push(`the bucket policy grants ${g.actions.join(", ")} to ${g.principal}, which is not a writer`); continue; }
+    if (!writer) {
+      problems.push(`the bucket policy grants ${g.actions.join(", ")} to ${g.principal}, which is not a writer`);
+      continue;
+    }
     const wrongActions = g.actions.filter((a) => a !== "s3:PutObject");
     if (wrongActions.length > 0) problems.push(`the writer of ${writer.cluster} is granted ${wrongActions.join(", ")}`);
     const wrongResources = g.resources.filter((r) => r !== `arn:aws:s3:::${spec.bucket}/${writer.cluster}/*`);
-    if (wrongResources.length > 0) problems.push(`the writer of ${writer.cluster} may write to ${wrongResources.join(", ")}`);
+    if (wrongResources.length > 0)
+      problems.push(`the writer of ${writer.cluster} may write to ${wrongResources.join(", ")}`);
   }
   for (const [principal, w] of expected) {
-    if (!grants.some((g) => g.principal === principal)) problems.push(`the bucket policy does not let the writer of ${w.cluster} put objects`);
+    if (!grants.some((g) => g.principal === principal))
+      problems.push(`the bucket policy does not let the writer of ${w.cluster} put objects`);
     const denied = new Set(denials.find((d) => d.principal === principal)?.actions ?? []);
     const missing = WRITER_DENIED_ACTIONS.filter((a) => !denied.has(a));
-    if (missing.length > 0) problems.push(`the bucket policy does not deny ${missing.join(", ")} to the writer of ${w.cluster}`);
+    if (missing.length > 0)
+      problems.push(`the bucket policy does not deny ${missing.join(", ")} to the writer of ${w.cluster}`);
   }
-  const asDocument = { Statement: denials.map((d) => ({ Effect: "Deny", Principal: { AWS: [d.principal] }, Action: d.actions, Resource: d.resources })) };
+  const asDocument = {
+    Statement: denials.map((d) => ({
+      Effect: "Deny",
+      Principal: { AWS: [d.principal] },
+      Action: d.actions,
+      Resource: d.resources,
+    })),
+  };
   const undenied = undeniedProjects(asDocument, spec.bucket, spec.foreignProjectIds);
-  if (undenied.length > 0) problems.push(`the bucket policy does not deny everything to other environments' projects ${undenied.join(", ")}`);
+  if (undenied.length > 0)
+    problems.push(`the bucket policy does not deny everything to other environments' projects ${undenied.join(", ")}`);
   return problems;
 }
 
@@ -143,15 +169,21 @@ export function readBackProblems(spec: ArchiveBucketSpec, readBack: ArchiveReadB
   const lock = readBack.objectLock;
   if (!lock.enabled) problems.push("object lock is not enabled");
   if (lock.mode !== "COMPLIANCE") problems.push(`default retention mode is ${lock.mode ?? "unset"}, not COMPLIANCE`);
-  if (lock.days === undefined || lock.days < spec.days) problems.push(`default retention is ${lock.days ?? "unset"} days, less than ${spec.days}`);
+  if (lock.days === undefined || lock.days < spec.days)
+    problems.push(`default retention is ${lock.days ?? "unset"} days, less than ${spec.days}`);
   if (spec.expireDays !== undefined && readBack.expireDays !== spec.expireDays) {
     problems.push(`objects expire after ${readBack.expireDays ?? "no"} days, not ${spec.expireDays}`);
   }
   if (readBack.expireDays !== undefined && readBack.expireDays < spec.days) {
-    problems.push(`a lifecycle rule expires objects after ${readBack.expireDays} days, before their ${spec.days}-day lock ends`);
+    problems.push(
+      `a lifecycle rule expires objects after ${readBack.expireDays} days, before their ${spec.days}-day lock ends`,
+    );
   }
   for (const w of spec.writers) {
-    if (w.projectId === readBack.owner) problems.push(`the writer of ${w.cluster} is the bucket owner ${readBack.owner} (the deploy identity), which can delete and reconfigure`);
+    if (w.projectId === readBack.owner)
+      problems.push(
+        `the writer of ${w.cluster} is the bucket owner ${readBack.owner} (the deploy identity), which can delete and reconfigure`,
+      );
   }
   return [...problems, ...policyProblems(spec, readBack.grants ?? [], readBack.denials ?? [])];
 }

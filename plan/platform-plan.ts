@@ -6,7 +6,13 @@ import type { NodeCounts, PlatformConfig, SiteConfig } from "../config/schema";
 import { foreignSupernets, type AddressPlan, type EnvironmentName } from "./address-plan";
 import { siteSecurityTable, type ClusterId, type SiteSecurityTable } from "./security-rules";
 import { CLUSTER_ID, clusterName, type ClusterRole } from "./cluster-names";
-import { deployRunnerAddresses, deployRunnerNames, deployRunnerSiteRules, withDeployRunnerRules, type DeployRunnerPlan } from "./deploy-runners";
+import {
+  deployRunnerAddresses,
+  deployRunnerNames,
+  deployRunnerSiteRules,
+  withDeployRunnerRules,
+  type DeployRunnerPlan,
+} from "./deploy-runners";
 
 /** Head addresses of each site subnet that DHCP never hands out (components/site-network). */
 export const PLANNED_RESERVED_HEAD = 16;
@@ -69,11 +75,14 @@ export function buildPlatformPlan(config: PlatformConfig, addressPlan: AddressPl
 
   const withRunnerRules = (site: string, clusters: ClusterPlan[], table: SiteSecurityTable) =>
     deployRunner
-      ? withDeployRunnerRules(table, deployRunnerSiteRules({
-          clusters: clusters.map((c) => c.id),
-          runnersInSite: site === deployRunner.site,
-          runnerAddresses: deployRunner.addresses,
-        }))
+      ? withDeployRunnerRules(
+          table,
+          deployRunnerSiteRules({
+            clusters: clusters.map((c) => c.id),
+            runnersInSite: site === deployRunner.site,
+            runnerAddresses: deployRunner.addresses,
+          }),
+        )
       : table;
 
   const sites = Object.entries(config.sites)
@@ -82,26 +91,42 @@ export function buildPlatformPlan(config: PlatformConfig, addressPlan: AddressPl
       const prefix = `${environment}-${name}`;
       const clusters: ClusterPlan[] = [];
       if (name === opsSite) {
-        clusters.push({ id: CLUSTER_ID.ops, role: "ops", name: clusterName(environment, name, "ops"), site: name, nodes: config.clusters.ops.nodes });
+        clusters.push({
+          id: CLUSTER_ID.ops,
+          role: "ops",
+          name: clusterName(environment, name, "ops"),
+          site: name,
+          nodes: config.clusters.ops.nodes,
+        });
       }
-      clusters.push({ id: CLUSTER_ID.management, role: "management", name: clusterName(environment, name, "management"), site: name, nodes: site.nodes });
+      clusters.push({
+        id: CLUSTER_ID.management,
+        role: "management",
+        name: clusterName(environment, name, "management"),
+        site: name,
+        nodes: site.nodes,
+      });
       return {
         name,
         prefix,
         config: site,
         subnet: ownAddresses.sites[name]!,
         clusters,
-        security: withRunnerRules(name, clusters, siteSecurityTable({
-          clusters: clusters.map((c) => c.id),
-          opsInSite: name === opsSite,
-          opsSiteSubnet,
-          otherSiteSubnets: Object.entries(ownAddresses.sites)
-            .filter(([other]) => other !== name && other in config.sites)
-            .map(([, cidr]) => cidr),
-          adminCidrs: config.access.adminCidrs,
-          publicExceptions: config.access.publicExceptions,
-          foreignSupernets: foreign,
-        })),
+        security: withRunnerRules(
+          name,
+          clusters,
+          siteSecurityTable({
+            clusters: clusters.map((c) => c.id),
+            opsInSite: name === opsSite,
+            opsSiteSubnet,
+            otherSiteSubnets: Object.entries(ownAddresses.sites)
+              .filter(([other]) => other !== name && other in config.sites)
+              .map(([, cidr]) => cidr),
+            adminCidrs: config.access.adminCidrs,
+            publicExceptions: config.access.publicExceptions,
+            foreignSupernets: foreign,
+          }),
+        ),
       };
     });
 

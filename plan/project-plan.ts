@@ -17,7 +17,8 @@ import { ENVIRONMENTS, siteNameString, type EnvironmentName } from "./address-pl
 
 /** Keystone's project ids: a UUID4 in hex without dashes. */
 export const keystoneProjectId = z.string().regex(/^[0-9a-f]{32}$/, {
-  message: "expected a Keystone project id: 32 lower-case hex digits, as `openstack project show -f value -c id <name>` prints it",
+  message:
+    "expected a Keystone project id: 32 lower-case hex digits, as `openstack project show -f value -c id <name>` prints it",
 });
 
 export const declaredProjectSchema = z.strictObject({
@@ -28,9 +29,11 @@ export const declaredProjectSchema = z.strictObject({
   domain: z.string().min(1).max(64),
 });
 
-const environmentProjectsSchema = z.record(siteNameString, declaredProjectSchema).refine((sites) => Object.keys(sites).length > 0, {
-  message: "an environment needs the project of at least one site",
-});
+const environmentProjectsSchema = z
+  .record(siteNameString, declaredProjectSchema)
+  .refine((sites) => Object.keys(sites).length > 0, {
+    message: "an environment needs the project of at least one site",
+  });
 
 export const projectPlanSchema = z.strictObject({
   environments: z.strictObject({
@@ -89,7 +92,11 @@ export function projectPlanProblems(plan: ProjectPlan): ProjectPlanProblem[] {
   return problems;
 }
 
-export function declaredProject(plan: ProjectPlan, environment: EnvironmentName, site: string): DeclaredProject | undefined {
+export function declaredProject(
+  plan: ProjectPlan,
+  environment: EnvironmentName,
+  site: string,
+): DeclaredProject | undefined {
   return plan.environments[environment][site];
 }
 
@@ -117,15 +124,24 @@ export interface AuthScope {
  * Why credentials scoped to `scope` must not deploy `environment`/`site`, or
  * undefined when the scope is exactly the declared project.
  */
-export function scopeProblem(plan: ProjectPlan, environment: EnvironmentName, site: string, scope: AuthScope, file = "openstack-projects.yaml"): string | undefined {
+export function scopeProblem(
+  plan: ProjectPlan,
+  environment: EnvironmentName,
+  site: string,
+  scope: AuthScope,
+  file = "openstack-projects.yaml",
+): string | undefined {
   const declared = declaredProject(plan, environment, site);
   const scoped = `"${scope.projectName}" (id ${scope.projectId || "none"}, domain ${scope.projectDomainName || "none"})`;
   const user = scope.userName ? ` of user "${scope.userName}"` : "";
-  if (!declared) return `${file} declares no project for ${environment}/${site}; the credentials${user} are scoped to ${scoped}`;
+  if (!declared)
+    return `${file} declares no project for ${environment}/${site}; the credentials${user} are scoped to ${scoped}`;
   if (scope.projectId !== declared.id) {
     const owner = placedProjects(plan).find((p) => p.project.id === scope.projectId && p.environment !== environment);
-    return `the OpenStack credentials${user} for ${environment}/${site} are scoped to project ${scoped}` +
-      `${owner ? `, which is ${owner.environment}'s project in ${owner.site}` : ""}, but ${file} declares ${describeProject(declared)} for ${environment}/${site}`;
+    return (
+      `the OpenStack credentials${user} for ${environment}/${site} are scoped to project ${scoped}` +
+      `${owner ? `, which is ${owner.environment}'s project in ${owner.site}` : ""}, but ${file} declares ${describeProject(declared)} for ${environment}/${site}`
+    );
   }
   if (scope.projectName !== declared.name || scope.projectDomainName !== declared.domain) {
     return `project ${declared.id} is ${scoped} in Keystone, but ${file} names it ${describeProject(declared)} for ${environment}/${site}; correct the file`;

@@ -64,7 +64,10 @@ export const FORBIDDEN_RESOURCES = [
  * refuses a table with problems, so widening it by accident fails synth; the
  * auditors-read-only policy reports them for any role bound to auditors.
  */
-export function readOnlyRuleProblems(rules: readonly PolicyRule[], never: readonly string[] = FORBIDDEN_RESOURCES): string[] {
+export function readOnlyRuleProblems(
+  rules: readonly PolicyRule[],
+  never: readonly string[] = FORBIDDEN_RESOURCES,
+): string[] {
   const problems: string[] = [];
   const forbidden = new Set<string>(never);
   const allowedVerbs = new Set<string>(READ_VERBS);

@@ -19,9 +19,15 @@ export interface RolloutNode {
  * health gate. Control-plane nodes go one per wave, so at most one etcd
  * member is ever away; workers go in batches of at most `workerBatchSize`.
  */
-export function rolloutWaves(counts: { controlPlane: number; worker: number }, workerBatchSize: number): RolloutNode[][] {
-  if (!Number.isInteger(workerBatchSize) || workerBatchSize < 1) throw new Error(`workerBatchSize must be a positive integer, got ${workerBatchSize}`);
-  const waves: RolloutNode[][] = Array.from({ length: counts.controlPlane }, (_, index) => [{ role: "controlplane" as const, index }]);
+export function rolloutWaves(
+  counts: { controlPlane: number; worker: number },
+  workerBatchSize: number,
+): RolloutNode[][] {
+  if (!Number.isInteger(workerBatchSize) || workerBatchSize < 1)
+    throw new Error(`workerBatchSize must be a positive integer, got ${workerBatchSize}`);
+  const waves: RolloutNode[][] = Array.from({ length: counts.controlPlane }, (_, index) => [
+    { role: "controlplane" as const, index },
+  ]);
   for (let start = 0; start < counts.worker; start += workerBatchSize) {
     const end = Math.min(start + workerBatchSize, counts.worker);
     waves.push(Array.from({ length: end - start }, (_, i) => ({ role: "worker" as const, index: start + i })));
@@ -50,11 +56,17 @@ export function joinsAfter(index: number): number | undefined {
  * back by `pulumi up`: a downgrade is an operator's decision (`talosctl
  * rollback`), not a config edit.
  */
-export function versionMoveProblem(product: "Talos" | "Kubernetes", deployed: string, desired: string): string | undefined {
+export function versionMoveProblem(
+  product: "Talos" | "Kubernetes",
+  deployed: string,
+  desired: string,
+): string | undefined {
   const from = parseVersion(deployed);
   const to = parseVersion(desired);
   if (!from || !to) return undefined; // The schema reports malformed versions.
-  const older = to.major < from.major || (to.major === from.major && (to.minor < from.minor || (to.minor === from.minor && to.patch < from.patch)));
+  const older =
+    to.major < from.major ||
+    (to.major === from.major && (to.minor < from.minor || (to.minor === from.minor && to.patch < from.patch)));
   if (older) {
     return `${product} ${desired} is older than the deployed ${deployed}: pulumi up does not downgrade a running cluster`;
   }
@@ -71,7 +83,11 @@ export function installerImage(talosVersion: string): string {
 }
 
 /** Sites deployed but no longer configured, split by whether config declares them drained. */
-export function removedSites(deployed: readonly string[], configured: readonly string[], drained: readonly string[]): { drained: string[]; notDrained: string[] } {
+export function removedSites(
+  deployed: readonly string[],
+  configured: readonly string[],
+  drained: readonly string[],
+): { drained: string[]; notDrained: string[] } {
   const gone = deployed.filter((s) => !configured.includes(s));
   return { drained: gone.filter((s) => drained.includes(s)), notDrained: gone.filter((s) => !drained.includes(s)) };
 }

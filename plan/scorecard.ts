@@ -33,7 +33,12 @@ export const SCORECARD_CRITERIA: readonly ScorecardCriterion[] = [
     description: "require at least 1 reviewer for approval before merging",
     met: (s) => s.requirePullRequest && s.requiredApprovals >= 1,
   },
-  { tier: 2, weight: 1, description: "require pull requests prior to any code change", met: (s) => s.requirePullRequest },
+  {
+    tier: 2,
+    weight: 1,
+    description: "require pull requests prior to any code change",
+    met: (s) => s.requirePullRequest,
+  },
   {
     tier: 2,
     weight: 1,

@@ -14,9 +14,7 @@ export type Protocol = "tcp" | "udp" | "icmp" | "vrrp";
 /** Where a CIDR source comes from; the policies allow each origin differently. */
 export type CidrOrigin = "ops-site" | "env-site" | "admin" | "exception" | "egress" | "deploy-runner";
 
-export type RulePeer =
-  | { kind: "group"; group: GroupKey }
-  | { kind: "cidr"; cidr: string; origin: CidrOrigin };
+export type RulePeer = { kind: "group"; group: GroupKey } | { kind: "cidr"; cidr: string; origin: CidrOrigin };
 
 export interface SecurityGroupSpec {
   key: GroupKey;
@@ -137,7 +135,16 @@ export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
     );
 
     // Inside the cluster, peers are named by group, never by address.
-    for (const s of [SERVICES.apid, SERVICES.trustd, SERVICES.apiserver, SERVICES.etcd, SERVICES.kubelet, SERVICES.vxlan, SERVICES.ciliumHealth, SERVICES.icmp]) {
+    for (const s of [
+      SERVICES.apid,
+      SERVICES.trustd,
+      SERVICES.apiserver,
+      SERVICES.etcd,
+      SERVICES.kubelet,
+      SERVICES.vxlan,
+      SERVICES.ciliumHealth,
+      SERVICES.icmp,
+    ]) {
       allow(cp, s, group(cp), "between control-plane nodes");
     }
     for (const s of [SERVICES.trustd, SERVICES.apiserver, SERVICES.vxlan, SERVICES.ciliumHealth, SERVICES.icmp]) {
@@ -162,9 +169,19 @@ export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
     if (cluster === "ops") {
       // Management clusters ship their apiserver audit logs to Loki in the ops cluster.
       allow(worker, SERVICES.auditIngest, group(lb), "HAProxy forwards audit logs to Loki's NodePort");
-      allow(lb, SERVICES.auditIngest, group("mgmt-controlplane"), "audit-log collectors of this site's management cluster");
+      allow(
+        lb,
+        SERVICES.auditIngest,
+        group("mgmt-controlplane"),
+        "audit-log collectors of this site's management cluster",
+      );
       for (const cidr of input.otherSiteSubnets) {
-        allow(lb, SERVICES.auditIngest, { kind: "cidr", cidr, origin: "env-site" }, "audit-log collectors of another site's management cluster");
+        allow(
+          lb,
+          SERVICES.auditIngest,
+          { kind: "cidr", cidr, origin: "env-site" },
+          "audit-log collectors of another site's management cluster",
+        );
       }
       // Metrics and platform logs take the same narrow path as the audit ingest.
       for (const rule of platformIngestRules(input)) allow(rule.target, SERVICES.platformIngest, rule.peer, rule.why);
@@ -176,7 +193,12 @@ export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
         allow(lb, SERVICES.apiserver, group("ops-controlplane"), "the ops cluster's control plane reaches this API");
       } else {
         // Remote groups cannot cross regions, so the ops site is named by its planned subnet.
-        allow(lb, SERVICES.apiserver, { kind: "cidr", cidr: input.opsSiteSubnet, origin: "ops-site" }, "Argo CD in the ops cluster (other site) deploys here");
+        allow(
+          lb,
+          SERVICES.apiserver,
+          { kind: "cidr", cidr: input.opsSiteSubnet, origin: "ops-site" },
+          "Argo CD in the ops cluster (other site) deploys here",
+        );
       }
     }
   }
@@ -194,7 +216,12 @@ export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
         protocol: exception.protocol,
         ports: { from: exception.port, to: exception.port },
       };
-      allow(target, service, { kind: "cidr", cidr: exception.cidr, origin: "exception" }, `exception: ${exception.reason}`);
+      allow(
+        target,
+        service,
+        { kind: "cidr", cidr: exception.cidr, origin: "exception" },
+        `exception: ${exception.reason}`,
+      );
     }
   }
 
@@ -214,10 +241,22 @@ export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
 /** Who may reach the platform ingest: the peers of the audit ingest, nobody else. */
 function platformIngestRules(input: SiteRuleInput): { target: GroupKey; peer: RulePeer; why: string }[] {
   return [
-    { target: "ops-worker", peer: group("ops-loadbalancer"), why: "HAProxy forwards metrics and platform logs to the gateway's NodePort" },
-    { target: "ops-loadbalancer", peer: group("mgmt-controlplane"), why: "metrics and log collectors on this site's management control plane" },
+    {
+      target: "ops-worker",
+      peer: group("ops-loadbalancer"),
+      why: "HAProxy forwards metrics and platform logs to the gateway's NodePort",
+    },
+    {
+      target: "ops-loadbalancer",
+      peer: group("mgmt-controlplane"),
+      why: "metrics and log collectors on this site's management control plane",
+    },
     // Unlike the audit log, platform logs and scrapes also come from the workers (Cluster API controllers run there).
-    { target: "ops-loadbalancer", peer: group("mgmt-worker"), why: "metrics and log collectors on this site's management workers" },
+    {
+      target: "ops-loadbalancer",
+      peer: group("mgmt-worker"),
+      why: "metrics and log collectors on this site's management workers",
+    },
     ...input.otherSiteSubnets.map((cidr) => ({
       target: "ops-loadbalancer" as const,
       peer: { kind: "cidr", cidr, origin: "env-site" } as const,

@@ -68,7 +68,8 @@ export function parseVersion(version: string): Parsed | undefined {
   return { major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3]), prerelease: match[4] };
 }
 
-const talosRange = () => `1.${SUPPORTED_TALOS_MINORS[0]} to 1.${SUPPORTED_TALOS_MINORS[SUPPORTED_TALOS_MINORS.length - 1]}`;
+const talosRange = () =>
+  `1.${SUPPORTED_TALOS_MINORS[0]} to 1.${SUPPORTED_TALOS_MINORS[SUPPORTED_TALOS_MINORS.length - 1]}`;
 
 /** Why the renderer cannot produce configs for this Talos version, or undefined. */
 export function talosVersionProblem(version: string): string | undefined {

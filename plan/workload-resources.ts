@@ -56,7 +56,9 @@ export const PLATFORM_GATEWAY_RESOURCES: ResourceSpec = {
 };
 
 /** Values path (inside the chart's values) → resources, per chart name. */
-export const CHART_RESOURCES: Readonly<Record<string, readonly { path: readonly string[]; resources: ResourceSpec }[]>> = {
+export const CHART_RESOURCES: Readonly<
+  Record<string, readonly { path: readonly string[]; resources: ResourceSpec }[]>
+> = {
   cilium: [
     // The agent, on every node: datapath programs and the policy engine.
     { path: ["resources"], resources: spec(["100m", "1000m"], ["256Mi", "1Gi"]) },
@@ -129,7 +131,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 /** A copy of `values` with the chart's resources set at their paths; other keys untouched. */
 export function withResources<T extends object>(chart: string, values: T): T {
   const entries = CHART_RESOURCES[chart];
-  if (!entries) throw new Error(`no requests and limits are planned for chart "${chart}"; add it to plan/workload-resources.ts`);
+  if (!entries)
+    throw new Error(`no requests and limits are planned for chart "${chart}"; add it to plan/workload-resources.ts`);
   const copy = structuredClone(values) as Record<string, unknown>;
   for (const { path, resources } of entries) {
     let node = copy;

@@ -16,7 +16,11 @@ export const APPLY_STEP_SUFFIX = "-apply-config";
 const ENV = { role: "SKE_NODE_ROLE", evidencePrefix: "SKE_EVIDENCE_", nodeName: "SKE_NODE_NAME" } as const;
 
 export function isControlPlaneApplyStep(r: PolicyResource): boolean {
-  return r.type === COMMAND_TYPE && r.name.endsWith(APPLY_STEP_SUFFIX) && at(r.props, ["environment", ENV.role]) === "controlplane";
+  return (
+    r.type === COMMAND_TYPE &&
+    r.name.endsWith(APPLY_STEP_SUFFIX) &&
+    at(r.props, ["environment", ENV.role]) === "controlplane"
+  );
 }
 
 /** The instance a step applies to, e.g. production-osl2-mgmt-cp-1. */
@@ -62,6 +66,8 @@ export function evidenceSummary(r: PolicyResource): string {
   const evidence = appliedEvidence(r);
   if (evidence === OPAQUE) return "not known until the roll-out has run";
   const e = (key: keyof AuditEvidence) => evidence[key] || "none";
-  return `audit levels from ${e("audit-min-level")} up, omitStages ${e("audit-omit-stages")}, catch-all ${e("audit-catch-all")}; ` +
-    `OIDC ${e("oidc-issuers")}${evidence["oidc-mfa-rule"] === "true" ? " with MFA claim rule" : ""}`;
+  return (
+    `audit levels from ${e("audit-min-level")} up, omitStages ${e("audit-omit-stages")}, catch-all ${e("audit-catch-all")}; ` +
+    `OIDC ${e("oidc-issuers")}${evidence["oidc-mfa-rule"] === "true" ? " with MFA claim rule" : ""}`
+  );
 }

@@ -9,38 +9,53 @@ import { isArgoCdRelease } from "./argocd-exposure";
 function roleRuleProblems(rules: unknown): string[] {
   if (!Array.isArray(rules)) return isOpaque(rules) ? ["its rules are not known at preview"] : [];
   const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
-  return readOnlyRuleProblems(rules.map((rule: Record<string, unknown>) => ({
-    apiGroups: list(rule.apiGroups),
-    resources: list(rule.resources),
-    verbs: list(rule.verbs),
-  })));
+  return readOnlyRuleProblems(
+    rules.map((rule: Record<string, unknown>) => ({
+      apiGroups: list(rule.apiGroups),
+      resources: list(rule.resources),
+      verbs: list(rule.verbs),
+    })),
+  );
 }
 
-const bindingSubjects = (binding: PolicyResource) => (Array.isArray(binding.props.subjects) ? binding.props.subjects as Record<string, unknown>[] : []);
+const bindingSubjects = (binding: PolicyResource) =>
+  Array.isArray(binding.props.subjects) ? (binding.props.subjects as Record<string, unknown>[]) : [];
 
 export const auditorReadOnly: StackPolicy = {
   kind: "stack",
   name: "auditors-read-only",
   control: "6.5-audit",
   enforcement: "mandatory",
-  description: "Every role bound to the auditor group is read-only: get/list/watch only, no Secrets, no exec/attach/portforward/proxy/token, no ConfigMaps or inline pod specs (env values); Argo CD maps auditors only to role:ske-auditor, which reads without logs or exec.",
-  remediation: "Bind auditors only to components/cluster-access's read-only ClusterRole; give write access to the platform group instead.",
+  description:
+    "Every role bound to the auditor group is read-only: get/list/watch only, no Secrets, no exec/attach/portforward/proxy/token, no ConfigMaps or inline pod specs (env values); Argo CD maps auditors only to role:ske-auditor, which reads without logs or exec.",
+  remediation:
+    "Bind auditors only to components/cluster-access's read-only ClusterRole; give write access to the platform group instead.",
   validate: ({ resources }, ctx) => {
     const violations: Violation[] = [];
     const roles = resources.filter((r) => r.type === TYPES.clusterRole || r.type === TYPES.role);
     const bindings = resources.filter((r) => r.type === TYPES.clusterRoleBinding || r.type === TYPES.roleBinding);
     for (const binding of bindings) {
-      const auditorBound = bindingSubjects(binding).some((s) => s.kind === "Group" && s.name === ctx.auditors.kubernetesGroup);
+      const auditorBound = bindingSubjects(binding).some(
+        (s) => s.kind === "Group" && s.name === ctx.auditors.kubernetesGroup,
+      );
       if (!auditorBound) continue;
       const roleRef = binding.props.roleRef as { kind?: string; name?: string } | undefined;
       // Same-named roles recur once per cluster; the binding's provider is not visible here, so every one is judged.
-      const defined = roles.filter((r) => at(r.props, ["metadata", "name"]) === roleRef?.name && r.type.endsWith(`:${roleRef?.kind}`));
+      const defined = roles.filter(
+        (r) => at(r.props, ["metadata", "name"]) === roleRef?.name && r.type.endsWith(`:${roleRef?.kind}`),
+      );
       if (defined.length === 0) {
-        violations.push({ resource: resourceId(binding), message: `${binding.name} binds ${ctx.auditors.kubernetesGroup} to ${roleRef?.kind} ${roleRef?.name}, which this stack does not define, so its rules cannot be checked` });
+        violations.push({
+          resource: resourceId(binding),
+          message: `${binding.name} binds ${ctx.auditors.kubernetesGroup} to ${roleRef?.kind} ${roleRef?.name}, which this stack does not define, so its rules cannot be checked`,
+        });
       }
       for (const role of defined) {
         for (const problem of roleRuleProblems(role.props.rules)) {
-          violations.push({ resource: resourceId(role), message: `${role.name} (bound to ${ctx.auditors.kubernetesGroup} by ${binding.name}): ${problem}` });
+          violations.push({
+            resource: resourceId(role),
+            message: `${role.name} (bound to ${ctx.auditors.kubernetesGroup} by ${binding.name}): ${problem}`,
+          });
         }
       }
     }
@@ -50,7 +65,10 @@ export const auditorReadOnly: StackPolicy = {
       for (const line of csv.split("\n")) {
         const [kind, subject, role] = line.split(",").map((s) => s.trim());
         if (kind === "g" && subject === ctx.auditors.argocdGroup && role !== AUDITOR_ROLE) {
-          violations.push({ resource: resourceId(release), message: `Argo CD maps ${subject} to ${role}, not ${AUDITOR_ROLE}` });
+          violations.push({
+            resource: resourceId(release),
+            message: `Argo CD maps ${subject} to ${role}, not ${AUDITOR_ROLE}`,
+          });
         }
       }
       violations.push(...argoCdAuditorRoleProblems(csv).map((message) => ({ resource: resourceId(release), message })));

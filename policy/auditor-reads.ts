@@ -28,11 +28,13 @@ export function argoCdAuditorRoleProblems(csv: string): string[] {
       if (effect !== "allow") continue;
       grants += 1;
       if (ARGOCD_FORBIDDEN.has(resource)) problems.push(`${AUDITOR_ROLE} is granted ${action} on ${resource}`);
-      else if (!ARGOCD_ALLOWED.has(resource)) problems.push(`${AUDITOR_ROLE} is granted ${action} on ${resource}, which is not on its read list`);
+      else if (!ARGOCD_ALLOWED.has(resource))
+        problems.push(`${AUDITOR_ROLE} is granted ${action} on ${resource}, which is not on its read list`);
       if (action !== "get") problems.push(`${AUDITOR_ROLE} is granted ${action} on ${resource}, not only get`);
     }
     if (kind === "g" && subject === AUDITOR_ROLE) problems.push(`${AUDITOR_ROLE} inherits ${fields[2]}`);
   }
-  if (grants === 0) problems.push(`${AUDITOR_ROLE} is not defined in policy.csv, so what auditors can do cannot be checked`);
+  if (grants === 0)
+    problems.push(`${AUDITOR_ROLE} is not defined in policy.csv, so what auditors can do cannot be checked`);
   return problems;
 }

@@ -8,7 +8,16 @@ import { policyDenials, policyGrants, policyProblems } from "../plan/object-lock
 import type { ArchiveWriter } from "../plan/bucket-policy";
 import { TALOS_BACKUP_ROLE } from "../plan/etcd-backup";
 import { needsDevDependency } from "./audit-trail-controls";
-import { at, isOpaque, resourceId, typeChain, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
+import {
+  at,
+  isOpaque,
+  resourceId,
+  typeChain,
+  type PolicyResource,
+  type ResourcePolicy,
+  type StackPolicy,
+  type Violation,
+} from "./model";
 import { displayText } from "../plan/display-text";
 
 const T = {
@@ -36,13 +45,26 @@ function clustersWithControlPlanes(resources: readonly PolicyResource[]): string
 
 type Env = Record<string, unknown>;
 const envOf = (container: unknown): Env =>
-  Object.fromEntries(((at(container, ["env"]) as { name?: string; value?: unknown }[] | undefined) ?? []).map((e) => [String(e.name), e.value]));
+  Object.fromEntries(
+    ((at(container, ["env"]) as { name?: string; value?: unknown }[] | undefined) ?? []).map((e) => [
+      String(e.name),
+      e.value,
+    ]),
+  );
 const podSpec = (cronJob: PolicyResource) => at(cronJob.props, ["spec", "jobTemplate", "spec", "template", "spec"]);
 
 /** A cluster's backup as the stack declares it: the CronJob, its writer credential, the bucket's reconciler. */
 function backupOf(resources: readonly PolicyResource[], cluster: string) {
-  const inBackup = resources.filter((r) => typeChain(r).includes(T.backup) && r.name.startsWith(`${cluster}-etcd-backup`));
-  const cronJob = inBackup.find((r) => r.type === T.cronJob && (((at(podSpec(r), ["containers"]) as unknown[] | undefined) ?? []).some((c) => envOf(c).BACKUP_CLUSTER === cluster)));
+  const inBackup = resources.filter(
+    (r) => typeChain(r).includes(T.backup) && r.name.startsWith(`${cluster}-etcd-backup`),
+  );
+  const cronJob = inBackup.find(
+    (r) =>
+      r.type === T.cronJob &&
+      ((at(podSpec(r), ["containers"]) as unknown[] | undefined) ?? []).some(
+        (c) => envOf(c).BACKUP_CLUSTER === cluster,
+      ),
+  );
   const writer = inBackup.find((r) => r.type === T.ec2);
   return { cronJob, writer };
 }
@@ -53,7 +75,8 @@ export const etcdBackedUp: StackPolicy = {
   control: "6.2",
   enforcement: "mandatory",
   description: `Every cluster's etcd is snapshotted on a schedule by a CronJob whose Talos client may only take snapshots (${TALOS_BACKUP_ROLE}), to an object-lock (COMPLIANCE) bucket, by a writer project of its own (not the deploy identity's, which owns the bucket) whom the bucket policy allows s3:PutObject under the cluster's prefix and explicitly denies deleting, reading and changing the bucket.`,
-  remediation: "Keep backups: configured (backups.sites.<site>, backups.writerProjects) and the Kubernetes layer on, so stacks/backups.ts gives each cluster components/etcd-backup's EtcdBackup; keep the bucket policy from plan/bucket-policy.ts archiveBucketPolicy(), which EtcdBackupBucket hands the archive's reconciler.",
+  remediation:
+    "Keep backups: configured (backups.sites.<site>, backups.writerProjects) and the Kubernetes layer on, so stacks/backups.ts gives each cluster components/etcd-backup's EtcdBackup; keep the bucket policy from plan/bucket-policy.ts archiveBucketPolicy(), which EtcdBackupBucket hands the archive's reconciler.",
   validate: ({ resources }, ctx) => {
     const clusters = clustersWithControlPlanes(resources);
     // The test environment may run without the Kubernetes layer (the lab); production and staging may not (controls-on).
@@ -70,11 +93,21 @@ export const etcdBackedUp: StackPolicy = {
       }
       const spec = podSpec(cronJob);
       const schedule = at(cronJob.props, ["spec", "schedule"]);
-      if (typeof schedule !== "string" || schedule.length === 0) violations.push({ resource: resourceId(cronJob), message: `${cluster}: the backup CronJob has no schedule` });
-      if (at(cronJob.props, ["spec", "suspend"]) === true) violations.push({ resource: resourceId(cronJob), message: `${cluster}: the backup CronJob is suspended` });
-      const snapshot = ((at(spec, ["initContainers"]) as { args?: unknown[] }[] | undefined) ?? []).find((c) => (c.args ?? []).join(" ").includes("etcd snapshot"));
-      if (!snapshot) violations.push({ resource: resourceId(cronJob), message: `${cluster}: the backup CronJob takes no etcd snapshot` });
-      const upload = ((at(spec, ["containers"]) as unknown[] | undefined) ?? []).find((c) => envOf(c).BACKUP_CLUSTER === cluster);
+      if (typeof schedule !== "string" || schedule.length === 0)
+        violations.push({ resource: resourceId(cronJob), message: `${cluster}: the backup CronJob has no schedule` });
+      if (at(cronJob.props, ["spec", "suspend"]) === true)
+        violations.push({ resource: resourceId(cronJob), message: `${cluster}: the backup CronJob is suspended` });
+      const snapshot = ((at(spec, ["initContainers"]) as { args?: unknown[] }[] | undefined) ?? []).find((c) =>
+        (c.args ?? []).join(" ").includes("etcd snapshot"),
+      );
+      if (!snapshot)
+        violations.push({
+          resource: resourceId(cronJob),
+          message: `${cluster}: the backup CronJob takes no etcd snapshot`,
+        });
+      const upload = ((at(spec, ["containers"]) as unknown[] | undefined) ?? []).find(
+        (c) => envOf(c).BACKUP_CLUSTER === cluster,
+      );
       const bucket = envOf(upload).BACKUP_BUCKET;
       if (!writer) {
         violations.push({ resource: resourceId(cronJob), message: `${cluster}: no S3 credential of a backup writer` });
@@ -83,32 +116,61 @@ export const etcdBackedUp: StackPolicy = {
       const projectId = writer.props.projectId;
       // RGW acts as one user per Keystone project: a credential in the environment's project (or with none, the caller's) is the bucket owner.
       if (projectId === undefined || projectId === "" || ownerProjects.has(displayText(projectId))) {
-        violations.push({ resource: resourceId(writer), message: `${cluster}: the backup credential is the deploy identity's own (project ${displayText(projectId ?? "of whoever runs up")}), which owns the bucket and can reconfigure it` });
+        violations.push({
+          resource: resourceId(writer),
+          message: `${cluster}: the backup credential is the deploy identity's own (project ${displayText(projectId ?? "of whoever runs up")}), which owns the bucket and can reconfigure it`,
+        });
       }
-      const reconciler = resources.find((r) => r.type === T.command && typeChain(r).includes(T.bucket) && at(r.props, ["environment", "ARCHIVE_BUCKET"]) === bucket);
+      const reconciler = resources.find(
+        (r) =>
+          r.type === T.command &&
+          typeChain(r).includes(T.bucket) &&
+          at(r.props, ["environment", "ARCHIVE_BUCKET"]) === bucket,
+      );
       if (!reconciler) {
-        violations.push({ resource: resourceId(cronJob), message: `${cluster}: its bucket ${String(bucket)} is not made by an EtcdBackupBucket (object lock, bucket policy)` });
+        violations.push({
+          resource: resourceId(cronJob),
+          message: `${cluster}: its bucket ${String(bucket)} is not made by an EtcdBackupBucket (object lock, bucket policy)`,
+        });
         continue;
       }
       for (const command of new Set([reconciler.props.create, reconciler.props.update])) {
-        if (needsDevDependency(command)) violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: its reconciler runs \`${command}\`, which needs a devDependency at deploy time` });
+        if (needsDevDependency(command))
+          violations.push({
+            resource: resourceId(reconciler),
+            message: `bucket ${String(bucket)}: its reconciler runs \`${command}\`, which needs a devDependency at deploy time`,
+          });
       }
       const env = at(reconciler.props, ["environment"]);
       if (isOpaque(env)) {
-        violations.push({ resource: resourceId(reconciler), message: `${cluster}: the bucket settings are not known at preview` });
+        violations.push({
+          resource: resourceId(reconciler),
+          message: `${cluster}: the bucket settings are not known at preview`,
+        });
         continue;
       }
-      if (at(env, ["ARCHIVE_LOCK_MODE"]) !== "COMPLIANCE") violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: object lock is ${String(at(env, ["ARCHIVE_LOCK_MODE"]))}, not COMPLIANCE: the bucket owner could delete snapshots` });
-      if (!(Number(at(env, ["ARCHIVE_LOCK_DAYS"])) >= 1)) violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: no retention period` });
+      if (at(env, ["ARCHIVE_LOCK_MODE"]) !== "COMPLIANCE")
+        violations.push({
+          resource: resourceId(reconciler),
+          message: `bucket ${String(bucket)}: object lock is ${String(at(env, ["ARCHIVE_LOCK_MODE"]))}, not COMPLIANCE: the bucket owner could delete snapshots`,
+        });
+      if (!(Number(at(env, ["ARCHIVE_LOCK_DAYS"])) >= 1))
+        violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: no retention period` });
       const expire = at(env, ["ARCHIVE_EXPIRE_DAYS"]);
       if (expire !== undefined && !(Number(expire) >= Number(at(env, ["ARCHIVE_LOCK_DAYS"])))) {
-        violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: snapshots would expire after ${displayText(expire)} days, before their lock ends` });
+        violations.push({
+          resource: resourceId(reconciler),
+          message: `bucket ${String(bucket)}: snapshots would expire after ${displayText(expire)} days, before their lock ends`,
+        });
       }
       let policy: unknown;
       try {
         policy = JSON.parse(String(at(env, ["ARCHIVE_BUCKET_POLICY"])));
       } catch {
-        violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: no readable bucket policy` });
+        violations.push({
+          resource: resourceId(reconciler),
+          message: `bucket ${String(bucket)}: no readable bucket policy`,
+        });
         continue;
       }
       if (typeof projectId !== "string" || isOpaque(projectId)) {
@@ -121,18 +183,28 @@ export const etcdBackedUp: StackPolicy = {
         writers = JSON.parse(String(at(env, ["ARCHIVE_WRITERS"]))) as ArchiveWriter[];
         foreignProjectIds = JSON.parse(String(at(env, ["ARCHIVE_FOREIGN_PROJECTS"]))) as string[];
       } catch {
-        violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: its writers are not readable` });
+        violations.push({
+          resource: resourceId(reconciler),
+          message: `bucket ${String(bucket)}: its writers are not readable`,
+        });
         continue;
       }
       const named = writers.find((w) => w.cluster === cluster);
       if (named?.projectId !== projectId) {
-        violations.push({ resource: resourceId(writer), message: `${cluster}: its backup credential is project ${projectId}, but the bucket policy's writer for ${cluster} is ${named?.projectId ?? "none"}` });
+        violations.push({
+          resource: resourceId(writer),
+          message: `${cluster}: its backup credential is project ${projectId}, but the bucket policy's writer for ${cluster} is ${named?.projectId ?? "none"}`,
+        });
       }
       // The archive's judge of the same document: puts under each writer's prefix only, the writers' deny, the other environments' deny.
       if (judged.has(reconciler.name)) continue;
       judged.add(reconciler.name);
       const policyJson = JSON.stringify(policy);
-      for (const problem of policyProblems({ bucket: String(bucket), writers, foreignProjectIds }, policyGrants(policyJson), policyDenials(policyJson))) {
+      for (const problem of policyProblems(
+        { bucket: String(bucket), writers, foreignProjectIds },
+        policyGrants(policyJson),
+        policyDenials(policyJson),
+      )) {
         violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: ${problem}` });
       }
     }
@@ -145,15 +217,23 @@ export const clientCertificatesRenewed: ResourcePolicy = {
   name: "client-certificates-renewed",
   control: "6.5-audit",
   enforcement: "mandatory",
-  description: "Every client certificate the program signs (admin kubeconfig, os:admin and os:etcd:backup talosconfigs) lives at most 90 days and is renewed by `pulumi up` before it expires (earlyRenewalHours), so a stolen copy does not stay valid for long.",
-  remediation: "Sign client certificates through clientCertificate() in components/talos/secrets.ts, with the lifetime of plan/credential-lifetime.ts.",
+  description:
+    "Every client certificate the program signs (admin kubeconfig, os:admin and os:etcd:backup talosconfigs) lives at most 90 days and is renewed by `pulumi up` before it expires (earlyRenewalHours), so a stolen copy does not stay valid for long.",
+  remediation:
+    "Sign client certificates through clientCertificate() in components/talos/secrets.ts, with the lifetime of plan/credential-lifetime.ts.",
   // Client certificates, and any whose uses are not known: a server-only certificate (the audit ingest gateway's) is not a credential someone can log in with.
-  appliesTo: (r) => r.type === T.locallySignedCert && (!Array.isArray(r.props.allowedUses) || r.props.allowedUses.includes("client_auth")),
+  appliesTo: (r) =>
+    r.type === T.locallySignedCert &&
+    (!Array.isArray(r.props.allowedUses) || r.props.allowedUses.includes("client_auth")),
   validate: (r) => {
     const validityHours = r.props.validityPeriodHours;
     const earlyRenewalHours = r.props.earlyRenewalHours;
-    if (isOpaque(validityHours) || isOpaque(earlyRenewalHours)) return [`${r.name}: its lifetime is not known at preview`];
-    return lifetimeProblems({ validityHours: validityHours as number, earlyRenewalHours: earlyRenewalHours as number }).map((p) => `${r.name}: ${p}`);
+    if (isOpaque(validityHours) || isOpaque(earlyRenewalHours))
+      return [`${r.name}: its lifetime is not known at preview`];
+    return lifetimeProblems({
+      validityHours: validityHours as number,
+      earlyRenewalHours: earlyRenewalHours as number,
+    }).map((p) => `${r.name}: ${p}`);
   },
 };
 

@@ -7,7 +7,16 @@
  */
 import { gatewayConfigFacts } from "../components/audit-trail/ingest-gateway";
 import { AUDIT_INGEST_PORT, PLATFORM_INGEST_PORT } from "../plan/security-rules";
-import { at, field, isOpaque, resourceId, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
+import {
+  at,
+  field,
+  isOpaque,
+  resourceId,
+  type PolicyResource,
+  type ResourcePolicy,
+  type StackPolicy,
+  type Violation,
+} from "./model";
 import { vectorContainerProblems, vectorHostMountProblems } from "./vector-shape";
 
 const T = {
@@ -36,21 +45,39 @@ export function isPlatformLogCollector(r: PolicyResource): boolean {
 }
 
 /** Gateway configs mounted by the Deployments behind the Service on a NodePort. */
-function gatewaysOnNodePort(port: number, resources: readonly PolicyResource[]): { service?: PolicyResource; configs: { deployment: PolicyResource; config: unknown }[] } {
-  const service = resources.find((s) => s.type === T.service && ((at(s.props, ["spec", "ports"]) as Record<string, unknown>[] | undefined) ?? []).some((p) => p.nodePort === port));
+function gatewaysOnNodePort(
+  port: number,
+  resources: readonly PolicyResource[],
+): { service?: PolicyResource; configs: { deployment: PolicyResource; config: unknown }[] } {
+  const service = resources.find(
+    (s) =>
+      s.type === T.service &&
+      ((at(s.props, ["spec", "ports"]) as Record<string, unknown>[] | undefined) ?? []).some(
+        (p) => p.nodePort === port,
+      ),
+  );
   if (!service) return { configs: [] };
   const selector = (at(service.props, ["spec", "selector"]) as Record<string, unknown> | undefined) ?? {};
   const configs = resources
     .filter((d) => d.type === T.deployment && ns(d) === ns(service))
     .filter((d) => {
-      const labels = (at(d.props, ["spec", "template", "metadata", "labels"]) as Record<string, unknown> | undefined) ?? {};
+      const labels =
+        (at(d.props, ["spec", "template", "metadata", "labels"]) as Record<string, unknown> | undefined) ?? {};
       return Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
     })
     .flatMap((deployment) => {
-      const volumes = (at(deployment.props, ["spec", "template", "spec", "volumes"]) as Record<string, unknown>[] | undefined) ?? [];
-      const names = volumes.map((v) => field(field(v, "configMap"), "name")).filter((n): n is string => typeof n === "string");
+      const volumes =
+        (at(deployment.props, ["spec", "template", "spec", "volumes"]) as Record<string, unknown>[] | undefined) ?? [];
+      const names = volumes
+        .map((v) => field(field(v, "configMap"), "name"))
+        .filter((n): n is string => typeof n === "string");
       return resources
-        .filter((c) => c.type === T.configMap && ns(c) === ns(service) && names.includes(String(at(c.props, ["metadata", "name"]))))
+        .filter(
+          (c) =>
+            c.type === T.configMap &&
+            ns(c) === ns(service) &&
+            names.includes(String(at(c.props, ["metadata", "name"]))),
+        )
         .map((c) => ({ deployment, config: at(c.props, ["data", "nginx.conf"]) }));
     });
   return { service, configs };
@@ -58,9 +85,18 @@ function gatewaysOnNodePort(port: number, resources: readonly PolicyResource[]):
 
 /** The gateway pod mounts a `kubernetes.io/tls` Secret that the stack declares in the gateway's namespace. */
 function servesTlsSecret(deployment: PolicyResource, resources: readonly PolicyResource[]): boolean {
-  const volumes = (at(deployment.props, ["spec", "template", "spec", "volumes"]) as Record<string, unknown>[] | undefined) ?? [];
-  const secretNames = volumes.map((v) => field(field(v, "secret"), "secretName")).filter((n): n is string => typeof n === "string");
-  return resources.some((r) => r.type === T.secret && ns(r) === ns(deployment) && at(r.props, ["type"]) === "kubernetes.io/tls" && secretNames.includes(String(at(r.props, ["metadata", "name"]))));
+  const volumes =
+    (at(deployment.props, ["spec", "template", "spec", "volumes"]) as Record<string, unknown>[] | undefined) ?? [];
+  const secretNames = volumes
+    .map((v) => field(field(v, "secret"), "secretName"))
+    .filter((n): n is string => typeof n === "string");
+  return resources.some(
+    (r) =>
+      r.type === T.secret &&
+      ns(r) === ns(deployment) &&
+      at(r.props, ["type"]) === "kubernetes.io/tls" &&
+      secretNames.includes(String(at(r.props, ["metadata", "name"]))),
+  );
 }
 
 /**
@@ -72,21 +108,54 @@ function unverifiedPushers(resources: readonly PolicyResource[]): Violation[] {
   const violations: Violation[] = [];
   for (const agent of resources.filter((r) => release(r, "victoria-metrics-agent"))) {
     const values = agent.props.values;
-    if (isOpaque(values)) { violations.push({ resource: resourceId(agent), message: `${agent.name}: its remote write is not known at preview` }); continue; }
+    if (isOpaque(values)) {
+      violations.push({
+        resource: resourceId(agent),
+        message: `${agent.name}: its remote write is not known at preview`,
+      });
+      continue;
+    }
     const urls = ((at(values, ["remoteWrite"]) as Record<string, unknown>[] | undefined) ?? []).map((w) => w?.url);
     const args = (at(values, ["extraArgs"]) as Record<string, unknown> | undefined) ?? {};
-    const verified = typeof args["remoteWrite.tlsCAFile"] === "string" && args["remoteWrite.tlsCAFile"] !== "" && args["remoteWrite.tlsInsecureSkipVerify"] !== true && args["remoteWrite.tlsInsecureSkipVerify"] !== "true";
+    const verified =
+      typeof args["remoteWrite.tlsCAFile"] === "string" &&
+      args["remoteWrite.tlsCAFile"] !== "" &&
+      args["remoteWrite.tlsInsecureSkipVerify"] !== true &&
+      args["remoteWrite.tlsInsecureSkipVerify"] !== "true";
     for (const url of urls.length === 0 ? [undefined] : urls) {
-      if (isOpaque(url)) violations.push({ resource: resourceId(agent), message: `${agent.name}: its remote write URL is not known at preview` });
-      else if (typeof url !== "string" || !url.startsWith("https://") || !verified) violations.push({ resource: resourceId(agent), message: `${agent.name} writes metrics to ${String(url)} without verified TLS` });
+      if (isOpaque(url))
+        violations.push({
+          resource: resourceId(agent),
+          message: `${agent.name}: its remote write URL is not known at preview`,
+        });
+      else if (typeof url !== "string" || !url.startsWith("https://") || !verified)
+        violations.push({
+          resource: resourceId(agent),
+          message: `${agent.name} writes metrics to ${String(url)} without verified TLS`,
+        });
     }
   }
   for (const collector of resources.filter(isPlatformLogCollector)) {
     const sink = at(collector.props.values, ["customConfig", "sinks", "loki"]) as Record<string, unknown> | undefined;
-    if (isOpaque(collector.props.values) || isOpaque(sink?.endpoint)) { violations.push({ resource: resourceId(collector), message: `${collector.name}: its Loki endpoint is not known at preview` }); continue; }
+    if (isOpaque(collector.props.values) || isOpaque(sink?.endpoint)) {
+      violations.push({
+        resource: resourceId(collector),
+        message: `${collector.name}: its Loki endpoint is not known at preview`,
+      });
+      continue;
+    }
     const tls = sink?.tls as Record<string, unknown> | undefined;
-    if (typeof sink?.endpoint !== "string" || !sink.endpoint.startsWith("https://") || typeof tls?.ca_file !== "string" || tls.verify_certificate === false || tls.verify_hostname === false) {
-      violations.push({ resource: resourceId(collector), message: `${collector.name} pushes platform logs to ${String(sink?.endpoint)} without verified TLS` });
+    if (
+      typeof sink?.endpoint !== "string" ||
+      !sink.endpoint.startsWith("https://") ||
+      typeof tls?.ca_file !== "string" ||
+      tls.verify_certificate === false ||
+      tls.verify_hostname === false
+    ) {
+      violations.push({
+        resource: resourceId(collector),
+        message: `${collector.name} pushes platform logs to ${String(sink?.endpoint)} without verified TLS`,
+      });
     }
   }
   return violations;
@@ -98,33 +167,70 @@ export const platformIngestAuthenticated: StackPolicy = {
   control: "6.5-audit",
   enforcement: "mandatory",
   description: `Metrics and platform logs enter the ops cluster only through the platform ingest (NodePort ${PLATFORM_INGEST_PORT}, forwarded by the ops HAProxy pair): an nginx gateway that speaks only TLS (a certificate from the ingest CA, in a Secret of its namespace) and whose every proxied location is POST-only behind basic auth (one credential per cluster), which refuses every other path, puts platform logs in Loki's "${PLATFORM_TENANT}" tenant and never in "${AUDIT_TENANT}"; every metrics agent and platform-log collector pushes over https and verifies the gateway against a CA file; a NetworkPolicy admits only the gateway and Grafana to the metrics store.`,
-  remediation: "Keep components/monitoring MetricsStore's gateway (values.ts platformGatewayConfig, its TLS Secret) behind the NodePort and its victoria-metrics-ingress NetworkPolicy, and the ingest CA in agentValues/platformLogValues.",
+  remediation:
+    "Keep components/monitoring MetricsStore's gateway (values.ts platformGatewayConfig, its TLS Secret) behind the NodePort and its victoria-metrics-ingress NetworkPolicy, and the ingest CA in agentValues/platformLogValues.",
   validate: ({ resources }) => {
     if (!resources.some((r) => release(r, "victoria-metrics-single"))) return [];
     const violations: Violation[] = [];
     const { service, configs } = gatewaysOnNodePort(PLATFORM_INGEST_PORT, resources);
     if (!service) return [{ message: `no Service serves the platform ingest NodePort ${PLATFORM_INGEST_PORT}` }];
-    if (configs.length === 0) violations.push({ resource: resourceId(service), message: `${service.name} forwards the platform ingest to pods that mount no gateway config, so pushes are not authenticated` });
+    if (configs.length === 0)
+      violations.push({
+        resource: resourceId(service),
+        message: `${service.name} forwards the platform ingest to pods that mount no gateway config, so pushes are not authenticated`,
+      });
     for (const { deployment, config } of configs) {
-      if (isOpaque(config) || typeof config !== "string") { violations.push({ resource: resourceId(deployment), message: "the gateway config is not readable" }); continue; }
+      if (isOpaque(config) || typeof config !== "string") {
+        violations.push({ resource: resourceId(deployment), message: "the gateway config is not readable" });
+        continue;
+      }
       const facts = gatewayConfigFacts(config);
       for (const l of facts.proxiedLocations.filter((l) => !facts.authenticatedLocations.includes(l))) {
-        violations.push({ resource: resourceId(deployment), message: `the platform ingest proxies ${l} without basic auth` });
+        violations.push({
+          resource: resourceId(deployment),
+          message: `the platform ingest proxies ${l} without basic auth`,
+        });
       }
-      if (!facts.catchAllRefuses) violations.push({ resource: resourceId(deployment), message: "the platform ingest does not refuse every other path" });
-      if (!facts.tlsOnly) violations.push({ resource: resourceId(deployment), message: "the platform ingest accepts connections without TLS, so push credentials travel in clear" });
-      else if (!servesTlsSecret(deployment, resources)) violations.push({ resource: resourceId(deployment), message: `${deployment.name} mounts no TLS Secret of its namespace for its certificate` });
+      if (!facts.catchAllRefuses)
+        violations.push({
+          resource: resourceId(deployment),
+          message: "the platform ingest does not refuse every other path",
+        });
+      if (!facts.tlsOnly)
+        violations.push({
+          resource: resourceId(deployment),
+          message: "the platform ingest accepts connections without TLS, so push credentials travel in clear",
+        });
+      else if (!servesTlsSecret(deployment, resources))
+        violations.push({
+          resource: resourceId(deployment),
+          message: `${deployment.name} mounts no TLS Secret of its namespace for its certificate`,
+        });
       for (const [path, tenant] of Object.entries(facts.tenants)) {
-        if (tenant === AUDIT_TENANT) violations.push({ resource: resourceId(deployment), message: `the platform ingest writes ${path} into the audit tenant` });
-        if (/loki/.test(path) && tenant !== PLATFORM_TENANT) violations.push({ resource: resourceId(deployment), message: `the platform ingest passes ${path} to Loki without setting the "${PLATFORM_TENANT}" tenant` });
+        if (tenant === AUDIT_TENANT)
+          violations.push({
+            resource: resourceId(deployment),
+            message: `the platform ingest writes ${path} into the audit tenant`,
+          });
+        if (/loki/.test(path) && tenant !== PLATFORM_TENANT)
+          violations.push({
+            resource: resourceId(deployment),
+            message: `the platform ingest passes ${path} to Loki without setting the "${PLATFORM_TENANT}" tenant`,
+          });
       }
     }
     violations.push(...unverifiedPushers(resources));
-    const guarded = resources.filter((r) => r.type === T.networkPolicy && at(r.props, ["spec", "podSelector", "matchLabels", "app.kubernetes.io/name"]) === "victoria-metrics-single");
-    if (guarded.length === 0) violations.push({ message: "no NetworkPolicy limits who reaches the metrics store's API" });
+    const guarded = resources.filter(
+      (r) =>
+        r.type === T.networkPolicy &&
+        at(r.props, ["spec", "podSelector", "matchLabels", "app.kubernetes.io/name"]) === "victoria-metrics-single",
+    );
+    if (guarded.length === 0)
+      violations.push({ message: "no NetworkPolicy limits who reaches the metrics store's API" });
     for (const np of guarded) {
       const rules = (at(np.props, ["spec", "ingress"]) as Record<string, unknown>[] | undefined) ?? [];
-      if (rules.some((r) => !Array.isArray(r.from) || r.from.length === 0)) violations.push({ resource: resourceId(np), message: `${np.name} admits every source` });
+      if (rules.some((r) => !Array.isArray(r.from) || r.from.length === 0))
+        violations.push({ resource: resourceId(np), message: `${np.name} admits every source` });
     }
     return violations;
   },
@@ -136,25 +242,44 @@ export const auditStreamSeparate: StackPolicy = {
   control: "6.5-audit",
   enforcement: "mandatory",
   description: `Loki is multi-tenant and the tenant is set by the gateways, never by a collector: the audit ingest (NodePort ${AUDIT_INGEST_PORT}) writes only to "${AUDIT_TENANT}", nothing else writes there, deletion through Loki's API is disabled, and platform logs ("${PLATFORM_TENANT}") have a retention of their own.`,
-  remediation: "Keep components/audit-trail lokiValues (auth_enabled, deletion_mode disabled, runtimeConfig overrides) and the X-Scope-OrgID line of nginxConfig.",
+  remediation:
+    "Keep components/audit-trail lokiValues (auth_enabled, deletion_mode disabled, runtimeConfig overrides) and the X-Scope-OrgID line of nginxConfig.",
   validate: ({ resources }) => {
     const loki = resources.filter((r) => release(r, "loki"));
     if (loki.length === 0) return [];
     const violations: Violation[] = [];
     for (const r of loki) {
       const values = r.props.values;
-      if (isOpaque(values)) { violations.push({ resource: resourceId(r), message: `the values of ${r.name} are not known at preview` }); continue; }
-      if (at(values, ["loki", "auth_enabled"]) !== true) violations.push({ resource: resourceId(r), message: `${r.name}: auth_enabled must be true, or every writer shares the audit stream` });
-      if (at(values, ["loki", "limits_config", "deletion_mode"]) !== "disabled") violations.push({ resource: resourceId(r), message: `${r.name}: deletion through the API must be disabled` });
-      if (resources.some((x) => release(x, "victoria-metrics-single")) && at(values, ["loki", "runtimeConfig", "overrides", PLATFORM_TENANT, "retention_period"]) === undefined) {
-        violations.push({ resource: resourceId(r), message: `${r.name}: platform logs have no retention of their own` });
+      if (isOpaque(values)) {
+        violations.push({ resource: resourceId(r), message: `the values of ${r.name} are not known at preview` });
+        continue;
+      }
+      if (at(values, ["loki", "auth_enabled"]) !== true)
+        violations.push({
+          resource: resourceId(r),
+          message: `${r.name}: auth_enabled must be true, or every writer shares the audit stream`,
+        });
+      if (at(values, ["loki", "limits_config", "deletion_mode"]) !== "disabled")
+        violations.push({ resource: resourceId(r), message: `${r.name}: deletion through the API must be disabled` });
+      if (
+        resources.some((x) => release(x, "victoria-metrics-single")) &&
+        at(values, ["loki", "runtimeConfig", "overrides", PLATFORM_TENANT, "retention_period"]) === undefined
+      ) {
+        violations.push({
+          resource: resourceId(r),
+          message: `${r.name}: platform logs have no retention of their own`,
+        });
       }
     }
     const audit = gatewaysOnNodePort(AUDIT_INGEST_PORT, resources);
     for (const { deployment, config } of audit.configs) {
       if (typeof config !== "string") continue;
       for (const [path, tenant] of Object.entries(gatewayConfigFacts(config).tenants)) {
-        if (tenant !== AUDIT_TENANT) violations.push({ resource: resourceId(deployment), message: `the audit ingest passes ${path} to tenant ${tenant ?? "(none)"}, not "${AUDIT_TENANT}"` });
+        if (tenant !== AUDIT_TENANT)
+          violations.push({
+            resource: resourceId(deployment),
+            message: `the audit ingest passes ${path} to tenant ${tenant ?? "(none)"}, not "${AUDIT_TENANT}"`,
+          });
       }
     }
     // Any other gateway config in the stack that names the audit tenant is a second writer.
@@ -162,7 +287,11 @@ export const auditStreamSeparate: StackPolicy = {
     for (const cm of resources.filter((r) => r.type === T.configMap)) {
       const config = at(cm.props, ["data", "nginx.conf"]);
       if (typeof config !== "string" || auditConfigs.has(config)) continue;
-      if (Object.values(gatewayConfigFacts(config).tenants).includes(AUDIT_TENANT)) violations.push({ resource: resourceId(cm), message: `${cm.name} writes into the audit tenant besides the audit ingest` });
+      if (Object.values(gatewayConfigFacts(config).tenants).includes(AUDIT_TENANT))
+        violations.push({
+          resource: resourceId(cm),
+          message: `${cm.name} writes into the audit tenant besides the audit ingest`,
+        });
     }
     return violations;
   },
@@ -174,7 +303,8 @@ export const metricsRetentionBounded: ResourcePolicy = {
   control: "6.5-audit",
   enforcement: "mandatory",
   description: `The metrics store keeps samples for a bounded period in days (at most ${MAX_METRICS_RETENTION_DAYS}) on a persistent volume.`,
-  remediation: "Set monitoring.metricsRetentionDays; components/monitoring metricsStoreValues writes server.retentionPeriod.",
+  remediation:
+    "Set monitoring.metricsRetentionDays; components/monitoring metricsStoreValues writes server.retentionPeriod.",
   appliesTo: (r) => release(r, "victoria-metrics-single"),
   validate: (r) => {
     const values = r.props.values;
@@ -182,8 +312,10 @@ export const metricsRetentionBounded: ResourcePolicy = {
     const period = at(values, ["server", "retentionPeriod"]);
     const m = typeof period === "string" ? /^(\d+)d$/.exec(period) : null;
     const problems: string[] = [];
-    if (!m || Number(m[1]) < 1 || Number(m[1]) > MAX_METRICS_RETENTION_DAYS) problems.push(`${r.name}: server.retentionPeriod ${String(period)} is not a bounded number of days`);
-    if (at(values, ["server", "persistentVolume", "enabled"]) !== true) problems.push(`${r.name}: the samples are not on a persistent volume`);
+    if (!m || Number(m[1]) < 1 || Number(m[1]) > MAX_METRICS_RETENTION_DAYS)
+      problems.push(`${r.name}: server.retentionPeriod ${String(period)} is not a bounded number of days`);
+    if (at(values, ["server", "persistentVolume", "enabled"]) !== true)
+      problems.push(`${r.name}: the samples are not on a persistent volume`);
     return problems;
   },
 };
@@ -194,21 +326,37 @@ export const centralViewAlerts: StackPolicy = {
   control: "6.5-audit",
   enforcement: "mandatory",
   description: `Grafana provisions alert rules for ${REQUIRED_ALERT_AREAS.join(", ")} (etcd quorum, API server down, certificate expiry, Argo CD out of sync, audit pipeline stalled), each class with its own route.`,
-  remediation: "Keep plan/monitoring.ts alertRules and alertingProvisioning wired into the Grafana release (stacks/central-view.ts).",
+  remediation:
+    "Keep plan/monitoring.ts alertRules and alertingProvisioning wired into the Grafana release (stacks/central-view.ts).",
   validate: ({ resources }) => {
     if (!resources.some((r) => release(r, "victoria-metrics-single"))) return [];
     const grafana = resources.filter((r) => release(r, "grafana"));
     if (grafana.length === 0) return [{ message: "no Grafana release provisions the alert rules" }];
     const violations: Violation[] = [];
     for (const r of grafana) {
-      if (isOpaque(r.props.values)) { violations.push({ resource: resourceId(r), message: `the values of ${r.name} are not known at preview` }); continue; }
-      const groups = (at(r.props.values, ["alerting", "rules.yaml", "groups"]) as { rules?: { labels?: { area?: string } }[] }[] | undefined) ?? [];
+      if (isOpaque(r.props.values)) {
+        violations.push({ resource: resourceId(r), message: `the values of ${r.name} are not known at preview` });
+        continue;
+      }
+      const groups =
+        (at(r.props.values, ["alerting", "rules.yaml", "groups"]) as
+          { rules?: { labels?: { area?: string } }[] }[] | undefined) ?? [];
       const areas = new Set(groups.flatMap((g) => g.rules ?? []).map((rule) => rule.labels?.area));
-      const routes = (at(r.props.values, ["alerting", "policies.yaml", "policies"]) as { routes?: { object_matchers?: string[][] }[] }[] | undefined) ?? [];
-      const routed = new Set(routes.flatMap((p) => p.routes ?? []).flatMap((route) => route.object_matchers ?? []).filter((m) => m[0] === "area" && m[1] === "=").map((m) => m[2]));
+      const routes =
+        (at(r.props.values, ["alerting", "policies.yaml", "policies"]) as
+          { routes?: { object_matchers?: string[][] }[] }[] | undefined) ?? [];
+      const routed = new Set(
+        routes
+          .flatMap((p) => p.routes ?? [])
+          .flatMap((route) => route.object_matchers ?? [])
+          .filter((m) => m[0] === "area" && m[1] === "=")
+          .map((m) => m[2]),
+      );
       for (const area of REQUIRED_ALERT_AREAS) {
-        if (!areas.has(area)) violations.push({ resource: resourceId(r), message: `${r.name}: no alert rule for ${area}` });
-        if (!routed.has(area)) violations.push({ resource: resourceId(r), message: `${r.name}: no route for ${area} alerts` });
+        if (!areas.has(area))
+          violations.push({ resource: resourceId(r), message: `${r.name}: no alert rule for ${area}` });
+        if (!routed.has(area))
+          violations.push({ resource: resourceId(r), message: `${r.name}: no route for ${area} alerts` });
       }
     }
     return violations;
@@ -227,8 +375,11 @@ export const platformLogCollectorShape: ResourcePolicy = {
     const values = r.props.values;
     if (isOpaque(values)) return [`the values of ${r.name} are not known at preview`];
     const problems = [...vectorHostMountProblems(values, POD_LOG_DIR), ...vectorContainerProblems(values)];
-    if (at(values, ["serviceAccount", "automountToken"]) !== false) problems.push("serviceAccount.automountToken must be false");
-    const sinks = (at(values, ["customConfig", "sinks"]) as Record<string, { type?: string; auth?: { strategy?: string } }> | undefined) ?? {};
+    if (at(values, ["serviceAccount", "automountToken"]) !== false)
+      problems.push("serviceAccount.automountToken must be false");
+    const sinks =
+      (at(values, ["customConfig", "sinks"]) as
+        Record<string, { type?: string; auth?: { strategy?: string } }> | undefined) ?? {};
     for (const [name, sink] of Object.entries(sinks)) {
       if (sink.type !== "loki") problems.push(`sink ${name} is ${String(sink.type)}, not loki`);
       else if (sink.auth?.strategy !== "basic") problems.push(`sink ${name} pushes without its credential`);
@@ -237,4 +388,10 @@ export const platformLogCollectorShape: ResourcePolicy = {
   },
 };
 
-export const CENTRAL_VIEW_POLICIES = [platformIngestAuthenticated, auditStreamSeparate, metricsRetentionBounded, centralViewAlerts, platformLogCollectorShape];
+export const CENTRAL_VIEW_POLICIES = [
+  platformIngestAuthenticated,
+  auditStreamSeparate,
+  metricsRetentionBounded,
+  centralViewAlerts,
+  platformLogCollectorShape,
+];

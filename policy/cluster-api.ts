@@ -29,28 +29,55 @@ export const clusterApiCredentialOwnProject: StackPolicy = {
       if (r.type === CREDENTIAL_TYPE) {
         const roles = r.props.roles;
         if (!Array.isArray(roles) || roles.length === 0) {
-          violations.push({ resource: resourceId(r), message: `${r.name} names no roles, so it inherits every role of the deploy identity` });
+          violations.push({
+            resource: resourceId(r),
+            message: `${r.name} names no roles, so it inherits every role of the deploy identity`,
+          });
         } else {
           const extra = roles.filter((role) => !CAPI_CREDENTIAL_ROLES.includes(String(role)));
-          if (extra.length > 0) violations.push({ resource: resourceId(r), message: `${r.name} holds roles beyond ${CAPI_CREDENTIAL_ROLES.join(", ")}: ${extra.join(", ")}` });
+          if (extra.length > 0)
+            violations.push({
+              resource: resourceId(r),
+              message: `${r.name} holds roles beyond ${CAPI_CREDENTIAL_ROLES.join(", ")}: ${extra.join(", ")}`,
+            });
         }
-        if (r.props.unrestricted !== false) violations.push({ resource: resourceId(r), message: `${r.name} is not explicitly restricted: it could create further credentials or trusts` });
+        if (r.props.unrestricted !== false)
+          violations.push({
+            resource: resourceId(r),
+            message: `${r.name} is not explicitly restricted: it could create further credentials or trusts`,
+          });
         const rules = r.props.accessRules;
-        if (!Array.isArray(rules) || rules.length === 0) violations.push({ resource: resourceId(r), message: `${r.name} has no access rules: its token would reach every API of the project` });
+        if (!Array.isArray(rules) || rules.length === 0)
+          violations.push({
+            resource: resourceId(r),
+            message: `${r.name} has no access rules: its token would reach every API of the project`,
+          });
       }
       if (r.type === "kubernetes:core/v1:Secret" && under(r, CAPI_IDENTITY_TYPE)) {
-        const metadata = (r.props.metadata ?? {}) as { labels?: Record<string, unknown>; annotations?: Record<string, unknown> };
+        const metadata = (r.props.metadata ?? {}) as {
+          labels?: Record<string, unknown>;
+          annotations?: Record<string, unknown>;
+        };
         const projectId = metadata.annotations?.["ske-platform/openstack-project-id"];
         const site = metadata.labels?.["site"];
         if (isOpaque(projectId) || typeof projectId !== "string" || typeof site !== "string") {
-          violations.push({ resource: resourceId(r), message: `${r.name} does not say (in plain metadata) which site and project its credential acts in` });
+          violations.push({
+            resource: resourceId(r),
+            message: `${r.name} does not say (in plain metadata) which site and project its credential acts in`,
+          });
           continue;
         }
         const owner = foreign.find((p) => p.project.id === projectId);
         if (owner) {
-          violations.push({ resource: resourceId(r), message: `${r.name}: a ${ctx.environment} Cluster API credential acts in ${owner.environment}'s project ${owner.project.name} (${projectId})` });
+          violations.push({
+            resource: resourceId(r),
+            message: `${r.name}: a ${ctx.environment} Cluster API credential acts in ${owner.environment}'s project ${owner.project.name} (${projectId})`,
+          });
         } else if (own[site]?.id !== projectId) {
-          violations.push({ resource: resourceId(r), message: `${r.name}: project ${projectId} is not ${ctx.environment}/${site}'s declared project ${own[site]?.id ?? "(none declared)"}` });
+          violations.push({
+            resource: resourceId(r),
+            message: `${r.name}: project ${projectId} is not ${ctx.environment}/${site}'s declared project ${own[site]?.id ?? "(none declared)"}`,
+          });
         }
       }
     }
@@ -58,15 +85,25 @@ export const clusterApiCredentialOwnProject: StackPolicy = {
     // Production and staging create workload clusters: a management cluster there without an identity is a site left half-built.
     const management = resources.filter((r) => {
       const labels = (r.props.metadata as { labels?: Record<string, unknown> } | undefined)?.labels;
-      return r.type === "kubernetes:core/v1:Secret" && labels?.["argocd.argoproj.io/secret-type"] === "cluster" && labels["role"] === "management";
+      return (
+        r.type === "kubernetes:core/v1:Secret" &&
+        labels?.["argocd.argoproj.io/secret-type"] === "cluster" &&
+        labels["role"] === "management"
+      );
     }).length;
     if ((ctx.environment === "production" || ctx.environment === "staging") && identities < management) {
-      violations.push({ message: `${management} management clusters but ${identities} Cluster API identities: every ${ctx.environment} site needs sites.<site>.clusterApi` });
+      violations.push({
+        message: `${management} management clusters but ${identities} Cluster API identities: every ${ctx.environment} site needs sites.<site>.clusterApi`,
+      });
     }
     const credentials = resources.filter((r) => r.type === CREDENTIAL_TYPE && under(r, CAPI_IDENTITY_TYPE)).length;
-    const secrets = resources.filter((r) => r.type === "kubernetes:core/v1:Secret" && under(r, CAPI_IDENTITY_TYPE)).length;
+    const secrets = resources.filter(
+      (r) => r.type === "kubernetes:core/v1:Secret" && under(r, CAPI_IDENTITY_TYPE),
+    ).length;
     if (credentials !== identities || secrets !== identities) {
-      violations.push({ message: `${identities} Cluster API identities but ${credentials} credentials and ${secrets} identity Secrets: each identity needs exactly one of each` });
+      violations.push({
+        message: `${identities} Cluster API identities but ${credentials} credentials and ${secrets} identity Secrets: each identity needs exactly one of each`,
+      });
     }
     return violations;
   },

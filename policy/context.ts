@@ -13,7 +13,11 @@ import { controlSettings } from "./control-settings";
  * Nothing is taken from the resources themselves, so a rule cannot make
  * itself legitimate.
  */
-export function policyContext(config: PlatformConfig, addressPlan: AddressPlan, projects: ProjectPlan = readProjectPlan()): PolicyContext {
+export function policyContext(
+  config: PlatformConfig,
+  addressPlan: AddressPlan,
+  projects: ProjectPlan = readProjectPlan(),
+): PolicyContext {
   return {
     environment: config.environment,
     addressPlan,
@@ -31,6 +35,9 @@ export function policyContext(config: PlatformConfig, addressPlan: AddressPlan, 
     controls: controlSettings(config),
     platform: { kubernetesGroup: `${config.zitadel.groupsPrefix}${config.zitadel.platformGroup}` },
     breakGlass: { kubernetesGroup: `${config.zitadel.groupsPrefix}${config.zitadel.breakGlassGroup}` },
-    archiveWriterProjects: [...Object.values(config.audit.archive.writerProjects), ...Object.values(config.backups?.writerProjects ?? {})],
+    archiveWriterProjects: [
+      ...Object.values(config.audit.archive.writerProjects),
+      ...Object.values(config.backups?.writerProjects ?? {}),
+    ],
   };
 }

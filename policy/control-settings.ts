@@ -10,7 +10,9 @@ import type { ControlSettings } from "./controls-on";
  */
 export function controlSettings(config: PlatformConfig, root = REPO_ROOT): ControlSettings {
   const self = `Pulumi.${config.environment}.yaml`;
-  const owners = committedOwnership(root).filter((s) => s.stack !== config.environment && s.owns).map((s) => s.file);
+  const owners = committedOwnership(root)
+    .filter((s) => s.stack !== config.environment && s.owns)
+    .map((s) => s.file);
   if (config.github.ownsRepositorySettings) owners.push(self);
   return {
     requireMfa: config.zitadel.requireMfa,

@@ -4,7 +4,12 @@
  * environments (test/ci-two-person-rule.test.ts checks the workflow side);
  * this policy fails the stack when an environment stops gating them.
  */
-import { PROTECTED_BRANCH, deployEnvironmentName, driftEnvironmentName, previewEnvironmentName } from "../plan/change-management";
+import {
+  PROTECTED_BRANCH,
+  deployEnvironmentName,
+  driftEnvironmentName,
+  previewEnvironmentName,
+} from "../plan/change-management";
 import { at, isOpaque, resourceId, type PolicyResource, type StackPolicy, type Violation } from "./model";
 
 export const ENVIRONMENT_TYPES = {
@@ -17,7 +22,9 @@ function hasReviewers(env: PolicyResource): boolean | "unknown" {
   const reviewers = env.props.reviewers;
   if (isOpaque(reviewers)) return "unknown";
   if (!Array.isArray(reviewers)) return false;
-  return reviewers.some((r: Record<string, unknown>) => [r?.teams, r?.users].some((ids) => Array.isArray(ids) && ids.length > 0));
+  return reviewers.some((r: Record<string, unknown>) =>
+    [r?.teams, r?.users].some((ids) => Array.isArray(ids) && ids.length > 0),
+  );
 }
 
 export const environmentGates: StackPolicy = {
@@ -41,10 +48,13 @@ export const environmentGates: StackPolicy = {
       const name = String(env.props.environment);
       const id = resourceId(env);
       const problems: string[] = [];
-      if (env.props.canAdminsBypass !== false) problems.push("admins can bypass its protection (canAdminsBypass is not false)");
+      if (env.props.canAdminsBypass !== false)
+        problems.push("admins can bypass its protection (canAdminsBypass is not false)");
 
       const branches = patterns.get(`${String(env.props.repository)}:${name}`) ?? [];
-      const custom = at(env.props, ["deploymentBranchPolicy", "customBranchPolicies"]) === true && at(env.props, ["deploymentBranchPolicy", "protectedBranches"]) === false;
+      const custom =
+        at(env.props, ["deploymentBranchPolicy", "customBranchPolicies"]) === true &&
+        at(env.props, ["deploymentBranchPolicy", "protectedBranches"]) === false;
       const mainOnly = custom && branches.length === 1 && branches[0] === PROTECTED_BRANCH;
       const reviewers = hasReviewers(env);
       const reviewed = reviewers === true && env.props.preventSelfReview === true;
@@ -52,9 +62,16 @@ export const environmentGates: StackPolicy = {
       const isDeploy = name === deployEnvironmentName(ctx.environment);
       const isPreview = name === previewEnvironmentName(ctx.environment);
       const isDrift = name === driftEnvironmentName(ctx.environment);
-      if ((isDeploy || isDrift) && !mainOnly) problems.push(`must serve ${PROTECTED_BRANCH} only (branch patterns: ${branches.join(", ") || "none"}, custom policy ${custom})`);
+      if ((isDeploy || isDrift) && !mainOnly)
+        problems.push(
+          `must serve ${PROTECTED_BRANCH} only (branch patterns: ${branches.join(", ") || "none"}, custom policy ${custom})`,
+        );
       if (gated && (isDeploy || isPreview) && !reviewed) {
-        problems.push(reviewers === "unknown" ? "its reviewers are not known at preview" : "must require the team's approval with self-review prevented");
+        problems.push(
+          reviewers === "unknown"
+            ? "its reviewers are not known at preview"
+            : "must require the team's approval with self-review prevented",
+        );
       }
       if (gated && !isDeploy && !isPreview && !isDrift && !reviewed && !mainOnly) {
         problems.push(`serves any branch with no second person's approval in ${ctx.environment}`);

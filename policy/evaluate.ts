@@ -1,4 +1,13 @@
-import { resourceId, type ControlId, type EnforcementLevel, type Policy, type PolicyContext, type PolicyResource, type StackOutput, type Violation } from "./model";
+import {
+  resourceId,
+  type ControlId,
+  type EnforcementLevel,
+  type Policy,
+  type PolicyContext,
+  type PolicyResource,
+  type StackOutput,
+  type Violation,
+} from "./model";
 import { POLICIES } from "./policies";
 
 export type PolicyStatus = "pass" | "fail" | "advisory" | "not-applicable";
@@ -29,7 +38,9 @@ export function evaluatePolicies(
     if (policy.kind === "resource") {
       const subjects = stack.resources.filter((r) => policy.appliesTo(r, ctx));
       checked = subjects.map(resourceId);
-      violations = subjects.flatMap((r) => policy.validate(r, ctx).map((message) => ({ resource: resourceId(r), message })));
+      violations = subjects.flatMap((r) =>
+        policy.validate(r, ctx).map((message) => ({ resource: resourceId(r), message })),
+      );
     } else if (policy.appliesToStack && !policy.appliesToStack(ctx)) {
       violations = [];
       checked = [];
@@ -37,10 +48,23 @@ export function evaluatePolicies(
       violations = policy.validate(stack, ctx);
     }
     const status: PolicyStatus =
-      violations.length > 0 ? (enforcement === "mandatory" ? "fail" : "advisory")
-      : checked !== undefined && checked.length === 0 ? "not-applicable"
-      : "pass";
-    return { name, control, enforcement, description, remediation, status, ...(checked ? { checked } : {}), violations };
+      violations.length > 0
+        ? enforcement === "mandatory"
+          ? "fail"
+          : "advisory"
+        : checked !== undefined && checked.length === 0
+          ? "not-applicable"
+          : "pass";
+    return {
+      name,
+      control,
+      enforcement,
+      description,
+      remediation,
+      status,
+      ...(checked ? { checked } : {}),
+      violations,
+    };
   });
 }
 
@@ -56,8 +80,10 @@ export function complianceVerdict(environment: string, results: readonly PolicyR
   if (failed.length === 0) {
     const count = (status: PolicyResult["status"]) => results.filter((r) => r.status === status).length;
     const notApplicable = results.length - count("pass") - advisories.length;
-    return `Compliance of ${environment}: PASS, ${count("pass")} of ${results.length} policies pass` +
-      `${notApplicable ? `, ${notApplicable} ${notApplicable === 1 ? "does" : "do"} not apply to this stack` : ""}${advice}`;
+    return (
+      `Compliance of ${environment}: PASS, ${count("pass")} of ${results.length} policies pass` +
+      `${notApplicable ? `, ${notApplicable} ${notApplicable === 1 ? "does" : "do"} not apply to this stack` : ""}${advice}`
+    );
   }
   return `Compliance of ${environment}: FAIL, mandatory violations of ${failed.map((r) => `control ${r.control} (${r.name})`).join(", ")}${advice}`;
 }

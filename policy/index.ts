@@ -11,7 +11,12 @@
  * resources being judged.
  */
 import * as path from "node:path";
-import { PolicyPack, type PolicyResource as PackResource, type ResourceValidationPolicy, type StackValidationPolicy } from "@pulumi/policy";
+import {
+  PolicyPack,
+  type PolicyResource as PackResource,
+  type ResourceValidationPolicy,
+  type StackValidationPolicy,
+} from "@pulumi/policy";
 import { loadPlatformConfig, readAddressPlan } from "../config/load";
 import { readStackFile } from "../config/stack-file";
 import { policyContext } from "./context";
@@ -46,7 +51,8 @@ function outputsOf(stack: PackResource | undefined): StackOutput[] {
   const flat: StackOutput[] = [];
   const walk = (value: unknown, at: string) => {
     if (typeof value === "object" && value !== null) {
-      for (const [key, child] of Object.entries(value)) walk(child, Array.isArray(value) ? `${at}[${key}]` : at ? `${at}.${key}` : key);
+      for (const [key, child] of Object.entries(value))
+        walk(child, Array.isArray(value) ? `${at}[${key}]` : at ? `${at}.${key}` : key);
     } else if (value !== undefined) {
       flat.push({ path: at, secret: undefined, value });
     }
@@ -66,7 +72,7 @@ const policies = POLICIES.map((policy): ResourceValidationPolicy | StackValidati
   const common = {
     name: policy.name,
     description: `[control ${policy.control}] ${policy.description} Remediation: ${policy.remediation}`,
-    enforcementLevel: PACK_ADVISORY_ONLY.has(policy.name) ? "advisory" as const : policy.enforcement,
+    enforcementLevel: PACK_ADVISORY_ONLY.has(policy.name) ? ("advisory" as const) : policy.enforcement,
   };
   if (policy.kind === "resource") {
     return {
@@ -76,7 +82,8 @@ const policies = POLICIES.map((policy): ResourceValidationPolicy | StackValidati
         recordInputs(args.urn, args.props as Record<string, unknown>);
         const resource = packResource({ ...args, props: args.props as Record<string, unknown> }, "inputs");
         if (!policy.appliesTo(resource, ctx)) return;
-        for (const message of policy.validate(resource, ctx)) reportViolation(`[control ${policy.control}] ${message}`, args.urn);
+        for (const message of policy.validate(resource, ctx))
+          reportViolation(`[control ${policy.control}] ${message}`, args.urn);
       },
     };
   }
@@ -86,10 +93,14 @@ const policies = POLICIES.map((policy): ResourceValidationPolicy | StackValidati
       const first = args.resources[0];
       if (!first) return;
       const ctx = contextFor(first.urn);
-      const resources = args.resources.map((r) => packResource({ ...r, props: r.props as Record<string, unknown> }, "state"));
+      const resources = args.resources.map((r) =>
+        packResource({ ...r, props: r.props as Record<string, unknown> }, "state"),
+      );
       const outputs = outputsOf(args.resources.find((r) => r.type === "pulumi:pulumi:Stack"));
       for (const violation of policy.validate({ resources, outputs }, ctx)) {
-        const urn = violation.resource ? args.resources.find((r) => `${r.type}::${r.name}` === violation.resource)?.urn : undefined;
+        const urn = violation.resource
+          ? args.resources.find((r) => `${r.type}::${r.name}` === violation.resource)?.urn
+          : undefined;
         reportViolation(`[control ${policy.control}] ${violation.message}`, urn);
       }
     },
@@ -104,7 +115,10 @@ const retainOnDeleteUnobserved: StackValidationPolicy = {
   validateStack: (args, reportViolation) => {
     const first = args.resources[0];
     if (!first) return;
-    const note = unobservedProtection(args.resources.map((r) => packResource({ ...r, props: r.props as Record<string, unknown> }, "state")), contextFor(first.urn));
+    const note = unobservedProtection(
+      args.resources.map((r) => packResource({ ...r, props: r.props as Record<string, unknown> }, "state")),
+      contextFor(first.urn),
+    );
     if (note) reportViolation(`[control ${productionProtected.control}] ${note}`);
   },
 };

@@ -5,7 +5,15 @@
  */
 import { CHART_RESOURCES, resourceProblems } from "../plan/workload-resources";
 import { isPlatformLogCollector } from "./central-view";
-import { at, isOpaque, resourceId, type PolicyResource, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
+import {
+  at,
+  isOpaque,
+  resourceId,
+  type PolicyResource,
+  type ResourcePolicy,
+  type StackPolicy,
+  type Violation,
+} from "./model";
 import { vectorContainerProblems, vectorHostMountProblems } from "./vector-shape";
 
 const T = {
@@ -33,8 +41,10 @@ export const platformNotClusterAdmin: StackPolicy = {
   name: "platform-role-not-cluster-admin",
   control: "6.5-audit",
   enforcement: "mandatory",
-  description: "No binding gives a person's group admin, edit or cluster-admin, except the break-glass group and only with MFA; the platform group's cluster-wide roles reach no Secret, exec, token request, impersonation, bind or escalate.",
-  remediation: "Bind the platform group cluster-wide only to read-only roles and per namespace to components/cluster-access's operator role; cluster-admin is zitadel.breakGlassGroup's, with zitadel.requireMfa.",
+  description:
+    "No binding gives a person's group admin, edit or cluster-admin, except the break-glass group and only with MFA; the platform group's cluster-wide roles reach no Secret, exec, token request, impersonation, bind or escalate.",
+  remediation:
+    "Bind the platform group cluster-wide only to read-only roles and per namespace to components/cluster-access's operator role; cluster-admin is zitadel.breakGlassGroup's, with zitadel.requireMfa.",
   validate: ({ resources }, ctx) => {
     const violations: Violation[] = [];
     const breakGlass = ctx.breakGlass?.kubernetesGroup;
@@ -45,10 +55,17 @@ export const platformNotClusterAdmin: StackPolicy = {
       if (ref.kind !== "ClusterRole" || !BROAD_ROLES.has(String(ref.name))) continue;
       for (const subject of people) {
         if (subject.kind === "Group" && subject.name === breakGlass && ref.name === "cluster-admin") {
-          if (!ctx.oidc.requireMfa) violations.push({ resource: resourceId(binding), message: `${binding.name} makes ${breakGlass} cluster-admin while the apiserver does not require MFA` });
+          if (!ctx.oidc.requireMfa)
+            violations.push({
+              resource: resourceId(binding),
+              message: `${binding.name} makes ${breakGlass} cluster-admin while the apiserver does not require MFA`,
+            });
           continue;
         }
-        violations.push({ resource: resourceId(binding), message: `${binding.name} gives ${subject.kind} ${subject.name} the built-in ${ref.name} role` });
+        violations.push({
+          resource: resourceId(binding),
+          message: `${binding.name} gives ${subject.kind} ${subject.name} the built-in ${ref.name} role`,
+        });
       }
     }
     const platform = ctx.platform?.kubernetesGroup;
@@ -60,14 +77,20 @@ export const platformNotClusterAdmin: StackPolicy = {
         for (const role of roles.filter((r) => at(r.props, ["metadata", "name"]) === ref.name)) {
           const rules = role.props.rules;
           if (!Array.isArray(rules)) {
-            violations.push({ resource: resourceId(role), message: `${role.name}: rules not known at preview, so ${platform}'s cluster-wide access cannot be checked` });
+            violations.push({
+              resource: resourceId(role),
+              message: `${role.name}: rules not known at preview, so ${platform}'s cluster-wide access cannot be checked`,
+            });
             continue;
           }
           rules.forEach((rule: { resources?: string[]; verbs?: string[] }, i) => {
             const reached = (rule.resources ?? []).filter((r) => r === "*" || CLUSTER_WIDE_FORBIDDEN.indexOf(r) >= 0);
             const escalating = (rule.verbs ?? []).filter((v) => ESCALATION_VERBS.indexOf(v) >= 0);
             if (reached.length || escalating.length) {
-              violations.push({ resource: resourceId(role), message: `${role.name} (cluster-wide for ${platform} by ${binding.name}) rule ${i}: ${[...reached, ...escalating].join(", ")}` });
+              violations.push({
+                resource: resourceId(role),
+                message: `${role.name} (cluster-wide for ${platform} by ${binding.name}) rule ${i}: ${[...reached, ...escalating].join(", ")}`,
+              });
             }
           });
         }
@@ -90,7 +113,8 @@ export const collectorLeastPrivilege: ResourcePolicy = {
   control: "6.5-audit",
   enforcement: "mandatory",
   description: `The audit collector mounts only ${AUDIT_LOG_DIR}, read-only (none of the chart's default host /var/log, /var/lib, /proc, /sys, no hostPath data dir), runs as non-root with every capability dropped and a read-only root filesystem.`,
-  remediation: "Keep defaultVolumes/defaultVolumeMounts empty, persistence.hostPath.enabled false and the securityContexts of components/audit-trail/collector-values.ts.",
+  remediation:
+    "Keep defaultVolumes/defaultVolumeMounts empty, persistence.hostPath.enabled false and the securityContexts of components/audit-trail/collector-values.ts.",
   appliesTo: isAuditCollector,
   validate: (r) => {
     const values = r.props.values;
@@ -99,29 +123,37 @@ export const collectorLeastPrivilege: ResourcePolicy = {
       defaultMounts: " (the chart's default mounts host /var/log, /var/lib, /proc and /sys)",
       dataDir: ": the data dir is not a host path",
     });
-    if (at(values, ["podSecurityContext", "runAsNonRoot"]) !== true) problems.push("podSecurityContext.runAsNonRoot must be true");
-    if (at(values, ["podSecurityContext", "runAsUser"]) === 0 || at(values, ["securityContext", "runAsUser"]) === 0) problems.push("runs as root");
+    if (at(values, ["podSecurityContext", "runAsNonRoot"]) !== true)
+      problems.push("podSecurityContext.runAsNonRoot must be true");
+    if (at(values, ["podSecurityContext", "runAsUser"]) === 0 || at(values, ["securityContext", "runAsUser"]) === 0)
+      problems.push("runs as root");
     problems.push(...vectorContainerProblems(values));
     return problems.map((p) => `${r.name}: ${p}`);
   },
 };
 
 /** Pulumi names by convention of the components: `<cluster>-cilium`, `<cluster>-audit-collector-vector`. */
-const clusterOf = (release: PolicyResource, suffix: string) => (release.name.endsWith(suffix) ? release.name.slice(0, -suffix.length) : undefined);
+const clusterOf = (release: PolicyResource, suffix: string) =>
+  release.name.endsWith(suffix) ? release.name.slice(0, -suffix.length) : undefined;
 
 export const auditTrailAdmissionGuard: StackPolicy = {
   kind: "stack",
   name: "audit-trail-admission-guard",
   control: "6.5-audit",
   enforcement: "mandatory",
-  description: "Every cluster with an audit collector also has the fail-closed admission policies that let only the deploy identity, the GitOps controller and break-glass change the audit namespaces, and that hold collector pods to one read-only host directory.",
-  remediation: "Keep components/cluster-access's ValidatingAdmissionPolicies ske-audit-trail-guard and ske-audit-collector-pod-shape, with failurePolicy Fail and a Deny binding.",
+  description:
+    "Every cluster with an audit collector also has the fail-closed admission policies that let only the deploy identity, the GitOps controller and break-glass change the audit namespaces, and that hold collector pods to one read-only host directory.",
+  remediation:
+    "Keep components/cluster-access's ValidatingAdmissionPolicies ske-audit-trail-guard and ske-audit-collector-pod-shape, with failurePolicy Fail and a Deny binding.",
   validate: ({ resources }) => {
     const violations: Violation[] = [];
     for (const release of resources.filter(isAuditCollector)) {
       const cluster = clusterOf(release, "-audit-collector-vector");
       if (!cluster) {
-        violations.push({ resource: resourceId(release), message: `${release.name}: cannot tell which cluster this collector belongs to` });
+        violations.push({
+          resource: resourceId(release),
+          message: `${release.name}: cannot tell which cluster this collector belongs to`,
+        });
         continue;
       }
       for (const suffix of ["-audit-trail-guard", "-collector-pod-shape"]) {
@@ -129,12 +161,17 @@ export const auditTrailAdmissionGuard: StackPolicy = {
         const policy = resources.find((r) => r.type === T.vap && r.name === name);
         const binding = resources.find((r) => r.type === T.vapBinding && r.name === name);
         if (!policy || !binding) {
-          violations.push({ resource: resourceId(release), message: `${cluster} has a collector but no admission policy and binding ${name}` });
+          violations.push({
+            resource: resourceId(release),
+            message: `${cluster} has a collector but no admission policy and binding ${name}`,
+          });
           continue;
         }
-        if (at(policy.props, ["spec", "failurePolicy"]) !== "Fail") violations.push({ resource: resourceId(policy), message: `${name} must fail closed (failurePolicy Fail)` });
+        if (at(policy.props, ["spec", "failurePolicy"]) !== "Fail")
+          violations.push({ resource: resourceId(policy), message: `${name} must fail closed (failurePolicy Fail)` });
         const actions = at(binding.props, ["spec", "validationActions"]);
-        if (!Array.isArray(actions) || actions.indexOf("Deny") < 0) violations.push({ resource: resourceId(binding), message: `${name} binding does not Deny` });
+        if (!Array.isArray(actions) || actions.indexOf("Deny") < 0)
+          violations.push({ resource: resourceId(binding), message: `${name} binding does not Deny` });
       }
     }
     return violations;
@@ -149,21 +186,34 @@ export const podsCannotReachMetadata: StackPolicy = {
   control: "6.5-audit",
   enforcement: "mandatory",
   description: `Every cluster with Cilium denies egress from all pods to the instance metadata service (${METADATA_CIDR}), whose user data holds the control plane's CA keys.`,
-  remediation: "Keep components/cluster's CiliumClusterwideNetworkPolicy ske-deny-instance-metadata: empty endpointSelector, egressDeny toCIDR 169.254.169.254/32.",
+  remediation:
+    "Keep components/cluster's CiliumClusterwideNetworkPolicy ske-deny-instance-metadata: empty endpointSelector, egressDeny toCIDR 169.254.169.254/32.",
   validate: ({ resources }) => {
     const violations: Violation[] = [];
     for (const release of resources.filter(isRelease("cilium"))) {
       const cluster = clusterOf(release, "-cilium");
-      const policy = resources.find((r) => r.type === T.ciliumClusterwidePolicy && r.name === `${cluster}-deny-instance-metadata`);
+      const policy = resources.find(
+        (r) => r.type === T.ciliumClusterwidePolicy && r.name === `${cluster}-deny-instance-metadata`,
+      );
       if (!policy) {
-        violations.push({ resource: resourceId(release), message: `${cluster}: pods can reach ${METADATA_CIDR}; no deny policy` });
+        violations.push({
+          resource: resourceId(release),
+          message: `${cluster}: pods can reach ${METADATA_CIDR}; no deny policy`,
+        });
         continue;
       }
       const selector = at(policy.props, ["spec", "endpointSelector"]);
       const everyPod = typeof selector === "object" && selector !== null && Object.keys(selector).length === 0;
-      const denies = ((at(policy.props, ["spec", "egressDeny"]) as { toCIDR?: string[] }[] | undefined) ?? []).some((r) => (r.toCIDR ?? []).indexOf(METADATA_CIDR) >= 0);
-      if (!everyPod) violations.push({ resource: resourceId(policy), message: `${policy.name} does not select every pod` });
-      if (!denies) violations.push({ resource: resourceId(policy), message: `${policy.name} does not deny egress to ${METADATA_CIDR}` });
+      const denies = ((at(policy.props, ["spec", "egressDeny"]) as { toCIDR?: string[] }[] | undefined) ?? []).some(
+        (r) => (r.toCIDR ?? []).indexOf(METADATA_CIDR) >= 0,
+      );
+      if (!everyPod)
+        violations.push({ resource: resourceId(policy), message: `${policy.name} does not select every pod` });
+      if (!denies)
+        violations.push({
+          resource: resourceId(policy),
+          message: `${policy.name} does not deny egress to ${METADATA_CIDR}`,
+        });
     }
     return violations;
   },
@@ -198,7 +248,13 @@ export const workloadsSetResources: ResourcePolicy = {
       ...((at(podSpec, ["initContainers"]) as unknown[] | undefined) ?? []),
     ] as { name?: string; resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[];
     return containers
-      .filter((c) => !c.resources?.requests?.cpu || !c.resources?.requests?.memory || !c.resources?.limits?.cpu || !c.resources?.limits?.memory)
+      .filter(
+        (c) =>
+          !c.resources?.requests?.cpu ||
+          !c.resources?.requests?.memory ||
+          !c.resources?.limits?.cpu ||
+          !c.resources?.limits?.memory,
+      )
       .map((c) => `${r.name}: container ${c.name} lacks CPU/memory requests or limits`);
   },
 };

@@ -115,7 +115,10 @@ export interface StackPolicy extends PolicyBase {
   kind: "stack";
   /** Environments the policy judges; elsewhere the report says n/a rather than pass. */
   appliesToStack?: (ctx: PolicyContext) => boolean;
-  validate: (stack: { resources: readonly PolicyResource[]; outputs: readonly StackOutput[] }, ctx: PolicyContext) => Violation[];
+  validate: (
+    stack: { resources: readonly PolicyResource[]; outputs: readonly StackOutput[] },
+    ctx: PolicyContext,
+  ) => Violation[];
 }
 
 export type Policy = ResourcePolicy | StackPolicy;
@@ -132,7 +135,8 @@ export function typeChain(resource: PolicyResource): string[] {
 export function at(value: unknown, path: readonly string[]): unknown {
   let current = value;
   for (const key of path) {
-    if (isOpaque(current) || typeof current !== "object" || current === null) return isOpaque(current) ? current : undefined;
+    if (isOpaque(current) || typeof current !== "object" || current === null)
+      return isOpaque(current) ? current : undefined;
     current = (current as Record<string, unknown>)[key];
   }
   return current;

@@ -15,9 +15,11 @@ export const noPlainCredentials: StackPolicy = {
     outputs.flatMap((o): Violation[] => {
       const keys = o.path.split(/[.[\]]/).filter(Boolean);
       const lastKey = keys[keys.length - 1] ?? o.path;
-      const looksLikeCredential = CREDENTIAL_PATH.test(lastKey) || (typeof o.value === "string" && CREDENTIAL_VALUE.test(o.value));
+      const looksLikeCredential =
+        CREDENTIAL_PATH.test(lastKey) || (typeof o.value === "string" && CREDENTIAL_VALUE.test(o.value));
       if (!looksLikeCredential || o.secret === true) return [];
-      if (o.secret === undefined) return [{ message: `stack output ${o.path} looks like a credential and its secrecy cannot be observed here` }];
+      if (o.secret === undefined)
+        return [{ message: `stack output ${o.path} looks like a credential and its secrecy cannot be observed here` }];
       return [{ message: `stack output ${o.path} is a credential in plain text` }];
     }),
 };

@@ -18,12 +18,16 @@ export const productionProtected: ResourcePolicy = {
   name: "production-state-protected",
   control: "6.2",
   enforcement: "mandatory",
-  description: "In production and staging, control-plane instances and Talos machine secrets carry protect and retainOnDelete, so no change can destroy them by accident.",
-  remediation: "Set protection.statefulResources: true in Pulumi.production.yaml and Pulumi.staging.yaml; to retire a cluster, unprotect it in a reviewed change first.",
+  description:
+    "In production and staging, control-plane instances and Talos machine secrets carry protect and retainOnDelete, so no change can destroy them by accident.",
+  remediation:
+    "Set protection.statefulResources: true in Pulumi.production.yaml and Pulumi.staging.yaml; to retire a cluster, unprotect it in a reviewed change first.",
   appliesTo: (r, ctx) => (ctx.environment === "production" || ctx.environment === "staging") && isStatefulResource(r),
   validate: (r) => {
     // The pack cannot see retainOnDelete (see policy/pack-adapter.ts) and judges protect alone; synth judges both.
-    const missing = (["protect", "retainOnDelete"] as const).filter((o) => r.opts?.[o] !== true && !(r.unobservedOpts as readonly string[] | undefined)?.includes(o));
+    const missing = (["protect", "retainOnDelete"] as const).filter(
+      (o) => r.opts?.[o] !== true && !(r.unobservedOpts as readonly string[] | undefined)?.includes(o),
+    );
     return missing.length ? [`${r.name} lacks ${missing.join(" and ")}`] : [];
   },
 };

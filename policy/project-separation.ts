@@ -7,7 +7,15 @@
  */
 import { aclProblems, grantsOutside, undeniedProjects } from "../plan/bucket-policy";
 import { foreignProjects, placedProjects, projectPlanProblems } from "../plan/project-plan";
-import { OPAQUE, isOpaque, resourceId, type PolicyContext, type PolicyResource, type StackPolicy, type Violation } from "./model";
+import {
+  OPAQUE,
+  isOpaque,
+  resourceId,
+  type PolicyContext,
+  type PolicyResource,
+  type StackPolicy,
+  type Violation,
+} from "./model";
 import { displayText } from "../plan/display-text";
 
 /** The environment's declared projects, and its archive writers, each a project of its own (docs/decisions/audit-archive-identity.md). */
@@ -24,10 +32,14 @@ export const projectsSeparated: StackPolicy = {
   name: "openstack-projects-separated",
   control: "6.1",
   enforcement: "mandatory",
-  description: "Every environment has its own OpenStack project per site (openstack-projects.yaml shares none), and no provider or resource of this stack names another environment's project, so identities such as the archive's S3 credential live in the environment's own project.",
-  remediation: "Give each environment its own project in openstack-projects.yaml; create identities and resources through the site's provider without naming another environment's project or tenant.",
+  description:
+    "Every environment has its own OpenStack project per site (openstack-projects.yaml shares none), and no provider or resource of this stack names another environment's project, so identities such as the archive's S3 credential live in the environment's own project.",
+  remediation:
+    "Give each environment its own project in openstack-projects.yaml; create identities and resources through the site's provider without naming another environment's project or tenant.",
   validate: ({ resources }, ctx) => {
-    const violations: Violation[] = projectPlanProblems(ctx.projects).map((p) => ({ message: `openstack-projects.yaml ${p.path}: ${p.message}` }));
+    const violations: Violation[] = projectPlanProblems(ctx.projects).map((p) => ({
+      message: `openstack-projects.yaml ${p.path}: ${p.message}`,
+    }));
     const foreign = foreignProjects(ctx.projects, ctx.environment);
     const foreignNames = new Set(foreign.map((p) => p.project.name));
     for (const r of resources) {
@@ -39,15 +51,25 @@ export const projectsSeparated: StackPolicy = {
         // checks against the project plan before anything is created.
         if (isOpaque(value) && r.computed?.includes(input)) continue;
         if (isOpaque(value)) {
-          violations.push({ resource: resourceId(r), message: `${r.name}.${input} is not known at preview, so its project cannot be checked` });
+          violations.push({
+            resource: resourceId(r),
+            message: `${r.name}.${input} is not known at preview, so its project cannot be checked`,
+          });
           continue;
         }
         const owner = foreign.find((p) => p.project.id === value);
-        if (owner) violations.push({ resource: resourceId(r), message: `${r.name}.${input} names ${owner.environment}'s project ${owner.project.name} (${owner.project.id})` });
+        if (owner)
+          violations.push({
+            resource: resourceId(r),
+            message: `${r.name}.${input} names ${owner.environment}'s project ${owner.project.name} (${owner.project.id})`,
+          });
       }
       const tenantName = r.props.tenantName;
       if (r.type === "pulumi:providers:openstack" && typeof tenantName === "string" && foreignNames.has(tenantName)) {
-        violations.push({ resource: resourceId(r), message: `provider ${r.name} is scoped by name to another environment's project ${tenantName}` });
+        violations.push({
+          resource: resourceId(r),
+          message: `provider ${r.name} is scoped by name to another environment's project ${tenantName}`,
+        });
       }
     }
     return violations;
@@ -80,12 +102,30 @@ export function bucketsOf(resources: readonly PolicyResource[]): Bucket[] {
   for (const r of resources) {
     const env = r.props.environment as Record<string, unknown> | undefined;
     if (r.type === "command:local:Command" && env && typeof env === "object" && "ARCHIVE_BUCKET" in env) {
-      buckets.push({ resource: r, bucket: String(env.ARCHIVE_BUCKET), policy: parsePolicy(env.ARCHIVE_BUCKET_POLICY), acl: env.ARCHIVE_BUCKET_ACL, grants: undefined });
+      buckets.push({
+        resource: r,
+        bucket: String(env.ARCHIVE_BUCKET),
+        policy: parsePolicy(env.ARCHIVE_BUCKET_POLICY),
+        acl: env.ARCHIVE_BUCKET_ACL,
+        grants: undefined,
+      });
     } else if (/:s3\/bucketPolicy:BucketPolicy$/.test(r.type)) {
-      buckets.push({ resource: r, bucket: String(r.props.bucket), policy: parsePolicy(r.props.policy), acl: undefined, grants: undefined });
+      buckets.push({
+        resource: r,
+        bucket: String(r.props.bucket),
+        policy: parsePolicy(r.props.policy),
+        acl: undefined,
+        grants: undefined,
+      });
     } else if (/:s3\/bucket(V2)?:Bucket(V2)?$/.test(r.type) || /:s3\/bucketAcl(V2)?:BucketAcl(V2)?$/.test(r.type)) {
       const grants = (r.props.accessControlPolicy as { grants?: unknown } | undefined)?.grants ?? r.props.grants;
-      buckets.push({ resource: r, bucket: displayText(r.props.bucket ?? r.props.name ?? r.name), policy: parsePolicy(r.props.policy), acl: r.props.acl, grants });
+      buckets.push({
+        resource: r,
+        bucket: displayText(r.props.bucket ?? r.props.name ?? r.name),
+        policy: parsePolicy(r.props.policy),
+        acl: r.props.acl,
+        grants,
+      });
     }
   }
   return buckets;
@@ -96,8 +136,10 @@ export const objectStorageInEnvironment: StackPolicy = {
   name: "object-storage-in-environment",
   control: "6.3/6.4",
   enforcement: "mandatory",
-  description: "Every bucket (the audit archive, backups) carries a bucket policy that explicitly denies every other environment's project, and no bucket policy or ACL grants anything to a project or user outside the environment.",
-  remediation: "Give the bucket environmentBucketPolicy() from plan/bucket-policy.ts (the audit archive: archiveBucketPolicy(), which includes it and which AuditArchiveBucket hands its reconciler), and remove grants and public ACLs that reach beyond the environment's own projects.",
+  description:
+    "Every bucket (the audit archive, backups) carries a bucket policy that explicitly denies every other environment's project, and no bucket policy or ACL grants anything to a project or user outside the environment.",
+  remediation:
+    "Give the bucket environmentBucketPolicy() from plan/bucket-policy.ts (the audit archive: archiveBucketPolicy(), which includes it and which AuditArchiveBucket hands its reconciler), and remove grants and public ACLs that reach beyond the environment's own projects.",
   validate: ({ resources }, ctx) => {
     const own = ownProjectIds(ctx);
     const foreignIds = foreignProjects(ctx.projects, ctx.environment).map((p) => p.project.id);
@@ -105,12 +147,21 @@ export const objectStorageInEnvironment: StackPolicy = {
     return bucketsOf(resources).flatMap((b): Violation[] => {
       const at = (message: string) => ({ resource: resourceId(b.resource), message: `bucket ${b.bucket}: ${message}` });
       const found: Violation[] = aclProblems(b.acl, b.grants, own).map(at);
-      if (b.policy === OPAQUE) return [...found, at("its bucket policy is not known at preview, so what it grants cannot be checked")];
-      if (b.policy === undefined) return [...found, at(`carries no bucket policy; it must deny ${foreignIds.length} other environments' projects`)];
+      if (b.policy === OPAQUE)
+        return [...found, at("its bucket policy is not known at preview, so what it grants cannot be checked")];
+      if (b.policy === undefined)
+        return [
+          ...found,
+          at(`carries no bucket policy; it must deny ${foreignIds.length} other environments' projects`),
+        ];
       found.push(...grantsOutside(b.policy, own).map(at));
       const undenied = undeniedProjects(b.policy, b.bucket, foreignIds);
       if (undenied.length > 0) {
-        found.push(at(`its policy does not deny everything to ${undenied.map((id) => `${name(id)?.environment ?? "?"}'s project ${name(id)?.project.name ?? ""} (${id})`).join(", ")}`));
+        found.push(
+          at(
+            `its policy does not deny everything to ${undenied.map((id) => `${name(id)?.environment ?? "?"}'s project ${name(id)?.project.name ?? ""} (${id})`).join(", ")}`,
+          ),
+        );
       }
       return found;
     });

@@ -23,7 +23,8 @@ export const runnerGroupWorkflowsOnMain: ResourcePolicy = {
   validate: (group) => {
     const problems: string[] = [];
     const { restrictedToWorkflows, selectedWorkflows, visibility, allowsPublicRepositories } = group.props;
-    if (restrictedToWorkflows !== true) problems.push("admits every workflow of the repository (restrictedToWorkflows is not true)");
+    if (restrictedToWorkflows !== true)
+      problems.push("admits every workflow of the repository (restrictedToWorkflows is not true)");
     if (!isOpaque(selectedWorkflows)) {
       const list = Array.isArray(selectedWorkflows) ? selectedWorkflows.map(String) : [];
       if (restrictedToWorkflows === true && list.length === 0) problems.push("names no workflow");
@@ -31,7 +32,8 @@ export const runnerGroupWorkflowsOnMain: ResourcePolicy = {
       const elsewhere = list.filter((w) => !w.endsWith(suffix));
       if (elsewhere.length > 0) problems.push(`admits workflows outside ${suffix}: ${elsewhere.join(", ")}`);
     }
-    if (visibility !== "selected") problems.push(`is visible to ${String(visibility)} repositories, not only the selected IaC repository`);
+    if (visibility !== "selected")
+      problems.push(`is visible to ${String(visibility)} repositories, not only the selected IaC repository`);
     if (allowsPublicRepositories !== false) problems.push("admits public repositories");
     return problems;
   },

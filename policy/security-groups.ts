@@ -39,14 +39,21 @@ function matchingException(rule: PolicyResource, cidr: string, ctx: PolicyContex
   const { protocol, from, to } = portOf(rule);
   if (rule.props.direction !== "ingress") return undefined;
   return ctx.publicExceptions.find(
-    (e) => e.cidr === cidr && e.protocol === protocol && e.port === from && e.port === to &&
+    (e) =>
+      e.cidr === cidr &&
+      e.protocol === protocol &&
+      e.port === from &&
+      e.port === to &&
       !foreignEnvironments(ctx).some((env) => cidrOverlaps(supernetOf(ctx, env), e.cidr)),
   );
 }
 
 const describeRule = (rule: PolicyResource, peer: RulePeer) => {
   const { protocol, from, to } = portOf(rule);
-  const ports = from === undefined ? displayText(protocol ?? "any") : `${displayText(protocol)}/${from === to ? displayText(from) : `${displayText(from)}-${displayText(to)}`}`;
+  const ports =
+    from === undefined
+      ? displayText(protocol ?? "any")
+      : `${displayText(protocol)}/${from === to ? displayText(from) : `${displayText(from)}-${displayText(to)}`}`;
   return `${peer.direction} ${ports} ${peer.direction === "egress" ? "to" : "from"} ${peer.cidr}`;
 };
 
@@ -60,13 +67,16 @@ export const productionIsolation: ResourcePolicy = {
   name: "production-admits-no-staging-or-test",
   control: "6.3/6.4",
   enforcement: "mandatory",
-  description: "No production security-group rule admits a staging or test address, or 0.0.0.0/0, except a configured public exception.",
-  remediation: "Remove the rule or narrow its CIDR to production's supernet or an admin range; a deliberate public opening is a named access.publicExceptions entry outside every other environment's supernet.",
+  description:
+    "No production security-group rule admits a staging or test address, or 0.0.0.0/0, except a configured public exception.",
+  remediation:
+    "Remove the rule or narrow its CIDR to production's supernet or an admin range; a deliberate public opening is a named access.publicExceptions entry outside every other environment's supernet.",
   appliesTo: (r, ctx) => isRule(r) && ctx.environment === "production",
   validate: (rule, ctx) => {
     const peer = rulePeer(rule);
     if (peer.cidr === OPAQUE) return [unreadableRule(rule)];
-    if (peer.cidr === undefined || cidrProblem(peer.cidr)) return peer.cidr ? [`${rule.name}: "${peer.cidr}" is not a CIDR`] : [];
+    if (peer.cidr === undefined || cidrProblem(peer.cidr))
+      return peer.cidr ? [`${rule.name}: "${peer.cidr}" is not a CIDR`] : [];
     const cidr = peer.cidr;
     const clashes = foreignEnvironments(ctx).filter((env) => cidrOverlaps(cidr, supernetOf(ctx, env)));
     const isAny = cidr === ANY_IPV4;
@@ -84,8 +94,10 @@ export const sourcesWithinPlan: ResourcePolicy = {
   name: "rule-sources-within-plan",
   control: "6.1",
   enforcement: "mandatory",
-  description: "Every ingress rule's source lies within the environment's own address plan or its declared admin ranges (or is a configured exception).",
-  remediation: "Use a remote group or a CIDR inside the environment's supernet; operator networks go into access.adminCidrs, anything wider into a named access.publicExceptions entry.",
+  description:
+    "Every ingress rule's source lies within the environment's own address plan or its declared admin ranges (or is a configured exception).",
+  remediation:
+    "Use a remote group or a CIDR inside the environment's supernet; operator networks go into access.adminCidrs, anything wider into a named access.publicExceptions entry.",
   appliesTo: (r) => isRule(r) && r.props.direction === "ingress",
   validate: (rule, ctx) => {
     const peer = rulePeer(rule);
@@ -96,7 +108,9 @@ export const sourcesWithinPlan: ResourcePolicy = {
     const allowed = [supernetOf(ctx), ...ctx.adminCidrs];
     if (allowed.some((range) => cidrContains(range, cidr))) return [];
     if (matchingException(rule, cidr, ctx)) return [];
-    return [`${rule.name}: source ${cidr} lies outside ${ctx.environment}'s plan (${supernetOf(ctx)}) and its admin ranges (${ctx.adminCidrs.join(", ") || "none"})`];
+    return [
+      `${rule.name}: source ${cidr} lies outside ${ctx.environment}'s plan (${supernetOf(ctx)}) and its admin ranges (${ctx.adminCidrs.join(", ") || "none"})`,
+    ];
   },
 };
 
@@ -105,8 +119,10 @@ export const noForeignSupernet: ResourcePolicy = {
   name: "no-rule-admits-another-environment",
   control: "6.5-testing",
   enforcement: "mandatory",
-  description: "In every environment, no security-group rule (ingress or egress) reaches another environment's supernet; test and production stay apart.",
-  remediation: "Narrow the rule so it overlaps no other environment's supernet in address-plan.yaml; egress is built from the plan with those supernets cut out.",
+  description:
+    "In every environment, no security-group rule (ingress or egress) reaches another environment's supernet; test and production stay apart.",
+  remediation:
+    "Narrow the rule so it overlaps no other environment's supernet in address-plan.yaml; egress is built from the plan with those supernets cut out.",
   appliesTo: isRule,
   validate: (rule, ctx) => {
     const peer = rulePeer(rule);
@@ -115,6 +131,8 @@ export const noForeignSupernet: ResourcePolicy = {
     const cidr = peer.cidr;
     const clashes = foreignEnvironments(ctx).filter((env) => cidrOverlaps(cidr, supernetOf(ctx, env)));
     if (clashes.length === 0 || matchingException(rule, cidr, ctx)) return [];
-    return [`${rule.name}: ${describeRule(rule, peer)} overlaps ${clashes.map((env) => `${env}'s supernet ${supernetOf(ctx, env)}`).join(" and ")}`];
+    return [
+      `${rule.name}: ${describeRule(rule, peer)} overlaps ${clashes.map((env) => `${env}'s supernet ${supernetOf(ctx, env)}`).join(" and ")}`,
+    ];
   },
 };

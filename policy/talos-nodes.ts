@@ -4,7 +4,9 @@ import { OPAQUE, at, isOpaque, type PolicyResource } from "./model";
 import { TYPES } from "./resource-types";
 
 export const isTalosNode = (r: PolicyResource) =>
-  r.type === TYPES.instance && typeof at(r.props, ["metadata", "cluster"]) === "string" && at(r.props, ["metadata", "role"]) !== "loadbalancer";
+  r.type === TYPES.instance &&
+  typeof at(r.props, ["metadata", "cluster"]) === "string" &&
+  at(r.props, ["metadata", "role"]) !== "loadbalancer";
 
 const parsedConfigs = new Map<string, Record<string, unknown> | Error>();
 

@@ -10,7 +10,8 @@ function productionReferences(value: unknown, ctx: PolicyContext, path = ""): st
     const hits: string[] = [];
     if (/\bproduction-|environments\/production|-production\b/.test(value)) hits.push(`${path} names production`);
     for (const ip of value.match(/\b\d{1,3}(?:\.\d{1,3}){3}\b/g) ?? []) {
-      if (parseAddress(ip) !== undefined && cidrContains(supernetOf(ctx, "production"), `${ip}/32`)) hits.push(`${path} holds production address ${ip}`);
+      if (parseAddress(ip) !== undefined && cidrContains(supernetOf(ctx, "production"), `${ip}/32`))
+        hits.push(`${path} holds production address ${ip}`);
     }
     return hits;
   }
@@ -26,14 +27,17 @@ export const testEnvironmentHygiene: ResourcePolicy = {
   name: "test-clusters-labelled-and-synthetic",
   control: "6.5-testing",
   enforcement: "advisory",
-  description: "In the test environment, cluster nodes are tagged environment:test and no resource refers to a production address, cluster, path or bucket (test data is synthetic).",
-  remediation: "Tag test nodes environment:test and point data sources at test-only endpoints; copy nothing from production.",
+  description:
+    "In the test environment, cluster nodes are tagged environment:test and no resource refers to a production address, cluster, path or bucket (test data is synthetic).",
+  remediation:
+    "Tag test nodes environment:test and point data sources at test-only endpoints; copy nothing from production.",
   appliesTo: (r, ctx) => ctx.environment === "test" && r.type !== "pulumi:pulumi:Stack",
   validate: (r, ctx) => {
     const problems: string[] = [];
     if (isTalosNode(r)) {
       const tags = r.props.tags;
-      if (!Array.isArray(tags) || !tags.includes("environment:test")) problems.push(`${r.name} is not tagged environment:test`);
+      if (!Array.isArray(tags) || !tags.includes("environment:test"))
+        problems.push(`${r.name} is not tagged environment:test`);
     }
     return [...problems, ...productionReferences(r.props, ctx).map((hit) => `${r.name}: ${hit}`)];
   },

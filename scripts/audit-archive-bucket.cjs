@@ -21,7 +21,8 @@ require("node:module").registerHooks({
     try {
       return nextResolve(specifier, context);
     } catch (err) {
-      if (/^\.\.?\//.test(specifier) && !/\.[cm]?[jt]s$/.test(specifier)) return nextResolve(`${specifier}.ts`, context);
+      if (/^\.\.?\//.test(specifier) && !/\.[cm]?[jt]s$/.test(specifier))
+        return nextResolve(`${specifier}.ts`, context);
       throw err;
     }
   },

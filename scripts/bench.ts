@@ -22,7 +22,10 @@ const { values: flags } = parseArgs({
 const RUNS = flags.quick ? 2 : Number(flags.runs);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "ske-bench-"));
 
-interface Sample { ms: number; rss: number }
+interface Sample {
+  ms: number;
+  rss: number;
+}
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Sample {
   const rssFile = path.join(work, "rss");
@@ -53,7 +56,13 @@ function measure(label: string, command: string, args: string[], env?: NodeJS.Pr
 
 const node = process.execPath;
 // Every case runs the way `npm run synth` does: bundled by scripts/run-ts.cjs, bundling included.
-const tsNode = (script: string, ...args: string[]) => ["-r", path.join(ROOT, "scripts", "bench", "rss-probe.cjs"), path.join(ROOT, "scripts", "run-ts.cjs"), script, ...args];
+const tsNode = (script: string, ...args: string[]) => [
+  "-r",
+  path.join(ROOT, "scripts", "bench", "rss-probe.cjs"),
+  path.join(ROOT, "scripts", "run-ts.cjs"),
+  script,
+  ...args,
+];
 
 /** The keys of the committed files that the generated variants rewrite; the rest is copied as it is. */
 interface StackFile {
@@ -107,7 +116,11 @@ function generated(n: number): { config: string; plan: string; projects: string 
 
 const out = path.join(work, "out");
 const rows: Array<{ label: string; ms: number; rss: number }> = [];
-const baseline = measure("load SDKs only (baseline)", node, tsNode(path.join(ROOT, "scripts", "bench", "load-sdks.ts")));
+const baseline = measure(
+  "load SDKs only (baseline)",
+  node,
+  tsNode(path.join(ROOT, "scripts", "bench", "load-sdks.ts")),
+);
 rows.push(baseline);
 for (const stack of ["production", "staging", "test"]) {
   rows.push(measure(`synth ${stack}`, node, tsNode("scripts/synth.ts", "--stack", stack, "--out", out)));
@@ -115,7 +128,12 @@ for (const stack of ["production", "staging", "test"]) {
 const bySites = new Map<number, number>();
 for (const n of [1, 3, 4, 16, 32]) {
   const { config, plan, projects } = generated(n);
-  const row = measure(`synth generated, ${n} site${n === 1 ? "" : "s"}`, node, tsNode("scripts/synth.ts", "--stack", "test", "--config", config, "--address-plan", plan, "--out", out), { SKE_PROJECTS_FILE: projects });
+  const row = measure(
+    `synth generated, ${n} site${n === 1 ? "" : "s"}`,
+    node,
+    tsNode("scripts/synth.ts", "--stack", "test", "--config", config, "--address-plan", plan, "--out", out),
+    { SKE_PROJECTS_FILE: projects },
+  );
   bySites.set(n, row.ms);
   rows.push(row);
 }
@@ -125,14 +143,22 @@ const width = Math.max(...rows.map((r) => r.label.length));
 console.log(`Offline synth, median of ${RUNS} runs (node ${process.version}, ${os.cpus().length} cores)`);
 console.log(`${"case".padEnd(width)}  ${"wall".padStart(9)}  ${"peak RSS".padStart(9)}  ${"× baseline".padStart(10)}`);
 for (const row of rows) {
-  console.log(`${row.label.padEnd(width)}  ${`${row.ms.toFixed(0)} ms`.padStart(9)}  ${mib(row.rss).padStart(9)}  ${(row.ms / baseline.ms).toFixed(2).padStart(10)}`);
+  console.log(
+    `${row.label.padEnd(width)}  ${`${row.ms.toFixed(0)} ms`.padStart(9)}  ${mib(row.rss).padStart(9)}  ${(row.ms / baseline.ms).toFixed(2).padStart(10)}`,
+  );
 }
 console.log("");
-console.log(`targets: 3-site synth / baseline = ${(bySites.get(3)! / baseline.ms).toFixed(2)} (≤ 1.5); 32 sites / 1 site = ${(bySites.get(32)! / bySites.get(1)!).toFixed(2)} (≤ 3)`);
+console.log(
+  `targets: 3-site synth / baseline = ${(bySites.get(3)! / baseline.ms).toFixed(2)} (≤ 1.5); 32 sites / 1 site = ${(bySites.get(32)! / bySites.get(1)!).toFixed(2)} (≤ 3)`,
+);
 
 // Developer-loop figures: the type check and the unit suite.
 const npx = (...args: string[]) => ["npx", args] as const;
-const tsc = (pkg: string) => [process.execPath, [path.join(ROOT, "node_modules", pkg, "bin", "tsc"), "--noEmit", "--incremental", "false"]] as const;
+const tsc = (pkg: string) =>
+  [
+    process.execPath,
+    [path.join(ROOT, "node_modules", pkg, "bin", "tsc"), "--noEmit", "--incremental", "false"],
+  ] as const;
 for (const [label, [cmd, args]] of [
   ["tsc --noEmit (TypeScript 7 native, cold)", tsc("typescript-native")],
   ["tsc --noEmit (TypeScript 5.9, cold)", tsc("typescript")],
@@ -144,14 +170,20 @@ for (const [label, [cmd, args]] of [
 // The real engine: `pulumi preview` through the Automation API (test/integration/engine),
 // one run, beside synth of the same network-layer config. Needs the CLI from
 // scripts/toolchain/build.sh; skipped with a reason otherwise.
-const engine = spawnSync(process.execPath, [path.join(ROOT, "scripts", "run-ts.cjs"), path.join(ROOT, "test", "integration", "engine", "run.ts")], {
-  cwd: ROOT,
-  env: { ...process.env, SKE_ENGINE_SKIP_LAB: "1" },
-  encoding: "utf8",
-});
+const engine = spawnSync(
+  process.execPath,
+  [path.join(ROOT, "scripts", "run-ts.cjs"), path.join(ROOT, "test", "integration", "engine", "run.ts")],
+  {
+    cwd: ROOT,
+    env: { ...process.env, SKE_ENGINE_SKIP_LAB: "1" },
+    encoding: "utf8",
+  },
+);
 const previews = [...(engine.stdout ?? "").matchAll(/^\s+([\d.]+) s {2}preview (\w+) offline \(on: network only\)$/gm)];
 if (previews.length === 0) {
-  console.log(`pulumi preview: not measured (engine tier unavailable: ${(engine.stdout + engine.stderr).trim().split("\n").slice(-2).join(" / ")})`);
+  console.log(
+    `pulumi preview: not measured (engine tier unavailable: ${(engine.stdout + engine.stderr).trim().split("\n").slice(-2).join(" / ")})`,
+  );
 } else {
   console.log("\npulumi preview (real engine, one run) beside synth (median), network layer only, no cloud:");
   // Production and staging refuse a network-only variant (config/refusals.ts): the engine's preview of it is a refusal, not a measurement.
@@ -162,8 +194,14 @@ if (previews.length === 0) {
     // Without the GitHub layer no stack may claim the repository settings (policy 6.2).
     doc.config["ske-platform:github"].ownsRepositorySettings = false;
     fs.writeFileSync(config, stringify(doc));
-    const synth = measure(`synth ${stack}, network layer`, node, tsNode("scripts/synth.ts", "--stack", stack!, "--config", config, "--out", out));
-    console.log(`  ${stack!.padEnd(10)}  preview ${(Number(seconds) * 1000).toFixed(0)} ms   synth ${synth.ms.toFixed(0)} ms   ratio ${(Number(seconds) * 1000 / synth.ms).toFixed(2)}`);
+    const synth = measure(
+      `synth ${stack}, network layer`,
+      node,
+      tsNode("scripts/synth.ts", "--stack", stack!, "--config", config, "--out", out),
+    );
+    console.log(
+      `  ${stack!.padEnd(10)}  preview ${(Number(seconds) * 1000).toFixed(0)} ms   synth ${synth.ms.toFixed(0)} ms   ratio ${((Number(seconds) * 1000) / synth.ms).toFixed(2)}`,
+    );
   }
 }
 fs.rmSync(work, { recursive: true, force: true });

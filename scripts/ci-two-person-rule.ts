@@ -24,11 +24,21 @@ import type { EnvironmentPlan } from "../plan/change-management";
 import { formatFinding } from "../plan/ci-two-person-rule";
 import { WORKFLOW_DIR, checkRepository, declaredEnvironments, declaredRunnerGroups } from "./ci-two-person-rule/load";
 
-let parsed: ReturnType<typeof parseArgs<{ options: { environments: { type: "string" }; "runner-groups": { type: "string" } }; allowPositionals: true }>>;
+let parsed: ReturnType<
+  typeof parseArgs<{
+    options: { environments: { type: "string" }; "runner-groups": { type: "string" } };
+    allowPositionals: true;
+  }>
+>;
 try {
-  parsed = parseArgs({ options: { environments: { type: "string" }, "runner-groups": { type: "string" } }, allowPositionals: true });
+  parsed = parseArgs({
+    options: { environments: { type: "string" }, "runner-groups": { type: "string" } },
+    allowPositionals: true,
+  });
 } catch (err) {
-  process.stderr.write(`${(err as Error).message}\nusage: ci-two-person-rule.ts [workflow dir] [--environments <file.json>] [--runner-groups <file.json>]\n`);
+  process.stderr.write(
+    `${(err as Error).message}\nusage: ci-two-person-rule.ts [workflow dir] [--environments <file.json>] [--runner-groups <file.json>]\n`,
+  );
   process.exit(2);
 }
 const dir = parsed.positionals[0] ? path.resolve(parsed.positionals[0]) : WORKFLOW_DIR;

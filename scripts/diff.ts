@@ -51,7 +51,10 @@ function resolveBase(ref: string | undefined): { ref: string; commit: string } {
 /** The base commit's tree, with this tree's dependencies linked in (not its build cache). */
 function exportBase(commit: string, dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
-  const archive = execFileSync("git", ["archive", "--format=tar", commit], { cwd: REPO_ROOT, maxBuffer: 512 * 1024 * 1024 });
+  const archive = execFileSync("git", ["archive", "--format=tar", commit], {
+    cwd: REPO_ROOT,
+    maxBuffer: 512 * 1024 * 1024,
+  });
   execFileSync("tar", ["-x", "-C", dir], { input: archive });
   const modules = path.join(REPO_ROOT, "node_modules");
   fs.mkdirSync(path.join(dir, "node_modules"));
@@ -73,21 +76,39 @@ async function synthIn(tree: string, stack: string, out: string, env: NodeJS.Pro
   const stackFile = path.join(tree, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(stackFile)) return { missing: `no Pulumi.${stack}.yaml` };
   try {
-    await run(process.execPath, [path.join(tree, "scripts", "run-ts.cjs"), path.join(tree, "scripts", "synth.ts"), "--stack", stack, "--out", out], {
-      cwd: tree,
-      env,
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    await run(
+      process.execPath,
+      [
+        path.join(tree, "scripts", "run-ts.cjs"),
+        path.join(tree, "scripts", "synth.ts"),
+        "--stack",
+        stack,
+        "--out",
+        out,
+      ],
+      {
+        cwd: tree,
+        env,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
   } catch (err) {
     const failure = err as { code?: number; stderr?: string };
     // 2 = a mandatory policy is violated: the output is written and is exactly what the diff must show.
-    if (failure.code !== 2) return { error: `synth of ${stack} in ${tree} failed (exit ${failure.code}):\n${failure.stderr ?? String(err)}` };
+    if (failure.code !== 2)
+      return { error: `synth of ${stack} in ${tree} failed (exit ${failure.code}):\n${failure.stderr ?? String(err)}` };
   }
   return { snapshot: readSynthSnapshot(path.join(out, stack), stackFile) };
 }
 
 function emptySnapshot(environment: string): SynthSnapshot {
-  return { environment, sites: [], resources: [], compliance: { verdict: "(stack absent)", failedControls: [], results: [] }, secretConfig: {} };
+  return {
+    environment,
+    sites: [],
+    resources: [],
+    compliance: { verdict: "(stack absent)", failedControls: [], results: [] },
+    secretConfig: {},
+  };
 }
 
 async function main(): Promise<number> {
@@ -99,10 +120,15 @@ async function main(): Promise<number> {
       "artifact-url": { type: "string" },
     },
   });
-  const stacks = (values.stack ?? []).flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
+  const stacks = (values.stack ?? [])
+    .flatMap((s) => s.split(","))
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = stacks.filter((s) => !(ENVIRONMENTS as readonly string[]).includes(s));
   if (stacks.length === 0 || unknown.length > 0) {
-    process.stderr.write(`usage: npm run diff -- --stack <${ENVIRONMENTS.join("|")}> [--stack …] [--base <git-ref>] [--out <dir>]\n`);
+    process.stderr.write(
+      `usage: npm run diff -- --stack <${ENVIRONMENTS.join("|")}> [--stack …] [--base <git-ref>] [--out <dir>]\n`,
+    );
     if (unknown.length) process.stderr.write(`unknown stack: ${unknown.join(", ")}\n`);
     return 64;
   }
@@ -110,7 +136,9 @@ async function main(): Promise<number> {
   try {
     base = resolveBase(values.base);
   } catch (err) {
-    process.stderr.write(`diff: cannot resolve the base: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}\n`);
+    process.stderr.write(
+      `diff: cannot resolve the base: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}\n`,
+    );
     return 64;
   }
   const outDir = path.resolve(values.out);
@@ -134,7 +162,9 @@ async function main(): Promise<number> {
       if (!h.snapshot) throw new Error(`the working tree has ${h.missing}`);
       const context = {
         ownSupernet: plan.environments[stack].supernet,
-        foreignSupernets: Object.fromEntries(ENVIRONMENTS.filter((e) => e !== stack).map((e) => [e, plan.environments[e].supernet])),
+        foreignSupernets: Object.fromEntries(
+          ENVIRONMENTS.filter((e) => e !== stack).map((e) => [e, plan.environments[e].supernet]),
+        ),
         addressPlan: plan,
       };
       const diff = diffSnapshots(b.snapshot ?? emptySnapshot(stack), h.snapshot, context);
@@ -145,13 +175,27 @@ async function main(): Promise<number> {
       fs.writeFileSync(path.join(outDir, `${stack}.json`), `${JSON.stringify(diff, null, 2)}\n`);
     }
     const outcome = overallOutcome(diffs);
-    fs.writeFileSync(path.join(outDir, "comment.md"), `${renderMarkdown(diffs, values["artifact-url"] ? { artifactUrl: values["artifact-url"] } : {})}\n`);
-    fs.writeFileSync(path.join(outDir, "outcome.json"), `${JSON.stringify({
-      outcome,
-      base: base.commit,
-      stacks: Object.fromEntries(diffs.map((d) => [d.environment, { outcome: d.outcome, weakenings: d.weakenings.length }])),
-    }, null, 2)}\n`);
-    process.stdout.write(`Outcome: ${outcome} (exit ${EXIT_CODES[outcome]}); ${((Date.now() - started) / 1000).toFixed(1)} s; wrote ${path.relative(process.cwd(), outDir) || "."}/\n`);
+    fs.writeFileSync(
+      path.join(outDir, "comment.md"),
+      `${renderMarkdown(diffs, values["artifact-url"] ? { artifactUrl: values["artifact-url"] } : {})}\n`,
+    );
+    fs.writeFileSync(
+      path.join(outDir, "outcome.json"),
+      `${JSON.stringify(
+        {
+          outcome,
+          base: base.commit,
+          stacks: Object.fromEntries(
+            diffs.map((d) => [d.environment, { outcome: d.outcome, weakenings: d.weakenings.length }]),
+          ),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    process.stdout.write(
+      `Outcome: ${outcome} (exit ${EXIT_CODES[outcome]}); ${((Date.now() - started) / 1000).toFixed(1)} s; wrote ${path.relative(process.cwd(), outDir) || "."}/\n`,
+    );
     return EXIT_CODES[outcome];
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

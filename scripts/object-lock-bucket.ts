@@ -24,7 +24,17 @@
 import { createHash } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { writerProblems, type ArchiveWriter } from "../plan/bucket-policy";
-import { LIFECYCLE_RULE_ID, policyGrants, policyDenials, policyProblems, readBackProblems, type ArchiveBucketSpec, type S3Credentials, type ObjectLockState, type ArchiveReadBack } from "../plan/object-lock";
+import {
+  LIFECYCLE_RULE_ID,
+  policyGrants,
+  policyDenials,
+  policyProblems,
+  readBackProblems,
+  type ArchiveBucketSpec,
+  type S3Credentials,
+  type ObjectLockState,
+  type ArchiveReadBack,
+} from "../plan/object-lock";
 
 /**
  * The SDK is loaded on first use: loading the S3 client costs about half a
@@ -38,7 +48,10 @@ const sdk = () => import("@aws-sdk/client-s3");
  * release); Content-MD5 on every body, which RGW requires for the lock
  * configuration.
  */
-export async function archiveClient(spec: Pick<ArchiveBucketSpec, "endpoint" | "region">, credentials: S3Credentials): Promise<S3Client> {
+export async function archiveClient(
+  spec: Pick<ArchiveBucketSpec, "endpoint" | "region">,
+  credentials: S3Credentials,
+): Promise<S3Client> {
   const { S3Client } = await sdk();
   const client = new S3Client({
     endpoint: spec.endpoint,
@@ -67,7 +80,9 @@ const nameOf = (err: unknown) => (err as { name?: string }).name ?? "";
 
 function failure(spec: Pick<ArchiveBucketSpec, "bucket" | "endpoint">, call: string, err: unknown): Error {
   const status = statusOf(err);
-  return new Error(`${call} of bucket "${spec.bucket}" at ${spec.endpoint} failed${status ? ` with HTTP ${status}` : ""}: ${nameOf(err)} ${(err as Error).message ?? ""}`.trim());
+  return new Error(
+    `${call} of bucket "${spec.bucket}" at ${spec.endpoint} failed${status ? ` with HTTP ${status}` : ""}: ${nameOf(err)} ${(err as Error).message ?? ""}`.trim(),
+  );
 }
 
 async function readLock(client: S3Client, spec: ArchiveBucketSpec): Promise<ObjectLockState> {
@@ -105,7 +120,9 @@ async function readExpiry(client: S3Client, spec: ArchiveBucketSpec): Promise<nu
   const { GetBucketLifecycleConfigurationCommand } = await sdk();
   try {
     const rules = (await client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: spec.bucket }))).Rules ?? [];
-    const days = rules.filter((r) => r.Status === "Enabled" && r.Expiration?.Days !== undefined).map((r) => r.Expiration!.Days!);
+    const days = rules
+      .filter((r) => r.Status === "Enabled" && r.Expiration?.Days !== undefined)
+      .map((r) => r.Expiration!.Days!);
     return days.length > 0 ? Math.min(...days) : undefined;
   } catch (err) {
     if (nameOf(err) === "NoSuchLifecycleConfiguration" || statusOf(err) === 404) return undefined;
@@ -123,25 +140,32 @@ async function readExpiry(client: S3Client, spec: ArchiveBucketSpec): Promise<nu
 async function putExpiry(client: S3Client, spec: ArchiveBucketSpec, days: number): Promise<void> {
   const { PutBucketLifecycleConfigurationCommand } = await sdk();
   try {
-    await client.send(new PutBucketLifecycleConfigurationCommand({
-      Bucket: spec.bucket,
-      LifecycleConfiguration: {
-        Rules: [{
-          ID: LIFECYCLE_RULE_ID,
-          Filter: { Prefix: "" },
-          Status: "Enabled",
-          Expiration: { Days: days },
-          NoncurrentVersionExpiration: { NoncurrentDays: 1 },
-          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
-        }],
-      },
-    }));
+    await client.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket: spec.bucket,
+        LifecycleConfiguration: {
+          Rules: [
+            {
+              ID: LIFECYCLE_RULE_ID,
+              Filter: { Prefix: "" },
+              Status: "Enabled",
+              Expiration: { Days: days },
+              NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+              AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+            },
+          ],
+        },
+      }),
+    );
   } catch (err) {
     throw failure(spec, "PutBucketLifecycleConfiguration", err);
   }
 }
 
-export async function readBackArchive(client: S3Client, spec: ArchiveBucketSpec): Promise<{ readBack: ArchiveReadBack; policyJson: string | undefined }> {
+export async function readBackArchive(
+  client: S3Client,
+  spec: ArchiveBucketSpec,
+): Promise<{ readBack: ArchiveReadBack; policyJson: string | undefined }> {
   const { GetBucketAclCommand } = await sdk();
   const objectLock = await readLock(client, spec);
   const policyJson = await readPolicy(client, spec);
@@ -153,7 +177,14 @@ export async function readBackArchive(client: S3Client, spec: ArchiveBucketSpec)
     throw failure(spec, "GetBucketAcl", err);
   }
   return {
-    readBack: { bucket: spec.bucket, objectLock, owner, grants: policyGrants(policyJson), denials: policyDenials(policyJson), ...(expireDays !== undefined ? { expireDays } : {}) },
+    readBack: {
+      bucket: spec.bucket,
+      objectLock,
+      owner,
+      grants: policyGrants(policyJson),
+      denials: policyDenials(policyJson),
+      ...(expireDays !== undefined ? { expireDays } : {}),
+    },
     policyJson,
   };
 }
@@ -162,7 +193,8 @@ export async function readBackArchive(client: S3Client, spec: ArchiveBucketSpec)
 export async function verifyArchiveBucket(client: S3Client, spec: ArchiveBucketSpec): Promise<ArchiveReadBack> {
   const { readBack } = await readBackArchive(client, spec);
   const problems = readBackProblems(spec, readBack);
-  if (problems.length > 0) throw new Error(`audit archive "${spec.bucket}" at ${spec.endpoint} is not append-only: ${problems.join("; ")}`);
+  if (problems.length > 0)
+    throw new Error(`audit archive "${spec.bucket}" at ${spec.endpoint} is not append-only: ${problems.join("; ")}`);
   return readBack;
 }
 
@@ -172,19 +204,30 @@ export async function verifyArchiveBucket(client: S3Client, spec: ArchiveBucketS
  * verifies. Refuses what would weaken the bucket: no object lock, leaving
  * COMPLIANCE, a shorter lock period, expiry before the lock ends.
  */
-export async function ensureArchiveBucket(client: S3Client, spec: ArchiveBucketSpec): Promise<{ created: boolean; readBack: ArchiveReadBack }> {
-  if (spec.mode !== "COMPLIANCE") throw new Error(`bucket "${spec.bucket}": the archive is locked in COMPLIANCE mode, not ${spec.mode}`);
-  if (!Number.isInteger(spec.days) || spec.days < 1) throw new Error(`object-lock days must be a positive integer, got ${spec.days}`);
+export async function ensureArchiveBucket(
+  client: S3Client,
+  spec: ArchiveBucketSpec,
+): Promise<{ created: boolean; readBack: ArchiveReadBack }> {
+  if (spec.mode !== "COMPLIANCE")
+    throw new Error(`bucket "${spec.bucket}": the archive is locked in COMPLIANCE mode, not ${spec.mode}`);
+  if (!Number.isInteger(spec.days) || spec.days < 1)
+    throw new Error(`object-lock days must be a positive integer, got ${spec.days}`);
   if (spec.expireDays !== undefined && (!Number.isInteger(spec.expireDays) || spec.expireDays < spec.days)) {
-    throw new Error(`bucket "${spec.bucket}": objects would expire after ${spec.expireDays} days, before their ${spec.days}-day lock ends`);
+    throw new Error(
+      `bucket "${spec.bucket}": objects would expire after ${spec.expireDays} days, before their ${spec.days}-day lock ends`,
+    );
   }
   const writers = writerProblems(spec.writers);
   if (writers.length > 0) throw new Error(`archive writers of ${spec.bucket}: ${writers.join("; ")}`);
   // Refuse to set a document weaker than the spec, rather than set it and fail the read-back.
   const weak = policyProblems(spec, policyGrants(spec.policy), policyDenials(spec.policy));
-  if (weak.length > 0) throw new Error(`bucket "${spec.bucket}": refusing to set a bucket policy that is not append-only: ${weak.join("; ")}`);
+  if (weak.length > 0)
+    throw new Error(
+      `bucket "${spec.bucket}": refusing to set a bucket policy that is not append-only: ${weak.join("; ")}`,
+    );
   const policy = spec.policy;
-  const { CreateBucketCommand, HeadBucketCommand, PutBucketPolicyCommand, PutObjectLockConfigurationCommand } = await sdk();
+  const { CreateBucketCommand, HeadBucketCommand, PutBucketPolicyCommand, PutObjectLockConfigurationCommand } =
+    await sdk();
 
   let created = false;
   try {
@@ -201,17 +244,26 @@ export async function ensureArchiveBucket(client: S3Client, spec: ArchiveBucketS
 
   const before = await readLock(client, spec);
   if (!before.enabled) {
-    throw new Error(`bucket "${spec.bucket}" exists without object lock; an append-only archive needs a new bucket created with it`);
+    throw new Error(
+      `bucket "${spec.bucket}" exists without object lock; an append-only archive needs a new bucket created with it`,
+    );
   }
   if (before.days !== undefined && before.days > spec.days) {
-    throw new Error(`bucket "${spec.bucket}" locks objects for ${before.days} days; refusing to shorten that to ${spec.days}`);
+    throw new Error(
+      `bucket "${spec.bucket}" locks objects for ${before.days} days; refusing to shorten that to ${spec.days}`,
+    );
   }
   if (before.mode !== spec.mode || before.days !== spec.days) {
     try {
-      await client.send(new PutObjectLockConfigurationCommand({
-        Bucket: spec.bucket,
-        ObjectLockConfiguration: { ObjectLockEnabled: "Enabled", Rule: { DefaultRetention: { Mode: spec.mode, Days: spec.days } } },
-      }));
+      await client.send(
+        new PutObjectLockConfigurationCommand({
+          Bucket: spec.bucket,
+          ObjectLockConfiguration: {
+            ObjectLockEnabled: "Enabled",
+            Rule: { DefaultRetention: { Mode: spec.mode, Days: spec.days } },
+          },
+        }),
+      );
     } catch (err) {
       throw failure(spec, "PutObjectLockConfiguration", err);
     }
@@ -223,19 +275,24 @@ export async function ensureArchiveBucket(client: S3Client, spec: ArchiveBucketS
       throw failure(spec, "PutBucketPolicy", err);
     }
   }
-  if (spec.expireDays !== undefined && (await readExpiry(client, spec)) !== spec.expireDays) await putExpiry(client, spec, spec.expireDays);
+  if (spec.expireDays !== undefined && (await readExpiry(client, spec)) !== spec.expireDays)
+    await putExpiry(client, spec, spec.expireDays);
   return { created, readBack: await verifyArchiveBucket(client, spec) };
 }
 
 /** The settings the command resource and the invoke hand over in the environment. */
-export function specFromEnvironment(env: Record<string, string | undefined>): { spec: ArchiveBucketSpec; credentials: S3Credentials } {
+export function specFromEnvironment(env: Record<string, string | undefined>): {
+  spec: ArchiveBucketSpec;
+  credentials: S3Credentials;
+} {
   const required = (name: string): string => {
     const value = env[name];
     if (!value) throw new Error(`${name} is not set`);
     return value;
   };
   const mode = required("ARCHIVE_LOCK_MODE");
-  if (mode !== "COMPLIANCE" && mode !== "GOVERNANCE") throw new Error(`ARCHIVE_LOCK_MODE must be COMPLIANCE or GOVERNANCE, got ${mode}`);
+  if (mode !== "COMPLIANCE" && mode !== "GOVERNANCE")
+    throw new Error(`ARCHIVE_LOCK_MODE must be COMPLIANCE or GOVERNANCE, got ${mode}`);
   const writers = JSON.parse(required("ARCHIVE_WRITERS")) as ArchiveWriter[];
   const foreignProjectIds = JSON.parse(required("ARCHIVE_FOREIGN_PROJECTS")) as string[];
   return {
@@ -250,12 +307,18 @@ export function specFromEnvironment(env: Record<string, string | undefined>): { 
       policy: required("ARCHIVE_BUCKET_POLICY"),
       ...(env.ARCHIVE_EXPIRE_DAYS ? { expireDays: Number(env.ARCHIVE_EXPIRE_DAYS) } : {}),
     },
-    credentials: { accessKeyId: required("ARCHIVE_ACCESS_KEY_ID"), secretAccessKey: required("ARCHIVE_SECRET_ACCESS_KEY") },
+    credentials: {
+      accessKeyId: required("ARCHIVE_ACCESS_KEY_ID"),
+      secretAccessKey: required("ARCHIVE_SECRET_ACCESS_KEY"),
+    },
   };
 }
 
 /** `reconcile` (on up) or `verify` (every preview and up); prints the read-back as one JSON line, never a credential. */
-export async function runArchiveCommand(action: string | undefined, env: Record<string, string | undefined>): Promise<ArchiveReadBack> {
+export async function runArchiveCommand(
+  action: string | undefined,
+  env: Record<string, string | undefined>,
+): Promise<ArchiveReadBack> {
   const { spec, credentials } = specFromEnvironment(env);
   const client = await archiveClient(spec, credentials);
   try {

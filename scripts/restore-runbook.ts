@@ -13,12 +13,20 @@ import { buildPlatformPlan } from "../plan/platform-plan";
 import { readStackFile } from "../config/stack-file";
 
 /** The runbook's input for `cluster` of `stack`, or an error naming what is missing. */
-export function restoreInputFor(stack: string, cluster: string, controlPlane: readonly string[], file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`)): RestoreInput {
+export function restoreInputFor(
+  stack: string,
+  cluster: string,
+  controlPlane: readonly string[],
+  file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`),
+): RestoreInput {
   const { config, addressPlan } = loadPlatformConfig(readStackFile(file, stack), readAddressPlan());
   const planned = buildPlatformPlan(config, addressPlan).clusters.find((c) => c.name === cluster);
   if (!planned) throw new Error(`${stack} has no cluster ${cluster}`);
   const storage = config.backups?.sites[planned.site];
-  if (!storage) throw new Error(`${stack}: backups.sites.${planned.site} is not configured, so ${cluster} has no backups to restore from`);
+  if (!storage)
+    throw new Error(
+      `${stack}: backups.sites.${planned.site} is not configured, so ${cluster} has no backups to restore from`,
+    );
   return {
     environment: config.environment,
     cluster,
@@ -31,12 +39,19 @@ export function restoreInputFor(stack: string, cluster: string, controlPlane: re
 }
 
 function main(): number {
-  const { values } = parseArgs({ options: { stack: { type: "string" }, cluster: { type: "string" }, "control-plane": { type: "string" } } });
+  const { values } = parseArgs({
+    options: { stack: { type: "string" }, cluster: { type: "string" }, "control-plane": { type: "string" } },
+  });
   if (!values.stack || !values.cluster || !values["control-plane"]) {
-    process.stderr.write("usage: npm run restore-runbook -- --stack <env> --cluster <name> --control-plane <ip,ip,ip>\n");
+    process.stderr.write(
+      "usage: npm run restore-runbook -- --stack <env> --cluster <name> --control-plane <ip,ip,ip>\n",
+    );
     return 64;
   }
-  const addresses = values["control-plane"].split(",").map((a) => a.trim()).filter(Boolean);
+  const addresses = values["control-plane"]
+    .split(",")
+    .map((a) => a.trim())
+    .filter(Boolean);
   process.stdout.write(renderRestoreRunbook(restoreInputFor(values.stack, values.cluster, addresses)));
   return 0;
 }

@@ -28,7 +28,13 @@ const TEAM_PERMISSIONS = new Set(["write", "maintain", "admin"]);
  * request that changes them computes its own diff with its own rules, so
  * that diff cannot vouch for it: it always needs the second look.
  */
-export const MACHINERY = [/^\.github\//, /^synth\//, /^policy\//, /^scripts\/(diff|synth|run-ts|review-diff-gate)\b/, /^package(-lock)?\.json$/];
+export const MACHINERY = [
+  /^\.github\//,
+  /^synth\//,
+  /^policy\//,
+  /^scripts\/(diff|synth|run-ts|review-diff-gate)\b/,
+  /^package(-lock)?\.json$/,
+];
 
 export interface GateFacts {
   pullRequest: { number: number; author: string; headSha: string };
@@ -67,7 +73,13 @@ function secondApprovers(facts: GateFacts): string[] {
     latest.set(r.user, r);
   }
   return [...latest.entries()]
-    .filter(([user, r]) => r.state === "APPROVED" && r.commitId === facts.pullRequest.headSha && user !== facts.pullRequest.author && TEAM_PERMISSIONS.has(facts.permissions[user] ?? ""))
+    .filter(
+      ([user, r]) =>
+        r.state === "APPROVED" &&
+        r.commitId === facts.pullRequest.headSha &&
+        user !== facts.pullRequest.author &&
+        TEAM_PERMISSIONS.has(facts.permissions[user] ?? ""),
+    )
     .map(([user]) => user)
     .sort();
 }
@@ -76,23 +88,36 @@ function secondApprovers(facts: GateFacts): string[] {
 function labelApprover(facts: GateFacts): string | undefined {
   if (!facts.labels.includes(WEAKENS_LABEL)) return undefined;
   const last = facts.labelEvents.filter((e) => e.event === "labeled" && e.label === WEAKENS_LABEL).at(-1);
-  if (!last || last.actor === facts.pullRequest.author || !TEAM_PERMISSIONS.has(facts.permissions[last.actor] ?? "")) return undefined;
+  if (!last || last.actor === facts.pullRequest.author || !TEAM_PERMISSIONS.has(facts.permissions[last.actor] ?? ""))
+    return undefined;
   return last.actor;
 }
 
 export function gateDecision(facts: GateFacts): GateDecision {
   const { headSha } = facts.pullRequest;
   if (!facts.diffRun || facts.diffRun.headSha !== headSha) {
-    return { conclusion: "failure", title: "No review diff for this commit", summary: `No completed review-diff run for ${headSha}. The gate fails closed until one has run.` };
+    return {
+      conclusion: "failure",
+      title: "No review diff for this commit",
+      summary: `No completed review-diff run for ${headSha}. The gate fails closed until one has run.`,
+    };
   }
   const outcome = diffOutcome(facts.outcome);
   if (facts.diffRun.conclusion !== "success" || !outcome) {
-    return { conclusion: "failure", title: "The review diff did not complete", summary: `The review-diff run ended with "${facts.diffRun.conclusion}"${outcome ? "" : " and left no valid outcome"}. Fix it and push again; the gate fails closed.` };
+    return {
+      conclusion: "failure",
+      title: "The review diff did not complete",
+      summary: `The review-diff run ended with "${facts.diffRun.conclusion}"${outcome ? "" : " and left no valid outcome"}. Fix it and push again; the gate fails closed.`,
+    };
   }
   const machinery = facts.files.filter((f) => MACHINERY.some((m) => m.test(f))).sort();
   const reasons = [
     ...(outcome === "weakens" ? ["the review diff says this change weakens a control or cannot be undone"] : []),
-    ...(machinery.length ? [`it changes the review diff's own machinery (${machinery.slice(0, 5).join(", ")}${machinery.length > 5 ? ", …" : ""}), so its diff cannot vouch for it`] : []),
+    ...(machinery.length
+      ? [
+          `it changes the review diff's own machinery (${machinery.slice(0, 5).join(", ")}${machinery.length > 5 ? ", …" : ""}), so its diff cannot vouch for it`,
+        ]
+      : []),
   ];
   if (reasons.length === 0) {
     return { conclusion: "success", title: "No control weakened", summary: `Review diff outcome: ${outcome}.` };
@@ -100,10 +125,18 @@ export function gateDecision(facts: GateFacts): GateDecision {
   const labeller = labelApprover(facts);
   const approvers = secondApprovers(facts);
   if (labeller) {
-    return { conclusion: "success", title: `Weakening accepted by ${labeller}`, summary: `Needs a second look because ${reasons.join("; and ")}. ${labeller}, a team member other than the author, added \`${WEAKENS_LABEL}\`.` };
+    return {
+      conclusion: "success",
+      title: `Weakening accepted by ${labeller}`,
+      summary: `Needs a second look because ${reasons.join("; and ")}. ${labeller}, a team member other than the author, added \`${WEAKENS_LABEL}\`.`,
+    };
   }
   if (approvers.length >= 2) {
-    return { conclusion: "success", title: `Weakening approved by ${approvers.join(" and ")}`, summary: `Needs a second look because ${reasons.join("; and ")}. ${approvers.join(" and ")} approved this commit.` };
+    return {
+      conclusion: "success",
+      title: `Weakening approved by ${approvers.join(" and ")}`,
+      summary: `Needs a second look because ${reasons.join("; and ")}. ${approvers.join(" and ")} approved this commit.`,
+    };
   }
   return {
     conclusion: "failure",
@@ -145,7 +178,9 @@ function main(argv: string[]): number {
   }
   const facts = JSON.parse(fs.readFileSync(factsFile, "utf8")) as GateFacts;
   const decision = gateDecision(facts);
-  const untrusted = fs.existsSync(commentFile) ? fs.readFileSync(commentFile, "utf8").slice(0, 4 * COMMENT_LIMIT) : "(the review-diff run left no comment)";
+  const untrusted = fs.existsSync(commentFile)
+    ? fs.readFileSync(commentFile, "utf8").slice(0, 4 * COMMENT_LIMIT)
+    : "(the review-diff run left no comment)";
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, "decision.json"), JSON.stringify(decision));
   fs.writeFileSync(path.join(outDir, "comment.md"), commentBody(untrusted, decision, process.env.RUN_URL ?? ""));

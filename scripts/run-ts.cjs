@@ -16,7 +16,13 @@ if (!entry) {
   process.exit(64);
 }
 const source = path.resolve(entry);
-const outfile = path.join(root, "node_modules", ".cache", "ske-platform", `${path.relative(root, source).replace(/[\\/]/g, "__")}.cjs`);
+const outfile = path.join(
+  root,
+  "node_modules",
+  ".cache",
+  "ske-platform",
+  `${path.relative(root, source).replace(/[\\/]/g, "__")}.cjs`,
+);
 
 const inputsFile = `${outfile}.inputs.json`;
 

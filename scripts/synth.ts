@@ -58,7 +58,9 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  process.stdout.write(`${result.summary}\n\nWrote ${path.relative(process.cwd(), dir)}/resources.json (${result.resources.length} resources), compliance.md and capacity.md\n`);
+  process.stdout.write(
+    `${result.summary}\n\nWrote ${path.relative(process.cwd(), dir)}/resources.json (${result.resources.length} resources), compliance.md and capacity.md\n`,
+  );
   if (result.compliance.failedControls.length > 0) {
     process.stderr.write(`${result.compliance.verdict}\n`);
     return 2;
@@ -67,7 +69,12 @@ async function main(): Promise<number> {
 }
 
 /** Leaves a FAIL report, and no stale resources or outputs, where an earlier run may have written a PASS. */
-function replaceWithRefusal(out: string, stack: string, error: string, problems: Parameters<typeof refusalReport>[2]): void {
+function replaceWithRefusal(
+  out: string,
+  stack: string,
+  error: string,
+  problems: Parameters<typeof refusalReport>[2],
+): void {
   let dir: string;
   try {
     dir = prepareStackDir(out, stack);
@@ -79,7 +86,8 @@ function replaceWithRefusal(out: string, stack: string, error: string, problems:
     throw err;
   }
   // rmSync removes a symlink itself, never its target.
-  for (const stale of ["resources.json", "outputs.json", "compliance.json", "capacity.md"]) fs.rmSync(path.join(dir, stale), { force: true });
+  for (const stale of ["resources.json", "outputs.json", "compliance.json", "capacity.md"])
+    fs.rmSync(path.join(dir, stale), { force: true });
   writeStackFile(dir, "compliance.md", `${refusalReport(stack, error, problems)}\n`);
 }
 

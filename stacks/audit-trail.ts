@@ -56,7 +56,10 @@ export interface AuditStore {
 
 /** The archive bucket with its writers, and the Loki store with its push credentials and ingest TLS. */
 export function deployAuditStore(
-  args: AuditTrailArgs & { sites: DeployedSite[]; archiveSeparation: { projectId: string; foreignProjectIds: string[] } },
+  args: AuditTrailArgs & {
+    sites: DeployedSite[];
+    archiveSeparation: { projectId: string; foreignProjectIds: string[] };
+  },
 ): AuditStore {
   const { env, config, clusters, ops, namespaces: NAMESPACES } = args;
   const archive = config.audit.archive;
@@ -64,11 +67,18 @@ export function deployAuditStore(
   if (!archiveSite) throw new Error(`${env}: audit.archive.site "${archive.site}" has no deployed site`);
   // RGW behind Keystone accepts EC2 credentials; created through the site's provider, the secret half stays a secret.
   // This one is the deploy identity's own (the bucket owner): it configures the bucket and is never given to a collector.
-  const ec2 = new openstack.identity.Ec2CredentialV3(`${archiveSite.plan.prefix}-audit-archive-s3`, {
-    region: archiveSite.plan.config.region,
-    projectId: args.archiveSeparation.projectId,
-  }, { provider: archiveSite.provider });
-  const credentials: ArchiveCredentials = { accessKeyId: pulumi.secret(ec2.access), secretAccessKey: pulumi.secret(ec2.secret) };
+  const ec2 = new openstack.identity.Ec2CredentialV3(
+    `${archiveSite.plan.prefix}-audit-archive-s3`,
+    {
+      region: archiveSite.plan.config.region,
+      projectId: args.archiveSeparation.projectId,
+    },
+    { provider: archiveSite.provider },
+  );
+  const credentials: ArchiveCredentials = {
+    accessKeyId: pulumi.secret(ec2.access),
+    secretAccessKey: pulumi.secret(ec2.secret),
+  };
 
   // RGW sees one user per Keystone project, so each collector writes as a project of its own, which
   // the bucket policy allows to put under `<cluster>/` and nothing else (docs/decisions/audit-archive-identity.md).
@@ -77,15 +87,22 @@ export function deployAuditStore(
     if (!projectId) throw new Error(`${env}: audit.archive.writerProjects has no project for ${cluster.plan.name}`);
     // Named after the archive site, whose provider mints it; the cluster is in the suffix.
     const resourceName = `${archiveSite.plan.prefix}-audit-archive-writer-${cluster.plan.site}-${cluster.plan.id}`;
-    const credential = new openstack.identity.Ec2CredentialV3(resourceName, {
-      region: archiveSite.plan.config.region,
-      projectId,
-    }, { provider: archiveSite.provider });
+    const credential = new openstack.identity.Ec2CredentialV3(
+      resourceName,
+      {
+        region: archiveSite.plan.config.region,
+        projectId,
+      },
+      { provider: archiveSite.provider },
+    );
     return {
       cluster: cluster.plan.name,
       projectId,
       resourceName,
-      credentials: { accessKeyId: pulumi.secret(credential.access), secretAccessKey: pulumi.secret(credential.secret) } satisfies ArchiveCredentials,
+      credentials: {
+        accessKeyId: pulumi.secret(credential.access),
+        secretAccessKey: pulumi.secret(credential.secret),
+      } satisfies ArchiveCredentials,
     };
   });
 
@@ -102,10 +119,15 @@ export function deployAuditStore(
   });
 
   // One push credential per collector, so the gateway admits only this environment's clusters.
-  const pushCredentials = new Map(clusters.map((cluster) => {
-    const password = new random.RandomPassword(`${cluster.plan.name}-loki-push-password`, { length: 40, special: false });
-    return [cluster.plan.name, { user: cluster.plan.name, password: pulumi.secret(password.result) }] as const;
-  }));
+  const pushCredentials = new Map(
+    clusters.map((cluster) => {
+      const password = new random.RandomPassword(`${cluster.plan.name}-loki-push-password`, {
+        length: 40,
+        special: false,
+      });
+      return [cluster.plan.name, { user: cluster.plan.name, password: pulumi.secret(password.result) }] as const;
+    }),
+  );
 
   // TLS for the push path: the program's own CA, trusted only by this environment's collectors.
   const ingestTls = ingestCertificates(env, ops.endpoint, NAMESPACES.logs);
@@ -153,7 +175,10 @@ export function deployAuditCollectors(args: AuditTrailArgs, audit: AuditStore): 
         bucket: archive.bucket,
         region: audit.archiveRegion,
         credentials: writerOf.get(cluster.plan.name)!.credentials,
-        writer: { projectId: writerOf.get(cluster.plan.name)!.projectId, credentialResource: writerOf.get(cluster.plan.name)!.resourceName },
+        writer: {
+          projectId: writerOf.get(cluster.plan.name)!.projectId,
+          credentialResource: writerOf.get(cluster.plan.name)!.resourceName,
+        },
       },
       ...(config.audit.siem ? { siem: config.audit.siem } : {}),
       // Secret from here on: the value came from a `--secret` config key (config/siem-auth.ts).

@@ -26,7 +26,10 @@ export interface BackupOutputs {
   schedule: string;
   lockDays: number;
   /** Per cluster: where its snapshots are, and (secret) the key that opens them. */
-  clusters: Record<string, { site: string; endpoint: string; bucket: string; prefix: string; decryptionKeyPem: pulumi.Output<string> }>;
+  clusters: Record<
+    string,
+    { site: string; endpoint: string; bucket: string; prefix: string; decryptionKeyPem: pulumi.Output<string> }
+  >;
   /** Per site bucket: lock, policy and expiry as RGW answered on this run (the archive reconciler's verify). */
   buckets: Record<string, { bucket: string; readBack: pulumi.Output<ArchiveReadBackReport> }>;
 }
@@ -40,9 +43,16 @@ export interface DeployBackupsArgs {
 }
 
 /** Undefined when backups are not configured or the Kubernetes layer is off (nothing can run in the clusters). */
-export function deployBackups({ plan, config, clusters, sites, projects }: DeployBackupsArgs): BackupOutputs | undefined {
+export function deployBackups({
+  plan,
+  config,
+  clusters,
+  sites,
+  projects,
+}: DeployBackupsArgs): BackupOutputs | undefined {
   const backups = config.backups;
-  if (!backups || !config.layers.kubernetes || clusters.length === 0 || clusters.some((c) => !c.provider)) return undefined;
+  if (!backups || !config.layers.kubernetes || clusters.length === 0 || clusters.some((c) => !c.provider))
+    return undefined;
   const env = plan.environment;
   const foreign = foreignProjectIdsOf(env, projects, committedOwnership(REPO_ROOT));
   const outputs: BackupOutputs = { schedule: backups.schedule, lockDays: backups.lockDays, clusters: {}, buckets: {} };
@@ -57,7 +67,10 @@ export function deployBackups({ plan, config, clusters, sites, projects }: Deplo
     // Left out on purpose or by mistake: policy etcd-backups-put-only names these clusters.
     if (!storage) continue;
     const project = declaredProject(projects, env, site.plan.name);
-    if (!project) throw new Error(`${env}: openstack-projects.yaml declares no project for site ${site.plan.name}, which owns its backup bucket`);
+    if (!project)
+      throw new Error(
+        `${env}: openstack-projects.yaml declares no project for site ${site.plan.name}, which owns its backup bucket`,
+      );
     const siteClusters = clusters.filter((c) => c.plan.site === site.plan.name);
     if (siteClusters.length === 0) continue;
     const region = site.plan.config.region;

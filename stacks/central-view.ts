@@ -44,10 +44,15 @@ function deploy(args: CentralViewArgs): { grafana: CentralViewInput; outputs: Ce
   const monitoring = config.monitoring;
 
   // One platform-ingest credential per cluster, distinct from its audit credential.
-  const push = new Map(clusters.map((cluster) => {
-    const password = new random.RandomPassword(`${cluster.plan.name}-platform-push-password`, { length: 40, special: false });
-    return [cluster.plan.name, { user: cluster.plan.name, password: pulumi.secret(password.result) }] as const;
-  }));
+  const push = new Map(
+    clusters.map((cluster) => {
+      const password = new random.RandomPassword(`${cluster.plan.name}-platform-push-password`, {
+        length: 40,
+        special: false,
+      });
+      return [cluster.plan.name, { user: cluster.plan.name, password: pulumi.secret(password.result) }] as const;
+    }),
+  );
 
   const store = new MetricsStore(`${env}-metrics`, {
     chart: monitoring.charts.metrics,
@@ -62,7 +67,9 @@ function deploy(args: CentralViewArgs): { grafana: CentralViewInput; outputs: Ce
     provider: ops.provider,
   });
 
-  const remoteIngestUrl = ops.endpoint.apply((endpoint) => `https://${new URL(endpoint).hostname}:${PLATFORM_INGEST_PORT}`);
+  const remoteIngestUrl = ops.endpoint.apply(
+    (endpoint) => `https://${new URL(endpoint).hostname}:${PLATFORM_INGEST_PORT}`,
+  );
   for (const cluster of clusters) {
     new ClusterTelemetry(`${cluster.plan.name}-telemetry`, {
       charts: { agent: monitoring.charts.agent, logs: config.audit.charts.collector },
@@ -79,12 +86,20 @@ function deploy(args: CentralViewArgs): { grafana: CentralViewInput; outputs: Ce
   const grafana: CentralViewInput = {
     metricsUrl: store.url,
     dashboards: Object.fromEntries(DASHBOARDS.map((d) => [d.uid, dashboardJson(d, METRICS_DATASOURCE_UID)])),
-    alerting: alertingProvisioning(rules, { metrics: METRICS_DATASOURCE_UID, auditLogs: AUDIT_LOGS_DATASOURCE_UID }, { webhookUrl: monitoring.alertWebhook }),
+    alerting: alertingProvisioning(
+      rules,
+      { metrics: METRICS_DATASOURCE_UID, auditLogs: AUDIT_LOGS_DATASOURCE_UID },
+      { webhookUrl: monitoring.alertWebhook },
+    ),
   };
   return {
     grafana,
     outputs: {
-      metrics: { namespace: NAMESPACES.store, retentionDays: monitoring.metricsRetentionDays, ingestPort: PLATFORM_INGEST_PORT },
+      metrics: {
+        namespace: NAMESPACES.store,
+        retentionDays: monitoring.metricsRetentionDays,
+        ingestPort: PLATFORM_INGEST_PORT,
+      },
       platformLogs: { tenant: "platform", retentionDays: monitoring.platformLogRetentionDays },
       alertRules: rules.map((r) => r.uid),
       dashboards: DASHBOARDS.map((d) => d.uid),
@@ -94,6 +109,10 @@ function deploy(args: CentralViewArgs): { grafana: CentralViewInput; outputs: Ce
 
 export const centralView = {
   /** Where the platform gateway runs, for Loki's NetworkPolicy. */
-  gateway: { namespace: NAMESPACES.store, labels: PLATFORM_GATEWAY_LABELS, host: platformGatewayHost(NAMESPACES.store) },
+  gateway: {
+    namespace: NAMESPACES.store,
+    labels: PLATFORM_GATEWAY_LABELS,
+    host: platformGatewayHost(NAMESPACES.store),
+  },
   deploy,
 };

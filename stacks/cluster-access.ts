@@ -21,9 +21,10 @@ export function clusterAccessArgs(args: {
   auditNamespaces: readonly [string, ...string[]];
 }): Omit<ClusterAccessArgs, "provider"> {
   const { cluster, config } = args;
-  const gitopsController = cluster.role === "ops"
-    ? `system:serviceaccount:${config.argocd.namespace}:${ARGOCD_CONTROLLER_ACCOUNT}`
-    : `system:serviceaccount:kube-system:${ARGOCD_MANAGER}`;
+  const gitopsController =
+    cluster.role === "ops"
+      ? `system:serviceaccount:${config.argocd.namespace}:${ARGOCD_CONTROLLER_ACCOUNT}`
+      : `system:serviceaccount:kube-system:${ARGOCD_MANAGER}`;
   const breakGlassGroup = `${config.zitadel.groupsPrefix}${config.zitadel.breakGlassGroup}`;
   return {
     clusterName: cluster.name,

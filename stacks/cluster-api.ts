@@ -27,19 +27,24 @@ export function deployClusterApi(args: {
 }): ClusterApiOutputs {
   const env = args.config.environment;
   const management = args.clusters.filter((c) => c.plan.role === "management");
-  new ClusterApiApplications(`${env}-cluster-api`, {
-    environment: env,
-    argocdNamespace: args.argocdNamespace,
-    managementServers: management.map((c) => c.endpoint),
-    provider: args.ops.provider,
-  }, { dependsOn: [args.argocd] });
+  new ClusterApiApplications(
+    `${env}-cluster-api`,
+    {
+      environment: env,
+      argocdNamespace: args.argocdNamespace,
+      managementServers: management.map((c) => c.endpoint),
+      provider: args.ops.provider,
+    },
+    { dependsOn: [args.argocd] },
+  );
 
   const identities: ClusterApiOutputs["identities"] = {};
   for (const cluster of management) {
     const settings = args.config.sites[cluster.plan.site]?.clusterApi;
     if (!settings) continue;
     const site = args.sites.find((s) => s.plan.name === cluster.plan.site);
-    if (!site) throw new Error(`${env}: management cluster ${cluster.plan.name} has no deployed site ${cluster.plan.site}`);
+    if (!site)
+      throw new Error(`${env}: management cluster ${cluster.plan.name} has no deployed site ${cluster.plan.site}`);
     const identity = new ClusterApiIdentity(`${cluster.plan.name}-capi-identity`, {
       environment: env,
       site: cluster.plan.site,

@@ -105,13 +105,16 @@ export interface ClusterOutputs {
 /** Stack outputs per cluster name; credentials stay secrets. */
 export function clusterOutputs(clusters: readonly ClusterDeployment[]): Record<string, ClusterOutputs> {
   return Object.fromEntries(
-    clusters.map((c) => [c.plan.name, {
-      role: c.plan.role,
-      site: c.plan.site,
-      endpoint: c.endpoint,
-      kubeconfig: pulumi.secret(c.kubeconfig),
-      talosconfig: pulumi.secret(c.talosconfig),
-      nodeAddresses: c.nodeAddresses,
-    }]),
+    clusters.map((c) => [
+      c.plan.name,
+      {
+        role: c.plan.role,
+        site: c.plan.site,
+        endpoint: c.endpoint,
+        kubeconfig: pulumi.secret(c.kubeconfig),
+        talosconfig: pulumi.secret(c.talosconfig),
+        nodeAddresses: c.nodeAddresses,
+      },
+    ]),
   );
 }

@@ -20,7 +20,11 @@ export interface DeployRunnerOutputs {
   registration: string;
 }
 
-export function deployDeployRunners({ plan, config, sites }: {
+export function deployDeployRunners({
+  plan,
+  config,
+  sites,
+}: {
   plan: PlatformPlan;
   config: PlatformConfig;
   sites: DeployedSite[];
@@ -33,13 +37,17 @@ export function deployDeployRunners({ plan, config, sites }: {
   const siteConfig = site.plan.config;
   const registration = runners.registration;
 
-  const runnerGroup = config.layers.github && registration
-    ? {
-        provider: new github.Provider(`${plan.environment}-deploy-runner-github`, { owner: config.github.owner }),
-        repositoryId: registration.repositoryId,
-        selectedWorkflows: runners.workflows === "any" ? "any" as const : runnerGroupWorkflows(config.github.owner, config.github.iacRepository, runners.workflows),
-      }
-    : undefined;
+  const runnerGroup =
+    config.layers.github && registration
+      ? {
+          provider: new github.Provider(`${plan.environment}-deploy-runner-github`, { owner: config.github.owner }),
+          repositoryId: registration.repositoryId,
+          selectedWorkflows:
+            runners.workflows === "any"
+              ? ("any" as const)
+              : runnerGroupWorkflows(config.github.owner, config.github.iacRepository, runners.workflows),
+        }
+      : undefined;
   const registrarKey = registration && config.runnerRegistrarKey ? pulumi.secret(config.runnerRegistrarKey) : undefined;
 
   new DeployRunner(runnerPlan.prefix, {

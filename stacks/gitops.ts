@@ -6,7 +6,13 @@
  */
 import { AUDIT_INGEST_PORT } from "../plan/security-rules";
 import type * as pulumi from "@pulumi/pulumi";
-import { ArgoCd, ArgoCdManagerAccess, IN_CLUSTER_SERVER, gitopsRepoUrl, type ClusterRegistration } from "../components/argocd";
+import {
+  ArgoCd,
+  ArgoCdManagerAccess,
+  IN_CLUSTER_SERVER,
+  gitopsRepoUrl,
+  type ClusterRegistration,
+} from "../components/argocd";
 import type { ArchiveReadBackReport } from "../components/audit-trail";
 import { ClusterAccess, kubernetesGroups, type AccessGroups } from "../components/cluster-access";
 import { Grafana } from "../components/grafana";
@@ -71,7 +77,9 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
   const planned = new Set(plan.clusters.map((c) => c.name));
   const foreign = clusters.filter((c) => !planned.has(c.plan.name)).map((c) => c.plan.name);
   if (foreign.length > 0) {
-    throw new Error(`${plan.environment}: clusters ${foreign.join(", ")} are not part of this environment's plan; refusing to register them`);
+    throw new Error(
+      `${plan.environment}: clusters ${foreign.join(", ")} are not part of this environment's plan; refusing to register them`,
+    );
   }
   const ops = clusters.find((c) => c.plan.role === "ops");
   if (!ops) throw new Error(`${plan.environment}: no ops cluster among the deployed clusters; Argo CD runs there`);
@@ -89,20 +97,63 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
 
   for (const cluster of clusters) {
     new ClusterAccess(`${cluster.plan.name}-access`, {
-      ...clusterAccessArgs({ cluster: cluster.plan, config, groups: apiserverGroups, auditNamespaces: [NAMESPACES.collector, NAMESPACES.logs] }),
+      ...clusterAccessArgs({
+        cluster: cluster.plan,
+        config,
+        groups: apiserverGroups,
+        auditNamespaces: [NAMESPACES.collector, NAMESPACES.logs],
+      }),
       provider: cluster.provider,
     });
   }
 
-  const { argocd, deployKeyPublicOpenssh } = deployArgoCd({ env, config, clusters, ops, sso, deployKeyPrivatePem: args.deployKeyPrivatePem });
+  const { argocd, deployKeyPublicOpenssh } = deployArgoCd({
+    env,
+    config,
+    clusters,
+    ops,
+    sso,
+    deployKeyPrivatePem: args.deployKeyPrivatePem,
+  });
 
-  const clusterApi = deployClusterApi({ config, argocdNamespace: config.argocd.namespace, argocd: argocd.release, ops, clusters, sites: args.sites });
+  const clusterApi = deployClusterApi({
+    config,
+    argocdNamespace: config.argocd.namespace,
+    argocd: argocd.release,
+    ops,
+    clusters,
+    sites: args.sites,
+  });
 
-  const auditTrail = deployAuditStore({ env, config, clusters, ops, sites: args.sites, archiveSeparation: args.archiveSeparation, namespaces: NAMESPACES });
+  const auditTrail = deployAuditStore({
+    env,
+    config,
+    clusters,
+    ops,
+    sites: args.sites,
+    archiveSeparation: args.archiveSeparation,
+    namespaces: NAMESPACES,
+  });
 
   // The platform gateway: its own key, from the same ingest CA, naming its own in-cluster name.
-  const platformTls = { caPem: auditTrail.ingestTls.caPem, ...ingestServerCertificate(`${env}-platform-ingest`, auditTrail.ingestTls.ca, ops.endpoint, centralView.gateway.host) };
-  const view = centralView.deploy({ plan, config, clusters, ops, lokiUrl: auditTrail.store.url, grafanaNamespace: NAMESPACES.monitoring, tls: platformTls });
+  const platformTls = {
+    caPem: auditTrail.ingestTls.caPem,
+    ...ingestServerCertificate(
+      `${env}-platform-ingest`,
+      auditTrail.ingestTls.ca,
+      ops.endpoint,
+      centralView.gateway.host,
+    ),
+  };
+  const view = centralView.deploy({
+    plan,
+    config,
+    clusters,
+    ops,
+    lokiUrl: auditTrail.store.url,
+    grafanaNamespace: NAMESPACES.monitoring,
+    tls: platformTls,
+  });
 
   new Grafana(`${env}-grafana`, {
     chart: config.audit.charts.grafana,

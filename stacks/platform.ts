@@ -33,7 +33,10 @@ export interface PlatformOutputs {
  * One environment: everything a stack deploys, from validated config. The
  * same function runs under `pulumi up`, under the offline synth and in tests.
  */
-export function deployPlatform(loaded: LoadedConfig, checked: { providers: ReadonlyMap<string, openstack.Provider>; projects: ProjectPlan }): PlatformOutputs {
+export function deployPlatform(
+  loaded: LoadedConfig,
+  checked: { providers: ReadonlyMap<string, openstack.Provider>; projects: ProjectPlan },
+): PlatformOutputs {
   const plan: PlatformPlan = buildPlatformPlan(loaded.config, loaded.addressPlan);
   const deployedSites = deploySites(plan, checked.providers);
   const deployedClusters = deployClusters({ plan, config: loaded.config, sites: deployedSites });
@@ -78,8 +81,16 @@ export function deployPlatform(loaded: LoadedConfig, checked: { providers: Reado
  * project as a user of its own, their archive writer projects too (from the
  * committed stack files).
  */
-export function archiveSeparation(plan: PlatformPlan, archive: PlatformConfig["audit"]["archive"], projects: ProjectPlan, committed = committedOwnership(REPO_ROOT)) {
+export function archiveSeparation(
+  plan: PlatformPlan,
+  archive: PlatformConfig["audit"]["archive"],
+  projects: ProjectPlan,
+  committed = committedOwnership(REPO_ROOT),
+) {
   const own = declaredProject(projects, plan.environment, archive.site);
-  if (!own) throw new Error(`${plan.environment}: openstack-projects.yaml declares no project for the archive site ${archive.site}`);
+  if (!own)
+    throw new Error(
+      `${plan.environment}: openstack-projects.yaml declares no project for the archive site ${archive.site}`,
+    );
   return { projectId: own.id, foreignProjectIds: foreignProjectIdsOf(plan.environment, projects, committed) };
 }

@@ -69,7 +69,10 @@ const FORBIDDEN = /\b403\b|forbidden|policy does not allow|policy doesn't allow/
  */
 async function computeLimits(projectId: string, region: string, opts: pulumi.InvokeOptions) {
   try {
-    const l = required(await lookup("compute limits", () => openstack.compute.getLimitsV2({ projectId, region }, opts)), "compute limits");
+    const l = required(
+      await lookup("compute limits", () => openstack.compute.getLimitsV2({ projectId, region }, opts)),
+      "compute limits",
+    );
     return {
       instances: { limit: l.maxTotalInstances, used: l.totalInstancesUsed },
       cores: { limit: l.maxTotalCores, used: l.totalCoresUsed },
@@ -80,7 +83,10 @@ async function computeLimits(projectId: string, region: string, opts: pulumi.Inv
   } catch (err) {
     if (!(err instanceof LookupFailed) || !FORBIDDEN.test(err.message)) throw err;
   }
-  const q = required(await lookup("compute quota set", () => openstack.compute.getQuotaSetV2({ projectId, region }, opts)), "compute quota set");
+  const q = required(
+    await lookup("compute quota set", () => openstack.compute.getQuotaSetV2({ projectId, region }, opts)),
+    "compute quota set",
+  );
   return {
     instances: { limit: q.instances },
     cores: { limit: q.cores },
@@ -91,28 +97,47 @@ async function computeLimits(projectId: string, region: string, opts: pulumi.Inv
 }
 
 /** What the site's cloud says, through the data sources of the site's provider. */
-export async function siteFacts(req: SiteRequirements, args: { provider: openstack.Provider; projectId: string; environment: string }): Promise<SiteFacts> {
+export async function siteFacts(
+  req: SiteRequirements,
+  args: { provider: openstack.Provider; projectId: string; environment: string },
+): Promise<SiteFacts> {
   const opts = { provider: args.provider };
   const region = req.region;
   const projectId = args.projectId;
   // A site without instances (clusters layer off) asks Nova and Glance nothing: it needs neither.
   const compute = req.counts.instances > 0 || req.counts.serverGroups > 0;
   const unlimited = { limit: -1 };
-  const noCompute = { instances: unlimited, cores: unlimited, ramMb: unlimited, serverGroups: unlimited, serverGroupMembers: -1 };
+  const noCompute = {
+    instances: unlimited,
+    cores: unlimited,
+    ramMb: unlimited,
+    serverGroups: unlimited,
+    serverGroupMembers: -1,
+  };
   const [flavorSizes, imageIds, zones, network, limits, quota, ports, ownPorts] = await Promise.all([
-    Promise.all(req.flavors.map(async (use) => {
-      const flavor = await lookup(`flavor ${use.flavor}`, () => openstack.compute.getFlavor({ name: use.flavor, region }, opts));
-      const size: FlavorSize | undefined = flavor ? { vcpus: flavor.vcpus ?? 0, ramMb: flavor.ram ?? 0 } : undefined;
-      return [use.flavor, size] as const;
-    })),
+    Promise.all(
+      req.flavors.map(async (use) => {
+        const flavor = await lookup(`flavor ${use.flavor}`, () =>
+          openstack.compute.getFlavor({ name: use.flavor, region }, opts),
+        );
+        const size: FlavorSize | undefined = flavor ? { vcpus: flavor.vcpus ?? 0, ramMb: flavor.ram ?? 0 } : undefined;
+        return [use.flavor, size] as const;
+      }),
+    ),
     // No image data source takes an ID; the provider lists the active images the project sees.
     req.images.length > 0 ? lookup("images", () => openstack.images.getImageIds({ region }, opts)) : undefined,
-    req.availabilityZones.length > 0 ? lookup("availability zones", () => openstack.compute.getAvailabilityZones({ region }, opts)) : { names: [] },
-    lookup(`network ${req.externalNetworkId}`, () => openstack.networking.getNetwork({ networkId: req.externalNetworkId, region }, opts)),
+    req.availabilityZones.length > 0
+      ? lookup("availability zones", () => openstack.compute.getAvailabilityZones({ region }, opts))
+      : { names: [] },
+    lookup(`network ${req.externalNetworkId}`, () =>
+      openstack.networking.getNetwork({ networkId: req.externalNetworkId, region }, opts),
+    ),
     compute ? computeLimits(projectId, region, opts) : noCompute,
     lookup("network quota", () => openstack.networking.getQuotaV2({ projectId, region }, opts)),
     lookup("ports", () => openstack.networking.getPortIds({ projectId, region }, opts)),
-    lookup("the site's own ports", () => openstack.networking.getPortIds({ projectId, region, tags: siteTags(args.environment, req.site) }, opts)),
+    lookup("the site's own ports", () =>
+      openstack.networking.getPortIds({ projectId, region, tags: siteTags(args.environment, req.site) }, opts),
+    ),
   ]);
   const nova = limits;
   const neutron = required(quota, "network quota");
@@ -160,30 +185,43 @@ export async function checkPreflight(args: {
   const env = args.plan.environment;
   // The offline synth reports the skip itself, beside the requirements it prints.
   if (preflightRuntime.offline !== undefined) return;
-  const verdicts = await Promise.all(args.requirements.map(async (req) => {
-    const project = declaredProject(args.projects, env, req.site);
-    const provider = args.providers.get(req.site);
-    const where = { site: req.site, region: req.region, project: project ? `${project.name} (${project.id})` : "undeclared" };
-    if (!project || !provider) {
-      return { ...where, problems: [`${env}/${req.site}: no declared project or provider to run pre-flight with`] };
-    }
-    try {
-      const facts = await siteFacts(req, { provider, projectId: project.id, environment: env });
-      const problems = siteProblems(req, facts);
-      if (problems.length === 0) {
-        const sizes = new Map([...facts.flavors].flatMap(([name, size]) => (size ? [[name, size] as const] : [])));
-        const { cores, ramMb } = computeNeeds(req, sizes);
-        info(`${env}/${req.site}: pre-flight passed: ${req.counts.instances} instances, ${cores} vCPU, ${ramMb} MiB RAM, ${req.counts.ports} ports fit project ${where.project}`);
+  const verdicts = await Promise.all(
+    args.requirements.map(async (req) => {
+      const project = declaredProject(args.projects, env, req.site);
+      const provider = args.providers.get(req.site);
+      const where = {
+        site: req.site,
+        region: req.region,
+        project: project ? `${project.name} (${project.id})` : "undeclared",
+      };
+      if (!project || !provider) {
+        return { ...where, problems: [`${env}/${req.site}: no declared project or provider to run pre-flight with`] };
       }
-      return { ...where, problems };
-    } catch (err) {
-      if (!(err instanceof LookupFailed)) throw err;
-      if (args.dryRun) {
-        warn(`${env}/${req.site}: pre-flight NOT checked in this preview (${err.message}). \`pulumi up\` refuses to run until it is.`);
-        return { ...where, problems: [] };
+      try {
+        const facts = await siteFacts(req, { provider, projectId: project.id, environment: env });
+        const problems = siteProblems(req, facts);
+        if (problems.length === 0) {
+          const sizes = new Map([...facts.flavors].flatMap(([name, size]) => (size ? [[name, size] as const] : [])));
+          const { cores, ramMb } = computeNeeds(req, sizes);
+          info(
+            `${env}/${req.site}: pre-flight passed: ${req.counts.instances} instances, ${cores} vCPU, ${ramMb} MiB RAM, ${req.counts.ports} ports fit project ${where.project}`,
+          );
+        }
+        return { ...where, problems };
+      } catch (err) {
+        if (!(err instanceof LookupFailed)) throw err;
+        if (args.dryRun) {
+          warn(
+            `${env}/${req.site}: pre-flight NOT checked in this preview (${err.message}). \`pulumi up\` refuses to run until it is.`,
+          );
+          return { ...where, problems: [] };
+        }
+        return {
+          ...where,
+          problems: [`pre-flight could not ask the cloud (${err.message}); nothing is deployed unchecked`],
+        };
       }
-      return { ...where, problems: [`pre-flight could not ask the cloud (${err.message}); nothing is deployed unchecked`] };
-    }
-  }));
+    }),
+  );
   if (verdicts.some((v) => v.problems.length > 0)) throw new PreflightError(preflightMessage(env, verdicts));
 }

@@ -22,7 +22,10 @@ export const AUTH_SCOPE_TOKEN = "openstack:identity/getAuthScope:getAuthScope";
 export const scopeCheckName = (environment: string, site: string) => `${environment}-${site}-project-scope`;
 
 export class ProjectScopeError extends Error {
-  constructor(readonly environment: string, readonly problems: string[]) {
+  constructor(
+    readonly environment: string,
+    readonly problems: string[],
+  ) {
     super(
       `Refusing to deploy ${environment}: the OpenStack credentials are not those of ${environment}'s declared project.\n` +
         problems.map((p) => `  - ${p}`).join("\n") +
@@ -52,28 +55,40 @@ export async function checkProjectScopes(args: {
   const env = args.plan.environment;
   const providers = new Map(args.plan.sites.map((site) => [site.name, siteProvider(site)] as const));
 
-  const verdicts = await Promise.all(args.plan.sites.map(async (site): Promise<SiteVerdict> => {
-    let scope: AuthScope;
-    try {
-      const answer = await openstack.identity.getAuthScope(
-        { name: scopeCheckName(env, site.name), region: site.config.region },
-        { provider: providers.get(site.name)! },
-      );
-      scope = { projectId: answer.projectId, projectName: answer.projectName, projectDomainName: answer.projectDomainName, userName: answer.userName };
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      if (args.dryRun) return { site: site.name, unchecked: reason };
-      return { site: site.name, problem: `${env}/${site.name}: Keystone could not be asked which project the credentials are scoped to (${reason}); nothing is deployed unchecked` };
-    }
-    const problem = scopeProblem(args.projects, env, site.name, scope, args.projectsFile);
-    return problem ? { site: site.name, problem } : { site: site.name };
-  }));
+  const verdicts = await Promise.all(
+    args.plan.sites.map(async (site): Promise<SiteVerdict> => {
+      let scope: AuthScope;
+      try {
+        const answer = await openstack.identity.getAuthScope(
+          { name: scopeCheckName(env, site.name), region: site.config.region },
+          { provider: providers.get(site.name)! },
+        );
+        scope = {
+          projectId: answer.projectId,
+          projectName: answer.projectName,
+          projectDomainName: answer.projectDomainName,
+          userName: answer.userName,
+        };
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        if (args.dryRun) return { site: site.name, unchecked: reason };
+        return {
+          site: site.name,
+          problem: `${env}/${site.name}: Keystone could not be asked which project the credentials are scoped to (${reason}); nothing is deployed unchecked`,
+        };
+      }
+      const problem = scopeProblem(args.projects, env, site.name, scope, args.projectsFile);
+      return problem ? { site: site.name, problem } : { site: site.name };
+    }),
+  );
 
   const problems = verdicts.flatMap((v) => (v.problem ? [v.problem] : []));
   if (problems.length > 0) throw new ProjectScopeError(env, problems);
   for (const v of verdicts) {
     if (v.unchecked !== undefined) {
-      warn(`${env}/${v.site}: project scope NOT checked in this preview, Keystone did not answer (${v.unchecked}). \`pulumi up\` refuses to run until it does.`);
+      warn(
+        `${env}/${v.site}: project scope NOT checked in this preview, Keystone did not answer (${v.unchecked}). \`pulumi up\` refuses to run until it does.`,
+      );
     }
   }
   return providers;

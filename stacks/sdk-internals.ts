@@ -23,7 +23,8 @@ const runtimeSettings = runtimeSettingsModule as unknown as Record<string, unkno
 
 function sdkFunction<T>(holder: Record<string, unknown>, name: string, module: string): T {
   const fn = holder[name];
-  if (typeof fn !== "function") throw new Error(`@pulumi/pulumi ${module} no longer exports ${name}(): see stacks/sdk-internals.ts`);
+  if (typeof fn !== "function")
+    throw new Error(`@pulumi/pulumi ${module} no longer exports ${name}(): see stacks/sdk-internals.ts`);
   return fn as T;
 }
 

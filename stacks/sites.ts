@@ -50,13 +50,18 @@ export function deploySites(plan: PlatformPlan, providers?: ReadonlyMap<string, 
 }
 
 export function siteOutputs(sites: readonly DeployedSite[]): Record<string, SiteOutputs> {
-  return Object.fromEntries(sites.map(({ plan, network }) => [plan.name, {
-    region: plan.config.region,
-    subnet: plan.subnet,
-    networkId: network.network.id,
-    subnetId: network.subnet.id,
-    securityGroupIds: Object.fromEntries(
-      Object.entries(network.securityGroups).map(([key, group]) => [key, group.id]),
-    ),
-  }]));
+  return Object.fromEntries(
+    sites.map(({ plan, network }) => [
+      plan.name,
+      {
+        region: plan.config.region,
+        subnet: plan.subnet,
+        networkId: network.network.id,
+        subnetId: network.subnet.id,
+        securityGroupIds: Object.fromEntries(
+          Object.entries(network.securityGroups).map(([key, group]) => [key, group.id]),
+        ),
+      },
+    ]),
+  );
 }

@@ -30,7 +30,9 @@ export function capacityReport(loaded: LoadedConfig, cloudGiven: boolean): { mar
         `${c.securityGroups} security groups, ${c.securityGroupRules} rules, ${c.serverGroups} server groups, ${c.floatingIps} floating IPs`,
     );
   }
-  lines.push("  vCPU and RAM: the flavors' sizes times these counts; sizes are the cloud's, so only pre-flight states them.");
+  lines.push(
+    "  vCPU and RAM: the flavors' sizes times these counts; sizes are the cloud's, so only pre-flight states them.",
+  );
   lines.push(`  ${preflight}`);
   return { markdown: renderRequirements(loaded.config.environment, reqs, preflight), summary: lines.join("\n") };
 }

@@ -27,14 +27,24 @@ export function assessCompliance(args: {
   sites: readonly string[];
   addressPlanFile?: string;
 }): ComplianceOutcome {
-  const { config, addressPlan } = loadPlatformConfig(args.stackFile, readAddressPlan(args.addressPlanFile ?? ADDRESS_PLAN_FILE));
+  const { config, addressPlan } = loadPlatformConfig(
+    args.stackFile,
+    readAddressPlan(args.addressPlanFile ?? ADDRESS_PLAN_FILE),
+  );
   const ctx = policyContext(config, addressPlan);
   const resources = policyResources(args.run.resources, args.revealed, args.stackFile.stack);
   const outputs = stackOutputs(args.run);
   const results = evaluatePolicies({ resources, outputs }, ctx);
   return {
     results,
-    report: renderComplianceReport({ ctx, results, resources, recorded: args.run.resources, outputs, sites: args.sites }),
+    report: renderComplianceReport({
+      ctx,
+      results,
+      resources,
+      recorded: args.run.resources,
+      outputs,
+      sites: args.sites,
+    }),
     verdict: complianceVerdict(ctx.environment, results),
     failedControls: [...new Set(mandatoryFailures(results).map((r) => r.control))],
   };

@@ -29,7 +29,11 @@ export interface RecordedRunner {
   groups: string[];
 }
 
-export function recordedRunners(resources: readonly RecordedResource[], environment: string, sites: readonly string[]): RecordedRunner[] {
+export function recordedRunners(
+  resources: readonly RecordedResource[],
+  environment: string,
+  sites: readonly string[],
+): RecordedRunner[] {
   const groupNames = new Map(resources.filter((r) => r.type === GROUP).map((r) => [`${r.name}_id`, r.name]));
   return resources
     .filter((r) => r.type === PORT && ((r.inputs.tags as string[] | undefined) ?? []).includes("role:deploy-runner"))
@@ -41,7 +45,11 @@ export function recordedRunners(resources: readonly RecordedResource[], environm
     }));
 }
 
-export function deployRunnerReach(resources: readonly RecordedResource[], environment: string, sites: readonly string[]): RunnerReachRow[] {
+export function deployRunnerReach(
+  resources: readonly RecordedResource[],
+  environment: string,
+  sites: readonly string[],
+): RunnerReachRow[] {
   const groupNames = new Map(resources.filter((r) => r.type === GROUP).map((r) => [`${r.name}_id`, r.name]));
   const rows: RunnerReachRow[] = [];
   for (const runner of recordedRunners(resources, environment, sites)) {
@@ -51,9 +59,12 @@ export function deployRunnerReach(resources: readonly RecordedResource[], enviro
       const target = groupNames.get(rule.inputs.securityGroupId as string) ?? String(rule.inputs.securityGroupId);
       const remoteGroup = rule.inputs.remoteGroupId ? groupNames.get(rule.inputs.remoteGroupId as string) : undefined;
       const prefix = rule.inputs.remoteIpPrefix as string | undefined;
-      const via = remoteGroup && runner.groups.includes(remoteGroup)
-        ? `group ${remoteGroup.replace(`${environment}-${runner.site}-`, "")}`
-        : prefix && cidrContains(prefix, `${runner.address}/32`) ? prefix : undefined;
+      const via =
+        remoteGroup && runner.groups.includes(remoteGroup)
+          ? `group ${remoteGroup.replace(`${environment}-${runner.site}-`, "")}`
+          : prefix && cidrContains(prefix, `${runner.address}/32`)
+            ? prefix
+            : undefined;
       if (!via) continue;
       const site = siteOf(target, environment, sites);
       const group = target.replace(`${environment}-${site}-`, "");
@@ -64,29 +75,57 @@ export function deployRunnerReach(resources: readonly RecordedResource[], enviro
       row.ports = row.ports ? `${row.ports} ${port}` : port;
       byKey.set(key, row);
     }
-    rows.push(...[...byKey.values()].sort((a, b) => a.site.localeCompare(b.site) || a.group.localeCompare(b.group) || a.via.localeCompare(b.via)));
+    rows.push(
+      ...[...byKey.values()].sort(
+        (a, b) => a.site.localeCompare(b.site) || a.group.localeCompare(b.group) || a.via.localeCompare(b.via),
+      ),
+    );
   }
   return rows;
 }
 
 /** Egress destinations of a runner's groups that overlap any of `foreignSupernets` (should be none). */
-export function runnerForeignEgress(resources: readonly RecordedResource[], environment: string, sites: readonly string[], foreignSupernets: readonly string[]): string[] {
+export function runnerForeignEgress(
+  resources: readonly RecordedResource[],
+  environment: string,
+  sites: readonly string[],
+  foreignSupernets: readonly string[],
+): string[] {
   const groupNames = new Map(resources.filter((r) => r.type === GROUP).map((r) => [`${r.name}_id`, r.name]));
   const runnerGroups = new Set(recordedRunners(resources, environment, sites).flatMap((r) => r.groups));
   return resources
-    .filter((r) => r.type === RULE && r.inputs.direction === "egress" && runnerGroups.has(groupNames.get(r.inputs.securityGroupId as string) ?? ""))
+    .filter(
+      (r) =>
+        r.type === RULE &&
+        r.inputs.direction === "egress" &&
+        runnerGroups.has(groupNames.get(r.inputs.securityGroupId as string) ?? ""),
+    )
     .map((r) => (r.inputs.remoteIpPrefix as string | undefined) ?? "0.0.0.0/0")
     .filter((cidr) => foreignSupernets.some((f) => cidrOverlaps(cidr, f)));
 }
 
-export function renderDeployRunnerReach(resources: readonly RecordedResource[], environment: string, sites: readonly string[]): string[] {
+export function renderDeployRunnerReach(
+  resources: readonly RecordedResource[],
+  environment: string,
+  sites: readonly string[],
+): string[] {
   const rows = deployRunnerReach(resources, environment, sites);
   const runners = recordedRunners(resources, environment, sites);
   if (runners.length === 0) return [`Deploy runners of ${environment}: none (clusters layer off).`];
   const width = (f: (r: RunnerReachRow) => string, h: string) => Math.max(h.length, ...rows.map((r) => f(r).length));
-  const cols: Array<[string, (r: RunnerReachRow) => string]> = [["runner", (r) => `${r.runner} (${r.address})`], ["site", (r) => r.site], ["group", (r) => r.group], ["admitted as", (r) => r.via], ["ports", (r) => r.ports]];
+  const cols: Array<[string, (r: RunnerReachRow) => string]> = [
+    ["runner", (r) => `${r.runner} (${r.address})`],
+    ["site", (r) => r.site],
+    ["group", (r) => r.group],
+    ["admitted as", (r) => r.via],
+    ["ports", (r) => r.ports],
+  ];
   const widths = cols.map(([h, f]) => width(f, h));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [
     `Deploy runners of ${environment} and everything their ports are admitted to (runner ports carry: ${[...new Set(runners.flatMap((r) => r.groups.map((g) => g.replace(`${environment}-${r.site}-`, ""))))].join(", ")}):`,
     line(cols.map(([h]) => h)),
@@ -96,7 +135,12 @@ export function renderDeployRunnerReach(resources: readonly RecordedResource[], 
 }
 
 /** The deploy-runner part of compliance.md's 6.3 / 6.4 section. */
-export function deployRunnerComplianceLines(resources: readonly RecordedResource[], environment: string, sites: readonly string[], foreignSupernets: readonly string[]): string[] {
+export function deployRunnerComplianceLines(
+  resources: readonly RecordedResource[],
+  environment: string,
+  sites: readonly string[],
+  foreignSupernets: readonly string[],
+): string[] {
   const runners = recordedRunners(resources, environment, sites);
   if (runners.length === 0) return ["Deploy runners: none in this stack (clusters layer off)."];
   const rows = deployRunnerReach(resources, environment, sites);

@@ -26,7 +26,10 @@ const REPO_ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironme
 const IAC_REPOSITORY = "ske-platform";
 
 /** The policies whose violations are flows into or out of another environment. */
-export const CROSS_ENVIRONMENT_POLICIES = ["no-rule-admits-another-environment", "production-admits-no-staging-or-test"] as const;
+export const CROSS_ENVIRONMENT_POLICIES = [
+  "no-rule-admits-another-environment",
+  "production-admits-no-staging-or-test",
+] as const;
 
 /** What the diagrams read of a registered resource: recorded and digested resources both have this shape. */
 export interface DiagramResource {
@@ -102,7 +105,11 @@ function cidrLabel(cidr: string, ctx: DiagramContext, runnerAddresses: readonly 
  * environment are one node: the program cuts the other supernets out of
  * 0.0.0.0/0, and the picture shows that as one flow, not 16.
  */
-export function flowEdges(resources: readonly DiagramResource[], ctx: DiagramContext, crossRules: ReadonlySet<string>): FlowEdge[] {
+export function flowEdges(
+  resources: readonly DiagramResource[],
+  ctx: DiagramContext,
+  crossRules: ReadonlySet<string>,
+): FlowEdge[] {
   const groupNames = new Map(resources.filter((r) => r.type === GROUP).map((r) => [`${r.name}_id`, r.name]));
   const runnerAddresses = recordedRunners(resources as never, ctx.environment, ctx.sites).map((r) => r.address);
   const edges = new Map<string, FlowEdge>();
@@ -112,8 +119,11 @@ export function flowEdges(resources: readonly DiagramResource[], ctx: DiagramCon
     const site = siteOf(groupResource, ctx.environment, ctx.sites);
     const strip = (n: string) => n.replace(`${ctx.environment}-${site}-`, "");
     const group = strip(groupResource);
-    const cidr = typeof r.inputs.remoteIpPrefix === "string" && r.inputs.remoteIpPrefix ? r.inputs.remoteIpPrefix : undefined;
-    const remote = r.inputs.remoteGroupId ? strip(groupNames.get(r.inputs.remoteGroupId as string) ?? displayText(r.inputs.remoteGroupId)) : undefined;
+    const cidr =
+      typeof r.inputs.remoteIpPrefix === "string" && r.inputs.remoteIpPrefix ? r.inputs.remoteIpPrefix : undefined;
+    const remote = r.inputs.remoteGroupId
+      ? strip(groupNames.get(r.inputs.remoteGroupId as string) ?? displayText(r.inputs.remoteGroupId))
+      : undefined;
     const cross = crossRules.has(r.name);
     let peer: string;
     if (remote !== undefined) peer = remote;
@@ -125,14 +135,19 @@ export function flowEdges(resources: readonly DiagramResource[], ctx: DiagramCon
     const [from, to] = r.inputs.direction === "egress" ? [group, peer] : [peer, group];
     const key = `${site}|${from}|${to}|${cross}`;
     const edge = edges.get(key) ?? { site, from, to, ports: [], rules: [], crossEnvironment: cross };
-    const service = typeof r.inputs.description === "string" && r.inputs.description.includes(":") ? `${r.inputs.description.split(":")[0]} ` : "";
+    const service =
+      typeof r.inputs.description === "string" && r.inputs.description.includes(":")
+        ? `${r.inputs.description.split(":")[0]} `
+        : "";
     const text = portText(r.inputs);
     const port = service.trim() === text ? text : `${service}${text}`;
     if (!edge.ports.includes(port)) edge.ports.push(port);
     edge.rules.push(r.name);
     edges.set(key, edge);
   }
-  return [...edges.values()].sort((a, b) => a.site.localeCompare(b.site) || a.from.localeCompare(b.from) || a.to.localeCompare(b.to));
+  return [...edges.values()].sort(
+    (a, b) => a.site.localeCompare(b.site) || a.from.localeCompare(b.from) || a.to.localeCompare(b.to),
+  );
 }
 
 // ---- Mermaid text -----------------------------------------------------------
@@ -220,7 +235,11 @@ function clustersBySite(resources: readonly DiagramResource[], ctx: DiagramConte
 }
 
 /** Separation: every environment with its supernet, sites and projects; red edges for any flow that crosses. */
-export function separationDiagram(resources: readonly DiagramResource[], ctx: DiagramContext & { projects: ProjectPlan }, edges: readonly FlowEdge[]): Diagram {
+export function separationDiagram(
+  resources: readonly DiagramResource[],
+  ctx: DiagramContext & { projects: ProjectPlan },
+  edges: readonly FlowEdge[],
+): Diagram {
   const chart = new Flowchart("LR");
   const clusters = clustersBySite(resources, ctx);
   for (const environment of ENVIRONMENTS) {
@@ -229,13 +248,17 @@ export function separationDiagram(resources: readonly DiagramResource[], ctx: Di
       for (const [site, subnet] of Object.entries(plan.sites)) {
         const project = ctx.projects.environments[environment][site];
         const here = environment === ctx.environment ? clusters.get(site) : undefined;
-        chart.node(`${environment}/${site}`, `${site} ${subnet} · project ${project?.name ?? "(none)"}${here?.length ? ` · ${here.join(", ")}` : ""}`);
+        chart.node(
+          `${environment}/${site}`,
+          `${site} ${subnet} · project ${project?.name ?? "(none)"}${here?.length ? ` · ${here.join(", ")}` : ""}`,
+        );
       }
     });
   }
   const crossing = edges.filter((e) => e.crossEnvironment);
   for (const e of crossing) {
-    const peer = e.from === e.to ? e.from : [e.from, e.to].find((end) => ENVIRONMENTS.some((env) => end.startsWith(`${env} `)));
+    const peer =
+      e.from === e.to ? e.from : [e.from, e.to].find((end) => ENVIRONMENTS.some((env) => end.startsWith(`${env} `)));
     const foreign = ENVIRONMENTS.find((env) => peer?.startsWith(`${env} `)) ?? "another environment";
     const foreignSite = Object.keys(ctx.addressPlan.environments[foreign as EnvironmentName]?.sites ?? {})[0];
     const own = `${ctx.environment}/${e.site}`;
@@ -244,7 +267,10 @@ export function separationDiagram(resources: readonly DiagramResource[], ctx: Di
     if (e.to === peer) chart.edge(own, other, label, "red");
     else chart.edge(other, own, label, "red");
   }
-  return finish(`Separation of ${ctx.environment}: ${crossing.length === 0 ? "no security-group rule admits or reaches another environment" : `${crossing.length} ${crossing.length === 1 ? "flow crosses" : "flows cross"} into another environment (red), and compliance fails`}`, chart);
+  return finish(
+    `Separation of ${ctx.environment}: ${crossing.length === 0 ? "no security-group rule admits or reaches another environment" : `${crossing.length} ${crossing.length === 1 ? "flow crosses" : "flows cross"} into another environment (red), and compliance fails`}`,
+    chart,
+  );
 }
 
 /** Flows of one site: the registered rules, grouped, inside cluster boxes. */
@@ -255,20 +281,33 @@ export function siteFlowDiagram(site: string, edges: readonly FlowEdge[]): Diagr
   const clusterOf = (end: string) => /^(.*)-(controlplane|worker|loadbalancer)$/.exec(end)?.[1];
   const clusterNames = [...new Set(ends.map(clusterOf).filter((c): c is string => c !== undefined))].sort();
   for (const cluster of clusterNames) {
-    chart.subgraph(`${cluster} cluster`, () => {
-      for (const end of ends.filter((e) => clusterOf(e) === cluster).sort()) chart.node(end);
-    }, `cluster:${cluster}`);
+    chart.subgraph(
+      `${cluster} cluster`,
+      () => {
+        for (const end of ends.filter((e) => clusterOf(e) === cluster).sort()) chart.node(end);
+      },
+      `cluster:${cluster}`,
+    );
   }
   // Traffic among a cluster's own nodes (etcd, kubelet, VXLAN, health) is one edge per cluster, not one per pair.
   const internal = (e: FlowEdge) => {
     const cluster = clusterOf(e.from);
-    return cluster !== undefined && cluster === clusterOf(e.to) && !e.crossEnvironment && ![e.from, e.to].some((end) => end.endsWith("-loadbalancer"));
+    return (
+      cluster !== undefined &&
+      cluster === clusterOf(e.to) &&
+      !e.crossEnvironment &&
+      ![e.from, e.to].some((end) => end.endsWith("-loadbalancer"))
+    );
   };
   for (const cluster of clusterNames) {
     const own = inSite.filter((e) => internal(e) && clusterOf(e.from) === cluster);
     if (own.length === 0) continue;
     const to = own.some((e) => e.to.endsWith("-worker")) ? `${cluster}-worker` : own[0]!.to;
-    chart.edge(`${cluster}-controlplane`, to, `within cluster: ${new Set(own.flatMap((e) => e.ports)).size} ports, both ways`);
+    chart.edge(
+      `${cluster}-controlplane`,
+      to,
+      `within cluster: ${new Set(own.flatMap((e) => e.ports)).size} ports, both ways`,
+    );
   }
   // The same flow to a cluster's control plane and its workers is one edge to the cluster's box.
   const outside = inSite.filter((x) => !internal(x));
@@ -276,13 +315,20 @@ export function siteFlowDiagram(site: string, edges: readonly FlowEdge[]): Diagr
   const wholeCluster = (e: FlowEdge) => {
     const cluster = clusterOf(e.to);
     if (cluster === undefined || !nodesOf(cluster).includes(e.to) || e.crossEnvironment) return undefined;
-    const same = nodesOf(cluster).map((to) => outside.find((x) => x.from === e.from && x.to === to && !x.crossEnvironment && x.ports.join() === e.ports.join()));
+    const same = nodesOf(cluster).map((to) =>
+      outside.find((x) => x.from === e.from && x.to === to && !x.crossEnvironment && x.ports.join() === e.ports.join()),
+    );
     return same.every(Boolean) ? cluster : undefined;
   };
   for (const e of outside) {
     const cluster = wholeCluster(e);
     if (cluster !== undefined && e.to !== `${cluster}-controlplane`) continue;
-    chart.edge(e.from, cluster !== undefined ? `cluster:${cluster}` : e.to, portsLabel(e.ports), e.crossEnvironment ? "red" : undefined);
+    chart.edge(
+      e.from,
+      cluster !== undefined ? `cluster:${cluster}` : e.to,
+      portsLabel(e.ports),
+      e.crossEnvironment ? "red" : undefined,
+    );
   }
   return finish(`Flows of ${site} (ports on the edges)`, chart);
 }
@@ -291,27 +337,40 @@ export function siteFlowDiagram(site: string, edges: readonly FlowEdge[]): Diagr
 export function changePathDiagram(resources: readonly DiagramResource[], ctx: DiagramContext): Diagram {
   const chart = new Flowchart("LR");
   const ruleset = resources.find((r) => r.type === RULESET && r.inputs.repository === IAC_REPOSITORY);
-  const rules = ruleset?.inputs.rules as { pullRequest?: Record<string, unknown>; requiredStatusChecks?: { requiredChecks?: { context: string }[] } } | undefined;
+  const rules = ruleset?.inputs.rules as
+    | { pullRequest?: Record<string, unknown>; requiredStatusChecks?: { requiredChecks?: { context: string }[] } }
+    | undefined;
   const checks = rules?.requiredStatusChecks?.requiredChecks?.map((c) => c.context) ?? [...IAC_REQUIRED_CHECKS];
   const pr = rules?.pullRequest;
   const owner = ruleset ? "" : " (owning stack)";
   const envName = deployEnvironmentName(ctx.environment);
-  const environment = resources.find((r) => r.type === REPO_ENVIRONMENT && r.inputs.repository === IAC_REPOSITORY && r.inputs.environment === envName);
+  const environment = resources.find(
+    (r) => r.type === REPO_ENVIRONMENT && r.inputs.repository === IAC_REPOSITORY && r.inputs.environment === envName,
+  );
   const runners = recordedRunners(resources as never, ctx.environment, ctx.sites);
   chart.node("branch", "feature branch");
   chart.node("pr", "pull request to main");
   chart.node("checks", `${checks.length} required checks${owner}`);
-  chart.node("review", pr
-    ? `${String(pr.requiredApprovingReviewCount)} approval · code owners ${pr.requireCodeOwnerReview === true ? "required" : "NOT required"} · last-push approval ${pr.requireLastPushApproval === true ? "on" : "OFF"}`
-    : `review${owner}`);
+  chart.node(
+    "review",
+    pr
+      ? `${String(pr.requiredApprovingReviewCount)} approval · code owners ${pr.requireCodeOwnerReview === true ? "required" : "NOT required"} · last-push approval ${pr.requireLastPushApproval === true ? "on" : "OFF"}`
+      : `review${owner}`,
+  );
   const mainRules = ruleset?.inputs.rules as { nonFastForward?: boolean } | undefined;
   const bypass = ruleset?.inputs.bypassActors as unknown[] | undefined;
-  chart.node("main", ruleset
-    ? `main: force push ${mainRules?.nonFastForward === true ? "blocked" : "ALLOWED"}, bypass ${bypass?.length === 0 ? "none" : "PRESENT"}`
-    : `main${owner}`);
-  chart.node("env", environment
-    ? `environment ${envName}: ${(environment.inputs.reviewers as unknown[] | undefined)?.length ? "team approval" : "NO reviewers"}, ${environment.inputs.preventSelfReview === true ? "no self-review" : "self-review allowed"}`
-    : `environment ${envName}${owner}`);
+  chart.node(
+    "main",
+    ruleset
+      ? `main: force push ${mainRules?.nonFastForward === true ? "blocked" : "ALLOWED"}, bypass ${bypass?.length === 0 ? "none" : "PRESENT"}`
+      : `main${owner}`,
+  );
+  chart.node(
+    "env",
+    environment
+      ? `environment ${envName}: ${(environment.inputs.reviewers as unknown[] | undefined)?.length ? "team approval" : "NO reviewers"}, ${environment.inputs.preventSelfReview === true ? "no self-review" : "self-review allowed"}`
+      : `environment ${envName}${owner}`,
+  );
   chart.node("runner", `deploy runners ${deployRunnerLabel(ctx.environment)}: ${runners.length}`);
   chart.edge("branch", "pr", undefined);
   chart.edge("pr", "checks", undefined);
@@ -325,7 +384,11 @@ export function changePathDiagram(resources: readonly DiagramResource[], ctx: Di
   for (const [site, names] of [...clusters.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     for (const name of names) {
       // What the runners' ports are admitted to on this cluster, read back from the rules.
-      const ports = [...new Set(reach.filter((r) => r.site === site && r.group.startsWith(`${name}-`)).flatMap((r) => r.ports.split(" ")))];
+      const ports = [
+        ...new Set(
+          reach.filter((r) => r.site === site && r.group.startsWith(`${name}-`)).flatMap((r) => r.ports.split(" ")),
+        ),
+      ];
       if (ports.length) chart.edge("runner", `cluster ${site}-${name}`, portsLabel(ports));
       else chart.node(`cluster ${site}-${name}`, `cluster ${site}-${name} (runners not admitted)`);
     }
@@ -333,10 +396,18 @@ export function changePathDiagram(resources: readonly DiagramResource[], ctx: Di
   return finish(`Change path of ${ctx.environment}`, chart);
 }
 
-export function complianceDiagrams(resources: readonly DiagramResource[], ctx: DiagramContext & { projects: ProjectPlan }, results: readonly DiagramPolicyResult[]): Diagram[] {
+export function complianceDiagrams(
+  resources: readonly DiagramResource[],
+  ctx: DiagramContext & { projects: ProjectPlan },
+  results: readonly DiagramPolicyResult[],
+): Diagram[] {
   const edges = flowEdges(resources, ctx, crossEnvironmentRules(results));
   const sites = [...new Set(edges.map((e) => e.site))].sort();
-  return [separationDiagram(resources, ctx, edges), ...sites.map((site) => siteFlowDiagram(site, edges)), changePathDiagram(resources, ctx)];
+  return [
+    separationDiagram(resources, ctx, edges),
+    ...sites.map((site) => siteFlowDiagram(site, edges)),
+    changePathDiagram(resources, ctx),
+  ];
 }
 
 /** The diagrams as markdown: a fenced `mermaid` block each, which GitHub renders. */
@@ -365,7 +436,15 @@ export function flowChanges(before: readonly FlowEdge[], after: readonly FlowEdg
   const compare = (from: Map<string, FlowEdge>, to: Map<string, FlowEdge>, change: FlowChange["change"]) => {
     for (const [k, e] of from) {
       const ports = e.ports.filter((p) => !(to.get(k)?.ports ?? []).includes(p));
-      if (ports.length) out.push({ site: e.site, from: e.from, to: e.to, ports: portsLabel(ports), change, crossEnvironment: e.crossEnvironment });
+      if (ports.length)
+        out.push({
+          site: e.site,
+          from: e.from,
+          to: e.to,
+          ports: portsLabel(ports),
+          change,
+          crossEnvironment: e.crossEnvironment,
+        });
     }
   };
   compare(a, b, "added");
@@ -379,33 +458,58 @@ export function struck(text: string): string {
 }
 
 /** Only the changed flows, added green (red if it crosses an environment), removed grey and dashed. */
-export function flowChangeDiagram(changes: readonly FlowChange[], maxEdges: number = DIAGRAM_LIMITS.edges): Diagram | undefined {
+export function flowChangeDiagram(
+  changes: readonly FlowChange[],
+  maxEdges: number = DIAGRAM_LIMITS.edges,
+): Diagram | undefined {
   if (changes.length === 0) return undefined;
   const chart = new Flowchart("LR");
   const drawn = changes.slice(0, maxEdges);
   for (const c of drawn) {
     const label = c.change === "added" ? `+ ${c.ports}` : `removed: ${struck(c.ports)}`;
-    chart.edge(`${c.site}: ${c.from}`, `${c.site}: ${c.to}`, label, c.change === "removed" ? "removed" : c.crossEnvironment ? "red" : "added");
+    chart.edge(
+      `${c.site}: ${c.from}`,
+      `${c.site}: ${c.to}`,
+      label,
+      c.change === "removed" ? "removed" : c.crossEnvironment ? "red" : "added",
+    );
   }
   const rest = changes.length - drawn.length;
   return finish(`Changed flows${rest > 0 ? ` (first ${drawn.length}; ${rest} more in the table)` : ""}`, chart);
 }
-
 
 /**
  * The flow changes between two synth snapshots. The cross-environment
  * verdict is each side's own policy result, as recorded in compliance.json.
  */
 export function flowChangesOfSnapshots(
-  base: { environment: string; resources: readonly DiagramResource[]; compliance: { results: readonly { name: string; violations: readonly string[] }[] } },
-  head: { environment: string; resources: readonly DiagramResource[]; compliance: { results: readonly { name: string; violations: readonly string[] }[] } },
+  base: {
+    environment: string;
+    resources: readonly DiagramResource[];
+    compliance: { results: readonly { name: string; violations: readonly string[] }[] };
+  },
+  head: {
+    environment: string;
+    resources: readonly DiagramResource[];
+    compliance: { results: readonly { name: string; violations: readonly string[] }[] };
+  },
   sites: readonly string[],
   context: { ownSupernet: string; foreignSupernets: Record<string, string>; addressPlan?: AddressPlan },
 ): FlowChange[] {
   const environment = head.environment as EnvironmentName;
-  const addressPlan = context.addressPlan ?? ({
-    environments: Object.fromEntries(ENVIRONMENTS.map((e) => [e, { supernet: e === environment ? context.ownSupernet : context.foreignSupernets[e] ?? "0.0.0.0/32", sites: {} }])),
-  } as unknown as AddressPlan);
+  const addressPlan =
+    context.addressPlan ??
+    ({
+      environments: Object.fromEntries(
+        ENVIRONMENTS.map((e) => [
+          e,
+          {
+            supernet: e === environment ? context.ownSupernet : (context.foreignSupernets[e] ?? "0.0.0.0/32"),
+            sites: {},
+          },
+        ]),
+      ),
+    } as unknown as AddressPlan);
   const ctx: DiagramContext = { environment, sites, addressPlan, adminCidrs: [] };
   return flowChanges(
     flowEdges(base.resources, ctx, crossEnvironmentRules(base.compliance.results)),

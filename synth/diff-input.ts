@@ -65,7 +65,13 @@ export function complianceFromMarkdown(markdown: string): ComplianceRecord {
     const row = /^\| `([\w-]+)` \| (mandatory|advisory) \| ([A-Za-z/-]+) \|/.exec(line);
     if (!row) continue;
     const status = row[3]!.toLowerCase();
-    results.push({ name: row[1]!, control, enforcement: row[2]!, status: status === "n/a" ? "not-applicable" : status, violations: [] });
+    results.push({
+      name: row[1]!,
+      control,
+      enforcement: row[2]!,
+      status: status === "n/a" ? "not-applicable" : status,
+      violations: [],
+    });
   }
   const verdict = /^\*\*Verdict: (\w+)/m.exec(markdown)?.[1] ?? "unknown";
   return { verdict: `Verdict: ${verdict}`, failedControls: [], results };
@@ -95,7 +101,10 @@ export function readSynthSnapshot(dir: string, stackFile: string): SynthSnapshot
   const compliance = fs.existsSync(jsonFile)
     ? (JSON.parse(fs.readFileSync(jsonFile, "utf8")) as ComplianceRecord)
     : complianceFromMarkdown(fs.readFileSync(path.join(dir, "compliance.md"), "utf8"));
-  const outputs = JSON.parse(fs.readFileSync(path.join(dir, "outputs.json"), "utf8")) as { environment?: string; sites?: Record<string, unknown> };
+  const outputs = JSON.parse(fs.readFileSync(path.join(dir, "outputs.json"), "utf8")) as {
+    environment?: string;
+    sites?: Record<string, unknown>;
+  };
   return {
     environment: outputs.environment ?? path.basename(dir),
     sites: Object.keys(outputs.sites ?? {}),

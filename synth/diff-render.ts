@@ -5,7 +5,14 @@
  * give way to counts and a link to the full diff.
  */
 import { flowChangeDiagram } from "./diagrams";
-import { IRREVERSIBLE, verdictWord, type DiffOutcome, type InputChange, type ResourceChange, type StackDiff } from "./diff";
+import {
+  IRREVERSIBLE,
+  verdictWord,
+  type DiffOutcome,
+  type InputChange,
+  type ResourceChange,
+  type StackDiff,
+} from "./diff";
 
 export const GITHUB_COMMENT_LIMIT = 65536;
 /** The label that lets a change that weakens a control through the gate (docs/decisions/review-diff-gate.md). */
@@ -44,7 +51,10 @@ function operationText(r: ResourceChange): string {
 
 /** The weakenings other than irreversible operations, which get their own list, and how many those are. */
 function weakeningsBesideIrreversible(diff: StackDiff): [StackDiff["weakenings"], number] {
-  return [diff.weakenings.filter((w) => w.control !== IRREVERSIBLE), diff.weakenings.length - diff.weakenings.filter((w) => w.control !== IRREVERSIBLE).length];
+  return [
+    diff.weakenings.filter((w) => w.control !== IRREVERSIBLE),
+    diff.weakenings.length - diff.weakenings.filter((w) => w.control !== IRREVERSIBLE).length,
+  ];
 }
 
 function groupBy<T>(items: readonly T[], by: (item: T) => string): Map<string, T[]> {
@@ -59,7 +69,9 @@ export function renderText(diff: StackDiff): string {
   for (const note of diff.notes) lines.push(`note: ${note}`);
   if (diff.outcome === "no-change") return lines.join("\n");
   if (diff.sites.added.length || diff.sites.removed.length) {
-    lines.push(`Sites: ${[...diff.sites.added.map((s) => `+${s}`), ...diff.sites.removed.map((s) => `-${s}`)].join(" ")}`);
+    lines.push(
+      `Sites: ${[...diff.sites.added.map((s) => `+${s}`), ...diff.sites.removed.map((s) => `-${s}`)].join(" ")}`,
+    );
   }
   const [listed, irreversibleCount] = weakeningsBesideIrreversible(diff);
   if (listed.length || irreversibleCount) {
@@ -70,13 +82,19 @@ export function renderText(diff: StackDiff): string {
   if (diff.irreversible.length) {
     lines.push("", "Operations that cannot be undone:");
     for (const op of diff.irreversible) {
-      lines.push(`  !! ${op.operation} ${op.type} ${op.name} (${op.what.join(", ")})${op.forcedBy.length ? ` forced by ${op.forcedBy.join(", ")}` : ""}`);
+      lines.push(
+        `  !! ${op.operation} ${op.type} ${op.name} (${op.what.join(", ")})${op.forcedBy.length ? ` forced by ${op.forcedBy.join(", ")}` : ""}`,
+      );
     }
   }
   const sameVerdict = verdictWord(diff.compliance.before) === verdictWord(diff.compliance.after);
-  lines.push("", `Compliance: ${sameVerdict ? `verdict unchanged (${verdictWord(diff.compliance.after)})` : `VERDICT ${verdictWord(diff.compliance.before)} -> ${verdictWord(diff.compliance.after)}`}`);
+  lines.push(
+    "",
+    `Compliance: ${sameVerdict ? `verdict unchanged (${verdictWord(diff.compliance.after)})` : `VERDICT ${verdictWord(diff.compliance.before)} -> ${verdictWord(diff.compliance.after)}`}`,
+  );
   lines.push(`  before: ${diff.compliance.before}`, `  after:  ${diff.compliance.after}`);
-  for (const p of diff.compliance.policies) lines.push(`  ${p.weakens ? "!!" : "  "} ${p.name} (${p.control}): ${p.before} -> ${p.after}`);
+  for (const p of diff.compliance.policies)
+    lines.push(`  ${p.weakens ? "!!" : "  "} ${p.name} (${p.control}): ${p.before} -> ${p.after}`);
   if (diff.secretConfig.length) {
     lines.push("", "Secret config (values never shown):");
     for (const s of diff.secretConfig) lines.push(`  ${s.key}: ${s.change}`);
@@ -87,7 +105,9 @@ export function renderText(diff: StackDiff): string {
       lines.push(`  ${site}:`);
       for (const r of rules) {
         const alarm = r.alarms.length ? `   <-- ${r.alarms.join("; ")}` : "";
-        lines.push(`    ${r.change === "added" ? "+" : "-"} ${r.group} ${r.direction} ${r.direction === "ingress" ? "from" : "to"} ${r.peer} ${r.ports}${alarm}`);
+        lines.push(
+          `    ${r.change === "added" ? "+" : "-"} ${r.group} ${r.direction} ${r.direction === "ingress" ? "from" : "to"} ${r.peer} ${r.ports}${alarm}`,
+        );
       }
     }
   }
@@ -96,7 +116,10 @@ export function renderText(diff: StackDiff): string {
   const all = [
     ...added.map((r) => ({ ...r, line: `+ ${r.name}` })),
     ...removed.map((r) => ({ ...r, line: `- ${r.name}` })),
-    ...changed.map((r) => ({ ...r, line: `~ ${r.name}${operationText(r)}\n${r.changes.map((c) => `        ${describeChange(c)}`).join("\n")}` })),
+    ...changed.map((r) => ({
+      ...r,
+      line: `~ ${r.name}${operationText(r)}\n${r.changes.map((c) => `        ${describeChange(c)}`).join("\n")}`,
+    })),
   ];
   for (const [type, items] of groupBy(all, (r) => r.type)) {
     lines.push(`  ${type}`);
@@ -125,32 +148,66 @@ function markdownStack(diff: StackDiff, detail: Detail): string[] {
   if (diff.outcome === "no-change") return [head, "", "No resource, rule or policy result changes.", ...notes];
   const out: string[] = [head, "", ...(notes.length ? [...notes, ""] : [])];
   const { added, removed, changed } = diff.resources;
-  out.push(`${added.length} added, ${removed.length} removed, ${changed.length} changed (${changed.filter((c) => c.operation !== "update").length} replaced or rebuilt)` +
-    (diff.sites.added.length || diff.sites.removed.length ? `; sites ${[...diff.sites.added.map((s) => `+${s}`), ...diff.sites.removed.map((s) => `−${s}`)].join(" ")}` : ""), "");
+  out.push(
+    `${added.length} added, ${removed.length} removed, ${changed.length} changed (${changed.filter((c) => c.operation !== "update").length} replaced or rebuilt)` +
+      (diff.sites.added.length || diff.sites.removed.length
+        ? `; sites ${[...diff.sites.added.map((s) => `+${s}`), ...diff.sites.removed.map((s) => `−${s}`)].join(" ")}`
+        : ""),
+    "",
+  );
   const [listed, irreversibleCount] = weakeningsBesideIrreversible(diff);
   if (listed.length || irreversibleCount) {
-    out.push(...fold(`Weakens a control (${diff.weakenings.length})`, [
-      ...listed.map((w) => `- ❗ **${esc(w.control)}**: ${esc(w.message)}`),
-      ...(irreversibleCount ? [`- ❗ **${irreversibleCount} operations that cannot be undone** (below)`] : []),
-    ], 15), "");
+    out.push(
+      ...fold(
+        `Weakens a control (${diff.weakenings.length})`,
+        [
+          ...listed.map((w) => `- ❗ **${esc(w.control)}**: ${esc(w.message)}`),
+          ...(irreversibleCount ? [`- ❗ **${irreversibleCount} operations that cannot be undone** (below)`] : []),
+        ],
+        15,
+      ),
+      "",
+    );
   }
   if (diff.irreversible.length) {
-    out.push(...fold(`Operations that cannot be undone (${diff.irreversible.length})`, [
-      "| operation | resource | why it matters | forced by |",
-      "| --- | --- | --- | --- |",
-      ...diff.irreversible.map((op) => `| **${op.operation}** | ${code(op.name)} | ${esc(op.what.join(", "))} | ${esc(op.forcedBy.join(", "))} |`),
-    ], 25), "");
+    out.push(
+      ...fold(
+        `Operations that cannot be undone (${diff.irreversible.length})`,
+        [
+          "| operation | resource | why it matters | forced by |",
+          "| --- | --- | --- | --- |",
+          ...diff.irreversible.map(
+            (op) =>
+              `| **${op.operation}** | ${code(op.name)} | ${esc(op.what.join(", "))} | ${esc(op.forcedBy.join(", "))} |`,
+          ),
+        ],
+        25,
+      ),
+      "",
+    );
   }
   const sameVerdict = verdictWord(diff.compliance.before) === verdictWord(diff.compliance.after);
-  out.push(sameVerdict && diff.compliance.policies.length === 0
-    ? `**Compliance**: unchanged (${esc(verdictWord(diff.compliance.after))})`
-    : `**Compliance**: ${sameVerdict ? "" : "⚠️ "}${esc(diff.compliance.before)} → ${esc(diff.compliance.after)}`, "");
+  out.push(
+    sameVerdict && diff.compliance.policies.length === 0
+      ? `**Compliance**: unchanged (${esc(verdictWord(diff.compliance.after))})`
+      : `**Compliance**: ${sameVerdict ? "" : "⚠️ "}${esc(diff.compliance.before)} → ${esc(diff.compliance.after)}`,
+    "",
+  );
   if (diff.compliance.policies.length) {
-    out.push("| policy | control | before | after |", "| --- | --- | --- | --- |",
-      ...diff.compliance.policies.map((p) => `| ${p.weakens ? "❗ " : ""}${code(p.name)} | ${p.control} | ${p.before} | ${p.after} |`), "");
+    out.push(
+      "| policy | control | before | after |",
+      "| --- | --- | --- | --- |",
+      ...diff.compliance.policies.map(
+        (p) => `| ${p.weakens ? "❗ " : ""}${code(p.name)} | ${p.control} | ${p.before} | ${p.after} |`,
+      ),
+      "",
+    );
   }
   if (diff.secretConfig.length) {
-    out.push(`**Secret config** (values never shown): ${diff.secretConfig.map((s) => `${code(s.key)} ${s.change}`).join(", ")}`, "");
+    out.push(
+      `**Secret config** (values never shown): ${diff.secretConfig.map((s) => `${code(s.key)} ${s.change}`).join(", ")}`,
+      "",
+    );
   }
   if (diff.rules.length) {
     out.push("**Security groups**", "");
@@ -159,7 +216,10 @@ function markdownStack(diff: StackDiff, detail: Detail): string[] {
       const body = [
         "| | group | direction | peer | ports | |",
         "| --- | --- | --- | --- | --- | --- |",
-        ...rules.map((r) => `| ${r.change === "added" ? "+" : "−"} | ${esc(r.group)} | ${r.direction} | ${esc(r.peer)} | ${esc(r.ports)} | ${r.alarms.length ? `${r.change === "added" ? "🚨 **" : "~~"}${esc(r.alarms.join("; "))}${r.change === "added" ? "**" : "~~"}` : ""} |`),
+        ...rules.map(
+          (r) =>
+            `| ${r.change === "added" ? "+" : "−"} | ${esc(r.group)} | ${r.direction} | ${esc(r.peer)} | ${esc(r.ports)} | ${r.alarms.length ? `${r.change === "added" ? "🚨 **" : "~~"}${esc(r.alarms.join("; "))}${r.change === "added" ? "**" : "~~"}` : ""} |`,
+        ),
       ];
       const summary = `${site}: ${rules.filter((r) => r.change === "added").length} added, ${rules.filter((r) => r.change === "removed").length} removed${alarming ? `, 🚨 ${alarming} alarming` : ""}`;
       out.push(...(detail === "full" || alarming ? fold(summary, body, 12) : [`- ${summary}`]), "");
@@ -167,8 +227,25 @@ function markdownStack(diff: StackDiff, detail: Detail): string[] {
   }
   // The compliance.md picture's changed edges: added green (red if it crosses an environment), removed grey and dashed.
   const flowPicture = flowChangeDiagram(diff.flows ?? [], detail === "full" ? 40 : 12);
-  if (flowPicture) out.push(`**${flowPicture.title}**: green added, red crosses an environment, grey dashed removed`, "", "```mermaid", flowPicture.mermaid, "```", "");
-  const rows = [...groupBy([...added.map((r) => ({ ...r, kind: "added" })), ...removed.map((r) => ({ ...r, kind: "removed" })), ...changed.map((r) => ({ ...r, kind: "changed" }))], (r) => `${r.type}\u0000${r.site}`)];
+  if (flowPicture)
+    out.push(
+      `**${flowPicture.title}**: green added, red crosses an environment, grey dashed removed`,
+      "",
+      "```mermaid",
+      flowPicture.mermaid,
+      "```",
+      "",
+    );
+  const rows = [
+    ...groupBy(
+      [
+        ...added.map((r) => ({ ...r, kind: "added" })),
+        ...removed.map((r) => ({ ...r, kind: "removed" })),
+        ...changed.map((r) => ({ ...r, kind: "changed" })),
+      ],
+      (r) => `${r.type}\u0000${r.site}`,
+    ),
+  ];
   if (rows.length) {
     out.push("**Resources by type and site**", "", "| type | site | + | − | ~ |", "| --- | --- | --- | --- | --- |");
     for (const [k, items] of rows) {
@@ -178,10 +255,27 @@ function markdownStack(diff: StackDiff, detail: Detail): string[] {
     }
     out.push("");
     if (detail === "full") {
-      for (const [type, items] of groupBy([...added.map((r) => `+ ${r.name}`).map((line, i) => ({ type: added[i]!.type, line })),
-        ...removed.map((r) => ({ type: r.type, line: `- ${r.name}` })),
-        ...changed.map((r) => ({ type: r.type, line: `~ ${r.name}${operationText(r)}\n${r.changes.map((c) => `    ${describeChange(c)}`).join("\n")}` }))], (i) => i.type)) {
-        out.push(`<details><summary>${code(type)} (${items.length})</summary>`, "", "```diff", ...items.map((i) => i.line.replace(/```/g, "'''")), "```", "", "</details>", "");
+      for (const [type, items] of groupBy(
+        [
+          ...added.map((r) => `+ ${r.name}`).map((line, i) => ({ type: added[i]!.type, line })),
+          ...removed.map((r) => ({ type: r.type, line: `- ${r.name}` })),
+          ...changed.map((r) => ({
+            type: r.type,
+            line: `~ ${r.name}${operationText(r)}\n${r.changes.map((c) => `    ${describeChange(c)}`).join("\n")}`,
+          })),
+        ],
+        (i) => i.type,
+      )) {
+        out.push(
+          `<details><summary>${code(type)} (${items.length})</summary>`,
+          "",
+          "```diff",
+          ...items.map((i) => i.line.replace(/```/g, "'''")),
+          "```",
+          "",
+          "</details>",
+          "",
+        );
       }
     }
   }
@@ -192,7 +286,10 @@ function markdownStack(diff: StackDiff, detail: Detail): string[] {
  * The pull-request comment for every stack. Tries full detail, then
  * compact, and as a last resort cuts the text: never over `limit`.
  */
-export function renderMarkdown(diffs: readonly StackDiff[], options: { artifactUrl?: string; limit?: number } = {}): string {
+export function renderMarkdown(
+  diffs: readonly StackDiff[],
+  options: { artifactUrl?: string; limit?: number } = {},
+): string {
   const limit = options.limit ?? GITHUB_COMMENT_LIMIT - 1000; // room for the trusted job's marker and footer
   const weakened = diffs.some((d) => d.outcome === "weakens");
   const header = [
@@ -203,7 +300,12 @@ export function renderMarkdown(diffs: readonly StackDiff[], options: { artifactU
       : "No control is weakened.",
     "",
   ];
-  const footer = ["", options.artifactUrl ? `Full diff: [review-diff artifact](${options.artifactUrl})` : "Full diff: the `review-diff` artifact of this run."];
+  const footer = [
+    "",
+    options.artifactUrl
+      ? `Full diff: [review-diff artifact](${options.artifactUrl})`
+      : "Full diff: the `review-diff` artifact of this run.",
+  ];
   for (const detail of ["full", "compact"] as const) {
     const text = [...header, ...diffs.flatMap((d) => [...markdownStack(d, detail), ""]), ...footer].join("\n");
     if (text.length <= limit) return text;

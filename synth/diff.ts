@@ -107,9 +107,30 @@ export const EXIT_CODES: Record<DiffOutcome, number> = { "no-change": 0, changes
  * the SDK's .d.ts files and fails if an entry is not documented so.
  */
 export const REPLACE_ON: Record<string, readonly string[]> = {
-  "openstack:compute/instance:Instance": ["availabilityZone", "availabilityZoneHints", "blockDevices", "configDrive", "keyPair", "networks", "region", "userData"],
+  "openstack:compute/instance:Instance": [
+    "availabilityZone",
+    "availabilityZoneHints",
+    "blockDevices",
+    "configDrive",
+    "keyPair",
+    "networks",
+    "region",
+    "userData",
+  ],
   "openstack:networking/port:Port": ["deviceId", "deviceOwner", "macAddress", "networkId", "region", "tenantId"],
-  "openstack:networking/secGroupRule:SecGroupRule": ["description", "direction", "ethertype", "portRangeMax", "portRangeMin", "protocol", "region", "remoteGroupId", "remoteIpPrefix", "securityGroupId", "tenantId"],
+  "openstack:networking/secGroupRule:SecGroupRule": [
+    "description",
+    "direction",
+    "ethertype",
+    "portRangeMax",
+    "portRangeMin",
+    "protocol",
+    "region",
+    "remoteGroupId",
+    "remoteIpPrefix",
+    "securityGroupId",
+    "tenantId",
+  ],
   "openstack:networking/secGroup:SecGroup": ["region", "tenantId"],
   "openstack:compute/serverGroup:ServerGroup": ["name", "policies", "region"],
   "openstack:networking/subnet:Subnet": ["ipVersion", "networkId", "prefixLength", "region", "tenantId"],
@@ -162,7 +183,9 @@ export function changedPaths(a: unknown, b: unknown, at = ""): { path: string; b
     if ([...a, ...b].every((v) => !isObject(v) && !Array.isArray(v))) {
       return JSON.stringify(a) === JSON.stringify(b) ? [] : [{ path: at, before: a, after: b }];
     }
-    return Array.from({ length: Math.max(a.length, b.length) }, (_, i) => changedPaths(a[i], b[i], `${at}[${i}]`)).flat();
+    return Array.from({ length: Math.max(a.length, b.length) }, (_, i) =>
+      changedPaths(a[i], b[i], `${at}[${i}]`),
+    ).flat();
   }
   if (isObject(a) && isObject(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
@@ -171,7 +194,8 @@ export function changedPaths(a: unknown, b: unknown, at = ""): { path: string; b
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [{ path: at, before: a, after: b }];
 }
 
-const under = (path: string, root: string) => root === "(root)" || path === root || path.startsWith(`${root}.`) || path.startsWith(`${root}[`);
+const under = (path: string, root: string) =>
+  root === "(root)" || path === root || path.startsWith(`${root}.`) || path.startsWith(`${root}[`);
 const topKey = (path: string) => path.split(/[.[]/)[0]!;
 
 function secretChanges(base: DigestedResource, head: DigestedResource): InputChange[] {
@@ -213,7 +237,13 @@ function componentsByName(resources: readonly DigestedResource[]): Map<string, D
   return new Map(resources.filter((r) => !r.custom).map((r) => [r.name, r]));
 }
 
-function resourceChange(base: DigestedResource, head: DigestedResource, site: string, baseChain: string[], headChain: string[]): ResourceChange | undefined {
+function resourceChange(
+  base: DigestedResource,
+  head: DigestedResource,
+  site: string,
+  baseChain: string[],
+  headChain: string[],
+): ResourceChange | undefined {
   const secretPaths = [...base.secretPaths, ...head.secretPaths];
   // ignoreChanges: after create the engine sends the old value, so a change there neither updates nor replaces.
   const ignored = (path: string) => (head.options.ignoreChanges ?? []).some((p) => under(path, p));
@@ -225,11 +255,21 @@ function resourceChange(base: DigestedResource, head: DigestedResource, site: st
   ].filter((c) => !ignored(c.path));
   for (const option of ["protect", "retainOnDelete"] as const) {
     if (base.options[option] !== head.options[option]) {
-      changes.push({ path: `options.${option}`, kind: "option", before: base.options[option], after: head.options[option] });
+      changes.push({
+        path: `options.${option}`,
+        kind: "option",
+        before: base.options[option],
+        after: head.options[option],
+      });
     }
   }
   if ((base.provider ?? null) !== (head.provider ?? null)) {
-    changes.push({ path: "options.provider", kind: "option", before: base.provider ?? null, after: head.provider ?? null });
+    changes.push({
+      path: "options.provider",
+      kind: "option",
+      before: base.provider ?? null,
+      after: head.provider ?? null,
+    });
   }
   if (baseChain.join("$") !== headChain.join("$")) {
     changes.push({ path: "options.parent", kind: "option", before: base.parent, after: head.parent });
@@ -259,15 +299,19 @@ function resourceChange(base: DigestedResource, head: DigestedResource, site: st
 export function statefulKinds(r: DigestedResource, chain: readonly string[]): string[] {
   const kinds: string[] = [];
   const role = isObject(r.inputs.metadata) ? r.inputs.metadata["node-role"] : undefined;
-  if (r.type === "openstack:compute/instance:Instance" && role === "controlplane") kinds.push("control-plane node (etcd member)");
+  if (r.type === "openstack:compute/instance:Instance" && role === "controlplane")
+    kinds.push("control-plane node (etcd member)");
   else if (r.type === "openstack:compute/instance:Instance" && role !== undefined) kinds.push("Talos node");
-  if (chain.includes("ske:talos:MachineSecrets") || r.type === "ske:talos:MachineSecrets") kinds.push("machine secret (cluster CA and keys)");
-  if (chain.includes("ske:audit:AuditArchiveBucket") || r.type === "ske:audit:AuditArchiveBucket") kinds.push("audit archive");
+  if (chain.includes("ske:talos:MachineSecrets") || r.type === "ske:talos:MachineSecrets")
+    kinds.push("machine secret (cluster CA and keys)");
+  if (chain.includes("ske:audit:AuditArchiveBucket") || r.type === "ske:audit:AuditArchiveBucket")
+    kinds.push("audit archive");
   if (chain.includes("ske:audit:AuditLogStore") || r.type === "ske:audit:AuditLogStore") kinds.push("audit log store");
   const clusterCommand = r.type === "command:local:Command" && chain.at(-1) === "ske:cluster:Cluster";
   // Roll-out steps (components/cluster/rollout.ts): deleting an apply-config step takes its node out of etcd or drains it.
   if (clusterCommand && r.name.endsWith("-apply-config")) kinds.push("node leaves the cluster (etcd leave or drain)");
-  else if (clusterCommand && !/-(talos-upgrade|kubernetes-upgrade)$/.test(r.name)) kinds.push("cluster bootstrap (runs again)");
+  else if (clusterCommand && !/-(talos-upgrade|kubernetes-upgrade)$/.test(r.name))
+    kinds.push("cluster bootstrap (runs again)");
   if (r.options.protect) kinds.push("protected");
   else if (r.options.retainOnDelete) kinds.push("retained on delete");
   return kinds;
@@ -295,7 +339,11 @@ function rules(snapshot: SynthSnapshot, sites: readonly string[]): Map<string, R
     const site = siteOf(groupName, env, sites);
     const strip = (n: string) => n.replace(`${env}-${site}-`, "");
     const remote = r.inputs.remoteGroupId;
-    const cidr = remote ? undefined : typeof r.inputs.remoteIpPrefix === "string" && r.inputs.remoteIpPrefix ? r.inputs.remoteIpPrefix : ANY_IPV4;
+    const cidr = remote
+      ? undefined
+      : typeof r.inputs.remoteIpPrefix === "string" && r.inputs.remoteIpPrefix
+        ? r.inputs.remoteIpPrefix
+        : ANY_IPV4;
     const rule: Rule = {
       site,
       group: strip(groupName),
@@ -338,9 +386,12 @@ function policyChanges(before: readonly PolicyOutcome[], after: readonly PolicyO
     const newFindings = (is?.violations.length ?? 0) > (was?.violations.length ?? 0);
     if (beforeStatus === afterStatus && !newFindings) continue;
     // A policy that disappears, is demoted to advisory, fails, or stops applying no longer guards its control.
-    const weakens = !!was && (
-      !is || RANK[is.status]! > RANK[was.status]! || (was.enforcement === "mandatory" && is.enforcement !== "mandatory") || newFindings
-    );
+    const weakens =
+      !!was &&
+      (!is ||
+        RANK[is.status]! > RANK[was.status]! ||
+        (was.enforcement === "mandatory" && is.enforcement !== "mandatory") ||
+        newFindings);
     out.push({ name, control: (is ?? was)!.control, before: beforeStatus, after: afterStatus, weakens });
   }
   return out;
@@ -368,7 +419,11 @@ export function diffSnapshots(base: SynthSnapshot, head: SynthSnapshot, context:
   const headByKey = new Map(head.resources.map((r) => [key(r), r]));
   const baseComponents = componentsByName(base.resources);
   const headComponents = componentsByName(head.resources);
-  const ref = (r: DigestedResource): ResourceRef => ({ type: r.type, name: r.name, site: siteOf(r.name, environment, allSites) });
+  const ref = (r: DigestedResource): ResourceRef => ({
+    type: r.type,
+    name: r.name,
+    site: siteOf(r.name, environment, allSites),
+  });
 
   const added = head.resources.filter((r) => !baseByKey.has(key(r))).map(ref);
   const removedResources = base.resources.filter((r) => !headByKey.has(key(r)));
@@ -389,10 +444,15 @@ export function diffSnapshots(base: SynthSnapshot, head: SynthSnapshot, context:
     changed.push(change);
     if (change.operation !== "update") {
       const what = statefulKinds(b, baseChain);
-      if (what.length > 0) irreversible.push({ ...ref(h), operation: change.operation, what, forcedBy: change.forcedBy });
+      if (what.length > 0)
+        irreversible.push({ ...ref(h), operation: change.operation, what, forcedBy: change.forcedBy });
     }
     for (const c of change.changes) {
-      if (c.kind === "option" && (c.path === "options.protect" || c.path === "options.retainOnDelete") && c.before === true) {
+      if (
+        c.kind === "option" &&
+        (c.path === "options.protect" || c.path === "options.retainOnDelete") &&
+        c.before === true
+      ) {
         weakenings.push({ control: "state protection", message: `${h.name} loses ${c.path.slice("options.".length)}` });
       }
       if (c.kind === "no-longer-secret") {
@@ -410,7 +470,10 @@ export function diffSnapshots(base: SynthSnapshot, head: SynthSnapshot, context:
     const alarms = ruleAlarms(rule, context);
     ruleChanges.push({ ...shown, change: "added", alarms });
     if (alarms.length > 0) {
-      weakenings.push({ control: "security groups", message: `${rule.site} ${rule.group} ${rule.direction} ${rule.peer} ${rule.ports}: ${alarms.join("; ")}` });
+      weakenings.push({
+        control: "security groups",
+        message: `${rule.site} ${rule.group} ${rule.direction} ${rule.peer} ${rule.ports}: ${alarms.join("; ")}`,
+      });
     }
   }
   for (const [k, rule] of baseRules) {
@@ -418,7 +481,14 @@ export function diffSnapshots(base: SynthSnapshot, head: SynthSnapshot, context:
     const { cidr: _cidr, ...shown } = rule;
     ruleChanges.push({ ...shown, change: "removed", alarms: ruleAlarms(rule, context) });
   }
-  ruleChanges.sort((a, b) => a.site.localeCompare(b.site) || a.group.localeCompare(b.group) || a.direction.localeCompare(b.direction) || a.change.localeCompare(b.change) || a.peer.localeCompare(b.peer));
+  ruleChanges.sort(
+    (a, b) =>
+      a.site.localeCompare(b.site) ||
+      a.group.localeCompare(b.group) ||
+      a.direction.localeCompare(b.direction) ||
+      a.change.localeCompare(b.change) ||
+      a.peer.localeCompare(b.peer),
+  );
 
   const policies = policyChanges(base.compliance.results, head.compliance.results);
   for (const p of policies.filter((p) => p.weakens)) {
@@ -430,7 +500,9 @@ export function diffSnapshots(base: SynthSnapshot, head: SynthSnapshot, context:
   const cmNames = [
     ...added.filter((r) => CHANGE_MANAGEMENT_TYPES.has(r.type)).map((r) => `${r.name} added`),
     ...removedResources.filter((r) => CHANGE_MANAGEMENT_TYPES.has(r.type)).map((r) => `${r.name} removed`),
-    ...changed.filter((r) => CHANGE_MANAGEMENT_TYPES.has(r.type)).map((r) => `${r.name} changed (${r.changes.map((c) => c.path).join(", ")})`),
+    ...changed
+      .filter((r) => CHANGE_MANAGEMENT_TYPES.has(r.type))
+      .map((r) => `${r.name} changed (${r.changes.map((c) => c.path).join(", ")})`),
   ];
   // The settings that make a second person look are themselves changed: that always needs the second look.
   for (const n of cmNames) weakenings.push({ control: "6.2", message: `change-management setting ${n}` });
@@ -442,15 +514,23 @@ export function diffSnapshots(base: SynthSnapshot, head: SynthSnapshot, context:
     all: allSites,
   };
   const anyChange =
-    added.length + removedResources.length + changed.length + ruleChanges.length + policies.length + secretConfig.length > 0 ||
-    verdictWord(base.compliance.verdict) !== verdictWord(head.compliance.verdict);
+    added.length +
+      removedResources.length +
+      changed.length +
+      ruleChanges.length +
+      policies.length +
+      secretConfig.length >
+      0 || verdictWord(base.compliance.verdict) !== verdictWord(head.compliance.verdict);
   const undigested = head.resources.filter((h) => {
     const b = baseByKey.get(key(h));
     return b && b.secretPaths.length > 0 && h.secretPaths.length > 0 && (!b.secretDigests || !h.secretDigests);
   }).length;
-  const notes = undigested > 0
-    ? [`${undigested} resources have secret inputs that cannot be compared: one side's synth records no secret digests (a base older than digests). Their secret changes are not shown.`]
-    : [];
+  const notes =
+    undigested > 0
+      ? [
+          `${undigested} resources have secret inputs that cannot be compared: one side's synth records no secret digests (a base older than digests). Their secret changes are not shown.`,
+        ]
+      : [];
   return {
     environment,
     sites,

@@ -25,7 +25,14 @@ export type AuthScopeAnswer = (environment: EnvironmentName, site: string) => Fa
 export function declaredScope(projects: ProjectPlan): AuthScopeAnswer {
   return (environment, site) => {
     const project = declaredProject(projects, environment, site);
-    return project && { projectId: project.id, projectName: project.name, projectDomainName: project.domain, userName: "synth-fake-user" };
+    return (
+      project && {
+        projectId: project.id,
+        projectName: project.name,
+        projectDomainName: project.domain,
+        userName: "synth-fake-user",
+      }
+    );
   };
 }
 
@@ -47,6 +54,12 @@ export function authScopeInvoke(answer: AuthScopeAnswer) {
     const where = siteOf(String(inputs.name));
     const scope = where && answer(where.environment, where.site);
     if (!scope) throw new Error(`synth: no Keystone answers for ${String(inputs.name)}`);
-    return { ...scope, id: `synth-fake-scope-${String(inputs.name)}`, name: inputs.name, region: inputs.region, tokenId: "" };
+    return {
+      ...scope,
+      id: `synth-fake-scope-${String(inputs.name)}`,
+      name: inputs.name,
+      region: inputs.region,
+      tokenId: "",
+    };
   };
 }

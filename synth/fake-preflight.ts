@@ -26,7 +26,15 @@ export interface FakeRegion {
     maxServerGroupMembers: number;
   };
   /** Neutron's quota, as getQuotaV2 names it. */
-  quota: { port: number; securityGroup: number; securityGroupRule: number; floatingip: number; network: number; subnet: number; router: number };
+  quota: {
+    port: number;
+    securityGroup: number;
+    securityGroupRule: number;
+    floatingip: number;
+    network: number;
+    subnet: number;
+    router: number;
+  };
   portsInUse: number;
   /** Ports carrying the site's tags, i.e. the site is already deployed. */
   ownPorts: number;
@@ -44,7 +52,9 @@ export type FakeCloud = Record<string, FakeRegion>;
  * APIs (test/integration/preflight-cloud.ts); undefined leaves a token to the
  * next handler.
  */
-export type CloudAnswer = (args: pulumi.runtime.MockCallArgs) => Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>;
+export type CloudAnswer = (
+  args: pulumi.runtime.MockCallArgs,
+) => Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>;
 
 export function cloudInvoke(cloud: FakeCloud | CloudAnswer): CloudAnswer {
   return typeof cloud === "function" ? cloud : preflightInvoke(cloud);
@@ -85,7 +95,14 @@ export function preflightInvoke(cloud: FakeCloud) {
       case TOKENS.flavor: {
         const flavor = region.flavors[String(inputs.name)];
         if (!flavor) throw invokeError(NO_RESULTS);
-        return { ...base, name: inputs.name, flavorId: `flavor-${String(inputs.name)}`, vcpus: flavor.vcpus, ram: flavor.ram, extraSpecs: {} };
+        return {
+          ...base,
+          name: inputs.name,
+          flavorId: `flavor-${String(inputs.name)}`,
+          vcpus: flavor.vcpus,
+          ram: flavor.ram,
+          extraSpecs: {},
+        };
       }
       case TOKENS.imageIds:
         return { ...base, ids: region.activeImageIds };
@@ -94,23 +111,50 @@ export function preflightInvoke(cloud: FakeCloud) {
       case TOKENS.network: {
         const network = region.networks[String(inputs.networkId)];
         if (!network) throw invokeError(NO_RESULTS);
-        return { ...base, networkId: inputs.networkId, external: network.external, allTags: [], availabilityZoneHints: [], segments: [], subnets: [] };
+        return {
+          ...base,
+          networkId: inputs.networkId,
+          external: network.external,
+          allTags: [],
+          availabilityZoneHints: [],
+          segments: [],
+          subnets: [],
+        };
       }
       case TOKENS.limits:
-        if (region.limitsForbidden) throw invokeError("Error retrieving openstack_compute_limits_v2: Expected HTTP response code [200] but got 403: Policy doesn't allow os_compute_api:limits:other_project to be performed.");
+        if (region.limitsForbidden)
+          throw invokeError(
+            "Error retrieving openstack_compute_limits_v2: Expected HTTP response code [200] but got 403: Policy doesn't allow os_compute_api:limits:other_project to be performed.",
+          );
         return { ...base, projectId: inputs.projectId, ...region.limits };
       case TOKENS.quotaSet: {
         const l = region.limits;
         return {
-          ...base, projectId: inputs.projectId, instances: l.maxTotalInstances, cores: l.maxTotalCores, ram: l.maxTotalRamSize,
-          serverGroups: l.maxServerGroups, serverGroupMembers: l.maxServerGroupMembers,
-          fixedIps: -1, floatingIps: -1, injectedFileContentBytes: -1, injectedFilePathBytes: -1, injectedFiles: -1, keyPairs: -1, metadataItems: -1, securityGroupRules: -1, securityGroups: -1,
+          ...base,
+          projectId: inputs.projectId,
+          instances: l.maxTotalInstances,
+          cores: l.maxTotalCores,
+          ram: l.maxTotalRamSize,
+          serverGroups: l.maxServerGroups,
+          serverGroupMembers: l.maxServerGroupMembers,
+          fixedIps: -1,
+          floatingIps: -1,
+          injectedFileContentBytes: -1,
+          injectedFilePathBytes: -1,
+          injectedFiles: -1,
+          keyPairs: -1,
+          metadataItems: -1,
+          securityGroupRules: -1,
+          securityGroups: -1,
         };
       }
       case TOKENS.quota:
         return { ...base, projectId: inputs.projectId, ...region.quota };
       case TOKENS.portIds:
-        return { ...base, ids: Array.from({ length: inputs.tags ? region.ownPorts : region.portsInUse }, (_, i) => `port-${i}`) };
+        return {
+          ...base,
+          ids: Array.from({ length: inputs.tags ? region.ownPorts : region.portsInUse }, (_, i) => `port-${i}`),
+        };
     }
     return undefined;
   };
@@ -128,17 +172,33 @@ export function roomyCloud(config: PlatformConfig): FakeCloud {
     const flavors = [...Object.values(site.flavors), ...(config.runners ? [config.runners.flavor] : [])];
     cloud[site.region] = {
       flavors: Object.fromEntries(flavors.map((f) => [f, { ...FLAVOR_SIZE }])),
-      activeImageIds: [site.talosImageId, site.jumpHostImageId, ...(config.runners?.imageId ? [config.runners.imageId] : [])],
+      activeImageIds: [
+        site.talosImageId,
+        site.jumpHostImageId,
+        ...(config.runners?.imageId ? [config.runners.imageId] : []),
+      ],
       availabilityZones: [...site.availabilityZones],
       networks: { [site.externalNetworkId]: { external: true } },
       limits: {
-        maxTotalInstances: 1000, totalInstancesUsed: 0,
-        maxTotalCores: 10000, totalCoresUsed: 0,
-        maxTotalRamSize: 10_000_000, totalRamUsed: 0,
-        maxServerGroups: 100, totalServerGroupsUsed: 0,
+        maxTotalInstances: 1000,
+        totalInstancesUsed: 0,
+        maxTotalCores: 10000,
+        totalCoresUsed: 0,
+        maxTotalRamSize: 10_000_000,
+        totalRamUsed: 0,
+        maxServerGroups: 100,
+        totalServerGroupsUsed: 0,
         maxServerGroupMembers: 100,
       },
-      quota: { port: 1000, securityGroup: 100, securityGroupRule: 10000, floatingip: 50, network: 10, subnet: 10, router: 10 },
+      quota: {
+        port: 1000,
+        securityGroup: 100,
+        securityGroupRule: 10000,
+        floatingip: 50,
+        network: 10,
+        subnet: 10,
+        router: 10,
+      },
       portsInUse: 0,
       ownPorts: 0,
     };

@@ -17,7 +17,9 @@ export const fakeState: FakeState = (type, name, inputs) => {
     case "tls:index/locallySignedCert:LocallySignedCert":
       return { certPem: `-----BEGIN CERTIFICATE-----\nFAKE-SYNTH-CERT-${name}\n-----END CERTIFICATE-----\n` };
     case "tls:index/certRequest:CertRequest":
-      return { certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nFAKE-SYNTH-CSR-${name}\n-----END CERTIFICATE REQUEST-----\n` };
+      return {
+        certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nFAKE-SYNTH-CSR-${name}\n-----END CERTIFICATE REQUEST-----\n`,
+      };
     case "random:index/randomPassword:RandomPassword":
       // As long as asked for, lower-case and digits: valid wherever the real one is.
       return { result: fakeText(name, Number(inputs.length ?? 16)) };

@@ -12,7 +12,14 @@ import type { CloudAnswer, FakeCloud } from "./fake-preflight";
 import { capacityReport } from "./capacity";
 
 export type SynthResult =
-  | ({ ok: true; summary: string; environment: string; sites: string[]; compliance: ComplianceOutcome; capacity: string } & ProgramRun)
+  | ({
+      ok: true;
+      summary: string;
+      environment: string;
+      sites: string[];
+      compliance: ComplianceOutcome;
+      capacity: string;
+    } & ProgramRun)
   | { ok: false; error: string; problems?: ConfigError["problems"]; registered?: RecordedResource[] };
 
 /** The Pulumi.yaml entry point, loaded the way each runner can (tsx, vitest). */
@@ -67,13 +74,21 @@ export async function synthesize(args: {
         return fakeState(type, name, inputs);
       },
       // Read when asked: the program reports a broken project plan itself, with file and key.
-      invoke: withFakeRoles(authScopeInvoke(args.authScope ?? ((env, site) => declaredScope(readProjectPlan())(env, site)))),
+      invoke: withFakeRoles(
+        authScopeInvoke(args.authScope ?? ((env, site) => declaredScope(readProjectPlan())(env, site))),
+      ),
       ...(args.cloud ? { cloud: args.cloud } : {}),
     });
     const capacity = capacityReport(loaded, args.cloud !== undefined);
     const outputs = run.outputs as { environment: string; sites: Record<string, unknown> };
     const sites = Object.keys(outputs.sites ?? {});
-    const compliance = assessCompliance({ stackFile, run, revealed, sites, ...(args.addressPlanFile ? { addressPlanFile: args.addressPlanFile } : {}) });
+    const compliance = assessCompliance({
+      stackFile,
+      run,
+      revealed,
+      sites,
+      ...(args.addressPlanFile ? { addressPlanFile: args.addressPlanFile } : {}),
+    });
     return {
       ok: true,
       ...run,

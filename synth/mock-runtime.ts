@@ -37,7 +37,10 @@ export interface ProgramRun {
 
 /** The program threw; `registered` tells what it had registered by then. */
 export class ProgramFailed extends Error {
-  constructor(override readonly cause: unknown, readonly registered: RecordedResource[]) {
+  constructor(
+    override readonly cause: unknown,
+    readonly registered: RecordedResource[],
+  ) {
     super(cause instanceof Error ? cause.message : String(cause));
     this.name = "ProgramFailed";
   }
@@ -45,7 +48,9 @@ export class ProgramFailed extends Error {
 
 /** A secret as the mock monitor hands it over: Pulumi's signature envelope around the value. */
 export function isSecretEnvelope(value: unknown): value is { value: unknown } {
-  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+  return (
+    typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG
+  );
 }
 
 /** Replaces secret envelopes by the values they hold, as CrossGuard shows them to policies. */
@@ -66,9 +71,7 @@ export function redact(value: unknown, at = "", found: string[] = []): unknown {
   }
   if (Array.isArray(value)) return value.map((v, i) => redact(v, `${at}[${i}]`, found));
   if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, redact(v, at ? `${at}.${k}` : k, found)]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, at ? `${at}.${k}` : k, found)]));
   }
   return value;
 }
@@ -125,7 +128,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         const record: RecordedResource = {
           type: args.type,
           name: args.name,
-          parent: args.type === "pulumi:pulumi:Stack" ? null : parents.get(key) ?? stackName,
+          parent: args.type === "pulumi:pulumi:Stack" ? null : (parents.get(key) ?? stackName),
           inputs,
           custom: args.custom ?? false,
           ...(args.provider ? { provider: args.provider } : {}),
@@ -144,7 +147,8 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         };
       },
       call(args) {
-        const fallback = (answer: Record<string, unknown> | undefined) => answer ?? invoke(args) ?? (args.inputs as Record<string, unknown>);
+        const fallback = (answer: Record<string, unknown> | undefined) =>
+          answer ?? invoke(args) ?? (args.inputs as Record<string, unknown>);
         const answer = preflight?.(args);
         return answer instanceof Promise ? answer.then(fallback) : fallback(answer);
       },
@@ -168,32 +172,30 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const stackTraceLimit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-  await pulumi.runtime.runInPulumiStack(async () => {
-    pulumi.runtime.registerStackTransformation((args) => {
-      const key = `${args.type}::${args.name}`;
-      parents.set(key, resourceName(args.opts.parent) ?? stackName);
-      opts.set(key, {
-        protect: args.opts.protect === true,
-        retainOnDelete: (args.opts as pulumi.CustomResourceOptions).retainOnDelete === true,
-        dependsOn: ([] as unknown[])
-          .concat(args.opts.dependsOn ?? [])
-          .map((d) => resourceName(d) ?? "?"),
-        // The engine keeps the old value of these inputs after create: the review diff must not count them.
-        ...(args.opts.ignoreChanges?.length ? { ignoreChanges: [...args.opts.ignoreChanges] } : {}),
+    await pulumi.runtime.runInPulumiStack(async () => {
+      pulumi.runtime.registerStackTransformation((args) => {
+        const key = `${args.type}::${args.name}`;
+        parents.set(key, resourceName(args.opts.parent) ?? stackName);
+        opts.set(key, {
+          protect: args.opts.protect === true,
+          retainOnDelete: (args.opts as pulumi.CustomResourceOptions).retainOnDelete === true,
+          dependsOn: ([] as unknown[]).concat(args.opts.dependsOn ?? []).map((d) => resourceName(d) ?? "?"),
+          // The engine keeps the old value of these inputs after create: the review diff must not count them.
+          ...(args.opts.ignoreChanges?.length ? { ignoreChanges: [...args.opts.ignoreChanges] } : {}),
+        });
+        return undefined;
       });
-      return undefined;
+      // The error is kept here rather than thrown through the stack resource,
+      // whose internal promises would otherwise reject with no one listening.
+      try {
+        programOutputs = await entry();
+      } catch (err) {
+        programError = err;
+        return {};
+      }
+      return programOutputs as Record<string, unknown>;
     });
-    // The error is kept here rather than thrown through the stack resource,
-    // whose internal promises would otherwise reject with no one listening.
-    try {
-      programOutputs = await entry();
-    } catch (err) {
-      programError = err;
-      return {};
-    }
-    return programOutputs as Record<string, unknown>;
-  });
-  await waitForRPCs();
+    await waitForRPCs();
   } catch (err) {
     // The stack resource failed to register the outputs (one of them rejected).
     programError ??= err;
@@ -281,7 +283,9 @@ async function classifyOutputs(value: unknown, at: string, plain: string[], secr
   }
   if (typeof value === "object" && value !== null && !pulumi.Resource.isInstance(value)) {
     const entries = await Promise.all(
-      Object.entries(value).map(async ([k, v]) => [k, await classifyOutputs(v, at ? `${at}.${k}` : k, plain, secret)] as const),
+      Object.entries(value).map(
+        async ([k, v]) => [k, await classifyOutputs(v, at ? `${at}.${k}` : k, plain, secret)] as const,
+      ),
     );
     return Object.fromEntries(entries);
   }

@@ -39,7 +39,8 @@ export function prepareStackDir(out: string, stack: string): string {
   const root = fs.realpathSync(out);
   const dir = path.join(root, stack);
   const existing = fs.lstatSync(dir, { throwIfNoEntry: false });
-  if (existing?.isSymbolicLink()) throw new OutputPathError(`${dir} is a symlink; synth writes only into real directories under --out`);
+  if (existing?.isSymbolicLink())
+    throw new OutputPathError(`${dir} is a symlink; synth writes only into real directories under --out`);
   if (existing && !existing.isDirectory()) throw new OutputPathError(`${dir} exists and is not a directory`);
   if (!existing) fs.mkdirSync(dir);
   if (!isInside(root, fs.realpathSync(dir))) throw new OutputPathError(`${dir} resolves outside --out (${root})`);
@@ -52,9 +53,14 @@ export function writeStackFile(dir: string, name: string, content: string): void
   const file = path.join(dir, name);
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o644);
+    fd = fs.openSync(
+      file,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW,
+      0o644,
+    );
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ELOOP") throw new OutputPathError(`${file} is a symlink; synth does not write through it`);
+    if ((err as NodeJS.ErrnoException).code === "ELOOP")
+      throw new OutputPathError(`${file} is a symlink; synth does not write through it`);
     throw err;
   }
   try {

@@ -7,7 +7,12 @@
 import type { PolicyResource, StackOutput } from "../policy/model";
 import { revealSecrets, type ProgramRun, type RecordedResource } from "./mock-runtime";
 
-function urnOf(resource: RecordedResource, byName: Map<string, RecordedResource>, stack: string, project: string): string {
+function urnOf(
+  resource: RecordedResource,
+  byName: Map<string, RecordedResource>,
+  stack: string,
+  project: string,
+): string {
   const chain: string[] = [resource.type];
   let parent = resource.parent ? byName.get(resource.parent) : undefined;
   while (parent && parent.type !== "pulumi:pulumi:Stack") {
@@ -44,11 +49,16 @@ export function policyResources(
 
 function valueAt(root: unknown, path: string): unknown {
   const keys = path.split(/\.|\[(\d+)\]/).filter((k) => k !== undefined && k !== "");
-  return keys.reduce<unknown>((node, key) => (typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key] : undefined), root);
+  return keys.reduce<unknown>(
+    (node, key) => (typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key] : undefined),
+    root,
+  );
 }
 
 /** Stack outputs with exact secrecy, which synth observes and the pack cannot. */
-export function stackOutputs(run: Pick<ProgramRun, "outputs" | "plainOutputPaths" | "secretOutputPaths">): StackOutput[] {
+export function stackOutputs(
+  run: Pick<ProgramRun, "outputs" | "plainOutputPaths" | "secretOutputPaths">,
+): StackOutput[] {
   return [
     ...run.plainOutputPaths.map((path) => ({ path, secret: false, value: valueAt(run.outputs, path) })),
     ...run.secretOutputPaths.map((path) => ({ path, secret: true, value: "[secret]" })),

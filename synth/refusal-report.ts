@@ -37,7 +37,13 @@ export function refusalReport(stack: string, error: string, problems?: readonly 
       }),
     );
   } else {
-    lines.push("**Verdict: FAIL.** The program failed, so the resources it registers are incomplete and no control can be shown to hold.", "", "```", error, "```");
+    lines.push(
+      "**Verdict: FAIL.** The program failed, so the resources it registers are incomplete and no control can be shown to hold.",
+      "",
+      "```",
+      error,
+      "```",
+    );
   }
   return lines.join("\n");
 }

@@ -4,5 +4,7 @@
  * deploy-runner-reach.ts needs this too; neither imports the other back.
  */
 export function siteOf(name: string, environment: string, sites: readonly string[]): string {
-  return sites.find((site) => name === `${environment}-${site}` || name.startsWith(`${environment}-${site}-`)) ?? "(global)";
+  return (
+    sites.find((site) => name === `${environment}-${site}` || name.startsWith(`${environment}-${site}-`)) ?? "(global)"
+  );
 }

@@ -24,14 +24,20 @@ function digestKey(): string {
 function valueAt(root: unknown, path: string): unknown {
   if (path === "(root)") return root;
   const keys = path.split(/\.|\[(\d+)\]/).filter((k) => k !== undefined && k !== "");
-  return keys.reduce<unknown>((node, key) => (typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key] : undefined), root);
+  return keys.reduce<unknown>(
+    (node, key) => (typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key] : undefined),
+    root,
+  );
 }
 
 /** Canonical JSON (sorted keys), so key order never reads as a change. */
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (typeof value === "object" && value !== null) {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(",")}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
   }
   return JSON.stringify(value) ?? "undefined";
 }
@@ -43,7 +49,9 @@ function canonical(value: unknown): string {
  * a short password that a plain hash would give away to a dictionary.
  */
 export function secretDigest(value: unknown, key = digestKey()): string {
-  return `hmac-sha256:${createHmac("sha256", key).update(canonical(revealSecrets(value))).digest("hex")}`;
+  return `hmac-sha256:${createHmac("sha256", key)
+    .update(canonical(revealSecrets(value)))
+    .digest("hex")}`;
 }
 
 /**

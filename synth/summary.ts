@@ -26,7 +26,11 @@ export { siteOf };
  * The security-group matrix, read back from the registered rule resources
  * rather than from the plan: it shows what the program really asks for.
  */
-export function securityMatrix(resources: readonly RecordedResource[], environment: string, sites: readonly string[]): MatrixRow[] {
+export function securityMatrix(
+  resources: readonly RecordedResource[],
+  environment: string,
+  sites: readonly string[],
+): MatrixRow[] {
   const groupNames = new Map<string, string>();
   for (const r of resources) {
     if (r.type === "openstack:networking/secGroup:SecGroup") groupNames.set(`${r.name}_id`, r.name);
@@ -50,7 +54,11 @@ export function securityMatrix(resources: readonly RecordedResource[], environme
   return [...rows.values()];
 }
 
-export function countsByTypeAndSite(resources: readonly RecordedResource[], environment: string, sites: readonly string[]) {
+export function countsByTypeAndSite(
+  resources: readonly RecordedResource[],
+  environment: string,
+  sites: readonly string[],
+) {
   const counts = new Map<string, Map<string, number>>();
   for (const r of resources) {
     const site = siteOf(r.name, environment, sites);
@@ -63,17 +71,31 @@ export function countsByTypeAndSite(resources: readonly RecordedResource[], envi
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
-export function renderSummary(resources: readonly RecordedResource[], environment: string, sites: readonly string[]): string {
+export function renderSummary(
+  resources: readonly RecordedResource[],
+  environment: string,
+  sites: readonly string[],
+): string {
   const columns = [...sites, "(global)"];
   const counts = countsByTypeAndSite(resources, environment, sites);
   const countRows = [...counts.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([type, perSite]) => [type, ...columns.map((s) => String(perSite.get(s) ?? 0)), String([...perSite.values()].reduce((a, b) => a + b, 0))]);
-  const totals = columns.map((site) => [...counts.values()].reduce((sum, perSite) => sum + (perSite.get(site) ?? 0), 0));
+    .map(([type, perSite]) => [
+      type,
+      ...columns.map((s) => String(perSite.get(s) ?? 0)),
+      String([...perSite.values()].reduce((a, b) => a + b, 0)),
+    ]);
+  const totals = columns.map((site) =>
+    [...counts.values()].reduce((sum, perSite) => sum + (perSite.get(site) ?? 0), 0),
+  );
   countRows.push(["total", ...totals.map(String), String(resources.length)]);
 
   const matrix = securityMatrix(resources, environment, sites);

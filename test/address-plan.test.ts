@@ -46,25 +46,44 @@ describe("the committed address plan", () => {
 
 describe("address plan validation", () => {
   it("refuses overlapping supernets", () => {
-    expect(problemsOf(variant((p) => { p.environments.staging.supernet = "10.32.128.0/17"; })))
-      .toContainEqual(expect.stringMatching(/^environments\.staging\.supernet: 10\.32\.128\.0\/17 overlaps production/));
+    expect(
+      problemsOf(
+        variant((p) => {
+          p.environments.staging.supernet = "10.32.128.0/17";
+        }),
+      ),
+    ).toContainEqual(expect.stringMatching(/^environments\.staging\.supernet: 10\.32\.128\.0\/17 overlaps production/));
   });
 
   it("refuses a site outside its supernet", () => {
-    expect(problemsOf(variant((p) => { p.environments.test.sites.osl2 = "10.40.0.0/20"; })))
-      .toContainEqual("environments.test.sites.osl2: 10.40.0.0/20 lies outside test's supernet 10.34.0.0/16");
+    expect(
+      problemsOf(
+        variant((p) => {
+          p.environments.test.sites.osl2 = "10.40.0.0/20";
+        }),
+      ),
+    ).toContainEqual("environments.test.sites.osl2: 10.40.0.0/20 lies outside test's supernet 10.34.0.0/16");
   });
 
   it("refuses overlapping sites", () => {
-    expect(problemsOf(variant((p) => { p.environments.production.sites.sto2 = "10.32.8.0/21"; })))
-      .toContainEqual(expect.stringMatching(/^environments\.production\.sites\.sto2: 10\.32\.8\.0\/21 overlaps production\/osl2/));
+    expect(
+      problemsOf(
+        variant((p) => {
+          p.environments.production.sites.sto2 = "10.32.8.0/21";
+        }),
+      ),
+    ).toContainEqual(
+      expect.stringMatching(/^environments\.production\.sites\.sto2: 10\.32\.8\.0\/21 overlaps production\/osl2/),
+    );
   });
 
   it("refuses malformed CIDRs and unknown keys", () => {
-    const problems = problemsOf(variant((p) => {
-      p.environments.production.sites.osl2 = "10.32.0.1/20";
-      (p.environments.test as Record<string, unknown>).vlan = 12;
-    }));
+    const problems = problemsOf(
+      variant((p) => {
+        p.environments.production.sites.osl2 = "10.32.0.1/20";
+        (p.environments.test as Record<string, unknown>).vlan = 12;
+      }),
+    );
     expect(problems).toContainEqual(expect.stringMatching(/^environments\.production\.sites\.osl2: .*host bits set/));
     expect(problems).toContainEqual("environments.test.vlan: unknown key; allowed here: supernet, sites");
   });

@@ -10,7 +10,14 @@ import {
 } from "../components/argocd";
 import { parse } from "yaml";
 import type { RecordedResource } from "../synth/mock-runtime";
-import { FAKE_TOKEN_PREFIX, fakeClusters, fakeEndpoint, loadStack, runGitOps, type GitOpsRun } from "./support/gitops-fixture";
+import {
+  FAKE_TOKEN_PREFIX,
+  fakeClusters,
+  fakeEndpoint,
+  loadStack,
+  runGitOps,
+  type GitOpsRun,
+} from "./support/gitops-fixture";
 import { STACKS, ofType, variantFile } from "./support/stacks";
 
 const SECRET = "kubernetes:core/v1:Secret";
@@ -55,12 +62,18 @@ describe("Argo CD values", () => {
   it("denies by default and maps only the two groups: platform (with MFA) → admin, auditors → the custom read role", () => {
     expect(values.configs.rbac["policy.default"]).toBe("");
     const lines = values.configs.rbac["policy.csv"].trim().split("\n");
-    expect(lines.filter((l) => l.startsWith("g,"))).toEqual(["g, mfa:platform-team, role:admin", "g, auditors, role:ske-auditor"]);
+    expect(lines.filter((l) => l.startsWith("g,"))).toEqual([
+      "g, mfa:platform-team, role:admin",
+      "g, auditors, role:ske-auditor",
+    ]);
     expect(values.configs.rbac.scopes).toBe("[groups, ske_mfa_groups]");
   });
 
   it("gives auditors get on applications, projects, clusters and repositories, and never logs or exec (role:readonly has logs)", () => {
-    const grants = values.configs.rbac["policy.csv"].trim().split("\n").filter((l) => l.startsWith("p,"));
+    const grants = values.configs.rbac["policy.csv"]
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("p,"));
     expect(grants).toEqual([
       "p, role:ske-auditor, applications, get, */*, allow",
       "p, role:ske-auditor, applicationsets, get, */*, allow",
@@ -84,7 +97,10 @@ describe("Argo CD values", () => {
 describe("cluster registration data", () => {
   it("puts the token and the base64 CA into config, verifying TLS", () => {
     const config = JSON.parse(clusterConnectionConfig({ bearerToken: "tok", caCertificate: "PEM" }));
-    expect(config).toEqual({ bearerToken: "tok", tlsClientConfig: { insecure: false, caData: Buffer.from("PEM").toString("base64") } });
+    expect(config).toEqual({
+      bearerToken: "tok",
+      tlsClientConfig: { insecure: false, caData: Buffer.from("PEM").toString("base64") },
+    });
     expect(JSON.parse(clusterConnectionConfig("in-cluster"))).toEqual({ tlsClientConfig: { insecure: false } });
   });
 
@@ -96,7 +112,11 @@ describe("cluster registration data", () => {
     expect(() => projectDestinations(["*"])).toThrow(/concrete https/);
     expect(() => projectDestinations(["https://*.example.net:6443"])).toThrow(/concrete https/);
     expect(() => projectDestinations(["http://a:6443"])).toThrow(/concrete https/);
-    expect(appProjectSpec("test", "git@github.com:o/r.git", ["https://a:6443", "https://a:6443"]).destinations.filter((d) => !d.namespace.startsWith("!"))).toHaveLength(1);
+    expect(
+      appProjectSpec("test", "git@github.com:o/r.git", ["https://a:6443", "https://a:6443"]).destinations.filter(
+        (d) => !d.namespace.startsWith("!"),
+      ),
+    ).toHaveLength(1);
   });
 });
 
@@ -120,7 +140,10 @@ describe.each(STACKS)("the GitOps layer of %s under mocks", (stack) => {
       namespace,
     });
     expect(providerOf(release)).toBe(opsProvider);
-    expect(release.inputs["values"]).toMatchObject({ server: { service: { type: "ClusterIP" } }, configs: { cm: { "admin.enabled": false } } });
+    expect(release.inputs["values"]).toMatchObject({
+      server: { service: { type: "ClusterIP" } },
+      configs: { cm: { "admin.enabled": false } },
+    });
   });
 
   it("registers every management cluster with a cluster Secret labelled environment, site and role", () => {
@@ -131,7 +154,11 @@ describe.each(STACKS)("the GitOps layer of %s under mocks", (stack) => {
     for (const cluster of management) {
       const secret = clusterSecrets.find((r) => (r.inputs["metadata"] as any).labels["cluster-name"] === cluster.name);
       expect(secret, cluster.name).toBeDefined();
-      expect((secret!.inputs["metadata"] as any).labels).toMatchObject({ environment: stack, site: cluster.site, role: "management" });
+      expect((secret!.inputs["metadata"] as any).labels).toMatchObject({
+        environment: stack,
+        site: cluster.site,
+        role: "management",
+      });
       expect((secret!.inputs["metadata"] as any).namespace).toBe(namespace);
       expect(providerOf(secret!)).toBe(opsProvider);
 
@@ -149,13 +176,17 @@ describe.each(STACKS)("the GitOps layer of %s under mocks", (stack) => {
 
   it("creates argocd-manager's account, token and binding in each management cluster through that cluster's provider", () => {
     for (const cluster of management) {
-      const inCluster = run.resources.filter((r) => r.custom && providerOf(r) === `${cluster.name}-k8s` && r.name.includes("argocd-manager"));
+      const inCluster = run.resources.filter(
+        (r) => r.custom && providerOf(r) === `${cluster.name}-k8s` && r.name.includes("argocd-manager"),
+      );
       const types = inCluster.map((r) => r.type).sort();
-      expect(types).toEqual([
-        SECRET,
-        "kubernetes:core/v1:ServiceAccount",
-        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
-      ].sort());
+      expect(types).toEqual(
+        [
+          SECRET,
+          "kubernetes:core/v1:ServiceAccount",
+          "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+        ].sort(),
+      );
       const token = inCluster.find((r) => r.type === SECRET)!;
       expect(token.inputs).toMatchObject({
         type: "kubernetes.io/service-account-token",
@@ -164,11 +195,15 @@ describe.each(STACKS)("the GitOps layer of %s under mocks", (stack) => {
       expect(token.options.dependsOn).toContain(`${cluster.name}-argocd-manager`);
     }
     // None in the ops cluster: Argo CD uses its own service account there.
-    expect(run.resources.some((r) => providerOf(r) === opsProvider && r.type === "kubernetes:core/v1:ServiceAccount")).toBe(false);
+    expect(
+      run.resources.some((r) => providerOf(r) === opsProvider && r.type === "kubernetes:core/v1:ServiceAccount"),
+    ).toBe(false);
   });
 
   it("keeps the GitOps deploy key a secret inside a repository Secret for the GitOps repo", () => {
-    const repo = ofType(run.resources, SECRET).find((r) => (r.inputs["metadata"] as any)?.labels?.["argocd.argoproj.io/secret-type"] === "repository")!;
+    const repo = ofType(run.resources, SECRET).find(
+      (r) => (r.inputs["metadata"] as any)?.labels?.["argocd.argoproj.io/secret-type"] === "repository",
+    )!;
     expect(repo.secretPaths).toContain("stringData");
     const { stringData } = run.revealed(SECRET, repo.name);
     expect(stringData).toEqual({
@@ -195,7 +230,9 @@ describe.each(STACKS)("the GitOps layer of %s under mocks", (stack) => {
       const foreign = loadStack(other).plan.clusters.map((c) => fakeEndpoint(c.name));
       for (const server of foreign) expect(servers).not.toContain(server);
     }
-    expect(spec.sourceRepos).toEqual([`git@github.com:${loaded.config.github.owner}/${loaded.config.github.gitopsRepository}.git`]);
+    expect(spec.sourceRepos).toEqual([
+      `git@github.com:${loaded.config.github.owner}/${loaded.config.github.gitopsRepository}.git`,
+    ]);
     expect(project!.options.dependsOn).toContain(`${stack}-argocd-argocd`);
   });
 
@@ -210,7 +247,9 @@ describe.each(STACKS)("the GitOps layer of %s under mocks", (stack) => {
         syncPolicy: { automated: { prune: true, selfHeal: true } },
       },
     });
-    expect(app!.options.dependsOn).toEqual(expect.arrayContaining([`${stack}-argocd-argocd`, `${stack}-argocd-project`]));
+    expect(app!.options.dependsOn).toEqual(
+      expect.arrayContaining([`${stack}-argocd-argocd`, `${stack}-argocd-project`]),
+    );
   });
 
   it("runs the root app in a project that may create only Applications and ApplicationSets in Argo CD's namespace", () => {
@@ -218,7 +257,10 @@ describe.each(STACKS)("the GitOps layer of %s under mocks", (stack) => {
     expect(root.inputs["spec"]).toMatchObject({
       destinations: [{ server: IN_CLUSTER_SERVER, namespace }],
       clusterResourceWhitelist: [],
-      namespaceResourceWhitelist: [{ group: "argoproj.io", kind: "Application" }, { group: "argoproj.io", kind: "ApplicationSet" }],
+      namespaceResourceWhitelist: [
+        { group: "argoproj.io", kind: "Application" },
+        { group: "argoproj.io", kind: "ApplicationSet" },
+      ],
     });
     const [app] = ofType(run.resources, APPLICATION);
     expect(app!.options.dependsOn).toContain(`${stack}-argocd-root-project`);
@@ -228,11 +270,13 @@ describe.each(STACKS)("the GitOps layer of %s under mocks", (stack) => {
     const project = ofType(run.resources, PROJECT).find((p) => (p.inputs["metadata"] as any).name === stack)!;
     const spec = project.inputs["spec"] as any;
     expect(spec.destinations).toContainEqual({ server: IN_CLUSTER_SERVER, namespace: `!${namespace}` });
-    expect(spec.namespaceResourceBlacklist).toEqual(expect.arrayContaining([
-      { group: "argoproj.io", kind: "AppProject" },
-      { group: "argoproj.io", kind: "Application" },
-      { group: "argoproj.io", kind: "ApplicationSet" },
-    ]));
+    expect(spec.namespaceResourceBlacklist).toEqual(
+      expect.arrayContaining([
+        { group: "argoproj.io", kind: "AppProject" },
+        { group: "argoproj.io", kind: "Application" },
+        { group: "argoproj.io", kind: "ApplicationSet" },
+      ]),
+    );
   });
 
   it("takes over the built-in default project with a forced server-side apply and empties it", () => {
@@ -240,7 +284,13 @@ describe.each(STACKS)("the GitOps layer of %s under mocks", (stack) => {
     expect(patches).toHaveLength(1);
     expect(patches[0]!.inputs).toMatchObject({
       metadata: { name: "default", namespace, annotations: { "pulumi.com/patchForce": "true" } },
-      spec: { sourceRepos: [], destinations: [], clusterResourceWhitelist: [], namespaceResourceWhitelist: [], namespaceResourceBlacklist: [{ group: "*", kind: "*" }] },
+      spec: {
+        sourceRepos: [],
+        destinations: [],
+        clusterResourceWhitelist: [],
+        namespaceResourceWhitelist: [],
+        namespaceResourceBlacklist: [{ group: "*", kind: "*" }],
+      },
     });
     expect(patches[0]!.options.dependsOn).toContain(`${stack}-argocd-argocd`);
   });
@@ -271,9 +321,15 @@ describe("what the GitOps layer refuses or skips", () => {
 
   it("generates its own deploy key when the GitHub layer hands none over, exporting only the public half", async () => {
     const run = await runGitOps("test", () => ({ deployKeyPrivatePem: undefined }));
-    expect(ofType(run.resources, "tls:index/privateKey:PrivateKey").filter((k) => k.name.includes("deploy-key")).map((k) => k.name)).toEqual(["test-argocd-deploy-key"]);
+    expect(
+      ofType(run.resources, "tls:index/privateKey:PrivateKey")
+        .filter((k) => k.name.includes("deploy-key"))
+        .map((k) => k.name),
+    ).toEqual(["test-argocd-deploy-key"]);
     expect(pulumi.Output.isInstance(run.result!.deployKeyPublicOpenssh)).toBe(true);
-    const repo = ofType(run.resources, SECRET).find((r) => (r.inputs["metadata"] as any)?.labels?.["argocd.argoproj.io/secret-type"] === "repository")!;
+    const repo = ofType(run.resources, SECRET).find(
+      (r) => (r.inputs["metadata"] as any)?.labels?.["argocd.argoproj.io/secret-type"] === "repository",
+    )!;
     expect(run.revealed(SECRET, repo.name).stringData.sshPrivateKey).toBe("FAKE-PEM-test-argocd-deploy-key");
     expect(run.secretOutputPaths).not.toContain("deployKeyPublicOpenssh");
     expect(run.plainOutputPaths).toContain("deployKeyPublicOpenssh");

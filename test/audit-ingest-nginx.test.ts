@@ -36,7 +36,9 @@ describe.skipIf(!available)("the ingest gateway under a real nginx", () => {
   beforeAll(async () => {
     loki = http.createServer((req, res) => {
       let body = "";
-      req.on("data", (c: Buffer) => { body += c.toString(); });
+      req.on("data", (c: Buffer) => {
+        body += c.toString();
+      });
       req.on("end", () => {
         seen.push({ path: req.url ?? "", authorization: req.headers.authorization, body });
         res.writeHead(204);
@@ -54,8 +56,23 @@ describe.skipIf(!available)("the ingest gateway under a real nginx", () => {
     fs.chmodSync(dir, 0o755);
     fs.chmodSync(path.join(dir, "tmp"), 0o777);
     fs.writeFileSync(path.join(dir, "auth", "htpasswd"), `${htpasswdLine({ user: "test-osl2-mgmt", password })}\n`);
-    const cert = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-      "-subj", "/CN=loki-ingest-gateway", "-keyout", path.join(dir, "tls", "tls.key"), "-out", path.join(dir, "tls", "tls.crt")]);
+    const cert = spawnSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=loki-ingest-gateway",
+      "-keyout",
+      path.join(dir, "tls", "tls.key"),
+      "-out",
+      path.join(dir, "tls", "tls.crt"),
+    ]);
     expect(cert.status, cert.stderr.toString()).toBe(0);
     // The rendered config, moved into a scratch prefix: same directives, other paths and port.
     const config = nginxConfig(lokiUrl)
@@ -64,14 +81,34 @@ describe.skipIf(!available)("the ingest gateway under a real nginx", () => {
       .replaceAll("/etc/nginx/tls", path.join(dir, "tls"))
       .replace(`listen ${INGEST_GATEWAY_PORT} ssl;`, `listen 127.0.0.1:${port} ssl;`);
     fs.writeFileSync(path.join(dir, "nginx.conf"), config);
-    const check = spawnSync("nginx", ["-t", "-p", dir, "-c", path.join(dir, "nginx.conf"), "-e", path.join(dir, "error.log")]);
+    const check = spawnSync("nginx", [
+      "-t",
+      "-p",
+      dir,
+      "-c",
+      path.join(dir, "nginx.conf"),
+      "-e",
+      path.join(dir, "error.log"),
+    ]);
     expect(check.status, check.stderr.toString()).toBe(0);
-    nginx = spawn("nginx", ["-p", dir, "-c", path.join(dir, "nginx.conf"), "-e", path.join(dir, "error.log"), "-g", "daemon off;"], { stdio: "ignore" });
+    nginx = spawn(
+      "nginx",
+      ["-p", dir, "-c", path.join(dir, "nginx.conf"), "-e", path.join(dir, "error.log"), "-g", "daemon off;"],
+      { stdio: "ignore" },
+    );
     for (let i = 0; i < 50; i++) {
-      if (await request("GET", "/healthz").then((r) => r.status === 200, () => false)) return;
+      if (
+        await request("GET", "/healthz").then(
+          (r) => r.status === 200,
+          () => false,
+        )
+      )
+        return;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`nginx did not start: ${fs.existsSync(path.join(dir, "error.log")) ? fs.readFileSync(path.join(dir, "error.log"), "utf8") : ""}`);
+    throw new Error(
+      `nginx did not start: ${fs.existsSync(path.join(dir, "error.log")) ? fs.readFileSync(path.join(dir, "error.log"), "utf8") : ""}`,
+    );
   }, 30_000);
 
   afterAll(async () => {
@@ -82,10 +119,23 @@ describe.skipIf(!available)("the ingest gateway under a real nginx", () => {
   function request(method: string, urlPath: string, auth?: string, body = "", tls = true): Promise<{ status: number }> {
     const client = tls ? https : http;
     return new Promise((resolve, reject) => {
-      const req = client.request({
-        host: "127.0.0.1", port, method, path: urlPath, rejectUnauthorized: false,
-        headers: { ...(auth ? { authorization: `Basic ${Buffer.from(auth).toString("base64")}` } : {}), "content-type": "application/json" },
-      }, (res) => { res.resume(); res.on("end", () => resolve({ status: res.statusCode ?? 0 })); });
+      const req = client.request(
+        {
+          host: "127.0.0.1",
+          port,
+          method,
+          path: urlPath,
+          rejectUnauthorized: false,
+          headers: {
+            ...(auth ? { authorization: `Basic ${Buffer.from(auth).toString("base64")}` } : {}),
+            "content-type": "application/json",
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode ?? 0 }));
+        },
+      );
       req.on("error", reject);
       req.end(body);
     });
@@ -106,14 +156,24 @@ describe.skipIf(!available)("the ingest gateway under a real nginx", () => {
   });
 
   it("does not expose the query, tail, label or delete APIs, even with a valid credential", async () => {
-    for (const p of ["/loki/api/v1/query_range?query=%7Bjob%3D%22x%22%7D", "/loki/api/v1/tail", "/loki/api/v1/labels", "/loki/api/v1/delete", "/ready", "/metrics"]) {
+    for (const p of [
+      "/loki/api/v1/query_range?query=%7Bjob%3D%22x%22%7D",
+      "/loki/api/v1/tail",
+      "/loki/api/v1/labels",
+      "/loki/api/v1/delete",
+      "/ready",
+      "/metrics",
+    ]) {
       expect((await request("GET", p, `test-osl2-mgmt:${password}`)).status, p).toBe(404);
     }
     expect(seen).toEqual([]);
   });
 
   it("speaks only TLS", async () => {
-    const plain = await request("POST", LOKI_PUSH_PATH, `test-osl2-mgmt:${password}`, "", false).then((r) => r.status, () => "refused");
+    const plain = await request("POST", LOKI_PUSH_PATH, `test-osl2-mgmt:${password}`, "", false).then(
+      (r) => r.status,
+      () => "refused",
+    );
     expect(plain).toBe(400);
     expect(seen).toEqual([]);
   });

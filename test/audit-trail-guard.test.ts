@@ -1,5 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { INGEST_CA_CONFIGMAP, INGEST_CA_DIR, INGEST_CA_KEY, TALOS_AUDIT_LOG_DIR, collectorValues } from "../components/audit-trail";
+import {
+  INGEST_CA_CONFIGMAP,
+  INGEST_CA_DIR,
+  INGEST_CA_KEY,
+  TALOS_AUDIT_LOG_DIR,
+  collectorValues,
+} from "../components/audit-trail";
 import { ADMIN_GROUP } from "../components/cluster";
 import {
   COLLECTOR_GUARD_NAME,
@@ -17,14 +23,25 @@ import { STACKS, ofType } from "./support/stacks";
 const { loaded, plan } = loadStack("production");
 const groups = { platform: "zitadel:platform-team", auditors: "zitadel:auditors" };
 const argsFor = (role: "ops" | "management") =>
-  clusterAccessArgs({ cluster: plan.clusters.find((c) => c.role === role)!, config: loaded.config, groups, auditNamespaces: ["audit-collector", "audit-logs"] });
+  clusterAccessArgs({
+    cluster: plan.clusters.find((c) => c.role === role)!,
+    config: loaded.config,
+    groups,
+    auditNamespaces: ["audit-collector", "audit-logs"],
+  });
 const breakGlass = `zitadel:${loaded.config.zitadel.breakGlassGroup}`;
 
 describe("the audit-trail guard (ValidatingAdmissionPolicy), evaluated as CEL", () => {
   const management = collectorGuardPolicy(argsFor("management").auditTrailGuard);
   const ops = collectorGuardPolicy(argsFor("ops").auditTrailGuard);
   const change = (who: Partial<AdmissionRequest>, what: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
-    operation: "UPDATE", resource: "daemonsets", apiGroup: "apps", username: "someone", groups: [], ...what, ...who,
+    operation: "UPDATE",
+    resource: "daemonsets",
+    apiGroup: "apps",
+    username: "someone",
+    groups: [],
+    ...what,
+    ...who,
   });
   const platformMember = { username: "zitadel:alice", groups: [groups.platform, "system:authenticated"] };
 
@@ -37,24 +54,43 @@ describe("the audit-trail guard (ValidatingAdmissionPolicy), evaluated as CEL", 
     ["add a debug container", { operation: "UPDATE", resource: "pods/ephemeralcontainers", apiGroup: "" }],
     ["bind a role there", { operation: "CREATE", resource: "rolebindings", apiGroup: "rbac.authorization.k8s.io" }],
   ] as [string, Partial<AdmissionRequest>][])("refuses the platform group to %s", (_what, what) => {
-    expect(admit(management, change(platformMember, what))).toEqual([expect.stringMatching(/deploy identity, the GitOps controller or the break-glass group/)]);
+    expect(admit(management, change(platformMember, what))).toEqual([
+      expect.stringMatching(/deploy identity, the GitOps controller or the break-glass group/),
+    ]);
   });
 
   it("refuses other service accounts, even in kube-system", () => {
-    expect(admit(management, change({ username: "system:serviceaccount:kube-system:cilium", groups: ["system:serviceaccounts"] }))).toHaveLength(1);
+    expect(
+      admit(
+        management,
+        change({ username: "system:serviceaccount:kube-system:cilium", groups: ["system:serviceaccounts"] }),
+      ),
+    ).toHaveLength(1);
   });
 
   it("admits the deploy identity and the break-glass group, including exec for break-glass", () => {
     expect(admit(management, change({ username: "ske-platform", groups: [ADMIN_GROUP] }))).toEqual([]);
-    expect(admit(management, change({ username: "zitadel:bob", groups: [breakGlass] }, { operation: "CONNECT", resource: "pods/exec", apiGroup: "" }))).toEqual([]);
+    expect(
+      admit(
+        management,
+        change(
+          { username: "zitadel:bob", groups: [breakGlass] },
+          { operation: "CONNECT", resource: "pods/exec", apiGroup: "" },
+        ),
+      ),
+    ).toEqual([]);
   });
 
   it("admits the GitOps controller of each cluster to change, not to exec or debug", () => {
     const manager = { username: "system:serviceaccount:kube-system:argocd-manager" };
     expect(admit(management, change(manager))).toEqual([]);
-    expect(admit(management, change(manager, { operation: "CONNECT", resource: "pods/exec", apiGroup: "" }))).toHaveLength(1);
+    expect(
+      admit(management, change(manager, { operation: "CONNECT", resource: "pods/exec", apiGroup: "" })),
+    ).toHaveLength(1);
     expect(admit(management, change(manager, { resource: "pods/ephemeralcontainers", apiGroup: "" }))).toHaveLength(1);
-    const controller = { username: `system:serviceaccount:${loaded.config.argocd.namespace}:argocd-application-controller` };
+    const controller = {
+      username: `system:serviceaccount:${loaded.config.argocd.namespace}:argocd-application-controller`,
+    };
     expect(admit(ops, change(controller))).toEqual([]);
     // The ops cluster's controller identity is not accepted in a management cluster, nor the reverse.
     expect(admit(management, change(controller))).toHaveLength(1);
@@ -62,8 +98,24 @@ describe("the audit-trail guard (ValidatingAdmissionPolicy), evaluated as CEL", 
   });
 
   it("lets Kubernetes' namespace controllers keep the namespace working", () => {
-    expect(admit(management, change({ username: "system:serviceaccount:kube-system:root-ca-cert-publisher" }, { operation: "CREATE", resource: "configmaps", apiGroup: "" }))).toEqual([]);
-    expect(admit(management, change({ username: "system:serviceaccount:kube-system:namespace-controller" }, { operation: "DELETE", resource: "secrets", apiGroup: "" }))).toEqual([]);
+    expect(
+      admit(
+        management,
+        change(
+          { username: "system:serviceaccount:kube-system:root-ca-cert-publisher" },
+          { operation: "CREATE", resource: "configmaps", apiGroup: "" },
+        ),
+      ),
+    ).toEqual([]);
+    expect(
+      admit(
+        management,
+        change(
+          { username: "system:serviceaccount:kube-system:namespace-controller" },
+          { operation: "DELETE", resource: "secrets", apiGroup: "" },
+        ),
+      ),
+    ).toEqual([]);
   });
 
   it("is bound to the audit namespaces, namespace objects included", () => {
@@ -101,17 +153,19 @@ function renderedCollectorPod() {
   return {
     spec: {
       securityContext: values.podSecurityContext,
-      containers: [{
-        name: "vector",
-        securityContext: values.securityContext,
-        resources: values.resources,
-        volumeMounts: [
-          { name: "data", mountPath: "/vector-data-dir" },
-          { name: "config", mountPath: "/etc/vector/", readOnly: true },
-          ...values.defaultVolumeMounts,
-          ...values.extraVolumeMounts,
-        ],
-      }],
+      containers: [
+        {
+          name: "vector",
+          securityContext: values.securityContext,
+          resources: values.resources,
+          volumeMounts: [
+            { name: "data", mountPath: "/vector-data-dir" },
+            { name: "config", mountPath: "/etc/vector/", readOnly: true },
+            ...values.defaultVolumeMounts,
+            ...values.extraVolumeMounts,
+          ],
+        },
+      ],
       volumes: [
         { name: "config", projected: { sources: [{ configMap: { name: "audit-collector" } }] } },
         { name: "data", emptyDir: {} },
@@ -124,24 +178,102 @@ function renderedCollectorPod() {
 
 describe("the collector pod-shape policy, evaluated as CEL", () => {
   const policy = collectorPodShapePolicy(TALOS_AUDIT_LOG_DIR);
-  const create = (object: unknown) => admit(policy, { operation: "CREATE", resource: "pods", username: "system:serviceaccount:kube-system:daemon-set-controller", object });
+  const create = (object: unknown) =>
+    admit(policy, {
+      operation: "CREATE",
+      resource: "pods",
+      username: "system:serviceaccount:kube-system:daemon-set-controller",
+      object,
+    });
 
   it("admits the collector pod our values render", () => {
     expect(create(renderedCollectorPod())).toEqual([]);
   });
 
   const variants: [string, (pod: any) => void, RegExp][] = [
-    ["the chart's default host /var/lib", (p) => { p.spec.volumes.push({ name: "var-lib", hostPath: { path: "/var/lib/" } }); }, /only host path/],
-    ["host /proc", (p) => { p.spec.volumes.push({ name: "procfs", hostPath: { path: "/proc" } }); }, /only host path/],
-    ["a writable audit-log mount", (p) => { p.spec.containers[0].volumeMounts.find((m: any) => m.mountPath === TALOS_AUDIT_LOG_DIR).readOnly = false; }, /read-only/],
-    ["root", (p) => { p.spec.containers[0].securityContext = { ...p.spec.containers[0].securityContext, runAsUser: 0 }; }, /non-root/],
-    ["no runAsNonRoot", (p) => { delete p.spec.securityContext; }, /non-root/],
-    ["an added capability", (p) => { p.spec.containers[0].securityContext = { ...p.spec.containers[0].securityContext, capabilities: { drop: ["ALL"], add: ["DAC_READ_SEARCH"] } }; }, /drops all capabilities/],
-    ["a privileged container", (p) => { p.spec.containers[0].securityContext = { ...p.spec.containers[0].securityContext, privileged: true }; }, /drops all capabilities/],
-    ["a writable root filesystem", (p) => { p.spec.containers[0].securityContext = { ...p.spec.containers[0].securityContext, readOnlyRootFilesystem: false }; }, /read-only root filesystem/],
-    ["a container without securityContext", (p) => { p.spec.containers.push({ name: "sidecar" }); }, /drops all capabilities/],
-    ["the host network", (p) => { p.spec.hostNetwork = true; }, /no host network/],
-    ["a root init container", (p) => { p.spec.initContainers = [{ name: "init", securityContext: { runAsUser: 0 } }]; }, /non-root/],
+    [
+      "the chart's default host /var/lib",
+      (p) => {
+        p.spec.volumes.push({ name: "var-lib", hostPath: { path: "/var/lib/" } });
+      },
+      /only host path/,
+    ],
+    [
+      "host /proc",
+      (p) => {
+        p.spec.volumes.push({ name: "procfs", hostPath: { path: "/proc" } });
+      },
+      /only host path/,
+    ],
+    [
+      "a writable audit-log mount",
+      (p) => {
+        p.spec.containers[0].volumeMounts.find((m: any) => m.mountPath === TALOS_AUDIT_LOG_DIR).readOnly = false;
+      },
+      /read-only/,
+    ],
+    [
+      "root",
+      (p) => {
+        p.spec.containers[0].securityContext = { ...p.spec.containers[0].securityContext, runAsUser: 0 };
+      },
+      /non-root/,
+    ],
+    [
+      "no runAsNonRoot",
+      (p) => {
+        delete p.spec.securityContext;
+      },
+      /non-root/,
+    ],
+    [
+      "an added capability",
+      (p) => {
+        p.spec.containers[0].securityContext = {
+          ...p.spec.containers[0].securityContext,
+          capabilities: { drop: ["ALL"], add: ["DAC_READ_SEARCH"] },
+        };
+      },
+      /drops all capabilities/,
+    ],
+    [
+      "a privileged container",
+      (p) => {
+        p.spec.containers[0].securityContext = { ...p.spec.containers[0].securityContext, privileged: true };
+      },
+      /drops all capabilities/,
+    ],
+    [
+      "a writable root filesystem",
+      (p) => {
+        p.spec.containers[0].securityContext = {
+          ...p.spec.containers[0].securityContext,
+          readOnlyRootFilesystem: false,
+        };
+      },
+      /read-only root filesystem/,
+    ],
+    [
+      "a container without securityContext",
+      (p) => {
+        p.spec.containers.push({ name: "sidecar" });
+      },
+      /drops all capabilities/,
+    ],
+    [
+      "the host network",
+      (p) => {
+        p.spec.hostNetwork = true;
+      },
+      /no host network/,
+    ],
+    [
+      "a root init container",
+      (p) => {
+        p.spec.initContainers = [{ name: "init", securityContext: { runAsUser: 0 } }];
+      },
+      /non-root/,
+    ],
   ];
   it.each(variants)("refuses %s", (_what, edit, message) => {
     const pod = structuredClone(renderedCollectorPod());
@@ -152,16 +284,26 @@ describe("the collector pod-shape policy, evaluated as CEL", () => {
 
 describe.each(STACKS)("admission policies in every cluster of %s", (stack) => {
   let run: GitOpsRun;
-  beforeAll(async () => { run = await runGitOps(stack); });
+  beforeAll(async () => {
+    run = await runGitOps(stack);
+  });
 
   it("creates both policies and their bindings through each cluster's own provider", () => {
     const { plan } = loadStack(stack);
     for (const cluster of plan.clusters) {
-      const mine = (type: string) => ofType(run.resources, type).filter((r) => r.provider?.split("::")[3] === `${cluster.name}-k8s`);
-      const names = (type: string) => mine(type).map((r) => (r.inputs["metadata"] as any).name).sort();
-      expect(names("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"), cluster.name).toEqual([COLLECTOR_GUARD_NAME, COLLECTOR_POD_SHAPE_NAME].sort());
+      const mine = (type: string) =>
+        ofType(run.resources, type).filter((r) => r.provider?.split("::")[3] === `${cluster.name}-k8s`);
+      const names = (type: string) =>
+        mine(type)
+          .map((r) => (r.inputs["metadata"] as any).name)
+          .sort();
+      expect(names("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"), cluster.name).toEqual(
+        [COLLECTOR_GUARD_NAME, COLLECTOR_POD_SHAPE_NAME].sort(),
+      );
       const bindings = mine("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
-      expect(bindings.map((b) => (b.inputs["spec"] as any).policyName).sort()).toEqual([COLLECTOR_GUARD_NAME, COLLECTOR_POD_SHAPE_NAME].sort());
+      expect(bindings.map((b) => (b.inputs["spec"] as any).policyName).sort()).toEqual(
+        [COLLECTOR_GUARD_NAME, COLLECTOR_POD_SHAPE_NAME].sort(),
+      );
       for (const b of bindings) expect((b.inputs["spec"] as any).validationActions).toContain("Deny");
     }
   });

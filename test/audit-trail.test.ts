@@ -1,12 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  AuditArchiveBucket,
-  collectorConfig,
-  lokiValues,
-  retentionPeriod,
-} from "../components/audit-trail";
+import { AuditArchiveBucket, collectorConfig, lokiValues, retentionPeriod } from "../components/audit-trail";
 import { ConfigError, REPO_ROOT, loadPlatformConfig, readAddressPlan } from "../config/load";
 import { AUDIT_INGEST_PORT } from "../stacks/gitops";
 import { PLATFORM_INGEST_PORT } from "../plan/security-rules";
@@ -44,7 +39,10 @@ describe("audit config", () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems).toEqual([
-      expect.objectContaining({ key: "ske-platform:audit.lockDays", message: expect.stringMatching(/at least the retention/) }),
+      expect.objectContaining({
+        key: "ske-platform:audit.lockDays",
+        message: expect.stringMatching(/at least the retention/),
+      }),
     ]);
   });
 
@@ -60,18 +58,25 @@ describe("audit config", () => {
 describe("the archive component", () => {
   it("refuses a lock shorter than the retention even if handed one directly", async () => {
     const stackFile = readStackFile(stackFilePath("test"), "test");
-    await expect(runProgram({
-      stackFile,
-      entry: () => {
-        new AuditArchiveBucket("a", {
-          endpoint: "https://s3.example.net", bucket: "b", region: "r", mode: "COMPLIANCE",
-          lockDays: 10, retentionDays: 30, credentials: { accessKeyId: "x", secretAccessKey: "y" },
-          writers: [{ cluster: "test-osl2-ops", projectId: "9d3a61c24b7e4f1a8c256e0f3b2a9d01" }],
-          foreignProjectIds: ["9f3c1a7e2b5d4c6e8a0b1c2d3e4f5001"],
-        });
-        return Promise.resolve({});
-      },
-    })).rejects.toThrow(/lock period 10d is shorter than the retention of 30d/);
+    await expect(
+      runProgram({
+        stackFile,
+        entry: () => {
+          new AuditArchiveBucket("a", {
+            endpoint: "https://s3.example.net",
+            bucket: "b",
+            region: "r",
+            mode: "COMPLIANCE",
+            lockDays: 10,
+            retentionDays: 30,
+            credentials: { accessKeyId: "x", secretAccessKey: "y" },
+            writers: [{ cluster: "test-osl2-ops", projectId: "9d3a61c24b7e4f1a8c256e0f3b2a9d01" }],
+            foreignProjectIds: ["9f3c1a7e2b5d4c6e8a0b1c2d3e4f5001"],
+          });
+          return Promise.resolve({});
+        },
+      }),
+    ).rejects.toThrow(/lock period 10d is shorter than the retention of 30d/);
   });
 });
 
@@ -87,7 +92,12 @@ describe.each(STACKS)("the audit trail of %s under mocks", (stack) => {
 
   it("reconciles an object-lock bucket in COMPLIANCE mode with the configured lock period, with plain node and a committed script", () => {
     const [bucket] = ofType(run.resources, COMMAND);
-    expect((bucket!.inputs["triggers"] as unknown[]).slice(0, 4)).toEqual([audit.archive.endpoint, audit.archive.bucket, "COMPLIANCE", audit.lockDays]);
+    expect((bucket!.inputs["triggers"] as unknown[]).slice(0, 4)).toEqual([
+      audit.archive.endpoint,
+      audit.archive.bucket,
+      "COMPLIANCE",
+      audit.lockDays,
+    ]);
     // Deploy time has no devDependencies: the reconciler must run on node alone, from a file in the repository.
     const [runtime, script, mode] = String(bucket!.inputs["create"]).split(" ");
     expect([runtime, mode]).toEqual(["node", "reconcile"]);
@@ -117,12 +127,19 @@ describe.each(STACKS)("the audit trail of %s under mocks", (stack) => {
     expect(values.loki.limits_config.retention_period).toBe(`${audit.retentionDays * 24}h`);
     expect(values.loki.compactor.retention_enabled).toBe(true);
     // The audit ingest, and the central view's platform ingest beside it.
-    const ingest = ofType(run.resources, "kubernetes:core/v1:Service").filter((s) => (s.inputs["spec"] as any).type === "NodePort");
-    expect(ingest.map((s) => (s.inputs["spec"] as any).ports[0].nodePort).sort()).toEqual([AUDIT_INGEST_PORT, PLATFORM_INGEST_PORT]);
+    const ingest = ofType(run.resources, "kubernetes:core/v1:Service").filter(
+      (s) => (s.inputs["spec"] as any).type === "NodePort",
+    );
+    expect(ingest.map((s) => (s.inputs["spec"] as any).ports[0].nodePort).sort()).toEqual([
+      AUDIT_INGEST_PORT,
+      PLATFORM_INGEST_PORT,
+    ]);
   });
 
   it("runs one collector per cluster, on control-plane nodes, tailing the Talos audit log into Loki and the archive", () => {
-    const collectors = ofType(run.resources, RELEASE).filter((r) => r.inputs["chart"] === "vector" && r.inputs["name"] === "audit-collector");
+    const collectors = ofType(run.resources, RELEASE).filter(
+      (r) => r.inputs["chart"] === "vector" && r.inputs["name"] === "audit-collector",
+    );
     expect(collectors.map(providerOf).sort()).toEqual(plan.clusters.map((c) => `${c.name}-k8s`).sort());
     for (const cluster of plan.clusters) {
       const release = collectors.find((r) => providerOf(r) === `${cluster.name}-k8s`)!;
@@ -138,13 +155,20 @@ describe.each(STACKS)("the audit trail of %s under mocks", (stack) => {
           ? "https://loki-ingest-gateway.audit-logs.svc.cluster.local:8443"
           : `https://${new URL(fakeEndpoint(ops.name)).hostname}:${AUDIT_INGEST_PORT}`,
       );
-      expect(archive).toMatchObject({ type: "aws_s3", bucket: audit.archive.bucket, endpoint: audit.archive.endpoint, key_prefix: `${cluster.name}/%Y/%m/%d/` });
+      expect(archive).toMatchObject({
+        type: "aws_s3",
+        bucket: audit.archive.bucket,
+        endpoint: audit.archive.endpoint,
+        key_prefix: `${cluster.name}/%Y/%m/%d/`,
+      });
       expect(archive.buffer.when_full).toBe("block");
       // Credentials are referenced from the environment, never inlined in the config.
       expect(JSON.stringify(values)).not.toContain("FAKE-SECRET");
       expect(siem).toBeUndefined();
     }
-    const credentialSecrets = ofType(run.resources, "kubernetes:core/v1:Secret").filter((r) => r.name.endsWith("-archive-credentials"));
+    const credentialSecrets = ofType(run.resources, "kubernetes:core/v1:Secret").filter((r) =>
+      r.name.endsWith("-archive-credentials"),
+    );
     expect(credentialSecrets).toHaveLength(plan.clusters.length);
     for (const secret of credentialSecrets) expect(secret.secretPaths).toContain("stringData");
   });
@@ -156,11 +180,18 @@ describe("SIEM forwarding", () => {
       c["ske-platform:audit"].siem = { endpoint: "https://siem.example.net/ingest", format: "cef" };
     });
     const run = await runGitOps("test", () => ({}), file);
-    const collectors = ofType(run.resources, RELEASE).filter((r) => r.inputs["chart"] === "vector" && r.inputs["name"] === "audit-collector");
+    const collectors = ofType(run.resources, RELEASE).filter(
+      (r) => r.inputs["chart"] === "vector" && r.inputs["name"] === "audit-collector",
+    );
     expect(collectors.length).toBeGreaterThan(0);
     for (const release of collectors) {
       const config = (release.inputs["values"] as any).customConfig;
-      expect(config.sinks.siem).toMatchObject({ type: "http", uri: "https://siem.example.net/ingest", inputs: ["siem_cef"], encoding: { codec: "text" } });
+      expect(config.sinks.siem).toMatchObject({
+        type: "http",
+        uri: "https://siem.example.net/ingest",
+        inputs: ["siem_cef"],
+        encoding: { codec: "text" },
+      });
       expect(config.transforms.siem_cef.source).toContain("CEF:0");
     }
   });

@@ -16,7 +16,16 @@ import { deployChangeManagement } from "../stacks/change-management";
 import { fakeState } from "../synth/fake-state";
 import { runProgram, type RecordedResource } from "../synth/mock-runtime";
 import { readStackFile } from "../config/stack-file";
-import { ROOT, STACKS, committedConfig, ofType, stackFilePath, synthOk, synthStack, variantFile } from "./support/stacks";
+import {
+  ROOT,
+  STACKS,
+  committedConfig,
+  ofType,
+  stackFilePath,
+  synthOk,
+  synthStack,
+  variantFile,
+} from "./support/stacks";
 
 const P = "ske-platform:";
 const RULESET = "github:index/repositoryRuleset:RepositoryRuleset";
@@ -108,9 +117,12 @@ describe("protection of main in the owning (production) stack", () => {
 
   it("requires the GitOps repository's own checks as configured, and none it does not report", async () => {
     expect(rulesOf(rulesetOf(run.resources, github.gitopsRepository)).requiredStatusChecks).toBeUndefined();
-    const withChecks = await synthOk("production", variantFile("production", (c) => {
-      c[`${P}github`].gitopsRequiredChecks = ["kustomize-build"];
-    }));
+    const withChecks = await synthOk(
+      "production",
+      variantFile("production", (c) => {
+        c[`${P}github`].gitopsRequiredChecks = ["kustomize-build"];
+      }),
+    );
     const checks = rulesOf(rulesetOf(withChecks.resources, github.gitopsRepository)).requiredStatusChecks;
     expect(checks.requiredChecks).toEqual([{ context: "kustomize-build", integrationId: GITHUB_ACTIONS_APP_ID }]);
   });
@@ -147,19 +159,35 @@ describe("protection of main in the owning (production) stack", () => {
   });
 
   it("raises the approvals when the config asks for 2", async () => {
-    const two = await synthOk("production", variantFile("production", (c) => { c[`${P}github`].requiredApprovals = 2; }));
-    for (const repo of repositories) expect(pullRequestRule(rulesetOf(two.resources, repo)).requiredApprovingReviewCount).toBe(2);
+    const two = await synthOk(
+      "production",
+      variantFile("production", (c) => {
+        c[`${P}github`].requiredApprovals = 2;
+      }),
+    );
+    for (const repo of repositories)
+      expect(pullRequestRule(rulesetOf(two.resources, repo)).requiredApprovingReviewCount).toBe(2);
   });
 
   it("refuses 0 approvals in config, naming the key, and in the plan", async () => {
-    const zero = await synthStack("production", variantFile("production", (c) => { c[`${P}github`].requiredApprovals = 0; }));
+    const zero = await synthStack(
+      "production",
+      variantFile("production", (c) => {
+        c[`${P}github`].requiredApprovals = 0;
+      }),
+    );
     expect(zero.ok).toBe(false);
     if (!zero.ok) expect(zero.error).toContain(`${P}github.requiredApprovals`);
     expect(() => branchProtection({ requiredApprovals: 0, requiredStatusChecks: [] })).toThrow(/requiredApprovals/);
   });
 
   it("refuses a stack file without the team id, naming the key", async () => {
-    const missing = await synthStack("production", variantFile("production", (c) => { delete c[`${P}github`].teamId; }));
+    const missing = await synthStack(
+      "production",
+      variantFile("production", (c) => {
+        delete c[`${P}github`].teamId;
+      }),
+    );
     expect(missing.ok).toBe(false);
     if (!missing.ok) expect(missing.error).toContain(`${P}github.teamId`);
   });
@@ -178,7 +206,9 @@ describe("deployment environments", () => {
           canAdminsBypass: false,
           deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
         });
-        const policies = ofType(run.resources, ENV_POLICY).filter((p) => p.inputs.repository === repo && p.inputs.environment === stack);
+        const policies = ofType(run.resources, ENV_POLICY).filter(
+          (p) => p.inputs.repository === repo && p.inputs.environment === stack,
+        );
         expect(policies.map((p) => p.inputs.branchPattern)).toEqual(["main"]);
       }
     }
@@ -189,42 +219,60 @@ describe("deployment environments", () => {
     const env = environmentsOf(run.resources, github.iacRepository).find((e) => e.inputs.environment === "test")!;
     expect(env.inputs.reviewers).toEqual([]);
     expect(env.inputs.deploymentBranchPolicy).toEqual({ protectedBranches: false, customBranchPolicies: true });
-    const policies = ofType(run.resources, ENV_POLICY).filter((p) => p.inputs.repository === github.iacRepository && p.inputs.environment === "test");
+    const policies = ofType(run.resources, ENV_POLICY).filter(
+      (p) => p.inputs.repository === github.iacRepository && p.inputs.environment === "test",
+    );
     expect(policies.map((p) => p.inputs.branchPattern)).toEqual(["main"]);
   });
 
-  it.each(["production", "staging"] as const)("%s: the preview environment serves main only (main's pull_request_target previews), and only after a team member other than the starter approves", async (stack) => {
-    const run = await synthCommitted(stack);
-    const preview = environmentsOf(run.resources, github.iacRepository).find((e) => e.inputs.environment === previewEnvironmentName(stack))!;
-    expect(preview).toBeDefined();
-    expect(preview.inputs).toMatchObject({
-      reviewers: [{ teams: [github.teamId], users: [] }],
-      preventSelfReview: true,
-      canAdminsBypass: false,
-      deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
-    });
-    const policies = ofType(run.resources, ENV_POLICY).filter((p) => p.inputs.repository === github.iacRepository && p.inputs.environment === previewEnvironmentName(stack));
-    expect(policies.map((p) => p.inputs.branchPattern)).toEqual(["main"]);
-  });
+  it.each(["production", "staging"] as const)(
+    "%s: the preview environment serves main only (main's pull_request_target previews), and only after a team member other than the starter approves",
+    async (stack) => {
+      const run = await synthCommitted(stack);
+      const preview = environmentsOf(run.resources, github.iacRepository).find(
+        (e) => e.inputs.environment === previewEnvironmentName(stack),
+      )!;
+      expect(preview).toBeDefined();
+      expect(preview.inputs).toMatchObject({
+        reviewers: [{ teams: [github.teamId], users: [] }],
+        preventSelfReview: true,
+        canAdminsBypass: false,
+        deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
+      });
+      const policies = ofType(run.resources, ENV_POLICY).filter(
+        (p) => p.inputs.repository === github.iacRepository && p.inputs.environment === previewEnvironmentName(stack),
+      );
+      expect(policies.map((p) => p.inputs.branchPattern)).toEqual(["main"]);
+    },
+  );
 
   it("test: the preview environment serves any branch without approval", async () => {
     const run = await synthCommitted("test");
-    const preview = environmentsOf(run.resources, github.iacRepository).find((e) => e.inputs.environment === previewEnvironmentName("test"))!;
+    const preview = environmentsOf(run.resources, github.iacRepository).find(
+      (e) => e.inputs.environment === previewEnvironmentName("test"),
+    )!;
     expect(preview.inputs.reviewers).toEqual([]);
     expect(preview.inputs.deploymentBranchPolicy).toBeUndefined();
   });
 
-  it.each(STACKS)("%s: the drift environment serves main only, with no approval (what runs there was approved at merge)", async (stack) => {
-    const run = await synthCommitted(stack);
-    const drift = environmentsOf(run.resources, github.iacRepository).find((e) => e.inputs.environment === driftEnvironmentName(stack))!;
-    expect(drift.inputs).toMatchObject({
-      reviewers: [],
-      canAdminsBypass: false,
-      deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
-    });
-    const policies = ofType(run.resources, ENV_POLICY).filter((p) => p.inputs.repository === github.iacRepository && p.inputs.environment === driftEnvironmentName(stack));
-    expect(policies.map((p) => p.inputs.branchPattern)).toEqual(["main"]);
-  });
+  it.each(STACKS)(
+    "%s: the drift environment serves main only, with no approval (what runs there was approved at merge)",
+    async (stack) => {
+      const run = await synthCommitted(stack);
+      const drift = environmentsOf(run.resources, github.iacRepository).find(
+        (e) => e.inputs.environment === driftEnvironmentName(stack),
+      )!;
+      expect(drift.inputs).toMatchObject({
+        reviewers: [],
+        canAdminsBypass: false,
+        deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
+      });
+      const policies = ofType(run.resources, ENV_POLICY).filter(
+        (p) => p.inputs.repository === github.iacRepository && p.inputs.environment === driftEnvironmentName(stack),
+      );
+      expect(policies.map((p) => p.inputs.branchPattern)).toEqual(["main"]);
+    },
+  );
 });
 
 describe.each(STACKS)("ownership in the %s stack", (stack) => {
@@ -232,7 +280,9 @@ describe.each(STACKS)("ownership in the %s stack", (stack) => {
     const run = await synthCommitted(stack);
     const owns = committedConfig(stack)[`${P}github`].ownsRepositorySettings === true;
     for (const type of REPOSITORY_WIDE) expect(ofType(run.resources, type).length > 0, type).toBe(owns);
-    const environments = ofType(run.resources, ENVIRONMENT).map((e) => `${String(e.inputs.repository)}:${String(e.inputs.environment)}`).sort();
+    const environments = ofType(run.resources, ENVIRONMENT)
+      .map((e) => `${String(e.inputs.repository)}:${String(e.inputs.environment)}`)
+      .sort();
     expect(environments).toEqual(
       [
         `${github.iacRepository}:${stack}`,
@@ -258,8 +308,14 @@ describe.each(STACKS)("ownership in the %s stack", (stack) => {
     const run = await synthCommitted(stack);
     const keys = ofType(run.resources, DEPLOY_KEY);
     expect(keys).toHaveLength(1);
-    expect(keys[0]!.inputs).toMatchObject({ repository: github.gitopsRepository, readOnly: true, title: `argocd-${stack}` });
-    const generated = ofType(run.resources, "tls:index/privateKey:PrivateKey").filter((k) => k.name === argocdKeyName(stack));
+    expect(keys[0]!.inputs).toMatchObject({
+      repository: github.gitopsRepository,
+      readOnly: true,
+      title: `argocd-${stack}`,
+    });
+    const generated = ofType(run.resources, "tls:index/privateKey:PrivateKey").filter(
+      (k) => k.name === argocdKeyName(stack),
+    );
     expect(generated.map((k) => k.inputs.algorithm)).toEqual(["ED25519"]);
     // The registered key is the public half of that generated key (the synth's fake names its key).
     expect(keys[0]!.inputs.key).toContain(argocdKeyName(stack));
@@ -274,9 +330,12 @@ describe("the stack files", () => {
 
   it("skip every GitHub resource when layers.github is false", async () => {
     // Only test may switch the layer off: production and staging refuse it (config/refusals.ts).
-    const off = await synthOk("test", variantFile("test", (c) => {
-      c[`${P}layers`] = { ...(c[`${P}layers`] ?? {}), github: false };
-    }));
+    const off = await synthOk(
+      "test",
+      variantFile("test", (c) => {
+        c[`${P}layers`] = { ...(c[`${P}layers`] ?? {}), github: false };
+      }),
+    );
     expect(off.resources.filter((r) => r.type.startsWith("github:") || r.type.includes(":github"))).toEqual([]);
     expect(off.outputs).not.toHaveProperty("github");
     // Argo CD still needs its key: the GitOps layer makes it and exports the public half to register by hand.
@@ -293,7 +352,10 @@ describe("the deploy key's private half", () => {
       fakeState,
       entry: () => {
         const loaded = loadPlatformConfig(stackFile, readAddressPlan());
-        const deployed = deployChangeManagement({ plan: buildPlatformPlan(loaded.config, loaded.addressPlan), config: loaded.config })!;
+        const deployed = deployChangeManagement({
+          plan: buildPlatformPlan(loaded.config, loaded.addressPlan),
+          config: loaded.config,
+        })!;
         return Promise.resolve({ deployKeyPrivatePem: deployed.deployKeyPrivatePem });
       },
     });

@@ -67,7 +67,9 @@ describe("size checker", () => {
       fs.writeFileSync(path.join(root, file), long);
     }
     try {
-      expect(checkRepository(root).map((v) => `${v.file}:${v.name}`)).toEqual([path.join("plan", "nested", "long.ts") + ":long"]);
+      expect(checkRepository(root).map((v) => `${v.file}:${v.name}`)).toEqual([
+        path.join("plan", "nested", "long.ts") + ":long",
+      ]);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -36,10 +36,12 @@ describe("CIDR parsing", () => {
   });
 
   it("round-trips every canonical CIDR", () => {
-    fc.assert(fc.property(cidr, (c) => {
-      const parsed = parseCidr(c);
-      expect(`${formatAddress(parsed.start)}/${parsed.prefix}`).toBe(c);
-    }));
+    fc.assert(
+      fc.property(cidr, (c) => {
+        const parsed = parseCidr(c);
+        expect(`${formatAddress(parsed.start)}/${parsed.prefix}`).toBe(c);
+      }),
+    );
   });
 
   it("numbers addresses inside the block only", () => {
@@ -51,29 +53,33 @@ describe("CIDR parsing", () => {
 
 describe("CIDR set arithmetic", () => {
   it("covers a range exactly with aligned blocks", () => {
-    fc.assert(fc.property(address, address, (a, b) => {
-      const range = { start: Math.min(a, b), end: Math.max(a, b) };
-      const blocks = rangeToCidrs(range);
-      expect(blocks[0]!.start).toBe(range.start);
-      expect(blocks.at(-1)!.end).toBe(range.end);
-      blocks.forEach((block, i) => {
-        expect(block.start % 2 ** (32 - block.prefix)).toBe(0);
-        if (i > 0) expect(block.start).toBe(blocks[i - 1]!.end + 1);
-      });
-      // Never more than two blocks per prefix length: the cover is minimal.
-      expect(blocks.length).toBeLessThanOrEqual(62);
-    }));
+    fc.assert(
+      fc.property(address, address, (a, b) => {
+        const range = { start: Math.min(a, b), end: Math.max(a, b) };
+        const blocks = rangeToCidrs(range);
+        expect(blocks[0]!.start).toBe(range.start);
+        expect(blocks.at(-1)!.end).toBe(range.end);
+        blocks.forEach((block, i) => {
+          expect(block.start % 2 ** (32 - block.prefix)).toBe(0);
+          if (i > 0) expect(block.start).toBe(blocks[i - 1]!.end + 1);
+        });
+        // Never more than two blocks per prefix length: the cover is minimal.
+        expect(blocks.length).toBeLessThanOrEqual(62);
+      }),
+    );
   });
 
   it("subtracts holes: nothing left overlaps a hole, and every other address is kept", () => {
-    fc.assert(fc.property(fc.array(cidr, { maxLength: 4 }), address, (holes, probe) => {
-      const rest = subtractCidrs("0.0.0.0/0", holes);
-      for (const block of rest) for (const hole of holes) expect(cidrOverlaps(block, hole)).toBe(false);
-      const probeCidr = `${formatAddress(probe)}/32`;
-      const inHole = holes.some((h) => cidrContains(h, probeCidr));
-      const kept = rest.some((r) => cidrContains(r, probeCidr));
-      expect(kept).toBe(!inHole);
-    }));
+    fc.assert(
+      fc.property(fc.array(cidr, { maxLength: 4 }), address, (holes, probe) => {
+        const rest = subtractCidrs("0.0.0.0/0", holes);
+        for (const block of rest) for (const hole of holes) expect(cidrOverlaps(block, hole)).toBe(false);
+        const probeCidr = `${formatAddress(probe)}/32`;
+        const inHole = holes.some((h) => cidrContains(h, probeCidr));
+        const kept = rest.some((r) => cidrContains(r, probeCidr));
+        expect(kept).toBe(!inHole);
+      }),
+    );
   });
 
   it("of the committed neighbours of production, leaves a short rule list", () => {

@@ -17,8 +17,17 @@ const offsetIn = (cidr: string, address: string) => parseAddress(address)! - par
 
 describe("cluster addresses", () => {
   it("gives the ops and the management cluster of one site disjoint addresses in the reserved head", () => {
-    const addresses = siteClusterAddresses({ subnet: "10.32.0.0/20", clusters: ["ops", "mgmt"], reservedHead: RESERVED_HEAD_ADDRESSES });
-    const all = [addresses.ops.vip, ...addresses.ops.loadBalancers, addresses.mgmt.vip, ...addresses.mgmt.loadBalancers];
+    const addresses = siteClusterAddresses({
+      subnet: "10.32.0.0/20",
+      clusters: ["ops", "mgmt"],
+      reservedHead: RESERVED_HEAD_ADDRESSES,
+    });
+    const all = [
+      addresses.ops.vip,
+      ...addresses.ops.loadBalancers,
+      addresses.mgmt.vip,
+      ...addresses.mgmt.loadBalancers,
+    ];
     expect(new Set(all).size).toBe(6);
     expect(addresses.ops.virtualRouterId).not.toBe(addresses.mgmt.virtualRouterId);
     for (const address of all) {
@@ -29,31 +38,41 @@ describe("cluster addresses", () => {
   });
 
   it("keeps a cluster's VIP where it is when the other cluster is added or removed", () => {
-    fc.assert(fc.property(subnet, (cidr) => {
-      const alone = siteClusterAddresses({ subnet: cidr, clusters: ["mgmt"], reservedHead: RESERVED_HEAD_ADDRESSES });
-      const withOps = siteClusterAddresses({ subnet: cidr, clusters: ["ops", "mgmt"], reservedHead: RESERVED_HEAD_ADDRESSES });
-      expect(withOps.mgmt).toEqual(alone.mgmt);
-    }));
+    fc.assert(
+      fc.property(subnet, (cidr) => {
+        const alone = siteClusterAddresses({ subnet: cidr, clusters: ["mgmt"], reservedHead: RESERVED_HEAD_ADDRESSES });
+        const withOps = siteClusterAddresses({
+          subnet: cidr,
+          clusters: ["ops", "mgmt"],
+          reservedHead: RESERVED_HEAD_ADDRESSES,
+        });
+        expect(withOps.mgmt).toEqual(alone.mgmt);
+      }),
+    );
   });
 
   it("never hands out the network, the router, a taken address or anything DHCP may lease", () => {
-    fc.assert(fc.property(subnet, clusterSets, (cidr, clusters) => {
-      const addresses = siteClusterAddresses({ subnet: cidr, clusters, reservedHead: RESERVED_HEAD_ADDRESSES });
-      const planned = Object.values(addresses).flatMap((a) => [a.vip, ...a.loadBalancers]);
-      expect(new Set(planned).size).toBe(planned.length);
-      for (const address of planned) {
-        const offset = offsetIn(cidr, address);
-        expect(offset).toBeGreaterThanOrEqual(2);
-        expect(offset).toBeLessThan(RESERVED_HEAD_ADDRESSES);
-      }
-    }));
+    fc.assert(
+      fc.property(subnet, clusterSets, (cidr, clusters) => {
+        const addresses = siteClusterAddresses({ subnet: cidr, clusters, reservedHead: RESERVED_HEAD_ADDRESSES });
+        const planned = Object.values(addresses).flatMap((a) => [a.vip, ...a.loadBalancers]);
+        expect(new Set(planned).size).toBe(planned.length);
+        for (const address of planned) {
+          const offset = offsetIn(cidr, address);
+          expect(offset).toBeGreaterThanOrEqual(2);
+          expect(offset).toBeLessThan(RESERVED_HEAD_ADDRESSES);
+        }
+      }),
+    );
   });
 
   it("is deterministic", () => {
-    fc.assert(fc.property(subnet, clusterSets, (cidr, clusters) => {
-      const input = { subnet: cidr, clusters, reservedHead: RESERVED_HEAD_ADDRESSES };
-      expect(siteClusterAddresses(input)).toEqual(siteClusterAddresses(input));
-    }));
+    fc.assert(
+      fc.property(subnet, clusterSets, (cidr, clusters) => {
+        const input = { subnet: cidr, clusters, reservedHead: RESERVED_HEAD_ADDRESSES };
+        expect(siteClusterAddresses(input)).toEqual(siteClusterAddresses(input));
+      }),
+    );
   });
 
   it("refuses an address that is already in use, naming it", () => {

@@ -23,7 +23,8 @@ type Meta = { name: string; labels?: Record<string, string>; annotations?: Recor
 const meta = (r: RecordedResource) => (r.inputs as { metadata: Meta }).metadata;
 const clusterSecrets = (resources: RecordedResource[]) =>
   ofType(resources, SECRET).filter((r) => meta(r).labels?.[CLUSTER_SECRET_TYPE_LABEL] === "cluster");
-const identitySecrets = (resources: RecordedResource[]) => ofType(resources, SECRET).filter((r) => r.name.endsWith("-capi-identity-secret"));
+const identitySecrets = (resources: RecordedResource[]) =>
+  ofType(resources, SECRET).filter((r) => r.name.endsWith("-capi-identity-secret"));
 
 /** Argo CD's cluster generator: matchLabels against the Secret's labels. */
 const selects = (selector: { matchLabels: Record<string, string> }, labels: Record<string, string> = {}) =>
@@ -33,7 +34,8 @@ const selects = (selector: { matchLabels: Record<string, string> }, labels: Reco
 function unwrap(value: unknown): unknown {
   if (isSecretEnvelope(value)) return unwrap(value.value);
   if (Array.isArray(value)) return value.map(unwrap);
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v)]));
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v)]));
   return value;
 }
 
@@ -54,10 +56,15 @@ function generatorParams(secret: RecordedResource, raw?: Map<string, Record<stri
 
 /** Every `{{param}}` in the template, resolved; a missing parameter throws, as Argo CD leaves it unrendered. */
 function render(template: unknown, params: Record<string, string>): unknown {
-  return JSON.parse(JSON.stringify(template).replace(/\{\{\s*([^}\s]+)\s*\}\}/g, (_, key: string) => {
-    if (!(key in params)) throw new Error(`template parameter {{${key}}} is not offered by the cluster Secret (offered: ${Object.keys(params).join(", ")})`);
-    return params[key]!;
-  }));
+  return JSON.parse(
+    JSON.stringify(template).replace(/\{\{\s*([^}\s]+)\s*\}\}/g, (_, key: string) => {
+      if (!(key in params))
+        throw new Error(
+          `template parameter {{${key}}} is not offered by the cluster Secret (offered: ${Object.keys(params).join(", ")})`,
+        );
+      return params[key]!;
+    }),
+  );
 }
 
 describe("the ApplicationSets and the cluster Secrets the program writes", () => {
@@ -66,7 +73,10 @@ describe("the ApplicationSets and the cluster Secrets the program writes", () =>
       const { resources } = await synthOk(stack);
       const { raw } = await revealedRun(stack);
       const sets = ofType(resources, APPSET).filter((r) => r.name.startsWith(`${stack}-cluster-api-`));
-      expect(sets.map((s) => (s.inputs as any).metadata.name).sort()).toEqual([`${stack}-cert-manager`, `${stack}-cluster-api`]);
+      expect(sets.map((s) => (s.inputs as any).metadata.name).sort()).toEqual([
+        `${stack}-cert-manager`,
+        `${stack}-cluster-api`,
+      ]);
       const secrets = clusterSecrets(resources);
       const management = secrets.filter((s) => meta(s).labels?.role === "management");
       expect(management.length).toBeGreaterThan(0);
@@ -92,19 +102,24 @@ describe("the ApplicationSets and the cluster Secrets the program writes", () =>
   it("a selector or template key the Secrets do not carry is caught", async () => {
     const { resources } = await synthOk("staging");
     const secret = clusterSecrets(resources).find((s) => meta(s).labels?.role === "management")!;
-    expect(() => render({ server: "{{metadata.labels.region}}" }, generatorParams(secret))).toThrow(/metadata\.labels\.region/);
+    expect(() => render({ server: "{{metadata.labels.region}}" }, generatorParams(secret))).toThrow(
+      /metadata\.labels\.region/,
+    );
     expect(selects({ matchLabels: { role: "mgmt" } }, meta(secret).labels)).toBe(false);
   });
 
   it("adding a site changes no ApplicationSet: the stack without sto2 declares the same ones", async () => {
     const full = await synthOk("staging");
-    const oneSite = await synthOk("staging", variantFile("staging", (c) => {
-      delete c["ske-platform:sites"].sto2;
-      c["ske-platform:backups"].sites = { osl2: c["ske-platform:backups"].sites.osl2 };
-      // The site's cluster goes, and with it its archive and backup writer projects.
-      delete c["ske-platform:audit"].archive.writerProjects["staging-sto2-mgmt"];
-      delete c["ske-platform:backups"].writerProjects["staging-sto2-mgmt"];
-    }));
+    const oneSite = await synthOk(
+      "staging",
+      variantFile("staging", (c) => {
+        delete c["ske-platform:sites"].sto2;
+        c["ske-platform:backups"].sites = { osl2: c["ske-platform:backups"].sites.osl2 };
+        // The site's cluster goes, and with it its archive and backup writer projects.
+        delete c["ske-platform:audit"].archive.writerProjects["staging-sto2-mgmt"];
+        delete c["ske-platform:backups"].writerProjects["staging-sto2-mgmt"];
+      }),
+    );
     const sets = (r: RecordedResource[]) => ofType(r, APPSET).map((s) => s.inputs);
     expect(sets(oneSite.resources)).toEqual(sets(full.resources));
     expect(clusterSecrets(oneSite.resources).length).toBe(clusterSecrets(full.resources).length - 1);
@@ -112,9 +127,13 @@ describe("the ApplicationSets and the cluster Secrets the program writes", () =>
 
   it("the pinned versions are what the ApplicationSets install", async () => {
     const { resources } = await synthOk("production");
-    const set = (name: string) => ofType(resources, APPSET).find((s) => (s.inputs as any).metadata.name === name)!.inputs as any;
+    const set = (name: string) =>
+      ofType(resources, APPSET).find((s) => (s.inputs as any).metadata.name === name)!.inputs as any;
     const certManager = set("production-cert-manager").spec.template.spec.source;
-    expect(certManager).toMatchObject({ chart: "cert-manager", targetRevision: CLUSTER_API_VERSIONS.certManager.version });
+    expect(certManager).toMatchObject({
+      chart: "cert-manager",
+      targetRevision: CLUSTER_API_VERSIONS.certManager.version,
+    });
     const operator = set("production-cluster-api").spec.template.spec.source;
     expect(operator.targetRevision).toBe(CLUSTER_API_VERSIONS.operator.version);
     const values = operator.helm.valuesObject;
@@ -167,15 +186,25 @@ describe("the Cluster API identity of each management cluster", () => {
   it("staging's credentials are scoped to staging's projects, none to production's", async () => {
     const { resources } = await synthOk("staging");
     const ids = identitySecrets(resources).map((s) => meta(s).annotations!["ske-platform/openstack-project-id"]);
-    expect(ids.sort()).toEqual(Object.values(projects.environments.staging).map((p) => p.id).sort());
+    expect(ids.sort()).toEqual(
+      Object.values(projects.environments.staging)
+        .map((p) => p.id)
+        .sort(),
+    );
     for (const p of Object.values(projects.environments.production)) expect(ids).not.toContain(p.id);
   });
 
   it("refuses a staging site whose Cluster API project is production's, registering nothing", async () => {
-    const result = await within(synthesize({
-      stack: "staging",
-      configFile: variantFile("staging", (c) => { c["ske-platform:sites"].osl2.clusterApi.projectId = projects.environments.production.osl2!.id; }),
-    }), 20_000, "synth");
+    const result = await within(
+      synthesize({
+        stack: "staging",
+        configFile: variantFile("staging", (c) => {
+          c["ske-platform:sites"].osl2.clusterApi.projectId = projects.environments.production.osl2!.id;
+        }),
+      }),
+      20_000,
+      "synth",
+    );
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.error).toContain("ske-platform:sites.osl2.clusterApi.projectId");
@@ -185,30 +214,52 @@ describe("the Cluster API identity of each management cluster", () => {
   });
 
   it("refuses a project the site's credentials are not scoped to (another site's own project)", async () => {
-    const result = await within(synthesize({
-      stack: "staging",
-      configFile: variantFile("staging", (c) => { c["ske-platform:sites"].osl2.clusterApi.projectId = projects.environments.staging.sto2!.id; }),
-    }), 20_000, "synth");
+    const result = await within(
+      synthesize({
+        stack: "staging",
+        configFile: variantFile("staging", (c) => {
+          c["ske-platform:sites"].osl2.clusterApi.projectId = projects.environments.staging.sto2!.id;
+        }),
+      }),
+      20_000,
+      "synth",
+    );
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.error).toMatch(/sites\.osl2\.clusterApi\.projectId: \S+ is not staging\/osl2's project; openstack-projects\.yaml declares 9f3c1a7e2b5d4c6e8a0b1c2d3e4f6001/);
+    expect(result.error).toMatch(
+      /sites\.osl2\.clusterApi\.projectId: \S+ is not staging\/osl2's project; openstack-projects\.yaml declares 9f3c1a7e2b5d4c6e8a0b1c2d3e4f6001/,
+    );
   });
 
   it("rotation is one config change: a new generation replaces the credential and rewrites the Secret, nothing else", async () => {
     const before = await synthOk("staging");
-    const after = await synthOk("staging", variantFile("staging", (c) => { c["ske-platform:sites"].osl2.clusterApi.credentialGeneration = 2; }));
+    const after = await synthOk(
+      "staging",
+      variantFile("staging", (c) => {
+        c["ske-platform:sites"].osl2.clusterApi.credentialGeneration = 2;
+      }),
+    );
     const byKey = (r: RecordedResource[]) => new Map(r.map((x) => [`${x.type}::${x.name}`, JSON.stringify(x.inputs)]));
     const a = byKey(before.resources);
     const b = byKey(after.resources);
     const changed = [...b.keys()].filter((k) => a.get(k) !== b.get(k));
-    expect(changed.sort()).toEqual([`${CREDENTIAL}::staging-osl2-mgmt-capi-identity-credential`, `${SECRET}::staging-osl2-mgmt-capi-identity-secret`].sort());
-    const credential = ofType(after.resources, CREDENTIAL).find((r) => r.name === "staging-osl2-mgmt-capi-identity-credential")!;
+    expect(changed.sort()).toEqual(
+      [
+        `${CREDENTIAL}::staging-osl2-mgmt-capi-identity-credential`,
+        `${SECRET}::staging-osl2-mgmt-capi-identity-secret`,
+      ].sort(),
+    );
+    const credential = ofType(after.resources, CREDENTIAL).find(
+      (r) => r.name === "staging-osl2-mgmt-capi-identity-credential",
+    )!;
     expect((credential.inputs as any).name).toBe("staging-osl2-mgmt-capi-g2");
   });
 });
 
 /** A real run of the program with the inputs as the engine receives them, secrets still wrapped. */
-async function revealedRun(stack: string): Promise<{ resources: PolicyResource[]; ctx: PolicyContext; raw: Map<string, Record<string, unknown>> }> {
+async function revealedRun(
+  stack: string,
+): Promise<{ resources: PolicyResource[]; ctx: PolicyContext; raw: Map<string, Record<string, unknown>> }> {
   const { run, revealed: raw, config, addressPlan } = await revealedProgramRun(stackFilePath(stack), stack);
   return { resources: policyResources(run.resources, raw, stack), ctx: policyContext(config, addressPlan), raw };
 }
@@ -218,7 +269,10 @@ describe("the identity Secret's content", () => {
     const { raw } = await revealedRun("staging");
     const inputs = raw.get(`${SECRET}::staging-sto2-mgmt-capi-identity-secret`)!;
     const stringData = inputs.stringData as Record<string, unknown>;
-    expect(isSecretEnvelope(stringData) || isSecretEnvelope(stringData["clouds.yaml"]), "clouds.yaml travels as a Pulumi secret").toBe(true);
+    expect(
+      isSecretEnvelope(stringData) || isSecretEnvelope(stringData["clouds.yaml"]),
+      "clouds.yaml travels as a Pulumi secret",
+    ).toBe(true);
     const value = (unwrap(stringData) as Record<string, unknown>)["clouds.yaml"];
     expect(value).toBeTypeOf("string");
     const clouds = parseYaml(value as string);
@@ -237,10 +291,16 @@ describe("the identity Secret's content", () => {
 
 describe("policy cluster-api-credential-own-project", () => {
   it("fails synth of a staging stack with a site left without clusterApi (exit 2 path), naming the control", async () => {
-    const result = await within(synthesize({
-      stack: "staging",
-      configFile: variantFile("staging", (c) => { delete c["ske-platform:sites"].sto2.clusterApi; }),
-    }), 30_000, "synth");
+    const result = await within(
+      synthesize({
+        stack: "staging",
+        configFile: variantFile("staging", (c) => {
+          delete c["ske-platform:sites"].sto2.clusterApi;
+        }),
+      }),
+      30_000,
+      "synth",
+    );
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     const verdict = result.compliance.results.find((r) => r.name === "cluster-api-credential-own-project")!;
@@ -248,30 +308,50 @@ describe("policy cluster-api-credential-own-project", () => {
     expect(result.compliance.report).toContain("every staging site needs sites.<site>.clusterApi");
   });
 
-  const judge = (resources: PolicyResource[], ctx: PolicyContext) => clusterApiCredentialOwnProject.validate({ resources, outputs: [] }, ctx).map((v) => v.message);
+  const judge = (resources: PolicyResource[], ctx: PolicyContext) =>
+    clusterApiCredentialOwnProject.validate({ resources, outputs: [] }, ctx).map((v) => v.message);
 
   it("passes the committed stacks and fails a credential in production's project, an admin role, an unrestricted or rule-less credential", async () => {
     const { resources, ctx } = await revealedRun("staging");
     expect(judge(resources, ctx)).toEqual([]);
 
     const inProduction = editedResource(resources, "staging-osl2-mgmt-capi-identity-secret", (r) => {
-      (r.props.metadata as any).annotations["ske-platform/openstack-project-id"] = projects.environments.production.osl2!.id;
+      (r.props.metadata as any).annotations["ske-platform/openstack-project-id"] =
+        projects.environments.production.osl2!.id;
     });
-    expect(judge(inProduction, ctx)).toEqual([expect.stringContaining("a staging Cluster API credential acts in production's project ske-production")]);
+    expect(judge(inProduction, ctx)).toEqual([
+      expect.stringContaining("a staging Cluster API credential acts in production's project ske-production"),
+    ]);
 
-    const admin = editedResource(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { r.props.roles = ["member", "admin"]; });
+    const admin = editedResource(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => {
+      r.props.roles = ["member", "admin"];
+    });
     expect(judge(admin, ctx)).toEqual([expect.stringContaining("holds roles beyond member: admin")]);
 
-    const inherits = editedResource(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { delete r.props.roles; });
+    const inherits = editedResource(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => {
+      delete r.props.roles;
+    });
     expect(judge(inherits, ctx)).toEqual([expect.stringContaining("names no roles")]);
 
-    const unrestricted = editedResource(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => { r.props.unrestricted = true; r.props.accessRules = []; });
-    expect(judge(unrestricted, ctx)).toEqual([expect.stringContaining("not explicitly restricted"), expect.stringContaining("no access rules")]);
+    const unrestricted = editedResource(resources, "staging-osl2-mgmt-capi-identity-credential", (r) => {
+      r.props.unrestricted = true;
+      r.props.accessRules = [];
+    });
+    expect(judge(unrestricted, ctx)).toEqual([
+      expect.stringContaining("not explicitly restricted"),
+      expect.stringContaining("no access rules"),
+    ]);
 
     const noIdentity = resources.filter((r) => !r.name.startsWith("staging-sto2-mgmt-capi-identity"));
-    expect(judge(noIdentity, ctx)).toEqual([expect.stringContaining("2 management clusters but 1 Cluster API identities: every staging site needs sites.<site>.clusterApi")]);
+    expect(judge(noIdentity, ctx)).toEqual([
+      expect.stringContaining(
+        "2 management clusters but 1 Cluster API identities: every staging site needs sites.<site>.clusterApi",
+      ),
+    ]);
 
     const noSecret = resources.filter((r) => r.name !== "staging-sto2-mgmt-capi-identity-secret");
-    expect(judge(noSecret, ctx)).toEqual([expect.stringContaining("2 Cluster API identities but 2 credentials and 1 identity Secrets")]);
+    expect(judge(noSecret, ctx)).toEqual([
+      expect.stringContaining("2 Cluster API identities but 2 credentials and 1 identity Secrets"),
+    ]);
   });
 });

@@ -14,7 +14,11 @@ import { fakeState } from "../synth/fake-state";
 import { isSecretEnvelope } from "../synth/mock-runtime";
 import { within } from "./support/timed";
 
-interface Registered { type: string; name: string; inputs: Record<string, any> }
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, any>;
+}
 const registered: Registered[] = [];
 
 let cluster: Cluster;
@@ -36,12 +40,23 @@ function args(provider: openstack.Provider): ClusterArgs {
     talosImageId: "talos-image",
     loadBalancerImageId: "debian-image",
     addresses,
-    securityGroupIds: { controlPlane: ["sg-cp", "sg-egress"], worker: ["sg-worker", "sg-egress"], loadBalancer: ["sg-lb", "sg-egress"] },
+    securityGroupIds: {
+      controlPlane: ["sg-cp", "sg-egress"],
+      worker: ["sg-worker", "sg-egress"],
+      loadBalancer: ["sg-lb", "sg-egress"],
+    },
     floatingIpPool: "public",
     talosVersion: "1.11.5",
     kubernetesVersion: "1.34.2",
     ciliumChartVersion: "1.18.4",
-    oidc: { issuer: "https://id.ske.example.net", clientId: "k8s@ske", groupsClaim: "groups", groupsPrefix: "zitadel:", usernamePrefix: "zitadel:", requireMfa: true },
+    oidc: {
+      issuer: "https://id.ske.example.net",
+      clientId: "k8s@ske",
+      groupsClaim: "groups",
+      groupsPrefix: "zitadel:",
+      usernamePrefix: "zitadel:",
+      requireMfa: true,
+    },
     protect: true,
     bootstrap: true,
     kubernetes: true,
@@ -51,13 +66,18 @@ function args(provider: openstack.Provider): ClusterArgs {
 }
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks({
-    newResource(a) {
-      registered.push({ type: a.type, name: a.name, inputs: a.inputs });
-      return { id: `${a.name}_id`, state: { ...a.inputs, ...fakeState(a.type, a.name, a.inputs) } };
+  await pulumi.runtime.setMocks(
+    {
+      newResource(a) {
+        registered.push({ type: a.type, name: a.name, inputs: a.inputs });
+        return { id: `${a.name}_id`, state: { ...a.inputs, ...fakeState(a.type, a.name, a.inputs) } };
+      },
+      call: (a) => a.inputs,
     },
-    call: (a) => a.inputs,
-  }, "ske-platform", "test", false);
+    "ske-platform",
+    "test",
+    false,
+  );
   const provider = new openstack.Provider("test-osl2-openstack", { region: "osl2", delayedAuth: true });
   cluster = new Cluster("test-osl2-mgmt", args(provider));
   // Everything registered once the user data of the last worker resolves.
@@ -110,7 +130,9 @@ describe("Cluster component", () => {
 
   it("binds the admin certificate's group to cluster-admin at bootstrap, not system:masters", () => {
     const config = parse(secretValue(instance("test-osl2-mgmt-cp-0").inputs.userData));
-    const binding = parse(config.cluster.inlineManifests.find((m: { name: string }) => m.name === "ske-platform-admins").contents);
+    const binding = parse(
+      config.cluster.inlineManifests.find((m: { name: string }) => m.name === "ske-platform-admins").contents,
+    );
     expect(binding.roleRef.name).toBe("cluster-admin");
     expect(binding.subjects).toEqual([{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: ADMIN_GROUP }]);
     const csr = registered.find((r) => r.name === "test-osl2-mgmt-admin-csr")!;
@@ -127,7 +149,11 @@ describe("Cluster component", () => {
     expect(environment[BOOTSTRAP_ENV.talosconfig]).toBe(talosconfig);
     const cp0 = (await within(cluster.nodeAddresses.controlPlane))[0];
     expect(environment[BOOTSTRAP_ENV.node]).toBe(cp0);
-    const commandText = JSON.stringify({ create: bootstrap.inputs.create, update: bootstrap.inputs.update, delete: bootstrap.inputs.delete });
+    const commandText = JSON.stringify({
+      create: bootstrap.inputs.create,
+      update: bootstrap.inputs.update,
+      delete: bootstrap.inputs.delete,
+    });
     expect(commandText).not.toContain(parse(talosconfig).contexts["test-osl2-mgmt"].key);
     expect(bootstrap.inputs.update).toBeUndefined();
     expect(bootstrap.inputs.delete).toBeUndefined();

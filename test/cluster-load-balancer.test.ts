@@ -17,7 +17,11 @@ function files(userData: string) {
   expect(userData.startsWith("#cloud-config\n")).toBe(true);
   const doc = parse(userData);
   const byPath = Object.fromEntries(doc.write_files.map((f: { path: string; content: string }) => [f.path, f.content]));
-  return { doc, haproxy: byPath["/etc/haproxy/haproxy.cfg"] as string, keepalived: byPath["/etc/keepalived/keepalived.conf"] as string };
+  return {
+    doc,
+    haproxy: byPath["/etc/haproxy/haproxy.cfg"] as string,
+    keepalived: byPath["/etc/keepalived/keepalived.conf"] as string,
+  };
 }
 
 describe("HAProxy pair cloud-init", () => {
@@ -38,10 +42,12 @@ describe("HAProxy pair cloud-init", () => {
 
   it("forwards a passthrough port to its backends only when asked", () => {
     expect(files(loadBalancerCloudInit(input)).haproxy).not.toContain("31100");
-    const { haproxy } = files(loadBalancerCloudInit({
-      ...input,
-      passthrough: [{ name: "audit-ingest", port: 31100, backends: ["10.32.2.30", "10.32.2.31"] }],
-    }));
+    const { haproxy } = files(
+      loadBalancerCloudInit({
+        ...input,
+        passthrough: [{ name: "audit-ingest", port: 31100, backends: ["10.32.2.30", "10.32.2.31"] }],
+      }),
+    );
     expect(haproxy).toMatch(/^frontend audit-ingest\n\s+bind :31100$/m);
     expect(haproxy).toContain("10.32.2.30:31100 check");
     expect(haproxy).toContain("10.32.2.31:31100 check");
@@ -50,7 +56,9 @@ describe("HAProxy pair cloud-init", () => {
 
   it("holds the VIP with unicast VRRP between the pair, the primary preferred", () => {
     const primary = files(loadBalancerCloudInit(input)).keepalived;
-    const secondary = files(loadBalancerCloudInit({ ...input, primary: false, self: input.peer, peer: input.self })).keepalived;
+    const secondary = files(
+      loadBalancerCloudInit({ ...input, primary: false, self: input.peer, peer: input.self }),
+    ).keepalived;
     expect(primary).toContain("10.32.0.8/20");
     expect(primary).toMatch(/unicast_src_ip 10\.32\.0\.9\n\s+unicast_peer \{\n\s+10\.32\.0\.10/);
     expect(secondary).toMatch(/unicast_src_ip 10\.32\.0\.10\n\s+unicast_peer \{\n\s+10\.32\.0\.9/);

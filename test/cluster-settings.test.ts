@@ -20,8 +20,19 @@ function settingsOf(stack: string, file = stackFilePath(stack)) {
   const loaded = loadPlatformConfig(readStackFile(file, stack), readAddressPlan());
   const plan = buildPlatformPlan(loaded.config, loaded.addressPlan);
   return plan.sites.flatMap((site) => {
-    const addresses = siteClusterAddresses({ subnet: site.subnet, clusters: site.clusters.map((c) => c.id), reservedHead: 16, taken: site.config.dnsNameservers });
-    return site.clusters.map((cluster) => ({ site, cluster, settings: clusterSettings(loaded.config, site, cluster, addresses), jumpHost: jumpHostSettings(site), addresses }));
+    const addresses = siteClusterAddresses({
+      subnet: site.subnet,
+      clusters: site.clusters.map((c) => c.id),
+      reservedHead: 16,
+      taken: site.config.dnsNameservers,
+    });
+    return site.clusters.map((cluster) => ({
+      site,
+      cluster,
+      settings: clusterSettings(loaded.config, site, cluster, addresses),
+      jumpHost: jumpHostSettings(site),
+      addresses,
+    }));
   });
 }
 
@@ -49,7 +60,8 @@ describe("cluster settings from config", () => {
     const ops = all.filter((s) => s.cluster.role === "ops");
     expect(ops).toHaveLength(1);
     expect(ops[0]!.settings.workerPassthrough?.map((p) => p.port)).toEqual([AUDIT_INGEST_PORT, PLATFORM_INGEST_PORT]);
-    for (const other of all.filter((s) => s.cluster.role !== "ops")) expect(other.settings).not.toHaveProperty("workerPassthrough");
+    for (const other of all.filter((s) => s.cluster.role !== "ops"))
+      expect(other.settings).not.toHaveProperty("workerPassthrough");
   });
 
   it("protects stateful resources where config says so: production yes, test no", () => {
@@ -96,8 +108,16 @@ describe("cluster settings from config", () => {
   it("puts each node role's ports in its own cluster's group plus egress, and the jump host in its own", () => {
     const groups = settingsOf("test").map(({ cluster }) => [cluster.id, clusterGroupKeys(cluster)]);
     expect(Object.fromEntries(groups)).toEqual({
-      ops: { controlPlane: ["ops-controlplane", "egress"], worker: ["ops-worker", "egress"], loadBalancer: ["ops-loadbalancer", "egress"] },
-      mgmt: { controlPlane: ["mgmt-controlplane", "egress"], worker: ["mgmt-worker", "egress"], loadBalancer: ["mgmt-loadbalancer", "egress"] },
+      ops: {
+        controlPlane: ["ops-controlplane", "egress"],
+        worker: ["ops-worker", "egress"],
+        loadBalancer: ["ops-loadbalancer", "egress"],
+      },
+      mgmt: {
+        controlPlane: ["mgmt-controlplane", "egress"],
+        worker: ["mgmt-worker", "egress"],
+        loadBalancer: ["mgmt-loadbalancer", "egress"],
+      },
     });
     expect(settingsOf("test")[0]!.jumpHost.groupKeys).toEqual(["jumphost", "egress"]);
   });

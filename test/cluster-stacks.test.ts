@@ -16,7 +16,16 @@ const CLUSTER = "ske:cluster:Cluster";
 const COMMAND = "command:local:Command";
 const HELM = "kubernetes:helm.sh/v3:Release";
 const K8S_PROVIDER = "pulumi:providers:kubernetes";
-const CLUSTER_LAYER_TYPES = [INSTANCE, SERVER_GROUP, CLUSTER, COMMAND, HELM, K8S_PROVIDER, "ske:talos:MachineSecrets", "ske:access:JumpHost"];
+const CLUSTER_LAYER_TYPES = [
+  INSTANCE,
+  SERVER_GROUP,
+  CLUSTER,
+  COMMAND,
+  HELM,
+  K8S_PROVIDER,
+  "ske:talos:MachineSecrets",
+  "ske:access:JumpHost",
+];
 
 type Run = Awaited<ReturnType<typeof synthOk>>;
 const byName = (run: Run, type: string, name: string) => {
@@ -25,7 +34,8 @@ const byName = (run: Run, type: string, name: string) => {
   return found;
 };
 /** Security-group resource names of the ids a port carries (mocks give `<name>_id`). */
-const groupNames = (port: RecordedResource) => (port.inputs.securityGroupIds as string[]).map((id) => id.replace(/_id$/, ""));
+const groupNames = (port: RecordedResource) =>
+  (port.inputs.securityGroupIds as string[]).map((id) => id.replace(/_id$/, ""));
 const providerName = (r: RecordedResource) => r.provider?.split("::")[3];
 
 /** What the configured stack must contain: the ops cluster in its site and a management cluster per site. */
@@ -35,7 +45,12 @@ function expectedClusters(stack: string) {
   const opsSite = config[`${P}clusters`].ops.site as string;
   return [
     { name: `${stack}-${opsSite}-ops`, site: opsSite, role: "ops", nodes: config[`${P}clusters`].ops.nodes },
-    ...sites.map((site) => ({ name: `${stack}-${site}-mgmt`, site, role: "management", nodes: config[`${P}sites`][site].nodes })),
+    ...sites.map((site) => ({
+      name: `${stack}-${site}-mgmt`,
+      site,
+      role: "management",
+      nodes: config[`${P}sites`][site].nodes,
+    })),
   ];
 }
 
@@ -47,7 +62,11 @@ describe.each(["production", "test"] as const)("clusters of %s", (stack) => {
   const expected = expectedClusters(stack);
 
   it("creates the ops cluster in its configured site and one management cluster in every site", () => {
-    expect(ofType(run.resources, CLUSTER).map((c) => c.name).sort()).toEqual(expected.map((c) => c.name).sort());
+    expect(
+      ofType(run.resources, CLUSTER)
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual(expected.map((c) => c.name).sort());
     const outputs = run.outputs.clusters as Record<string, { role: string; site: string }>;
     for (const cluster of expected) {
       expect(outputs[cluster.name]).toMatchObject({ role: cluster.role, site: cluster.site });
@@ -82,7 +101,11 @@ describe.each(["production", "test"] as const)("clusters of %s", (stack) => {
         expect(networks).toHaveLength(1);
         const port = byName(run, PORT, networks[0]!.port.replace(/_id$/, ""));
         expect(port.inputs.fixedIps).toEqual([expect.objectContaining({ subnetId: `${prefix}-subnet_id` })]);
-        const role = /-cp-\d+$/.test(instance.name) ? "controlplane" : /-worker-\d+$/.test(instance.name) ? "worker" : "loadbalancer";
+        const role = /-cp-\d+$/.test(instance.name)
+          ? "controlplane"
+          : /-worker-\d+$/.test(instance.name)
+            ? "worker"
+            : "loadbalancer";
         expect(groupNames(port).sort(), instance.name).toEqual([`${prefix}-${id}-${role}`, `${prefix}-egress`].sort());
         expect(instance.inputs.securityGroups, "groups belong on the port").toBeUndefined();
       }
@@ -104,7 +127,9 @@ describe.each(["production", "test"] as const)("clusters of %s", (stack) => {
       const address = (vip.inputs.fixedIps as { ipAddress: string }[])[0]!.ipAddress;
       expect((run.outputs.clusters as any)[cluster.name].endpoint).toBe(`https://${address}:6443`);
       for (const i of [0, 1]) {
-        expect(byName(run, PORT, `${cluster.name}-lb-${i}`).inputs.allowedAddressPairs).toEqual([{ ipAddress: address }]);
+        expect(byName(run, PORT, `${cluster.name}-lb-${i}`).inputs.allowedAddressPairs).toEqual([
+          { ipAddress: address },
+        ]);
       }
       expect(byName(run, SERVER_GROUP, `${cluster.name}-loadbalancer`).inputs.policies).toEqual(["anti-affinity"]);
     }
@@ -128,10 +153,16 @@ describe.each(["production", "test"] as const)("clusters of %s", (stack) => {
     const version = committedConfig(stack)[`${P}clusters`].ciliumChartVersion;
     for (const cluster of expected) {
       const cilium = byName(run, HELM, `${cluster.name}-cilium`);
-      expect(cilium.inputs).toMatchObject({ chart: "cilium", version, repositoryOpts: { repo: "https://helm.cilium.io" } });
+      expect(cilium.inputs).toMatchObject({
+        chart: "cilium",
+        version,
+        repositoryOpts: { repo: "https://helm.cilium.io" },
+      });
       const values = cilium.inputs.values as Record<string, unknown>;
       expect(values.kubeProxyReplacement).toBe(true);
-      expect(`https://${String(values.k8sServiceHost)}:${String(values.k8sServicePort)}`).toBe((run.outputs.clusters as any)[cluster.name].endpoint);
+      expect(`https://${String(values.k8sServiceHost)}:${String(values.k8sServicePort)}`).toBe(
+        (run.outputs.clusters as any)[cluster.name].endpoint,
+      );
       expect(cilium.options.dependsOn).toEqual([`${cluster.name}-bootstrap`]);
     }
   });
@@ -186,21 +217,26 @@ describe.each(["production", "test"] as const)("clusters of %s", (stack) => {
     expect(leaked).toEqual([]);
 
     for (const cluster of expected) {
-      expect(run.secretOutputPaths).toEqual(expect.arrayContaining([`clusters.${cluster.name}.kubeconfig`, `clusters.${cluster.name}.talosconfig`]));
-      expect(run.plainOutputPaths).toEqual(expect.arrayContaining([
-        `clusters.${cluster.name}.endpoint`,
-        `clusters.${cluster.name}.nodeAddresses.vip`,
-        `clusters.${cluster.name}.nodeAddresses.controlPlane[0]`,
-        `clusters.${cluster.name}.nodeAddresses.workers[0]`,
-      ]));
+      expect(run.secretOutputPaths).toEqual(
+        expect.arrayContaining([`clusters.${cluster.name}.kubeconfig`, `clusters.${cluster.name}.talosconfig`]),
+      );
+      expect(run.plainOutputPaths).toEqual(
+        expect.arrayContaining([
+          `clusters.${cluster.name}.endpoint`,
+          `clusters.${cluster.name}.nodeAddresses.vip`,
+          `clusters.${cluster.name}.nodeAddresses.controlPlane[0]`,
+          `clusters.${cluster.name}.nodeAddresses.workers[0]`,
+        ]),
+      );
     }
   });
 
   it(`${stack === "production" ? "protects" : "does not protect"} control planes and machine secrets as protection.statefulResources says`, () => {
     const protectedByConfig = committedConfig(stack)[`${P}protection`].statefulResources as boolean;
     expect(protectedByConfig).toBe(stack === "production");
-    const stateful = run.resources.filter((r) =>
-      (r.type === INSTANCE && /-cp-\d+$/.test(r.name)) || (r.custom && r.parent?.endsWith("-secrets")));
+    const stateful = run.resources.filter(
+      (r) => (r.type === INSTANCE && /-cp-\d+$/.test(r.name)) || (r.custom && r.parent?.endsWith("-secrets")),
+    );
     expect(stateful.length).toBeGreaterThan(0);
     for (const r of stateful) {
       expect(r.options, r.name).toMatchObject({ protect: protectedByConfig, retainOnDelete: protectedByConfig });
@@ -214,15 +250,21 @@ describe.each(["production", "test"] as const)("clusters of %s", (stack) => {
 
 describe("protection of production", () => {
   it("refuses a production stack with protection off unless config says so", async () => {
-    const refused = await synthStack("production", variantFile("production", (c) => {
-      c[`${P}protection`] = { statefulResources: false };
-    }));
+    const refused = await synthStack(
+      "production",
+      variantFile("production", (c) => {
+        c[`${P}protection`] = { statefulResources: false };
+      }),
+    );
     expect(refused.ok).toBe(false);
     if (!refused.ok) expect(refused.error).toMatch(/protection\.statefulResources.*allowUnprotectedProduction/s);
 
-    const allowed = await synthOk("production", variantFile("production", (c) => {
-      c[`${P}protection`] = { statefulResources: false, allowUnprotectedProduction: true };
-    }));
+    const allowed = await synthOk(
+      "production",
+      variantFile("production", (c) => {
+        c[`${P}protection`] = { statefulResources: false, allowUnprotectedProduction: true };
+      }),
+    );
     const cps = ofType(allowed.resources, INSTANCE).filter((r) => /-cp-\d+$/.test(r.name));
     expect(cps.length).toBe(9);
     for (const cp of cps) expect(cp.options.protect).toBe(false);
@@ -231,18 +273,24 @@ describe("protection of production", () => {
 
 describe("layers", () => {
   it("creates no cluster resource at all when layers.clusters is off", async () => {
-    const run = await synthOk("test", variantFile("test", (c) => {
-      c[`${P}layers`] = { clusters: false, bootstrap: false, kubernetes: false };
-    }));
+    const run = await synthOk(
+      "test",
+      variantFile("test", (c) => {
+        c[`${P}layers`] = { clusters: false, bootstrap: false, kubernetes: false };
+      }),
+    );
     for (const type of CLUSTER_LAYER_TYPES) expect(ofType(run.resources, type), type).toEqual([]);
     expect(run.resources.filter((r) => r.type === PORT)).toEqual([]);
     expect(run.outputs.clusters).toEqual({});
   });
 
   it("skips only the bootstrap when layers.bootstrap is off", async () => {
-    const run = await synthOk("test", variantFile("test", (c) => {
-      c[`${P}layers`] = { bootstrap: false };
-    }));
+    const run = await synthOk(
+      "test",
+      variantFile("test", (c) => {
+        c[`${P}layers`] = { bootstrap: false };
+      }),
+    );
     expect(ofType(run.resources, COMMAND).filter((c) => c.name.endsWith("-bootstrap"))).toEqual([]);
     expect(ofType(run.resources, CLUSTER)).toHaveLength(2);
     const cilium = byName(run, HELM, "test-osl2-ops-cilium");
@@ -250,9 +298,12 @@ describe("layers", () => {
   });
 
   it("creates no Kubernetes provider or release when layers.kubernetes is off, but still outputs the kubeconfig as a secret", async () => {
-    const run = await synthOk("test", variantFile("test", (c) => {
-      c[`${P}layers`] = { kubernetes: false };
-    }));
+    const run = await synthOk(
+      "test",
+      variantFile("test", (c) => {
+        c[`${P}layers`] = { kubernetes: false };
+      }),
+    );
     expect(run.resources.filter((r) => r.type.startsWith("kubernetes:") || r.type === K8S_PROVIDER)).toEqual([]);
     expect(ofType(run.resources, COMMAND).filter((c) => c.name.endsWith("-bootstrap"))).toHaveLength(2);
     expect(run.secretOutputPaths).toContain("clusters.test-osl2-ops.kubeconfig");
@@ -261,21 +312,31 @@ describe("layers", () => {
 
 describe("floating IPs", () => {
   it("are created only where config asks, from the named external network", async () => {
-    const run = await synthOk("test", variantFile("test", (c) => {
-      c[`${P}sites`].osl2.floatingIps = { loadBalancers: true, jumpHost: true };
-      c[`${P}sites`].osl2.externalNetworkName = "public";
-    }));
+    const run = await synthOk(
+      "test",
+      variantFile("test", (c) => {
+        c[`${P}sites`].osl2.floatingIps = { loadBalancers: true, jumpHost: true };
+        c[`${P}sites`].osl2.externalNetworkName = "public";
+      }),
+    );
     const fips = ofType(run.resources, FLOATING_IP);
     // On the VIP ports and the jump host, never on a node's or a load balancer's own port.
-    expect(fips.map((f) => f.inputs.portId).sort()).toEqual(["test-osl2-jumphost_id", "test-osl2-mgmt-vip_id", "test-osl2-ops-vip_id"]);
+    expect(fips.map((f) => f.inputs.portId).sort()).toEqual([
+      "test-osl2-jumphost_id",
+      "test-osl2-mgmt-vip_id",
+      "test-osl2-ops-vip_id",
+    ]);
     for (const fip of fips) expect(fip.inputs.pool).toBe("public");
     expect(run.plainOutputPaths).toContain("clusters.test-osl2-mgmt.nodeAddresses.floatingIp");
   });
 
   it("are refused without the external network's name, naming the key", async () => {
-    const refused = await synthStack("production", variantFile("production", (c) => {
-      c[`${P}sites`].sto2.floatingIps = { loadBalancers: true };
-    }));
+    const refused = await synthStack(
+      "production",
+      variantFile("production", (c) => {
+        c[`${P}sites`].sto2.floatingIps = { loadBalancers: true };
+      }),
+    );
     expect(refused.ok).toBe(false);
     if (!refused.ok) expect(refused.error).toMatch(/sites\.sto2\.externalNetworkName/);
   });
@@ -283,10 +344,13 @@ describe("floating IPs", () => {
 
 describe("control-plane default", () => {
   it("runs three control-plane nodes when the count is left out", async () => {
-    const run = await synthOk("test", variantFile("test", (c) => {
-      delete c[`${P}sites`].osl2.nodes.controlPlane;
-      delete c[`${P}clusters`].ops.nodes.controlPlane;
-    }));
+    const run = await synthOk(
+      "test",
+      variantFile("test", (c) => {
+        delete c[`${P}sites`].osl2.nodes.controlPlane;
+        delete c[`${P}clusters`].ops.nodes.controlPlane;
+      }),
+    );
     for (const cluster of ["test-osl2-ops", "test-osl2-mgmt"]) {
       expect(ofType(run.resources, INSTANCE).filter((r) => r.name.startsWith(`${cluster}-cp-`))).toHaveLength(3);
     }

@@ -10,7 +10,6 @@ function load(stack: string, file: string) {
   return loadPlatformConfig(readStackFile(file, stack), addressPlan);
 }
 
-
 describe("committed stack files", () => {
   it.each(STACKS)("Pulumi.%s.yaml is valid and names its own environment", (stack) => {
     const { config } = load(stack, stackFilePath(stack));
@@ -31,31 +30,209 @@ const P = "ske-platform:";
 
 // Each case breaks one thing and names the key path the error must point at.
 const invalid: Array<[string, string, (c: Record<string, any>) => void, string, RegExp?]> = [
-  ["misspelt top-level key", "production", (c) => { c[`${P}acess`] = c[`${P}access`]; }, `${P}acess`, /unknown key/],
-  ["misspelt nested key", "production", (c) => { c[`${P}sites`].osl2.flavours = c[`${P}sites`].osl2.flavors; }, `${P}sites.osl2.flavours`, /unknown key; allowed here: region, cloud/],
-  ["unknown environment", "production", (c) => { c[`${P}environment`] = "prod"; }, `${P}environment`],
-  ["stack deploying another environment", "production", (c) => {
-    c[`${P}environment`] = "staging";
-  }, `${P}environment`, /stack "production" cannot deploy environment "staging"/],
-  ["production without sto2", "production", (c) => { delete c[`${P}sites`].sto2; }, `${P}sites`, /production must run in site sto2/],
-  ["even control-plane count", "production", (c) => { c[`${P}sites`].osl2.nodes.controlPlane = 2; }, `${P}sites.osl2.nodes.controlPlane`],
-  ["zero workers", "staging", (c) => { c[`${P}sites`].sto2.nodes.worker = 0; }, `${P}sites.sto2.nodes.worker`],
-  ["external network by name", "production", (c) => { c[`${P}sites`].osl2.externalNetworkId = "public"; }, `${P}sites.osl2.externalNetworkId`, /OpenStack UUID/],
-  ["subnet off the address plan", "production", (c) => { c[`${P}sites`].sto2.subnet = "10.32.32.0/20"; }, `${P}sites.sto2.subnet`, /differs from address-plan.yaml, which gives production\/sto2 10.32.16.0\/20/],
-  ["site missing from the address plan", "test", (c) => { c[`${P}sites`].hel1 = structuredClone(c[`${P}sites`].osl2); c[`${P}sites`].hel1.subnet = "10.34.16.0/20"; }, `${P}sites.hel1`, /address-plan.yaml has no subnet for test\/hel1/],
-  ["malformed subnet", "test", (c) => { c[`${P}sites`].osl2.subnet = "10.34.0.7/20"; }, `${P}sites.osl2.subnet`, /host bits set/],
-  ["ops cluster in an unknown site", "production", (c) => { c[`${P}clusters`].ops.site = "hel1"; }, `${P}clusters.ops.site`, /not one of the configured sites/],
-  ["admin range inside staging", "production", (c) => { c[`${P}access`].adminCidrs = ["10.33.4.0/24"]; }, `${P}access.adminCidrs[0]`, /overlaps another environment's supernet 10.33.0.0\/16/],
-  ["the internet as admin range", "production", (c) => { c[`${P}access`].adminCidrs = ["0.0.0.0/0"]; }, `${P}access.adminCidrs[0]`, /publicExceptions/],
-  ["no admin range", "staging", (c) => { c[`${P}access`].adminCidrs = []; }, `${P}access.adminCidrs`],
-  ["exception without a reason", "test", (c) => { c[`${P}access`].publicExceptions = [{ name: "ssh", reason: "", group: "jumphost", protocol: "tcp", port: 22, cidr: "0.0.0.0/0" }]; }, `${P}access.publicExceptions[0].reason`],
-  ["zero required approvals", "production", (c) => { c[`${P}github`].requiredApprovals = 0; }, `${P}github.requiredApprovals`],
-  ["plain-http issuer", "production", (c) => { c[`${P}zitadel`].issuer = "http://id.example.net"; }, `${P}zitadel.issuer`, /https/],
-  ["lock shorter than retention", "production", (c) => { c[`${P}audit`].lockDays = 7; }, `${P}audit.lockDays`, /at least the retention/],
-  ["unprotected production", "production", (c) => { c[`${P}protection`].statefulResources = false; }, `${P}protection.statefulResources`, /allowUnprotectedProduction/],
-  ["OpenStack password in the stack file", "production", (c) => { c["openstack:password"] = "hunter2"; }, "openstack:password", /credentials stay out of stack files/],
-  ["foreign namespace", "production", (c) => { c["aws:region"] = "eu-north-1"; }, "aws:region", /reads only ske-platform/],
-  ["missing section", "test", (c) => { delete c[`${P}zitadel`]; }, `${P}zitadel`],
+  [
+    "misspelt top-level key",
+    "production",
+    (c) => {
+      c[`${P}acess`] = c[`${P}access`];
+    },
+    `${P}acess`,
+    /unknown key/,
+  ],
+  [
+    "misspelt nested key",
+    "production",
+    (c) => {
+      c[`${P}sites`].osl2.flavours = c[`${P}sites`].osl2.flavors;
+    },
+    `${P}sites.osl2.flavours`,
+    /unknown key; allowed here: region, cloud/,
+  ],
+  [
+    "unknown environment",
+    "production",
+    (c) => {
+      c[`${P}environment`] = "prod";
+    },
+    `${P}environment`,
+  ],
+  [
+    "stack deploying another environment",
+    "production",
+    (c) => {
+      c[`${P}environment`] = "staging";
+    },
+    `${P}environment`,
+    /stack "production" cannot deploy environment "staging"/,
+  ],
+  [
+    "production without sto2",
+    "production",
+    (c) => {
+      delete c[`${P}sites`].sto2;
+    },
+    `${P}sites`,
+    /production must run in site sto2/,
+  ],
+  [
+    "even control-plane count",
+    "production",
+    (c) => {
+      c[`${P}sites`].osl2.nodes.controlPlane = 2;
+    },
+    `${P}sites.osl2.nodes.controlPlane`,
+  ],
+  [
+    "zero workers",
+    "staging",
+    (c) => {
+      c[`${P}sites`].sto2.nodes.worker = 0;
+    },
+    `${P}sites.sto2.nodes.worker`,
+  ],
+  [
+    "external network by name",
+    "production",
+    (c) => {
+      c[`${P}sites`].osl2.externalNetworkId = "public";
+    },
+    `${P}sites.osl2.externalNetworkId`,
+    /OpenStack UUID/,
+  ],
+  [
+    "subnet off the address plan",
+    "production",
+    (c) => {
+      c[`${P}sites`].sto2.subnet = "10.32.32.0/20";
+    },
+    `${P}sites.sto2.subnet`,
+    /differs from address-plan.yaml, which gives production\/sto2 10.32.16.0\/20/,
+  ],
+  [
+    "site missing from the address plan",
+    "test",
+    (c) => {
+      c[`${P}sites`].hel1 = structuredClone(c[`${P}sites`].osl2);
+      c[`${P}sites`].hel1.subnet = "10.34.16.0/20";
+    },
+    `${P}sites.hel1`,
+    /address-plan.yaml has no subnet for test\/hel1/,
+  ],
+  [
+    "malformed subnet",
+    "test",
+    (c) => {
+      c[`${P}sites`].osl2.subnet = "10.34.0.7/20";
+    },
+    `${P}sites.osl2.subnet`,
+    /host bits set/,
+  ],
+  [
+    "ops cluster in an unknown site",
+    "production",
+    (c) => {
+      c[`${P}clusters`].ops.site = "hel1";
+    },
+    `${P}clusters.ops.site`,
+    /not one of the configured sites/,
+  ],
+  [
+    "admin range inside staging",
+    "production",
+    (c) => {
+      c[`${P}access`].adminCidrs = ["10.33.4.0/24"];
+    },
+    `${P}access.adminCidrs[0]`,
+    /overlaps another environment's supernet 10.33.0.0\/16/,
+  ],
+  [
+    "the internet as admin range",
+    "production",
+    (c) => {
+      c[`${P}access`].adminCidrs = ["0.0.0.0/0"];
+    },
+    `${P}access.adminCidrs[0]`,
+    /publicExceptions/,
+  ],
+  [
+    "no admin range",
+    "staging",
+    (c) => {
+      c[`${P}access`].adminCidrs = [];
+    },
+    `${P}access.adminCidrs`,
+  ],
+  [
+    "exception without a reason",
+    "test",
+    (c) => {
+      c[`${P}access`].publicExceptions = [
+        { name: "ssh", reason: "", group: "jumphost", protocol: "tcp", port: 22, cidr: "0.0.0.0/0" },
+      ];
+    },
+    `${P}access.publicExceptions[0].reason`,
+  ],
+  [
+    "zero required approvals",
+    "production",
+    (c) => {
+      c[`${P}github`].requiredApprovals = 0;
+    },
+    `${P}github.requiredApprovals`,
+  ],
+  [
+    "plain-http issuer",
+    "production",
+    (c) => {
+      c[`${P}zitadel`].issuer = "http://id.example.net";
+    },
+    `${P}zitadel.issuer`,
+    /https/,
+  ],
+  [
+    "lock shorter than retention",
+    "production",
+    (c) => {
+      c[`${P}audit`].lockDays = 7;
+    },
+    `${P}audit.lockDays`,
+    /at least the retention/,
+  ],
+  [
+    "unprotected production",
+    "production",
+    (c) => {
+      c[`${P}protection`].statefulResources = false;
+    },
+    `${P}protection.statefulResources`,
+    /allowUnprotectedProduction/,
+  ],
+  [
+    "OpenStack password in the stack file",
+    "production",
+    (c) => {
+      c["openstack:password"] = "hunter2";
+    },
+    "openstack:password",
+    /credentials stay out of stack files/,
+  ],
+  [
+    "foreign namespace",
+    "production",
+    (c) => {
+      c["aws:region"] = "eu-north-1";
+    },
+    "aws:region",
+    /reads only ske-platform/,
+  ],
+  [
+    "missing section",
+    "test",
+    (c) => {
+      delete c[`${P}zitadel`];
+    },
+    `${P}zitadel`,
+  ],
 ];
 
 describe("invalid configuration", () => {

@@ -27,7 +27,9 @@ describe("the renewal window of the client certificates", () => {
   it("a deploy every week re-issues the certificate once every 60 days, never letting it lapse", () => {
     const weekly = Array.from({ length: 60 }, (_, i) => day(i * 7));
     const issued = certificatesIssuedBy(weekly);
-    expect(issued.map((w) => Math.round((w.issuedAt.getTime() - day(0).getTime()) / DAY_MS))).toEqual([0, 63, 126, 189, 252, 315, 378]);
+    expect(issued.map((w) => Math.round((w.issuedAt.getTime() - day(0).getTime()) / DAY_MS))).toEqual([
+      0, 63, 126, 189, 252, 315, 378,
+    ]);
     expect(alwaysValid(issued, day(59 * 7))).toBe(true);
   });
 
@@ -53,10 +55,18 @@ describe("the renewal window of the client certificates", () => {
 
   it("refuses a lifetime that never expires, never renews, renews on every run, or exceeds 90 days", () => {
     expect(lifetimeProblems(CLIENT_CERTIFICATE_LIFETIME)).toEqual([]);
-    expect(lifetimeProblems({ validityHours: 365 * 24, earlyRenewalHours: 720 })).toEqual(["validityPeriodHours 8760 is above 2160 (90 days): a stolen copy would stay valid that long"]);
-    expect(lifetimeProblems({ validityHours: 2160 })).toEqual(["earlyRenewalHours is not set: `pulumi up` would let the certificate expire before issuing a new one"]);
-    expect(lifetimeProblems({ validityHours: 2160, earlyRenewalHours: 2160 })).toEqual(["earlyRenewalHours 2160 is not below validityPeriodHours 2160: every run would re-issue it"]);
-    expect(lifetimeProblems({ earlyRenewalHours: 720 })).toEqual(["validityPeriodHours must be a positive number, got undefined"]);
+    expect(lifetimeProblems({ validityHours: 365 * 24, earlyRenewalHours: 720 })).toEqual([
+      "validityPeriodHours 8760 is above 2160 (90 days): a stolen copy would stay valid that long",
+    ]);
+    expect(lifetimeProblems({ validityHours: 2160 })).toEqual([
+      "earlyRenewalHours is not set: `pulumi up` would let the certificate expire before issuing a new one",
+    ]);
+    expect(lifetimeProblems({ validityHours: 2160, earlyRenewalHours: 2160 })).toEqual([
+      "earlyRenewalHours 2160 is not below validityPeriodHours 2160: every run would re-issue it",
+    ]);
+    expect(lifetimeProblems({ earlyRenewalHours: 720 })).toEqual([
+      "validityPeriodHours must be a positive number, got undefined",
+    ]);
   });
 });
 
@@ -72,41 +82,74 @@ describe.each(STACKS)("%s: every client certificate the program signs", (stack) 
     ]);
     const clusters = ofType(result.resources, "ske:cluster:Cluster").map((c) => c.name);
     // Per cluster: the admin kubeconfig, the os:admin talosconfig and the etcd backup's os:etcd:backup talosconfig.
-    expect(certs.map((c) => c.name).sort()).toEqual(clusters.flatMap((c) => [`${c}-admin`, `${c}-talos-admin`, `${c}-etcd-backup-talos`]).sort());
+    expect(certs.map((c) => c.name).sort()).toEqual(
+      clusters.flatMap((c) => [`${c}-admin`, `${c}-talos-admin`, `${c}-etcd-backup-talos`]).sort(),
+    );
     for (const cert of certs) {
-      expect(cert.inputs).toMatchObject({ validityPeriodHours: 2160, earlyRenewalHours: 720, allowedUses: ["digital_signature", "key_encipherment", "client_auth"] });
+      expect(cert.inputs).toMatchObject({
+        validityPeriodHours: 2160,
+        earlyRenewalHours: 720,
+        allowedUses: ["digital_signature", "key_encipherment", "client_auth"],
+      });
     }
-    expect(result.compliance.results.find((r) => r.name === "client-certificates-renewed")).toMatchObject({ status: "pass", control: "6.5-audit" });
+    expect(result.compliance.results.find((r) => r.name === "client-certificates-renewed")).toMatchObject({
+      status: "pass",
+      control: "6.5-audit",
+    });
   });
 
   it("reaches each cluster through a provider with a fixed clusterIdentifier, so a renewed kubeconfig updates it and replaces nothing", async () => {
     const result = await synthOk(stack);
     const providers = ofType(result.resources, "pulumi:providers:kubernetes");
     const clusters = ofType(result.resources, "ske:cluster:Cluster").map((c) => c.name);
-    expect(providers.map((p) => [p.name, p.inputs.clusterIdentifier])).toEqual(expect.arrayContaining(clusters.map((c) => [`${c}-k8s`, c])));
+    expect(providers.map((p) => [p.name, p.inputs.clusterIdentifier])).toEqual(
+      expect.arrayContaining(clusters.map((c) => [`${c}-k8s`, c])),
+    );
     expect(providers.filter((p) => p.inputs.clusterIdentifier === undefined).map((p) => p.name)).toEqual([]);
   });
 });
 
 describe("policy client-certificates-renewed", () => {
-  const cert = (props: Record<string, unknown>): PolicyResource => ({ type: "tls:index/locallySignedCert:LocallySignedCert", name: "production-osl2-ops-admin", props });
+  const cert = (props: Record<string, unknown>): PolicyResource => ({
+    type: "tls:index/locallySignedCert:LocallySignedCert",
+    name: "production-osl2-ops-admin",
+    props,
+  });
 
   it("fails a certificate that lives a year or is never renewed, and one whose lifetime is unknown at preview", () => {
-    expect(clientCertificatesRenewed.validate(cert({ validityPeriodHours: 8760, earlyRenewalHours: 720 }), {} as never)).toEqual([
+    expect(
+      clientCertificatesRenewed.validate(cert({ validityPeriodHours: 8760, earlyRenewalHours: 720 }), {} as never),
+    ).toEqual([
       "production-osl2-ops-admin: validityPeriodHours 8760 is above 2160 (90 days): a stolen copy would stay valid that long",
     ]);
     expect(clientCertificatesRenewed.validate(cert({ validityPeriodHours: 2160 }), {} as never)).toEqual([
       "production-osl2-ops-admin: earlyRenewalHours is not set: `pulumi up` would let the certificate expire before issuing a new one",
     ]);
-    expect(clientCertificatesRenewed.validate(cert({ validityPeriodHours: "[opaque]", earlyRenewalHours: 720 }), {} as never)).toEqual(["production-osl2-ops-admin: its lifetime is not known at preview"]);
-    expect(clientCertificatesRenewed.validate(cert({ validityPeriodHours: 2160, earlyRenewalHours: 720 }), {} as never)).toEqual([]);
+    expect(
+      clientCertificatesRenewed.validate(
+        cert({ validityPeriodHours: "[opaque]", earlyRenewalHours: 720 }),
+        {} as never,
+      ),
+    ).toEqual(["production-osl2-ops-admin: its lifetime is not known at preview"]);
+    expect(
+      clientCertificatesRenewed.validate(cert({ validityPeriodHours: 2160, earlyRenewalHours: 720 }), {} as never),
+    ).toEqual([]);
   });
 
   it("judges every certificate that can authenticate a client, or whose uses are unknown, and no server-only one", () => {
-    expect(clientCertificatesRenewed.appliesTo(cert({ allowedUses: ["digital_signature", "client_auth"] }), {} as never)).toBe(true);
-    expect(clientCertificatesRenewed.appliesTo(cert({ allowedUses: ["client_auth", "server_auth"] }), {} as never)).toBe(true);
+    expect(
+      clientCertificatesRenewed.appliesTo(cert({ allowedUses: ["digital_signature", "client_auth"] }), {} as never),
+    ).toBe(true);
+    expect(
+      clientCertificatesRenewed.appliesTo(cert({ allowedUses: ["client_auth", "server_auth"] }), {} as never),
+    ).toBe(true);
     expect(clientCertificatesRenewed.appliesTo(cert({ allowedUses: "[opaque]" }), {} as never)).toBe(true);
     expect(clientCertificatesRenewed.appliesTo(cert({}), {} as never)).toBe(true);
-    expect(clientCertificatesRenewed.appliesTo(cert({ allowedUses: ["digital_signature", "key_encipherment", "server_auth"] }), {} as never)).toBe(false);
+    expect(
+      clientCertificatesRenewed.appliesTo(
+        cert({ allowedUses: ["digital_signature", "key_encipherment", "server_auth"] }),
+        {} as never,
+      ),
+    ).toBe(false);
   });
 });

@@ -17,7 +17,13 @@ function markdownFiles(dir: string): string[] {
   });
 }
 
-const DOCS = ["README.md", "policy/README.md", "test/integration/README.md", "scripts/toolchain/providers/README.md", ...markdownFiles("docs")].filter((f) => fs.existsSync(path.join(REPO_ROOT, f)));
+const DOCS = [
+  "README.md",
+  "policy/README.md",
+  "test/integration/README.md",
+  "scripts/toolchain/providers/README.md",
+  ...markdownFiles("docs"),
+].filter((f) => fs.existsSync(path.join(REPO_ROOT, f)));
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, repeats numbered. */
 export function headingAnchors(markdown: string): Set<string> {
@@ -28,7 +34,11 @@ export function headingAnchors(markdown: string): Set<string> {
     if (/^\s*(```|~~~)/.test(line)) fenced = !fenced;
     const heading = !fenced && /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (!heading) continue;
-    const base = heading[1]!.replace(/<[^>]*>/g, "").toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+    const base = heading[1]!
+      .replace(/<[^>]*>/g, "")
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+      .replace(/\s/g, "-");
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     anchors.add(n === 0 ? base : `${base}-${n}`);
@@ -60,9 +70,16 @@ function brokenLinks(file: string): string[] {
   const text = fs.readFileSync(path.join(REPO_ROOT, file), "utf8");
   return relativeLinks(text).flatMap((link) => {
     const [target, fragment] = link.split("#", 2) as [string, string | undefined];
-    const resolved = target === "" ? path.join(REPO_ROOT, file) : path.resolve(path.dirname(path.join(REPO_ROOT, file)), decodeURIComponent(target));
+    const resolved =
+      target === ""
+        ? path.join(REPO_ROOT, file)
+        : path.resolve(path.dirname(path.join(REPO_ROOT, file)), decodeURIComponent(target));
     if (!resolved.startsWith(REPO_ROOT) || !fs.existsSync(resolved)) return [`${link}: no such file`];
-    if (fragment && resolved.endsWith(".md") && !headingAnchors(fs.readFileSync(resolved, "utf8")).has(fragment.toLowerCase())) {
+    if (
+      fragment &&
+      resolved.endsWith(".md") &&
+      !headingAnchors(fs.readFileSync(resolved, "utf8")).has(fragment.toLowerCase())
+    ) {
       return [`${link}: no heading #${fragment} in ${path.relative(REPO_ROOT, resolved)}`];
     }
     return [];
@@ -75,7 +92,9 @@ function brokenLinks(file: string): string[] {
  * placeholders (`Pulumi.<env>.yaml`) are left out.
  */
 export function namedRepoPaths(markdown: string): string[] {
-  const found = markdown.matchAll(/(?<![\w./<-])((?:config|plan|components|stacks|policy|synth|scripts|test|docs|\.github|\.ci)\/[\w./-]*\w)(?![\w*<>-])/g);
+  const found = markdown.matchAll(
+    /(?<![\w./<-])((?:config|plan|components|stacks|policy|synth|scripts|test|docs|\.github|\.ci)\/[\w./-]*\w)(?![\w*<>-])/g,
+  );
   return [...new Set([...found].map((m) => m[1]!))];
 }
 
@@ -95,7 +114,9 @@ describe("relative links in the docs", () => {
   });
 
   it.each(["docs/decisions", "docs/operations"])("%s/README.md links every document in its folder", (dir) => {
-    const index = new Set(relativeLinks(fs.readFileSync(path.join(REPO_ROOT, dir, "README.md"), "utf8")).map((l) => l.split("#")[0]));
+    const index = new Set(
+      relativeLinks(fs.readFileSync(path.join(REPO_ROOT, dir, "README.md"), "utf8")).map((l) => l.split("#")[0]),
+    );
     const documents = fs.readdirSync(path.join(REPO_ROOT, dir)).filter((f) => f.endsWith(".md") && f !== "README.md");
     expect(documents.filter((f) => !index.has(f))).toEqual([]);
   });
@@ -103,7 +124,11 @@ describe("relative links in the docs", () => {
   it("would catch a link to a missing file or heading", () => {
     const sample = "[a](docs/missing.md) [b](README.md#no-such-heading) `[c](ignored.md)` [d](https://example.net)";
     expect(relativeLinks(sample)).toEqual(["docs/missing.md", "README.md#no-such-heading"]);
-    expect(headingAnchors("# The 6.2 section: rulesets\n## Again\n## Again")).toEqual(new Set(["the-62-section-rulesets", "again", "again-1"]));
-    expect(namedRepoPaths("see `policy/model.ts`, docs/gone.md and scripts/diff* or Pulumi.<env>.yaml, not stacks/<env>.ts")).toEqual(["policy/model.ts", "docs/gone.md"]);
+    expect(headingAnchors("# The 6.2 section: rulesets\n## Again\n## Again")).toEqual(
+      new Set(["the-62-section-rulesets", "again", "again-1"]),
+    );
+    expect(
+      namedRepoPaths("see `policy/model.ts`, docs/gone.md and scripts/diff* or Pulumi.<env>.yaml, not stacks/<env>.ts"),
+    ).toEqual(["policy/model.ts", "docs/gone.md"]);
   });
 });

@@ -19,11 +19,15 @@ async function environmentResources(stack: string): Promise<PolicyResource[]> {
     .filter((r) => r.type === ENVIRONMENT_TYPES.environment || r.type === ENVIRONMENT_TYPES.deploymentPolicy)
     .map((r) => ({ type: r.type, name: r.name, props: structuredClone<Record<string, unknown>>(r.inputs) }));
 }
-const judge = (resources: PolicyResource[], ctx: PolicyContext) => environmentGates.validate({ resources, outputs: [] }, ctx).map((v) => v.message);
+const judge = (resources: PolicyResource[], ctx: PolicyContext) =>
+  environmentGates.validate({ resources, outputs: [] }, ctx).map((v) => v.message);
 /** The IaC repository, from the committed production stack file. */
 const IAC_REPOSITORY: string = committedConfig("production")["ske-platform:github"].iacRepository;
 const envNamed = (resources: PolicyResource[], name: string) => {
-  const found = resources.find((r) => r.type === ENVIRONMENT_TYPES.environment && r.props.environment === name && r.props.repository === IAC_REPOSITORY);
+  const found = resources.find(
+    (r) =>
+      r.type === ENVIRONMENT_TYPES.environment && r.props.environment === name && r.props.repository === IAC_REPOSITORY,
+  );
   expect(found, name).toBeDefined();
   return found!;
 };
@@ -62,12 +66,16 @@ describe("environments-two-person-6-2", () => {
   it("fails any stack whose environment lets admins bypass it", () => {
     const resources = fresh("test");
     envNamed(resources, "test").props.canAdminsBypass = true;
-    expect(judge(resources, contextOf("test"))).toEqual(["environment test: admins can bypass its protection (canAdminsBypass is not false)"]);
+    expect(judge(resources, contextOf("test"))).toEqual([
+      "environment test: admins can bypass its protection (canAdminsBypass is not false)",
+    ]);
   });
 
   it("fails when the drift environment serves a branch other than main", () => {
     const resources = fresh("production");
-    const pattern = resources.find((r) => r.type === ENVIRONMENT_TYPES.deploymentPolicy && r.props.environment === "production-drift")!;
+    const pattern = resources.find(
+      (r) => r.type === ENVIRONMENT_TYPES.deploymentPolicy && r.props.environment === "production-drift",
+    )!;
     pattern.props.branchPattern = "*";
     expect(judge(resources, contextOf("production"))).toEqual([
       "environment production-drift: must serve main only (branch patterns: *, custom policy true)",
@@ -77,8 +85,14 @@ describe("environments-two-person-6-2", () => {
   it("fails an extra production environment that any branch may use without approval, and lets test's preview stay automatic", () => {
     const resources = fresh("production");
     const preview = envNamed(resources, "production-preview");
-    resources.push({ ...preview, name: "adhoc", props: { ...preview.props, environment: "production-adhoc", reviewers: [] } });
-    expect(judge(resources, contextOf("production"))).toEqual(["environment production-adhoc: serves any branch with no second person's approval in production"]);
+    resources.push({
+      ...preview,
+      name: "adhoc",
+      props: { ...preview.props, environment: "production-adhoc", reviewers: [] },
+    });
+    expect(judge(resources, contextOf("production"))).toEqual([
+      "environment production-adhoc: serves any branch with no second person's approval in production",
+    ]);
     expect(envNamed(fresh("test"), "test-preview").props.reviewers).toEqual([]);
   });
 });

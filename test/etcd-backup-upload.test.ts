@@ -27,7 +27,12 @@ const SCRIPT = path.join(ROOT, "components", "etcd-backup", "etcd-backup.mjs");
 const NODE = process.execPath;
 
 interface BackupModule {
-  signV4(request: { method: string; url: string; headers: Record<string, string>; payloadHash: string }, credentials: { accessKeyId: string; secretAccessKey: string }, region: string, now: Date): Record<string, string>;
+  signV4(
+    request: { method: string; url: string; headers: Record<string, string>; payloadHash: string },
+    credentials: { accessKeyId: string; secretAccessKey: string },
+    region: string,
+    now: Date,
+  ): Record<string, string>;
   MAGIC: string;
 }
 const loadScript = async () => (await import(pathToFileURL(SCRIPT).href)) as BackupModule;
@@ -37,7 +42,11 @@ const REGION = "osl2";
 const BUCKET = "ske-test-osl2-etcd-backups";
 const CLUSTER = "test-osl2-ops";
 
-interface Stored { key: string; body: Buffer; headers: IncomingMessage["headers"] }
+interface Stored {
+  key: string;
+  body: Buffer;
+  headers: IncomingMessage["headers"];
+}
 
 /** An S3 PUT endpoint that accepts only what RGW would: the writer's signature over these exact headers and bytes. */
 function fakeS3(mod: BackupModule) {
@@ -66,10 +75,21 @@ function fakeS3(mod: BackupModule) {
       if (Number(req.headers["content-length"]) !== body.length) return refuse(400, "IncompleteBody");
       const auth = String(req.headers.authorization);
       const signed = /SignedHeaders=([^,]+)/.exec(auth)?.[1]?.split(";") ?? [];
-      const headers = Object.fromEntries(signed.filter((h) => !["host", "x-amz-date", "x-amz-content-sha256"].includes(h)).map((h) => [h, String(req.headers[h])]));
+      const headers = Object.fromEntries(
+        signed
+          .filter((h) => !["host", "x-amz-date", "x-amz-content-sha256"].includes(h))
+          .map((h) => [h, String(req.headers[h])]),
+      );
       const amz = String(req.headers["x-amz-date"]);
-      const when = new Date(`${amz.slice(0, 4)}-${amz.slice(4, 6)}-${amz.slice(6, 8)}T${amz.slice(9, 11)}:${amz.slice(11, 13)}:${amz.slice(13, 15)}Z`);
-      const expected = mod.signV4({ method: "PUT", url: `http://${req.headers.host}${req.url}`, headers, payloadHash: sha }, CREDENTIALS, REGION, when);
+      const when = new Date(
+        `${amz.slice(0, 4)}-${amz.slice(4, 6)}-${amz.slice(6, 8)}T${amz.slice(9, 11)}:${amz.slice(11, 13)}:${amz.slice(13, 15)}Z`,
+      );
+      const expected = mod.signV4(
+        { method: "PUT", url: `http://${req.headers.host}${req.url}`, headers, payloadHash: sha },
+        CREDENTIALS,
+        REGION,
+        when,
+      );
       if (expected.authorization !== auth) return refuse(403, "SignatureDoesNotMatch");
       stored.push({ key, body, headers: req.headers });
       res.writeHead(200).end();
@@ -81,7 +101,11 @@ function fakeS3(mod: BackupModule) {
 let work: string;
 let endpoint: string;
 let s3: ReturnType<typeof fakeS3>;
-const keys = generateKeyPairSync("rsa", { modulusLength: 2048, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } });
+const keys = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: "spki", format: "pem" },
+  privateKeyEncoding: { type: "pkcs8", format: "pem" },
+});
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-backup-"));
@@ -124,7 +148,9 @@ describe("the uploader's SigV4 signer", () => {
   const sdkPut = async (key: string, body: string, credentials = CREDENTIALS) => {
     const client = await archiveClient({ endpoint, region: REGION }, credentials);
     try {
-      return await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ContentType: "application/octet-stream" }));
+      return await client.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ContentType: "application/octet-stream" }),
+      );
     } finally {
       client.destroy();
     }
@@ -134,7 +160,7 @@ describe("the uploader's SigV4 signer", () => {
     const before = s3.stored.length;
     for (const [key, body] of [
       [`${backupPrefix(CLUSTER)}20261129T123456Z.etcd.enc`, "snapshot bytes"],
-      [`${backupPrefix(CLUSTER)}k with space+plus=(x)*!`, "{\"json\":true}"],
+      [`${backupPrefix(CLUSTER)}k with space+plus=(x)*!`, '{"json":true}'],
       [`${backupPrefix(CLUSTER)}a/b/c`, "x"],
     ] as const) {
       expect((await sdkPut(key, body)).$metadata.httpStatusCode).toBe(200);
@@ -145,7 +171,9 @@ describe("the uploader's SigV4 signer", () => {
       `${backupPrefix(CLUSTER)}a/b/c`,
     ]);
     // And a signature with another secret is refused, so the comparison can fail.
-    await expect(sdkPut(`${backupPrefix(CLUSTER)}forged`, "x", { ...CREDENTIALS, secretAccessKey: "another-secret" })).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    await expect(
+      sdkPut(`${backupPrefix(CLUSTER)}forged`, "x", { ...CREDENTIALS, secretAccessKey: "another-secret" }),
+    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
     expect(s3.refusals.splice(0)).toEqual(["SignatureDoesNotMatch"]);
   });
 });
@@ -168,7 +196,18 @@ describe("snapshot to bucket, and back", () => {
     expect(fs.existsSync(path.join(work, "etcd.db.enc"))).toBe(false);
 
     fs.writeFileSync(path.join(work, "snapshot.enc"), object.body);
-    await run(NODE, [SCRIPT, "decrypt", "--key", path.join(work, "backup-key.pem"), "--cluster", CLUSTER, "--in", path.join(work, "snapshot.enc"), "--out", path.join(work, "db.snapshot")]);
+    await run(NODE, [
+      SCRIPT,
+      "decrypt",
+      "--key",
+      path.join(work, "backup-key.pem"),
+      "--cluster",
+      CLUSTER,
+      "--in",
+      path.join(work, "snapshot.enc"),
+      "--out",
+      path.join(work, "db.snapshot"),
+    ]);
     expect(fs.readFileSync(path.join(work, "db.snapshot")).equals(snapshot)).toBe(true);
   });
 
@@ -182,20 +221,41 @@ describe("snapshot to bucket, and back", () => {
     await upload(Buffer.from("another snapshot"));
     const body = s3.stored[s3.stored.length - 1]!.body;
     const decrypt = (file: string, cluster = CLUSTER, key = path.join(work, "backup-key.pem")) =>
-      run(NODE, [SCRIPT, "decrypt", "--key", key, "--cluster", cluster, "--in", file, "--out", path.join(work, "out.db")]);
+      run(NODE, [
+        SCRIPT,
+        "decrypt",
+        "--key",
+        key,
+        "--cluster",
+        cluster,
+        "--in",
+        file,
+        "--out",
+        path.join(work, "out.db"),
+      ]);
 
     const altered = Buffer.from(body);
     altered[altered.length - 20]! ^= 0xff;
     fs.writeFileSync(path.join(work, "altered.enc"), altered);
-    await expect(decrypt(path.join(work, "altered.enc"))).rejects.toMatchObject({ stderr: expect.stringContaining("does not decrypt") });
+    await expect(decrypt(path.join(work, "altered.enc"))).rejects.toMatchObject({
+      stderr: expect.stringContaining("does not decrypt"),
+    });
     expect(fs.existsSync(path.join(work, "out.db"))).toBe(false);
 
     fs.writeFileSync(path.join(work, "good.enc"), body);
-    await expect(decrypt(path.join(work, "good.enc"), "test-osl2-mgmt")).rejects.toMatchObject({ stderr: expect.stringContaining("is a backup of test-osl2-ops, not of test-osl2-mgmt") });
+    await expect(decrypt(path.join(work, "good.enc"), "test-osl2-mgmt")).rejects.toMatchObject({
+      stderr: expect.stringContaining("is a backup of test-osl2-ops, not of test-osl2-mgmt"),
+    });
 
-    const other = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+    const other = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+      publicKeyEncoding: { type: "spki", format: "pem" },
+    });
     fs.writeFileSync(path.join(work, "other-key.pem"), other.privateKey);
-    await expect(decrypt(path.join(work, "good.enc"), CLUSTER, path.join(work, "other-key.pem"))).rejects.toMatchObject({ stderr: expect.stringContaining("not to this cluster's backup key") });
+    await expect(decrypt(path.join(work, "good.enc"), CLUSTER, path.join(work, "other-key.pem"))).rejects.toMatchObject(
+      { stderr: expect.stringContaining("not to this cluster's backup key") },
+    );
   });
 });
 
@@ -210,10 +270,21 @@ describe("the backup bucket, made by the archive's reconciler as the program run
         if (req.headers["x-amz-content-sha256"] !== payloadHash) return "XAmzContentSHA256Mismatch";
         const auth = String(req.headers.authorization);
         const signed = /SignedHeaders=([^,]+)/.exec(auth)?.[1]?.split(";") ?? [];
-        const headers = Object.fromEntries(signed.filter((h) => !["host", "x-amz-date", "x-amz-content-sha256"].includes(h)).map((h) => [h, String(req.headers[h])]));
+        const headers = Object.fromEntries(
+          signed
+            .filter((h) => !["host", "x-amz-date", "x-amz-content-sha256"].includes(h))
+            .map((h) => [h, String(req.headers[h])]),
+        );
         const amz = String(req.headers["x-amz-date"]);
-        const when = new Date(`${amz.slice(0, 4)}-${amz.slice(4, 6)}-${amz.slice(6, 8)}T${amz.slice(9, 11)}:${amz.slice(11, 13)}:${amz.slice(13, 15)}Z`);
-        const expected = mod.signV4({ method: req.method!, url: `http://${req.headers.host}${req.url}`, headers, payloadHash }, owner, REGION, when);
+        const when = new Date(
+          `${amz.slice(0, 4)}-${amz.slice(4, 6)}-${amz.slice(6, 8)}T${amz.slice(9, 11)}:${amz.slice(11, 13)}:${amz.slice(13, 15)}Z`,
+        );
+        const expected = mod.signV4(
+          { method: req.method!, url: `http://${req.headers.host}${req.url}`, headers, payloadHash },
+          owner,
+          REGION,
+          when,
+        );
         return expected.authorization === auth ? undefined : "SignatureDoesNotMatch";
       },
     });
@@ -222,31 +293,38 @@ describe("the backup bucket, made by the archive's reconciler as the program run
     const writers = [{ cluster: CLUSTER, projectId: "9d3a61c24b7e4f1a8c256e0f3b2a9e01" }];
     const foreign = ["9f3c1a7e2b5d4c6e8a0b1c2d3e4f5001"];
     const policy = JSON.stringify(archiveBucketPolicy(BUCKET, writers, foreign));
-    const reconcile = () => run(NODE, ["scripts/audit-archive-bucket.cjs", "reconcile"], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? "",
-        ARCHIVE_ENDPOINT: `http://127.0.0.1:${port}`,
-        ARCHIVE_BUCKET: BUCKET,
-        ARCHIVE_REGION: REGION,
-        ARCHIVE_LOCK_MODE: "COMPLIANCE",
-        ARCHIVE_LOCK_DAYS: "14",
-        ARCHIVE_WRITERS: JSON.stringify(writers),
-        ARCHIVE_FOREIGN_PROJECTS: JSON.stringify(foreign),
-        ARCHIVE_ACCESS_KEY_ID: owner.accessKeyId,
-        ARCHIVE_SECRET_ACCESS_KEY: owner.secretAccessKey,
-        ARCHIVE_BUCKET_POLICY: policy,
-        ARCHIVE_EXPIRE_DAYS: "14",
-      },
-    });
+    const reconcile = () =>
+      run(NODE, ["scripts/audit-archive-bucket.cjs", "reconcile"], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? "",
+          ARCHIVE_ENDPOINT: `http://127.0.0.1:${port}`,
+          ARCHIVE_BUCKET: BUCKET,
+          ARCHIVE_REGION: REGION,
+          ARCHIVE_LOCK_MODE: "COMPLIANCE",
+          ARCHIVE_LOCK_DAYS: "14",
+          ARCHIVE_WRITERS: JSON.stringify(writers),
+          ARCHIVE_FOREIGN_PROJECTS: JSON.stringify(foreign),
+          ARCHIVE_ACCESS_KEY_ID: owner.accessKeyId,
+          ARCHIVE_SECRET_ACCESS_KEY: owner.secretAccessKey,
+          ARCHIVE_BUCKET_POLICY: policy,
+          ARCHIVE_EXPIRE_DAYS: "14",
+        },
+      });
     try {
       const first = await reconcile();
-      expect(JSON.parse(first.stdout)).toMatchObject({ bucket: BUCKET, objectLock: { enabled: true, mode: "COMPLIANCE", days: 14 }, expireDays: 14 });
+      expect(JSON.parse(first.stdout)).toMatchObject({
+        bucket: BUCKET,
+        objectLock: { enabled: true, mode: "COMPLIANCE", days: 14 },
+        expireDays: 14,
+      });
       const stored = rgw.buckets.get(BUCKET)!;
       expect(stored.lock).toContain("<Mode>COMPLIANCE</Mode><Days>14</Days>");
       expect(JSON.parse(stored.policy!)).toEqual(JSON.parse(policy));
       expect(stored.lifecycle).toContain("<Expiration><Days>14</Days></Expiration>");
-      expect(rgw.calls).toEqual(expect.arrayContaining(["PUT bucket", "PUT object-lock", "PUT policy", "PUT lifecycle", "GET acl"]));
+      expect(rgw.calls).toEqual(
+        expect.arrayContaining(["PUT bucket", "PUT object-lock", "PUT policy", "PUT lifecycle", "GET acl"]),
+      );
       rgw.calls.length = 0;
       const second = await reconcile();
       expect(JSON.parse(second.stdout)).toMatchObject({ expireDays: 14 });

@@ -12,9 +12,12 @@ import { assessBranchProtection } from "../plan/scorecard";
 import { ARGOCD_TUNNEL_URL, GRAFANA_TUNNEL_URL } from "../stacks/gitops";
 
 describe("documents generated from code", () => {
-  it.each(Object.keys(GENERATED_DOCS))("%s is current: run `npm run docs` after changing what it is generated from", (file) => {
-    expect(fs.readFileSync(path.join(REPO_ROOT, file), "utf8")).toBe(GENERATED_DOCS[file]!());
-  });
+  it.each(Object.keys(GENERATED_DOCS))(
+    "%s is current: run `npm run docs` after changing what it is generated from",
+    (file) => {
+      expect(fs.readFileSync(path.join(REPO_ROOT, file), "utf8")).toBe(GENERATED_DOCS[file]!());
+    },
+  );
 
   it("docs/policies.md lists every policy the pack enforces, once, under its control", () => {
     const table = policyTableMarkdown();
@@ -28,12 +31,18 @@ describe("documents generated from code", () => {
   it("docs/scorecard.md gives, per number of approvals, the tier and score plan/scorecard.ts assesses", () => {
     const table = scorecardTableMarkdown();
     for (const approvals of [1, 2]) {
-      const iac = assessBranchProtection(branchProtection({ requiredApprovals: approvals, requiredStatusChecks: IAC_REQUIRED_CHECKS }));
-      const gitops = assessBranchProtection(branchProtection({ requiredApprovals: approvals, requiredStatusChecks: [] }));
+      const iac = assessBranchProtection(
+        branchProtection({ requiredApprovals: approvals, requiredStatusChecks: IAC_REQUIRED_CHECKS }),
+      );
+      const gitops = assessBranchProtection(
+        branchProtection({ requiredApprovals: approvals, requiredStatusChecks: [] }),
+      );
       const row = table.split("\n").find((line) => line.startsWith(`| ${approvals} |`));
       const cells = row?.split(" | ") ?? [];
       expect(cells[1], `IaC, ${approvals} approvals`).toMatch(new RegExp(`^tier ${iac.tier}, ${iac.score}/10`));
-      expect(cells[2], `GitOps, ${approvals} approvals`).toMatch(new RegExp(`^tier ${gitops.tier}, ${gitops.score}/10`));
+      expect(cells[2], `GitOps, ${approvals} approvals`).toMatch(
+        new RegExp(`^tier ${gitops.tier}, ${gitops.score}/10`),
+      );
     }
   });
 

@@ -11,7 +11,17 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { INSTANCE, assertPresent, cloudConfigFiles, consumerGate, findBinary, revealedResources, run, scratchDir, type WrittenFile } from "./support/consumers";
+import {
+  INSTANCE,
+  assertPresent,
+  cloudConfigFiles,
+  consumerGate,
+  findBinary,
+  revealedResources,
+  run,
+  scratchDir,
+  type WrittenFile,
+} from "./support/consumers";
 import { STACKS } from "./support/stacks";
 
 const HAPROXY_CFG = "/etc/haproxy/haproxy.cfg";
@@ -43,7 +53,8 @@ beforeAll(async () => {
   instances = all.map((r) => `${r.stack}/${r.name}`);
   for (const r of all) {
     const text = r.inputs["userData"];
-    if (typeof text === "string" && text.startsWith("#cloud-config\n")) userData.set(text, [...(userData.get(text) ?? []), `${r.stack}/${r.name}`]);
+    if (typeof text === "string" && text.startsWith("#cloud-config\n"))
+      userData.set(text, [...(userData.get(text) ?? []), `${r.stack}/${r.name}`]);
   }
 }, 90_000);
 afterAll(() => scratch.remove());
@@ -53,7 +64,10 @@ const written = (filePath: string) => files.filter((f) => f.path === filePath);
 describe("the configs handed to the daemons are every one the committed stacks render", () => {
   it("one HAProxy and one keepalived config per load balancer, one sshd snippet per jump host and deploy runner", () => {
     const named = (pattern: RegExp) => instances.filter((i) => pattern.test(i)).sort();
-    const of = (filePath: string) => written(filePath).map((f) => `${f.stack}/${f.instance}`).sort();
+    const of = (filePath: string) =>
+      written(filePath)
+        .map((f) => `${f.stack}/${f.instance}`)
+        .sort();
     expect(named(/-lb-\d+$/).length).toBeGreaterThanOrEqual(2 * STACKS.length);
     expect(of(HAPROXY_CFG)).toEqual(named(/-lb-\d+$/));
     expect(of(KEEPALIVED_CONF)).toEqual(named(/-lb-\d+$/));
@@ -98,10 +112,15 @@ describe.skipIf(keepalivedGate.skip)("keepalived configs under `keepalived -t`",
    */
   const check = (f: WrittenFile, text: string) => {
     const file = place("keepalived.conf", text);
-    const substitute = f.runcmd.map((c) => (Array.isArray(c) ? c : [c]).map(String))
+    const substitute = f.runcmd
+      .map((c) => (Array.isArray(c) ? c : [c]).map(String))
       .find((c) => c.join(" ").includes(`sed -i`) && c.join(" ").includes(KEEPALIVED_CONF));
     expect(substitute, `${f.instance}: no runcmd line fills in the interface`).toBeDefined();
-    execFileSync(substitute![0]!, substitute!.slice(1).map((a) => a.replaceAll(KEEPALIVED_CONF, file)), { stdio: "pipe" });
+    execFileSync(
+      substitute![0]!,
+      substitute!.slice(1).map((a) => a.replaceAll(KEEPALIVED_CONF, file)),
+      { stdio: "pipe" },
+    );
     expect(fs.readFileSync(file, "utf8")).not.toContain("@SKE_INTERFACE@");
     expect(fs.existsSync(file)).toBe(true);
     return run(keepalived!, ["-t", "-f", file]);
@@ -154,7 +173,9 @@ describe.skipIf(sshdGate.skip)("sshd snippets under `sshd -T`", () => {
     const include = "Include /etc/ssh/sshd_config.d/*.conf";
     expect(mainConfig).toMatch(new RegExp(`^${include.replace(/[.*]/g, "\\$&")}$`, "m"));
     const config = path.join(dir, "sshd_config");
-    fs.writeFileSync(config, mainConfig.replace(include, `Include ${path.join(dir, "sshd_config.d")}/*.conf`), { mode: 0o600 });
+    fs.writeFileSync(config, mainConfig.replace(include, `Include ${path.join(dir, "sshd_config.d")}/*.conf`), {
+      mode: 0o600,
+    });
     return run(sshd!, ["-T", "-f", config, "-h", hostKey]);
   };
 
@@ -166,7 +187,9 @@ describe.skipIf(sshdGate.skip)("sshd snippets under `sshd -T`", () => {
       const effective = new Set(result.stdout.split("\n"));
       for (const line of f.content.split("\n").filter((l) => l.trim() && !l.startsWith("#"))) {
         const [key, ...value] = line.trim().split(/\s+/);
-        expect(effective.has(`${key!.toLowerCase()} ${value.join(" ")}`), `${f.stack}/${f.instance}: ${line}`).toBe(true);
+        expect(effective.has(`${key!.toLowerCase()} ${value.join(" ")}`), `${f.stack}/${f.instance}: ${line}`).toBe(
+          true,
+        );
       }
     }
   });
@@ -210,7 +233,10 @@ describe.skipIf(cloudInitGate.skip)("cloud-configs under cloud-init's own schema
     const result = run(interpreter!, ["-c", DRIVER, ...paths]);
     expect(result.status, result.output).toBe(0);
     return paths.map((p) => {
-      const section = new RegExp(`^>>> ${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\n([\\s\\S]*?)^<<< (\\S+)$`, "m").exec(result.stdout);
+      const section = new RegExp(
+        `^>>> ${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\n([\\s\\S]*?)^<<< (\\S+)$`,
+        "m",
+      ).exec(result.stdout);
       expect(section, `no verdict for ${p}: ${result.output}`).not.toBeNull();
       return { output: section![1]!, code: section![2]! };
     });
@@ -219,7 +245,9 @@ describe.skipIf(cloudInitGate.skip)("cloud-configs under cloud-init's own schema
   it("accepts every instance's rendered cloud-config of every committed stack, without deprecations", () => {
     assertPresent(cloudInitGate);
     const texts = [...userData.keys()];
-    expect([...userData.values()].flat().sort()).toEqual(instances.filter((i) => /-(lb-\d+|jumphost|deploy-runner-\d+)$/.test(i)).sort());
+    expect([...userData.values()].flat().sort()).toEqual(
+      instances.filter((i) => /-(lb-\d+|jumphost|deploy-runner-\d+)$/.test(i)).sort(),
+    );
     check(texts).forEach((verdict, i) => {
       const who = userData.get(texts[i]!)!.join(", ");
       expect(verdict.code, `${who}: ${verdict.output}`).toBe("0");

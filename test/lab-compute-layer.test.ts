@@ -10,7 +10,13 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { synthesize } from "../synth";
-import { reachedBy, withComputeLayer, INSTANCE, type ComputeFixtures, type PlannedResource } from "./integration/engine/compute-layer";
+import {
+  reachedBy,
+  withComputeLayer,
+  INSTANCE,
+  type ComputeFixtures,
+  type PlannedResource,
+} from "./integration/engine/compute-layer";
 import { writeLabStack } from "./integration/lab-stack";
 import { within } from "./support/timed";
 
@@ -35,7 +41,11 @@ describe("the lab stack with the compute layer on", () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "ske-lab-compute-"));
     configFile = writeLabStack(dir, "5d2e9f7c-6a1b-4c3d-8e4f-9a0b1c2d3e45");
     withComputeLayer(configFile, fixtures);
-    const result = await within(synthesize({ stack: "test-lab", configFile }), 60_000, "synth of the lab stack with compute");
+    const result = await within(
+      synthesize({ stack: "test-lab", configFile }),
+      60_000,
+      "synth of the lab stack with compute",
+    );
     if (!result.ok) throw new Error(result.error);
     plan = result.resources;
   }, 90_000);
@@ -44,25 +54,62 @@ describe("the lab stack with the compute layer on", () => {
 
   it("switches on the clusters layer only, with runners, and points every site at the lab's flavors, images and keypair", () => {
     const config = (parseYaml(fs.readFileSync(configFile, "utf8")) as { config: Record<string, any> }).config;
-    expect(config["ske-platform:layers"]).toEqual({ clusters: true, bootstrap: false, kubernetes: false, github: false });
+    expect(config["ske-platform:layers"]).toEqual({
+      clusters: true,
+      bootstrap: false,
+      kubernetes: false,
+      github: false,
+    });
     expect(config["ske-platform:runners"]).toMatchObject({ count: 1, flavor: "lab-small" });
     const instances = plan.filter((r) => r.type === INSTANCE);
-    expect(instances.map((r) => r.inputs?.flavorName).sort()).toEqual(
-      ["lab-large", "lab-large", "lab-small", "lab-small", "lab-small", "lab-small", "lab-small", "lab-small", "lab-worker", "lab-worker"]);
+    expect(instances.map((r) => r.inputs?.flavorName).sort()).toEqual([
+      "lab-large",
+      "lab-large",
+      "lab-small",
+      "lab-small",
+      "lab-small",
+      "lab-small",
+      "lab-small",
+      "lab-small",
+      "lab-worker",
+      "lab-worker",
+    ]);
     // The jump host and the load balancers boot with the keypair; nodes and runners have none.
-    expect(instances.filter((r) => r.inputs?.keyPair === "lab-key").map((r) => r.name).sort()).toEqual(
-      ["test-osl2-jumphost", "test-osl2-mgmt-lb-0", "test-osl2-mgmt-lb-1", "test-osl2-ops-lb-0", "test-osl2-ops-lb-1"]);
+    expect(
+      instances
+        .filter((r) => r.inputs?.keyPair === "lab-key")
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual([
+      "test-osl2-jumphost",
+      "test-osl2-mgmt-lb-0",
+      "test-osl2-mgmt-lb-1",
+      "test-osl2-ops-lb-0",
+      "test-osl2-ops-lb-1",
+    ]);
     expect(plan.some((r) => r.type.startsWith("command:"))).toBe(false);
   });
 
   it("an image edit reaches the jump host and the load balancers, never a Talos node or a runner (ignoreChanges)", () => {
-    expect(reachedBy(plan, "imageId", [fixtures.images.talos, fixtures.images.debian]).map((r) => r.name).sort()).toEqual(
-      ["test-osl2-jumphost", "test-osl2-mgmt-lb-0", "test-osl2-mgmt-lb-1", "test-osl2-ops-lb-0", "test-osl2-ops-lb-1"]);
+    expect(
+      reachedBy(plan, "imageId", [fixtures.images.talos, fixtures.images.debian])
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual([
+      "test-osl2-jumphost",
+      "test-osl2-mgmt-lb-0",
+      "test-osl2-mgmt-lb-1",
+      "test-osl2-ops-lb-0",
+      "test-osl2-ops-lb-1",
+    ]);
     expect(reachedBy(plan, "imageId", [fixtures.images.talos])).toEqual([]);
   });
 
   it("a worker flavor edit reaches exactly the workers", () => {
-    expect(reachedBy(plan, "flavorName", [fixtures.flavors.worker]).map((r) => r.name).sort()).toEqual(
-      ["test-osl2-mgmt-worker-0", "test-osl2-ops-worker-0"]);
+    expect(
+      reachedBy(plan, "flavorName", [fixtures.flavors.worker])
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["test-osl2-mgmt-worker-0", "test-osl2-ops-worker-0"]);
   });
 });

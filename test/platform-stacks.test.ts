@@ -21,15 +21,22 @@ describe.each(STACKS)("the %s stack under mocks", (stack) => {
     expect(run.sites.sort()).toEqual(sites);
     for (const site of sites) {
       const prefix = `${stack}-${site}`;
-      const providers = ofType(run.resources, "pulumi:providers:openstack").filter((p) => p.name === `${prefix}-openstack`);
+      const providers = ofType(run.resources, "pulumi:providers:openstack").filter(
+        (p) => p.name === `${prefix}-openstack`,
+      );
       expect(providers).toHaveLength(1);
-      expect(providers[0]!.inputs).toMatchObject({ region: config["ske-platform:sites"][site].region, delayedAuth: "true" });
+      expect(providers[0]!.inputs).toMatchObject({
+        region: config["ske-platform:sites"][site].region,
+        delayedAuth: "true",
+      });
       for (const type of ["network:Network", "subnet:Subnet", "router:Router", "routerInterface:RouterInterface"]) {
         const token = `openstack:networking/${type}`;
         const inSite = ofType(run.resources, token).filter((r) => r.name.startsWith(`${prefix}-`));
         expect(inSite, `${token} in ${site}`).toHaveLength(1);
       }
-      const siteResources = run.resources.filter((r) => r.custom && r.type.startsWith("openstack:") && r.name.startsWith(`${prefix}-`));
+      const siteResources = run.resources.filter(
+        (r) => r.custom && r.type.startsWith("openstack:") && r.name.startsWith(`${prefix}-`),
+      );
       for (const r of siteResources) expect(r.provider, r.name).toMatch(new RegExp(`::${prefix}-openstack::`));
     }
   });
@@ -37,7 +44,9 @@ describe.each(STACKS)("the %s stack under mocks", (stack) => {
   it("plans the subnet of the address plan, with the router on the first address", async () => {
     const run = await synthOk(stack);
     for (const site of sites) {
-      const subnet = ofType(run.resources, "openstack:networking/subnet:Subnet").find((r) => r.name === `${stack}-${site}-subnet`)!;
+      const subnet = ofType(run.resources, "openstack:networking/subnet:Subnet").find(
+        (r) => r.name === `${stack}-${site}-subnet`,
+      )!;
       expect(subnet.inputs.cidr).toBe(plan.environments[stack].sites[site]);
       expect(cidrContains(own, subnet.inputs.cidr as string)).toBe(true);
     }
@@ -47,11 +56,21 @@ describe.each(STACKS)("the %s stack under mocks", (stack) => {
     const run = await synthOk(stack);
     const groups = ofType(run.resources, SG);
     for (const site of sites) {
-      const inSite = groups.filter((g) => g.name.startsWith(`${stack}-${site}-`)).map((g) => g.name.replace(`${stack}-${site}-`, "")).sort();
+      const inSite = groups
+        .filter((g) => g.name.startsWith(`${stack}-${site}-`))
+        .map((g) => g.name.replace(`${stack}-${site}-`, ""))
+        .sort();
       const clusters = site === opsSite ? ["mgmt", "ops"] : ["mgmt"];
       // The deploy runners live beside the jump host of the ops site only.
       const runner = site === opsSite ? ["deploy-runner"] : [];
-      expect(inSite).toEqual(["egress", "jumphost", ...runner, ...clusters.flatMap((c) => [`${c}-controlplane`, `${c}-loadbalancer`, `${c}-worker`])].sort());
+      expect(inSite).toEqual(
+        [
+          "egress",
+          "jumphost",
+          ...runner,
+          ...clusters.flatMap((c) => [`${c}-controlplane`, `${c}-loadbalancer`, `${c}-worker`]),
+        ].sort(),
+      );
     }
     expect(groups.every((g) => g.inputs.deleteDefaultRules === true)).toBe(true);
   });
@@ -74,7 +93,10 @@ describe.each(STACKS)("the %s stack under mocks", (stack) => {
       expect(cidr, `${rule.name} names no source`).toBeDefined();
       for (const other of foreign) expect(cidrOverlaps(cidr, other), `${rule.name} reaches ${other}`).toBe(false);
       if (rule.inputs.direction === "ingress") {
-        expect([own, ...adminCidrs].some((allowed) => cidrContains(allowed, cidr)), `${rule.name}: ${cidr}`).toBe(true);
+        expect(
+          [own, ...adminCidrs].some((allowed) => cidrContains(allowed, cidr)),
+          `${rule.name}: ${cidr}`,
+        ).toBe(true);
       }
     }
   });
@@ -91,7 +113,9 @@ describe.each(STACKS)("the %s stack under mocks", (stack) => {
 
   it("opens nothing to the internet", async () => {
     const run = await synthOk(stack);
-    const open = ofType(run.resources, RULE).filter((r) => r.inputs.direction === "ingress" && r.inputs.remoteIpPrefix === "0.0.0.0/0");
+    const open = ofType(run.resources, RULE).filter(
+      (r) => r.inputs.direction === "ingress" && r.inputs.remoteIpPrefix === "0.0.0.0/0",
+    );
     expect(open).toEqual([]);
   });
 });
@@ -111,20 +135,37 @@ describe("whole-program refusals", () => {
   });
 
   it("refuses a production rule that would admit staging, through the admin ranges", async () => {
-    const file = variantFile("production", (c) => { c["ske-platform:access"].adminCidrs.push("10.33.0.0/16"); });
+    const file = variantFile("production", (c) => {
+      c["ske-platform:access"].adminCidrs.push("10.33.0.0/16");
+    });
     const result = await synthStack("production", file);
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.error).toMatch(/adminCidrs\[1\]: 10\.33\.0\.0\/16 overlaps another environment's supernet/);
+    if (!result.ok)
+      expect(result.error).toMatch(/adminCidrs\[1\]: 10\.33\.0\.0\/16 overlaps another environment's supernet/);
   });
 
   it("opens a named exception and nothing more", async () => {
     const file = variantFile("test", (c) => {
-      c["ske-platform:access"].publicExceptions = [{ name: "assessment-ssh", reason: "external security assessment, ticket SEC-142", group: "jumphost", protocol: "tcp", port: 22, cidr: "203.0.113.0/24" }];
+      c["ske-platform:access"].publicExceptions = [
+        {
+          name: "assessment-ssh",
+          reason: "external security assessment, ticket SEC-142",
+          group: "jumphost",
+          protocol: "tcp",
+          port: 22,
+          cidr: "203.0.113.0/24",
+        },
+      ];
     });
     const run = await synthOk("test", file);
     const open = ofType(run.resources, RULE).filter((r) => r.inputs.remoteIpPrefix === "203.0.113.0/24");
     expect(open).toHaveLength(1);
-    expect(open[0]!.inputs).toMatchObject({ direction: "ingress", protocol: "tcp", portRangeMin: 22, portRangeMax: 22 });
+    expect(open[0]!.inputs).toMatchObject({
+      direction: "ingress",
+      protocol: "tcp",
+      portRangeMin: 22,
+      portRangeMax: 22,
+    });
     expect(open[0]!.inputs.description).toContain("SEC-142");
   });
 });

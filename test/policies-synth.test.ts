@@ -9,7 +9,14 @@ import { ROOT, STACKS, synthOk, synthStack, variantFile } from "./support/stacks
 /** A production exception that reaches into staging's supernet: refused by config; the policies judge the same rules (policies.test.ts). */
 const stagingProbe = (config: Record<string, any>) => {
   config["ske-platform:access"].publicExceptions = [
-    { name: "staging-probe", reason: "probe production from staging", group: "jumphost", protocol: "tcp", port: 22, cidr: "10.33.0.0/24" },
+    {
+      name: "staging-probe",
+      reason: "probe production from staging",
+      group: "jumphost",
+      protocol: "tcp",
+      port: 22,
+      cidr: "10.33.0.0/24",
+    },
   ];
 };
 
@@ -29,7 +36,9 @@ describe.each(STACKS)("compliance of the committed %s stack", (stack) => {
     const audit = run.compliance.results.find((r) => r.name === "apiserver-audit-and-oidc")!;
     expect(audit.status).toBe("pass");
     expect(audit.checked!.some((id) => /-cp-0-apply-config$/.test(id))).toBe(true);
-    expect(run.compliance.report).toMatch(/-cp-0 \| audit levels from Metadata up, omitStages RequestReceived, catch-all true; OIDC https:\/\/id\.ske\.example\.net with MFA claim rule/);
+    expect(run.compliance.report).toMatch(
+      /-cp-0 \| audit levels from Metadata up, omitStages RequestReceived, catch-all true; OIDC https:\/\/id\.ske\.example\.net with MFA claim rule/,
+    );
   }, 60_000);
 });
 
@@ -38,16 +47,29 @@ describe("a production stack whose exception reaches into staging", () => {
     const run = await synthStack("production", variantFile("production", stagingProbe));
     expect(run.ok).toBe(false);
     if (run.ok) return;
-    expect(run.error).toContain("Pulumi.production.yaml: ske-platform:access.publicExceptions[0].cidr: 10.33.0.0/24 overlaps staging's supernet 10.33.0.0/16");
+    expect(run.error).toContain(
+      "Pulumi.production.yaml: ske-platform:access.publicExceptions[0].cidr: 10.33.0.0/24 overlaps staging's supernet 10.33.0.0/16",
+    );
     expect((run.registered ?? []).filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
   }, 60_000);
 
   it("makes `npm run synth` exit 1 and write a FAIL report naming the control", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "ske-synth-"));
     // Exactly what `npm run synth` runs.
-    const result = spawnSync(process.execPath, [
-      "scripts/run-ts.cjs", "scripts/synth.ts", "--stack", "production", "--config", variantFile("production", stagingProbe), "--out", out,
-    ], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const result = spawnSync(
+      process.execPath,
+      [
+        "scripts/run-ts.cjs",
+        "scripts/synth.ts",
+        "--stack",
+        "production",
+        "--config",
+        variantFile("production", stagingProbe),
+        "--out",
+        out,
+      ],
+      { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
+    );
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("ske-platform:access.publicExceptions[0].cidr");
     const report = fs.readFileSync(path.join(out, "production", "compliance.md"), "utf8");

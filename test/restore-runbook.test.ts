@@ -21,24 +21,35 @@ import { restoreInputFor } from "../scripts/restore-runbook";
 import { ROOT, STACKS, stackFilePath, variantFile } from "./support/stacks";
 
 const run = promisify(execFile);
-const EXAMPLE = { stack: "production", cluster: "production-osl2-ops", controlPlane: ["10.32.0.21", "10.32.0.22", "10.32.0.23"] };
+const EXAMPLE = {
+  stack: "production",
+  cluster: "production-osl2-ops",
+  controlPlane: ["10.32.0.21", "10.32.0.22", "10.32.0.23"],
+};
 
 describe("the restore runbook", () => {
-  it.each(STACKS)("of every %s cluster puts no secret on a command line: credentials travel in files and the environment", (stack) => {
-    const { config, addressPlan } = loadPlatformConfig(readStackFile(stackFilePath(stack), stack), readAddressPlan());
-    for (const cluster of buildPlatformPlan(config, addressPlan).clusters) {
-      const steps = restoreRunbook(restoreInputFor(stack, cluster.name, ["10.0.0.1", "10.0.0.2", "10.0.0.3"]));
-      const commands = steps.flatMap((s) => s.commands);
-      for (const command of commands) {
-        expect(command).not.toMatch(/PRIVATE KEY|--talosconfig|AWS_SECRET_ACCESS_KEY=|--key-data|--secret/);
+  it.each(STACKS)(
+    "of every %s cluster puts no secret on a command line: credentials travel in files and the environment",
+    (stack) => {
+      const { config, addressPlan } = loadPlatformConfig(readStackFile(stackFilePath(stack), stack), readAddressPlan());
+      for (const cluster of buildPlatformPlan(config, addressPlan).clusters) {
+        const steps = restoreRunbook(restoreInputFor(stack, cluster.name, ["10.0.0.1", "10.0.0.2", "10.0.0.3"]));
+        const commands = steps.flatMap((s) => s.commands);
+        for (const command of commands) {
+          expect(command).not.toMatch(/PRIVATE KEY|--talosconfig|AWS_SECRET_ACCESS_KEY=|--key-data|--secret/);
+        }
+        // Every file that holds a secret is written under umask 077 and shredded afterwards.
+        expect(commands[1]).toBe('umask 077 && cd "$(mktemp -d)"');
+        expect(commands.join("\n")).toMatch(
+          /shred -u backup-key\.pem[\s\S]*shred -u db\.snapshot snapshot\.enc talosconfig$/,
+        );
+        expect(commands.filter((c) => c.includes("--recover-from"))).toEqual([
+          `talosctl -n 10.0.0.1 -e 10.0.0.1 bootstrap --recover-from=./db.snapshot`,
+        ]);
+        expect(commands.join("\n")).toContain(`--prefix ${cluster.name}/`);
       }
-      // Every file that holds a secret is written under umask 077 and shredded afterwards.
-      expect(commands[1]).toBe("umask 077 && cd \"$(mktemp -d)\"");
-      expect(commands.join("\n")).toMatch(/shred -u backup-key\.pem[\s\S]*shred -u db\.snapshot snapshot\.enc talosconfig$/);
-      expect(commands.filter((c) => c.includes("--recover-from"))).toEqual([`talosctl -n 10.0.0.1 -e 10.0.0.1 bootstrap --recover-from=./db.snapshot`]);
-      expect(commands.join("\n")).toContain(`--prefix ${cluster.name}/`);
-    }
-  });
+    },
+  );
 
   it("in docs/operations/restore.md is exactly what the code generates for the example cluster", () => {
     const doc = fs.readFileSync(path.join(ROOT, "docs", "operations", "restore.md"), "utf8");
@@ -47,19 +58,41 @@ describe("the restore runbook", () => {
   });
 
   it("is printed by `npm run restore-runbook`, which refuses a cluster the stack does not have and a site without backups", async () => {
-    const script = (args: string[]) => run(process.execPath, [path.join(ROOT, "scripts", "run-ts.cjs"), path.join(ROOT, "scripts", "restore-runbook.ts"), ...args], { cwd: ROOT });
-    const { stdout } = await script(["--stack", EXAMPLE.stack, "--cluster", EXAMPLE.cluster, "--control-plane", EXAMPLE.controlPlane.join(",")]);
+    const script = (args: string[]) =>
+      run(
+        process.execPath,
+        [path.join(ROOT, "scripts", "run-ts.cjs"), path.join(ROOT, "scripts", "restore-runbook.ts"), ...args],
+        { cwd: ROOT },
+      );
+    const { stdout } = await script([
+      "--stack",
+      EXAMPLE.stack,
+      "--cluster",
+      EXAMPLE.cluster,
+      "--control-plane",
+      EXAMPLE.controlPlane.join(","),
+    ]);
     expect(stdout).toBe(renderRestoreRunbook(restoreInputFor(EXAMPLE.stack, EXAMPLE.cluster, EXAMPLE.controlPlane)));
-    await expect(script(["--stack", "production", "--cluster", "production-hel1-mgmt", "--control-plane", "10.0.0.1"])).rejects.toMatchObject({ code: 1, stderr: "production has no cluster production-hel1-mgmt\n" });
-    const file = variantFile("test", (c) => { delete c["ske-platform:backups"]; });
-    expect(() => restoreInputFor("test", "test-osl2-ops", ["10.0.0.1"], file)).toThrow("test: backups.sites.osl2 is not configured, so test-osl2-ops has no backups to restore from");
+    await expect(
+      script(["--stack", "production", "--cluster", "production-hel1-mgmt", "--control-plane", "10.0.0.1"]),
+    ).rejects.toMatchObject({ code: 1, stderr: "production has no cluster production-hel1-mgmt\n" });
+    const file = variantFile("test", (c) => {
+      delete c["ske-platform:backups"];
+    });
+    expect(() => restoreInputFor("test", "test-osl2-ops", ["10.0.0.1"], file)).toThrow(
+      "test: backups.sites.osl2 is not configured, so test-osl2-ops has no backups to restore from",
+    );
   });
 });
 
 /** A recording stand-in for a tool that cannot run here; named so, for tests only. */
 function standIn(dir: string, tool: string, body: string) {
   const file = path.join(dir, tool);
-  fs.writeFileSync(file, `#!/usr/bin/env bash\n# test stand-in for ${tool}: records its arguments, serves fixtures\nset -euo pipefail\nprintf '%s\\n' "${tool} $*" >> "$RECORD"\n${body}\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    file,
+    `#!/usr/bin/env bash\n# test stand-in for ${tool}: records its arguments, serves fixtures\nset -euo pipefail\nprintf '%s\\n' "${tool} $*" >> "$RECORD"\n${body}\n`,
+    { mode: 0o755 },
+  );
 }
 
 describe("the restore runbook, run in bash", () => {
@@ -72,24 +105,63 @@ describe("the restore runbook, run in bash", () => {
     const record = path.join(work, "record.txt");
 
     // What the CronJob would have put in the bucket: the real encryption, to the cluster's key.
-    const keys = generateKeyPairSync("rsa", { modulusLength: 2048, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } });
+    const keys = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: "spki", format: "pem" },
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+    });
     const snapshot = Buffer.concat([Buffer.from("etcd db of production-osl2-ops\n"), Buffer.alloc(50_000, 3)]);
     fs.writeFileSync(path.join(fixtures, "etcd.db"), snapshot);
-    const mod = (await import(pathToFileURL(path.join(ROOT, "components", "etcd-backup", "etcd-backup.mjs")).href)) as { encryptFile(i: string, o: string, pub: string, cluster: string): Promise<unknown> };
-    await mod.encryptFile(path.join(fixtures, "etcd.db"), path.join(fixtures, "object.enc"), keys.publicKey, EXAMPLE.cluster);
-    fs.writeFileSync(path.join(fixtures, "clusters.json"), JSON.stringify({ [EXAMPLE.cluster]: { talosconfig: "context: production-osl2-ops\n" } }));
-    fs.writeFileSync(path.join(fixtures, "backups.json"), JSON.stringify({ clusters: { [EXAMPLE.cluster]: { decryptionKeyPem: keys.privateKey } } }));
+    const mod = (await import(pathToFileURL(path.join(ROOT, "components", "etcd-backup", "etcd-backup.mjs")).href)) as {
+      encryptFile(i: string, o: string, pub: string, cluster: string): Promise<unknown>;
+    };
+    await mod.encryptFile(
+      path.join(fixtures, "etcd.db"),
+      path.join(fixtures, "object.enc"),
+      keys.publicKey,
+      EXAMPLE.cluster,
+    );
+    fs.writeFileSync(
+      path.join(fixtures, "clusters.json"),
+      JSON.stringify({ [EXAMPLE.cluster]: { talosconfig: "context: production-osl2-ops\n" } }),
+    );
+    fs.writeFileSync(
+      path.join(fixtures, "backups.json"),
+      JSON.stringify({ clusters: { [EXAMPLE.cluster]: { decryptionKeyPem: keys.privateKey } } }),
+    );
 
-    standIn(bin, "pulumi", `case "$*" in *"stack output clusters"*) cat "$FIXTURES/clusters.json";; *"stack output backups"*) cat "$FIXTURES/backups.json";; *) exit 2;; esac`);
-    standIn(bin, "aws", `case "$*" in *list-objects-v2*) echo "production-osl2-ops/20270101T001700Z.etcd.enc";; *get-object*) cp "$FIXTURES/object.enc" "\${@: -1}";; *) exit 2;; esac`);
+    standIn(
+      bin,
+      "pulumi",
+      `case "$*" in *"stack output clusters"*) cat "$FIXTURES/clusters.json";; *"stack output backups"*) cat "$FIXTURES/backups.json";; *) exit 2;; esac`,
+    );
+    standIn(
+      bin,
+      "aws",
+      `case "$*" in *list-objects-v2*) echo "production-osl2-ops/20270101T001700Z.etcd.enc";; *get-object*) cp "$FIXTURES/object.enc" "\${@: -1}";; *) exit 2;; esac`,
+    );
     // talosctl: the talosconfig must come from $TALOSCONFIG; at bootstrap, keep what --recover-from points at.
-    standIn(bin, "talosctl", `test -s "$TALOSCONFIG"\nargs="$*"\ncase "$args" in *--recover-from=*) cp "\${args##*--recover-from=}" "$FIXTURES/recovered.db";; esac`);
+    standIn(
+      bin,
+      "talosctl",
+      `test -s "$TALOSCONFIG"\nargs="$*"\ncase "$args" in *--recover-from=*) cp "\${args##*--recover-from=}" "$FIXTURES/recovered.db";; esac`,
+    );
 
     const inputs: RestoreInput = restoreInputFor(EXAMPLE.stack, EXAMPLE.cluster, EXAMPLE.controlPlane);
-    const script = ["set -euo pipefail", ...restoreRunbook(inputs).flatMap((s) => s.commands), "echo \"$PWD\" > \"$FIXTURES/workdir\""].join("\n");
+    const script = [
+      "set -euo pipefail",
+      ...restoreRunbook(inputs).flatMap((s) => s.commands),
+      'echo "$PWD" > "$FIXTURES/workdir"',
+    ].join("\n");
     await run("bash", ["-c", script], {
       cwd: ROOT,
-      env: { PATH: `${bin}:${path.dirname(process.execPath)}:/usr/bin:/bin`, RECORD: record, FIXTURES: fixtures, TMPDIR: work, HOME: work },
+      env: {
+        PATH: `${bin}:${path.dirname(process.execPath)}:/usr/bin:/bin`,
+        RECORD: record,
+        FIXTURES: fixtures,
+        TMPDIR: work,
+        HOME: work,
+      },
     });
 
     expect(fs.readFileSync(path.join(fixtures, "recovered.db")).equals(snapshot)).toBe(true);
@@ -99,7 +171,9 @@ describe("the restore runbook, run in bash", () => {
       "aws --endpoint-url https://s3.osl2.ske.example.net --region osl2 s3api list-objects-v2 --bucket ske-production-osl2-etcd-backups --prefix production-osl2-ops/ --query sort_by(Contents,&LastModified)[-1].Key --output text",
       "aws --endpoint-url https://s3.osl2.ske.example.net --region osl2 s3api get-object --bucket ske-production-osl2-etcd-backups --key production-osl2-ops/20270101T001700Z.etcd.enc snapshot.enc",
       "pulumi -C " + ROOT + " stack output backups --stack production --show-secrets --json",
-      ...EXAMPLE.controlPlane.map((ip) => `talosctl -n ${ip} -e ${ip} reset --graceful=false --reboot --system-labels-to-wipe=EPHEMERAL`),
+      ...EXAMPLE.controlPlane.map(
+        (ip) => `talosctl -n ${ip} -e ${ip} reset --graceful=false --reboot --system-labels-to-wipe=EPHEMERAL`,
+      ),
       ...EXAMPLE.controlPlane.map((ip) => `talosctl -n ${ip} -e ${ip} service etcd`),
       "talosctl -n 10.32.0.21 -e 10.32.0.21 bootstrap --recover-from=./db.snapshot",
       "talosctl -n 10.32.0.21 -e 10.32.0.21 etcd members",

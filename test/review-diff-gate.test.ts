@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { COMMENT_LIMIT, COMMENT_MARKER, commentBody, gateDecision, WEAKENS_LABEL, type GateFacts } from "../scripts/review-diff-gate.mjs";
+import {
+  COMMENT_LIMIT,
+  COMMENT_MARKER,
+  commentBody,
+  gateDecision,
+  WEAKENS_LABEL,
+  type GateFacts,
+} from "../scripts/review-diff-gate.mjs";
 
 const HEAD = "a".repeat(40);
 
@@ -35,7 +42,10 @@ describe("the review-diff gate", () => {
   });
 
   it("passes it once a team member other than the author adds the label", () => {
-    expect(gateDecision(facts(labelled("bob")))).toMatchObject({ conclusion: "success", title: "Weakening accepted by bob" });
+    expect(gateDecision(facts(labelled("bob")))).toMatchObject({
+      conclusion: "success",
+      title: "Weakening accepted by bob",
+    });
   });
 
   it("does not count the label when the author, or someone outside the team, added it, or it was taken off", () => {
@@ -44,16 +54,26 @@ describe("the review-diff gate", () => {
     expect(gateDecision(facts(labelled("mallory"))).conclusion).toBe("failure");
     expect(gateDecision(facts({ ...labelled("bob"), labels: [] })).conclusion).toBe("failure");
     // The last one to label counts: the author re-adding it after a team member's does not pass.
-    expect(gateDecision(facts({ labels: [WEAKENS_LABEL], labelEvents: [
-      { event: "labeled", label: WEAKENS_LABEL, actor: "bob" },
-      { event: "unlabeled", label: WEAKENS_LABEL, actor: "bob" },
-      { event: "labeled", label: WEAKENS_LABEL, actor: "alice" },
-    ] })).conclusion).toBe("failure");
+    expect(
+      gateDecision(
+        facts({
+          labels: [WEAKENS_LABEL],
+          labelEvents: [
+            { event: "labeled", label: WEAKENS_LABEL, actor: "bob" },
+            { event: "unlabeled", label: WEAKENS_LABEL, actor: "bob" },
+            { event: "labeled", label: WEAKENS_LABEL, actor: "alice" },
+          ],
+        }),
+      ).conclusion,
+    ).toBe("failure");
   });
 
   it("passes on two approvals of this commit by team members other than the author, not on one", () => {
     expect(gateDecision(facts({ reviews: approved("bob") })).conclusion).toBe("failure");
-    expect(gateDecision(facts({ reviews: approved("bob", "carol") }))).toMatchObject({ conclusion: "success", title: "Weakening approved by bob and carol" });
+    expect(gateDecision(facts({ reviews: approved("bob", "carol") }))).toMatchObject({
+      conclusion: "success",
+      title: "Weakening approved by bob and carol",
+    });
     expect(gateDecision(facts({ reviews: approved("bob", "alice") })).conclusion).toBe("failure");
     expect(gateDecision(facts({ reviews: approved("bob", "dave") })).conclusion).toBe("failure");
     const stale = [...approved("bob"), { user: "carol", state: "APPROVED", commitId: "b".repeat(40) }];
@@ -63,16 +83,25 @@ describe("the review-diff gate", () => {
   });
 
   it("treats a change to the diff's own machinery as needing the second look, whatever its diff says", () => {
-    const d = gateDecision(facts({ outcome: { outcome: "no-change" }, files: ["synth/diff.ts", ".github/workflows/review-diff.yml"] }));
+    const d = gateDecision(
+      facts({ outcome: { outcome: "no-change" }, files: ["synth/diff.ts", ".github/workflows/review-diff.yml"] }),
+    );
     expect(d.conclusion).toBe("failure");
     expect(d.summary).toContain(".github/workflows/review-diff.yml, synth/diff.ts");
-    expect(gateDecision(facts({ outcome: { outcome: "no-change" }, files: ["package-lock.json"] })).conclusion).toBe("failure");
+    expect(gateDecision(facts({ outcome: { outcome: "no-change" }, files: ["package-lock.json"] })).conclusion).toBe(
+      "failure",
+    );
   });
 
   it("fails closed when the diff did not run for this commit, failed, or left no valid outcome", () => {
     expect(gateDecision(facts({ diffRun: undefined })).conclusion).toBe("failure");
-    expect(gateDecision(facts({ ...labelled("bob"), diffRun: { conclusion: "success", headSha: "b".repeat(40) } })).conclusion).toBe("failure");
-    expect(gateDecision(facts({ ...labelled("bob"), diffRun: { conclusion: "failure", headSha: HEAD } })).conclusion).toBe("failure");
+    expect(
+      gateDecision(facts({ ...labelled("bob"), diffRun: { conclusion: "success", headSha: "b".repeat(40) } }))
+        .conclusion,
+    ).toBe("failure");
+    expect(
+      gateDecision(facts({ ...labelled("bob"), diffRun: { conclusion: "failure", headSha: HEAD } })).conclusion,
+    ).toBe("failure");
     expect(gateDecision(facts({ outcome: { outcome: "fine, trust me" } })).conclusion).toBe("failure");
     expect(gateDecision(facts({ outcome: "no-change" })).conclusion).toBe("failure");
   });

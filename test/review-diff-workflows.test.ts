@@ -30,7 +30,9 @@ describe("the untrusted review-diff workflow", () => {
   });
 
   it("diffs all three stacks against the merge's first parent and uploads the result as the review-diff artifact", () => {
-    const diff = steps(job).map((s) => String(s.run ?? "")).find((r) => r.includes("npm run diff"))!;
+    const diff = steps(job)
+      .map((s) => String(s.run ?? ""))
+      .find((r) => r.includes("npm run diff"))!;
     for (const stack of ["production", "staging", "test"]) expect(diff).toContain(`--stack ${stack}`);
     expect(diff).toContain("--base HEAD^1");
     expect(diff).toMatch(/case "\$code" in 0\|3\|4\) ;; \*\) exit "\$code" ;; esac/);
@@ -42,7 +44,9 @@ describe("the untrusted review-diff workflow", () => {
 describe("the trusted review-diff-comment workflow", () => {
   const wf = workflow("review-diff-comment.yml");
   const job = wf.jobs.comment;
-  const script = steps(job).map((s) => String(s.run ?? "")).join("\n");
+  const script = steps(job)
+    .map((s) => String(s.run ?? ""))
+    .join("\n");
 
   it("runs when review-diff completes and when the label changes or a new push arrives, never on pull_request", () => {
     expect(wf.on).toEqual({
@@ -52,7 +56,9 @@ describe("the trusted review-diff-comment workflow", () => {
   });
 
   it("takes the label off on every new push, so an acceptance never carries over to commits nobody saw", () => {
-    expect(script).toMatch(/if \[ "\$ACTION" = synchronize \]; then\n\s+# [^\n]*\n\s+gh api -X DELETE "repos\/\$REPO\/issues\/\$pr\/labels\/\$LABEL"/);
+    expect(script).toMatch(
+      /if \[ "\$ACTION" = synchronize \]; then\n\s+# [^\n]*\n\s+gh api -X DELETE "repos\/\$REPO\/issues\/\$pr\/labels\/\$LABEL"/,
+    );
   });
 
   it("checks out only the gate script from the base branch, and installs and runs no pull-request code", () => {

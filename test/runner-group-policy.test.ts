@@ -12,14 +12,18 @@ const contextOf = (stack: string): PolicyContext => {
   const { config, addressPlan } = loadPlatformConfig(readStackFile(stackFilePath(stack), stack), readAddressPlan());
   return policyContext(config, addressPlan);
 };
-const withRegistration = (stack: string) => variantFile(stack, (c) => {
-  c[`${P}runners`].registration = { repositoryId: 812345678, appId: 912345, installationId: 51234567 };
-});
+const withRegistration = (stack: string) =>
+  variantFile(stack, (c) => {
+    c[`${P}runners`].registration = { repositoryId: 812345678, appId: 912345, installationId: 51234567 };
+  });
 async function runnerGroups(stack: string): Promise<PolicyResource[]> {
   const run = await synthOk(stack, withRegistration(stack));
-  return run.resources.filter((r) => r.type === RUNNER_GROUP_TYPE).map((r) => ({ type: r.type, name: r.name, props: structuredClone<Record<string, unknown>>(r.inputs) }));
+  return run.resources
+    .filter((r) => r.type === RUNNER_GROUP_TYPE)
+    .map((r) => ({ type: r.type, name: r.name, props: structuredClone<Record<string, unknown>>(r.inputs) }));
 }
-const judge = (resources: PolicyResource[], stack: string) => evaluatePolicies({ resources, outputs: [] }, contextOf(stack), [runnerGroupWorkflowsOnMain])[0]!;
+const judge = (resources: PolicyResource[], stack: string) =>
+  evaluatePolicies({ resources, outputs: [] }, contextOf(stack), [runnerGroupWorkflowsOnMain])[0]!;
 
 describe("runner-group-workflows-on-main-6-2", () => {
   const groups = new Map<string, PolicyResource[]>();
@@ -39,7 +43,9 @@ describe("runner-group-workflows-on-main-6-2", () => {
     open[0]!.props.restrictedToWorkflows = false;
     const failed = judge(open, "production");
     expect(failed.status).toBe("fail");
-    expect(failed.violations.map((v) => v.message)).toEqual(["admits every workflow of the repository (restrictedToWorkflows is not true)"]);
+    expect(failed.violations.map((v) => v.message)).toEqual([
+      "admits every workflow of the repository (restrictedToWorkflows is not true)",
+    ]);
 
     const branch = structuredClone(groups.get("production")!);
     branch[0]!.props.selectedWorkflows = ["nordic-ske/ske-platform/.github/workflows/drift.yml@refs/heads/feature"];

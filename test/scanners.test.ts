@@ -2,12 +2,31 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { gate, gatePasses, kubeScoreFindings, trivyFindings, waiverProblems, type Finding, type Waiver } from "../scripts/scanners/findings";
+import {
+  gate,
+  gatePasses,
+  kubeScoreFindings,
+  trivyFindings,
+  waiverProblems,
+  type Finding,
+  type Waiver,
+} from "../scripts/scanners/findings";
 import { manifestFileName, manifestsOf, renderCollectorDaemonSet } from "../scripts/scanners/manifests";
 import { ROOT, synthOk } from "./support/stacks";
 
-const finding = (check: string, object: string, scanner: Finding["scanner"] = "trivy"): Finding => ({ scanner, check, object, severity: "HIGH", title: check });
-const waiver = (check: string, object: string, reason = "accepted for a reason long enough"): Waiver => ({ scanner: "trivy", check, object, reason });
+const finding = (check: string, object: string, scanner: Finding["scanner"] = "trivy"): Finding => ({
+  scanner,
+  check,
+  object,
+  severity: "HIGH",
+  title: check,
+});
+const waiver = (check: string, object: string, reason = "accepted for a reason long enough"): Waiver => ({
+  scanner: "trivy",
+  check,
+  object,
+  reason,
+});
 
 describe("the scanner gate", () => {
   it("fails on a finding no waiver covers, and passes once one does", () => {
@@ -26,7 +45,9 @@ describe("the scanner gate", () => {
     const f = finding("KSV-0023", "DaemonSet/audit-collector/audit-collector");
     expect(gate([f], [waiver("KSV-0023", "DaemonSet/*/audit-collector")]).fresh).toEqual([]);
     expect(gate([f], [waiver("KSV-0024", "DaemonSet/audit-collector/audit-collector")]).fresh).toEqual([f]);
-    expect(gate([f], [{ ...waiver("KSV-0023", "DaemonSet/audit-collector/audit-collector"), scanner: "kube-score" }]).fresh).toEqual([f]);
+    expect(
+      gate([f], [{ ...waiver("KSV-0023", "DaemonSet/audit-collector/audit-collector"), scanner: "kube-score" }]).fresh,
+    ).toEqual([f]);
     expect(gate([f], [waiver("KSV-0023", "DaemonSet/audit-collector")]).fresh).toEqual([f]);
   });
 
@@ -40,7 +61,9 @@ describe("the scanner gate", () => {
   });
 
   it("every committed waiver has a reason", () => {
-    const { waivers } = parse(fs.readFileSync(path.join(ROOT, "scripts/scanners/waivers.yaml"), "utf8")) as { waivers: Waiver[] };
+    const { waivers } = parse(fs.readFileSync(path.join(ROOT, "scripts/scanners/waivers.yaml"), "utf8")) as {
+      waivers: Waiver[];
+    };
     expect(waivers.length).toBeGreaterThan(0);
     expect(waiverProblems(waivers)).toEqual([]);
   });
@@ -48,10 +71,17 @@ describe("the scanner gate", () => {
 
 describe("reading the scanners' JSON", () => {
   it("takes trivy's failed misconfigurations per scanned file", () => {
-    const report = { Results: [{ Target: "c--Pod--x--bad.yaml", Misconfigurations: [
-      { ID: "KSV-0017", Severity: "HIGH", Title: "Privileged", Status: "FAIL" },
-      { ID: "KSV-0001", Severity: "MEDIUM", Title: "ok", Status: "PASS" },
-    ] }] };
+    const report = {
+      Results: [
+        {
+          Target: "c--Pod--x--bad.yaml",
+          Misconfigurations: [
+            { ID: "KSV-0017", Severity: "HIGH", Title: "Privileged", Status: "FAIL" },
+            { ID: "KSV-0001", Severity: "MEDIUM", Title: "ok", Status: "PASS" },
+          ],
+        },
+      ],
+    };
     expect(trivyFindings(report, new Map([["c--Pod--x--bad.yaml", "Pod/x/bad"]]))).toEqual([
       { scanner: "trivy", check: "KSV-0017", object: "Pod/x/bad", severity: "HIGH", title: "Privileged" },
     ]);
@@ -59,17 +89,30 @@ describe("reading the scanners' JSON", () => {
   });
 
   it("takes kube-score's graded, unskipped checks", () => {
-    const report = [{
-      type_meta: { kind: "Pod" },
-      object_meta: { name: "bad", namespace: "x" },
-      checks: [
-        { check: { id: "container-resources", name: "Container Resources" }, grade: 1, skipped: false, comments: [{ summary: "CPU limit is not set" }] },
-        { check: { id: "pod-probes", name: "Pod Probes" }, grade: 10, skipped: true, comments: null },
-        { check: { id: "label-values", name: "Label values" }, grade: 10, skipped: false, comments: [] },
-      ],
-    }];
+    const report = [
+      {
+        type_meta: { kind: "Pod" },
+        object_meta: { name: "bad", namespace: "x" },
+        checks: [
+          {
+            check: { id: "container-resources", name: "Container Resources" },
+            grade: 1,
+            skipped: false,
+            comments: [{ summary: "CPU limit is not set" }],
+          },
+          { check: { id: "pod-probes", name: "Pod Probes" }, grade: 10, skipped: true, comments: null },
+          { check: { id: "label-values", name: "Label values" }, grade: 10, skipped: false, comments: [] },
+        ],
+      },
+    ];
     expect(kubeScoreFindings(report)).toEqual([
-      { scanner: "kube-score", check: "container-resources", object: "Pod/x/bad", severity: "CRITICAL", title: "CPU limit is not set" },
+      {
+        scanner: "kube-score",
+        check: "container-resources",
+        object: "Pod/x/bad",
+        severity: "CRITICAL",
+        title: "CPU limit is not set",
+      },
     ]);
   });
 });
@@ -78,12 +121,27 @@ describe("what the scanners read", () => {
   it("is every Kubernetes object of the synthesized stack, plus the collector DaemonSet rendered from its values", async () => {
     const run = await synthOk("production");
     const manifests = manifestsOf(run.resources);
-    const kubernetes = run.resources.filter((r) => r.type.startsWith("kubernetes:") && r.type !== "kubernetes:helm.sh/v3:Release");
+    const kubernetes = run.resources.filter(
+      (r) => r.type.startsWith("kubernetes:") && r.type !== "kubernetes:helm.sh/v3:Release",
+    );
     expect(manifests.filter((m) => m.source === "program")).toHaveLength(kubernetes.length);
-    const vectors = run.resources.filter((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.inputs["chart"] === "vector");
+    const vectors = run.resources.filter(
+      (r) => r.type === "kubernetes:helm.sh/v3:Release" && r.inputs["chart"] === "vector",
+    );
     // Audit collectors and the central view's platform-log collectors, one per cluster each.
-    expect(manifests.filter((m) => m.source === "values").map((m) => m.object).sort()).toEqual(
-      vectors.map((v) => (v.inputs["name"] === "platform-logs" ? "DaemonSet/platform-logs/platform-logs" : "DaemonSet/audit-collector/audit-collector")).sort(),
+    expect(
+      manifests
+        .filter((m) => m.source === "values")
+        .map((m) => m.object)
+        .sort(),
+    ).toEqual(
+      vectors
+        .map((v) =>
+          v.inputs["name"] === "platform-logs"
+            ? "DaemonSet/platform-logs/platform-logs"
+            : "DaemonSet/audit-collector/audit-collector",
+        )
+        .sort(),
     );
     expect(vectors.filter((v) => v.inputs["name"] === "audit-collector")).toHaveLength(3);
     expect(new Set(manifests.map(manifestFileName)).size).toBe(manifests.length);
@@ -97,7 +155,12 @@ describe("what the scanners read", () => {
 
   it("renders the collector pod with exactly the volumes and security contexts of its values", async () => {
     const run = await synthOk("production");
-    const release = run.resources.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && r.inputs["chart"] === "vector" && r.inputs["name"] === "audit-collector")!;
+    const release = run.resources.find(
+      (r) =>
+        r.type === "kubernetes:helm.sh/v3:Release" &&
+        r.inputs["chart"] === "vector" &&
+        r.inputs["name"] === "audit-collector",
+    )!;
     const pod = (renderCollectorDaemonSet(release) as any).spec.template.spec;
     expect(pod.volumes.map((v: any) => v.hostPath?.path).filter(Boolean)).toEqual(["/var/log/audit/kube"]);
     expect(pod.volumes.find((v: any) => v.name === "data")).toEqual({ name: "data", emptyDir: {} });

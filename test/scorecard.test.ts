@@ -11,7 +11,9 @@ describe("OpenSSF Scorecard Branch-Protection tier of our settings", () => {
     expect(result.tier).toBe(3);
     // Tier 4 is half met (code owners), which Scorecard prorates: 3 + 3 + 2 + 0.5.
     expect(result.score).toBe(8);
-    expect(result.unmet).toEqual([{ tier: 4, description: "require at least 2 reviewers for approval before merging" }]);
+    expect(result.unmet).toEqual([
+      { tier: 4, description: "require at least 2 reviewers for approval before merging" },
+    ]);
   });
 
   it("reaches tier 5 (10/10) with 2 required reviewers and nothing unmet", () => {

@@ -6,7 +6,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { SECRET_SIG, SECRET_SIG_KEY, isConfigSecret, outputPromise, resourceName, waitForRPCs } from "../stacks/sdk-internals";
+import {
+  SECRET_SIG,
+  SECRET_SIG_KEY,
+  isConfigSecret,
+  outputPromise,
+  resourceName,
+  waitForRPCs,
+} from "../stacks/sdk-internals";
 import { isSecretEnvelope, redact } from "../synth/mock-runtime";
 import { within } from "./support/timed";
 
@@ -21,13 +28,18 @@ const registered: { type: string; name: string; inputs: Record<string, unknown> 
 const transformed: { name: string; parent: string | undefined; dependsOn: (string | undefined)[] }[] = [];
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks({
-    newResource(a) {
-      registered.push({ type: a.type, name: a.name, inputs: a.inputs });
-      return { id: `${a.name}_id`, state: a.inputs };
+  await pulumi.runtime.setMocks(
+    {
+      newResource(a) {
+        registered.push({ type: a.type, name: a.name, inputs: a.inputs });
+        return { id: `${a.name}_id`, state: a.inputs };
+      },
+      call: (a) => a.inputs,
     },
-    call: (a) => a.inputs,
-  }, "ske-platform", "sdk-internals", false);
+    "ske-platform",
+    "sdk-internals",
+    false,
+  );
 });
 
 describe("SDK internals (stacks/sdk-internals.ts)", () => {
@@ -67,7 +79,11 @@ describe("SDK internals (stacks/sdk-internals.ts)", () => {
     await within(second!.urn, 5_000, "urn of second");
     expect(resourceName(group)).toBe("group-of-things");
     expect(resourceName({})).toBeUndefined();
-    expect(transformed.find((t) => t.name === "second")).toEqual({ name: "second", parent: "group-of-things", dependsOn: ["first"] });
+    expect(transformed.find((t) => t.name === "second")).toEqual({
+      name: "second",
+      parent: "group-of-things",
+      dependsOn: ["first"],
+    });
   });
 
   it("isConfigSecret tells a secure config key from a plain one", () => {
@@ -77,6 +93,8 @@ describe("SDK internals (stacks/sdk-internals.ts)", () => {
   });
 
   it("outputPromise gives an Output's value through the SDK's own promise", async () => {
-    await expect(within(outputPromise(pulumi.output(Promise.resolve({ port: 443 }))), 5_000, "outputPromise")).resolves.toEqual({ port: 443 });
+    await expect(
+      within(outputPromise(pulumi.output(Promise.resolve({ port: 443 }))), 5_000, "outputPromise"),
+    ).resolves.toEqual({ port: 443 });
   });
 });

@@ -10,13 +10,18 @@ const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 
 /** Every file below `dir`, relative to it. */
 function filesBelow(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => !e.isDirectory())
     .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
 }
 
 function synthCli(args: string[]) {
-  return spawnSync(process.execPath, ["scripts/run-ts.cjs", "scripts/synth.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  return spawnSync(process.execPath, ["scripts/run-ts.cjs", "scripts/synth.ts", ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
 }
 
 describe("synth writes only below --out", () => {

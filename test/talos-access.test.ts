@@ -12,7 +12,14 @@ const decode = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
 
 describe("kubeconfig", () => {
   it("is built from our own CA and client certificate and points at the VIP", () => {
-    const config = parse(renderKubeconfig({ clusterName: "test-osl2-ops", endpoint: "https://10.34.0.4:6443", user: "ske-platform", ...credentials }));
+    const config = parse(
+      renderKubeconfig({
+        clusterName: "test-osl2-ops",
+        endpoint: "https://10.34.0.4:6443",
+        user: "ske-platform",
+        ...credentials,
+      }),
+    );
     const cluster = config.clusters[0].cluster;
     expect(cluster.server).toBe("https://10.34.0.4:6443");
     expect(decode(cluster["certificate-authority-data"])).toBe(credentials.caCertPem);
@@ -25,7 +32,9 @@ describe("kubeconfig", () => {
 
 describe("talosconfig", () => {
   it("talks to the control-plane nodes with our Talos CA and client certificate", () => {
-    const config = parse(renderTalosconfig({ clusterName: "test-osl2-ops", endpoints: ["10.34.1.1", "10.34.1.2"], ...credentials }));
+    const config = parse(
+      renderTalosconfig({ clusterName: "test-osl2-ops", endpoints: ["10.34.1.1", "10.34.1.2"], ...credentials }),
+    );
     const context = config.contexts[config.context];
     expect(context.endpoints).toEqual(["10.34.1.1", "10.34.1.2"]);
     expect(decode(context.ca)).toBe(credentials.caCertPem);

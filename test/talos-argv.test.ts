@@ -16,19 +16,31 @@ import { runRollout, subcommand, type Invocation } from "./support/rollout-engin
 import { synthOk, variantFile } from "./support/stacks";
 
 const PIN = "v1.11.5";
-const BINARY = process.env.SKE_TALOSCTL ?? path.join(os.homedir(), ".cache", "ske-platform", "talosctl", PIN, "talosctl");
+const BINARY =
+  process.env.SKE_TALOSCTL ?? path.join(os.homedir(), ".cache", "ske-platform", "talosctl", PIN, "talosctl");
 const available = fs.existsSync(BINARY);
 
 /** The invocations of every scenario: config change, Talos and Kubernetes upgrades, refusals, scale down. */
 async function allInvocations(): Promise<Invocation[]> {
   const base = await synthOk("test");
-  const head = await synthOk("test", variantFile("test", (c) => {
-    c["ske-platform:clusters"].talosVersion = "1.11.6";
-    c["ske-platform:clusters"].kubernetesVersion = "1.34.3";
-    c["ske-platform:zitadel"].issuer = "https://login.ske-test.example.net";
-  }));
-  const five = await synthOk("test", variantFile("test", (c) => { c["ske-platform:sites"].osl2.nodes.controlPlane = 5; c["ske-platform:sites"].osl2.nodes.worker = 4; }));
-  const gone = five.resources.filter((r) => !base.resources.some((b: RecordedResource) => b.name === r.name) && r.name.endsWith("-apply-config"));
+  const head = await synthOk(
+    "test",
+    variantFile("test", (c) => {
+      c["ske-platform:clusters"].talosVersion = "1.11.6";
+      c["ske-platform:clusters"].kubernetesVersion = "1.34.3";
+      c["ske-platform:zitadel"].issuer = "https://login.ske-test.example.net";
+    }),
+  );
+  const five = await synthOk(
+    "test",
+    variantFile("test", (c) => {
+      c["ske-platform:sites"].osl2.nodes.controlPlane = 5;
+      c["ske-platform:sites"].osl2.nodes.worker = 4;
+    }),
+  );
+  const gone = five.resources.filter(
+    (r) => !base.resources.some((b: RecordedResource) => b.name === r.name) && r.name.endsWith("-apply-config"),
+  );
   const runs = [
     runRollout(head.resources),
     runRollout(head.resources, { standin: { TALOSCTL_STANDIN_TALOS_VERSION: "v1.9.3" } }),
@@ -52,28 +64,45 @@ function aimedAtLoopback(call: Invocation, talosconfig: string): string[] {
 describe.skipIf(!available)(`the real talosctl ${PIN} argument parser`, () => {
   it("accepts every invocation the roll-out makes: each gets as far as dialling the node", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ske-talosctl-"));
-    const gen = spawnSync(BINARY, ["gen", "config", "argv-check", "https://127.0.0.1:6443", "-o", dir], { encoding: "utf8" });
+    const gen = spawnSync(BINARY, ["gen", "config", "argv-check", "https://127.0.0.1:6443", "-o", dir], {
+      encoding: "utf8",
+    });
     expect(gen.status, gen.stderr).toBe(0);
     const talosconfig = path.join(dir, "talosconfig");
     fs.chmodSync(talosconfig, 0o600);
 
     const calls = await allInvocations();
     const shapes = new Map<string, Invocation>();
-    for (const call of calls) shapes.set(`${subcommand(call)} ${call.argv.filter((a) => a.startsWith("-")).join(" ")}`, call);
-    expect([...new Set([...shapes.values()].map(subcommand))].sort()).toEqual(
-      ["apply-config", "etcd leave", "etcd members", "health", "reset", "upgrade", "upgrade-k8s", "version"]);
+    for (const call of calls)
+      shapes.set(`${subcommand(call)} ${call.argv.filter((a) => a.startsWith("-")).join(" ")}`, call);
+    expect([...new Set([...shapes.values()].map(subcommand))].sort()).toEqual([
+      "apply-config",
+      "etcd leave",
+      "etcd members",
+      "health",
+      "reset",
+      "upgrade",
+      "upgrade-k8s",
+      "version",
+    ]);
 
     for (const [shape, call] of shapes) {
       const argv = aimedAtLoopback(call, talosconfig);
       const result = spawnSync(BINARY, argv, { encoding: "utf8", timeout: 30_000, input: "" });
       const said = `${result.stdout}\n${result.stderr}`;
-      expect(said, `${shape}: ${argv.join(" ")}`).not.toMatch(/unknown (flag|command|shorthand)|invalid argument|accepts \d+ arg|Usage:/);
+      expect(said, `${shape}: ${argv.join(" ")}`).not.toMatch(
+        /unknown (flag|command|shorthand)|invalid argument|accepts \d+ arg|Usage:/,
+      );
       expect(said, `${shape}: ${argv.join(" ")}`).toMatch(/127\.0\.0\.1:1: connect: connection refused/);
     }
   }, 180_000);
 
   it("refuses an invocation with a flag talosctl does not have, so the check above can fail", () => {
-    const result = spawnSync(BINARY, ["--endpoints", "127.0.0.1:1", "--nodes", "127.0.0.1", "apply-config", "--mode", "auto", "--reboot-after"], { encoding: "utf8", timeout: 30_000 });
+    const result = spawnSync(
+      BINARY,
+      ["--endpoints", "127.0.0.1:1", "--nodes", "127.0.0.1", "apply-config", "--mode", "auto", "--reboot-after"],
+      { encoding: "utf8", timeout: 30_000 },
+    );
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain("unknown flag: --reboot-after");
   });

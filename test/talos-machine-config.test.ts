@@ -15,19 +15,27 @@ const secrets = fakeMachineSecrets;
 const input = clusterConfigInput;
 
 // Parse what the instance receives, never the in-memory model.
-const controlPlane = (overrides?: Partial<ClusterConfigInput>) => parse(renderMachineConfig(controlPlaneConfig(input(overrides), secrets)));
-const worker = (overrides?: Partial<ClusterConfigInput>) => parse(renderMachineConfig(workerConfig(input(overrides), secrets)));
+const controlPlane = (overrides?: Partial<ClusterConfigInput>) =>
+  parse(renderMachineConfig(controlPlaneConfig(input(overrides), secrets)));
+const worker = (overrides?: Partial<ClusterConfigInput>) =>
+  parse(renderMachineConfig(workerConfig(input(overrides), secrets)));
 const decode = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
 
 const LEVELS = ["None", "Metadata", "Request", "RequestResponse"];
 /** The level the API server would log a request at: the first matching rule wins. */
 function auditLevel(policy: AuditPolicy, group: string, resource: string): string {
-  const rule = policy.rules.find((r) => !r.resources || r.resources.some((m) => m.group === group && (m.resources.length === 0 || m.resources.includes(resource))));
+  const rule = policy.rules.find(
+    (r) =>
+      !r.resources ||
+      r.resources.some((m) => m.group === group && (m.resources.length === 0 || m.resources.includes(resource))),
+  );
   return rule?.level ?? "None";
 }
 
 function authenticationConfig(config: any) {
-  const file = config.machine.files.find((f: any) => f.path === `${AUTHENTICATION_CONFIG.hostDir}/${AUTHENTICATION_CONFIG.file}`);
+  const file = config.machine.files.find(
+    (f: any) => f.path === `${AUTHENTICATION_CONFIG.hostDir}/${AUTHENTICATION_CONFIG.file}`,
+  );
   expect(file, "authentication config file").toBeDefined();
   return parse(file.content);
 }
@@ -37,14 +45,23 @@ describe("control-plane machine config", () => {
     const policy = controlPlane().cluster.apiServer.auditPolicy as AuditPolicy;
     expect(policy.apiVersion).toBe("audit.k8s.io/v1");
     expect(policy.omitStages).toContain("RequestReceived");
-    for (const [group, resource] of [["", "pods"], ["apps", "deployments"], ["rbac.authorization.k8s.io", "clusterroles"], ["", "namespaces"]] as const) {
+    for (const [group, resource] of [
+      ["", "pods"],
+      ["apps", "deployments"],
+      ["rbac.authorization.k8s.io", "clusterroles"],
+      ["", "namespaces"],
+    ] as const) {
       expect(auditLevel(policy, group, resource), `${group}/${resource}`).toBe("Metadata");
     }
   });
 
   it("never logs Secrets, ConfigMaps or TokenReviews above Metadata", () => {
     const policy = controlPlane().cluster.apiServer.auditPolicy as AuditPolicy;
-    for (const [group, resource] of [["", "secrets"], ["", "configmaps"], ["authentication.k8s.io", "tokenreviews"]] as const) {
+    for (const [group, resource] of [
+      ["", "secrets"],
+      ["", "configmaps"],
+      ["authentication.k8s.io", "tokenreviews"],
+    ] as const) {
       const level = auditLevel(policy, group, resource);
       expect(LEVELS.indexOf(level), `${group}/${resource} at ${level}`).toBeLessThanOrEqual(LEVELS.indexOf("Metadata"));
     }
@@ -62,7 +79,11 @@ describe("control-plane machine config", () => {
     // The API server reads the file the node holds, through a read-only mount.
     const args = config.cluster.apiServer.extraArgs;
     expect(args["authentication-config"]).toBe(`${AUTHENTICATION_CONFIG.podDir}/${AUTHENTICATION_CONFIG.file}`);
-    expect(config.cluster.apiServer.extraVolumes).toContainEqual({ hostPath: AUTHENTICATION_CONFIG.hostDir, mountPath: AUTHENTICATION_CONFIG.podDir, readonly: true });
+    expect(config.cluster.apiServer.extraVolumes).toContainEqual({
+      hostPath: AUTHENTICATION_CONFIG.hostDir,
+      mountPath: AUTHENTICATION_CONFIG.podDir,
+      readonly: true,
+    });
     // The legacy flags cannot be combined with an authentication config.
     expect(Object.keys(args).filter((k) => k.startsWith("oidc-"))).toEqual([]);
     expect(authn.anonymous).toBeUndefined();
@@ -74,12 +95,15 @@ describe("control-plane machine config", () => {
     expect(strict[0].expression).toMatch(/claims\.amr/);
     expect(strict[0].expression).toMatch(/'mfa'/);
     expect(strict[0].message).toBeTruthy();
-    const lax = authenticationConfig(controlPlane({ oidc: { ...input().oidc, requireMfa: false } })).jwt[0].claimValidationRules;
+    const lax = authenticationConfig(controlPlane({ oidc: { ...input().oidc, requireMfa: false } })).jwt[0]
+      .claimValidationRules;
     expect(lax).toEqual([]);
   });
 
   it("uses the beta authentication API on Kubernetes lines before 1.34", () => {
-    expect(authenticationConfig(controlPlane({ kubernetesVersion: "1.33.5" })).apiVersion).toBe("apiserver.config.k8s.io/v1beta1");
+    expect(authenticationConfig(controlPlane({ kubernetesVersion: "1.33.5" })).apiVersion).toBe(
+      "apiserver.config.k8s.io/v1beta1",
+    );
     expect(() => controlPlane({ kubernetesVersion: "1.29.0" })).toThrow(/clusters\.kubernetesVersion/);
   });
 

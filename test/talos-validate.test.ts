@@ -14,8 +14,12 @@ import { parse, stringify } from "yaml";
 import { INSTANCE, assertPresent, consumerGate, revealedResources, run, scratchDir } from "./support/consumers";
 import { ROOT, STACKS } from "./support/stacks";
 
-const PIN = /^require github\.com\/siderolabs\/talos (v\S+)$/m.exec(fs.readFileSync(path.join(ROOT, "scripts", "talosctl", "go.mod"), "utf8"))?.[1];
-const candidate = process.env.SKE_TALOSCTL ?? path.join(os.homedir(), ".cache", "ske-platform", "talosctl", PIN ?? "unpinned", "talosctl");
+const PIN = /^require github\.com\/siderolabs\/talos (v\S+)$/m.exec(
+  fs.readFileSync(path.join(ROOT, "scripts", "talosctl", "go.mod"), "utf8"),
+)?.[1];
+const candidate =
+  process.env.SKE_TALOSCTL ??
+  path.join(os.homedir(), ".cache", "ske-platform", "talosctl", PIN ?? "unpinned", "talosctl");
 const talosctl = fs.existsSync(candidate) ? candidate : undefined;
 const gate = consumerGate(talosctl, "talosctl (scripts/talosctl/build.sh: SKE_TALOSCTL or the cache by pin)");
 
@@ -27,8 +31,9 @@ const gate = consumerGate(talosctl, "talosctl (scripts/talosctl/build.sh: SKE_TA
 function withoutSecrets(output: string, config: string): string {
   const values: string[] = [];
   const walk = (v: unknown): void => {
-    if (typeof v === "string") { if (v.length >= 16 && !/\s/.test(v)) values.push(v); }
-    else if (Array.isArray(v)) v.forEach(walk);
+    if (typeof v === "string") {
+      if (v.length >= 16 && !/\s/.test(v)) values.push(v);
+    } else if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === "object") Object.values(v).forEach(walk);
   };
   walk(parse(config));

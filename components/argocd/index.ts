@@ -42,27 +42,39 @@ export class ArgoCdManagerAccess extends pulumi.ComponentResource {
     const child = { parent: this, provider: args.provider };
     const labels = { "app.kubernetes.io/managed-by": "ske-platform", "app.kubernetes.io/part-of": "argocd" };
 
-    const account = new k8s.core.v1.ServiceAccount(`${args.clusterName}-argocd-manager`, {
-      metadata: { name: ARGOCD_MANAGER, namespace: MANAGER_NAMESPACE, labels },
-    }, child);
+    const account = new k8s.core.v1.ServiceAccount(
+      `${args.clusterName}-argocd-manager`,
+      {
+        metadata: { name: ARGOCD_MANAGER, namespace: MANAGER_NAMESPACE, labels },
+      },
+      child,
+    );
 
-    new k8s.rbac.v1.ClusterRoleBinding(`${args.clusterName}-argocd-manager`, {
-      metadata: { name: ARGOCD_MANAGER, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
-      subjects: [{ kind: "ServiceAccount", name: ARGOCD_MANAGER, namespace: MANAGER_NAMESPACE }],
-    }, child);
+    new k8s.rbac.v1.ClusterRoleBinding(
+      `${args.clusterName}-argocd-manager`,
+      {
+        metadata: { name: ARGOCD_MANAGER, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+        subjects: [{ kind: "ServiceAccount", name: ARGOCD_MANAGER, namespace: MANAGER_NAMESPACE }],
+      },
+      child,
+    );
 
     // The token controller fills `data.token`; the provider waits for it. The
     // account must exist first, or the controller deletes the Secret.
-    const tokenSecret = new k8s.core.v1.Secret(`${args.clusterName}-argocd-manager-token`, {
-      metadata: {
-        name: `${ARGOCD_MANAGER}-token`,
-        namespace: MANAGER_NAMESPACE,
-        labels,
-        annotations: { "kubernetes.io/service-account.name": ARGOCD_MANAGER },
+    const tokenSecret = new k8s.core.v1.Secret(
+      `${args.clusterName}-argocd-manager-token`,
+      {
+        metadata: {
+          name: `${ARGOCD_MANAGER}-token`,
+          namespace: MANAGER_NAMESPACE,
+          labels,
+          annotations: { "kubernetes.io/service-account.name": ARGOCD_MANAGER },
+        },
+        type: "kubernetes.io/service-account-token",
       },
-      type: "kubernetes.io/service-account-token",
-    }, { ...child, dependsOn: [account] });
+      { ...child, dependsOn: [account] },
+    );
 
     this.token = pulumi.secret(
       tokenSecret.data.apply((data) => {
@@ -116,19 +128,27 @@ export class ArgoCd extends pulumi.ComponentResource {
     const child = { parent: this, provider: args.provider };
     const ns = args.namespace;
 
-    const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-      metadata: { name: ns, labels: { "app.kubernetes.io/managed-by": "ske-platform" } },
-    }, child);
+    const namespace = new k8s.core.v1.Namespace(
+      `${name}-namespace`,
+      {
+        metadata: { name: ns, labels: { "app.kubernetes.io/managed-by": "ske-platform" } },
+      },
+      child,
+    );
 
-    this.release = new k8s.helm.v3.Release(`${name}-argocd`, {
-      name: "argocd",
-      chart: "argo-cd",
-      version: args.chart.version,
-      repositoryOpts: { repo: args.chart.repository },
-      namespace: ns,
-      values: withResources("argo-cd", argoCdValues({ url: args.url, sso: args.sso })),
-      atomic: true,
-    }, { ...child, dependsOn: [namespace] });
+    this.release = new k8s.helm.v3.Release(
+      `${name}-argocd`,
+      {
+        name: "argocd",
+        chart: "argo-cd",
+        version: args.chart.version,
+        repositoryOpts: { repo: args.chart.repository },
+        namespace: ns,
+        values: withResources("argo-cd", argoCdValues({ url: args.url, sso: args.sso })),
+        atomic: true,
+      },
+      { ...child, dependsOn: [namespace] },
+    );
 
     const secretMeta = (secretName: string, labels: Record<string, string>, annotations?: Record<string, string>) => ({
       name: secretName,
@@ -138,75 +158,102 @@ export class ArgoCd extends pulumi.ComponentResource {
     });
 
     // Argo CD reads these Secrets by label; they may exist before the chart, so no dependency.
-    new k8s.core.v1.Secret(`${name}-gitops-repository`, {
-      metadata: secretMeta("gitops-repository", {
-        "argocd.argoproj.io/secret-type": "repository",
-        "app.kubernetes.io/managed-by": "ske-platform",
-      }),
-      type: "Opaque",
-      stringData: {
-        type: "git",
-        url: args.gitops.repoUrl,
-        sshPrivateKey: pulumi.secret(args.deployKeyPrivatePem),
+    new k8s.core.v1.Secret(
+      `${name}-gitops-repository`,
+      {
+        metadata: secretMeta("gitops-repository", {
+          "argocd.argoproj.io/secret-type": "repository",
+          "app.kubernetes.io/managed-by": "ske-platform",
+        }),
+        type: "Opaque",
+        stringData: {
+          type: "git",
+          url: args.gitops.repoUrl,
+          sshPrivateKey: pulumi.secret(args.deployKeyPrivatePem),
+        },
       },
-    }, { ...child, dependsOn: [namespace] });
+      { ...child, dependsOn: [namespace] },
+    );
 
     this.clusterSecrets = args.clusters.map(({ cluster, server, credentials }) => {
       const config = credentials
         ? pulumi.secret(
-            pulumi.all([credentials.bearerToken, credentials.caCertificate]).apply(([bearerToken, caCertificate]) =>
-              clusterConnectionConfig({ bearerToken, caCertificate }),
-            ),
+            pulumi
+              .all([credentials.bearerToken, credentials.caCertificate])
+              .apply(([bearerToken, caCertificate]) => clusterConnectionConfig({ bearerToken, caCertificate })),
           )
         : clusterConnectionConfig("in-cluster");
-      return new k8s.core.v1.Secret(`${name}-cluster-${cluster.name}`, {
-        metadata: secretMeta(`cluster-${cluster.name}`, clusterSecretLabels(cluster), clusterSecretAnnotations(cluster, args.gitops)),
-        type: "Opaque",
-        stringData: { name: cluster.name, server, config },
-      }, { ...child, dependsOn: [namespace] });
+      return new k8s.core.v1.Secret(
+        `${name}-cluster-${cluster.name}`,
+        {
+          metadata: secretMeta(
+            `cluster-${cluster.name}`,
+            clusterSecretLabels(cluster),
+            clusterSecretAnnotations(cluster, args.gitops),
+          ),
+          type: "Opaque",
+          stringData: { name: cluster.name, server, config },
+        },
+        { ...child, dependsOn: [namespace] },
+      );
     });
 
     const servers = pulumi.all(args.clusters.map((c) => c.server));
     // CRDs come with the chart: the custom resources wait for the release.
     const afterChart = { ...child, dependsOn: [this.release] };
 
-    this.project = new k8s.apiextensions.CustomResource(`${name}-project`, {
-      apiVersion: "argoproj.io/v1alpha1",
-      kind: "AppProject",
-      metadata: { name: args.environment, namespace: ns },
-      spec: servers.apply((list) => appProjectSpec(args.environment, args.gitops.repoUrl, list, ns)),
-    }, afterChart);
+    this.project = new k8s.apiextensions.CustomResource(
+      `${name}-project`,
+      {
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "AppProject",
+        metadata: { name: args.environment, namespace: ns },
+        spec: servers.apply((list) => appProjectSpec(args.environment, args.gitops.repoUrl, list, ns)),
+      },
+      afterChart,
+    );
 
-    this.rootProject = new k8s.apiextensions.CustomResource(`${name}-root-project`, {
-      apiVersion: "argoproj.io/v1alpha1",
-      kind: "AppProject",
-      metadata: { name: rootProjectName(args.environment), namespace: ns },
-      spec: rootProjectSpec(args.environment, args.gitops.repoUrl, ns),
-    }, afterChart);
+    this.rootProject = new k8s.apiextensions.CustomResource(
+      `${name}-root-project`,
+      {
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "AppProject",
+        metadata: { name: rootProjectName(args.environment), namespace: ns },
+        spec: rootProjectSpec(args.environment, args.gitops.repoUrl, ns),
+      },
+      afterChart,
+    );
 
     // argocd-server creates `default` at start-up, so it is taken over by a
     // forced server-side apply rather than created.
-    this.defaultProject = new k8s.apiextensions.CustomResourcePatch(`${name}-default-project`, {
-      apiVersion: "argoproj.io/v1alpha1",
-      kind: "AppProject",
-      metadata: { name: "default", namespace: ns, annotations: { "pulumi.com/patchForce": "true" } },
-      spec: lockedDefaultProjectSpec(),
-    }, afterChart);
+    this.defaultProject = new k8s.apiextensions.CustomResourcePatch(
+      `${name}-default-project`,
+      {
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "AppProject",
+        metadata: { name: "default", namespace: ns, annotations: { "pulumi.com/patchForce": "true" } },
+        spec: lockedDefaultProjectSpec(),
+      },
+      afterChart,
+    );
 
-    this.rootApplication = new k8s.apiextensions.CustomResource(`${name}-root-app`, {
-      apiVersion: "argoproj.io/v1alpha1",
-      kind: "Application",
-      metadata: { name: `${args.environment}-root`, namespace: ns, finalizers: [RESOURCES_FINALIZER] },
-      spec: rootApplicationSpec({
-        project: rootProjectName(args.environment),
-        repoUrl: args.gitops.repoUrl,
-        revision: args.gitops.revision,
-        environment: args.environment,
-        namespace: ns,
-      }),
-    }, { ...child, dependsOn: [this.release, this.project, this.rootProject, this.defaultProject] });
+    this.rootApplication = new k8s.apiextensions.CustomResource(
+      `${name}-root-app`,
+      {
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "Application",
+        metadata: { name: `${args.environment}-root`, namespace: ns, finalizers: [RESOURCES_FINALIZER] },
+        spec: rootApplicationSpec({
+          project: rootProjectName(args.environment),
+          repoUrl: args.gitops.repoUrl,
+          revision: args.gitops.revision,
+          environment: args.environment,
+          namespace: ns,
+        }),
+      },
+      { ...child, dependsOn: [this.release, this.project, this.rootProject, this.defaultProject] },
+    );
 
     this.registerOutputs({});
   }
 }
-

@@ -32,7 +32,10 @@ export function clusterSecretLabels(cluster: RegisteredCluster): Record<string, 
 }
 
 /** Metadata ApplicationSets template from, so Git needs no per-cluster file. */
-export function clusterSecretAnnotations(cluster: RegisteredCluster, gitops: { repoUrl: string; revision: string }): Record<string, string> {
+export function clusterSecretAnnotations(
+  cluster: RegisteredCluster,
+  gitops: { repoUrl: string; revision: string },
+): Record<string, string> {
   return {
     "ske-platform/gitops-repo-url": gitops.repoUrl,
     "ske-platform/gitops-revision": gitops.revision,
@@ -120,7 +123,12 @@ export const ROOT_PROJECT_KINDS: readonly GroupKind[] = [
 
 export const rootProjectName = (environment: string) => `${environment}-root`;
 
-export function appProjectSpec(environment: string, repoUrl: string, servers: readonly string[], argocdNamespace = "argocd"): AppProjectSpec {
+export function appProjectSpec(
+  environment: string,
+  repoUrl: string,
+  servers: readonly string[],
+  argocdNamespace = "argocd",
+): AppProjectSpec {
   return {
     description: `Everything Argo CD deploys in the ${environment} environment`,
     sourceRepos: [repoUrl],
@@ -188,7 +196,12 @@ export function rootApplicationSpec(args: {
 }): RootApplicationSpec {
   return {
     project: args.project,
-    source: { repoURL: args.repoUrl, targetRevision: args.revision, path: environmentPath(args.environment), directory: { recurse: false } },
+    source: {
+      repoURL: args.repoUrl,
+      targetRevision: args.revision,
+      path: environmentPath(args.environment),
+      directory: { recurse: false },
+    },
     destination: { server: IN_CLUSTER_SERVER, namespace: args.namespace },
     syncPolicy: { automated: { prune: true, selfHeal: true }, syncOptions: ["PrunePropagationPolicy=foreground"] },
   };

@@ -107,7 +107,9 @@ export function rbacScopes(sso: Pick<ArgoCdSsoSettings, "groupsClaim" | "require
  * Default deny (`policy.default` empty): a signed-in user outside both groups
  * sees nothing. Group lines only; no user is named.
  */
-export function rbacPolicyLines(sso: Pick<ArgoCdSsoSettings, "platformGroup" | "auditorGroup" | "requireMfa">): string[] {
+export function rbacPolicyLines(
+  sso: Pick<ArgoCdSsoSettings, "platformGroup" | "auditorGroup" | "requireMfa">,
+): string[] {
   return [
     ...AUDITOR_ROLE_GRANTS.map((g) => `p, ${AUDITOR_ROLE}, ${g.resource}, get, ${g.object}, allow`),
     `g, ${platformAdminSubject(sso)}, role:admin`,

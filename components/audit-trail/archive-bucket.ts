@@ -48,7 +48,15 @@ export const ARCHIVE_VERIFY_COMMAND = "node scripts/audit-archive-bucket.cjs ver
 
 /** The stack output: what RGW answered, or why nothing was read. */
 export type ArchiveReadBackReport =
-  | { readBack: "verified"; bucket: string; objectLock: ObjectLockState; owner: string; grants: ArchiveReadBack["grants"]; denials: ArchiveReadBack["denials"]; expireDays?: number }
+  | {
+      readBack: "verified";
+      bucket: string;
+      objectLock: ObjectLockState;
+      owner: string;
+      grants: ArchiveReadBack["grants"];
+      denials: ArchiveReadBack["denials"];
+      expireDays?: number;
+    }
   | { readBack: "not read"; reason: string };
 
 /**
@@ -62,12 +70,20 @@ export function readBackReport(spec: ArchiveBucketSpec, stdout: string | undefin
   try {
     parsed = JSON.parse(stdout.trim().split("\n").pop() ?? "") as ArchiveReadBack;
   } catch {
-    throw new Error(`object-lock bucket ${spec.bucket}: the verify command printed no read-back: ${stdout.slice(0, 200)}`);
+    throw new Error(
+      `object-lock bucket ${spec.bucket}: the verify command printed no read-back: ${stdout.slice(0, 200)}`,
+    );
   }
   const problems = readBackProblems(spec, parsed);
-  if (problems.length > 0) throw new Error(`object-lock bucket ${spec.bucket} is not append-only: ${problems.join("; ")}`);
+  if (problems.length > 0)
+    throw new Error(`object-lock bucket ${spec.bucket} is not append-only: ${problems.join("; ")}`);
   return {
-    readBack: "verified", bucket: parsed.bucket, objectLock: parsed.objectLock, owner: parsed.owner, grants: parsed.grants, denials: parsed.denials,
+    readBack: "verified",
+    bucket: parsed.bucket,
+    objectLock: parsed.objectLock,
+    owner: parsed.owner,
+    grants: parsed.grants,
+    denials: parsed.denials,
     ...(parsed.expireDays !== undefined ? { expireDays: parsed.expireDays } : {}),
   };
 }
@@ -96,16 +112,29 @@ export interface ObjectLockBucketArgs {
  * archiveBucketPolicy(). Shared by AuditArchiveBucket and the etcd backups'
  * EtcdBackupBucket, so both kinds of bucket are made and checked one way.
  */
-export function objectLockBucket(name: string, args: ObjectLockBucketArgs, parent: pulumi.Resource): { reconcile: command.local.Command; readBack: pulumi.Output<ArchiveReadBackReport> } {
-  if (args.mode !== "COMPLIANCE") throw new Error(`object-lock bucket ${args.bucket}: object lock must be COMPLIANCE, not ${args.mode}`);
+export function objectLockBucket(
+  name: string,
+  args: ObjectLockBucketArgs,
+  parent: pulumi.Resource,
+): { reconcile: command.local.Command; readBack: pulumi.Output<ArchiveReadBackReport> } {
+  if (args.mode !== "COMPLIANCE")
+    throw new Error(`object-lock bucket ${args.bucket}: object lock must be COMPLIANCE, not ${args.mode}`);
   if (args.expireDays !== undefined && args.expireDays < args.lockDays) {
-    throw new Error(`object-lock bucket ${args.bucket}: objects would expire after ${args.expireDays} days, before their ${args.lockDays}-day lock ends`);
+    throw new Error(
+      `object-lock bucket ${args.bucket}: objects would expire after ${args.expireDays} days, before their ${args.lockDays}-day lock ends`,
+    );
   }
   // Throws on a shared, malformed or foreign writer before anything is registered.
   const bucketPolicy = JSON.stringify(archiveBucketPolicy(args.bucket, args.writers, args.foreignProjectIds));
   const spec: ArchiveBucketSpec = {
-    endpoint: args.endpoint, bucket: args.bucket, region: args.region, mode: args.mode, days: args.lockDays,
-    writers: args.writers, foreignProjectIds: args.foreignProjectIds, policy: bucketPolicy,
+    endpoint: args.endpoint,
+    bucket: args.bucket,
+    region: args.region,
+    mode: args.mode,
+    days: args.lockDays,
+    writers: args.writers,
+    foreignProjectIds: args.foreignProjectIds,
+    policy: bucketPolicy,
     ...(args.expireDays !== undefined ? { expireDays: args.expireDays } : {}),
   };
   const environment = {
@@ -122,22 +151,39 @@ export function objectLockBucket(name: string, args: ObjectLockBucketArgs, paren
     ARCHIVE_ACCESS_KEY_ID: pulumi.secret(args.credentials.accessKeyId),
     ARCHIVE_SECRET_ACCESS_KEY: pulumi.secret(args.credentials.secretAccessKey),
   };
-  const reconcile = new command.local.Command(`${name}-object-lock-bucket`, {
-    create: ARCHIVE_RECONCILE_COMMAND,
-    // A changed lock period or writer re-runs the same idempotent reconcile; it refuses to shorten.
-    update: ARCHIVE_RECONCILE_COMMAND,
-    environment,
-    // Plain copies of the non-secret settings (the environment as a whole is a secret in state), policy included for review.
-    triggers: [args.endpoint, args.bucket, args.mode, args.lockDays, bucketPolicy, ...(args.expireDays !== undefined ? [args.expireDays] : [])],
-  }, { parent, retainOnDelete: true });
+  const reconcile = new command.local.Command(
+    `${name}-object-lock-bucket`,
+    {
+      create: ARCHIVE_RECONCILE_COMMAND,
+      // A changed lock period or writer re-runs the same idempotent reconcile; it refuses to shorten.
+      update: ARCHIVE_RECONCILE_COMMAND,
+      environment,
+      // Plain copies of the non-secret settings (the environment as a whole is a secret in state), policy included for review.
+      triggers: [
+        args.endpoint,
+        args.bucket,
+        args.mode,
+        args.lockDays,
+        bucketPolicy,
+        ...(args.expireDays !== undefined ? [args.expireDays] : []),
+      ],
+    },
+    { parent, retainOnDelete: true },
+  );
 
   // An invoke, not a resource: it runs on every preview and up, drift check included, and changes nothing.
-  const verified = command.local.runOutput({
-    command: ARCHIVE_VERIFY_COMMAND,
-    environment,
-    addPreviousOutputInEnv: false,
-  }, { parent, dependsOn: [reconcile] });
-  return { reconcile, readBack: pulumi.unsecret(verified.apply((result) => readBackReport(spec, (result as { stdout?: string }).stdout))) };
+  const verified = command.local.runOutput(
+    {
+      command: ARCHIVE_VERIFY_COMMAND,
+      environment,
+      addPreviousOutputInEnv: false,
+    },
+    { parent, dependsOn: [reconcile] },
+  );
+  return {
+    reconcile,
+    readBack: pulumi.unsecret(verified.apply((result) => readBackReport(spec, (result as { stdout?: string }).stdout))),
+  };
 }
 
 /**
@@ -156,9 +202,12 @@ export class AuditArchiveBucket extends pulumi.ComponentResource {
 
   constructor(name: string, args: AuditArchiveBucketArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ske:audit:AuditArchiveBucket", name, {}, opts);
-    if (args.mode !== "COMPLIANCE") throw new Error(`audit archive ${args.bucket}: object lock must be COMPLIANCE, not ${args.mode}`);
+    if (args.mode !== "COMPLIANCE")
+      throw new Error(`audit archive ${args.bucket}: object lock must be COMPLIANCE, not ${args.mode}`);
     if (args.lockDays < args.retentionDays) {
-      throw new Error(`audit archive ${args.bucket}: lock period ${args.lockDays}d is shorter than the retention of ${args.retentionDays}d`);
+      throw new Error(
+        `audit archive ${args.bucket}: lock period ${args.lockDays}d is shorter than the retention of ${args.retentionDays}d`,
+      );
     }
     const { retentionDays: _loki, ...bucket } = args;
     ({ reconcile: this.reconcile, readBack: this.readBack } = objectLockBucket(name, bucket, this));

@@ -18,7 +18,6 @@ export const TALOS_AUDIT_LOG_DIR = "/var/log/audit/kube";
 export const COLLECTOR_UID = 65534;
 const AUDIT_LOG_VOLUME = "apiserver-audit-log";
 
-
 /**
  * Pod Security of the collector's namespace. Baseline forbids every hostPath,
  * so reading the audit log needs `privileged`, the only level that allows one.
@@ -102,8 +101,18 @@ export function collectorConfig(input: CollectorConfigInput) {
         role: cluster.role,
       },
       buffer: durableBuffer,
-      ...(input.lokiPushUser ? { auth: { strategy: "basic", user: input.lokiPushUser, password: "${LOKI_PUSH_PASSWORD}" } } : {}),
-      ...(input.lokiCa ? { tls: { ca_file: `${input.lokiCa.dir}/${input.lokiCa.key}`, verify_certificate: true, verify_hostname: true } } : {}),
+      ...(input.lokiPushUser
+        ? { auth: { strategy: "basic", user: input.lokiPushUser, password: "${LOKI_PUSH_PASSWORD}" } }
+        : {}),
+      ...(input.lokiCa
+        ? {
+            tls: {
+              ca_file: `${input.lokiCa.dir}/${input.lokiCa.key}`,
+              verify_certificate: true,
+              verify_hostname: true,
+            },
+          }
+        : {}),
     },
     archive: {
       type: "aws_s3",
@@ -137,7 +146,13 @@ export function collectorConfig(input: CollectorConfigInput) {
       compression: "gzip",
       buffer: durableBuffer,
       ...(input.siem.auth
-        ? { request: { headers: { [input.siem.auth.header]: `${input.siem.auth.scheme ? `${input.siem.auth.scheme} ` : ""}\${SIEM_TOKEN}` } } }
+        ? {
+            request: {
+              headers: {
+                [input.siem.auth.header]: `${input.siem.auth.scheme ? `${input.siem.auth.scheme} ` : ""}\${SIEM_TOKEN}`,
+              },
+            },
+          }
         : {}),
     };
   }
@@ -175,7 +190,14 @@ export function collectorValues(input: CollectorConfigInput & { credentialsSecre
       secretEnv("ARCHIVE_ACCESS_KEY_ID", ARCHIVE_SECRET_KEYS.accessKeyId),
       secretEnv("ARCHIVE_SECRET_ACCESS_KEY", ARCHIVE_SECRET_KEYS.secretAccessKey),
       ...(input.siem?.auth ? [secretEnv("SIEM_TOKEN", SIEM_TOKEN_SECRET_KEY)] : []),
-      ...(input.lokiPushUser ? [{ name: "LOKI_PUSH_PASSWORD", valueFrom: { secretKeyRef: { name: LOKI_PUSH_SECRET, key: LOKI_PUSH_SECRET_KEY } } }] : []),
+      ...(input.lokiPushUser
+        ? [
+            {
+              name: "LOKI_PUSH_PASSWORD",
+              valueFrom: { secretKeyRef: { name: LOKI_PUSH_SECRET, key: LOKI_PUSH_SECRET_KEY } },
+            },
+          ]
+        : []),
     ],
     // The chart's Agent defaults mount host /var/log, /var/lib (etcd's data on
     // Talos), /proc and /sys. The file source needs one directory, and the
@@ -214,8 +236,16 @@ export type CollectorValues = ReturnType<typeof collectorValues>;
 
 const METADATA_SERVICE = "169.254.169.254/32";
 
-type Peer = { ipBlock: { cidr: string; except: string[] } } | { namespaceSelector: { matchLabels: Record<string, string> }; podSelector?: { matchLabels: Record<string, string> } };
-interface EgressRule { to: Peer[]; ports: { protocol: string; port: number }[] }
+type Peer =
+  | { ipBlock: { cidr: string; except: string[] } }
+  | {
+      namespaceSelector: { matchLabels: Record<string, string> };
+      podSelector?: { matchLabels: Record<string, string> };
+    };
+interface EgressRule {
+  to: Peer[];
+  ports: { protocol: string; port: number }[];
+}
 
 function portOf(url: URL): number {
   if (url.port) return Number(url.port);
@@ -229,7 +259,11 @@ function portOf(url: URL): number {
  * remote Loki (the ops VIP), the archive and the SIEM lie outside the
  * cluster, reached on their one port, with the metadata service cut out.
  */
-export function collectorNetworkPolicySpec(input: { lokiUrl: string; archiveEndpoint?: string; siemEndpoint?: string }) {
+export function collectorNetworkPolicySpec(input: {
+  lokiUrl: string;
+  archiveEndpoint?: string;
+  siemEndpoint?: string;
+}) {
   const anyExternal = { ipBlock: { cidr: "0.0.0.0/0", except: [METADATA_SERVICE] } };
   const tcp = (port: number) => ({ protocol: "TCP", port });
   const external = (url: URL) => ({ to: [anyExternal], ports: [tcp(portOf(url))] });
@@ -237,11 +271,19 @@ export function collectorNetworkPolicySpec(input: { lokiUrl: string; archiveEndp
   const inCluster = /^[a-z0-9-]+\.([a-z0-9-]+)\.svc\.cluster\.local$/.exec(loki.hostname);
   const egress: EgressRule[] = [
     {
-      to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+      to: [
+        {
+          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+          podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+        },
+      ],
       ports: [{ protocol: "UDP", port: 53 }, tcp(53)],
     },
     inCluster
-      ? { to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": inCluster[1]! } } }], ports: [tcp(portOf(loki))] }
+      ? {
+          to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": inCluster[1]! } } }],
+          ports: [tcp(portOf(loki))],
+        }
       : external(loki),
   ];
   // The central view's platform-log collector has no archive.

@@ -1,6 +1,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ARCHIVE_SECRET_KEYS, COLLECTOR_POD_SECURITY, LOKI_PUSH_SECRET, LOKI_PUSH_SECRET_KEY, SIEM_TOKEN_SECRET_KEY, collectorNetworkPolicySpec, collectorValues, type CollectedCluster, type SiemSink } from "./collector-values";
+import {
+  ARCHIVE_SECRET_KEYS,
+  COLLECTOR_POD_SECURITY,
+  LOKI_PUSH_SECRET,
+  LOKI_PUSH_SECRET_KEY,
+  SIEM_TOKEN_SECRET_KEY,
+  collectorNetworkPolicySpec,
+  collectorValues,
+  type CollectedCluster,
+  type SiemSink,
+} from "./collector-values";
 import {
   INGEST_CA_CONFIGMAP,
   INGEST_CA_DIR,
@@ -20,14 +30,20 @@ export * from "./collector-values";
 export * from "./loki-values";
 export * from "./ingest-gateway";
 export { policyDenials, policyGrants, policyProblems, readBackProblems } from "../../plan/object-lock";
-export type { ArchiveBucketSpec, ArchiveReadBack, LockMode, ObjectLockState, PrincipalActions, S3Credentials } from "../../plan/object-lock";
+export type {
+  ArchiveBucketSpec,
+  ArchiveReadBack,
+  LockMode,
+  ObjectLockState,
+  PrincipalActions,
+  S3Credentials,
+} from "../../plan/object-lock";
 export * from "./archive-bucket";
 
 export interface ChartRef {
   repository: string;
   version: string;
 }
-
 
 export interface AuditLogStoreArgs {
   chart: ChartRef;
@@ -69,62 +85,91 @@ export class AuditLogStore extends pulumi.ComponentResource {
   constructor(name: string, args: AuditLogStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ske:audit:AuditLogStore", name, {}, opts);
     const child = { parent: this, provider: args.provider };
-    const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-      metadata: { name: args.namespace, labels: { "app.kubernetes.io/managed-by": "ske-platform" } },
-    }, child);
+    const namespace = new k8s.core.v1.Namespace(
+      `${name}-namespace`,
+      {
+        metadata: { name: args.namespace, labels: { "app.kubernetes.io/managed-by": "ske-platform" } },
+      },
+      child,
+    );
 
-    this.release = new k8s.helm.v3.Release(`${name}-loki`, {
-      name: "loki",
-      chart: "loki",
-      version: args.chart.version,
-      repositoryOpts: { repo: args.chart.repository },
-      namespace: args.namespace,
-      values: withResources("loki", lokiValues({
-        retentionDays: args.retentionDays,
-        storageSize: args.storageSize,
-        ...(args.platformLogRetentionDays !== undefined ? { platformLogRetentionDays: args.platformLogRetentionDays } : {}),
-      })),
-      atomic: true,
-    }, { ...child, dependsOn: [namespace] });
+    this.release = new k8s.helm.v3.Release(
+      `${name}-loki`,
+      {
+        name: "loki",
+        chart: "loki",
+        version: args.chart.version,
+        repositoryOpts: { repo: args.chart.repository },
+        namespace: args.namespace,
+        values: withResources(
+          "loki",
+          lokiValues({
+            retentionDays: args.retentionDays,
+            storageSize: args.storageSize,
+            ...(args.platformLogRetentionDays !== undefined
+              ? { platformLogRetentionDays: args.platformLogRetentionDays }
+              : {}),
+          }),
+        ),
+        atomic: true,
+      },
+      { ...child, dependsOn: [namespace] },
+    );
     this.url = `http://loki.${args.namespace}.svc.cluster.local:${LOKI_HTTP_PORT}`;
 
     // The push door: nginx with one credential per collector, push path only.
     const config = nginxConfig(this.url);
-    pushGatewayObjects(name, {
-      gatewayName: INGEST_GATEWAY_NAME,
-      namespace: args.namespace,
-      nginxConf: config,
-      pushCredentials: args.pushCredentials,
-      tls: args.tls,
-      labels: INGEST_GATEWAY_LABELS,
-      nodePortService: { name: "loki-audit-ingest", nodePort: args.ingestNodePort },
-    }, child, namespace);
+    pushGatewayObjects(
+      name,
+      {
+        gatewayName: INGEST_GATEWAY_NAME,
+        namespace: args.namespace,
+        nginxConf: config,
+        pushCredentials: args.pushCredentials,
+        tls: args.tls,
+        labels: INGEST_GATEWAY_LABELS,
+        nodePortService: { name: "loki-audit-ingest", nodePort: args.ingestNodePort },
+      },
+      child,
+      namespace,
+    );
     this.pushUrl = `https://${ingestGatewayHost(args.namespace)}:${INGEST_GATEWAY_PORT}`;
 
     // Loki's HTTP API (queries, tail, push) only for the gateway and Grafana; Loki may talk to itself.
-    new k8s.networking.v1.NetworkPolicy(`${name}-loki-ingress`, {
-      metadata: { name: "loki-ingress", namespace: args.namespace },
-      spec: {
-        podSelector: { matchLabels: { ...LOKI_POD_LABELS } },
-        policyTypes: ["Ingress"],
-        ingress: [
-          {
-            from: [
-              { podSelector: { matchLabels: { ...INGEST_GATEWAY_LABELS } } },
-              ...(args.platformGateway
-                ? [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.platformGateway.namespace } }, podSelector: { matchLabels: { ...args.platformGateway.labels } } }]
-                : []),
-              {
-                namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.queryNamespace } },
-                podSelector: { matchLabels: { "app.kubernetes.io/name": "grafana" } },
-              },
-            ],
-            ports: [{ protocol: "TCP", port: LOKI_HTTP_PORT }],
-          },
-          { from: [{ podSelector: { matchLabels: { ...LOKI_POD_LABELS } } }] },
-        ],
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-loki-ingress`,
+      {
+        metadata: { name: "loki-ingress", namespace: args.namespace },
+        spec: {
+          podSelector: { matchLabels: { ...LOKI_POD_LABELS } },
+          policyTypes: ["Ingress"],
+          ingress: [
+            {
+              from: [
+                { podSelector: { matchLabels: { ...INGEST_GATEWAY_LABELS } } },
+                ...(args.platformGateway
+                  ? [
+                      {
+                        namespaceSelector: {
+                          matchLabels: { "kubernetes.io/metadata.name": args.platformGateway.namespace },
+                        },
+                        podSelector: { matchLabels: { ...args.platformGateway.labels } },
+                      },
+                    ]
+                  : []),
+                {
+                  namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.queryNamespace } },
+                  podSelector: { matchLabels: { "app.kubernetes.io/name": "grafana" } },
+                },
+              ],
+              ports: [{ protocol: "TCP", port: LOKI_HTTP_PORT }],
+            },
+            { from: [{ podSelector: { matchLabels: { ...LOKI_POD_LABELS } } }] },
+          ],
+        },
       },
-    }, { ...child, dependsOn: [namespace] });
+      { ...child, dependsOn: [namespace] },
+    );
     this.registerOutputs({});
   }
 }
@@ -152,7 +197,8 @@ export interface AuditCollectorArgs {
 }
 
 function siemTokenOf(args: AuditCollectorArgs): pulumi.Input<string> {
-  if (args.siemToken === undefined) throw new Error(`audit collector of ${args.cluster.name}: audit.siem.auth is set but no siemToken was handed over`);
+  if (args.siemToken === undefined)
+    throw new Error(`audit collector of ${args.cluster.name}: audit.siem.auth is set but no siemToken was handed over`);
   return args.siemToken;
 }
 
@@ -168,71 +214,97 @@ export class AuditCollector extends pulumi.ComponentResource {
   constructor(name: string, args: AuditCollectorArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ske:audit:AuditCollector", name, {}, opts);
     const child = { parent: this, provider: args.provider };
-    const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-      metadata: {
-        name: args.namespace,
-        // Privileged only because baseline forbids any hostPath; see COLLECTOR_POD_SECURITY.
-        labels: { "app.kubernetes.io/managed-by": "ske-platform", ...COLLECTOR_POD_SECURITY },
-      },
-    }, child);
-
-    const credentialsSecret = "audit-archive-credentials";
-    const credentials = new k8s.core.v1.Secret(`${name}-archive-credentials`, {
-      metadata: {
-        name: credentialsSecret,
-        namespace: args.namespace,
-        annotations: {
-          [ARCHIVE_WRITER_ANNOTATIONS.project]: args.archive.writer.projectId,
-          [ARCHIVE_WRITER_ANNOTATIONS.credential]: args.archive.writer.credentialResource,
+    const namespace = new k8s.core.v1.Namespace(
+      `${name}-namespace`,
+      {
+        metadata: {
+          name: args.namespace,
+          // Privileged only because baseline forbids any hostPath; see COLLECTOR_POD_SECURITY.
+          labels: { "app.kubernetes.io/managed-by": "ske-platform", ...COLLECTOR_POD_SECURITY },
         },
       },
-      type: "Opaque",
-      stringData: {
-        [ARCHIVE_SECRET_KEYS.accessKeyId]: pulumi.secret(args.archive.credentials.accessKeyId),
-        [ARCHIVE_SECRET_KEYS.secretAccessKey]: pulumi.secret(args.archive.credentials.secretAccessKey),
-        ...(args.siem?.auth ? { [SIEM_TOKEN_SECRET_KEY]: pulumi.secret(siemTokenOf(args)) } : {}),
+      child,
+    );
+
+    const credentialsSecret = "audit-archive-credentials";
+    const credentials = new k8s.core.v1.Secret(
+      `${name}-archive-credentials`,
+      {
+        metadata: {
+          name: credentialsSecret,
+          namespace: args.namespace,
+          annotations: {
+            [ARCHIVE_WRITER_ANNOTATIONS.project]: args.archive.writer.projectId,
+            [ARCHIVE_WRITER_ANNOTATIONS.credential]: args.archive.writer.credentialResource,
+          },
+        },
+        type: "Opaque",
+        stringData: {
+          [ARCHIVE_SECRET_KEYS.accessKeyId]: pulumi.secret(args.archive.credentials.accessKeyId),
+          [ARCHIVE_SECRET_KEYS.secretAccessKey]: pulumi.secret(args.archive.credentials.secretAccessKey),
+          ...(args.siem?.auth ? { [SIEM_TOKEN_SECRET_KEY]: pulumi.secret(siemTokenOf(args)) } : {}),
+        },
       },
-    }, { ...child, dependsOn: [namespace] });
+      { ...child, dependsOn: [namespace] },
+    );
 
-    const pushSecret = new k8s.core.v1.Secret(`${name}-loki-push-credentials`, {
-      metadata: { name: LOKI_PUSH_SECRET, namespace: args.namespace },
-      type: "Opaque",
-      stringData: { [LOKI_PUSH_SECRET_KEY]: pulumi.secret(args.lokiPush.password) },
-    }, { ...child, dependsOn: [namespace] });
+    const pushSecret = new k8s.core.v1.Secret(
+      `${name}-loki-push-credentials`,
+      {
+        metadata: { name: LOKI_PUSH_SECRET, namespace: args.namespace },
+        type: "Opaque",
+        stringData: { [LOKI_PUSH_SECRET_KEY]: pulumi.secret(args.lokiPush.password) },
+      },
+      { ...child, dependsOn: [namespace] },
+    );
 
-    const ingestCa = new k8s.core.v1.ConfigMap(`${name}-ingest-ca`, {
-      metadata: { name: INGEST_CA_CONFIGMAP, namespace: args.namespace },
-      data: { [INGEST_CA_KEY]: args.lokiPush.caPem },
-    }, { ...child, dependsOn: [namespace] });
+    const ingestCa = new k8s.core.v1.ConfigMap(
+      `${name}-ingest-ca`,
+      {
+        metadata: { name: INGEST_CA_CONFIGMAP, namespace: args.namespace },
+        data: { [INGEST_CA_KEY]: args.lokiPush.caPem },
+      },
+      { ...child, dependsOn: [namespace] },
+    );
 
-    this.release = new k8s.helm.v3.Release(`${name}-vector`, {
-      name: "audit-collector",
-      chart: "vector",
-      version: args.chart.version,
-      repositoryOpts: { repo: args.chart.repository },
-      namespace: args.namespace,
-      values: pulumi.output(args.lokiUrl).apply((lokiUrl) =>
-        collectorValues({
-          cluster: args.cluster,
-          lokiUrl,
-          archive: { endpoint: args.archive.endpoint, bucket: args.archive.bucket, region: args.archive.region },
-          ...(args.siem ? { siem: args.siem } : {}),
-          credentialsSecret,
-          lokiPushUser: args.lokiPush.user,
-          lokiCa: { configMap: INGEST_CA_CONFIGMAP, dir: INGEST_CA_DIR, key: INGEST_CA_KEY },
-        }),
-      ),
-      atomic: true,
-    }, { ...child, dependsOn: [namespace, credentials, pushSecret, ingestCa] });
+    this.release = new k8s.helm.v3.Release(
+      `${name}-vector`,
+      {
+        name: "audit-collector",
+        chart: "vector",
+        version: args.chart.version,
+        repositoryOpts: { repo: args.chart.repository },
+        namespace: args.namespace,
+        values: pulumi.output(args.lokiUrl).apply((lokiUrl) =>
+          collectorValues({
+            cluster: args.cluster,
+            lokiUrl,
+            archive: { endpoint: args.archive.endpoint, bucket: args.archive.bucket, region: args.archive.region },
+            ...(args.siem ? { siem: args.siem } : {}),
+            credentialsSecret,
+            lokiPushUser: args.lokiPush.user,
+            lokiCa: { configMap: INGEST_CA_CONFIGMAP, dir: INGEST_CA_DIR, key: INGEST_CA_KEY },
+          }),
+        ),
+        atomic: true,
+      },
+      { ...child, dependsOn: [namespace, credentials, pushSecret, ingestCa] },
+    );
 
-    new k8s.networking.v1.NetworkPolicy(`${name}-network`, {
-      metadata: { name: "audit-collector", namespace: args.namespace },
-      spec: pulumi.output(args.lokiUrl).apply((lokiUrl) => collectorNetworkPolicySpec({
-        lokiUrl,
-        archiveEndpoint: args.archive.endpoint,
-        ...(args.siem ? { siemEndpoint: args.siem.endpoint } : {}),
-      })),
-    }, { ...child, dependsOn: [namespace] });
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-network`,
+      {
+        metadata: { name: "audit-collector", namespace: args.namespace },
+        spec: pulumi.output(args.lokiUrl).apply((lokiUrl) =>
+          collectorNetworkPolicySpec({
+            lokiUrl,
+            archiveEndpoint: args.archive.endpoint,
+            ...(args.siem ? { siemEndpoint: args.siem.endpoint } : {}),
+          }),
+        ),
+      },
+      { ...child, dependsOn: [namespace] },
+    );
     this.registerOutputs({});
   }
 }

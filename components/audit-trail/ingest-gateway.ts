@@ -11,7 +11,10 @@ import { INGEST_GATEWAY_RESOURCES, type ResourceSpec } from "../../plan/workload
 export const LOKI_PUSH_PATH = "/loki/api/v1/push";
 export const INGEST_GATEWAY_PORT = 8443;
 export const INGEST_GATEWAY_NAME = "loki-ingest-gateway";
-export const INGEST_GATEWAY_LABELS = { "app.kubernetes.io/name": INGEST_GATEWAY_NAME, "app.kubernetes.io/part-of": "audit-trail" } as const;
+export const INGEST_GATEWAY_LABELS = {
+  "app.kubernetes.io/name": INGEST_GATEWAY_NAME,
+  "app.kubernetes.io/part-of": "audit-trail",
+} as const;
 /** nginx's unprivileged build: runs as uid 101 and listens above 1024. */
 export const INGEST_GATEWAY_IMAGE = "docker.io/nginxinc/nginx-unprivileged:1.27-alpine";
 const HTPASSWD_DIR = "/etc/nginx/auth";
@@ -37,10 +40,14 @@ export interface PushCredential {
  * random and long, so the salt only has to stop precomputed tables.
  */
 export function htpasswdLine(credential: PushCredential): string {
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(credential.user)) throw new Error(`push user "${credential.user}" must be a lower-case name`);
-  if (credential.password.length < 24) throw new Error(`push password of ${credential.user} is shorter than 24 characters`);
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(credential.user))
+    throw new Error(`push user "${credential.user}" must be a lower-case name`);
+  if (credential.password.length < 24)
+    throw new Error(`push password of ${credential.user} is shorter than 24 characters`);
   const salt = createHash("sha256").update(`${credential.user}\0${credential.password}`).digest().subarray(0, 8);
-  const digest = createHash("sha1").update(Buffer.concat([Buffer.from(credential.password, "utf8"), salt])).digest();
+  const digest = createHash("sha1")
+    .update(Buffer.concat([Buffer.from(credential.password, "utf8"), salt]))
+    .digest();
   return `${credential.user}:{SSHA}${Buffer.concat([digest, salt]).toString("base64")}`;
 }
 
@@ -120,15 +127,39 @@ export function gatewayConfigFacts(config: string): GatewayConfigFacts {
   }));
   const listens = [...config.matchAll(/^\s*listen\s+([^;]+);/gm)].map((m) => m[1] ?? "");
   return {
-    tlsOnly: listens.length > 0 && listens.every((l) => /\bssl\b/.test(l)) && /ssl_certificate\s+\S+;/.test(config) && /ssl_certificate_key\s+\S+;/.test(config),
+    tlsOnly:
+      listens.length > 0 &&
+      listens.every((l) => /\bssl\b/.test(l)) &&
+      /ssl_certificate\s+\S+;/.test(config) &&
+      /ssl_certificate_key\s+\S+;/.test(config),
     proxiedLocations: locations.filter((l) => /proxy_pass\s/.test(l.body)).map((l) => l.path),
-    authenticatedLocations: locations.filter((l) => /auth_basic\s+"[^"]+"/.test(l.body) && /auth_basic_user_file\s+\S+/.test(l.body) && !/auth_basic\s+off/.test(l.body)).map((l) => l.path),
-    catchAllRefuses: locations.some((l) => l.path === "/" && /return\s+40[34]\s*;/.test(l.body) && !/proxy_pass/.test(l.body)),
-    tenants: Object.fromEntries(locations.filter((l) => /proxy_pass\s/.test(l.body)).map((l) => [l.path, /proxy_set_header\s+X-Scope-OrgID\s+([^;\s]+)\s*;/i.exec(l.body)?.[1]])),
+    authenticatedLocations: locations
+      .filter(
+        (l) =>
+          /auth_basic\s+"[^"]+"/.test(l.body) &&
+          /auth_basic_user_file\s+\S+/.test(l.body) &&
+          !/auth_basic\s+off/.test(l.body),
+      )
+      .map((l) => l.path),
+    catchAllRefuses: locations.some(
+      (l) => l.path === "/" && /return\s+40[34]\s*;/.test(l.body) && !/proxy_pass/.test(l.body),
+    ),
+    tenants: Object.fromEntries(
+      locations
+        .filter((l) => /proxy_pass\s/.test(l.body))
+        .map((l) => [l.path, /proxy_set_header\s+X-Scope-OrgID\s+([^;\s]+)\s*;/i.exec(l.body)?.[1]]),
+    ),
   };
 }
 
-export function gatewayDeploymentSpec(args: { configMap: string; secret: string; tlsSecret: string; checksum: string; labels?: Readonly<Record<string, string>>; resources?: ResourceSpec }) {
+export function gatewayDeploymentSpec(args: {
+  configMap: string;
+  secret: string;
+  tlsSecret: string;
+  checksum: string;
+  labels?: Readonly<Record<string, string>>;
+  resources?: ResourceSpec;
+}) {
   const labels = args.labels ?? INGEST_GATEWAY_LABELS;
   return {
     replicas: 2,
@@ -142,20 +173,26 @@ export function gatewayDeploymentSpec(args: { configMap: string; secret: string;
       spec: {
         automountServiceAccountToken: false,
         securityContext: { runAsNonRoot: true, runAsUser: 101, seccompProfile: { type: "RuntimeDefault" } },
-        containers: [{
-          name: "nginx",
-          image: INGEST_GATEWAY_IMAGE,
-          ports: [{ name: "push", containerPort: INGEST_GATEWAY_PORT }],
-          readinessProbe: { httpGet: { path: "/healthz", port: INGEST_GATEWAY_PORT, scheme: "HTTPS" } },
-          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-          resources: structuredClone(args.resources ?? INGEST_GATEWAY_RESOURCES),
-          volumeMounts: [
-            { name: "config", mountPath: "/etc/nginx/nginx.conf", subPath: "nginx.conf", readOnly: true },
-            { name: "auth", mountPath: HTPASSWD_DIR, readOnly: true },
-            { name: "tls", mountPath: TLS_DIR, readOnly: true },
-            { name: "tmp", mountPath: "/tmp" },
-          ],
-        }],
+        containers: [
+          {
+            name: "nginx",
+            image: INGEST_GATEWAY_IMAGE,
+            ports: [{ name: "push", containerPort: INGEST_GATEWAY_PORT }],
+            readinessProbe: { httpGet: { path: "/healthz", port: INGEST_GATEWAY_PORT, scheme: "HTTPS" } },
+            securityContext: {
+              allowPrivilegeEscalation: false,
+              readOnlyRootFilesystem: true,
+              capabilities: { drop: ["ALL"] },
+            },
+            resources: structuredClone(args.resources ?? INGEST_GATEWAY_RESOURCES),
+            volumeMounts: [
+              { name: "config", mountPath: "/etc/nginx/nginx.conf", subPath: "nginx.conf", readOnly: true },
+              { name: "auth", mountPath: HTPASSWD_DIR, readOnly: true },
+              { name: "tls", mountPath: TLS_DIR, readOnly: true },
+              { name: "tmp", mountPath: "/tmp" },
+            ],
+          },
+        ],
         volumes: [
           { name: "config", configMap: { name: args.configMap } },
           { name: "auth", secret: { secretName: args.secret } },

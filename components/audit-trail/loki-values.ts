@@ -14,7 +14,8 @@ export interface LokiValuesInput {
 export const LOKI_HTTP_PORT = 3100;
 
 export function retentionPeriod(days: number): string {
-  if (!Number.isInteger(days) || days < 1) throw new Error(`audit.retentionDays must be a positive integer, got ${days}`);
+  if (!Number.isInteger(days) || days < 1)
+    throw new Error(`audit.retentionDays must be a positive integer, got ${days}`);
   return `${days * 24}h`;
 }
 
@@ -28,13 +29,15 @@ export function lokiValues(input: LokiValuesInput) {
       commonConfig: { replication_factor: 1 },
       storage: { type: "filesystem" as const },
       schemaConfig: {
-        configs: [{
-          from: "2025-01-01",
-          store: "tsdb",
-          object_store: "filesystem",
-          schema: "v13",
-          index: { prefix: "index_", period: "24h" },
-        }],
+        configs: [
+          {
+            from: "2025-01-01",
+            store: "tsdb",
+            object_store: "filesystem",
+            schema: "v13",
+            index: { prefix: "index_", period: "24h" },
+          },
+        ],
       },
       limits_config: {
         retention_period: retentionPeriod(input.retentionDays),
@@ -45,7 +48,11 @@ export function lokiValues(input: LokiValuesInput) {
       },
       // Platform logs keep their own, usually shorter, retention; audit keeps the default above.
       ...(input.platformLogRetentionDays !== undefined
-        ? { runtimeConfig: { overrides: { platform: { retention_period: retentionPeriod(input.platformLogRetentionDays) } } } }
+        ? {
+            runtimeConfig: {
+              overrides: { platform: { retention_period: retentionPeriod(input.platformLogRetentionDays) } },
+            },
+          }
         : {}),
       // Retention is applied by the compactor; without this it is never enforced.
       compactor: {

@@ -61,12 +61,16 @@ export class ChangeManagement extends pulumi.ComponentResource {
 
     // One key per environment, so each Argo CD can be cut off on its own.
     // Read-only: Argo CD only pulls; a leaked key must not be able to push.
-    this.deployKey = new github.RepositoryDeployKey(`${plan.deployKey.repository}-${plan.deployKey.title}`, {
-      repository: plan.deployKey.repository,
-      title: plan.deployKey.title,
-      key: args.deployKeyPublicOpenssh,
-      readOnly: plan.deployKey.readOnly,
-    }, child);
+    this.deployKey = new github.RepositoryDeployKey(
+      `${plan.deployKey.repository}-${plan.deployKey.title}`,
+      {
+        repository: plan.deployKey.repository,
+        title: plan.deployKey.title,
+        key: args.deployKeyPublicOpenssh,
+        readOnly: plan.deployKey.readOnly,
+      },
+      child,
+    );
 
     this.registerOutputs({});
   }
@@ -84,14 +88,18 @@ export class ChangeManagement extends pulumi.ComponentResource {
     // with no bypass, not even this program can commit to it. Later changes
     // to the file go through a pull request like any other; `pulumi up
     // --refresh` then reads the merged content back and finds nothing to do.
-    const codeOwners = new github.RepositoryFile(`${repository.name}-codeowners`, {
-      repository: repository.name,
-      branch: repository.protection.branch,
-      file: CODEOWNERS_PATH,
-      content: repository.codeOwners,
-      commitMessage: "Manage CODEOWNERS from the ske-platform Pulumi program",
-      overwriteOnCreate: true,
-    }, keep);
+    const codeOwners = new github.RepositoryFile(
+      `${repository.name}-codeowners`,
+      {
+        repository: repository.name,
+        branch: repository.protection.branch,
+        file: CODEOWNERS_PATH,
+        content: repository.codeOwners,
+        commitMessage: "Manage CODEOWNERS from the ske-platform Pulumi program",
+        overwriteOnCreate: true,
+      },
+      keep,
+    );
 
     // Authoritative: the team is the only collaborator, so every approval
     // that counts comes from a team member. Pulumi removes direct user
@@ -99,24 +107,32 @@ export class ChangeManagement extends pulumi.ComponentResource {
     // it cannot remove from here: organisation owners (implicit admin) and
     // the organisation's base permission for members, which must be "read"
     // or "none" in the organisation settings.
-    const collaborators = new github.RepositoryCollaborators(`${repository.name}-collaborators`, {
-      repository: repository.name,
-      teams: [{ teamId: plan.team, permission: repository.teamPermission }],
-      users: [],
-    }, keep);
-
-    const ruleset = new github.RepositoryRuleset(`${repository.name}-${repository.protection.branch}`, {
-      repository: repository.name,
-      name: `protect-${repository.protection.branch}`,
-      target: "branch",
-      enforcement: "active",
-      conditions: {
-        refName: { includes: [`refs/heads/${repository.protection.branch}`], excludes: [] },
+    const collaborators = new github.RepositoryCollaborators(
+      `${repository.name}-collaborators`,
+      {
+        repository: repository.name,
+        teams: [{ teamId: plan.team, permission: repository.teamPermission }],
+        users: [],
       },
-      // No bypass actors: the rules bind admins, owners and this program alike.
-      bypassActors: [],
-      rules: rulesetRules(repository.protection),
-    }, { ...keep, dependsOn: [codeOwners] });
+      keep,
+    );
+
+    const ruleset = new github.RepositoryRuleset(
+      `${repository.name}-${repository.protection.branch}`,
+      {
+        repository: repository.name,
+        name: `protect-${repository.protection.branch}`,
+        target: "branch",
+        enforcement: "active",
+        conditions: {
+          refName: { includes: [`refs/heads/${repository.protection.branch}`], excludes: [] },
+        },
+        // No bypass actors: the rules bind admins, owners and this program alike.
+        bypassActors: [],
+        rules: rulesetRules(repository.protection),
+      },
+      { ...keep, dependsOn: [codeOwners] },
+    );
 
     return { ruleset, collaborators, codeOwners };
   }
@@ -129,25 +145,33 @@ export class ChangeManagement extends pulumi.ComponentResource {
   ): github.RepositoryEnvironment {
     const name = `${repository.name}-env-${environment.name}`;
     const restricted = environment.allowedBranches !== "all";
-    const resource = new github.RepositoryEnvironment(name, {
-      repository: repository.name,
-      environment: environment.name,
-      // Admins wait for the same approval as everyone else (GitHub's default lets them skip it).
-      canAdminsBypass: environment.canAdminsBypass,
-      preventSelfReview: environment.preventSelfReview,
-      reviewers: environment.teamReview ? [{ teams: [plan.teamId], users: [] }] : [],
-      ...(restricted ? { deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true } } : {}),
-    }, child);
+    const resource = new github.RepositoryEnvironment(
+      name,
+      {
+        repository: repository.name,
+        environment: environment.name,
+        // Admins wait for the same approval as everyone else (GitHub's default lets them skip it).
+        canAdminsBypass: environment.canAdminsBypass,
+        preventSelfReview: environment.preventSelfReview,
+        reviewers: environment.teamReview ? [{ teams: [plan.teamId], users: [] }] : [],
+        ...(restricted ? { deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true } } : {}),
+      },
+      child,
+    );
 
     if (environment.allowedBranches !== "all") {
       for (const branch of environment.allowedBranches) {
         // The name as a plain value (ordered by dependsOn), so the environment
         // gate policy can match pattern to environment at the first preview too.
-        new github.RepositoryEnvironmentDeploymentPolicy(`${name}-${branch}`, {
-          repository: repository.name,
-          environment: environment.name,
-          branchPattern: branch,
-        }, { ...child, dependsOn: [resource] });
+        new github.RepositoryEnvironmentDeploymentPolicy(
+          `${name}-${branch}`,
+          {
+            repository: repository.name,
+            environment: environment.name,
+            branchPattern: branch,
+          },
+          { ...child, dependsOn: [resource] },
+        );
       }
     }
     return resource;

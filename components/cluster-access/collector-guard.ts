@@ -72,9 +72,17 @@ export function collectorGuardExpression(input: CollectorGuardInput): string {
 export function collectorGuardProblems(input: CollectorGuardInput): string[] {
   const problems: string[] = [];
   if (input.namespaces.length === 0) problems.push("no audit namespace to guard");
-  if (input.allowedGroups.length === 0) problems.push("no group may change the audit trail, not even the deploy identity: the program could not update its own collector");
+  if (input.allowedGroups.length === 0)
+    problems.push(
+      "no group may change the audit trail, not even the deploy identity: the program could not update its own collector",
+    );
   for (const value of [...input.allowedGroups, ...input.allowedUsers]) {
-    if (value.includes("*") || value === "" || value === "system:authenticated" || value.startsWith("system:serviceaccounts")) {
+    if (
+      value.includes("*") ||
+      value === "" ||
+      value === "system:authenticated" ||
+      value.startsWith("system:serviceaccounts")
+    ) {
       problems.push(`"${value}" names more than one identity`);
     }
   }
@@ -101,11 +109,14 @@ export function collectorGuardPolicy(input: CollectorGuardInput) {
         { apiGroups: [""], apiVersions: ["v1"], resources: ["namespaces"], operations: ["UPDATE", "DELETE"] },
       ],
     },
-    validations: [{
-      expression: collectorGuardExpression(input),
-      message: "the audit trail is changed only by the deploy identity, the GitOps controller or the break-glass group",
-      reason: "Forbidden",
-    }],
+    validations: [
+      {
+        expression: collectorGuardExpression(input),
+        message:
+          "the audit trail is changed only by the deploy identity, the GitOps controller or the break-glass group",
+        reason: "Forbidden",
+      },
+    ],
   };
 }
 
@@ -147,8 +158,14 @@ export function collectorPodShapePolicy(auditLogDir: string) {
       resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], operations: ["CREATE", "UPDATE"] }],
     },
     variables: [
-      { name: "hostPathVolumes", expression: "has(object.spec.volumes) ? object.spec.volumes.filter(v, has(v.hostPath)) : []" },
-      { name: "containers", expression: "object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : [])" },
+      {
+        name: "hostPathVolumes",
+        expression: "has(object.spec.volumes) ? object.spec.volumes.filter(v, has(v.hostPath)) : []",
+      },
+      {
+        name: "containers",
+        expression: "object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : [])",
+      },
     ],
     validations: [
       {
@@ -156,7 +173,8 @@ export function collectorPodShapePolicy(auditLogDir: string) {
         message: `the only host path a collector pod may mount is ${auditLogDir}`,
       },
       {
-        expression: "variables.containers.all(c, !has(c.volumeMounts) || c.volumeMounts.all(m, !variables.hostPathVolumes.exists(v, v.name == m.name) || (has(m.readOnly) && m.readOnly == true)))",
+        expression:
+          "variables.containers.all(c, !has(c.volumeMounts) || c.volumeMounts.all(m, !variables.hostPathVolumes.exists(v, v.name == m.name) || (has(m.readOnly) && m.readOnly == true)))",
         message: "host paths are mounted read-only",
       },
       {
@@ -176,7 +194,8 @@ export function collectorPodShapePolicy(auditLogDir: string) {
           `has(${sc}.capabilities) && has(${sc}.capabilities.drop) && 'ALL' in ${sc}.capabilities.drop`,
           `(!has(${sc}.capabilities.add) || size(${sc}.capabilities.add) == 0))`,
         ].join(" && "),
-        message: "every container drops all capabilities, cannot escalate, is not privileged and has a read-only root filesystem",
+        message:
+          "every container drops all capabilities, cannot escalate, is not privileged and has a read-only root filesystem",
       },
     ],
   };

@@ -87,73 +87,131 @@ export class ClusterAccess extends pulumi.ComponentResource {
       ...operatedNamespaceProblems(args.operatedNamespaces, args.protectedNamespaces),
     ];
     if (operatorProblems.length > 0) {
-      throw new Error(`${args.clusterName}: the platform group's everyday role must not reach cluster-admin:\n  - ${operatorProblems.join("\n  - ")}`);
+      throw new Error(
+        `${args.clusterName}: the platform group's everyday role must not reach cluster-admin:\n  - ${operatorProblems.join("\n  - ")}`,
+      );
     }
     const child = { parent: this, provider: args.provider };
     const labels = { "app.kubernetes.io/managed-by": "ske-platform", "app.kubernetes.io/part-of": "cluster-access" };
 
-    this.auditorRole = new k8s.rbac.v1.ClusterRole(`${args.clusterName}-auditor-role`, {
-      metadata: { name: AUDITOR_CLUSTER_ROLE, labels },
-      rules: rules.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
-    }, child);
+    this.auditorRole = new k8s.rbac.v1.ClusterRole(
+      `${args.clusterName}-auditor-role`,
+      {
+        metadata: { name: AUDITOR_CLUSTER_ROLE, labels },
+        rules: rules.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+      },
+      child,
+    );
 
     // The role's name as the program gave it, not its output: an output is
     // unknown at preview, and the CrossGuard pack could then not follow the
     // binding to the role's rules. dependsOn keeps the order an output gave.
-    const bind = (key: string, bindingName: string, role: k8s.rbac.v1.ClusterRole | undefined, roleName: string, group: string) =>
-      new k8s.rbac.v1.ClusterRoleBinding(`${args.clusterName}-${key}`, {
-        metadata: { name: bindingName, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: roleName },
-        subjects: [groupSubject(group)],
-      }, { ...child, dependsOn: role ? [role] : [] });
+    const bind = (
+      key: string,
+      bindingName: string,
+      role: k8s.rbac.v1.ClusterRole | undefined,
+      roleName: string,
+      group: string,
+    ) =>
+      new k8s.rbac.v1.ClusterRoleBinding(
+        `${args.clusterName}-${key}`,
+        {
+          metadata: { name: bindingName, labels },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: roleName },
+          subjects: [groupSubject(group)],
+        },
+        { ...child, dependsOn: role ? [role] : [] },
+      );
 
     bind("auditors-read-only", "ske-auditors-read-only", this.auditorRole, AUDITOR_CLUSTER_ROLE, args.groups.auditors);
     const platformReadProblems = readOnlyRuleProblems(PLATFORM_READ_RULES, PLATFORM_READ_FORBIDDEN);
     if (platformReadProblems.length > 0) {
-      throw new Error(`${args.clusterName}: the platform group's cluster-wide view must stay read-only:\n  - ${platformReadProblems.join("\n  - ")}`);
+      throw new Error(
+        `${args.clusterName}: the platform group's cluster-wide view must stay read-only:\n  - ${platformReadProblems.join("\n  - ")}`,
+      );
     }
-    const platformReadRole = new k8s.rbac.v1.ClusterRole(`${args.clusterName}-platform-read-role`, {
-      metadata: { name: PLATFORM_READ_ROLE, labels },
-      rules: PLATFORM_READ_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
-    }, child);
+    const platformReadRole = new k8s.rbac.v1.ClusterRole(
+      `${args.clusterName}-platform-read-role`,
+      {
+        metadata: { name: PLATFORM_READ_ROLE, labels },
+        rules: PLATFORM_READ_RULES.map((r) => ({
+          apiGroups: [...r.apiGroups],
+          resources: [...r.resources],
+          verbs: [...r.verbs],
+        })),
+      },
+      child,
+    );
     bind("platform-read-only", "ske-platform-read-only", platformReadRole, PLATFORM_READ_ROLE, args.groups.platform);
 
-    const operatorRole = new k8s.rbac.v1.ClusterRole(`${args.clusterName}-platform-operator-role`, {
-      metadata: { name: PLATFORM_OPERATOR_ROLE, labels },
-      rules: operatorRules.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
-    }, child);
+    const operatorRole = new k8s.rbac.v1.ClusterRole(
+      `${args.clusterName}-platform-operator-role`,
+      {
+        metadata: { name: PLATFORM_OPERATOR_ROLE, labels },
+        rules: operatorRules.map((r) => ({
+          apiGroups: [...r.apiGroups],
+          resources: [...r.resources],
+          verbs: [...r.verbs],
+        })),
+      },
+      child,
+    );
     for (const ns of args.operatedNamespaces) {
-      const namespace = new k8s.core.v1.Namespace(`${args.clusterName}-operated-${ns}`, {
-        // Baseline: controllers there need no host access; the audit collector's namespace is the only exception.
-        metadata: { name: ns, labels: { ...labels, "pod-security.kubernetes.io/enforce": "baseline" } },
-      }, child);
-      new k8s.rbac.v1.RoleBinding(`${args.clusterName}-platform-operator-${ns}`, {
-        metadata: { name: PLATFORM_OPERATOR_ROLE, namespace: namespace.metadata.name, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: operatorRole.metadata.name },
-        subjects: [groupSubject(args.groups.platform)],
-      }, child);
+      const namespace = new k8s.core.v1.Namespace(
+        `${args.clusterName}-operated-${ns}`,
+        {
+          // Baseline: controllers there need no host access; the audit collector's namespace is the only exception.
+          metadata: { name: ns, labels: { ...labels, "pod-security.kubernetes.io/enforce": "baseline" } },
+        },
+        child,
+      );
+      new k8s.rbac.v1.RoleBinding(
+        `${args.clusterName}-platform-operator-${ns}`,
+        {
+          metadata: { name: PLATFORM_OPERATOR_ROLE, namespace: namespace.metadata.name, labels },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: operatorRole.metadata.name },
+          subjects: [groupSubject(args.groups.platform)],
+        },
+        child,
+      );
     }
 
     if (args.breakGlass?.requireMfa) {
       bind("break-glass", BREAK_GLASS_BINDING, undefined, "cluster-admin", args.breakGlass.group);
     }
 
-    const guard = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${args.clusterName}-audit-trail-guard`, {
-      metadata: { name: COLLECTOR_GUARD_NAME, labels },
-      spec: collectorGuardPolicy(args.auditTrailGuard),
-    }, child);
-    new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(`${args.clusterName}-audit-trail-guard`, {
-      metadata: { name: COLLECTOR_GUARD_NAME, labels },
-      spec: collectorGuardBinding(args.auditTrailGuard),
-    }, { ...child, dependsOn: [guard] });
-    const podShape = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${args.clusterName}-collector-pod-shape`, {
-      metadata: { name: COLLECTOR_POD_SHAPE_NAME, labels },
-      spec: collectorPodShapePolicy(args.collectorPods.auditLogDir),
-    }, child);
-    new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(`${args.clusterName}-collector-pod-shape`, {
-      metadata: { name: COLLECTOR_POD_SHAPE_NAME, labels },
-      spec: collectorPodShapeBinding(args.collectorPods.namespace),
-    }, { ...child, dependsOn: [podShape] });
+    const guard = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+      `${args.clusterName}-audit-trail-guard`,
+      {
+        metadata: { name: COLLECTOR_GUARD_NAME, labels },
+        spec: collectorGuardPolicy(args.auditTrailGuard),
+      },
+      child,
+    );
+    new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+      `${args.clusterName}-audit-trail-guard`,
+      {
+        metadata: { name: COLLECTOR_GUARD_NAME, labels },
+        spec: collectorGuardBinding(args.auditTrailGuard),
+      },
+      { ...child, dependsOn: [guard] },
+    );
+    const podShape = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+      `${args.clusterName}-collector-pod-shape`,
+      {
+        metadata: { name: COLLECTOR_POD_SHAPE_NAME, labels },
+        spec: collectorPodShapePolicy(args.collectorPods.auditLogDir),
+      },
+      child,
+    );
+    new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+      `${args.clusterName}-collector-pod-shape`,
+      {
+        metadata: { name: COLLECTOR_POD_SHAPE_NAME, labels },
+        spec: collectorPodShapeBinding(args.collectorPods.namespace),
+      },
+      { ...child, dependsOn: [podShape] },
+    );
 
     this.registerOutputs({});
   }

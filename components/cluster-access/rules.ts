@@ -27,8 +27,16 @@ const read = (apiGroup: string, resources: string[]): PolicyRule => ({
  */
 export const AUDITOR_RULES: readonly PolicyRule[] = [
   read("", [
-    "namespaces", "nodes", "services", "endpoints", "serviceaccounts",
-    "persistentvolumes", "persistentvolumeclaims", "events", "limitranges", "resourcequotas",
+    "namespaces",
+    "nodes",
+    "services",
+    "endpoints",
+    "serviceaccounts",
+    "persistentvolumes",
+    "persistentvolumeclaims",
+    "events",
+    "limitranges",
+    "resourcequotas",
   ]),
   read("autoscaling", ["horizontalpodautoscalers"]),
   read("policy", ["poddisruptionbudgets"]),
@@ -42,8 +50,10 @@ export const AUDITOR_RULES: readonly PolicyRule[] = [
   read("node.k8s.io", ["runtimeclasses"]),
   read("apiextensions.k8s.io", ["customresourcedefinitions"]),
   read("admissionregistration.k8s.io", [
-    "validatingwebhookconfigurations", "mutatingwebhookconfigurations",
-    "validatingadmissionpolicies", "validatingadmissionpolicybindings",
+    "validatingwebhookconfigurations",
+    "mutatingwebhookconfigurations",
+    "validatingadmissionpolicies",
+    "validatingadmissionpolicybindings",
   ]),
   read("cilium.io", ["ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies"]),
   read("argoproj.io", ["applications", "applicationsets", "appprojects"]),
@@ -91,7 +101,11 @@ export function kubernetesGroups(groups: AccessGroups, prefix: string): AccessGr
 export const ESCALATION_VERBS = ["impersonate", "bind", "escalate", "approve", "sign", "*"] as const;
 
 const WRITE_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"];
-const write = (apiGroup: string, resources: string[]): PolicyRule => ({ apiGroups: [apiGroup], resources, verbs: [...WRITE_VERBS] });
+const write = (apiGroup: string, resources: string[]): PolicyRule => ({
+  apiGroups: [apiGroup],
+  resources,
+  verbs: [...WRITE_VERBS],
+});
 
 /**
  * What the platform group may do inside a namespace it operates. Bound per
@@ -104,8 +118,17 @@ const write = (apiGroup: string, resources: string[]): PolicyRule => ({ apiGroup
  */
 export const PLATFORM_OPERATOR_RULES: readonly PolicyRule[] = [
   write("", [
-    "pods", "services", "endpoints", "configmaps", "secrets", "persistentvolumeclaims",
-    "serviceaccounts", "events", "limitranges", "resourcequotas", "replicationcontrollers",
+    "pods",
+    "services",
+    "endpoints",
+    "configmaps",
+    "secrets",
+    "persistentvolumeclaims",
+    "serviceaccounts",
+    "events",
+    "limitranges",
+    "resourcequotas",
+    "replicationcontrollers",
   ]),
   // Debugging the team's own workloads.
   { apiGroups: [""], resources: ["pods/log"], verbs: ["get", "list", "watch"] },
@@ -123,13 +146,28 @@ export const PLATFORM_OPERATOR_RULES: readonly PolicyRule[] = [
 
 /** Resources the everyday role never touches, whatever else changes. */
 export const PLATFORM_FORBIDDEN_RESOURCES = [
-  "roles", "rolebindings", "clusterroles", "clusterrolebindings",
-  "serviceaccounts/token", "nodes", "nodes/proxy", "services/proxy", "pods/proxy",
-  "certificatesigningrequests", "certificatesigningrequests/approval",
-  "validatingadmissionpolicies", "validatingadmissionpolicybindings",
-  "validatingwebhookconfigurations", "mutatingwebhookconfigurations",
-  "customresourcedefinitions", "namespaces", "ciliumclusterwidenetworkpolicies",
-  "users", "groups", "userextras/scopes", "tokenreviews",
+  "roles",
+  "rolebindings",
+  "clusterroles",
+  "clusterrolebindings",
+  "serviceaccounts/token",
+  "nodes",
+  "nodes/proxy",
+  "services/proxy",
+  "pods/proxy",
+  "certificatesigningrequests",
+  "certificatesigningrequests/approval",
+  "validatingadmissionpolicies",
+  "validatingadmissionpolicybindings",
+  "validatingwebhookconfigurations",
+  "mutatingwebhookconfigurations",
+  "customresourcedefinitions",
+  "namespaces",
+  "ciliumclusterwidenetworkpolicies",
+  "users",
+  "groups",
+  "userextras/scopes",
+  "tokenreviews",
 ] as const;
 
 /**
@@ -148,7 +186,11 @@ export function platformRuleProblems(rules: readonly PolicyRule[]): string[] {
     }
     for (const group of rule.apiGroups) {
       if (group.includes("*")) problems.push(`${at}: wildcard API group "${group}"`);
-      if (group === "rbac.authorization.k8s.io" || group === "admissionregistration.k8s.io" || group === "certificates.k8s.io") {
+      if (
+        group === "rbac.authorization.k8s.io" ||
+        group === "admissionregistration.k8s.io" ||
+        group === "certificates.k8s.io"
+      ) {
         problems.push(`${at}: API group "${group}" changes who may do what; it goes through Git`);
       }
     }
@@ -171,7 +213,10 @@ export function platformRuleProblems(rules: readonly PolicyRule[]): string[] {
  */
 export const ALWAYS_PROTECTED_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease", "default"] as const;
 
-export function operatedNamespaceProblems(operated: readonly string[], protectedNamespaces: readonly string[]): string[] {
+export function operatedNamespaceProblems(
+  operated: readonly string[],
+  protectedNamespaces: readonly string[],
+): string[] {
   const closed = new Set<string>([...ALWAYS_PROTECTED_NAMESPACES, ...protectedNamespaces]);
   return operated
     .filter((ns) => closed.has(ns))

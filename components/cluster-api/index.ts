@@ -35,14 +35,24 @@ export class ClusterApiApplications extends pulumi.ComponentResource {
   constructor(name: string, args: ClusterApiApplicationsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ske:capi:ClusterApiApplications", name, {}, opts);
     const child = { parent: this, provider: args.provider };
-    this.project = new k8s.apiextensions.CustomResource(`${name}-project`, {
-      apiVersion: "argoproj.io/v1alpha1",
-      kind: "AppProject",
-      metadata: { name: clusterApiProjectName(args.environment), namespace: args.argocdNamespace },
-      spec: pulumi.all(args.managementServers).apply((servers) => clusterApiAppProjectSpec(args.environment, servers)),
-    }, child);
+    this.project = new k8s.apiextensions.CustomResource(
+      `${name}-project`,
+      {
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "AppProject",
+        metadata: { name: clusterApiProjectName(args.environment), namespace: args.argocdNamespace },
+        spec: pulumi
+          .all(args.managementServers)
+          .apply((servers) => clusterApiAppProjectSpec(args.environment, servers)),
+      },
+      child,
+    );
     this.applicationSets = CLUSTER_API_APPS.map((app) => {
-      const set = clusterApiApplicationSet({ environment: args.environment, argocdNamespace: args.argocdNamespace, app });
+      const set = clusterApiApplicationSet({
+        environment: args.environment,
+        argocdNamespace: args.argocdNamespace,
+        app,
+      });
       return new k8s.apiextensions.CustomResource(`${name}-${app}`, set, { ...child, dependsOn: [this.project] });
     });
     this.registerOutputs({});
@@ -81,31 +91,50 @@ export class ClusterApiIdentity extends pulumi.ComponentResource {
     this.credentialName = capiCredentialName(args.clusterName, args.credentialGeneration);
     // A new generation is a new name, which replaces the credential: the new
     // one is created and written into the Secret before the old one is deleted.
-    this.credential = new openstack.identity.ApplicationCredential(`${name}-credential`, {
-      name: this.credentialName,
-      region: args.region,
-      description: `Cluster API of ${args.clusterName} (${args.environment}/${args.site}), project ${args.projectId}`,
-      roles: [...CAPI_CREDENTIAL_ROLES],
-      accessRules: CAPI_ACCESS_RULES.map((rule) => ({ ...rule })),
-      unrestricted: false,
-      ...(args.credentialExpiresAt ? { expiresAt: args.credentialExpiresAt } : {}),
-    }, { parent: this, provider: args.openstackProvider });
+    this.credential = new openstack.identity.ApplicationCredential(
+      `${name}-credential`,
+      {
+        name: this.credentialName,
+        region: args.region,
+        description: `Cluster API of ${args.clusterName} (${args.environment}/${args.site}), project ${args.projectId}`,
+        roles: [...CAPI_CREDENTIAL_ROLES],
+        accessRules: CAPI_ACCESS_RULES.map((rule) => ({ ...rule })),
+        unrestricted: false,
+        ...(args.credentialExpiresAt ? { expiresAt: args.credentialExpiresAt } : {}),
+      },
+      { parent: this, provider: args.openstackProvider },
+    );
 
     const child = { parent: this, provider: args.provider };
-    const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-      metadata: { name: CAPI_NAMESPACES.workloads, labels: { "app.kubernetes.io/managed-by": "ske-platform" } },
-    }, child);
+    const namespace = new k8s.core.v1.Namespace(
+      `${name}-namespace`,
+      {
+        metadata: { name: CAPI_NAMESPACES.workloads, labels: { "app.kubernetes.io/managed-by": "ske-platform" } },
+      },
+      child,
+    );
 
     const cloudsYaml = pulumi.secret(
-      pulumi.all([this.credential.id, this.credential.secret]).apply(([credentialId, credentialSecret]) =>
-        capiCloudsYaml({ authUrl: args.authUrl, region: args.region, credentialId, credentialSecret }),
-      ),
+      pulumi
+        .all([this.credential.id, this.credential.secret])
+        .apply(([credentialId, credentialSecret]) =>
+          capiCloudsYaml({ authUrl: args.authUrl, region: args.region, credentialId, credentialSecret }),
+        ),
     );
-    this.secret = new k8s.core.v1.Secret(`${name}-secret`, {
-      metadata: capiIdentityMetadata({ environment: args.environment, site: args.site, projectId: args.projectId, credentialName: this.credentialName }),
-      type: "Opaque",
-      stringData: { "clouds.yaml": cloudsYaml },
-    }, { ...child, dependsOn: [namespace] });
+    this.secret = new k8s.core.v1.Secret(
+      `${name}-secret`,
+      {
+        metadata: capiIdentityMetadata({
+          environment: args.environment,
+          site: args.site,
+          projectId: args.projectId,
+          credentialName: this.credentialName,
+        }),
+        type: "Opaque",
+        stringData: { "clouds.yaml": cloudsYaml },
+      },
+      { ...child, dependsOn: [namespace] },
+    );
     this.registerOutputs({});
   }
 }

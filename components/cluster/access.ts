@@ -35,32 +35,56 @@ export interface ClusterAccess {
 }
 
 /** Access built from our own CAs: nothing is fetched from the cluster. */
-export function clusterAccess(s: ClusterScope, secrets: TalosMachineSecrets, controlPlaneAddresses: pulumi.Output<string[]>): ClusterAccess {
+export function clusterAccess(
+  s: ClusterScope,
+  secrets: TalosMachineSecrets,
+  controlPlaneAddresses: pulumi.Output<string[]>,
+): ClusterAccess {
   const { name, args, parent } = s;
-  const admin = clientCertificate(`${name}-admin`, {
-    ca: secrets.kubernetesCa,
-    algorithm: "ECDSA",
-    commonName: ADMIN_USER,
-    organization: ADMIN_GROUP,
-    validityHours: CLIENT_CERT_HOURS,
-  }, { parent });
+  const admin = clientCertificate(
+    `${name}-admin`,
+    {
+      ca: secrets.kubernetesCa,
+      algorithm: "ECDSA",
+      commonName: ADMIN_USER,
+      organization: ADMIN_GROUP,
+      validityHours: CLIENT_CERT_HOURS,
+    },
+    { parent },
+  );
   const kubeconfig = pulumi.secret(
-    pulumi.all([secrets.kubernetesCa.certPem, admin.certPem, admin.keyPem]).apply(([caCertPem, clientCertPem, clientKeyPem]) =>
-      renderKubeconfig({ clusterName: args.name, endpoint: `https://${args.addresses.vip}:${API_SERVER_PORT}`, user: ADMIN_USER, caCertPem, clientCertPem, clientKeyPem })),
+    pulumi
+      .all([secrets.kubernetesCa.certPem, admin.certPem, admin.keyPem])
+      .apply(([caCertPem, clientCertPem, clientKeyPem]) =>
+        renderKubeconfig({
+          clusterName: args.name,
+          endpoint: `https://${args.addresses.vip}:${API_SERVER_PORT}`,
+          user: ADMIN_USER,
+          caCertPem,
+          clientCertPem,
+          clientKeyPem,
+        }),
+      ),
   );
 
-  const talosAdmin = clientCertificate(`${name}-talos-admin`, {
-    ca: secrets.machineCa,
-    algorithm: "ED25519",
-    commonName: ADMIN_USER,
-    // Talos API roles travel in the certificate's organization.
-    organization: "os:admin",
-    validityHours: CLIENT_CERT_HOURS,
-  }, { parent });
+  const talosAdmin = clientCertificate(
+    `${name}-talos-admin`,
+    {
+      ca: secrets.machineCa,
+      algorithm: "ED25519",
+      commonName: ADMIN_USER,
+      // Talos API roles travel in the certificate's organization.
+      organization: "os:admin",
+      validityHours: CLIENT_CERT_HOURS,
+    },
+    { parent },
+  );
   const talosconfig = pulumi.secret(
-    pulumi.all([secrets.machineCa.certPem, talosAdmin.certPem, talosAdmin.keyPem, controlPlaneAddresses]).apply(
-      ([caCertPem, clientCertPem, clientKeyPem, endpoints]) =>
-        renderTalosconfig({ clusterName: args.name, endpoints, caCertPem, clientCertPem, clientKeyPem })),
+    pulumi
+      .all([secrets.machineCa.certPem, talosAdmin.certPem, talosAdmin.keyPem, controlPlaneAddresses])
+      .apply(([caCertPem, clientCertPem, clientKeyPem, endpoints]) =>
+        renderTalosconfig({ clusterName: args.name, endpoints, caCertPem, clientCertPem, clientKeyPem }),
+      ),
   );
   return { kubeconfig, talosconfig };
 }

@@ -7,7 +7,11 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 
 /** Environment variables the script reads. */
-export const BOOTSTRAP_ENV = { talosconfig: "SKE_TALOSCONFIG", node: "SKE_BOOTSTRAP_NODE", cluster: "SKE_CLUSTER" } as const;
+export const BOOTSTRAP_ENV = {
+  talosconfig: "SKE_TALOSCONFIG",
+  node: "SKE_BOOTSTRAP_NODE",
+  cluster: "SKE_CLUSTER",
+} as const;
 
 /**
  * The script is the same for every cluster: all per-cluster values come from
@@ -24,7 +28,7 @@ export function bootstrapScript(): string {
     "fi",
     "umask 077",
     'config="$(mktemp)"',
-    'trap \'rm -f "$config"\' EXIT',
+    "trap 'rm -f \"$config\"' EXIT",
     `printf '%s' "\${${talosconfig}}" > "$config"`,
     "attempt=0",
     `until talosctl --talosconfig "$config" --endpoints "\${${node}}" --nodes "\${${node}}" bootstrap; do`,
@@ -49,19 +53,27 @@ export interface BootstrapArgs {
   identity: pulumi.Input<string>[];
 }
 
-export function bootstrapCommand(name: string, args: BootstrapArgs, opts: pulumi.CustomResourceOptions): command.local.Command {
-  return new command.local.Command(name, {
-    create: bootstrapScript(),
-    // No update and no delete: an edit of the script or a new node address must not re-run it.
-    environment: {
-      [BOOTSTRAP_ENV.talosconfig]: pulumi.secret(args.talosconfig),
-      [BOOTSTRAP_ENV.node]: args.node,
-      [BOOTSTRAP_ENV.cluster]: args.clusterName,
+export function bootstrapCommand(
+  name: string,
+  args: BootstrapArgs,
+  opts: pulumi.CustomResourceOptions,
+): command.local.Command {
+  return new command.local.Command(
+    name,
+    {
+      create: bootstrapScript(),
+      // No update and no delete: an edit of the script or a new node address must not re-run it.
+      environment: {
+        [BOOTSTRAP_ENV.talosconfig]: pulumi.secret(args.talosconfig),
+        [BOOTSTRAP_ENV.node]: args.node,
+        [BOOTSTRAP_ENV.cluster]: args.clusterName,
+      },
+      triggers: args.identity,
+      logging: "stderr",
     },
-    triggers: args.identity,
-    logging: "stderr",
-  }, {
-    ...opts,
-    ignoreChanges: ["create", "environment", "interpreter", "logging"],
-  });
+    {
+      ...opts,
+      ignoreChanges: ["create", "environment", "interpreter", "logging"],
+    },
+  );
 }

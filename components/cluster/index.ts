@@ -10,7 +10,14 @@ import { kubernetesBase } from "./cni";
 import { API_SERVER_PORT } from "./load-balancer-config";
 import { loadBalancerPair } from "./load-balancers";
 import { nodeNetwork } from "./node-network";
-import { applyConfigStep, chainWaves, kubernetesUpgradeStep, talosUpgradeStep, type RolloutCommon, type RolloutNodeTarget } from "./rollout";
+import {
+  applyConfigStep,
+  chainWaves,
+  kubernetesUpgradeStep,
+  talosUpgradeStep,
+  type RolloutCommon,
+  type RolloutNodeTarget,
+} from "./rollout";
 import { talosNodes, type TalosNodes } from "./talos-nodes";
 
 export { ADMIN_GROUP, adminBindingManifest } from "./access";
@@ -55,7 +62,11 @@ export class Cluster extends pulumi.ComponentResource {
     const vip = args.addresses.vip;
     this.endpoint = pulumi.output(`https://${vip}:${API_SERVER_PORT}`);
 
-    this.secrets = new TalosMachineSecrets(`${name}-secrets`, { clusterName: args.name, protect: args.protect }, { parent: this });
+    this.secrets = new TalosMachineSecrets(
+      `${name}-secrets`,
+      { clusterName: args.name, protect: args.protect },
+      { parent: this },
+    );
     this.caCertificate = this.secrets.kubernetesCa.certPem;
 
     const network = nodeNetwork(scope);
@@ -78,12 +89,16 @@ export class Cluster extends pulumi.ComponentResource {
     };
 
     if (args.bootstrap) {
-      this.bootstrap = bootstrapCommand(`${name}-bootstrap`, {
-        clusterName: args.name,
-        node: network.controlPlaneAddresses.apply((a) => a[0]!),
-        talosconfig: this.talosconfig,
-        identity: [args.name, this.secrets.etcdCa.certPem],
-      }, { parent: this, dependsOn: [...this.controlPlane.slice(0, INITIAL_QUORUM), ...this.loadBalancers] });
+      this.bootstrap = bootstrapCommand(
+        `${name}-bootstrap`,
+        {
+          clusterName: args.name,
+          node: network.controlPlaneAddresses.apply((a) => a[0]!),
+          talosconfig: this.talosconfig,
+          identity: [args.name, this.secrets.etcdCa.certPem],
+        },
+        { parent: this, dependsOn: [...this.controlPlane.slice(0, INITIAL_QUORUM), ...this.loadBalancers] },
+      );
     }
 
     let cni: pulumi.Resource | undefined;
@@ -94,16 +109,19 @@ export class Cluster extends pulumi.ComponentResource {
     }
 
     if (this.bootstrap) {
-      this.rolloutSteps({
-        clusterName: args.name,
-        talosconfig: this.talosconfig,
-        controlPlaneAddresses: network.controlPlaneAddresses,
-        workerAddresses: network.workerAddresses,
-        talosVersion: args.talosVersion,
-        kubernetesVersion: args.kubernetesVersion,
-        after: [this.bootstrap, ...(cni ? [cni] : [])],
-        parent: this,
-      }, { ...nodes, controlPlaneCount: network.controlPlanePorts.length, workerBatchSize: args.workerBatchSize ?? 1 });
+      this.rolloutSteps(
+        {
+          clusterName: args.name,
+          talosconfig: this.talosconfig,
+          controlPlaneAddresses: network.controlPlaneAddresses,
+          workerAddresses: network.workerAddresses,
+          talosVersion: args.talosVersion,
+          kubernetesVersion: args.kubernetesVersion,
+          after: [this.bootstrap, ...(cni ? [cni] : [])],
+          parent: this,
+        },
+        { ...nodes, controlPlaneCount: network.controlPlanePorts.length, workerBatchSize: args.workerBatchSize ?? 1 },
+      );
     }
 
     this.registerOutputs({
@@ -120,14 +138,21 @@ export class Cluster extends pulumi.ComponentResource {
    * upgrade once, then the config applies wave by wave.
    */
   private rolloutSteps(common: RolloutCommon, w: RolloutWiring): void {
-    const nodeName = (role: "controlplane" | "worker", index: number) => `${common.clusterName}-${role === "controlplane" ? "cp" : "worker"}-${index}`;
-    const addresses = (role: "controlplane" | "worker") => pulumi.output(role === "controlplane" ? common.controlPlaneAddresses : common.workerAddresses);
+    const nodeName = (role: "controlplane" | "worker", index: number) =>
+      `${common.clusterName}-${role === "controlplane" ? "cp" : "worker"}-${index}`;
+    const addresses = (role: "controlplane" | "worker") =>
+      pulumi.output(role === "controlplane" ? common.controlPlaneAddresses : common.workerAddresses);
     const target = (role: "controlplane" | "worker", index: number, instance: pulumi.Resource): RolloutNodeTarget => ({
-      role, index, name: nodeName(role, index), address: addresses(role).apply((a) => a[index]!), instance,
+      role,
+      index,
+      name: nodeName(role, index),
+      address: addresses(role).apply((a) => a[index]!),
+      instance,
     });
     const cpInstances: openstack.compute.Instance[] = [...this.controlPlane];
     const waves = rolloutWaves({ controlPlane: w.controlPlaneCount, worker: this.workers.length }, w.workerBatchSize);
-    const instanceOf = (role: "controlplane" | "worker", index: number) => (role === "controlplane" ? cpInstances[index]! : this.workers[index]!);
+    const instanceOf = (role: "controlplane" | "worker", index: number) =>
+      role === "controlplane" ? cpInstances[index]! : this.workers[index]!;
 
     const upgrades = chainWaves(waves, [], (node, after) => {
       if (node.role === "controlplane" && w.joinLater(node.index)) {
@@ -145,12 +170,16 @@ export class Cluster extends pulumi.ComponentResource {
         node.role === "controlplane" ? w.controlPlaneUserData : w.workerUserData,
         node.role === "controlplane" ? w.controlPlaneEvidence : undefined,
         after,
-      ));
+      ),
+    );
     this.rollout.push(...upgrades.flat(), kubernetes, ...applies.flat());
   }
 }
 
-type RolloutWiring = Pick<TalosNodes, "joinLater" | "createControlPlane" | "controlPlaneUserData" | "workerUserData" | "controlPlaneEvidence"> & {
+type RolloutWiring = Pick<
+  TalosNodes,
+  "joinLater" | "createControlPlane" | "controlPlaneUserData" | "workerUserData" | "controlPlaneEvidence"
+> & {
   controlPlaneCount: number;
   workerBatchSize: number;
 };

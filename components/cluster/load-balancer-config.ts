@@ -35,7 +35,9 @@ export interface PassthroughPort {
 const INTERFACE_PLACEHOLDER = "@SKE_INTERFACE@";
 
 export function haproxyConfig(input: Pick<LoadBalancerConfigInput, "controlPlaneAddresses" | "passthrough">): string {
-  const servers = input.controlPlaneAddresses.map((address, i) => `  server controlplane-${i} ${address}:${API_SERVER_PORT} check`);
+  const servers = input.controlPlaneAddresses.map(
+    (address, i) => `  server controlplane-${i} ${address}:${API_SERVER_PORT} check`,
+  );
   const passthrough = (input.passthrough ?? []).flatMap((service) => [
     `frontend ${service.name}`,
     `  bind :${service.port}`,
@@ -126,7 +128,11 @@ export function loadBalancerCloudInit(input: LoadBalancerConfigInput): string {
       { path: "/etc/keepalived/keepalived.conf", permissions: "0600", defer: true, content: keepalivedConfig(input) },
     ],
     runcmd: [
-      ["sh", "-c", `iface=$(ip -o -4 route show default | awk '{print $5; exit}') && sed -i "s/${INTERFACE_PLACEHOLDER}/$iface/g" /etc/keepalived/keepalived.conf`],
+      [
+        "sh",
+        "-c",
+        `iface=$(ip -o -4 route show default | awk '{print $5; exit}') && sed -i "s/${INTERFACE_PLACEHOLDER}/$iface/g" /etc/keepalived/keepalived.conf`,
+      ],
       ["systemctl", "enable", "haproxy", "keepalived"],
       ["systemctl", "restart", "haproxy"],
       ["systemctl", "restart", "keepalived"],

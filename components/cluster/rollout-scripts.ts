@@ -33,7 +33,8 @@ export const ROLLOUT_ENV = {
 } as const;
 
 /** The environment variable of one evidence field, e.g. oidc-issuers → SKE_EVIDENCE_OIDC_ISSUERS. */
-export const evidenceVariable = (field: string) => `${ROLLOUT_ENV.evidencePrefix}${field.toUpperCase().replace(/-/g, "_")}`;
+export const evidenceVariable = (field: string) =>
+  `${ROLLOUT_ENV.evidencePrefix}${field.toUpperCase().replace(/-/g, "_")}`;
 
 /** Gate retries: a node rebooting after apply-config or an upgrade refuses connections for a while. */
 export const GATE_ENV = { attempts: "SKE_GATE_ATTEMPTS", interval: "SKE_GATE_INTERVAL" } as const;
@@ -106,14 +107,14 @@ export function talosUpgradeScript(): string {
   return [
     ...preamble(),
     `desired="v\${${E.talosVersion}#v}"`,
-    "running=\"$(on_node version --short | awk '/^Server:/ { server = 1 } server && $1 == \"Tag:\" { print $2; exit }')\" || running=\"\"",
+    'running="$(on_node version --short | awk \'/^Server:/ { server = 1 } server && $1 == "Tag:" { print $2; exit }\')" || running=""',
     'if [ -z "$running" ]; then',
     '  gate "before reading its Talos version"',
-    "  running=\"$(on_node version --short | awk '/^Server:/ { server = 1 } server && $1 == \"Tag:\" { print $2; exit }')\" || running=\"\"",
+    '  running="$(on_node version --short | awk \'/^Server:/ { server = 1 } server && $1 == "Tag:" { print $2; exit }\')" || running=""',
     '  [ -n "$running" ] || stop "could not read the Talos version it runs"',
     "fi",
     'if [ "$running" = "$desired" ]; then gate "with Talos $desired"; exit 0; fi',
-    "parts() { echo \"${1#v}\" | awk -F. '{ printf \"%d %d %d\", $1, $2, $3 }'; }",
+    'parts() { echo "${1#v}" | awk -F. \'{ printf "%d %d %d", $1, $2, $3 }\'; }',
     'set -- $(parts "$running"); rmaj=$1; rmin=$2; rpatch=$3',
     'set -- $(parts "$desired"); dmaj=$1; dmin=$2; dpatch=$3',
     'if [ "$dmaj" -lt "$rmaj" ] || { [ "$dmaj" -eq "$rmaj" ] && { [ "$dmin" -lt "$rmin" ] || { [ "$dmin" -eq "$rmin" ] && [ "$dpatch" -lt "$rpatch" ]; }; }; }; then',

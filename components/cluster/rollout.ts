@@ -22,7 +22,11 @@ import {
 } from "./rollout-scripts";
 
 /** What makes a step a roll-out step; read by the evidence policy and the review diff. */
-export const ROLLOUT_STEP_KINDS = { apply: "apply-config", talos: "talos-upgrade", kubernetes: "kubernetes-upgrade" } as const;
+export const ROLLOUT_STEP_KINDS = {
+  apply: "apply-config",
+  talos: "talos-upgrade",
+  kubernetes: "kubernetes-upgrade",
+} as const;
 
 export interface RolloutNodeTarget {
   role: NodeRole;
@@ -60,19 +64,27 @@ function commonEnvironment(c: RolloutCommon, node: { name: string; role: NodeRol
 }
 
 /** One Talos upgrade step: runs when the node's desired Talos version changes, and gates a new node's join. */
-export function talosUpgradeStep(c: RolloutCommon, node: RolloutNodeTarget, after: pulumi.Resource[]): command.local.Command {
+export function talosUpgradeStep(
+  c: RolloutCommon,
+  node: RolloutNodeTarget,
+  after: pulumi.Resource[],
+): command.local.Command {
   const script = talosUpgradeScript();
-  return new command.local.Command(`${node.name}-${ROLLOUT_STEP_KINDS.talos}`, {
-    create: script,
-    update: script,
-    stdin: pulumi.secret(pulumi.output(c.talosconfig).apply((t) => rolloutStdin(t))),
-    environment: {
-      ...commonEnvironment(c, node),
-      [ROLLOUT_ENV.talosVersion]: c.talosVersion,
-      [ROLLOUT_ENV.installerImage]: installerImage(c.talosVersion),
+  return new command.local.Command(
+    `${node.name}-${ROLLOUT_STEP_KINDS.talos}`,
+    {
+      create: script,
+      update: script,
+      stdin: pulumi.secret(pulumi.output(c.talosconfig).apply((t) => rolloutStdin(t))),
+      environment: {
+        ...commonEnvironment(c, node),
+        [ROLLOUT_ENV.talosVersion]: c.talosVersion,
+        [ROLLOUT_ENV.installerImage]: installerImage(c.talosVersion),
+      },
+      logging: "stderr",
     },
-    logging: "stderr",
-  }, { parent: c.parent, dependsOn: [...c.after, node.instance, ...after] });
+    { parent: c.parent, dependsOn: [...c.after, node.instance, ...after] },
+  );
 }
 
 /**
@@ -89,32 +101,44 @@ export function applyConfigStep(
   after: pulumi.Resource[],
 ): command.local.Command {
   const script = applyConfigScript();
-  return new command.local.Command(`${node.name}-${ROLLOUT_STEP_KINDS.apply}`, {
-    create: script,
-    update: script,
-    delete: removeNodeScript(),
-    stdin: pulumi.secret(pulumi.all([c.talosconfig, machineConfig]).apply(([t, m]) => rolloutStdin(t, m))),
-    environment: {
-      ...commonEnvironment(c, node),
-      ...Object.fromEntries(Object.entries(evidence ?? {}).map(([field, value]) => [evidenceVariable(field), value])),
+  return new command.local.Command(
+    `${node.name}-${ROLLOUT_STEP_KINDS.apply}`,
+    {
+      create: script,
+      update: script,
+      delete: removeNodeScript(),
+      stdin: pulumi.secret(pulumi.all([c.talosconfig, machineConfig]).apply(([t, m]) => rolloutStdin(t, m))),
+      environment: {
+        ...commonEnvironment(c, node),
+        ...Object.fromEntries(Object.entries(evidence ?? {}).map(([field, value]) => [evidenceVariable(field), value])),
+      },
+      logging: "stderr",
     },
-    logging: "stderr",
-  }, { parent: c.parent, dependsOn: [...c.after, node.instance, ...after] });
+    { parent: c.parent, dependsOn: [...c.after, node.instance, ...after] },
+  );
 }
 
 /** The cluster's Kubernetes upgrade, once, after every node's Talos upgrade. */
-export function kubernetesUpgradeStep(c: RolloutCommon, anchor: RolloutNodeTarget, after: pulumi.Resource[]): command.local.Command {
+export function kubernetesUpgradeStep(
+  c: RolloutCommon,
+  anchor: RolloutNodeTarget,
+  after: pulumi.Resource[],
+): command.local.Command {
   const script = kubernetesUpgradeScript();
-  return new command.local.Command(`${c.clusterName}-${ROLLOUT_STEP_KINDS.kubernetes}`, {
-    create: script,
-    update: script,
-    stdin: pulumi.secret(pulumi.output(c.talosconfig).apply((t) => rolloutStdin(t))),
-    environment: {
-      ...commonEnvironment(c, anchor),
-      [ROLLOUT_ENV.kubernetesVersion]: c.kubernetesVersion,
+  return new command.local.Command(
+    `${c.clusterName}-${ROLLOUT_STEP_KINDS.kubernetes}`,
+    {
+      create: script,
+      update: script,
+      stdin: pulumi.secret(pulumi.output(c.talosconfig).apply((t) => rolloutStdin(t))),
+      environment: {
+        ...commonEnvironment(c, anchor),
+        [ROLLOUT_ENV.kubernetesVersion]: c.kubernetesVersion,
+      },
+      logging: "stderr",
     },
-    logging: "stderr",
-  }, { parent: c.parent, dependsOn: [...c.after, ...after] });
+    { parent: c.parent, dependsOn: [...c.after, ...after] },
+  );
 }
 
 /**

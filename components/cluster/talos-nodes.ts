@@ -46,7 +46,9 @@ export function talosNodes(s: ClusterScope, network: NodeNetwork, secrets: Talos
     inlineManifests,
   });
   const floatingIp = network.floatingIp;
-  const render = (build: (input: ClusterConfigInput, secrets: MachineSecretValues) => ReturnType<typeof workerConfig>) =>
+  const render = (
+    build: (input: ClusterConfigInput, secrets: MachineSecretValues) => ReturnType<typeof workerConfig>,
+  ) =>
     pulumi.secret(
       pulumi
         .all([secrets.values(), floatingIp ? floatingIp.address : pulumi.output(undefined)])
@@ -61,33 +63,65 @@ export function talosNodes(s: ClusterScope, network: NodeNetwork, secrets: Talos
   // etcd. The audit/OIDC evidence rides on the control-plane apply steps,
   // whose state changes only once a node runs the config; instance metadata
   // would change with the desired config alone.
-  const controlPlaneEvidence = auditEvidence(auditPolicy(), authenticationConfiguration(args.oidc, args.kubernetesVersion));
-  const talosInstance = (suffix: string, port: openstack.networking.Port, i: number, flavor: string, userData: pulumi.Output<string>, group: openstack.compute.ServerGroup, extra: pulumi.CustomResourceOptions) =>
-    new openstack.compute.Instance(`${name}-${suffix}`, {
-      name: `${args.name}-${suffix}`,
-      region: args.region,
-      availabilityZone: zone(i),
-      flavorName: flavor,
-      imageId: args.talosImageId,
-      networks: [{ port: port.id }],
-      userData,
-      schedulerHints: [{ group: group.id }],
-      metadata: {
-        cluster: args.name,
-        role: args.role,
-        "node-role": suffix.startsWith("cp-") ? "controlplane" : "worker",
+  const controlPlaneEvidence = auditEvidence(
+    auditPolicy(),
+    authenticationConfiguration(args.oidc, args.kubernetesVersion),
+  );
+  const talosInstance = (
+    suffix: string,
+    port: openstack.networking.Port,
+    i: number,
+    flavor: string,
+    userData: pulumi.Output<string>,
+    group: openstack.compute.ServerGroup,
+    extra: pulumi.CustomResourceOptions,
+  ) =>
+    new openstack.compute.Instance(
+      `${name}-${suffix}`,
+      {
+        name: `${args.name}-${suffix}`,
+        region: args.region,
+        availabilityZone: zone(i),
+        flavorName: flavor,
+        imageId: args.talosImageId,
+        networks: [{ port: port.id }],
+        userData,
+        schedulerHints: [{ group: group.id }],
+        metadata: {
+          cluster: args.name,
+          role: args.role,
+          "node-role": suffix.startsWith("cp-") ? "controlplane" : "worker",
+        },
+        tags,
       },
-      tags,
-    }, { ...child, ...extra, ignoreChanges: ["userData", "imageId"] });
+      { ...child, ...extra, ignoreChanges: ["userData", "imageId"] },
+    );
 
   const protection = { protect: args.protect, retainOnDelete: args.protect };
   const createControlPlane = (i: number, opts: pulumi.CustomResourceOptions) =>
-    talosInstance(`cp-${i}`, network.controlPlanePorts[i]!, i, args.flavors.controlPlane, controlPlaneUserData, network.controlPlaneGroup, { ...protection, ...opts });
+    talosInstance(
+      `cp-${i}`,
+      network.controlPlanePorts[i]!,
+      i,
+      args.flavors.controlPlane,
+      controlPlaneUserData,
+      network.controlPlaneGroup,
+      { ...protection, ...opts },
+    );
   // Nodes past the initial quorum join one at a time: each is created only
   // after the previous one passed its gate (see the roll-out).
   const joinLater = args.bootstrap ? (i: number) => joinsAfter(i) !== undefined : () => false;
   const controlPlane = network.controlPlanePorts.flatMap((_, i) => (joinLater(i) ? [] : [createControlPlane(i, {})]));
   const workers = network.workerPorts.map((port, i) =>
-    talosInstance(`worker-${i}`, port, i, args.flavors.worker, workerUserData, network.workerGroup, {}));
-  return { controlPlane, workers, controlPlaneUserData, workerUserData, controlPlaneEvidence, joinLater, createControlPlane };
+    talosInstance(`worker-${i}`, port, i, args.flavors.worker, workerUserData, network.workerGroup, {}),
+  );
+  return {
+    controlPlane,
+    workers,
+    controlPlaneUserData,
+    workerUserData,
+    controlPlaneEvidence,
+    joinLater,
+    createControlPlane,
+  };
 }

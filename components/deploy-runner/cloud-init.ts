@@ -172,7 +172,7 @@ export function cycleScript(): string {
     `systemd-run --wait --collect --quiet --unit "ske-runner-job-$(date +%s)" \\`,
     ...JOB_SANDBOX_PROPERTIES.map((p) => `  --property='${p}' \\`),
     `  --property="LoadCredential=jit:$jit" \\`,
-    "  /usr/local/libexec/ske-runner-job || echo \"job sandbox ended with status $?\" >&2",
+    '  /usr/local/libexec/ske-runner-job || echo "job sandbox ended with status $?" >&2',
     "",
   ].join("\n");
 }
@@ -268,7 +268,11 @@ export function deployRunnerCloudInit(input: DeployRunnerCloudInitInput): string
       ["chmod", "0700", REGISTRAR_HOME],
       ["systemctl", "restart", "ssh"],
       // runcmd does not stop at a failed line, so the chain does: no verified tools, no runner.
-      ["sh", "-c", "/usr/local/sbin/ske-install-tools && systemctl daemon-reload && systemctl enable --now ske-runner-cycle.service"],
+      [
+        "sh",
+        "-c",
+        "/usr/local/sbin/ske-install-tools && systemctl daemon-reload && systemctl enable --now ske-runner-cycle.service",
+      ],
     ],
   };
   return `#cloud-config\n${stringify(document, { lineWidth: 0 })}`;

@@ -4,7 +4,12 @@ import * as github from "@pulumi/github";
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { INSTALL_KEY_COMMAND, REGISTRAR_USER, deployRunnerCloudInit, type DeployRunnerCloudInitInput } from "./cloud-init";
+import {
+  INSTALL_KEY_COMMAND,
+  REGISTRAR_USER,
+  deployRunnerCloudInit,
+  type DeployRunnerCloudInitInput,
+} from "./cloud-init";
 
 export interface RunnerGroupArgs {
   /** Every GitHub call goes through this provider; its token comes from GITHUB_TOKEN. */
@@ -63,43 +68,57 @@ export class DeployRunner extends pulumi.ComponentResource {
     // private half stays in state as a secret, the public half in user data.
     const registrarSsh = new tls.PrivateKey(`${prefix}-registrar-ssh`, { algorithm: "ED25519" }, { parent: this });
 
-    const group = new openstack.compute.ServerGroup(`${prefix}`, { name: prefix, region, policies: ["soft-anti-affinity"] }, child);
+    const group = new openstack.compute.ServerGroup(
+      `${prefix}`,
+      { name: prefix, region, policies: ["soft-anti-affinity"] },
+      child,
+    );
 
     this.ports = [];
     this.instances = [];
     this.keyDeliveries = [];
     args.addresses.forEach((address, i) => {
-      const port = new openstack.networking.Port(`${prefix}-${i}`, {
-        name: `${prefix}-${i}`,
-        region,
-        networkId: args.networkId,
-        fixedIps: [{ subnetId: args.subnetId, ipAddress: address }],
-        securityGroupIds: args.securityGroupIds,
-        adminStateUp: true,
-        tags,
-      }, child);
-      const userData = registrarSsh.publicKeyOpenssh.apply((key) => deployRunnerCloudInit({ ...args.runner, registrarPublicKey: key }));
+      const port = new openstack.networking.Port(
+        `${prefix}-${i}`,
+        {
+          name: `${prefix}-${i}`,
+          region,
+          networkId: args.networkId,
+          fixedIps: [{ subnetId: args.subnetId, ipAddress: address }],
+          securityGroupIds: args.securityGroupIds,
+          adminStateUp: true,
+          tags,
+        },
+        child,
+      );
+      const userData = registrarSsh.publicKeyOpenssh.apply((key) =>
+        deployRunnerCloudInit({ ...args.runner, registrarPublicKey: key }),
+      );
       // Deploys run on these instances, so a deploy must never replace them
       // under itself: new user data or a new image takes effect only when an
       // operator replaces a runner from the jump host. The digest in the
       // metadata (an in-place update) still shows every preview that a
       // runner runs older cloud-init than the code says.
-      const instance = new openstack.compute.Instance(`${prefix}-${i}`, {
-        name: `${prefix}-${i}`,
-        region,
-        availabilityZone: args.availabilityZones[i % args.availabilityZones.length]!,
-        flavorName: args.flavor,
-        imageId: args.imageId,
-        networks: [{ port: port.id }],
-        userData,
-        schedulerHints: [{ group: group.id }],
-        metadata: {
-          role: "deploy-runner",
-          "runner-label": args.runner.label,
-          "user-data-sha256": userData.apply((text) => createHash("sha256").update(text).digest("hex")),
+      const instance = new openstack.compute.Instance(
+        `${prefix}-${i}`,
+        {
+          name: `${prefix}-${i}`,
+          region,
+          availabilityZone: args.availabilityZones[i % args.availabilityZones.length]!,
+          flavorName: args.flavor,
+          imageId: args.imageId,
+          networks: [{ port: port.id }],
+          userData,
+          schedulerHints: [{ group: group.id }],
+          metadata: {
+            role: "deploy-runner",
+            "runner-label": args.runner.label,
+            "user-data-sha256": userData.apply((text) => createHash("sha256").update(text).digest("hex")),
+          },
+          tags,
         },
-        tags,
-      }, { ...child, ignoreChanges: ["userData", "imageId"] });
+        { ...child, ignoreChanges: ["userData", "imageId"] },
+      );
       this.ports.push(port);
       this.instances.push(instance);
 
@@ -107,34 +126,44 @@ export class DeployRunner extends pulumi.ComponentResource {
         // Runs where `pulumi up` runs; only the jump host may open SSH to a
         // runner, so this happens on the operator's up, on create and on rotation.
         const installKey = INSTALL_KEY_COMMAND;
-        this.keyDeliveries.push(new command.remote.Command(`${prefix}-${i}-registrar-key`, {
-          connection: {
-            host: address,
-            user: REGISTRAR_USER,
-            privateKey: pulumi.secret(registrarSsh.privateKeyOpenssh),
-            dialErrorLimit: 60,
-            perDialTimeout: 10,
-          },
-          create: installKey,
-          update: installKey,
-          stdin: pulumi.secret(args.registrarKey),
-          addPreviousOutputInEnv: false,
-          logging: "stderr",
-          triggers: [instance.id],
-        }, { parent: this, dependsOn: [instance] }));
+        this.keyDeliveries.push(
+          new command.remote.Command(
+            `${prefix}-${i}-registrar-key`,
+            {
+              connection: {
+                host: address,
+                user: REGISTRAR_USER,
+                privateKey: pulumi.secret(registrarSsh.privateKeyOpenssh),
+                dialErrorLimit: 60,
+                perDialTimeout: 10,
+              },
+              create: installKey,
+              update: installKey,
+              stdin: pulumi.secret(args.registrarKey),
+              addPreviousOutputInEnv: false,
+              logging: "stderr",
+              triggers: [instance.id],
+            },
+            { parent: this, dependsOn: [instance] },
+          ),
+        );
       }
     });
 
     if (args.runnerGroup) {
-      this.runnerGroup = new github.ActionsRunnerGroup(`${prefix}-group`, {
-        name: args.runner.runnerGroup,
-        visibility: "selected",
-        selectedRepositoryIds: [args.runnerGroup.repositoryId],
-        allowsPublicRepositories: false,
-        ...(args.runnerGroup.selectedWorkflows === "any"
-          ? { restrictedToWorkflows: false }
-          : { restrictedToWorkflows: true, selectedWorkflows: [...args.runnerGroup.selectedWorkflows] }),
-      }, { parent: this, provider: args.runnerGroup.provider });
+      this.runnerGroup = new github.ActionsRunnerGroup(
+        `${prefix}-group`,
+        {
+          name: args.runner.runnerGroup,
+          visibility: "selected",
+          selectedRepositoryIds: [args.runnerGroup.repositoryId],
+          allowsPublicRepositories: false,
+          ...(args.runnerGroup.selectedWorkflows === "any"
+            ? { restrictedToWorkflows: false }
+            : { restrictedToWorkflows: true, selectedWorkflows: [...args.runnerGroup.selectedWorkflows] }),
+        },
+        { parent: this, provider: args.runnerGroup.provider },
+      );
     }
 
     this.registerOutputs({});

@@ -67,22 +67,30 @@ export class EtcdBackupBucket extends pulumi.ComponentResource {
   constructor(name: string, args: EtcdBackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ske:backup:EtcdBackupBucket", name, {}, opts);
     // The bucket owner's credential: the deploy identity's, in the site's own project, never handed to a cluster.
-    const owner = new openstack.identity.Ec2CredentialV3(`${name}-owner-s3`, {
-      region: args.region,
-      projectId: args.projectId,
-    }, { parent: this, provider: args.provider });
-    ({ reconcile: this.reconcile, readBack: this.readBack } = objectLockBucket(name, {
-      endpoint: args.endpoint,
-      bucket: args.bucket,
-      region: args.region,
-      mode: "COMPLIANCE",
-      lockDays: args.lockDays,
-      credentials: { accessKeyId: owner.access, secretAccessKey: owner.secret },
-      writers: args.writers,
-      foreignProjectIds: args.foreignProjectIds,
-      // Gone a day after the lock ends, so the bucket does not grow for ever; never earlier (the reconciler refuses).
-      expireDays: args.lockDays,
-    }, this));
+    const owner = new openstack.identity.Ec2CredentialV3(
+      `${name}-owner-s3`,
+      {
+        region: args.region,
+        projectId: args.projectId,
+      },
+      { parent: this, provider: args.provider },
+    );
+    ({ reconcile: this.reconcile, readBack: this.readBack } = objectLockBucket(
+      name,
+      {
+        endpoint: args.endpoint,
+        bucket: args.bucket,
+        region: args.region,
+        mode: "COMPLIANCE",
+        lockDays: args.lockDays,
+        credentials: { accessKeyId: owner.access, secretAccessKey: owner.secret },
+        writers: args.writers,
+        foreignProjectIds: args.foreignProjectIds,
+        // Gone a day after the lock ends, so the bucket does not grow for ever; never earlier (the reconciler refuses).
+        expireDays: args.lockDays,
+      },
+      this,
+    ));
     this.registerOutputs({ readBack: this.readBack });
   }
 }
@@ -128,57 +136,91 @@ export class EtcdBackup extends pulumi.ComponentResource {
 
     // The writer: its own project's S3 credential, which the bucket policy lets put under this prefix only.
     // RGW acts as one user per Keystone project, so a user in the bucket owner's project would be the owner.
-    const credential = new openstack.identity.Ec2CredentialV3(`${name}-writer-s3`, {
-      region: args.region,
-      projectId: args.writerProjectId,
-    }, os);
+    const credential = new openstack.identity.Ec2CredentialV3(
+      `${name}-writer-s3`,
+      {
+        region: args.region,
+        projectId: args.writerProjectId,
+      },
+      os,
+    );
 
     // Snapshots are encrypted to this key's public half; the private half never leaves the stack's secrets.
-    const key = new tls.PrivateKey(`${name}-encryption-key`, { algorithm: "RSA", rsaBits: 4096 }, { parent: this, protect: args.protect, retainOnDelete: args.protect });
+    const key = new tls.PrivateKey(
+      `${name}-encryption-key`,
+      { algorithm: "RSA", rsaBits: 4096 },
+      { parent: this, protect: args.protect, retainOnDelete: args.protect },
+    );
     this.decryptionKeyPem = pulumi.secret(key.privateKeyPem);
 
     // A Talos client that may take snapshots and read, nothing else.
-    const client = clientCertificate(`${name}-talos`, {
-      ca: args.talosCa,
-      algorithm: "ED25519",
-      commonName: `${args.cluster}-etcd-backup`,
-      organization: TALOS_BACKUP_ROLE,
-      validityHours: CLIENT_CERTIFICATE_LIFETIME.validityHours,
-    }, { parent: this });
+    const client = clientCertificate(
+      `${name}-talos`,
+      {
+        ca: args.talosCa,
+        algorithm: "ED25519",
+        commonName: `${args.cluster}-etcd-backup`,
+        organization: TALOS_BACKUP_ROLE,
+        validityHours: CLIENT_CERTIFICATE_LIFETIME.validityHours,
+      },
+      { parent: this },
+    );
     const talosconfig = pulumi.secret(
-      pulumi.all([args.talosCa.certPem, client.certPem, client.keyPem, args.controlPlaneAddresses]).apply(([caCertPem, clientCertPem, clientKeyPem, endpoints]) =>
-        renderTalosconfig({ clusterName: args.cluster, endpoints, caCertPem, clientCertPem, clientKeyPem })),
+      pulumi
+        .all([args.talosCa.certPem, client.certPem, client.keyPem, args.controlPlaneAddresses])
+        .apply(([caCertPem, clientCertPem, clientKeyPem, endpoints]) =>
+          renderTalosconfig({ clusterName: args.cluster, endpoints, caCertPem, clientCertPem, clientKeyPem }),
+        ),
     );
 
-    const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-      metadata: {
-        name: BACKUP_NAMESPACE,
-        labels: {
-          "app.kubernetes.io/managed-by": "ske-platform",
-          "pod-security.kubernetes.io/enforce": "restricted",
-          "pod-security.kubernetes.io/enforce-version": "latest",
+    const namespace = new k8s.core.v1.Namespace(
+      `${name}-namespace`,
+      {
+        metadata: {
+          name: BACKUP_NAMESPACE,
+          labels: {
+            "app.kubernetes.io/managed-by": "ske-platform",
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+          },
         },
       },
-    }, k8sChild);
+      k8sChild,
+    );
     const inNamespace = { ...k8sChild, dependsOn: [namespace] };
-    const secret = new k8s.core.v1.Secret(`${name}-credentials`, {
-      metadata: { name: BACKUP_SECRET, namespace: BACKUP_NAMESPACE },
-      type: "Opaque",
-      stringData: {
-        [BACKUP_SECRET_KEYS.talosconfig]: talosconfig,
-        [BACKUP_SECRET_KEYS.accessKeyId]: pulumi.secret(credential.access),
-        [BACKUP_SECRET_KEYS.secretAccessKey]: pulumi.secret(credential.secret),
+    const secret = new k8s.core.v1.Secret(
+      `${name}-credentials`,
+      {
+        metadata: { name: BACKUP_SECRET, namespace: BACKUP_NAMESPACE },
+        type: "Opaque",
+        stringData: {
+          [BACKUP_SECRET_KEYS.talosconfig]: talosconfig,
+          [BACKUP_SECRET_KEYS.accessKeyId]: pulumi.secret(credential.access),
+          [BACKUP_SECRET_KEYS.secretAccessKey]: pulumi.secret(credential.secret),
+        },
       },
-    }, inNamespace);
-    const script = new k8s.core.v1.ConfigMap(`${name}-script`, {
-      metadata: { name: BACKUP_SCRIPT_CONFIGMAP, namespace: BACKUP_NAMESPACE },
-      data: { [BACKUP_SCRIPT_FILE]: backupScript(), [RECIPIENT_KEY_FILE]: key.publicKeyPem },
-    }, inNamespace);
-    new k8s.networking.v1.NetworkPolicy(`${name}-network`, {
-      metadata: { name: "etcd-backup", namespace: BACKUP_NAMESPACE },
-      spec: pulumi.output(args.controlPlaneAddresses).apply((controlPlaneAddresses) =>
-        backupNetworkPolicySpec({ controlPlaneAddresses, endpoint: args.endpoint })),
-    }, inNamespace);
+      inNamespace,
+    );
+    const script = new k8s.core.v1.ConfigMap(
+      `${name}-script`,
+      {
+        metadata: { name: BACKUP_SCRIPT_CONFIGMAP, namespace: BACKUP_NAMESPACE },
+        data: { [BACKUP_SCRIPT_FILE]: backupScript(), [RECIPIENT_KEY_FILE]: key.publicKeyPem },
+      },
+      inNamespace,
+    );
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-network`,
+      {
+        metadata: { name: "etcd-backup", namespace: BACKUP_NAMESPACE },
+        spec: pulumi
+          .output(args.controlPlaneAddresses)
+          .apply((controlPlaneAddresses) =>
+            backupNetworkPolicySpec({ controlPlaneAddresses, endpoint: args.endpoint }),
+          ),
+      },
+      inNamespace,
+    );
 
     const spec: CronJobInput = {
       cluster: args.cluster,
@@ -190,10 +232,18 @@ export class EtcdBackup extends pulumi.ComponentResource {
       talosVersion: args.talosVersion,
       nodeVersion: args.nodeVersion,
     };
-    this.cronJob = new k8s.batch.v1.CronJob(`${name}-cronjob`, {
-      metadata: { name: "etcd-backup", namespace: BACKUP_NAMESPACE, labels: { "app.kubernetes.io/name": "etcd-backup" } },
-      spec: backupCronJobSpec(spec),
-    }, { ...k8sChild, dependsOn: [namespace, secret, script] });
+    this.cronJob = new k8s.batch.v1.CronJob(
+      `${name}-cronjob`,
+      {
+        metadata: {
+          name: "etcd-backup",
+          namespace: BACKUP_NAMESPACE,
+          labels: { "app.kubernetes.io/name": "etcd-backup" },
+        },
+        spec: backupCronJobSpec(spec),
+      },
+      { ...k8sChild, dependsOn: [namespace, secret, script] },
+    );
     this.registerOutputs({});
   }
 }

@@ -26,17 +26,32 @@ export class Grafana extends pulumi.ComponentResource {
   constructor(name: string, args: GrafanaArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ske:monitoring:Grafana", name, {}, opts);
     const child = { parent: this, provider: args.provider };
-    this.release = new k8s.helm.v3.Release(`${name}-grafana`, {
-      name: "grafana",
-      chart: "grafana",
-      version: args.chart.version,
-      repositoryOpts: { repo: args.chart.repository },
-      namespace: args.namespace,
-      createNamespace: true,
-      values: pulumi.output(args.lokiUrl).apply((lokiUrl) =>
-        withResources("grafana", grafanaValues({ sso: args.sso, rootUrl: args.rootUrl, lokiUrl, ...(args.centralView ? { centralView: args.centralView } : {}) }))),
-      atomic: true,
-    }, child);
+    this.release = new k8s.helm.v3.Release(
+      `${name}-grafana`,
+      {
+        name: "grafana",
+        chart: "grafana",
+        version: args.chart.version,
+        repositoryOpts: { repo: args.chart.repository },
+        namespace: args.namespace,
+        createNamespace: true,
+        values: pulumi
+          .output(args.lokiUrl)
+          .apply((lokiUrl) =>
+            withResources(
+              "grafana",
+              grafanaValues({
+                sso: args.sso,
+                rootUrl: args.rootUrl,
+                lokiUrl,
+                ...(args.centralView ? { centralView: args.centralView } : {}),
+              }),
+            ),
+          ),
+        atomic: true,
+      },
+      child,
+    );
     this.registerOutputs({});
   }
 }

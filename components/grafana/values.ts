@@ -39,22 +39,55 @@ export const PLATFORM_LOGS_DATASOURCE_UID = "platform-logs";
 export const LOG_TENANTS = { audit: "audit", platform: "platform" } as const;
 const DASHBOARD_FOLDER = "Platform";
 
-const tenantHeader = (tenant: string) => ({ jsonData: { httpHeaderName1: "X-Scope-OrgID" }, secureJsonData: { httpHeaderValue1: tenant } });
+const tenantHeader = (tenant: string) => ({
+  jsonData: { httpHeaderName1: "X-Scope-OrgID" },
+  secureJsonData: { httpHeaderValue1: tenant },
+});
 
 function centralViewValues(view: CentralViewInput, lokiUrl: string) {
   return {
     datasources: [
-      { name: "Metrics", uid: METRICS_DATASOURCE_UID, type: "prometheus", access: "proxy", url: view.metricsUrl, isDefault: false, editable: false },
-      { name: "Platform logs", uid: PLATFORM_LOGS_DATASOURCE_UID, type: "loki", access: "proxy", url: lokiUrl, isDefault: false, editable: false, ...tenantHeader(LOG_TENANTS.platform) },
+      {
+        name: "Metrics",
+        uid: METRICS_DATASOURCE_UID,
+        type: "prometheus",
+        access: "proxy",
+        url: view.metricsUrl,
+        isDefault: false,
+        editable: false,
+      },
+      {
+        name: "Platform logs",
+        uid: PLATFORM_LOGS_DATASOURCE_UID,
+        type: "loki",
+        access: "proxy",
+        url: lokiUrl,
+        isDefault: false,
+        editable: false,
+        ...tenantHeader(LOG_TENANTS.platform),
+      },
     ],
     values: {
       dashboardProviders: {
         "dashboardproviders.yaml": {
           apiVersion: 1,
-          providers: [{ name: "platform", orgId: 1, folder: DASHBOARD_FOLDER, type: "file", disableDeletion: true, editable: false, allowUiUpdates: false, options: { path: "/var/lib/grafana/dashboards/platform" } }],
+          providers: [
+            {
+              name: "platform",
+              orgId: 1,
+              folder: DASHBOARD_FOLDER,
+              type: "file",
+              disableDeletion: true,
+              editable: false,
+              allowUiUpdates: false,
+              options: { path: "/var/lib/grafana/dashboards/platform" },
+            },
+          ],
         },
       },
-      dashboards: { platform: Object.fromEntries(Object.entries(view.dashboards).map(([name, json]) => [name, { json }])) },
+      dashboards: {
+        platform: Object.fromEntries(Object.entries(view.dashboards).map(([name, json]) => [name, { json }])),
+      },
       alerting: view.alerting,
     },
   };
@@ -70,7 +103,9 @@ const identifier = (value: string) => JSON.stringify(value);
  * `role_attribute_strict` a missing role refuses the login instead of falling
  * back to a default role.
  */
-export function roleAttributePath(sso: Pick<GrafanaSsoSettings, "groupsClaim" | "platformGroup" | "auditorGroup" | "requireMfa">): string {
+export function roleAttributePath(
+  sso: Pick<GrafanaSsoSettings, "groupsClaim" | "platformGroup" | "auditorGroup" | "requireMfa">,
+): string {
   const groups = `${identifier(sso.groupsClaim)}[*]`;
   // Zitadel puts `amr` in the ID token only; Grafana evaluates this path over the ID token's claims too.
   const mfa = sso.requireMfa ? ` && contains(not_null(amr, \`[]\`), 'mfa')` : "";
@@ -116,7 +151,16 @@ export function grafanaValues(input: GrafanaValuesInput) {
       "datasources.yaml": {
         apiVersion: 1,
         datasources: [
-          { name: "Loki", uid: "loki", type: "loki", access: "proxy", url: input.lokiUrl, isDefault: true, editable: false, ...tenantHeader(LOG_TENANTS.audit) },
+          {
+            name: "Loki",
+            uid: "loki",
+            type: "loki",
+            access: "proxy",
+            url: input.lokiUrl,
+            isDefault: true,
+            editable: false,
+            ...tenantHeader(LOG_TENANTS.audit),
+          },
           ...(view?.datasources ?? []),
         ],
       },

@@ -37,7 +37,13 @@ export function jumpHostCloudInit(): string {
       {
         path: "/etc/ssh/sshd_config.d/50-ske.conf",
         permissions: "0644",
-        content: ["PasswordAuthentication no", "KbdInteractiveAuthentication no", "PermitRootLogin no", "AllowAgentForwarding no", ""].join("\n"),
+        content: [
+          "PasswordAuthentication no",
+          "KbdInteractiveAuthentication no",
+          "PermitRootLogin no",
+          "AllowAgentForwarding no",
+          "",
+        ].join("\n"),
       },
     ],
     runcmd: [["systemctl", "restart", "ssh"]],
@@ -57,38 +63,50 @@ export class JumpHost extends pulumi.ComponentResource {
     const child = { parent: this, provider };
     const tags = [...args.tags, "role:jumphost"];
 
-    const port = new openstack.networking.Port(`${args.prefix}-jumphost`, {
-      name: `${args.prefix}-jumphost`,
-      region,
-      networkId: args.networkId,
-      fixedIps: [{ subnetId: args.subnetId }],
-      securityGroupIds: args.securityGroupIds,
-      adminStateUp: true,
-      tags,
-    }, child);
+    const port = new openstack.networking.Port(
+      `${args.prefix}-jumphost`,
+      {
+        name: `${args.prefix}-jumphost`,
+        region,
+        networkId: args.networkId,
+        fixedIps: [{ subnetId: args.subnetId }],
+        securityGroupIds: args.securityGroupIds,
+        adminStateUp: true,
+        tags,
+      },
+      child,
+    );
     this.address = port.allFixedIps.apply((ips) => ips[0]!);
 
-    this.instance = new openstack.compute.Instance(`${args.prefix}-jumphost`, {
-      name: `${args.prefix}-jumphost`,
-      region,
-      availabilityZone: args.availabilityZone,
-      flavorName: args.flavor,
-      imageId: args.imageId,
-      ...(args.keyPair ? { keyPair: args.keyPair } : {}),
-      networks: [{ port: port.id }],
-      userData: jumpHostCloudInit(),
-      metadata: { role: "jumphost" },
-      tags,
-    }, child);
+    this.instance = new openstack.compute.Instance(
+      `${args.prefix}-jumphost`,
+      {
+        name: `${args.prefix}-jumphost`,
+        region,
+        availabilityZone: args.availabilityZone,
+        flavorName: args.flavor,
+        imageId: args.imageId,
+        ...(args.keyPair ? { keyPair: args.keyPair } : {}),
+        networks: [{ port: port.id }],
+        userData: jumpHostCloudInit(),
+        metadata: { role: "jumphost" },
+        tags,
+      },
+      child,
+    );
 
     if (args.floatingIpPool) {
-      const fip = new openstack.networking.FloatingIp(`${args.prefix}-jumphost-fip`, {
-        region,
-        pool: args.floatingIpPool,
-        portId: port.id,
-        description: `jump host of ${args.prefix}`,
-        tags,
-      }, child);
+      const fip = new openstack.networking.FloatingIp(
+        `${args.prefix}-jumphost-fip`,
+        {
+          region,
+          pool: args.floatingIpPool,
+          portId: port.id,
+          description: `jump host of ${args.prefix}`,
+          tags,
+        },
+        child,
+      );
       this.floatingIp = fip.address;
     }
 

@@ -3,9 +3,22 @@
  * ops cluster, the metrics agent and the platform-log collector in every
  * cluster, and the platform ingest gateway in front of both stores. Pure.
  */
-import { INGEST_CA_CONFIGMAP, INGEST_CA_DIR, INGEST_CA_KEY, LOKI_PUSH_PATH, pushGatewayConfig, type GatewayLocation } from "../audit-trail/ingest-gateway";
+import {
+  INGEST_CA_CONFIGMAP,
+  INGEST_CA_DIR,
+  INGEST_CA_KEY,
+  LOKI_PUSH_PATH,
+  pushGatewayConfig,
+  type GatewayLocation,
+} from "../audit-trail/ingest-gateway";
 import { CAPI_NAMESPACES, CLUSTER_API_VERSIONS } from "../../plan/cluster-api";
-import { JOB_METRICS, PLATFORM_LOG_TENANT, SCRAPE_JOBS, metricsRetention, type MonitoredCluster } from "../../plan/monitoring";
+import {
+  JOB_METRICS,
+  PLATFORM_LOG_TENANT,
+  SCRAPE_JOBS,
+  metricsRetention,
+  type MonitoredCluster,
+} from "../../plan/monitoring";
 import { ETCD_METRICS_PORT } from "../../plan/security-rules";
 import { COLLECTOR_RESOURCES } from "../../plan/workload-resources";
 
@@ -18,7 +31,10 @@ export const METRICS_STORE_LABELS = { "app.kubernetes.io/name": "victoria-metric
 export const PLATFORM_GATEWAY_NAME = "platform-ingest-gateway";
 /** The gateway's in-cluster name, dialled by the ops cluster's own pushers; also a name in its certificate. */
 export const platformGatewayHost = (namespace: string) => `${PLATFORM_GATEWAY_NAME}.${namespace}.svc.cluster.local`;
-export const PLATFORM_GATEWAY_LABELS = { "app.kubernetes.io/name": PLATFORM_GATEWAY_NAME, "app.kubernetes.io/part-of": "central-view" } as const;
+export const PLATFORM_GATEWAY_LABELS = {
+  "app.kubernetes.io/name": PLATFORM_GATEWAY_NAME,
+  "app.kubernetes.io/part-of": "central-view",
+} as const;
 
 /** The Secret holding a cluster's credential at the platform ingest gateway. */
 export const PLATFORM_PUSH_SECRET = "platform-push-credentials";
@@ -29,7 +45,14 @@ const PUSH_SECRET_DIR = "/etc/platform-push";
 export const POD_LOG_DIR = "/var/log/pods";
 /** The platform's namespaces whose logs are collected; customer workloads are not platform logs. */
 export const PLATFORM_NAMESPACES: readonly string[] = [
-  "kube-system", "argocd", "audit-logs", "audit-collector", "monitoring", "metrics", "metrics-agent", "platform-logs",
+  "kube-system",
+  "argocd",
+  "audit-logs",
+  "audit-collector",
+  "monitoring",
+  "metrics",
+  "metrics-agent",
+  "platform-logs",
   // Cluster API on the management clusters: the operator, cert-manager and each provider's controllers.
   CAPI_NAMESPACES.certManager,
   CAPI_NAMESPACES.operator,
@@ -53,8 +76,17 @@ export function metricsStoreValues(input: { retentionDays: number; storageSize: 
       persistentVolume: { enabled: true, size: input.storageSize },
       // Pushes arrive through the gateway only; the store scrapes nothing itself.
       scrape: { enabled: false },
-      podSecurityContext: { runAsNonRoot: true, runAsUser: 65534, fsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
-      securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+      podSecurityContext: {
+        runAsNonRoot: true,
+        runAsUser: 65534,
+        fsGroup: 65534,
+        seccompProfile: { type: "RuntimeDefault" },
+      },
+      securityContext: {
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ["ALL"] },
+      },
     },
   };
 }
@@ -88,7 +120,17 @@ export function scrapeConfigs(cluster: MonitoredCluster) {
       job_name: SCRAPE_JOBS.apiserver,
       kubernetes_sd_configs: kubernetesSd("endpoints"),
       ...serviceAccountAuth,
-      relabel_configs: [{ source_labels: ["__meta_kubernetes_namespace", "__meta_kubernetes_service_name", "__meta_kubernetes_endpoint_port_name"], regex: "default;kubernetes;https", action: "keep" }],
+      relabel_configs: [
+        {
+          source_labels: [
+            "__meta_kubernetes_namespace",
+            "__meta_kubernetes_service_name",
+            "__meta_kubernetes_endpoint_port_name",
+          ],
+          regex: "default;kubernetes;https",
+          action: "keep",
+        },
+      ],
     },
     {
       job_name: SCRAPE_JOBS.kubelet,
@@ -101,8 +143,17 @@ export function scrapeConfigs(cluster: MonitoredCluster) {
       job_name: SCRAPE_JOBS.etcd,
       kubernetes_sd_configs: kubernetesSd("node"),
       relabel_configs: [
-        { source_labels: ["__meta_kubernetes_node_labelpresent_node_role_kubernetes_io_control_plane"], regex: "true", action: "keep" },
-        { source_labels: ["__address__"], regex: "([^:]+)(?::\\d+)?", replacement: `$1:${ETCD_METRICS_PORT}`, target_label: "__address__" },
+        {
+          source_labels: ["__meta_kubernetes_node_labelpresent_node_role_kubernetes_io_control_plane"],
+          regex: "true",
+          action: "keep",
+        },
+        {
+          source_labels: ["__address__"],
+          regex: "([^:]+)(?::\\d+)?",
+          replacement: `$1:${ETCD_METRICS_PORT}`,
+          target_label: "__address__",
+        },
       ],
     },
   ];
@@ -110,7 +161,13 @@ export function scrapeConfigs(cluster: MonitoredCluster) {
     jobs.push({
       job_name: SCRAPE_JOBS.argocd,
       kubernetes_sd_configs: [{ role: "endpoints", namespaces: { names: ["argocd"] } }],
-      relabel_configs: [{ source_labels: ["__meta_kubernetes_service_name"], regex: "argocd-application-controller-metrics", action: "keep" }],
+      relabel_configs: [
+        {
+          source_labels: ["__meta_kubernetes_service_name"],
+          regex: "argocd-application-controller-metrics",
+          action: "keep",
+        },
+      ],
     });
   }
   return jobs;
@@ -144,7 +201,12 @@ export function agentValues(input: AgentValuesInput) {
       global: {
         scrape_interval: "30s",
         // Every series says where it came from, so one store serves the whole environment.
-        external_labels: { environment: input.cluster.environment, site: input.cluster.site, cluster: input.cluster.name, role: input.cluster.role },
+        external_labels: {
+          environment: input.cluster.environment,
+          site: input.cluster.site,
+          cluster: input.cluster.name,
+          role: input.cluster.role,
+        },
       },
       scrape_configs: scrapeConfigs(input.cluster),
     },
@@ -178,7 +240,12 @@ export function platformLogValues(input: PlatformLogValuesInput) {
     serviceAccount: { automountToken: false },
     service: { enabled: false },
     tolerations: [{ operator: "Exists" }],
-    env: [{ name: "PLATFORM_PUSH_PASSWORD", valueFrom: { secretKeyRef: { name: PLATFORM_PUSH_SECRET, key: PLATFORM_PUSH_SECRET_KEY } } }],
+    env: [
+      {
+        name: "PLATFORM_PUSH_PASSWORD",
+        valueFrom: { secretKeyRef: { name: PLATFORM_PUSH_SECRET, key: PLATFORM_PUSH_SECRET_KEY } },
+      },
+    ],
     defaultVolumes: [],
     defaultVolumeMounts: [],
     extraVolumes: [{ name: "pod-logs", hostPath: { path: POD_LOG_DIR, type: "Directory" } }, caVolume],
@@ -198,7 +265,7 @@ export function platformLogValues(input: PlatformLogValuesInput) {
           inputs: ["pod_logs"],
           source: [
             // /var/log/pods/<namespace>_<pod>_<uid>/<container>/<n>.log
-            'parts = parse_regex(string!(.file), r\'^/var/log/pods/(?P<namespace>[^_]+)_(?P<pod>[^_]+)_[^/]+/(?P<container>[^/]+)/\') ?? {}',
+            "parts = parse_regex(string!(.file), r'^/var/log/pods/(?P<namespace>[^_]+)_(?P<pod>[^_]+)_[^/]+/(?P<container>[^/]+)/') ?? {}",
             ".namespace = parts.namespace",
             ".pod = parts.pod",
             ".container = parts.container",
@@ -211,7 +278,13 @@ export function platformLogValues(input: PlatformLogValuesInput) {
           inputs: ["platform_logs"],
           endpoint: input.ingestUrl,
           encoding: { codec: "json" },
-          labels: { job: "platform-logs", environment: cluster.environment, site: cluster.site, cluster: cluster.name, namespace: "{{ namespace }}" },
+          labels: {
+            job: "platform-logs",
+            environment: cluster.environment,
+            site: cluster.site,
+            cluster: cluster.name,
+            namespace: "{{ namespace }}",
+          },
           auth: { strategy: "basic", user: input.pushUser, password: "${PLATFORM_PUSH_PASSWORD}" },
           tls: { ca_file: caFile, verify_certificate: true, verify_hostname: true },
           // Platform logs may drop under back-pressure; the audit stream never does (its own collector blocks).

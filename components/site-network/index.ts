@@ -40,51 +40,73 @@ export class SiteNetwork extends pulumi.ComponentResource {
     const child = { parent: this, provider };
     const tags = [...args.tags];
 
-    this.network = new openstack.networking.Network(`${prefix}-net`, {
-      name: `${prefix}-net`,
-      region,
-      adminStateUp: true,
-      tags,
-    }, child);
+    this.network = new openstack.networking.Network(
+      `${prefix}-net`,
+      {
+        name: `${prefix}-net`,
+        region,
+        adminStateUp: true,
+        tags,
+      },
+      child,
+    );
 
     const range = parseCidr(args.cidr);
-    this.subnet = new openstack.networking.Subnet(`${prefix}-subnet`, {
-      name: `${prefix}-subnet`,
-      region,
-      networkId: this.network.id,
-      cidr: args.cidr,
-      ipVersion: 4,
-      gatewayIp: nthAddress(args.cidr, 1),
-      allocationPools: [{
-        start: nthAddress(args.cidr, RESERVED_HEAD_ADDRESSES),
-        end: formatAddress(range.end - 1),
-      }],
-      dnsNameservers: [...args.dnsNameservers],
-      tags,
-    }, child);
+    this.subnet = new openstack.networking.Subnet(
+      `${prefix}-subnet`,
+      {
+        name: `${prefix}-subnet`,
+        region,
+        networkId: this.network.id,
+        cidr: args.cidr,
+        ipVersion: 4,
+        gatewayIp: nthAddress(args.cidr, 1),
+        allocationPools: [
+          {
+            start: nthAddress(args.cidr, RESERVED_HEAD_ADDRESSES),
+            end: formatAddress(range.end - 1),
+          },
+        ],
+        dnsNameservers: [...args.dnsNameservers],
+        tags,
+      },
+      child,
+    );
 
-    this.router = new openstack.networking.Router(`${prefix}-router`, {
-      name: `${prefix}-router`,
-      region,
-      externalNetworkId: args.externalNetworkId,
-      tags,
-    }, child);
+    this.router = new openstack.networking.Router(
+      `${prefix}-router`,
+      {
+        name: `${prefix}-router`,
+        region,
+        externalNetworkId: args.externalNetworkId,
+        tags,
+      },
+      child,
+    );
 
-    new openstack.networking.RouterInterface(`${prefix}-router-if`, {
-      region,
-      routerId: this.router.id,
-      subnetId: this.subnet.id,
-    }, child);
+    new openstack.networking.RouterInterface(
+      `${prefix}-router-if`,
+      {
+        region,
+        routerId: this.router.id,
+        subnetId: this.subnet.id,
+      },
+      child,
+    );
 
     const groups = {} as Record<GroupKey, openstack.networking.SecGroup>;
     for (const spec of args.security.groups) {
-      groups[spec.key] = new openstack.networking.SecGroup(`${prefix}-${spec.key}`, {
-        name: `${prefix}-${spec.key}`,
-        description: spec.description,
-        region,
-        deleteDefaultRules: true,
-        tags,
-      }, child);
+      groups[spec.key] = new openstack.networking.SecGroup(
+        `${prefix}-${spec.key}`,
+        {
+          name: `${prefix}-${spec.key}`,
+          description: spec.description,
+          region,
+          deleteDefaultRules: true,
+          tags,
+        },
+        child,
+      );
     }
     this.securityGroups = groups;
 
@@ -95,18 +117,22 @@ export class SiteNetwork extends pulumi.ComponentResource {
     };
 
     this.rules = args.security.rules.map((rule) => {
-      return new openstack.networking.SecGroupRule(`${prefix}-${rule.key}`, {
-        region,
-        securityGroupId: groupOf(rule.group).id,
-        direction: rule.direction,
-        ethertype: "IPv4",
-        description: rule.description,
-        ...(rule.protocol ? { protocol: rule.protocol } : {}),
-        ...(rule.ports ? { portRangeMin: rule.ports.from, portRangeMax: rule.ports.to } : {}),
-        ...(rule.peer.kind === "group"
-          ? { remoteGroupId: groupOf(rule.peer.group).id }
-          : { remoteIpPrefix: rule.peer.cidr }),
-      }, child);
+      return new openstack.networking.SecGroupRule(
+        `${prefix}-${rule.key}`,
+        {
+          region,
+          securityGroupId: groupOf(rule.group).id,
+          direction: rule.direction,
+          ethertype: "IPv4",
+          description: rule.description,
+          ...(rule.protocol ? { protocol: rule.protocol } : {}),
+          ...(rule.ports ? { portRangeMin: rule.ports.from, portRangeMax: rule.ports.to } : {}),
+          ...(rule.peer.kind === "group"
+            ? { remoteGroupId: groupOf(rule.peer.group).id }
+            : { remoteIpPrefix: rule.peer.cidr }),
+        },
+        child,
+      );
     });
 
     this.registerOutputs({

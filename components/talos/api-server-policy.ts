@@ -67,7 +67,9 @@ export function auditPolicy(): AuditPolicy {
 function authenticationApiVersion(kubernetesVersion: string): string {
   const minor = minorOf(kubernetesVersion, "clusters.kubernetesVersion", 1);
   if (minor < MIN_KUBERNETES_MINOR) {
-    throw new Error(`clusters.kubernetesVersion: ${kubernetesVersion} predates structured authentication configuration (1.${MIN_KUBERNETES_MINOR})`);
+    throw new Error(
+      `clusters.kubernetesVersion: ${kubernetesVersion} predates structured authentication configuration (1.${MIN_KUBERNETES_MINOR})`,
+    );
   }
   // Structured authentication is GA (v1) from 1.34; v1beta1 before.
   return minor >= 34 ? "apiserver.config.k8s.io/v1" : "apiserver.config.k8s.io/v1beta1";
@@ -89,7 +91,12 @@ export function authenticationConfiguration(oidc: OidcSettings, kubernetesVersio
       {
         issuer: { url: oidc.issuer, audiences: [oidc.clientId] },
         claimValidationRules: oidc.requireMfa
-          ? [{ expression: "has(claims.amr) && 'mfa' in claims.amr", message: "sign in to Zitadel with a second factor (amr must contain mfa)" }]
+          ? [
+              {
+                expression: "has(claims.amr) && 'mfa' in claims.amr",
+                message: "sign in to Zitadel with a second factor (amr must contain mfa)",
+              },
+            ]
           : [],
         claimMappings: {
           // `sub` is stable and never reassigned, unlike e-mail addresses.

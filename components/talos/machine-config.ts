@@ -13,10 +13,23 @@ import { stringify } from "yaml";
 import { talosVersionProblem } from "../../plan/versions";
 import { ETCD_METRICS_PORT } from "../../plan/security-rules";
 import { b64 } from "../../plan/base64";
-import { AUTHENTICATION_CONFIG, auditPolicy, authenticationConfiguration, type AuditPolicy, type OidcSettings } from "./api-server-policy";
+import {
+  AUTHENTICATION_CONFIG,
+  auditPolicy,
+  authenticationConfiguration,
+  type AuditPolicy,
+  type OidcSettings,
+} from "./api-server-policy";
 
 // The API server's audit policy and OIDC authentication: components/talos/api-server-policy.ts.
-export { AUTHENTICATION_CONFIG, auditPolicy, authenticationConfiguration, type AuditPolicy, type AuditRule, type OidcSettings } from "./api-server-policy";
+export {
+  AUTHENTICATION_CONFIG,
+  auditPolicy,
+  authenticationConfiguration,
+  type AuditPolicy,
+  type AuditRule,
+  type OidcSettings,
+} from "./api-server-policy";
 
 /** A certificate and, where the role may hold it, its key; both PEM. */
 export interface PemPair {
@@ -60,8 +73,16 @@ export interface ClusterConfigInput {
 
 // ---- The model: only the fields we set, typed after the v1alpha1 reference.
 
-interface Base64Pair { crt: string; key: string }
-interface MachineFile { path: string; content: string; permissions: number; op: "create" }
+interface Base64Pair {
+  crt: string;
+  key: string;
+}
+interface MachineFile {
+  path: string;
+  content: string;
+  permissions: number;
+  op: "create";
+}
 
 export interface MachineSection {
   type: "controlplane" | "worker";
@@ -116,12 +137,19 @@ export function assertSupportedTalosVersion(version: string): void {
 
 const v = (version: string) => (version.startsWith("v") ? version : `v${version}`);
 
-function machineSection(role: "controlplane" | "worker", input: ClusterConfigInput, secrets: MachineSecretValues): MachineSection {
+function machineSection(
+  role: "controlplane" | "worker",
+  input: ClusterConfigInput,
+  secrets: MachineSecretValues,
+): MachineSection {
   return {
     type: role,
     token: secrets.trustdToken,
     // Workers never hold the Talos CA key: they get certificates through trustd.
-    ca: { crt: b64(secrets.machineCa.certPem), key: role === "controlplane" ? b64(secrets.machineCa.keyPem ?? "") : "" },
+    ca: {
+      crt: b64(secrets.machineCa.certPem),
+      key: role === "controlplane" ? b64(secrets.machineCa.keyPem ?? "") : "",
+    },
     certSANs: [],
     kubelet: {
       image: `ghcr.io/siderolabs/kubelet:${v(input.kubernetesVersion)}`,
@@ -133,7 +161,11 @@ function machineSection(role: "controlplane" | "worker", input: ClusterConfigInp
   };
 }
 
-function clusterBase(input: ClusterConfigInput, secrets: MachineSecretValues, role: "controlplane" | "worker"): ClusterSection {
+function clusterBase(
+  input: ClusterConfigInput,
+  secrets: MachineSecretValues,
+  role: "controlplane" | "worker",
+): ClusterSection {
   return {
     clusterName: input.clusterName,
     controlPlane: { endpoint: input.endpoint },
@@ -143,7 +175,10 @@ function clusterBase(input: ClusterConfigInput, secrets: MachineSecretValues, ro
     // The public discovery service would learn our membership; nothing here uses KubeSpan.
     discovery: { enabled: false },
     token: secrets.bootstrapToken,
-    ca: { crt: b64(secrets.kubernetesCa.certPem), key: role === "controlplane" ? b64(secrets.kubernetesCa.keyPem ?? "") : "" },
+    ca: {
+      crt: b64(secrets.kubernetesCa.certPem),
+      key: role === "controlplane" ? b64(secrets.kubernetesCa.keyPem ?? "") : "",
+    },
   };
 }
 
@@ -187,7 +222,9 @@ export function controlPlaneConfig(input: ClusterConfigInput, secrets: MachineSe
         image: `registry.k8s.io/kube-apiserver:${k8s}`,
         certSANs: [...input.apiServerCertSans],
         extraArgs: { "authentication-config": `${AUTHENTICATION_CONFIG.podDir}/${AUTHENTICATION_CONFIG.file}` },
-        extraVolumes: [{ hostPath: AUTHENTICATION_CONFIG.hostDir, mountPath: AUTHENTICATION_CONFIG.podDir, readonly: true }],
+        extraVolumes: [
+          { hostPath: AUTHENTICATION_CONFIG.hostDir, mountPath: AUTHENTICATION_CONFIG.podDir, readonly: true },
+        ],
         auditPolicy: auditPolicy(),
       },
       controllerManager: { image: `registry.k8s.io/kube-controller-manager:${k8s}` },

@@ -43,41 +43,64 @@ export class TalosMachineSecrets extends pulumi.ComponentResource {
     super("ske:talos:MachineSecrets", name, {}, opts);
     const child: pulumi.CustomResourceOptions = { parent: this, protect: args.protect, retainOnDelete: args.protect };
 
-    const ca = (suffix: string, algorithm: "ED25519" | "ECDSA", subject: tls.types.input.SelfSignedCertSubject): CertificateAuthority => {
-      const key = new tls.PrivateKey(`${name}-${suffix}-key`, {
-        algorithm,
-        ...(algorithm === "ECDSA" ? { ecdsaCurve: "P256" } : {}),
-      }, child);
+    const ca = (
+      suffix: string,
+      algorithm: "ED25519" | "ECDSA",
+      subject: tls.types.input.SelfSignedCertSubject,
+    ): CertificateAuthority => {
+      const key = new tls.PrivateKey(
+        `${name}-${suffix}-key`,
+        {
+          algorithm,
+          ...(algorithm === "ECDSA" ? { ecdsaCurve: "P256" } : {}),
+        },
+        child,
+      );
       // The engine marks key outputs secret; wrapping them here keeps every
       // input built from them secret too, in any runtime (mocks included).
       const keyPem = pulumi.secret(key.privateKeyPem);
-      const cert = new tls.SelfSignedCert(`${name}-${suffix}`, {
-        privateKeyPem: keyPem,
-        isCaCertificate: true,
-        validityPeriodHours: CA_VALIDITY_HOURS,
-        allowedUses: CA_USES,
-        subject,
-      }, child);
+      const cert = new tls.SelfSignedCert(
+        `${name}-${suffix}`,
+        {
+          privateKeyPem: keyPem,
+          isCaCertificate: true,
+          validityPeriodHours: CA_VALIDITY_HOURS,
+          allowedUses: CA_USES,
+          subject,
+        },
+        child,
+      );
       return { key, cert, certPem: cert.certPem, keyPem };
     };
 
     this.machineCa = ca("talos-ca", "ED25519", { organization: "talos", commonName: `${args.clusterName} Talos API` });
-    this.kubernetesCa = ca("kubernetes-ca", "ECDSA", { organization: "kubernetes", commonName: `${args.clusterName} Kubernetes` });
+    this.kubernetesCa = ca("kubernetes-ca", "ECDSA", {
+      organization: "kubernetes",
+      commonName: `${args.clusterName} Kubernetes`,
+    });
     this.etcdCa = ca("etcd-ca", "ECDSA", { organization: "etcd", commonName: `${args.clusterName} etcd` });
     this.aggregatorCa = ca("aggregator-ca", "ECDSA", { commonName: `${args.clusterName} front-proxy` });
 
-    const serviceAccount = new tls.PrivateKey(`${name}-service-account-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, child);
+    const serviceAccount = new tls.PrivateKey(
+      `${name}-service-account-key`,
+      { algorithm: "ECDSA", ecdsaCurve: "P256" },
+      child,
+    );
     this.serviceAccountKeyPem = pulumi.secret(serviceAccount.privateKeyPem);
 
     // Kubernetes bootstrap tokens and trustd tokens share the shape [a-z0-9]{6}.[a-z0-9]{16}.
     const joinToken = (suffix: string) => {
-      const value = new random.RandomPassword(`${name}-${suffix}`, {
-        length: 22,
-        upper: false,
-        special: false,
-        lower: true,
-        numeric: true,
-      }, child);
+      const value = new random.RandomPassword(
+        `${name}-${suffix}`,
+        {
+          length: 22,
+          upper: false,
+          special: false,
+          lower: true,
+          numeric: true,
+        },
+        child,
+      );
       return pulumi.secret(value.result.apply((s) => `${s.slice(0, 6)}.${s.slice(6)}`));
     };
     this.bootstrapToken = joinToken("bootstrap-token");
@@ -124,22 +147,34 @@ export function clientCertificate(name: string, args: ClientCertificateArgs, opt
   const earlyRenewalHours = CLIENT_CERTIFICATE_LIFETIME.earlyRenewalHours;
   const problems = lifetimeProblems({ validityHours: args.validityHours, earlyRenewalHours });
   if (problems.length > 0) throw new Error(`client certificate ${name}: ${problems.join("; ")}`);
-  const key = new tls.PrivateKey(`${name}-key`, {
-    algorithm: args.algorithm,
-    ...(args.algorithm === "ECDSA" ? { ecdsaCurve: "P256" } : {}),
-  }, opts);
+  const key = new tls.PrivateKey(
+    `${name}-key`,
+    {
+      algorithm: args.algorithm,
+      ...(args.algorithm === "ECDSA" ? { ecdsaCurve: "P256" } : {}),
+    },
+    opts,
+  );
   const keyPem = pulumi.secret(key.privateKeyPem);
-  const request = new tls.CertRequest(`${name}-csr`, {
-    privateKeyPem: keyPem,
-    subject: { commonName: args.commonName, organization: args.organization },
-  }, opts);
-  const cert = new tls.LocallySignedCert(name, {
-    certRequestPem: request.certRequestPem,
-    caCertPem: args.ca.certPem,
-    caPrivateKeyPem: args.ca.keyPem,
-    validityPeriodHours: args.validityHours,
-    earlyRenewalHours,
-    allowedUses: ["digital_signature", "key_encipherment", "client_auth"],
-  }, opts);
+  const request = new tls.CertRequest(
+    `${name}-csr`,
+    {
+      privateKeyPem: keyPem,
+      subject: { commonName: args.commonName, organization: args.organization },
+    },
+    opts,
+  );
+  const cert = new tls.LocallySignedCert(
+    name,
+    {
+      certRequestPem: request.certRequestPem,
+      caCertPem: args.ca.certPem,
+      caPrivateKeyPem: args.ca.keyPem,
+      validityPeriodHours: args.validityHours,
+      earlyRenewalHours,
+      allowedUses: ["digital_signature", "key_encipherment", "client_auth"],
+    },
+    opts,
+  );
   return { certPem: cert.certPem, keyPem };
 }

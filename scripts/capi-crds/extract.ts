@@ -33,8 +33,12 @@ const WANTED: Record<ProviderKey, { file: string; versions: string[] }[]> = {
     { file: "config/crd/bases/infrastructure.cluster.x-k8s.io_openstackclusters.yaml", versions: ["v1beta1"] },
     { file: "config/crd/bases/infrastructure.cluster.x-k8s.io_openstackmachinetemplates.yaml", versions: ["v1beta1"] },
   ],
-  bootstrap: [{ file: "config/crd/bases/bootstrap.cluster.x-k8s.io_talosconfigtemplates.yaml", versions: ["v1alpha3"] }],
-  controlPlane: [{ file: "config/crd/bases/controlplane.cluster.x-k8s.io_taloscontrolplanes.yaml", versions: ["v1alpha3"] }],
+  bootstrap: [
+    { file: "config/crd/bases/bootstrap.cluster.x-k8s.io_talosconfigtemplates.yaml", versions: ["v1alpha3"] },
+  ],
+  controlPlane: [
+    { file: "config/crd/bases/controlplane.cluster.x-k8s.io_taloscontrolplanes.yaml", versions: ["v1alpha3"] },
+  ],
 };
 
 /** Where CAPO defines the key of the identity Secret it reads. */
@@ -66,11 +70,13 @@ function download(module: string, version: string): { zip: string; sum: string }
     cwd: os.tmpdir(),
   });
   const info = JSON.parse(out) as { Zip?: string; Sum?: string; Error?: string };
-  if (info.Error || !info.Zip || !info.Sum) throw new Error(`go mod download ${module}@${version}: ${info.Error ?? "no zip"}`);
+  if (info.Error || !info.Zip || !info.Sum)
+    throw new Error(`go mod download ${module}@${version}: ${info.Error ?? "no zip"}`);
   return { zip: info.Zip, sum: info.Sum };
 }
 
-const fromZip = (zip: string, member: string) => execFileSync("unzip", ["-p", zip, member], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+const fromZip = (zip: string, member: string) =>
+  execFileSync("unzip", ["-p", zip, member], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
 
 export function extract(): CrdExtract {
   const modules: CrdExtract["modules"] = [];
@@ -82,16 +88,31 @@ export function extract(): CrdExtract {
     modules.push({ module, version, sum });
     for (const wanted of WANTED[key]) {
       const doc = parseYaml(fromZip(zip, `${module}@${version}/${wanted.file}`)) as {
-        spec: { group: string; names: { kind: string }; versions: { name: string; served: boolean; schema: { openAPIV3Schema: unknown } }[] };
+        spec: {
+          group: string;
+          names: { kind: string };
+          versions: { name: string; served: boolean; schema: { openAPIV3Schema: unknown } }[];
+        };
       };
       for (const name of wanted.versions) {
         const v = doc.spec.versions.find((x) => x.name === name);
         if (!v) throw new Error(`${module}@${version} ${wanted.file}: no version ${name}`);
-        crds.push({ module, moduleVersion: version, file: wanted.file, group: doc.spec.group, kind: doc.spec.names.kind, version: name, served: v.served, schema: v.schema.openAPIV3Schema });
+        crds.push({
+          module,
+          moduleVersion: version,
+          file: wanted.file,
+          group: doc.spec.group,
+          kind: doc.spec.names.kind,
+          version: name,
+          served: v.served,
+          schema: v.schema.openAPIV3Schema,
+        });
       }
     }
     if (key === "infrastructure") {
-      const match = /CloudsSecretKey\s*=\s*"([^"]+)"/.exec(fromZip(zip, `${module}@${version}/${CAPO_SECRET_KEY_SOURCE}`));
+      const match = /CloudsSecretKey\s*=\s*"([^"]+)"/.exec(
+        fromZip(zip, `${module}@${version}/${CAPO_SECRET_KEY_SOURCE}`),
+      );
       if (!match) throw new Error(`${module}@${version}: no CloudsSecretKey in ${CAPO_SECRET_KEY_SOURCE}`);
       capoCloudsSecretKey = match[1]!;
     }
@@ -104,7 +125,9 @@ function main() {
   if (process.argv.includes("--verify")) {
     const committed = fs.existsSync(EXTRACT_FILE) ? fs.readFileSync(EXTRACT_FILE, "utf8") : "";
     if (committed !== fresh) {
-      console.error(`${path.relative(ROOT, EXTRACT_FILE)} differs from the CRDs of the pinned versions; run scripts/capi-crds/extract.ts and commit the result`);
+      console.error(
+        `${path.relative(ROOT, EXTRACT_FILE)} differs from the CRDs of the pinned versions; run scripts/capi-crds/extract.ts and commit the result`,
+      );
       process.exit(1);
     }
     console.log(`${path.relative(ROOT, EXTRACT_FILE)} matches the pinned modules`);

@@ -19,7 +19,10 @@ export const GATED_STACKS: readonly EnvironmentName[] = ENVIRONMENTS.filter((e) 
 
 /** Every `*.yml`/`*.yaml` in a directory, parsed, by base name. */
 export function readWorkflows(dir = WORKFLOW_DIR): Record<string, unknown> {
-  const files = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
   return Object.fromEntries(files.map((f) => [f, parse(fs.readFileSync(path.join(dir, f), "utf8"))]));
 }
 
@@ -34,7 +37,9 @@ export function declaredEnvironments(root = REPO_ROOT): EnvironmentPlan[] {
     const raw = readStackFile(path.join(root, `Pulumi.${stack}.yaml`), stack);
     const { config } = loadPlatformConfig(raw, addressPlan);
     if (!config.layers.github) return [];
-    return buildChangeManagementPlan(config).repositories.filter((r) => r.role === "iac").flatMap((r) => r.environments);
+    return buildChangeManagementPlan(config)
+      .repositories.filter((r) => r.role === "iac")
+      .flatMap((r) => r.environments);
   });
 }
 
@@ -45,13 +50,19 @@ export function declaredEnvironments(root = REPO_ROOT): EnvironmentPlan[] {
  */
 export function declaredRunnerGroups(root = REPO_ROOT): Partial<Record<EnvironmentName, readonly string[] | "any">> {
   const addressPlan = readAddressPlan(path.join(root, "address-plan.yaml"));
-  return Object.fromEntries(ENVIRONMENTS.flatMap((stack) => {
-    const raw = readStackFile(path.join(root, `Pulumi.${stack}.yaml`), stack);
-    const { config } = loadPlatformConfig(raw, addressPlan);
-    return config.layers.github && config.runners ? [[stack, config.runners.workflows]] : [];
-  }));
+  return Object.fromEntries(
+    ENVIRONMENTS.flatMap((stack) => {
+      const raw = readStackFile(path.join(root, `Pulumi.${stack}.yaml`), stack);
+      const { config } = loadPlatformConfig(raw, addressPlan);
+      return config.layers.github && config.runners ? [[stack, config.runners.workflows]] : [];
+    }),
+  );
 }
 
-export function checkRepository(dir = WORKFLOW_DIR, environments = declaredEnvironments(), runnerGroups = declaredRunnerGroups()): Finding[] {
+export function checkRepository(
+  dir = WORKFLOW_DIR,
+  environments = declaredEnvironments(),
+  runnerGroups = declaredRunnerGroups(),
+): Finding[] {
   return checkTwoPersonRule({ workflows: readWorkflows(dir), environments, gatedStacks: GATED_STACKS, runnerGroups });
 }

@@ -11,11 +11,14 @@ import { SCORECARD_CRITERIA, assessBranchProtection, type ScorecardAssessment } 
 const APPROVALS = [1, 2] as const;
 
 const verdict = (a: ScorecardAssessment) =>
-  `tier ${a.tier}, ${a.score}/10` + (a.unmet.length ? `; missing: ${a.unmet.map((u) => `${u.description} (tier ${u.tier})`).join(", ")}` : "");
+  `tier ${a.tier}, ${a.score}/10` +
+  (a.unmet.length ? `; missing: ${a.unmet.map((u) => `${u.description} (tier ${u.tier})`).join(", ")}` : "");
 
 export function scorecardTableMarkdown(): string {
   const rows = APPROVALS.map((approvals) => {
-    const iac = assessBranchProtection(branchProtection({ requiredApprovals: approvals, requiredStatusChecks: IAC_REQUIRED_CHECKS }));
+    const iac = assessBranchProtection(
+      branchProtection({ requiredApprovals: approvals, requiredStatusChecks: IAC_REQUIRED_CHECKS }),
+    );
     const gitops = assessBranchProtection(branchProtection({ requiredApprovals: approvals, requiredStatusChecks: [] }));
     return `| ${approvals} | ${verdict(iac)} | ${verdict(gitops)} |`;
   });

@@ -27,7 +27,12 @@ export interface Waiver {
 export const findingKey = (f: Pick<Finding, "scanner" | "check" | "object">) => `${f.scanner} ${f.check} ${f.object}`;
 
 /** The parts of trivy's `config --format json` report read here. */
-export type TrivyReport = { Results?: { Target: string; Misconfigurations?: { ID: string; Severity: string; Title: string; Status?: string }[] }[] };
+export type TrivyReport = {
+  Results?: {
+    Target: string;
+    Misconfigurations?: { ID: string; Severity: string; Title: string; Status?: string }[];
+  }[];
+};
 
 /** trivy `config --format json`: one Result per file, and each file holds one object (its key is in `objects`). */
 export function trivyFindings(report: TrivyReport, objects: ReadonlyMap<string, string>): Finding[] {
@@ -43,7 +48,16 @@ export function trivyFindings(report: TrivyReport, objects: ReadonlyMap<string, 
 const KUBE_SCORE_GRADES: Record<number, string> = { 1: "CRITICAL", 5: "WARNING", 7: "ALMOST_OK" };
 
 /** The parts of kube-score's `score -o json` (v2) report read here. */
-export type KubeScoreReport = { type_meta: { kind: string }; object_meta: { name?: string; namespace?: string }; checks: { check: { id: string; name: string }; grade: number; skipped: boolean; comments?: { summary?: string }[] | null }[] }[];
+export type KubeScoreReport = {
+  type_meta: { kind: string };
+  object_meta: { name?: string; namespace?: string };
+  checks: {
+    check: { id: string; name: string };
+    grade: number;
+    skipped: boolean;
+    comments?: { summary?: string }[] | null;
+  }[];
+}[];
 
 /** kube-score `score -o json` (v2): grade 10 is OK; skipped checks are not findings. */
 export function kubeScoreFindings(report: KubeScoreReport): Finding[] {
@@ -56,7 +70,11 @@ export function kubeScoreFindings(report: KubeScoreReport): Finding[] {
         check: c.check.id,
         object,
         severity: KUBE_SCORE_GRADES[c.grade] ?? `grade ${c.grade}`,
-        title: (c.comments ?? []).map((x) => x.summary).filter(Boolean).join("; ") || c.check.name,
+        title:
+          (c.comments ?? [])
+            .map((x) => x.summary)
+            .filter(Boolean)
+            .join("; ") || c.check.name,
       }));
   });
 }
@@ -73,9 +91,10 @@ export function waiverMatches(w: Waiver, f: Finding): boolean {
 export function waiverProblems(waivers: readonly Waiver[]): string[] {
   return waivers.flatMap((w, i) => {
     const problems: string[] = [];
-    if (!w.reason || w.reason.trim().length < 20) problems.push(`waiver ${i} (${w.scanner} ${w.check} ${w.object}) needs a reason of at least 20 characters`);
+    if (!w.reason || w.reason.trim().length < 20)
+      problems.push(`waiver ${i} (${w.scanner} ${w.check} ${w.object}) needs a reason of at least 20 characters`);
     if (w.object.split("/").length !== 3) problems.push(`waiver ${i}: object "${w.object}" is not Kind/namespace/name`);
-    if (w.check === "*" ) problems.push(`waiver ${i}: a waiver names one check, never "*"`);
+    if (w.check === "*") problems.push(`waiver ${i}: a waiver names one check, never "*"`);
     return problems;
   });
 }
@@ -96,7 +115,9 @@ export interface Gate {
 }
 
 export function gate(all: readonly Finding[], waivers: readonly Waiver[]): Gate {
-  const unique = [...new Map(all.map((f) => [findingKey(f), f])).values()].sort((a, b) => findingKey(a).localeCompare(findingKey(b)));
+  const unique = [...new Map(all.map((f) => [findingKey(f), f])).values()].sort((a, b) =>
+    findingKey(a).localeCompare(findingKey(b)),
+  );
   const waived = unique.filter((f) => waivers.some((w) => waiverMatches(w, f)));
   const fresh = unique.filter((f) => !waived.includes(f));
   const stale = waivers.filter((w) => !unique.some((f) => waiverMatches(w, f)));

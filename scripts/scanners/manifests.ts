@@ -62,7 +62,11 @@ export function renderCollectorDaemonSet(release: RecordedLike): Record<string, 
   const name = String(release.inputs["name"]);
   const namespace = String(release.inputs["namespace"]);
   const chartVersion = String(release.inputs["version"]);
-  const labels = { "app.kubernetes.io/name": "vector", "app.kubernetes.io/instance": name, "app.kubernetes.io/component": "Agent" };
+  const labels = {
+    "app.kubernetes.io/name": "vector",
+    "app.kubernetes.io/instance": name,
+    "app.kubernetes.io/component": "Agent",
+  };
   const dataDir = values["customConfig"]?.["data_dir"] ?? "/vector-data-dir";
   return {
     apiVersion: "apps/v1",
@@ -71,7 +75,9 @@ export function renderCollectorDaemonSet(release: RecordedLike): Record<string, 
       name,
       namespace,
       labels: { ...labels, "helm.sh/chart": `vector-${chartVersion}` },
-      annotations: { "ske-platform/rendered-from": `values of Helm release ${release.name}, following the vector ${chartVersion} chart's Agent template` },
+      annotations: {
+        "ske-platform/rendered-from": `values of Helm release ${release.name}, following the vector ${chartVersion} chart's Agent template`,
+      },
     },
     spec: {
       selector: { matchLabels: labels },
@@ -84,28 +90,33 @@ export function renderCollectorDaemonSet(release: RecordedLike): Record<string, 
           nodeSelector: values["nodeSelector"],
           tolerations: values["tolerations"],
           dnsPolicy: "ClusterFirst",
-          containers: [{
-            name: "vector",
-            // The chart's default: its appVersion as tag, no digest.
-            image: `timberio/vector:${VECTOR_APP_VERSION[chartVersion] ?? "unknown-chart-version"}`,
-            imagePullPolicy: "IfNotPresent",
-            args: ["--config-dir", "/etc/vector/"],
-            env: values["env"],
-            resources: values["resources"],
-            securityContext: values["securityContext"],
-            volumeMounts: [
-              { name: "data", mountPath: dataDir },
-              { name: "config", mountPath: "/etc/vector/", readOnly: true },
-              ...(values["defaultVolumeMounts"] ?? []),
-              ...(values["extraVolumeMounts"] ?? []),
-            ],
-          }],
+          containers: [
+            {
+              name: "vector",
+              // The chart's default: its appVersion as tag, no digest.
+              image: `timberio/vector:${VECTOR_APP_VERSION[chartVersion] ?? "unknown-chart-version"}`,
+              imagePullPolicy: "IfNotPresent",
+              args: ["--config-dir", "/etc/vector/"],
+              env: values["env"],
+              resources: values["resources"],
+              securityContext: values["securityContext"],
+              volumeMounts: [
+                { name: "data", mountPath: dataDir },
+                { name: "config", mountPath: "/etc/vector/", readOnly: true },
+                ...(values["defaultVolumeMounts"] ?? []),
+                ...(values["extraVolumeMounts"] ?? []),
+              ],
+            },
+          ],
           terminationGracePeriodSeconds: 60,
           volumes: [
             { name: "config", projected: { sources: [{ configMap: { name } }] } },
             values["persistence"]?.["hostPath"]?.["enabled"] === false
               ? { name: "data", emptyDir: {} }
-              : { name: "data", hostPath: { path: values["persistence"]?.["hostPath"]?.["path"] ?? "/var/lib/vector" } },
+              : {
+                  name: "data",
+                  hostPath: { path: values["persistence"]?.["hostPath"]?.["path"] ?? "/var/lib/vector" },
+                },
             ...(values["defaultVolumes"] ?? []),
             ...(values["extraVolumes"] ?? []),
           ],
@@ -125,12 +136,22 @@ export function manifestsOf(resources: readonly RecordedLike[]): Manifest[] {
     if (r.type === "kubernetes:helm.sh/v3:Release") {
       if (r.inputs["chart"] !== "vector") continue;
       const ds = renderCollectorDaemonSet(r);
-      out.push({ object: objectKey("DaemonSet", ds["metadata"] as ObjectNames), cluster: clusterOf(r), source: "values", yaml: stringify(clean(ds)) });
+      out.push({
+        object: objectKey("DaemonSet", ds["metadata"] as ObjectNames),
+        cluster: clusterOf(r),
+        source: "values",
+        yaml: stringify(clean(ds)),
+      });
       continue;
     }
     const object = clean(r.inputs) as { apiVersion?: unknown; kind?: unknown; metadata?: ObjectNames };
     if (typeof object["apiVersion"] !== "string" || typeof object["kind"] !== "string") continue;
-    out.push({ object: objectKey(object["kind"], object["metadata"]), cluster: clusterOf(r), source: "program", yaml: stringify(object) });
+    out.push({
+      object: objectKey(object["kind"], object["metadata"]),
+      cluster: clusterOf(r),
+      source: "program",
+      yaml: stringify(object),
+    });
   }
   return out;
 }

@@ -14,7 +14,16 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { gate, gatePasses, kubeScoreFindings, trivyFindings, type Finding, type KubeScoreReport, type TrivyReport, type Waiver } from "./findings";
+import {
+  gate,
+  gatePasses,
+  kubeScoreFindings,
+  trivyFindings,
+  type Finding,
+  type KubeScoreReport,
+  type TrivyReport,
+  type Waiver,
+} from "./findings";
 import { manifestFileName, manifestsOf, type Manifest, type RecordedLike } from "./manifests";
 
 const args = process.argv.slice(2);
@@ -38,7 +47,18 @@ function scan(dir: string, manifests: readonly Manifest[], label: string): Findi
   const byFile = new Map(manifests.map((m) => [manifestFileName(m), m.object]));
   const trivyOut = path.join(work, `trivy-${label}.json`);
   // Offline: the checks embedded in the binary, no version or telemetry call.
-  const t = run("trivy", ["config", "--skip-check-update", "--skip-version-check", "--disable-telemetry", "--quiet", "--format", "json", "--output", trivyOut, dir]);
+  const t = run("trivy", [
+    "config",
+    "--skip-check-update",
+    "--skip-version-check",
+    "--disable-telemetry",
+    "--quiet",
+    "--format",
+    "json",
+    "--output",
+    trivyOut,
+    dir,
+  ]);
   if (t.status !== 0) throw new Error(`trivy failed (${t.status}): ${t.stderr}`);
   const trivy = trivyFindings(JSON.parse(fs.readFileSync(trivyOut, "utf8")) as TrivyReport, byFile);
 
@@ -68,7 +88,14 @@ const BAD_POD: RecordedLike = {
     metadata: { name: "deliberately-bad", namespace: "audit-collector" },
     spec: {
       hostNetwork: true,
-      containers: [{ name: "shell", image: "busybox:latest", securityContext: { privileged: true, runAsUser: 0 }, volumeMounts: [{ name: "host", mountPath: "/host" }] }],
+      containers: [
+        {
+          name: "shell",
+          image: "busybox:latest",
+          securityContext: { privileged: true, runAsUser: 0 },
+          volumeMounts: [{ name: "host", mountPath: "/host" }],
+        },
+      ],
       volumes: [{ name: "host", hostPath: { path: "/var/lib" } }],
     },
   },
@@ -82,9 +109,12 @@ function selfTest(waivers: Waiver[]): boolean {
   const per = (s: string) => findings.filter((f) => f.scanner === s);
   const g = gate(findings, waivers);
   const ok = per("trivy").length > 0 && per("kube-score").length > 0 && g.fresh.length > 0;
-  console.log(`self-test: a deliberately bad pod gets ${per("trivy").length} trivy and ${per("kube-score").length} kube-score findings; ` +
-    `the gate ${gatePasses(g) ? "PASSES (wrong)" : `fails with ${g.fresh.length} unwaived`}: ${ok ? "ok" : "FAILED"}`);
-  for (const f of [...per("trivy").slice(0, 3), ...per("kube-score").slice(0, 3)]) console.log(`  e.g. ${f.scanner} ${f.check} ${f.object}: ${f.title}`);
+  console.log(
+    `self-test: a deliberately bad pod gets ${per("trivy").length} trivy and ${per("kube-score").length} kube-score findings; ` +
+      `the gate ${gatePasses(g) ? "PASSES (wrong)" : `fails with ${g.fresh.length} unwaived`}: ${ok ? "ok" : "FAILED"}`,
+  );
+  for (const f of [...per("trivy").slice(0, 3), ...per("kube-score").slice(0, 3)])
+    console.log(`  e.g. ${f.scanner} ${f.check} ${f.object}: ${f.title}`);
   return ok;
 }
 
@@ -97,7 +127,9 @@ function main(): number {
   for (const stack of stacks) {
     const file = path.join(out, stack, "resources.json");
     if (!fs.existsSync(file)) {
-      console.error(`scan: ${file} is missing; run \`npm run synth -- --stack ${stack} --out ${path.relative(process.cwd(), out) || "."}\` first`);
+      console.error(
+        `scan: ${file} is missing; run \`npm run synth -- --stack ${stack} --out ${path.relative(process.cwd(), out) || "."}\` first`,
+      );
       return 2;
     }
     const manifests = manifestsOf(JSON.parse(fs.readFileSync(file, "utf8")) as RecordedLike[]);
@@ -105,17 +137,24 @@ function main(): number {
     const dir = path.join(work, stack);
     writeManifests(dir, manifests);
     const findings = scan(dir, manifests, stack);
-    console.log(`${stack}: ${manifests.length} objects (${manifests.filter((m) => m.source === "values").length} rendered from chart values), ${findings.length} findings`);
+    console.log(
+      `${stack}: ${manifests.length} objects (${manifests.filter((m) => m.source === "values").length} rendered from chart values), ${findings.length} findings`,
+    );
     all.push(...findings);
   }
   const g = gate(all, waivers);
   const count = (list: Finding[], s: string) => list.filter((f) => f.scanner === s).length;
   fs.writeFileSync(path.join(work, "findings.yaml"), stringify({ fresh: g.fresh, waived: g.waived, stale: g.stale }));
   for (const f of g.fresh) console.log(`NEW ${f.scanner} ${f.check} ${f.severity} ${f.object}: ${f.title}`);
-  for (const w of g.stale) console.log(`idle waiver ${w.scanner} ${w.check} ${w.object}: nothing matches it in this run; remove it once no configuration needs it`);
+  for (const w of g.stale)
+    console.log(
+      `idle waiver ${w.scanner} ${w.check} ${w.object}: nothing matches it in this run; remove it once no configuration needs it`,
+    );
   for (const p of g.problems) console.log(`WAIVER ${p}`);
-  console.log(`scanners: ${objects} objects; unique findings trivy ${count(g.findings, "trivy")}, kube-score ${count(g.findings, "kube-score")}; ` +
-    `waived ${g.waived.length}, new ${g.fresh.length}, idle waivers ${g.stale.length} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+  console.log(
+    `scanners: ${objects} objects; unique findings trivy ${count(g.findings, "trivy")}, kube-score ${count(g.findings, "kube-score")}; ` +
+      `waived ${g.waived.length}, new ${g.fresh.length}, idle waivers ${g.stale.length} (${((Date.now() - started) / 1000).toFixed(1)}s)`,
+  );
   let ok = gatePasses(g);
   if (args.includes("--self-test")) ok = selfTest(waivers) && ok;
   return ok ? 0 : 1;

@@ -97,9 +97,7 @@ function programFiles(root: string): string[] {
 
 /** Violations in the program folders under `root`. */
 export function checkRepository(root: string): SizeViolation[] {
-  return programFiles(root).flatMap((file) =>
-    sizeViolations(path.relative(root, file), fs.readFileSync(file, "utf8")),
-  );
+  return programFiles(root).flatMap((file) => sizeViolations(path.relative(root, file), fs.readFileSync(file, "utf8")));
 }
 
 export function formatViolation(v: SizeViolation): string {

@@ -22,10 +22,15 @@ const integrationReport = process.argv[3];
 const integrationResults = integrationReport
   ? (JSON.parse(fs.readFileSync(integrationReport, "utf8")) as { testResults: FileResult[] }).testResults
   : undefined;
-const unproven = unprovenRows(rows, results, (ref) => {
-  const file = path.join(root, ref.file);
-  return fs.existsSync(file) && fs.readFileSync(file, "utf8").includes(ref.name);
-}, integrationResults);
+const unproven = unprovenRows(
+  rows,
+  results,
+  (ref) => {
+    const file = path.join(root, ref.file);
+    return fs.existsSync(file) && fs.readFileSync(file, "utf8").includes(ref.name);
+  },
+  integrationResults,
+);
 for (const { row, reason } of unproven) {
   process.stderr.write(`threat model, ${row.section}: "${row.path.slice(0, 100)}": ${reason}\n`);
 }

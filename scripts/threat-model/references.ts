@@ -37,7 +37,12 @@ export interface FileResult {
 const REFERENCE = /``\s?(test\/[^`›]+?\.test\.ts)\s*›\s*(.+?)\s?``|`(test\/[^`›]+?\.test\.ts)\s*›\s*([^`]+)`/g;
 
 const cells = (line: string): string[] =>
-  line.trim().replace(/^\|/, "").replace(/\|$/, "").split(/(?<!\\)\|/).map((c) => c.trim());
+  line
+    .trim()
+    .replace(/^\|/, "")
+    .replace(/\|$/, "")
+    .split(/(?<!\\)\|/)
+    .map((c) => c.trim());
 
 /** Every row of every table under "## Paths", with the tests its `test` column names. */
 export function threatRows(markdown: string): ThreatRow[] {
@@ -66,12 +71,18 @@ export function threatRows(markdown: string): ThreatRow[] {
     if (testColumn < 0) {
       // A header row: find the columns by name.
       testColumn = row.findIndex((c) => c.toLowerCase() === "test");
-      pathColumn = Math.max(0, row.findIndex((c) => c.toLowerCase() === "path"));
+      pathColumn = Math.max(
+        0,
+        row.findIndex((c) => c.toLowerCase() === "path"),
+      );
       continue;
     }
     if (row.every((c) => /^:?-+:?$/.test(c))) continue;
     const cell = row[testColumn] ?? "";
-    const references = [...cell.matchAll(REFERENCE)].map((m) => ({ file: (m[1] ?? m[3])!.trim(), name: (m[2] ?? m[4])!.trim() }));
+    const references = [...cell.matchAll(REFERENCE)].map((m) => ({
+      file: (m[1] ?? m[3])!.trim(),
+      name: (m[2] ?? m[4])!.trim(),
+    }));
     rows.push({ section, path: row[pathColumn] ?? "", references });
   }
   return rows;
@@ -108,17 +119,21 @@ export function unprovenRows(
     for (const ref of row.references) {
       const integration = ref.file.startsWith("test/integration/");
       if (integration && !integrationResults) {
-        if (!integrationFile(ref)) unproven.push({ row, reason: `${ref.file} › ${ref.name}: no such integration test` });
+        if (!integrationFile(ref))
+          unproven.push({ row, reason: `${ref.file} › ${ref.name}: no such integration test` });
         continue;
       }
-      const file = (integration ? integrationResults! : results).find((f) => f.name.replace(/\\/g, "/").endsWith(`/${ref.file}`));
+      const file = (integration ? integrationResults! : results).find((f) =>
+        f.name.replace(/\\/g, "/").endsWith(`/${ref.file}`),
+      );
       if (!file) {
         unproven.push({ row, reason: `${ref.file}: not in this ${integration ? "integration" : "unit"} run` });
         continue;
       }
       const hits = file.assertionResults.filter((a) => matches(a, ref.name));
       if (hits.length === 0) unproven.push({ row, reason: `${ref.file} › ${ref.name}: no test of that name` });
-      else if (!hits.some((a) => a.status === "passed")) unproven.push({ row, reason: `${ref.file} › ${ref.name}: ${hits[0]!.status}, not passed` });
+      else if (!hits.some((a) => a.status === "passed"))
+        unproven.push({ row, reason: `${ref.file} › ${ref.name}: ${hits[0]!.status}, not passed` });
     }
   }
   return unproven;

@@ -26,10 +26,19 @@ const ready = fs.existsSync(path.join(CLI_DIR, "pulumi")) && fs.existsSync(TLS_P
 
 function program() {
   const caKey = new tls.PrivateKey("ca-key", { algorithm: "ED25519" });
-  const ca = new tls.SelfSignedCert("ca", { privateKeyPem: caKey.privateKeyPem, isCaCertificate: true, validityPeriodHours: 24, allowedUses: ["cert_signing"], subject: { commonName: "renewal test CA" } });
+  const ca = new tls.SelfSignedCert("ca", {
+    privateKeyPem: caKey.privateKeyPem,
+    isCaCertificate: true,
+    validityPeriodHours: 24,
+    allowedUses: ["cert_signing"],
+    subject: { commonName: "renewal test CA" },
+  });
   const cert = (name: string, validityPeriodHours: number, earlyRenewalHours: number) => {
     const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ED25519" });
-    const csr = new tls.CertRequest(`${name}-csr`, { privateKeyPem: key.privateKeyPem, subject: { commonName: name, organization: "os:admin" } });
+    const csr = new tls.CertRequest(`${name}-csr`, {
+      privateKeyPem: key.privateKeyPem,
+      subject: { commonName: name, organization: "os:admin" },
+    });
     return new tls.LocallySignedCert(name, {
       certRequestPem: csr.certRequestPem,
       caCertPem: ca.certPem,
@@ -59,20 +68,27 @@ describe.skipIf(!ready)("client certificate renewal with the real engine and tls
     try {
       process.env.PATH = `${CLI_DIR}:${process.env.PATH ?? ""}`;
       const pulumiCommand = await PulumiCommand.get({ skipVersionCheck: true });
-      const stack = await LocalWorkspace.createOrSelectStack({ projectName: "cert-renewal", stackName: "renewal", program }, {
-        workDir: work,
-        pulumiHome: home,
-        pulumiCommand,
-        secretsProvider: "passphrase",
-        projectSettings: { name: "cert-renewal", runtime: "nodejs", backend: { url: `file://${path.join(work, "state")}` } },
-        envVars: {
-          PULUMI_CONFIG_PASSPHRASE: "renewal-test-only",
-          PULUMI_SKIP_UPDATE_CHECK: "true",
-          PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
-          PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-          PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+      const stack = await LocalWorkspace.createOrSelectStack(
+        { projectName: "cert-renewal", stackName: "renewal", program },
+        {
+          workDir: work,
+          pulumiHome: home,
+          pulumiCommand,
+          secretsProvider: "passphrase",
+          projectSettings: {
+            name: "cert-renewal",
+            runtime: "nodejs",
+            backend: { url: `file://${path.join(work, "state")}` },
+          },
+          envVars: {
+            PULUMI_CONFIG_PASSPHRASE: "renewal-test-only",
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+            PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+          },
         },
-      });
+      );
       const first = await stack.up();
       const before = { inside: first.outputs.inside!.value as string, outside: first.outputs.outside!.value as string };
 

@@ -3,7 +3,11 @@
  * preview) report: each passes unless its body throws, and its return value
  * is the detail line printed beside it.
  */
-export interface Outcome { name: string; status: "passed" | "failed" | "skipped"; detail: string }
+export interface Outcome {
+  name: string;
+  status: "passed" | "failed" | "skipped";
+  detail: string;
+}
 
 export function checkRecorder() {
   const outcomes: Outcome[] = [];

@@ -39,7 +39,11 @@ async function keystone<T>(lab: LabInfo, admin: Session, method: string, resourc
  * Creates the projects and users. Names carry a per-run suffix, so a lab kept
  * between runs (SKE_LAB_DIR) never hands a run another run's project.
  */
-export async function createLabProjects(lab: LabInfo, admin: Session, deployers: readonly EnvironmentName[]): Promise<LabProjects> {
+export async function createLabProjects(
+  lab: LabInfo,
+  admin: Session,
+  deployers: readonly EnvironmentName[],
+): Promise<LabProjects> {
   const suffix = randomBytes(3).toString("hex");
   const roles = await keystone<{ roles: { id: string }[] }>(lab, admin, "GET", "/roles?name=member");
   const member = roles.roles[0]?.id;
@@ -74,10 +78,14 @@ export async function deleteLabProjects(lab: LabInfo, admin: Session, projects: 
 
 /** The lab's project plan: every environment's project in the lab stack's site(s). */
 export function writeLabProjectPlan(dir: string, projects: LabProjects, sites: readonly string[]): string {
-  const environments = Object.fromEntries(ENVIRONMENTS.map((env) => [
-    env,
-    Object.fromEntries(sites.map((site) => [site, { id: projects[env].id, name: projects[env].name, domain: projects[env].domain }])),
-  ]));
+  const environments = Object.fromEntries(
+    ENVIRONMENTS.map((env) => [
+      env,
+      Object.fromEntries(
+        sites.map((site) => [site, { id: projects[env].id, name: projects[env].name, domain: projects[env].domain }]),
+      ),
+    ]),
+  );
   const file = path.join(dir, "openstack-projects.yaml");
   fs.writeFileSync(file, stringify({ environments }));
   return file;
@@ -89,7 +97,9 @@ export function writeLabProjectPlan(dir: string, projects: LabProjects, sites: r
  */
 export function deployerEnv(openrc: Record<string, string>, project: LabProject): Record<string, string> {
   if (!project.deployer) throw new Error(`${project.name} was created without a deployer`);
-  const env = Object.fromEntries(Object.entries(openrc).filter(([key]) => !/^OS_(PROJECT_ID|TENANT_ID|TENANT_NAME|USER_ID|CLOUD)$/.test(key)));
+  const env = Object.fromEntries(
+    Object.entries(openrc).filter(([key]) => !/^OS_(PROJECT_ID|TENANT_ID|TENANT_NAME|USER_ID|CLOUD)$/.test(key)),
+  );
   return {
     ...env,
     OS_USERNAME: project.deployer.userName,

@@ -22,7 +22,9 @@ export interface LabInfo {
 /** The lab the runner started; a clear error when the tests run without one. */
 export function readLab(dir = process.env.SKE_LAB_DIR): LabInfo {
   if (!dir) {
-    throw new Error("SKE_LAB_DIR is not set: start the lab with test/integration/openstack-lab/start.sh (or run npm run test:integration)");
+    throw new Error(
+      "SKE_LAB_DIR is not set: start the lab with test/integration/openstack-lab/start.sh (or run npm run test:integration)",
+    );
   }
   const file = path.join(dir, "lab.json");
   if (!fs.existsSync(file)) throw new Error(`${file} does not exist: the lab in ${dir} has not finished starting`);
@@ -79,7 +81,12 @@ export async function sessionOf(response: Response): Promise<Session> {
 }
 
 export class NeutronError extends Error {
-  constructor(readonly method: string, readonly url: string, readonly status: number, readonly body: string) {
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly status: number,
+    readonly body: string,
+  ) {
     super(`Neutron refused ${method} ${url}: HTTP ${status} ${body}`);
     this.name = "NeutronError";
   }
@@ -89,7 +96,10 @@ export class NeutronError extends Error {
 export class Neutron {
   private readonly base: string;
 
-  constructor(private readonly session: Session, region: string) {
+  constructor(
+    private readonly session: Session,
+    region: string,
+  ) {
     this.base = `${session.endpoint("network", region)}/v2.0`;
   }
 

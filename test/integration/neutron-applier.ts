@@ -106,8 +106,14 @@ export const NETWORK_LAYER_TYPES: readonly string[] = APPLY_ORDER.map((kind) => 
 
 /** Fields that identify a rule: Neutron refuses a second rule equal in all of them. */
 const RULE_IDENTITY = [
-  "security_group_id", "direction", "ethertype", "protocol",
-  "port_range_min", "port_range_max", "remote_ip_prefix", "remote_group_id",
+  "security_group_id",
+  "direction",
+  "ethertype",
+  "protocol",
+  "port_range_min",
+  "port_range_max",
+  "remote_ip_prefix",
+  "remote_group_id",
 ] as const;
 
 export interface DesiredResource {
@@ -161,7 +167,9 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
 /** `<name>_id`, the id the mock runtime gives a resource, back to `<name>`. */
 function referencedName(value: unknown, input: string, owner: string): string {
   if (typeof value !== "string" || !value.endsWith("_id")) {
-    throw new Error(`${owner}: ${input} should reference another resource of the program, got ${JSON.stringify(value)}`);
+    throw new Error(
+      `${owner}: ${input} should reference another resource of the program, got ${JSON.stringify(value)}`,
+    );
   }
   return value.slice(0, -"_id".length);
 }
@@ -185,7 +193,9 @@ export function translate(resource: RecordedResource, resolve: (name: string) =>
       const resolved = t.references.includes(input) ? resolve(referencedName(value, input, resource.name)) : value;
       setPath(body, t.fields[input]!, resolved);
     } else {
-      throw new Error(`${resource.name}: input "${input}" of ${resource.type} has no Neutron translation; extend test/integration/neutron-applier.ts`);
+      throw new Error(
+        `${resource.name}: input "${input}" of ${resource.type} has no Neutron translation; extend test/integration/neutron-applier.ts`,
+      );
     }
   }
   if (!region) throw new Error(`${resource.name}: no region input; the program sets one on every OpenStack resource`);
@@ -226,7 +236,10 @@ async function findExisting(neutron: Neutron, desired: DesiredResource): Promise
     case "subnet":
       return (await neutron.list("subnets", { name: String(body.name), network_id: String(body.network_id) }))[0];
     case "routerInterface": {
-      const ports = await neutron.list("ports", { device_id: String(body.router_id), device_owner: "network:router_interface" });
+      const ports = await neutron.list("ports", {
+        device_id: String(body.router_id),
+        device_owner: "network:router_interface",
+      });
       return ports.find((port) =>
         (port.fixed_ips as { subnet_id: string }[]).some((ip) => ip.subnet_id === body.subnet_id),
       );
@@ -242,11 +255,17 @@ async function create(neutron: Neutron, desired: DesiredResource): Promise<strin
   const t = TRANSLATIONS[desired.kind];
   if (desired.kind === "routerInterface") {
     const { router_id: routerId, ...rest } = desired.body;
-    const added = await neutron.request<{ port_id: string }>("PUT", `/routers/${String(routerId)}/add_router_interface`, rest);
+    const added = await neutron.request<{ port_id: string }>(
+      "PUT",
+      `/routers/${String(routerId)}/add_router_interface`,
+      rest,
+    );
     return added.port_id;
   }
   const singular = t.collection!.replace(/-/g, "_").replace(/s$/, "");
-  const created = await neutron.request<Record<string, NeutronObject>>("POST", `/${t.collection}`, { [singular]: desired.body });
+  const created = await neutron.request<Record<string, NeutronObject>>("POST", `/${t.collection}`, {
+    [singular]: desired.body,
+  });
   const id = created[singular]!.id;
   if (desired.tags) {
     // The provider also sets tags with a second call after the create.
@@ -332,7 +351,9 @@ export async function destroyNetworkLayer(
   for (const { resource, desired, id } of existing.reverse()) {
     const neutron = neutronFor(desired.region);
     if (desired.kind === "routerInterface") {
-      await neutron.request("PUT", `/routers/${String(desired.body.router_id)}/remove_router_interface`, { subnet_id: desired.body.subnet_id });
+      await neutron.request("PUT", `/routers/${String(desired.body.router_id)}/remove_router_interface`, {
+        subnet_id: desired.body.subnet_id,
+      });
     } else {
       await neutron.request("DELETE", `/${TRANSLATIONS[desired.kind].collection}/${id}`);
     }

@@ -46,7 +46,12 @@ describe.skipIf(!novaRuns)("pre-flight against the lab's Nova, Glance and Neutro
       site.externalNetworkId = lab.externalNetwork.id;
       site.talosImageId = images.talos;
       site.jumpHostImageId = images.debian;
-      site.flavors = { controlPlane: flavor.large, worker: flavor.large, loadBalancer: flavor.small, jumpHost: flavor.small };
+      site.flavors = {
+        controlPlane: flavor.large,
+        worker: flavor.large,
+        loadBalancer: flavor.small,
+        jumpHost: flavor.small,
+      };
       c["ske-platform:runners"].flavor = flavor.small;
       // Cluster API's credential is made in the site's own project: the lab's.
       if (site.clusterApi) site.clusterApi.projectId = projectId;
@@ -54,16 +59,34 @@ describe.skipIf(!novaRuns)("pre-flight against the lab's Nova, Glance and Neutro
     });
 
   const preflight = (configFile: string) =>
-    within(synthesize({ stack: "test", configFile, cloud: labCloud(deployer) }), 90_000, "synth with the lab's answers");
+    within(
+      synthesize({ stack: "test", configFile, cloud: labCloud(deployer) }),
+      90_000,
+      "synth with the lab's answers",
+    );
 
   /** What the project holds, as Nova and Neutron list it. */
   const inventory = async () => {
-    const servers = await api<{ servers: { id: string }[] }>(admin, "GET", `${nova()}/servers?all_tenants=1&project_id=${projectId}`);
+    const servers = await api<{ servers: { id: string }[] }>(
+      admin,
+      "GET",
+      `${nova()}/servers?all_tenants=1&project_id=${projectId}`,
+    );
     const count = async (collection: string) =>
-      ((await api<Record<string, unknown[]>>(admin, "GET", `${neutron()}/${collection}?project_id=${projectId}`))?.[collection.replace(/-/g, "_")] ?? []).length;
+      (
+        (await api<Record<string, unknown[]>>(admin, "GET", `${neutron()}/${collection}?project_id=${projectId}`))?.[
+          collection.replace(/-/g, "_")
+        ] ?? []
+      ).length;
     return {
       servers: servers?.servers.length,
-      serverGroups: (await api<{ server_groups: unknown[] }>(deployer, "GET", `${deployer.endpoint("compute", lab.region)}/os-server-groups`))?.server_groups.length,
+      serverGroups: (
+        await api<{ server_groups: unknown[] }>(
+          deployer,
+          "GET",
+          `${deployer.endpoint("compute", lab.region)}/os-server-groups`,
+        )
+      )?.server_groups.length,
       networks: await count("networks"),
       ports: await count("ports"),
       securityGroups: await count("security-groups"),
@@ -73,8 +96,20 @@ describe.skipIf(!novaRuns)("pre-flight against the lab's Nova, Glance and Neutro
   };
 
   const setQuotas = async (cores: number) => {
-    await api(admin, "PUT", `${nova()}/os-quota-sets/${projectId}`, { quota_set: { instances: 30, cores, ram: 60_000, server_groups: 10, server_group_members: 10 } });
-    await api(admin, "PUT", `${neutron()}/quotas/${projectId}`, { quota: { port: 60, security_group: 20, security_group_rule: 200, floatingip: 5, network: 5, subnet: 5, router: 5 } });
+    await api(admin, "PUT", `${nova()}/os-quota-sets/${projectId}`, {
+      quota_set: { instances: 30, cores, ram: 60_000, server_groups: 10, server_group_members: 10 },
+    });
+    await api(admin, "PUT", `${neutron()}/quotas/${projectId}`, {
+      quota: {
+        port: 60,
+        security_group: 20,
+        security_group_rule: 200,
+        floatingip: 5,
+        network: 5,
+        subnet: 5,
+        router: 5,
+      },
+    });
   };
 
   beforeAll(async () => {
@@ -84,18 +119,33 @@ describe.skipIf(!novaRuns)("pre-flight against the lab's Nova, Glance and Neutro
     projectId = projects.test.id;
     work = fs.mkdtempSync(path.join(os.tmpdir(), "ske-preflight-"));
     process.env.SKE_PROJECTS_FILE = writeLabProjectPlan(work, projects, ["osl2"]);
-    deployer = await projectSession(lab, { name: projects.test.deployer!.userName, password: projects.test.deployer!.password }, projectId);
+    deployer = await projectSession(
+      lab,
+      { name: projects.test.deployer!.userName, password: projects.test.deployer!.password },
+      projectId,
+    );
 
-    for (const [name, vcpus, ram] of [[flavor.small, 1, 512], [flavor.large, 2, 1024]] as const) {
-      const created = await api<{ flavor: { id: string } }>(admin, "POST", `${nova()}/flavors`, { flavor: { name, vcpus, ram, disk: 1 } });
+    for (const [name, vcpus, ram] of [
+      [flavor.small, 1, 512],
+      [flavor.large, 2, 1024],
+    ] as const) {
+      const created = await api<{ flavor: { id: string } }>(admin, "POST", `${nova()}/flavors`, {
+        flavor: { name, vcpus, ram, disk: 1 },
+      });
       flavorIds.push(created!.flavor.id);
     }
     // Images of the deployer's own project; two uploaded (active), one left queued.
     for (const key of ["talos", "debian", "queued"] as const) {
-      const image = await api<{ id: string }>(deployer, "POST", `${glance()}/v2/images`, { name: `ske-pf-${suffix}-${key}`, disk_format: "raw", container_format: "bare" });
+      const image = await api<{ id: string }>(deployer, "POST", `${glance()}/v2/images`, {
+        name: `ske-pf-${suffix}-${key}`,
+        disk_format: "raw",
+        container_format: "bare",
+      });
       images[key] = image!.id;
       if (key !== "queued") {
-        await api(deployer, "PUT", `${glance()}/v2/images/${image!.id}/file`, new Uint8Array(1024), { "Content-Type": "application/octet-stream" });
+        await api(deployer, "PUT", `${glance()}/v2/images/${image!.id}/file`, new Uint8Array(1024), {
+          "Content-Type": "application/octet-stream",
+        });
       }
     }
     await setQuotas(60);
@@ -130,8 +180,12 @@ describe.skipIf(!novaRuns)("pre-flight against the lab's Nova, Glance and Neutro
       // 11 instances of the 2-vCPU flavor and 6 of the 1-vCPU one. Nova's
       // default policy refuses a member the project's /limits (the provider
       // always names the project), so pre-flight may only have the quota set.
-      expect(result.error).toMatch(/ {4}- project quota: cores (20 free, plan needs 28|limit 20, plan needs 28 in all \(usage is not reported through the provider\))\n/);
-      expect(result.registered?.filter((r) => r.type !== "pulumi:providers:openstack" && r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+      expect(result.error).toMatch(
+        / {4}- project quota: cores (20 free, plan needs 28|limit 20, plan needs 28 in all \(usage is not reported through the provider\))\n/,
+      );
+      expect(
+        result.registered?.filter((r) => r.type !== "pulumi:providers:openstack" && r.type !== "pulumi:pulumi:Stack"),
+      ).toEqual([]);
     } finally {
       await setQuotas(60);
     }
@@ -140,15 +194,23 @@ describe.skipIf(!novaRuns)("pre-flight against the lab's Nova, Glance and Neutro
 
   it("refuses a missing flavor and an image that is not active, naming their keys, and Nova and Neutron hold nothing new", async () => {
     const before = await inventory();
-    const result = await preflight(stackFile((site) => {
-      site.flavors.worker = `ske-pf-${suffix}-missing`;
-      site.talosImageId = images.queued;
-    }));
+    const result = await preflight(
+      stackFile((site) => {
+        site.flavors.worker = `ske-pf-${suffix}-missing`;
+        site.talosImageId = images.queued;
+      }),
+    );
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.error).toContain(`    - sites.osl2.flavors.worker: flavor "ske-pf-${suffix}-missing" not found in region ${lab.region}`);
-    expect(result.error).toContain(`    - sites.osl2.talosImageId: image ${images.queued} not found or not active in region ${lab.region}`);
-    expect(result.registered?.filter((r) => r.type !== "pulumi:providers:openstack" && r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+    expect(result.error).toContain(
+      `    - sites.osl2.flavors.worker: flavor "ske-pf-${suffix}-missing" not found in region ${lab.region}`,
+    );
+    expect(result.error).toContain(
+      `    - sites.osl2.talosImageId: image ${images.queued} not found or not active in region ${lab.region}`,
+    );
+    expect(
+      result.registered?.filter((r) => r.type !== "pulumi:providers:openstack" && r.type !== "pulumi:pulumi:Stack"),
+    ).toEqual([]);
     expect(await inventory()).toEqual(before);
   }, 120_000);
 });

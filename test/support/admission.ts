@@ -24,8 +24,12 @@ interface Spec {
 
 /** Undefined when the policy does not match the request; else the messages of the failed validations (empty = admitted). */
 export function admit(spec: Spec, req: AdmissionRequest): string[] | undefined {
-  const matched = spec.matchConstraints.resourceRules.some((rule) =>
-    rule.apiGroups.includes(req.apiGroup ?? "") && rule.resources.includes(req.resource) && rule.operations.includes(req.operation));
+  const matched = spec.matchConstraints.resourceRules.some(
+    (rule) =>
+      rule.apiGroups.includes(req.apiGroup ?? "") &&
+      rule.resources.includes(req.resource) &&
+      rule.operations.includes(req.operation),
+  );
   if (!matched) return undefined;
   const [, subResource = ""] = req.resource.split("/");
   const context: Record<string, unknown> = {

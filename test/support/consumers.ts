@@ -20,7 +20,9 @@ export function findBinary(name: string, extra: readonly string[] = []): string 
     try {
       fs.accessSync(candidate, fs.constants.X_OK);
       if (fs.statSync(candidate).isFile()) return candidate;
-    } catch { /* not here */ }
+    } catch {
+      /* not here */
+    }
   }
   return undefined;
 }
@@ -57,7 +59,12 @@ export function scratchDir(prefix: string): { dir: string; remove: () => void } 
 
 export function run(binary: string, args: readonly string[], input?: string) {
   const result = spawnSync(binary, args, { encoding: "utf8", input, maxBuffer: 64 << 20 });
-  return { status: result.status, output: `${result.stdout ?? ""}${result.stderr ?? ""}`, stdout: result.stdout ?? "", error: result.error };
+  return {
+    status: result.status,
+    output: `${result.stdout ?? ""}${result.stderr ?? ""}`,
+    stdout: result.stdout ?? "",
+    error: result.error,
+  };
 }
 
 /** One resource as the engine would receive it from the real program, secrets revealed. */
@@ -78,7 +85,8 @@ export function revealedResources(stack: string): Promise<RevealedResource[]> {
       [...revealed].map(([key, inputs]) => {
         const [type, name] = key.split("::") as [string, string];
         return { stack, type, name, inputs: revealSecrets(inputs) as Record<string, unknown> };
-      }));
+      }),
+    );
     runs.set(stack, cached);
   }
   return cached;

@@ -52,21 +52,29 @@ export interface GitOpsFixture {
   plan: PlatformPlan;
 }
 
-export function loadStack(stack: string, file = stackFilePath(stack)): GitOpsFixture & { stackFile: ReturnType<typeof readStackFile> } {
+export function loadStack(
+  stack: string,
+  file = stackFilePath(stack),
+): GitOpsFixture & { stackFile: ReturnType<typeof readStackFile> } {
   const stackFile = readStackFile(file, stack);
   const loaded = loadPlatformConfig(stackFile, readAddressPlan());
   return { stackFile, loaded, plan: buildPlatformPlan(loaded.config, loaded.addressPlan) };
 }
 
 /** Clusters as the clusters layer hands them over; `withProvider: false` mimics the Kubernetes layer being off. */
-export function fakeClusters(plan: PlatformPlan, options: { withProvider?: boolean; extra?: PlatformPlan } = {}): DeployedCluster[] {
+export function fakeClusters(
+  plan: PlatformPlan,
+  options: { withProvider?: boolean; extra?: PlatformPlan } = {},
+): DeployedCluster[] {
   const all = [...plan.clusters, ...(options.extra?.clusters ?? [])];
   return all.map((cluster) => ({
     plan: cluster,
     endpoint: pulumi.output(fakeEndpoint(cluster.name)),
     caCertificate: pulumi.output(`-----BEGIN CERTIFICATE-----\nFAKE-CA-${cluster.name}\n-----END CERTIFICATE-----\n`),
     kubeconfig: pulumi.secret(`fake-kubeconfig-${cluster.name}`),
-    ...(options.withProvider === false ? {} : { provider: new k8s.Provider(`${cluster.name}-k8s`, { kubeconfig: "fake" }) }),
+    ...(options.withProvider === false
+      ? {}
+      : { provider: new k8s.Provider(`${cluster.name}-k8s`, { kubeconfig: "fake" }) }),
   }));
 }
 
@@ -119,9 +127,13 @@ export async function runGitOps(
         config: loaded.config,
         clusters: "clusters" in given ? given.clusters! : fakeClusters(plan),
         sites: "sites" in given ? given.sites! : fakeSites(plan),
-        archiveSeparation: "archiveSeparation" in given ? given.archiveSeparation! : archiveSeparation(plan, loaded.config.audit.archive, readProjectPlan()),
+        archiveSeparation:
+          "archiveSeparation" in given
+            ? given.archiveSeparation!
+            : archiveSeparation(plan, loaded.config.audit.archive, readProjectPlan()),
       };
-      const deployKey = "deployKeyPrivatePem" in given ? given.deployKeyPrivatePem : pulumi.secret("FAKE-DEPLOY-KEY-PEM");
+      const deployKey =
+        "deployKeyPrivatePem" in given ? given.deployKeyPrivatePem : pulumi.secret("FAKE-DEPLOY-KEY-PEM");
       if (deployKey !== undefined) args.deployKeyPrivatePem = deployKey;
       result = deployGitOps(args);
       return Promise.resolve(result ?? {});

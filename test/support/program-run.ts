@@ -21,14 +21,18 @@ export async function revealedProgramRun(file: string, stack: string) {
   const revealed = new Map<string, Record<string, unknown>>();
   process.env.SKE_CONFIG_FILE = stackFile.file;
   try {
-    const run = await within(runProgram({
-      stackFile,
-      entry: program,
-      fakeState: (type, name, inputs) => {
-        revealed.set(`${type}::${name}`, inputs);
-        return fakeState(type, name, inputs);
-      },
-    }), 30_000, "program");
+    const run = await within(
+      runProgram({
+        stackFile,
+        entry: program,
+        fakeState: (type, name, inputs) => {
+          revealed.set(`${type}::${name}`, inputs);
+          return fakeState(type, name, inputs);
+        },
+      }),
+      30_000,
+      "program",
+    );
     const { config, addressPlan } = loadPlatformConfig(stackFile, readAddressPlan());
     return { run, revealed, config, addressPlan };
   } finally {
@@ -37,7 +41,11 @@ export async function revealedProgramRun(file: string, stack: string) {
 }
 
 /** The resources with the one named `name` replaced by an edited copy: how a test breaks a record a policy judges. */
-export function editedResource(resources: PolicyResource[], name: string, change: (r: PolicyResource) => void): PolicyResource[] {
+export function editedResource(
+  resources: PolicyResource[],
+  name: string,
+  change: (r: PolicyResource) => void,
+): PolicyResource[] {
   return resources.map((r) => {
     if (r.name !== name) return r;
     const copy = structuredClone(r);

@@ -30,7 +30,10 @@ interface SchemaProperty {
   items?: SchemaProperty;
   additionalProperties?: SchemaProperty;
 }
-interface SchemaObject { properties?: Record<string, SchemaProperty>; inputProperties?: Record<string, SchemaProperty> }
+interface SchemaObject {
+  properties?: Record<string, SchemaProperty>;
+  inputProperties?: Record<string, SchemaProperty>;
+}
 export interface PackageSchema {
   name: string;
   version: string;
@@ -50,12 +53,19 @@ export function schemaShape(p: SchemaProperty): Shape {
     return { kind: "object", ref: decodeURIComponent(p.$ref.replace(/^#\/types\//, "")) };
   }
   switch (p.type) {
-    case "string": return { kind: "string" };
-    case "integer": case "number": return { kind: "number" };
-    case "boolean": return { kind: "boolean" };
-    case "array": return { kind: "array", items: p.items ? schemaShape(p.items) : { kind: "any" } };
-    case "object": return { kind: "map", values: p.additionalProperties ? schemaShape(p.additionalProperties) : { kind: "any" } };
-    default: return { kind: "any" };
+    case "string":
+      return { kind: "string" };
+    case "integer":
+    case "number":
+      return { kind: "number" };
+    case "boolean":
+      return { kind: "boolean" };
+    case "array":
+      return { kind: "array", items: p.items ? schemaShape(p.items) : { kind: "any" } };
+    case "object":
+      return { kind: "map", values: p.additionalProperties ? schemaShape(p.additionalProperties) : { kind: "any" } };
+    default:
+      return { kind: "any" };
   }
 }
 
@@ -84,7 +94,8 @@ function interfaceBody(text: string, name: string, from = 0): Record<string, str
   if (startLine >= lines.length) return undefined;
   const indent = open.exec(lines[startLine]!)![1]!;
   const props: Record<string, string> = {};
-  const depth = (t: string) => (t.match(/[<{(]/g)?.length ?? 0) - (t.match(/[>})]/g)?.length ?? 0) + (t.match(/=>/g)?.length ?? 0);
+  const depth = (t: string) =>
+    (t.match(/[<{(]/g)?.length ?? 0) - (t.match(/[>})]/g)?.length ?? 0) + (t.match(/=>/g)?.length ?? 0);
   for (let i = startLine + 1; i < lines.length; i++) {
     const line = lines[i]!;
     if (line.startsWith(`${indent}}`)) break;
@@ -135,10 +146,14 @@ export function sdkShape(declared: string): Shape {
 
 export function describe(shape: Shape): string {
   switch (shape.kind) {
-    case "array": return `list of ${describe(shape.items)}`;
-    case "map": return `map of ${describe(shape.values)}`;
-    case "object": return "object";
-    default: return shape.kind;
+    case "array":
+      return `list of ${describe(shape.items)}`;
+    case "map":
+      return `map of ${describe(shape.values)}`;
+    case "object":
+      return "object";
+    default:
+      return shape.kind;
   }
 }
 
@@ -155,11 +170,21 @@ export function sameShape(a: Shape, b: Shape): boolean {
 export function valueFits(value: unknown, shape: Shape): boolean {
   if (value === null || value === undefined || shape.kind === "any") return true;
   switch (shape.kind) {
-    case "string": return typeof value === "string";
-    case "number": return typeof value === "number";
-    case "boolean": return typeof value === "boolean";
-    case "array": return Array.isArray(value) && value.every((v) => valueFits(v, shape.items));
-    case "map": return typeof value === "object" && !Array.isArray(value) && Object.values(value).every((v) => valueFits(v, shape.values));
-    case "object": return typeof value === "object" && !Array.isArray(value);
+    case "string":
+      return typeof value === "string";
+    case "number":
+      return typeof value === "number";
+    case "boolean":
+      return typeof value === "boolean";
+    case "array":
+      return Array.isArray(value) && value.every((v) => valueFits(v, shape.items));
+    case "map":
+      return (
+        typeof value === "object" &&
+        !Array.isArray(value) &&
+        Object.values(value).every((v) => valueFits(v, shape.values))
+      );
+    case "object":
+      return typeof value === "object" && !Array.isArray(value);
   }
 }

@@ -12,7 +12,12 @@ import type { RecordedResource } from "../../synth/mock-runtime";
 const RBAC = "kubernetes:rbac.authorization.k8s.io/v1:";
 const BUILT_IN_BROAD = new Set(["cluster-admin", "admin", "edit"]);
 
-interface Rule { apiGroups?: string[]; resources?: string[]; verbs: string[]; resourceNames?: string[] }
+interface Rule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
 
 export interface Request {
   verb: string;
@@ -23,16 +28,23 @@ export interface Request {
   namespace?: string;
 }
 
-const matches = (list: readonly string[] | undefined, value: string) => (list ?? []).some((v) => v === "*" || v === value);
+const matches = (list: readonly string[] | undefined, value: string) =>
+  (list ?? []).some((v) => v === "*" || v === value);
 
 function ruleAllows(rule: Rule, req: Request): boolean {
-  return matches(rule.verbs, req.verb) && matches(rule.apiGroups, req.apiGroup ?? "") && matches(rule.resources, req.resource);
+  return (
+    matches(rule.verbs, req.verb) &&
+    matches(rule.apiGroups, req.apiGroup ?? "") &&
+    matches(rule.resources, req.resource)
+  );
 }
 
 export function authorizer(resources: readonly RecordedResource[], provider: string) {
   const mine = resources.filter((r) => r.provider?.split("::")[3] === provider);
   const meta = (r: RecordedResource) => r.inputs["metadata"] as { name?: string; namespace?: string };
-  const clusterRoles = new Map(mine.filter((r) => r.type === `${RBAC}ClusterRole`).map((r) => [meta(r).name, r.inputs["rules"] as Rule[]]));
+  const clusterRoles = new Map(
+    mine.filter((r) => r.type === `${RBAC}ClusterRole`).map((r) => [meta(r).name, r.inputs["rules"] as Rule[]]),
+  );
   const roles = mine.filter((r) => r.type === `${RBAC}Role`);
   const bindings = mine.filter((r) => r.type === `${RBAC}ClusterRoleBinding` || r.type === `${RBAC}RoleBinding`);
 

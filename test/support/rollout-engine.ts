@@ -69,7 +69,10 @@ function parseLog(text: string): Invocation[] {
     if (line.startsWith("arg ")) current.argv.push(line.slice(4));
     else if (line.startsWith("talosconfig-mode ")) current.talosconfigMode = line.slice(17);
     else if (line.startsWith("file-mode ")) current.fileMode = line.slice(10);
-    else if (line === "end") { out.push(current); current = { argv: [] }; }
+    else if (line === "end") {
+      out.push(current);
+      current = { argv: [] };
+    }
   }
   return out;
 }
@@ -84,8 +87,12 @@ function environmentOf(step: RecordedResource): Record<string, string> {
 export const PLACEHOLDERS = { talosconfig: `${SECRET_MARK}talosconfig`, machineConfig: `${SECRET_MARK}machine-config` };
 
 function stdinOf(step: RecordedResource): string {
-  if (step.inputs.stdin !== "[secret]") throw new Error(`${step.name}: stdin must be a secret, got ${JSON.stringify(step.inputs.stdin)}`);
-  return rolloutStdin(PLACEHOLDERS.talosconfig, step.name.endsWith("-apply-config") ? PLACEHOLDERS.machineConfig : undefined);
+  if (step.inputs.stdin !== "[secret]")
+    throw new Error(`${step.name}: stdin must be a secret, got ${JSON.stringify(step.inputs.stdin)}`);
+  return rolloutStdin(
+    PLACEHOLDERS.talosconfig,
+    step.name.endsWith("-apply-config") ? PLACEHOLDERS.machineConfig : undefined,
+  );
 }
 
 /** The script the engine runs for a step: its update script (create runs the same), or its delete script. */
@@ -128,7 +135,13 @@ export function runRollout(resources: readonly RecordedResource[], options: RunO
       timeout: 30_000,
     });
     const calls = parseLog(fs.readFileSync(log, "utf8")).slice(before);
-    const stepRun: StepRun = { name: `${step.name}${operation === "delete" ? " (delete)" : ""}`, ok: result.status === 0, stdout: result.stdout, stderr: result.stderr, calls };
+    const stepRun: StepRun = {
+      name: `${step.name}${operation === "delete" ? " (delete)" : ""}`,
+      ok: result.status === 0,
+      stdout: result.stdout,
+      stderr: result.stderr,
+      calls,
+    };
     run.steps.push(stepRun);
     run.calls.push(...calls);
     if (!stepRun.ok) run.failed = stepRun;
@@ -150,7 +163,10 @@ export function subcommand(call: Invocation): string {
   const valued = new Set(["--talosconfig", "--endpoints", "--nodes", "-e", "-n"]);
   for (let i = 0; i < call.argv.length; i++) {
     const a = call.argv[i]!;
-    if (valued.has(a)) { i++; continue; }
+    if (valued.has(a)) {
+      i++;
+      continue;
+    }
     if (a.startsWith("-")) break;
     words.push(a);
   }

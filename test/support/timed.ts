@@ -6,7 +6,12 @@ import * as pulumi from "@pulumi/pulumi";
  */
 export function within<T>(value: pulumi.Output<T> | Promise<T>, ms = 5_000, what = "value"): Promise<T> {
   const promise = pulumi.Output.isInstance(value)
-    ? new Promise<T>((resolve) => value.apply((v) => { resolve(v); return v; }))
+    ? new Promise<T>((resolve) =>
+        value.apply((v) => {
+          resolve(v);
+          return v;
+        }),
+      )
     : value;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

@@ -50,26 +50,56 @@ export async function createComputeFixtures(lab: LabInfo, admin: Session, own: L
   try {
     const flavor = async (key: string, vcpus: number, ram: number) => {
       const name = `ske-lab-${suffix}-${key}`;
-      const created = await api<{ flavor: { id: string } }>(admin, "POST", `${nova}/flavors`, { flavor: { name, vcpus, ram, disk: 1 } });
+      const created = await api<{ flavor: { id: string } }>(admin, "POST", `${nova}/flavors`, {
+        flavor: { name, vcpus, ram, disk: 1 },
+      });
       flavorIds.push(created!.flavor.id);
       return name;
     };
     // Four distinct names, so that an edit of one flavor key touches only the
     // servers of that key, and the expected counts can be read off the plan.
-    const flavors = { small: await flavor("small", 1, 512), large: await flavor("large", 2, 1024), worker: await flavor("worker", 2, 2048), workerNext: await flavor("worker-next", 4, 2048) };
+    const flavors = {
+      small: await flavor("small", 1, 512),
+      large: await flavor("large", 2, 1024),
+      worker: await flavor("worker", 2, 2048),
+      workerNext: await flavor("worker-next", 4, 2048),
+    };
     const image = async (key: string) => {
-      const created = await api<{ id: string }>(deployer, "POST", `${glance}/v2/images`, { name: `ske-lab-${suffix}-${key}`, disk_format: "raw", container_format: "bare" });
+      const created = await api<{ id: string }>(deployer, "POST", `${glance}/v2/images`, {
+        name: `ske-lab-${suffix}-${key}`,
+        disk_format: "raw",
+        container_format: "bare",
+      });
       imageIds.push(created!.id);
       // Uploaded, so Glance reports it active (pre-flight refuses any other status).
-      await api(deployer, "PUT", `${glance}/v2/images/${created!.id}/file`, new Uint8Array(1024), { "Content-Type": "application/octet-stream" });
+      await api(deployer, "PUT", `${glance}/v2/images/${created!.id}/file`, new Uint8Array(1024), {
+        "Content-Type": "application/octet-stream",
+      });
       return created!.id;
     };
-    const images = { talos: await image("talos"), debian: await image("debian"), talosNext: await image("talos-next"), debianNext: await image("debian-next") };
+    const images = {
+      talos: await image("talos"),
+      debian: await image("debian"),
+      talosNext: await image("talos-next"),
+      debianNext: await image("debian-next"),
+    };
     // Nova generates the key (microversion 2.1); the private half is not kept.
     keyPair = `ske-lab-${suffix}`;
     await api(deployer, "POST", `${deployerNova}/os-keypairs`, { keypair: { name: keyPair } });
-    await api(admin, "PUT", `${nova}/os-quota-sets/${own.id}`, { quota_set: { instances: 30, cores: 80, ram: 60_000, server_groups: 20, server_group_members: 20 } });
-    await api(admin, "PUT", `${neutron}/quotas/${own.id}`, { quota: { port: 60, security_group: 20, security_group_rule: 200, floatingip: 5, network: 5, subnet: 5, router: 5 } });
+    await api(admin, "PUT", `${nova}/os-quota-sets/${own.id}`, {
+      quota_set: { instances: 30, cores: 80, ram: 60_000, server_groups: 20, server_group_members: 20 },
+    });
+    await api(admin, "PUT", `${neutron}/quotas/${own.id}`, {
+      quota: {
+        port: 60,
+        security_group: 20,
+        security_group_rule: 200,
+        floatingip: 5,
+        network: 5,
+        subnet: 5,
+        router: 5,
+      },
+    });
     return { flavors, images, keyPair, remove };
   } catch (err) {
     await remove();
@@ -90,14 +120,21 @@ export function withComputeLayer(configFile: string, fixtures: ComputeFixtures):
     site.talosImageId = fixtures.images.talos;
     site.jumpHostImageId = fixtures.images.debian;
     site.keyPair = fixtures.keyPair;
-    site.flavors = { controlPlane: fixtures.flavors.large, worker: fixtures.flavors.worker, loadBalancer: fixtures.flavors.small, jumpHost: fixtures.flavors.small };
+    site.flavors = {
+      controlPlane: fixtures.flavors.large,
+      worker: fixtures.flavors.worker,
+      loadBalancer: fixtures.flavors.small,
+      jumpHost: fixtures.flavors.small,
+    };
   }
   c["ske-platform:runners"] = {
     count: 1,
     flavor: fixtures.flavors.small,
     workflows: "any",
     // The runner's cloud-init pins the CLI by checksum; this pair is the test stack's (Pulumi.test.yaml).
-    tools: { pulumi: { version: "3.259.0", sha256: "94ba357acac23d01474084c4b00098dc0f7bc70ce13f34c777459254a5f718e5" } },
+    tools: {
+      pulumi: { version: "3.259.0", sha256: "94ba357acac23d01474084c4b00098dc0f7bc70ce13f34c777459254a5f718e5" },
+    },
   };
   fs.writeFileSync(configFile, stringifyYaml(doc));
 }
@@ -116,6 +153,13 @@ export const INSTANCE = "openstack:compute/instance:Instance";
  * Instances of the plan whose `input` holds one of `values` and which do
  * not ignore changes to it: the servers an edit of that input reaches.
  */
-export function reachedBy(plan: readonly PlannedResource[], input: string, values: readonly unknown[]): PlannedResource[] {
-  return plan.filter((r) => r.type === INSTANCE && values.includes(r.inputs?.[input]) && !(r.options?.ignoreChanges ?? []).includes(input));
+export function reachedBy(
+  plan: readonly PlannedResource[],
+  input: string,
+  values: readonly unknown[],
+): PlannedResource[] {
+  return plan.filter(
+    (r) =>
+      r.type === INSTANCE && values.includes(r.inputs?.[input]) && !(r.options?.ignoreChanges ?? []).includes(input),
+  );
 }

@@ -21,28 +21,39 @@ class Rendered extends pulumi.ComponentResource {
 export const FAILED_RENDER = "renderer refuses Talos 1.14.0";
 
 /** Runs preview and up of a program whose secret user data throws; returns each operation's error text ("" if it succeeded). */
-export async function previewAndUpOfFailingApply(args: { workDir: string; pulumiHome: string; backendDir: string }): Promise<{ preview: string; up: string }> {
+export async function previewAndUpOfFailingApply(args: {
+  workDir: string;
+  pulumiHome: string;
+  backendDir: string;
+}): Promise<{ preview: string; up: string }> {
   fs.mkdirSync(args.workDir, { recursive: true });
   fs.mkdirSync(args.backendDir, { recursive: true });
   const program = () => {
     new Rendered("kept", { value: "plain" });
     new Rendered("dropped", {
-      userData: pulumi.secret(pulumi.output("1.14.0").apply((): string => { throw new Error(FAILED_RENDER); })),
+      userData: pulumi.secret(
+        pulumi.output("1.14.0").apply((): string => {
+          throw new Error(FAILED_RENDER);
+        }),
+      ),
     });
     return Promise.resolve({});
   };
-  const stack = await LocalWorkspace.createOrSelectStack({ projectName: "ske-failed-apply", stackName: "probe", program }, {
-    workDir: args.workDir,
-    pulumiHome: args.pulumiHome,
-    pulumiCommand: await PulumiCommand.get({ skipVersionCheck: true }),
-    secretsProvider: "passphrase",
-    projectSettings: { name: "ske-failed-apply", runtime: "nodejs", backend: { url: `file://${args.backendDir}` } },
-    envVars: {
-      PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
-      PULUMI_SKIP_UPDATE_CHECK: "true",
-      PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { projectName: "ske-failed-apply", stackName: "probe", program },
+    {
+      workDir: args.workDir,
+      pulumiHome: args.pulumiHome,
+      pulumiCommand: await PulumiCommand.get({ skipVersionCheck: true }),
+      secretsProvider: "passphrase",
+      projectSettings: { name: "ske-failed-apply", runtime: "nodejs", backend: { url: `file://${args.backendDir}` } },
+      envVars: {
+        PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+      },
     },
-  });
+  );
   const errorOf = async (body: () => Promise<unknown>) => {
     try {
       await body();

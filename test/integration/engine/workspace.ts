@@ -17,7 +17,8 @@ import { REPO_ROOT } from "../../../config/load";
 import { readStackFile } from "../../../config/stack-file";
 import { COMMAND_PLUGIN_VERSION } from "./test-only-plugins/command-inputs";
 
-export const TOOLCHAIN_CACHE = process.env.SKE_TOOLCHAIN_CACHE ?? path.join(os.homedir(), ".cache", "ske-platform", "toolchain");
+export const TOOLCHAIN_CACHE =
+  process.env.SKE_TOOLCHAIN_CACHE ?? path.join(os.homedir(), ".cache", "ske-platform", "toolchain");
 const BUILD_SCRIPT = path.join(REPO_ROOT, "scripts", "toolchain", "build.sh");
 // From the repository root, not __dirname: under run-ts this module runs from a bundle elsewhere.
 const TEST_ONLY = path.join(REPO_ROOT, "test", "integration", "engine", "test-only-plugins");
@@ -31,7 +32,9 @@ export const POLICY_PACK = path.join(REPO_ROOT, "policy");
 
 /** The program's entry point, exactly what `pulumi up` runs. */
 export async function loadProgram(): Promise<() => Promise<Record<string, unknown>>> {
-  const mod = (await import("../../../stacks/index.js")) as unknown as { default?: () => Promise<Record<string, unknown>> };
+  const mod = (await import("../../../stacks/index.js")) as unknown as {
+    default?: () => Promise<Record<string, unknown>>;
+  };
   return mod.default ?? (mod as unknown as () => Promise<Record<string, unknown>>);
 }
 
@@ -41,7 +44,10 @@ export async function loadProgram(): Promise<() => Promise<Record<string, unknow
  * take minutes). Returns the CLI's version.
  */
 export function useToolchainCli(): string {
-  const exports = execFileSync("bash", [BUILD_SCRIPT, "pulumi"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const exports = execFileSync("bash", [BUILD_SCRIPT, "pulumi"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const pathLine = /^export PATH="([^"]*)\$PATH"$/m.exec(exports);
   if (!pathLine) throw new Error(`${BUILD_SCRIPT} printed no PATH export:\n${exports}`);
   process.env.PATH = `${pathLine[1]}${process.env.PATH ?? ""}`;
@@ -55,7 +61,8 @@ export function useToolchainCli(): string {
  */
 export function useToolchainPlugins(names: readonly string[] = TOOLCHAIN_PLUGINS): { failed: string[]; log: string } {
   const result = spawnSync("bash", [BUILD_SCRIPT, ...names], { encoding: "utf8" });
-  const failed = /FAILED: (.*) \(see/.exec(result.stderr ?? "")?.[1]?.split(" ") ?? (result.status === 0 ? [] : [...names]);
+  const failed =
+    /FAILED: (.*) \(see/.exec(result.stderr ?? "")?.[1]?.split(" ") ?? (result.status === 0 ? [] : [...names]);
   return { failed, log: result.stderr ?? "" };
 }
 
@@ -124,7 +131,9 @@ export interface EngineStackArgs {
 export async function engineStack(args: EngineStackArgs): Promise<Stack> {
   const stackFile = readStackFile(args.configFile, args.stackName);
   if (stackFile.secretKeys.length > 0) {
-    throw new Error(`${args.configFile}: secure values (${stackFile.secretKeys.join(", ")}) need the stack's own passphrase; the engine tier only runs plain stack files`);
+    throw new Error(
+      `${args.configFile}: secure values (${stackFile.secretKeys.join(", ")}) need the stack's own passphrase; the engine tier only runs plain stack files`,
+    );
   }
   fs.mkdirSync(args.workDir, { recursive: true });
   fs.mkdirSync(args.backendDir, { recursive: true });
@@ -148,7 +157,9 @@ export async function engineStack(args: EngineStackArgs): Promise<Stack> {
       },
     },
   );
-  const config: ConfigMap = Object.fromEntries(Object.entries(stackFile.values).map(([key, value]) => [key, { value }]));
+  const config: ConfigMap = Object.fromEntries(
+    Object.entries(stackFile.values).map(([key, value]) => [key, { value }]),
+  );
   await stack.setAllConfig(config);
   return stack;
 }
@@ -170,10 +181,13 @@ export function dropAmbientCredentials(): string[] {
 /** `export K=V` lines of the lab's openrc. */
 export function readOpenrc(file: string): Record<string, string> {
   return Object.fromEntries(
-    fs.readFileSync(file, "utf8").split("\n").flatMap((line) => {
-      const match = /^export (\w+)=(.*)$/.exec(line.trim());
-      return match ? [[match[1]!, match[2]!.replace(/^"(.*)"$/, "$1")]] : [];
-    }),
+    fs
+      .readFileSync(file, "utf8")
+      .split("\n")
+      .flatMap((line) => {
+        const match = /^export (\w+)=(.*)$/.exec(line.trim());
+        return match ? [[match[1]!, match[2]!.replace(/^"(.*)"$/, "$1")]] : [];
+      }),
   );
 }
 

@@ -20,17 +20,26 @@ import type { Identity, KubeApiServer } from "./server";
  * module cache the Cluster API CRD extract uses (scripts/capi-crds/extract.ts).
  */
 export const ARGOCD_MODULE = { path: "github.com/argoproj/argo-cd/v3", version: "v3.2.0" } as const;
-const ARGOCD_CRD_FILES = ["manifests/crds/application-crd.yaml", "manifests/crds/appproject-crd.yaml", "manifests/crds/applicationset-crd.yaml"];
+const ARGOCD_CRD_FILES = [
+  "manifests/crds/application-crd.yaml",
+  "manifests/crds/appproject-crd.yaml",
+  "manifests/crds/applicationset-crd.yaml",
+];
 const GOMODCACHE = path.join(os.homedir(), ".cache", "ske-platform", "gomod");
 
 export function argoCdCrds(): KubeObject[] {
   const go = fs.existsSync("/usr/local/go/bin/go") ? "/usr/local/go/bin/go" : "go";
-  const info = JSON.parse(execFileSync(go, ["mod", "download", "-json", `${ARGOCD_MODULE.path}@${ARGOCD_MODULE.version}`], {
-    env: { ...process.env, GOMODCACHE, GOFLAGS: "-mod=mod" },
-    encoding: "utf8",
-  })) as { Dir?: string; Error?: string };
-  if (!info.Dir) throw new Error(`go mod download ${ARGOCD_MODULE.path}@${ARGOCD_MODULE.version}: ${info.Error ?? "no directory"}`);
-  return ARGOCD_CRD_FILES.flatMap((file) => parseAllDocuments(fs.readFileSync(path.join(info.Dir!, file), "utf8")).map((d) => d.toJSON() as KubeObject)).filter(Boolean);
+  const info = JSON.parse(
+    execFileSync(go, ["mod", "download", "-json", `${ARGOCD_MODULE.path}@${ARGOCD_MODULE.version}`], {
+      env: { ...process.env, GOMODCACHE, GOFLAGS: "-mod=mod" },
+      encoding: "utf8",
+    }),
+  ) as { Dir?: string; Error?: string };
+  if (!info.Dir)
+    throw new Error(`go mod download ${ARGOCD_MODULE.path}@${ARGOCD_MODULE.version}: ${info.Error ?? "no directory"}`);
+  return ARGOCD_CRD_FILES.flatMap((file) =>
+    parseAllDocuments(fs.readFileSync(path.join(info.Dir!, file), "utf8")).map((d) => d.toJSON() as KubeObject),
+  ).filter(Boolean);
 }
 
 export interface ServedResource {
@@ -47,15 +56,29 @@ export interface ServedResource {
 export async function discover(server: KubeApiServer, as: Identity): Promise<ServedResource[]> {
   const served: ServedResource[] = [];
   const listOf = async (group: string, groupVersion: string, url: string) => {
-    const res = await server.request<{ resources: { name: string; kind: string; namespaced: boolean; verbs: string[] }[] }>(as, "GET", url);
+    const res = await server.request<{
+      resources: { name: string; kind: string; namespaced: boolean; verbs: string[] }[];
+    }>(as, "GET", url);
     if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${res.text}`);
     for (const r of res.body.resources) {
-      served.push({ group, version: groupVersion.split("/").pop()!, resource: r.name, kind: r.kind, namespaced: r.namespaced, verbs: r.verbs ?? [] });
+      served.push({
+        group,
+        version: groupVersion.split("/").pop()!,
+        resource: r.name,
+        kind: r.kind,
+        namespaced: r.namespaced,
+        verbs: r.verbs ?? [],
+      });
     }
   };
   await listOf("", "v1", "/api/v1");
-  const groups = await server.request<{ groups: { name: string; preferredVersion: { groupVersion: string } }[] }>(as, "GET", "/apis");
-  for (const g of groups.body.groups) await listOf(g.name, g.preferredVersion.groupVersion, `/apis/${g.preferredVersion.groupVersion}`);
+  const groups = await server.request<{ groups: { name: string; preferredVersion: { groupVersion: string } }[] }>(
+    as,
+    "GET",
+    "/apis",
+  );
+  for (const g of groups.body.groups)
+    await listOf(g.name, g.preferredVersion.groupVersion, `/apis/${g.preferredVersion.groupVersion}`);
   return served;
 }
 
@@ -64,7 +87,9 @@ function collectionPath(served: readonly ServedResource[], object: KubeObject): 
   const r = served.find((s) => s.group === group && s.kind === object.kind && !s.resource.includes("/"));
   if (!r) throw new Error(`${object.apiVersion} ${object.kind} is not served`);
   const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
-  return r.namespaced ? `${base}/namespaces/${object.metadata.namespace ?? "default"}/${r.resource}` : `${base}/${r.resource}`;
+  return r.namespaced
+    ? `${base}/namespaces/${object.metadata.namespace ?? "default"}/${r.resource}`
+    : `${base}/${r.resource}`;
 }
 
 export function objectPath(served: readonly ServedResource[], object: KubeObject): string {
@@ -72,10 +97,19 @@ export function objectPath(served: readonly ServedResource[], object: KubeObject
 }
 
 /** Server-side apply of one object; throws with the server's answer unless it is accepted. */
-export async function apply(server: KubeApiServer, as: Identity, served: readonly ServedResource[], object: KubeObject, force = false): Promise<void> {
+export async function apply(
+  server: KubeApiServer,
+  as: Identity,
+  served: readonly ServedResource[],
+  object: KubeObject,
+  force = false,
+): Promise<void> {
   const url = `${objectPath(served, object)}?fieldManager=ske-platform${force ? "&force=true" : ""}`;
   const res = await server.request(as, "PATCH", url, object, "application/apply-patch+yaml");
-  if (res.status !== 200 && res.status !== 201) throw new Error(`apply ${object.kind} ${object.metadata.namespace ?? ""}/${object.metadata.name}: ${res.status} ${res.text}`);
+  if (res.status !== 200 && res.status !== 201)
+    throw new Error(
+      `apply ${object.kind} ${object.metadata.namespace ?? ""}/${object.metadata.name}: ${res.status} ${res.text}`,
+    );
 }
 
 /** CRDs first, waiting until each is established, so that their kinds are served. */
@@ -85,7 +119,11 @@ export async function installCrds(server: KubeApiServer, as: Identity, crds: rea
   const deadline = Date.now() + 60_000;
   for (const crd of crds) {
     for (;;) {
-      const res = await server.request<{ status?: { conditions?: { type: string; status: string }[] } }>(as, "GET", objectPath(served, crd));
+      const res = await server.request<{ status?: { conditions?: { type: string; status: string }[] } }>(
+        as,
+        "GET",
+        objectPath(served, crd),
+      );
       if (res.body.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
       if (Date.now() > deadline) throw new Error(`CRD ${crd.metadata.name} not established after 60 s`);
       await new Promise((r) => setTimeout(r, 200));
@@ -105,14 +143,23 @@ function kubernetesObject(o: ProgramObject): { object: KubeObject; force: boolea
 }
 
 /** Namespaces first (everything else lives in one), then the rest in the program's order. */
-export async function applyProgramObjects(server: KubeApiServer, as: Identity, objects: readonly ProgramObject[]): Promise<string[]> {
+export async function applyProgramObjects(
+  server: KubeApiServer,
+  as: Identity,
+  objects: readonly ProgramObject[],
+): Promise<string[]> {
   const served = await discover(server, as);
-  const ordered = [...objects.filter((o) => o.object.kind === "Namespace"), ...objects.filter((o) => o.object.kind !== "Namespace")];
+  const ordered = [
+    ...objects.filter((o) => o.object.kind === "Namespace"),
+    ...objects.filter((o) => o.object.kind !== "Namespace"),
+  ];
   const applied: string[] = [];
   for (const o of ordered) {
     const { object, force } = kubernetesObject(o);
     await apply(server, as, served, object, force || o.type.endsWith("Patch"));
-    applied.push(`${object.kind} ${object.metadata.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata.name}`);
+    applied.push(
+      `${object.kind} ${object.metadata.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata.name}`,
+    );
   }
   return applied;
 }

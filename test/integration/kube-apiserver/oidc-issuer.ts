@@ -34,20 +34,29 @@ export async function startOidcIssuer(serving: CertFiles): Promise<OidcIssuer> {
   const kid = crypto.randomBytes(8).toString("hex");
   const jwk = { ...publicKey.export({ format: "jwk" }), kid, use: "sig", alg: "RS256" };
   let url = "";
-  const server = https.createServer({ cert: fs.readFileSync(serving.cert), key: fs.readFileSync(serving.key) }, (req, res) => {
-    const send = (body: unknown) => {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify(body));
-    };
-    if (req.url === "/.well-known/openid-configuration") {
-      send({ issuer: url, jwks_uri: `${url}/keys`, id_token_signing_alg_values_supported: ["RS256"], response_types_supported: ["id_token"], subject_types_supported: ["public"] });
-    } else if (req.url === "/keys") {
-      send({ keys: [jwk] });
-    } else {
-      res.writeHead(404);
-      res.end();
-    }
-  });
+  const server = https.createServer(
+    { cert: fs.readFileSync(serving.cert), key: fs.readFileSync(serving.key) },
+    (req, res) => {
+      const send = (body: unknown) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(body));
+      };
+      if (req.url === "/.well-known/openid-configuration") {
+        send({
+          issuer: url,
+          jwks_uri: `${url}/keys`,
+          id_token_signing_alg_values_supported: ["RS256"],
+          response_types_supported: ["id_token"],
+          subject_types_supported: ["public"],
+        });
+      } else if (req.url === "/keys") {
+        send({ keys: [jwk] });
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
@@ -58,13 +67,16 @@ export async function startOidcIssuer(serving: CertFiles): Promise<OidcIssuer> {
     sign(claims) {
       const now = Math.floor(Date.now() / 1000);
       const header = b64url(JSON.stringify({ alg: "RS256", typ: "JWT", kid }));
-      const payload = b64url(JSON.stringify({ iat: now, nbf: now - 5, exp: now + 600, ...claims, iss: claims.iss ?? url }));
+      const payload = b64url(
+        JSON.stringify({ iat: now, nbf: now - 5, exp: now + 600, ...claims, iss: claims.iss ?? url }),
+      );
       const signature = crypto.sign("sha256", Buffer.from(`${header}.${payload}`), privateKey);
       return `${header}.${payload}.${b64url(signature)}`;
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

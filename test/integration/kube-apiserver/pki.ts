@@ -15,7 +15,8 @@ export interface CertFiles {
   key: string;
 }
 
-const openssl = (args: string[], cwd: string) => execFileSync("openssl", args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+const openssl = (args: string[], cwd: string) =>
+  execFileSync("openssl", args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
 
 function newKey(dir: string, name: string): string {
   const key = path.join(dir, `${name}.key`);
@@ -27,26 +28,75 @@ function newKey(dir: string, name: string): string {
 export function newCa(dir: string, name: string, commonName: string): CertFiles {
   const key = newKey(dir, name);
   const cert = path.join(dir, `${name}.crt`);
-  openssl(["req", "-x509", "-new", "-key", key, "-sha256", "-days", "1", "-subj", `/CN=${commonName}`,
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", cert], dir);
+  openssl(
+    [
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      key,
+      "-sha256",
+      "-days",
+      "1",
+      "-subj",
+      `/CN=${commonName}`,
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+      "-out",
+      cert,
+    ],
+    dir,
+  );
   return { cert, key };
 }
 
 /** A certificate signed by `ca`: serving (with IP SANs) or client (CN = user, O = groups). */
-export function issue(dir: string, ca: CertFiles, name: string, subject: { cn: string; o?: readonly string[] }, use: "server" | "client", ips: readonly string[] = []): CertFiles {
+export function issue(
+  dir: string,
+  ca: CertFiles,
+  name: string,
+  subject: { cn: string; o?: readonly string[] },
+  use: "server" | "client",
+  ips: readonly string[] = [],
+): CertFiles {
   const key = newKey(dir, name);
   const csr = path.join(dir, `${name}.csr`);
   const cert = path.join(dir, `${name}.crt`);
   const ext = path.join(dir, `${name}.ext`);
   const subj = `/CN=${subject.cn}${(subject.o ?? []).map((o) => `/O=${o}`).join("")}`;
   openssl(["req", "-new", "-key", key, "-subj", subj, "-out", csr], dir);
-  fs.writeFileSync(ext, [
-    "basicConstraints=critical,CA:FALSE",
-    "keyUsage=critical,digitalSignature",
-    `extendedKeyUsage=${use === "server" ? "serverAuth" : "clientAuth"}`,
-    ...(ips.length > 0 ? [`subjectAltName=${ips.map((ip) => `IP:${ip}`).join(",")}`] : []),
-  ].join("\n"));
-  openssl(["x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-days", "1", "-sha256", "-extfile", ext, "-out", cert], dir);
+  fs.writeFileSync(
+    ext,
+    [
+      "basicConstraints=critical,CA:FALSE",
+      "keyUsage=critical,digitalSignature",
+      `extendedKeyUsage=${use === "server" ? "serverAuth" : "clientAuth"}`,
+      ...(ips.length > 0 ? [`subjectAltName=${ips.map((ip) => `IP:${ip}`).join(",")}`] : []),
+    ].join("\n"),
+  );
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      ca.cert,
+      "-CAkey",
+      ca.key,
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-sha256",
+      "-extfile",
+      ext,
+      "-out",
+      cert,
+    ],
+    dir,
+  );
   return { cert, key };
 }
 

@@ -42,7 +42,14 @@ export interface RenderedCluster {
   };
   /** Every Kubernetes resource the program registers with this cluster's provider. */
   objects: ProgramObject[];
-  zitadel: { issuer: string; kubernetesClientId: string; groupsPrefix: string; platformGroup: string; auditorGroup: string; breakGlassGroup: string };
+  zitadel: {
+    issuer: string;
+    kubernetesClientId: string;
+    groupsPrefix: string;
+    platformGroup: string;
+    auditorGroup: string;
+    breakGlassGroup: string;
+  };
 }
 
 /** The Kubernetes client id (audience) a committed stack file declares. */
@@ -54,7 +61,9 @@ export function kubernetesClientIdOf(stack: string): string {
 export async function renderedCluster(stack: string, cluster: string): Promise<RenderedCluster> {
   const { run, revealed, config } = await revealedProgramRun(stackFilePath(stack), stack);
   const resources = policyResources(run.resources, revealed, stack);
-  const controlPlane = resources.find((r) => r.type === "openstack:compute/instance:Instance" && r.name === `${cluster}-cp-0`);
+  const controlPlane = resources.find(
+    (r) => r.type === "openstack:compute/instance:Instance" && r.name === `${cluster}-cp-0`,
+  );
   if (!controlPlane || typeof controlPlane.props.userData !== "string") {
     throw new Error(`${stack}: no control-plane instance ${cluster}-cp-0 with user data`);
   }

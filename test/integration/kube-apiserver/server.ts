@@ -86,7 +86,13 @@ export interface KubeApiServer {
   masters: CertFiles;
   /** The program's deploy identity: CN=ske-platform, O=ske:platform-admins (components/cluster). */
   deployIdentity(user: string, group: string): CertFiles;
-  request<T = Record<string, unknown>>(as: Identity, method: string, urlPath: string, body?: unknown, contentType?: string): Promise<ApiResponse<T>>;
+  request<T = Record<string, unknown>>(
+    as: Identity,
+    method: string,
+    urlPath: string,
+    body?: unknown,
+    contentType?: string,
+  ): Promise<ApiResponse<T>>;
   pids: { etcd: number; apiserver: number };
   /** Seconds from spawning etcd to kube-apiserver's /readyz answering ok. */
   startSeconds: number;
@@ -108,7 +114,10 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), ms);
-    child.once("exit", () => { clearTimeout(timer); resolve(true); });
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
   });
 }
 
@@ -146,7 +155,8 @@ export async function startKubeApiServer(dir: string, options: StartOptions): Pr
   const identities = new Map<string, CertFiles>();
   const deployIdentity = (user: string, group: string) => {
     const key = `${user}/${group}`;
-    if (!identities.has(key)) identities.set(key, issue(pki, ca, `client-${identities.size}`, { cn: user, o: [group] }, "client"));
+    if (!identities.has(key))
+      identities.set(key, issue(pki, ca, `client-${identities.size}`, { cn: user, o: [group] }, "client"));
     return identities.get(key)!;
   };
 
@@ -162,15 +172,30 @@ export async function startKubeApiServer(dir: string, options: StartOptions): Pr
     const [etcdClient, etcdPeer, securePort] = [await freePort(taken), await freePort(taken), await freePort(taken)];
     const started = process.hrtime.bigint();
     const etcdLog = fs.openSync(path.join(dir, "etcd.log"), "a");
-    const etcd = spawn(BINARIES.etcd, [
-      "--name", "ske-test", "--data-dir", path.join(dir, `etcd-${attempt}`),
-      "--listen-client-urls", `http://127.0.0.1:${etcdClient}`, "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
-      "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
-      "--initial-cluster", `ske-test=http://127.0.0.1:${etcdPeer}`,
-      "--log-level", "warn",
-      // A throw-away store: durability would only cost time on a shared disk.
-      "--unsafe-no-fsync",
-    ], { stdio: ["ignore", etcdLog, etcdLog] });
+    const etcd = spawn(
+      BINARIES.etcd,
+      [
+        "--name",
+        "ske-test",
+        "--data-dir",
+        path.join(dir, `etcd-${attempt}`),
+        "--listen-client-urls",
+        `http://127.0.0.1:${etcdClient}`,
+        "--advertise-client-urls",
+        `http://127.0.0.1:${etcdClient}`,
+        "--listen-peer-urls",
+        `http://127.0.0.1:${etcdPeer}`,
+        "--initial-advertise-peer-urls",
+        `http://127.0.0.1:${etcdPeer}`,
+        "--initial-cluster",
+        `ske-test=http://127.0.0.1:${etcdPeer}`,
+        "--log-level",
+        "warn",
+        // A throw-away store: durability would only cost time on a shared disk.
+        "--unsafe-no-fsync",
+      ],
+      { stdio: ["ignore", etcdLog, etcdLog] },
+    );
     const apiserverLog = fs.openSync(path.join(dir, "kube-apiserver.log"), "a");
     let apiserver: ChildProcess | undefined;
     const stop = async () => {
@@ -178,39 +203,67 @@ export async function startKubeApiServer(dir: string, options: StartOptions): Pr
       await stopChild(etcd);
     };
     try {
-      await until(async () => {
-        if (etcd.exitCode !== null) throw new Error(`etcd exited with ${etcd.exitCode}:\n${tail(path.join(dir, "etcd.log"))}`);
-        return (await plainGet(`http://127.0.0.1:${etcdClient}/health`)).includes('"health":"true"');
-      }, 60_000, "etcd /health");
+      await until(
+        async () => {
+          if (etcd.exitCode !== null)
+            throw new Error(`etcd exited with ${etcd.exitCode}:\n${tail(path.join(dir, "etcd.log"))}`);
+          return (await plainGet(`http://127.0.0.1:${etcdClient}/health`)).includes('"health":"true"');
+        },
+        60_000,
+        "etcd /health",
+      );
       log(`etcd ${ETCD_VERSION} healthy on 127.0.0.1:${etcdClient} (pid ${etcd.pid})`);
-      apiserver = spawn(BINARIES.kubeApiserver, [
-        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${securePort}`,
-        `--tls-cert-file=${serving.cert}`, `--tls-private-key-file=${serving.key}`,
-        `--client-ca-file=${ca.cert}`,
-        `--authentication-config=${authFile}`,
-        "--authorization-mode=RBAC",
-        `--audit-policy-file=${policyFile}`, `--audit-log-path=${auditLog}`,
-        `--service-account-issuer=https://kubernetes.default.svc`,
-        `--service-account-key-file=${sa.publicKey}`, `--service-account-signing-key-file=${sa.privateKey}`,
-        "--service-cluster-ip-range=10.96.0.0/24",
-        // No node, controller-manager or scheduler: nothing else reconciles endpoints.
-        "--endpoint-reconciler-type=none",
-        `--cert-dir=${path.join(dir, "certs")}`,
-        "--profiling=false",
-        "--v=1",
-      ], { stdio: ["ignore", apiserverLog, apiserverLog] });
+      apiserver = spawn(
+        BINARIES.kubeApiserver,
+        [
+          `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+          "--bind-address=127.0.0.1",
+          "--advertise-address=127.0.0.1",
+          `--secure-port=${securePort}`,
+          `--tls-cert-file=${serving.cert}`,
+          `--tls-private-key-file=${serving.key}`,
+          `--client-ca-file=${ca.cert}`,
+          `--authentication-config=${authFile}`,
+          "--authorization-mode=RBAC",
+          `--audit-policy-file=${policyFile}`,
+          `--audit-log-path=${auditLog}`,
+          `--service-account-issuer=https://kubernetes.default.svc`,
+          `--service-account-key-file=${sa.publicKey}`,
+          `--service-account-signing-key-file=${sa.privateKey}`,
+          "--service-cluster-ip-range=10.96.0.0/24",
+          // No node, controller-manager or scheduler: nothing else reconciles endpoints.
+          "--endpoint-reconciler-type=none",
+          `--cert-dir=${path.join(dir, "certs")}`,
+          "--profiling=false",
+          "--v=1",
+        ],
+        { stdio: ["ignore", apiserverLog, apiserverLog] },
+      );
       const url = `https://127.0.0.1:${securePort}`;
       const request = makeRequest(url, ca.cert);
-      await until(async () => {
-        if (apiserver!.exitCode !== null) throw new Error(`kube-apiserver exited with ${apiserver!.exitCode}:\n${tail(path.join(dir, "kube-apiserver.log"))}`);
-        const ready = await request({ cert: masters }, "GET", "/readyz").catch(() => undefined);
-        return ready?.status === 200;
-      }, 180_000, "kube-apiserver /readyz");
+      await until(
+        async () => {
+          if (apiserver!.exitCode !== null)
+            throw new Error(
+              `kube-apiserver exited with ${apiserver!.exitCode}:\n${tail(path.join(dir, "kube-apiserver.log"))}`,
+            );
+          const ready = await request({ cert: masters }, "GET", "/readyz").catch(() => undefined);
+          return ready?.status === 200;
+        },
+        180_000,
+        "kube-apiserver /readyz",
+      );
       const startSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-      log(`kube-apiserver ${KUBE_APISERVER_VERSION} ready at ${url} (pid ${apiserver.pid}) ${startSeconds.toFixed(1)} s after etcd was spawned`);
+      log(
+        `kube-apiserver ${KUBE_APISERVER_VERSION} ready at ${url} (pid ${apiserver.pid}) ${startSeconds.toFixed(1)} s after etcd was spawned`,
+      );
       return {
-        dir, url, auditLog, masters, deployIdentity, request,
+        dir,
+        url,
+        auditLog,
+        masters,
+        deployIdentity,
+        request,
         pids: { etcd: etcd.pid!, apiserver: apiserver.pid! },
         startSeconds,
         rssMiB: () => ({ etcd: rssOf(etcd.pid), apiserver: rssOf(apiserver!.pid) }),
@@ -236,13 +289,24 @@ export async function startKubeApiServer(dir: string, options: StartOptions): Pr
 /** The last lines of a log, without kube-apiserver's dump of its flags. */
 function tail(file: string, lines = 30): string {
   if (!fs.existsSync(file)) return "";
-  return fs.readFileSync(file, "utf8").split("\n").filter((l) => !l.includes("flags.go")).slice(-lines).join("\n");
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => !l.includes("flags.go"))
+    .slice(-lines)
+    .join("\n");
 }
 
 async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
-    if (await check().catch((e: unknown) => { if (e instanceof Error && e.message.includes("exited")) throw e; return false; })) return;
+    if (
+      await check().catch((e: unknown) => {
+        if (e instanceof Error && e.message.includes("exited")) throw e;
+        return false;
+      })
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`${what} not ready after ${ms / 1000} s`);
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -259,11 +323,26 @@ function makeRequest(base: string, caFile: string) {
   const agentFor = (cert?: CertFiles) => {
     if (!cert) return agent;
     if (!certAgents.has(cert.cert)) {
-      certAgents.set(cert.cert, new https.Agent({ ca, cert: fs.readFileSync(cert.cert), key: fs.readFileSync(cert.key), keepAlive: true, maxSockets: 16 }));
+      certAgents.set(
+        cert.cert,
+        new https.Agent({
+          ca,
+          cert: fs.readFileSync(cert.cert),
+          key: fs.readFileSync(cert.key),
+          keepAlive: true,
+          maxSockets: 16,
+        }),
+      );
     }
     return certAgents.get(cert.cert)!;
   };
-  return function request<T>(as: Identity, method: string, urlPath: string, body?: unknown, contentType = "application/json"): Promise<ApiResponse<T>> {
+  return function request<T>(
+    as: Identity,
+    method: string,
+    urlPath: string,
+    body?: unknown,
+    contentType = "application/json",
+  ): Promise<ApiResponse<T>> {
     const headers: Record<string, string | string[]> = { accept: "application/json" };
     if (as.token) headers.authorization = `Bearer ${as.token}`;
     if (as.impersonate) {
@@ -279,7 +358,11 @@ function makeRequest(base: string, caFile: string) {
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
           let parsed: unknown;
-          try { parsed = text ? JSON.parse(text) : {}; } catch { parsed = { raw: text }; }
+          try {
+            parsed = text ? JSON.parse(text) : {};
+          } catch {
+            parsed = { raw: text };
+          }
           resolve({ status: res.statusCode ?? 0, body: parsed as T, text });
         });
       });

@@ -37,7 +37,9 @@ export async function startSession(stack: string, cluster: string, log: (line: s
   let server: KubeApiServer | undefined;
   const stop = async (keep = process.env.SKE_KUBE_APISERVER_KEEP === "1") => {
     if (server) {
-      log(`memory at the end: ${JSON.stringify(server.rssMiB())} MiB RSS; start took ${server.startSeconds.toFixed(1)} s`);
+      log(
+        `memory at the end: ${JSON.stringify(server.rssMiB())} MiB RSS; start took ${server.startSeconds.toFixed(1)} s`,
+      );
       await server.stop();
     }
     for (const s of started) await s.close();
@@ -48,9 +50,13 @@ export async function startSession(stack: string, cluster: string, log: (line: s
     const issuerPki = path.join(dir, "issuer-pki");
     fs.mkdirSync(issuerPki, { mode: 0o700 });
     const issuerCa = newCa(issuerPki, "issuer-ca", "test OIDC issuer CA");
-    const issuer = await startOidcIssuer(issue(issuerPki, issuerCa, "issuer", { cn: "issuer" }, "server", ["127.0.0.1"]));
+    const issuer = await startOidcIssuer(
+      issue(issuerPki, issuerCa, "issuer", { cn: "issuer" }, "server", ["127.0.0.1"]),
+    );
     started.push(issuer);
-    const otherIssuer = await startOidcIssuer(issue(issuerPki, issuerCa, "other-issuer", { cn: "other-issuer" }, "server", ["127.0.0.1"]));
+    const otherIssuer = await startOidcIssuer(
+      issue(issuerPki, issuerCa, "other-issuer", { cn: "other-issuer" }, "server", ["127.0.0.1"]),
+    );
     started.push(otherIssuer);
 
     // The program's AuthenticationConfiguration with ONLY the issuer's location
@@ -59,7 +65,10 @@ export async function startSession(stack: string, cluster: string, log: (line: s
     // rules (the amr/mfa rule) and claim mappings stay as rendered.
     const authenticationConfiguration = structuredClone(rendered.authenticationConfiguration);
     for (const jwt of authenticationConfiguration.jwt) {
-      if (jwt.issuer.url !== rendered.zitadel.issuer) throw new Error(`${cluster}: the rendered issuer ${jwt.issuer.url} is not zitadel.issuer ${rendered.zitadel.issuer}`);
+      if (jwt.issuer.url !== rendered.zitadel.issuer)
+        throw new Error(
+          `${cluster}: the rendered issuer ${jwt.issuer.url} is not zitadel.issuer ${rendered.zitadel.issuer}`,
+        );
       jwt.issuer.url = issuer.url;
       jwt.issuer.certificateAuthority = fs.readFileSync(issuerCa.cert, "utf8");
     }
@@ -73,18 +82,30 @@ export async function startSession(stack: string, cluster: string, log: (line: s
     for (const manifest of rendered.machineConfig.cluster.inlineManifests ?? []) {
       for (const doc of parseAllDocuments(manifest.contents)) {
         const object = doc.toJSON() as KubeObject;
-        const res = await server.request(masters, "PATCH", `${objectPath(served, object)}?fieldManager=talos`, object, "application/apply-patch+yaml");
+        const res = await server.request(
+          masters,
+          "PATCH",
+          `${objectPath(served, object)}?fieldManager=talos`,
+          object,
+          "application/apply-patch+yaml",
+        );
         if (res.status >= 300) throw new Error(`bootstrap manifest ${manifest.name}: ${res.status} ${res.text}`);
       }
     }
     const api = server;
     const session: Session = {
-      rendered, server: api, issuer, otherIssuer,
+      rendered,
+      server: api,
+      issuer,
+      otherIssuer,
       deploy: { cert: api.deployIdentity("ske-platform", ADMIN_GROUP) },
       group: (name) => `${rendered.zitadel.groupsPrefix}${name}`,
       token: (claims, from = issuer) => from.sign({ aud: rendered.zitadel.kubernetesClientId, ...claims }),
-      whoAmI: (bearer) => api.request({ token: bearer }, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-        { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }),
+      whoAmI: (bearer) =>
+        api.request({ token: bearer }, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
+          apiVersion: "authentication.k8s.io/v1",
+          kind: "SelfSubjectReview",
+        }),
       stop: () => stop(),
     };
 
@@ -93,7 +114,8 @@ export async function startSession(stack: string, cluster: string, log: (line: s
     const deadline = Date.now() + 60_000;
     const probe = session.token({ sub: "readiness", groups: [rendered.zitadel.auditorGroup], amr: ["pwd", "mfa"] });
     while ((await session.whoAmI(probe)).status !== 201) {
-      if (Date.now() > deadline) throw new Error(`the JWT authenticator never accepted a valid token; see ${dir}/kube-apiserver.log`);
+      if (Date.now() > deadline)
+        throw new Error(`the JWT authenticator never accepted a valid token; see ${dir}/kube-apiserver.log`);
       await new Promise((r) => setTimeout(r, 250));
     }
     return session;

@@ -32,8 +32,9 @@ const refuse = (what: string) => ({
 });
 
 function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown>): string[] {
-  return [...new Set([...Object.keys(olds), ...Object.keys(news)])]
-    .filter((key) => !key.startsWith("__") && JSON.stringify(olds[key] ?? null) !== JSON.stringify(news[key] ?? null));
+  return [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter(
+    (key) => !key.startsWith("__") && JSON.stringify(olds[key] ?? null) !== JSON.stringify(news[key] ?? null),
+  );
 }
 
 const service = {
@@ -47,15 +48,27 @@ const service = {
     response.setSchema(JSON.stringify({ name: "command", version: COMMAND_PLUGIN_VERSION }));
     callback(null, response);
   },
-  checkConfig(call: grpc.ServerUnaryCall<providerProto.CheckRequest, providerProto.CheckResponse>, callback: grpc.sendUnaryData<providerProto.CheckResponse>) {
+  checkConfig(
+    call: grpc.ServerUnaryCall<providerProto.CheckRequest, providerProto.CheckResponse>,
+    callback: grpc.sendUnaryData<providerProto.CheckResponse>,
+  ) {
     const response = new providerProto.CheckResponse();
     response.setInputs(call.request.getNews());
     callback(null, response);
   },
-  diffConfig(call: grpc.ServerUnaryCall<providerProto.DiffRequest, providerProto.DiffResponse>, callback: grpc.sendUnaryData<providerProto.DiffResponse>) {
-    const changed = changedKeys(plain(call.request.getOlds()), plain(call.request.getNews())).filter((key) => key !== "version");
+  diffConfig(
+    call: grpc.ServerUnaryCall<providerProto.DiffRequest, providerProto.DiffResponse>,
+    callback: grpc.sendUnaryData<providerProto.DiffResponse>,
+  ) {
+    const changed = changedKeys(plain(call.request.getOlds()), plain(call.request.getNews())).filter(
+      (key) => key !== "version",
+    );
     const response = new providerProto.DiffResponse();
-    response.setChanges(changed.length > 0 ? providerProto.DiffResponse.DiffChanges.DIFF_SOME : providerProto.DiffResponse.DiffChanges.DIFF_NONE);
+    response.setChanges(
+      changed.length > 0
+        ? providerProto.DiffResponse.DiffChanges.DIFF_SOME
+        : providerProto.DiffResponse.DiffChanges.DIFF_NONE,
+    );
     response.setDiffsList(changed);
     callback(null, response);
   },
@@ -67,32 +80,54 @@ const service = {
     response.setSupportspreview(false);
     callback(null, response);
   },
-  check(call: grpc.ServerUnaryCall<providerProto.CheckRequest, providerProto.CheckResponse>, callback: grpc.sendUnaryData<providerProto.CheckResponse>) {
+  check(
+    call: grpc.ServerUnaryCall<providerProto.CheckRequest, providerProto.CheckResponse>,
+    callback: grpc.sendUnaryData<providerProto.CheckResponse>,
+  ) {
     const news = plain(call.request.getNews());
     const response = new providerProto.CheckResponse();
     response.setInputs(call.request.getNews());
-    response.setFailuresList(checkCommandInputs(typeOfUrn(call.request.getUrn()), news).map(({ property, reason }) => {
-      const failure = new providerProto.CheckFailure();
-      failure.setProperty(property);
-      failure.setReason(reason);
-      return failure;
-    }));
+    response.setFailuresList(
+      checkCommandInputs(typeOfUrn(call.request.getUrn()), news).map(({ property, reason }) => {
+        const failure = new providerProto.CheckFailure();
+        failure.setProperty(property);
+        failure.setReason(reason);
+        return failure;
+      }),
+    );
     callback(null, response);
   },
-  diff(call: grpc.ServerUnaryCall<providerProto.DiffRequest, providerProto.DiffResponse>, callback: grpc.sendUnaryData<providerProto.DiffResponse>) {
+  diff(
+    call: grpc.ServerUnaryCall<providerProto.DiffRequest, providerProto.DiffResponse>,
+    callback: grpc.sendUnaryData<providerProto.DiffResponse>,
+  ) {
     const changed = changedKeys(plain(call.request.getOlds()), plain(call.request.getNews()));
     const response = new providerProto.DiffResponse();
-    response.setChanges(changed.length > 0 ? providerProto.DiffResponse.DiffChanges.DIFF_SOME : providerProto.DiffResponse.DiffChanges.DIFF_NONE);
+    response.setChanges(
+      changed.length > 0
+        ? providerProto.DiffResponse.DiffChanges.DIFF_SOME
+        : providerProto.DiffResponse.DiffChanges.DIFF_NONE,
+    );
     response.setDiffsList(changed);
     // As upstream: a trigger change replaces the command, anything else updates it.
     response.setReplacesList(changed.filter((key) => key === "triggers"));
     callback(null, response);
   },
-  create(_call: unknown, callback: grpc.sendUnaryData<never>) { callback(refuse("Create"), null); },
-  update(_call: unknown, callback: grpc.sendUnaryData<never>) { callback(refuse("Update"), null); },
-  read(_call: unknown, callback: grpc.sendUnaryData<never>) { callback(refuse("Read"), null); },
-  delete(_call: unknown, callback: grpc.sendUnaryData<never>) { callback(refuse("Delete"), null); },
-  cancel(_call: unknown, callback: grpc.sendUnaryData<emptyProto.Empty>) { callback(null, new emptyProto.Empty()); },
+  create(_call: unknown, callback: grpc.sendUnaryData<never>) {
+    callback(refuse("Create"), null);
+  },
+  update(_call: unknown, callback: grpc.sendUnaryData<never>) {
+    callback(refuse("Update"), null);
+  },
+  read(_call: unknown, callback: grpc.sendUnaryData<never>) {
+    callback(refuse("Read"), null);
+  },
+  delete(_call: unknown, callback: grpc.sendUnaryData<never>) {
+    callback(refuse("Delete"), null);
+  },
+  cancel(_call: unknown, callback: grpc.sendUnaryData<emptyProto.Empty>) {
+    callback(null, new emptyProto.Empty());
+  },
 };
 
 function main(): void {

@@ -33,18 +33,27 @@ function packageRoot(dir: string): string {
   }
 }
 
-function runPlugin(call: grpc.ServerWritableStream<languageProto.RunPluginRequest, languageProto.RunPluginResponse>): void {
+function runPlugin(
+  call: grpc.ServerWritableStream<languageProto.RunPluginRequest, languageProto.RunPluginResponse>,
+): void {
   const request = call.request;
   if (request.getKind() !== "analyzer") {
-    call.destroy(Object.assign(new Error(`test-only language host: runs policy packs only, not a ${request.getKind() || "program"} plugin`), { code: grpc.status.UNIMPLEMENTED }));
+    call.destroy(
+      Object.assign(
+        new Error(`test-only language host: runs policy packs only, not a ${request.getKind() || "program"} plugin`),
+        { code: grpc.status.UNIMPLEMENTED },
+      ),
+    );
     return;
   }
   const packDir = request.getInfo()?.getProgramDirectory() || request.getPwd();
   const runner = require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [packDir] });
-  const env = Object.fromEntries(request.getEnvList().map((entry) => {
-    const at = entry.indexOf("=");
-    return [entry.slice(0, at), entry.slice(at + 1)];
-  }));
+  const env = Object.fromEntries(
+    request.getEnvList().map((entry) => {
+      const at = entry.indexOf("=");
+      return [entry.slice(0, at), entry.slice(at + 1)];
+    }),
+  );
   // @pulumi/policy reads the pack's version from ./package.json, so the pack
   // runs in its package root: the nearest directory up from the pack with a
   // package.json (here the repository root; policy/PulumiPolicy.yaml says why).
@@ -68,7 +77,10 @@ function runPlugin(call: grpc.ServerWritableStream<languageProto.RunPluginReques
   call.on("cancelled", () => child.kill("SIGTERM"));
 }
 
-function getPluginInfo(_call: grpc.ServerUnaryCall<unknown, pluginProto.PluginInfo>, callback: grpc.sendUnaryData<pluginProto.PluginInfo>): void {
+function getPluginInfo(
+  _call: grpc.ServerUnaryCall<unknown, pluginProto.PluginInfo>,
+  callback: grpc.sendUnaryData<pluginProto.PluginInfo>,
+): void {
   const info = new pluginProto.PluginInfo();
   info.setVersion(HOST_VERSION);
   callback(null, info);
