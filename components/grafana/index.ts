@@ -35,19 +35,17 @@ export class Grafana extends pulumi.ComponentResource {
         repositoryOpts: { repo: args.chart.repository },
         namespace: args.namespace,
         createNamespace: true,
-        values: pulumi
-          .output(args.lokiUrl)
-          .apply((lokiUrl) =>
-            withResources(
-              "grafana",
-              grafanaValues({
-                sso: args.sso,
-                rootUrl: args.rootUrl,
-                lokiUrl,
-                ...(args.centralView ? { centralView: args.centralView } : {}),
-              }),
-            ),
+        values: pulumi.output(args.lokiUrl).apply((lokiUrl) =>
+          withResources(
+            "grafana",
+            grafanaValues({
+              sso: args.sso,
+              rootUrl: args.rootUrl,
+              lokiUrl,
+              ...(args.centralView ? { centralView: args.centralView } : {}),
+            }),
           ),
+        ),
         atomic: true,
       },
       child,
