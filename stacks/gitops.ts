@@ -72,17 +72,7 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
   if (!config.layers.kubernetes) return undefined;
   if (args.clusters.length === 0 || args.clusters.some((c) => !c.provider)) return undefined;
   const clusters = args.clusters as ReadyCluster[];
-
-  // Only this environment's clusters may be registered: Argo CD here must never reach another environment.
-  const planned = new Set(plan.clusters.map((c) => c.name));
-  const foreign = clusters.filter((c) => !planned.has(c.plan.name)).map((c) => c.plan.name);
-  if (foreign.length > 0) {
-    throw new Error(
-      `${plan.environment}: clusters ${foreign.join(", ")} are not part of this environment's plan; refusing to register them`,
-    );
-  }
-  const ops = clusters.find((c) => c.plan.role === "ops");
-  if (!ops) throw new Error(`${plan.environment}: no ops cluster among the deployed clusters; Argo CD runs there`);
+  const ops = opsClusterOf(plan, clusters);
   const env = plan.environment;
 
   const tokenGroups: AccessGroups = { platform: config.zitadel.platformGroup, auditors: config.zitadel.auditorGroup };
@@ -95,17 +85,7 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     requireMfa: config.zitadel.requireMfa,
   };
 
-  for (const cluster of clusters) {
-    new ClusterAccess(`${cluster.plan.name}-access`, {
-      ...clusterAccessArgs({
-        cluster: cluster.plan,
-        config,
-        groups: apiserverGroups,
-        auditNamespaces: [NAMESPACES.collector, NAMESPACES.logs],
-      }),
-      provider: cluster.provider,
-    });
-  }
+  grantClusterAccess(config, clusters, apiserverGroups);
 
   const { argocd, deployKeyPublicOpenssh } = deployArgoCd({
     env,
@@ -176,6 +156,38 @@ export function deployGitOps(args: GitOpsArgs): GitOpsOutputs | undefined {
     clusterApi,
     centralView: view.outputs,
   };
+}
+
+/**
+ * The ops cluster, after checking that every deployed cluster belongs to this
+ * environment's plan: Argo CD here must never reach another environment.
+ */
+function opsClusterOf(plan: PlatformPlan, clusters: ReadyCluster[]): ReadyCluster {
+  const planned = new Set(plan.clusters.map((c) => c.name));
+  const foreign = clusters.filter((c) => !planned.has(c.plan.name)).map((c) => c.plan.name);
+  if (foreign.length > 0) {
+    throw new Error(
+      `${plan.environment}: clusters ${foreign.join(", ")} are not part of this environment's plan; refusing to register them`,
+    );
+  }
+  const ops = clusters.find((c) => c.plan.role === "ops");
+  if (!ops) throw new Error(`${plan.environment}: no ops cluster among the deployed clusters; Argo CD runs there`);
+  return ops;
+}
+
+/** Human access (SSO groups, auditors read-only) in every cluster of the environment. */
+function grantClusterAccess(config: PlatformConfig, clusters: ReadyCluster[], apiserverGroups: AccessGroups): void {
+  for (const cluster of clusters) {
+    new ClusterAccess(`${cluster.plan.name}-access`, {
+      ...clusterAccessArgs({
+        cluster: cluster.plan,
+        config,
+        groups: apiserverGroups,
+        auditNamespaces: [NAMESPACES.collector, NAMESPACES.logs],
+      }),
+      provider: cluster.provider,
+    });
+  }
 }
 
 /**

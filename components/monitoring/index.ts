@@ -1,27 +1,21 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { INGEST_CA_CONFIGMAP, INGEST_CA_KEY, INGEST_GATEWAY_PORT } from "../audit-trail/ingest-gateway";
-import { collectorNetworkPolicySpec } from "../audit-trail/collector-values";
+import { INGEST_GATEWAY_PORT } from "../audit-trail/ingest-gateway";
 import { pushGatewayObjects } from "../audit-trail/push-gateway";
-import { LOKI_HTTP_PORT } from "../audit-trail/loki-values";
 import { PLATFORM_GATEWAY_RESOURCES, withResources } from "../../plan/workload-resources";
-import type { MonitoredCluster } from "../../plan/monitoring";
+import { metricsStoreNetworkPolicies } from "./store-network";
 import {
   METRICS_HTTP_PORT,
-  METRICS_STORE_LABELS,
   METRICS_STORE_NAME,
   PLATFORM_GATEWAY_LABELS,
   PLATFORM_GATEWAY_NAME,
-  PLATFORM_PUSH_SECRET,
   platformGatewayHost,
-  PLATFORM_PUSH_SECRET_KEY,
-  agentValues,
   metricsStoreValues,
   platformGatewayConfig,
-  platformLogValues,
 } from "./values";
 
 export * from "./values";
+export { ClusterTelemetry, type ClusterTelemetryArgs } from "./cluster-telemetry";
 
 export interface ChartRef {
   repository: string;
@@ -114,196 +108,7 @@ export class MetricsStore extends pulumi.ComponentResource {
     );
     this.pushUrl = `https://${platformGatewayHost(args.namespace)}:${INGEST_GATEWAY_PORT}`;
 
-    // The gateway is the door on the NodePort (credentials are its boundary); it
-    // talks only to the store, Loki and DNS.
-    new k8s.networking.v1.NetworkPolicy(
-      `${name}-ingest-gateway`,
-      {
-        metadata: { name: PLATFORM_GATEWAY_NAME, namespace: args.namespace },
-        spec: {
-          podSelector: { matchLabels: { ...PLATFORM_GATEWAY_LABELS } },
-          policyTypes: ["Ingress", "Egress"],
-          ingress: [{ ports: [{ protocol: "TCP", port: INGEST_GATEWAY_PORT }] }],
-          egress: [
-            {
-              to: [{ podSelector: { matchLabels: { ...METRICS_STORE_LABELS } } }],
-              ports: [{ protocol: "TCP", port: METRICS_HTTP_PORT }],
-            },
-            {
-              to: [
-                {
-                  namespaceSelector: {
-                    matchLabels: { "kubernetes.io/metadata.name": new URL(args.lokiUrl).hostname.split(".")[1]! },
-                  },
-                },
-              ],
-              ports: [{ protocol: "TCP", port: LOKI_HTTP_PORT }],
-            },
-            {
-              to: [
-                {
-                  namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
-                  podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-                },
-              ],
-              ports: [
-                { protocol: "UDP", port: 53 },
-                { protocol: "TCP", port: 53 },
-              ],
-            },
-          ],
-        },
-      },
-      { ...child, dependsOn: [namespace] },
-    );
-
-    // The store's API (queries and writes) only for the gateway and Grafana.
-    new k8s.networking.v1.NetworkPolicy(
-      `${name}-store-ingress`,
-      {
-        metadata: { name: "victoria-metrics-ingress", namespace: args.namespace },
-        spec: {
-          podSelector: { matchLabels: { ...METRICS_STORE_LABELS } },
-          policyTypes: ["Ingress"],
-          ingress: [
-            {
-              from: [
-                { podSelector: { matchLabels: { ...PLATFORM_GATEWAY_LABELS } } },
-                {
-                  namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": args.queryNamespace } },
-                  podSelector: { matchLabels: { "app.kubernetes.io/name": "grafana" } },
-                },
-              ],
-              ports: [{ protocol: "TCP", port: METRICS_HTTP_PORT }],
-            },
-          ],
-        },
-      },
-      { ...child, dependsOn: [namespace] },
-    );
-    this.registerOutputs({});
-  }
-}
-
-export interface ClusterTelemetryArgs {
-  charts: { agent: ChartRef; logs: ChartRef };
-  cluster: MonitoredCluster & { environment: string };
-  /** The platform ingest: the gateway Service in the ops cluster, the ops VIP elsewhere. */
-  ingestUrl: pulumi.Input<string>;
-  /** This cluster's credential at the platform gateway; the password is a secret. */
-  push: { user: string; password: pulumi.Input<string> };
-  /** The ingest CA's certificate: both pushers verify the gateway against it. */
-  caPem: pulumi.Input<string>;
-  namespaces: { metrics: string; logs: string };
-  provider: k8s.Provider;
-}
-
-/** One cluster's metrics agent and platform-log collector, both pushing to the ops cluster. */
-export class ClusterTelemetry extends pulumi.ComponentResource {
-  readonly agent: k8s.helm.v3.Release;
-  readonly logs: k8s.helm.v3.Release;
-
-  constructor(name: string, args: ClusterTelemetryArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("ske:monitoring:ClusterTelemetry", name, {}, opts);
-    const child = { parent: this, provider: args.provider };
-    const metricsNs = new k8s.core.v1.Namespace(
-      `${name}-metrics-namespace`,
-      {
-        metadata: {
-          name: args.namespaces.metrics,
-          labels: {
-            "app.kubernetes.io/managed-by": "ske-platform",
-            "pod-security.kubernetes.io/enforce": "restricted",
-          },
-        },
-      },
-      child,
-    );
-    const logsNs = new k8s.core.v1.Namespace(
-      `${name}-logs-namespace`,
-      {
-        // Privileged only because baseline forbids any hostPath; policy platform-log-collector-shape holds the rest.
-        metadata: {
-          name: args.namespaces.logs,
-          labels: {
-            "app.kubernetes.io/managed-by": "ske-platform",
-            "pod-security.kubernetes.io/enforce": "privileged",
-          },
-        },
-      },
-      child,
-    );
-
-    const pushSecret = (ns: string, dependsOn: pulumi.Resource) =>
-      new k8s.core.v1.Secret(
-        `${name}-${ns}-push-credentials`,
-        {
-          metadata: { name: PLATFORM_PUSH_SECRET, namespace: ns },
-          type: "Opaque",
-          stringData: { [PLATFORM_PUSH_SECRET_KEY]: pulumi.secret(args.push.password) },
-        },
-        { ...child, dependsOn: [dependsOn] },
-      );
-    const metricsSecret = pushSecret(args.namespaces.metrics, metricsNs);
-    const logsSecret = pushSecret(args.namespaces.logs, logsNs);
-    const ingestCa = (ns: string, dependsOn: pulumi.Resource) =>
-      new k8s.core.v1.ConfigMap(
-        `${name}-${ns}-ingest-ca`,
-        {
-          metadata: { name: INGEST_CA_CONFIGMAP, namespace: ns },
-          data: { [INGEST_CA_KEY]: args.caPem },
-        },
-        { ...child, dependsOn: [dependsOn] },
-      );
-    const metricsCa = ingestCa(args.namespaces.metrics, metricsNs);
-    const logsCa = ingestCa(args.namespaces.logs, logsNs);
-
-    this.agent = new k8s.helm.v3.Release(
-      `${name}-vmagent`,
-      {
-        name: "metrics-agent",
-        chart: "victoria-metrics-agent",
-        version: args.charts.agent.version,
-        repositoryOpts: { repo: args.charts.agent.repository },
-        namespace: args.namespaces.metrics,
-        values: pulumi
-          .output(args.ingestUrl)
-          .apply((ingestUrl) =>
-            withResources(
-              "victoria-metrics-agent",
-              agentValues({ cluster: args.cluster, ingestUrl, pushUser: args.push.user }),
-            ),
-          ),
-        atomic: true,
-      },
-      { ...child, dependsOn: [metricsNs, metricsSecret, metricsCa] },
-    );
-
-    this.logs = new k8s.helm.v3.Release(
-      `${name}-platform-logs`,
-      {
-        name: "platform-logs",
-        chart: "vector",
-        version: args.charts.logs.version,
-        repositoryOpts: { repo: args.charts.logs.repository },
-        namespace: args.namespaces.logs,
-        values: pulumi
-          .output(args.ingestUrl)
-          .apply((ingestUrl) => platformLogValues({ cluster: args.cluster, ingestUrl, pushUser: args.push.user })),
-        atomic: true,
-      },
-      { ...child, dependsOn: [logsNs, logsSecret, logsCa] },
-    );
-
-    // Nothing comes in; out only to DNS and the platform ingest.
-    new k8s.networking.v1.NetworkPolicy(
-      `${name}-platform-logs-network`,
-      {
-        metadata: { name: "platform-logs", namespace: args.namespaces.logs },
-        spec: pulumi.output(args.ingestUrl).apply((ingestUrl) => collectorNetworkPolicySpec({ lokiUrl: ingestUrl })),
-      },
-      { ...child, dependsOn: [logsNs] },
-    );
+    metricsStoreNetworkPolicies(name, args, child, namespace);
     this.registerOutputs({});
   }
 }

@@ -2,6 +2,7 @@ import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
 import { nthAddress, parseCidr, formatAddress } from "../../plan/cidr";
 import type { GroupKey, SiteSecurityTable } from "../../plan/security-rules";
+import { siteSecurityGroups } from "./security-groups";
 
 export interface SiteNetworkArgs {
   /** Prefix of every resource name, e.g. `production-osl2`. */
@@ -94,46 +95,9 @@ export class SiteNetwork extends pulumi.ComponentResource {
       child,
     );
 
-    const groups = {} as Record<GroupKey, openstack.networking.SecGroup>;
-    for (const spec of args.security.groups) {
-      groups[spec.key] = new openstack.networking.SecGroup(
-        `${prefix}-${spec.key}`,
-        {
-          name: `${prefix}-${spec.key}`,
-          description: spec.description,
-          region,
-          deleteDefaultRules: true,
-          tags,
-        },
-        child,
-      );
-    }
+    const { groups, rules } = siteSecurityGroups({ prefix, region, tags, security: args.security }, child);
     this.securityGroups = groups;
-
-    const groupOf = (key: GroupKey) => {
-      const found = groups[key];
-      if (!found) throw new Error(`rule table names group "${key}", which ${prefix} does not define`);
-      return found;
-    };
-
-    this.rules = args.security.rules.map((rule) => {
-      return new openstack.networking.SecGroupRule(
-        `${prefix}-${rule.key}`,
-        {
-          region,
-          securityGroupId: groupOf(rule.group).id,
-          direction: rule.direction,
-          ethertype: "IPv4",
-          description: rule.description,
-          ...(rule.protocol ? { protocol: rule.protocol } : {}),
-          ...(rule.ports ? { portRangeMin: rule.ports.from, portRangeMax: rule.ports.to } : {}),
-          ...(rule.peer.kind === "group"
-            ? { remoteGroupId: groupOf(rule.peer.group).id }
-            : { remoteIpPrefix: rule.peer.cidr }),
-        },
-        child,
-      );
-    });
+    this.rules = rules;
 
     this.registerOutputs({
       networkId: this.network.id,
