@@ -8,22 +8,26 @@ import type { EnvironmentName } from "./address-plan";
 import { displayText } from "./display-text";
 import { PROTECTED_BRANCH, deployRunnerLabel, type EnvironmentPlan } from "./change-management";
 import {
-  EXPRESSION,
-  PINNED_HEAD,
   PRIVILEGED_EVENTS,
-  PR_HEAD_REF,
   PULL_REQUEST_REF_EVENTS,
   SAME_REPOSITORY_GUARD,
-  UNTRUSTED_INPUT,
   changeReason,
   environmentName,
-  fieldsOf,
   hasExpression,
   runnerLabels,
   secretsReferenced,
   type Finding,
   type Obj,
 } from "./ci-workflow-facts";
+import {
+  scriptInjectionFindings,
+  untrustedCheckoutFindings,
+  type FindingBase,
+  type JobInstance,
+} from "./ci-untrusted-code";
+
+// The checks of code not taken from main live in plan/ci-untrusted-code.ts.
+export { approvalGateProblem, type JobInstance } from "./ci-untrusted-code";
 
 export function mainOnly(environment: EnvironmentPlan): boolean {
   return (
@@ -53,32 +57,6 @@ export function gateProblem(environment: EnvironmentPlan, changing: boolean): st
   return `${environment.name} serves any branch with no required reviewers and self-review allowed`;
 }
 
-/**
- * Why an environment is no approval gate for running unmerged code, or
- * undefined. Only required reviewers with self-review prevented count: a
- * `main`-only branch policy proves nothing here, because pull_request_target
- * and workflow_run runs are at `refs/heads/main` whatever code they check out.
- */
-export function approvalGateProblem(environment: EnvironmentPlan): string | undefined {
-  if (environment.canAdminsBypass !== false) return `admins can bypass the protection of ${environment.name}`;
-  if (!environment.teamReview || !environment.preventSelfReview)
-    return `${environment.name} needs no approval by a second team member (required reviewers and prevent self-review)`;
-  return undefined;
-}
-
-export interface JobInstance {
-  file: string;
-  job: string;
-  instance: string;
-  body: Obj;
-  /** Events of the workflow that started the run (the caller's, for a reusable workflow). */
-  events: string[];
-  /** Secret names the caller passes (`secrets:` map) to a reusable workflow. */
-  passedSecrets: string[];
-  /** The workflow file that defines the job: the called file for a reusable workflow's job. */
-  definedIn: string;
-}
-
 /** The stacks whose deploy runners a job asks for, by label or by runner group. */
 export function runnerStacksOf(job: Obj, runnerStack: Map<string, EnvironmentName>): EnvironmentName[] {
   const labels = runnerLabels(job);
@@ -98,7 +76,48 @@ export function checkJob(
   const job = inst.body;
   const steps = Array.isArray(job.steps) ? (job.steps as Obj[]) : [];
 
-  // Job-wide secrets: every step (checkout, npm ci, the program) would see them.
+  out.push(...jobWideSecretFindings(base, job));
+
+  const used = secretsReferenced(job);
+  if (used.includes("*"))
+    out.push({ ...base, rule: "all-secrets", message: "reads the whole secrets context (e.g. toJSON(secrets))" });
+  const envName = environmentName(job);
+  const environment = envName && !hasExpression(envName) ? byName.get(envName) : undefined;
+  const labels = runnerLabels(job);
+  const runnerStacks = runnerStacksOf(job, runnerStack);
+  out.push(...runnerGroupFindings(base, labels, runnerStack));
+  const change = changeReason(job);
+  const isChanging = change !== undefined;
+
+  out.push(...environmentFindings(base, inst, envName, environment, used, gated, change));
+  out.push(...deployRunnerFindings(base, environment, runnerStacks, gated, isChanging));
+  if (labels.some((l) => hasExpression(l)) && (used.length > 0 || labels.includes("self-hosted"))) {
+    out.push({
+      ...base,
+      rule: "unresolved-environment",
+      message: `runs-on \`${labels.join(", ")}\` cannot be resolved from the workflow files`,
+    });
+  }
+
+  const fromPullRequest = inst.events.some((e) => e === "pull_request" || e === "pull_request_target");
+  if (fromPullRequest && labels.includes("self-hosted") && !SAME_REPOSITORY_GUARD.test(displayText(job.if ?? ""))) {
+    out.push({
+      ...base,
+      rule: "fork-on-self-hosted",
+      message:
+        "runs pull-request code on a self-hosted runner without `if: github.event.pull_request.head.repo.full_name == github.repository`",
+    });
+  }
+
+  if (inst.events.some((e) => PRIVILEGED_EVENTS.includes(e)))
+    out.push(...untrustedCheckoutFindings(inst, environment, envName, change));
+  out.push(...scriptInjectionFindings(base, steps));
+  return out;
+}
+
+/** Job-wide secrets: every step (checkout, npm ci, the program) would see them. */
+function jobWideSecretFindings(base: FindingBase, job: Obj): Finding[] {
+  const out: Finding[] = [];
   const jobWide = secretsReferenced({
     env: job.env ?? {},
     defaults: job.defaults ?? {},
@@ -112,18 +131,21 @@ export function checkJob(
       message: `job-level env, container or services expose ${jobWide.join(", ")} to every step (checkout, install, the program); set them on the one step that needs them`,
     });
   }
+  return out;
+}
 
-  const used = secretsReferenced(job);
-  if (used.includes("*"))
-    out.push({ ...base, rule: "all-secrets", message: "reads the whole secrets context (e.g. toJSON(secrets))" });
-  const envName = environmentName(job);
-  const environment = envName && !hasExpression(envName) ? byName.get(envName) : undefined;
-  const labels = runnerLabels(job);
-  const runnerStacks = runnerStacksOf(job, runnerStack);
-  out.push(...runnerGroupFindings(base, labels, runnerStack));
-  const change = changeReason(job);
+/** The job's deployment environment: declared, resolvable, serving this ref, and gating the secrets it reads. */
+function environmentFindings(
+  base: FindingBase,
+  inst: JobInstance,
+  envName: string | undefined,
+  environment: EnvironmentPlan | undefined,
+  used: string[],
+  gated: Set<string>,
+  change: string | undefined,
+): Finding[] {
+  const out: Finding[] = [];
   const isChanging = change !== undefined;
-
   if (envName === undefined) {
     for (const name of used.filter((n) => n !== "*")) {
       if (inst.passedSecrets.includes(name)) continue; // reported at the caller
@@ -180,8 +202,18 @@ export function checkJob(
       }
     }
   }
+  return out;
+}
 
-  // Runners inside a gated environment's network are themselves a credential.
+/** Runners inside a gated environment's network are themselves a credential. */
+function deployRunnerFindings(
+  base: FindingBase,
+  environment: EnvironmentPlan | undefined,
+  runnerStacks: EnvironmentName[],
+  gated: Set<string>,
+  isChanging: boolean,
+): Finding[] {
+  const out: Finding[] = [];
   for (const stack of runnerStacks) {
     if (environment && environment.stack !== stack) {
       out.push({
@@ -202,31 +234,8 @@ export function checkJob(
         message: `runs on ${deployRunnerLabel(stack)}, inside ${stack}'s network, without a second person's approval: ${problem}`,
       });
   }
-  if (labels.some((l) => hasExpression(l)) && (used.length > 0 || labels.includes("self-hosted"))) {
-    out.push({
-      ...base,
-      rule: "unresolved-environment",
-      message: `runs-on \`${labels.join(", ")}\` cannot be resolved from the workflow files`,
-    });
-  }
-
-  const fromPullRequest = inst.events.some((e) => e === "pull_request" || e === "pull_request_target");
-  if (fromPullRequest && labels.includes("self-hosted") && !SAME_REPOSITORY_GUARD.test(displayText(job.if ?? ""))) {
-    out.push({
-      ...base,
-      rule: "fork-on-self-hosted",
-      message:
-        "runs pull-request code on a self-hosted runner without `if: github.event.pull_request.head.repo.full_name == github.repository`",
-    });
-  }
-
-  if (inst.events.some((e) => PRIVILEGED_EVENTS.includes(e)))
-    out.push(...untrustedCheckoutFindings(inst, environment, envName, change));
-  out.push(...scriptInjectionFindings(base, steps));
   return out;
 }
-
-type FindingBase = Pick<Finding, "file" | "job" | "instance">;
 
 /**
  * A label is only a string any runner may carry; the group is what GitHub
@@ -264,71 +273,6 @@ function runnerGroupFindings(
       rule: "runner-group-mismatch",
       message: `asks for runner group ${group} without its label ${group}`,
     });
-  }
-  return out;
-}
-
-/** Checkouts of pull-request code in a run started by a privileged event (pull_request_target, workflow_run). */
-function untrustedCheckoutFindings(
-  inst: JobInstance,
-  environment: EnvironmentPlan | undefined,
-  envName: string | undefined,
-  change: string | undefined,
-): Finding[] {
-  const out: Finding[] = [];
-  const base = { file: inst.file, job: inst.job, instance: inst.instance };
-  const steps = Array.isArray(inst.body.steps) ? (inst.body.steps as Obj[]) : [];
-  const isChanging = change !== undefined;
-  // The one accepted form: the environment's required reviewers (never the
-  // run's starter) approve before the job starts, so no step, and no step
-  // of an ungated job, touches the pull request's code before a second
-  // person has read it; the job only previews; and it checks out the exact
-  // commit the run was started for, which a later push cannot move.
-  const gate = environment
-    ? approvalGateProblem(environment)
-    : `it has no deployment environment${envName && hasExpression(envName) ? " that the check can resolve" : ""}`;
-  for (const step of steps) {
-    const checkout = typeof step.uses === "string" && /^actions\/checkout@/.test(step.uses);
-    const ref = displayText(fieldsOf(step.with).ref ?? "").trim();
-    const refs = JSON.stringify([fieldsOf(step.with).ref ?? "", fieldsOf(step.with).repository ?? ""]);
-    const fetches =
-      typeof step.run === "string" &&
-      (/\bgh\s+pr\s+checkout\b/.test(step.run) ||
-        (/\bgit\s+(fetch|checkout)\b/.test(step.run) && PR_HEAD_REF.test(step.run)));
-    if (!(checkout && PR_HEAD_REF.test(refs)) && !fetches) continue;
-    const why =
-      gate ??
-      (isChanging
-        ? `it changes ${environment!.stack} (${change}) from code that is not on ${PROTECTED_BRANCH}`
-        : undefined) ??
-      (fetches || !PINNED_HEAD.test(ref) || fieldsOf(step.with).repository
-        ? "it fetches a moving ref; check out `github.event.pull_request.head.sha` (or `workflow_run.head_sha`) of this repository, the commit the approval was for"
-        : undefined);
-    if (why) {
-      out.push({
-        ...base,
-        rule: "untrusted-checkout",
-        message: `checks out pull-request code in a ${inst.events.join("/")} run, which has the base repository's secrets and write token: ${why}`,
-      });
-    }
-  }
-  return out;
-}
-
-/** Expressions from untrusted input expanded into a step's script. */
-function scriptInjectionFindings(base: FindingBase, steps: Obj[]): Finding[] {
-  const out: Finding[] = [];
-  for (const [index, step] of steps.entries()) {
-    if (typeof step.run !== "string") continue;
-    for (const expression of step.run.matchAll(EXPRESSION)) {
-      if (UNTRUSTED_INPUT.test(expression[1]!)) {
-        out.push({
-          ...base,
-          rule: "script-injection",
-          message: `step ${displayText(step.name ?? index + 1)} expands \`${expression[0].trim()}\` into its script; pass it through env instead`,
-        });
-      }
-    }
   }
   return out;
 }

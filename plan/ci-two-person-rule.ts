@@ -103,69 +103,12 @@ export function checkTwoPersonRule(input: TwoPersonCheckInput): Finding[] {
           instances.push({ file, job: jobId, instance, body: job, events, passedSecrets: [], definedIn: file });
           continue;
         }
-        // A reusable workflow: its jobs run with the caller's event and the inputs given here.
-        if (job.secrets === "inherit") {
-          findings.push({
-            file,
-            job: jobId,
-            instance,
-            rule: "secrets-inherit",
-            message: "`secrets: inherit` hands every repository and organisation secret to the called workflow",
-          });
-        }
-        const passed = secretsReferenced(job.secrets ?? {});
-        for (const name of passed) {
-          findings.push({
-            file,
-            job: jobId,
-            instance,
-            rule: "repository-secret",
-            message: `passes secret ${name} to a reusable workflow: a calling job has no environment, so this is a repository or organisation secret`,
-          });
-        }
-        const local = /^\.\/\.github\/workflows\/([^/@]+)$/.exec(job.uses);
-        const called = local ? input.workflows[local[1]!] : undefined;
-        if (!local || !isObj(called)) {
-          findings.push({
-            file,
-            job: jobId,
-            instance,
-            rule: "opaque-reusable-workflow",
-            message: `calls ${job.uses}, which this check cannot read; call only workflows of this repository`,
-          });
-          continue;
-        }
-        const declared = (fieldsOf(fieldsOf(called.on).workflow_call).inputs ?? {}) as Obj;
-        const given = {
-          ...Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, isObj(v) ? v.default : undefined])),
-          ...((job.with ?? {}) as Obj),
-        };
-        for (const [calledId, calledJob] of Object.entries((called.jobs ?? {}) as Obj)) {
-          if (!isObj(calledJob)) continue;
-          for (const innerValues of matrixInstances(calledJob)) {
-            const body = substitute(substitute(calledJob, "inputs", given), "matrix", innerValues) as Obj;
-            const inner = instanceLabel(innerValues);
-            instances.push({
-              file,
-              job: `${jobId}>${local[1]}:${calledId}`,
-              instance: [instance, inner].filter(Boolean).join(","),
-              body,
-              events,
-              passedSecrets: passed,
-              definedIn: local[1]!,
-            });
-          }
-        }
-        const calledWide = secretsReferenced(called.env ?? {});
-        if (calledWide.length > 0) {
-          findings.push({
-            file,
-            job: `${jobId}>${local[1]}`,
-            instance,
-            rule: "job-wide-secret",
-            message: `workflow-level env of ${local[1]} exposes ${calledWide.join(", ")} to every job`,
-          });
-        }
+        expandReusableCall(
+          { file, jobId, instance, job, uses: job.uses, events },
+          input.workflows,
+          findings,
+          instances,
+        );
       }
     }
   }
@@ -174,6 +117,91 @@ export function checkTwoPersonRule(input: TwoPersonCheckInput): Finding[] {
   if (input.runnerGroups)
     findings.push(...checkRunnerGroups(input.workflows, instances, input.runnerGroups, gated, runnerStack));
   return findings;
+}
+
+interface ReusableCall {
+  file: string;
+  jobId: string;
+  instance: string;
+  job: Obj;
+  uses: string;
+  events: string[];
+}
+
+/**
+ * A reusable workflow: its jobs run with the caller's event and the inputs
+ * given here. Adds the call's own findings to `findings` and each called job
+ * instance to `instances`.
+ */
+function expandReusableCall(
+  call: ReusableCall,
+  workflows: Record<string, unknown>,
+  findings: Finding[],
+  instances: JobInstance[],
+): void {
+  const { file, jobId, instance, job, uses, events } = call;
+  if (job.secrets === "inherit") {
+    findings.push({
+      file,
+      job: jobId,
+      instance,
+      rule: "secrets-inherit",
+      message: "`secrets: inherit` hands every repository and organisation secret to the called workflow",
+    });
+  }
+  const passed = secretsReferenced(job.secrets ?? {});
+  for (const name of passed) {
+    findings.push({
+      file,
+      job: jobId,
+      instance,
+      rule: "repository-secret",
+      message: `passes secret ${name} to a reusable workflow: a calling job has no environment, so this is a repository or organisation secret`,
+    });
+  }
+  const local = /^\.\/\.github\/workflows\/([^/@]+)$/.exec(uses);
+  const called = local ? workflows[local[1]!] : undefined;
+  if (!local || !isObj(called)) {
+    findings.push({
+      file,
+      job: jobId,
+      instance,
+      rule: "opaque-reusable-workflow",
+      message: `calls ${uses}, which this check cannot read; call only workflows of this repository`,
+    });
+    return;
+  }
+  const declared = (fieldsOf(fieldsOf(called.on).workflow_call).inputs ?? {}) as Obj;
+  const given = {
+    ...Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, isObj(v) ? v.default : undefined])),
+    ...((job.with ?? {}) as Obj),
+  };
+  for (const [calledId, calledJob] of Object.entries((called.jobs ?? {}) as Obj)) {
+    if (!isObj(calledJob)) continue;
+    for (const innerValues of matrixInstances(calledJob)) {
+      const body = substitute(substitute(calledJob, "inputs", given), "matrix", innerValues) as Obj;
+      const inner = instanceLabel(innerValues);
+      instances.push({
+        file,
+        job: `${jobId}>${local[1]}:${calledId}`,
+        instance: [instance, inner].filter(Boolean).join(","),
+        body,
+        events,
+        passedSecrets: passed,
+        definedIn: local[1]!,
+      });
+    }
+  }
+  const calledWide = secretsReferenced(called.env ?? {});
+  if (calledWide.length > 0) {
+    findings.push({
+      file,
+      job: `${jobId}>${local[1]}`,
+      instance,
+      rule: "job-wide-secret",
+      message: `workflow-level env of ${local[1]} exposes ${calledWide.join(", ")} to every job`,
+    });
+  }
 }
 
 /**

@@ -124,84 +124,7 @@ export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
     rules.push(ingressRule(target, service, peer, why));
   };
 
-  for (const cluster of input.clusters) {
-    const cp: GroupKey = `${cluster}-controlplane`;
-    const worker: GroupKey = `${cluster}-worker`;
-    const lb: GroupKey = `${cluster}-loadbalancer`;
-    groups.push(
-      { key: cp, description: `${cluster} cluster control-plane nodes` },
-      { key: worker, description: `${cluster} cluster worker nodes` },
-      { key: lb, description: `${cluster} cluster HAProxy pair in front of the Kubernetes API` },
-    );
-
-    // Inside the cluster, peers are named by group, never by address.
-    for (const s of [
-      SERVICES.apid,
-      SERVICES.trustd,
-      SERVICES.apiserver,
-      SERVICES.etcd,
-      SERVICES.kubelet,
-      SERVICES.vxlan,
-      SERVICES.ciliumHealth,
-      SERVICES.icmp,
-    ]) {
-      allow(cp, s, group(cp), "between control-plane nodes");
-    }
-    for (const s of [SERVICES.trustd, SERVICES.apiserver, SERVICES.vxlan, SERVICES.ciliumHealth, SERVICES.icmp]) {
-      allow(cp, s, group(worker), "workers join and talk to the control plane");
-    }
-    for (const s of [SERVICES.apid, SERVICES.kubelet, SERVICES.vxlan, SERVICES.ciliumHealth, SERVICES.icmp]) {
-      allow(worker, s, group(cp), "the control plane manages workers");
-    }
-    for (const s of [SERVICES.kubelet, SERVICES.vxlan, SERVICES.ciliumHealth, SERVICES.icmp]) {
-      allow(worker, s, group(worker), "between workers");
-    }
-    allow(cp, SERVICES.apiserver, group(lb), "HAProxy forwards to the API servers");
-    // The cluster's own metrics agent (on its workers) scrapes etcd's metrics listener; nobody else does.
-    allow(cp, SERVICES.etcdMetrics, group(worker), "the cluster's metrics agent scrapes etcd's metrics");
-    allow(lb, SERVICES.vrrp, group(lb), "keepalived moves the VIP between the pair");
-
-    // The Kubernetes API only through the load balancers; Talos only from the jump host.
-    allow(lb, SERVICES.apiserver, group("jumphost"), "operators reach the API through the jump host");
-    allow(cp, SERVICES.apid, group("jumphost"), "talosctl runs on the jump host");
-    allow(worker, SERVICES.apid, group("jumphost"), "talosctl runs on the jump host");
-
-    if (cluster === "ops") {
-      // Management clusters ship their apiserver audit logs to Loki in the ops cluster.
-      allow(worker, SERVICES.auditIngest, group(lb), "HAProxy forwards audit logs to Loki's NodePort");
-      allow(
-        lb,
-        SERVICES.auditIngest,
-        group("mgmt-controlplane"),
-        "audit-log collectors of this site's management cluster",
-      );
-      for (const cidr of input.otherSiteSubnets) {
-        allow(
-          lb,
-          SERVICES.auditIngest,
-          { kind: "cidr", cidr, origin: "env-site" },
-          "audit-log collectors of another site's management cluster",
-        );
-      }
-      // Metrics and platform logs take the same narrow path as the audit ingest.
-      for (const rule of platformIngestRules(input)) allow(rule.target, SERVICES.platformIngest, rule.peer, rule.why);
-    }
-
-    if (cluster === "mgmt") {
-      if (input.opsInSite) {
-        allow(lb, SERVICES.apiserver, group("ops-worker"), "Argo CD in the ops cluster deploys here");
-        allow(lb, SERVICES.apiserver, group("ops-controlplane"), "the ops cluster's control plane reaches this API");
-      } else {
-        // Remote groups cannot cross regions, so the ops site is named by its planned subnet.
-        allow(
-          lb,
-          SERVICES.apiserver,
-          { kind: "cidr", cidr: input.opsSiteSubnet, origin: "ops-site" },
-          "Argo CD in the ops cluster (other site) deploys here",
-        );
-      }
-    }
-  }
+  for (const cluster of input.clusters) addClusterRules(cluster, input, groups, allow);
 
   for (const cidr of input.adminCidrs) {
     allow("jumphost", SERVICES.ssh, { kind: "cidr", cidr, origin: "admin" }, "operators' admin range");
@@ -236,6 +159,88 @@ export function siteSecurityTable(input: SiteRuleInput): SiteSecurityTable {
   }
 
   return { groups, rules };
+}
+
+type Allow = (target: GroupKey, service: Service, peer: RulePeer, why: string) => void;
+
+/** One cluster's three groups, the traffic between them, and who may reach them from outside the cluster. */
+function addClusterRules(cluster: ClusterId, input: SiteRuleInput, groups: SecurityGroupSpec[], allow: Allow): void {
+  const cp: GroupKey = `${cluster}-controlplane`;
+  const worker: GroupKey = `${cluster}-worker`;
+  const lb: GroupKey = `${cluster}-loadbalancer`;
+  groups.push(
+    { key: cp, description: `${cluster} cluster control-plane nodes` },
+    { key: worker, description: `${cluster} cluster worker nodes` },
+    { key: lb, description: `${cluster} cluster HAProxy pair in front of the Kubernetes API` },
+  );
+
+  // Inside the cluster, peers are named by group, never by address.
+  for (const s of [
+    SERVICES.apid,
+    SERVICES.trustd,
+    SERVICES.apiserver,
+    SERVICES.etcd,
+    SERVICES.kubelet,
+    SERVICES.vxlan,
+    SERVICES.ciliumHealth,
+    SERVICES.icmp,
+  ]) {
+    allow(cp, s, group(cp), "between control-plane nodes");
+  }
+  for (const s of [SERVICES.trustd, SERVICES.apiserver, SERVICES.vxlan, SERVICES.ciliumHealth, SERVICES.icmp]) {
+    allow(cp, s, group(worker), "workers join and talk to the control plane");
+  }
+  for (const s of [SERVICES.apid, SERVICES.kubelet, SERVICES.vxlan, SERVICES.ciliumHealth, SERVICES.icmp]) {
+    allow(worker, s, group(cp), "the control plane manages workers");
+  }
+  for (const s of [SERVICES.kubelet, SERVICES.vxlan, SERVICES.ciliumHealth, SERVICES.icmp]) {
+    allow(worker, s, group(worker), "between workers");
+  }
+  allow(cp, SERVICES.apiserver, group(lb), "HAProxy forwards to the API servers");
+  // The cluster's own metrics agent (on its workers) scrapes etcd's metrics listener; nobody else does.
+  allow(cp, SERVICES.etcdMetrics, group(worker), "the cluster's metrics agent scrapes etcd's metrics");
+  allow(lb, SERVICES.vrrp, group(lb), "keepalived moves the VIP between the pair");
+
+  // The Kubernetes API only through the load balancers; Talos only from the jump host.
+  allow(lb, SERVICES.apiserver, group("jumphost"), "operators reach the API through the jump host");
+  allow(cp, SERVICES.apid, group("jumphost"), "talosctl runs on the jump host");
+  allow(worker, SERVICES.apid, group("jumphost"), "talosctl runs on the jump host");
+
+  if (cluster === "ops") {
+    // Management clusters ship their apiserver audit logs to Loki in the ops cluster.
+    allow(worker, SERVICES.auditIngest, group(lb), "HAProxy forwards audit logs to Loki's NodePort");
+    allow(
+      lb,
+      SERVICES.auditIngest,
+      group("mgmt-controlplane"),
+      "audit-log collectors of this site's management cluster",
+    );
+    for (const cidr of input.otherSiteSubnets) {
+      allow(
+        lb,
+        SERVICES.auditIngest,
+        { kind: "cidr", cidr, origin: "env-site" },
+        "audit-log collectors of another site's management cluster",
+      );
+    }
+    // Metrics and platform logs take the same narrow path as the audit ingest.
+    for (const rule of platformIngestRules(input)) allow(rule.target, SERVICES.platformIngest, rule.peer, rule.why);
+  }
+
+  if (cluster === "mgmt") {
+    if (input.opsInSite) {
+      allow(lb, SERVICES.apiserver, group("ops-worker"), "Argo CD in the ops cluster deploys here");
+      allow(lb, SERVICES.apiserver, group("ops-controlplane"), "the ops cluster's control plane reaches this API");
+    } else {
+      // Remote groups cannot cross regions, so the ops site is named by its planned subnet.
+      allow(
+        lb,
+        SERVICES.apiserver,
+        { kind: "cidr", cidr: input.opsSiteSubnet, origin: "ops-site" },
+        "Argo CD in the ops cluster (other site) deploys here",
+      );
+    }
+  }
 }
 
 /** Who may reach the platform ingest: the peers of the audit ingest, nobody else. */
