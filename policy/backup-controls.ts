@@ -81,136 +81,170 @@ export const etcdBackedUp: StackPolicy = {
     const clusters = clustersWithControlPlanes(resources);
     // The test environment may run without the Kubernetes layer (the lab); production and staging may not (controls-on).
     if (!PRODUCTION_GRADE.has(ctx.environment) && !resources.some((r) => r.type === T.k8sProvider)) return [];
-    const violations: Violation[] = [];
     // The environment's own projects: their credentials are the deploy identity, which owns the buckets.
     const ownerProjects = new Set(Object.values(ctx.projects.environments[ctx.environment] ?? {}).map((p) => p.id));
     const judged = new Set<string>();
-    for (const cluster of clusters) {
-      const { cronJob, writer } = backupOf(resources, cluster);
-      if (!cronJob) {
-        violations.push({ message: `${cluster} has no etcd backup CronJob` });
-        continue;
-      }
-      const spec = podSpec(cronJob);
-      const schedule = at(cronJob.props, ["spec", "schedule"]);
-      if (typeof schedule !== "string" || schedule.length === 0)
-        violations.push({ resource: resourceId(cronJob), message: `${cluster}: the backup CronJob has no schedule` });
-      if (at(cronJob.props, ["spec", "suspend"]) === true)
-        violations.push({ resource: resourceId(cronJob), message: `${cluster}: the backup CronJob is suspended` });
-      const snapshot = ((at(spec, ["initContainers"]) as { args?: unknown[] }[] | undefined) ?? []).find((c) =>
-        (c.args ?? []).join(" ").includes("etcd snapshot"),
-      );
-      if (!snapshot)
-        violations.push({
-          resource: resourceId(cronJob),
-          message: `${cluster}: the backup CronJob takes no etcd snapshot`,
-        });
-      const upload = ((at(spec, ["containers"]) as unknown[] | undefined) ?? []).find(
-        (c) => envOf(c).BACKUP_CLUSTER === cluster,
-      );
-      const bucket = envOf(upload).BACKUP_BUCKET;
-      if (!writer) {
-        violations.push({ resource: resourceId(cronJob), message: `${cluster}: no S3 credential of a backup writer` });
-        continue;
-      }
-      const projectId = writer.props.projectId;
-      // RGW acts as one user per Keystone project: a credential in the environment's project (or with none, the caller's) is the bucket owner.
-      if (projectId === undefined || projectId === "" || ownerProjects.has(displayText(projectId))) {
-        violations.push({
-          resource: resourceId(writer),
-          message: `${cluster}: the backup credential is the deploy identity's own (project ${displayText(projectId ?? "of whoever runs up")}), which owns the bucket and can reconfigure it`,
-        });
-      }
-      const reconciler = resources.find(
-        (r) =>
-          r.type === T.command &&
-          typeChain(r).includes(T.bucket) &&
-          at(r.props, ["environment", "ARCHIVE_BUCKET"]) === bucket,
-      );
-      if (!reconciler) {
-        violations.push({
-          resource: resourceId(cronJob),
-          message: `${cluster}: its bucket ${String(bucket)} is not made by an EtcdBackupBucket (object lock, bucket policy)`,
-        });
-        continue;
-      }
-      for (const command of new Set([reconciler.props.create, reconciler.props.update])) {
-        if (needsDevDependency(command))
-          violations.push({
-            resource: resourceId(reconciler),
-            message: `bucket ${String(bucket)}: its reconciler runs \`${command}\`, which needs a devDependency at deploy time`,
-          });
-      }
-      const env = at(reconciler.props, ["environment"]);
-      if (isOpaque(env)) {
-        violations.push({
-          resource: resourceId(reconciler),
-          message: `${cluster}: the bucket settings are not known at preview`,
-        });
-        continue;
-      }
-      if (at(env, ["ARCHIVE_LOCK_MODE"]) !== "COMPLIANCE")
-        violations.push({
-          resource: resourceId(reconciler),
-          message: `bucket ${String(bucket)}: object lock is ${String(at(env, ["ARCHIVE_LOCK_MODE"]))}, not COMPLIANCE: the bucket owner could delete snapshots`,
-        });
-      if (!(Number(at(env, ["ARCHIVE_LOCK_DAYS"])) >= 1))
-        violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: no retention period` });
-      const expire = at(env, ["ARCHIVE_EXPIRE_DAYS"]);
-      if (expire !== undefined && !(Number(expire) >= Number(at(env, ["ARCHIVE_LOCK_DAYS"])))) {
-        violations.push({
-          resource: resourceId(reconciler),
-          message: `bucket ${String(bucket)}: snapshots would expire after ${displayText(expire)} days, before their lock ends`,
-        });
-      }
-      let policy: unknown;
-      try {
-        policy = JSON.parse(String(at(env, ["ARCHIVE_BUCKET_POLICY"])));
-      } catch {
-        violations.push({
-          resource: resourceId(reconciler),
-          message: `bucket ${String(bucket)}: no readable bucket policy`,
-        });
-        continue;
-      }
-      if (typeof projectId !== "string" || isOpaque(projectId)) {
-        violations.push({ resource: resourceId(writer), message: `${cluster}: the writer's project is not known` });
-        continue;
-      }
-      let writers: ArchiveWriter[];
-      let foreignProjectIds: string[];
-      try {
-        writers = JSON.parse(String(at(env, ["ARCHIVE_WRITERS"]))) as ArchiveWriter[];
-        foreignProjectIds = JSON.parse(String(at(env, ["ARCHIVE_FOREIGN_PROJECTS"]))) as string[];
-      } catch {
-        violations.push({
-          resource: resourceId(reconciler),
-          message: `bucket ${String(bucket)}: its writers are not readable`,
-        });
-        continue;
-      }
-      const named = writers.find((w) => w.cluster === cluster);
-      if (named?.projectId !== projectId) {
-        violations.push({
-          resource: resourceId(writer),
-          message: `${cluster}: its backup credential is project ${projectId}, but the bucket policy's writer for ${cluster} is ${named?.projectId ?? "none"}`,
-        });
-      }
-      // The archive's judge of the same document: puts under each writer's prefix only, the writers' deny, the other environments' deny.
-      if (judged.has(reconciler.name)) continue;
-      judged.add(reconciler.name);
-      const policyJson = JSON.stringify(policy);
-      for (const problem of policyProblems(
-        { bucket: String(bucket), writers, foreignProjectIds },
-        policyGrants(policyJson),
-        policyDenials(policyJson),
-      )) {
-        violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: ${problem}` });
-      }
-    }
-    return violations;
+    return clusters.flatMap((cluster) => clusterBackupProblems(resources, cluster, ownerProjects, judged));
   },
 };
+
+/** One cluster's backup: a scheduled snapshot CronJob, a writer that is not the bucket owner, a bucket made to hold it. */
+function clusterBackupProblems(
+  resources: readonly PolicyResource[],
+  cluster: string,
+  ownerProjects: Set<string>,
+  judged: Set<string>,
+): Violation[] {
+  const { cronJob, writer } = backupOf(resources, cluster);
+  if (!cronJob) return [{ message: `${cluster} has no etcd backup CronJob` }];
+  const violations = cronJobProblems(cluster, cronJob);
+  const upload = ((at(podSpec(cronJob), ["containers"]) as unknown[] | undefined) ?? []).find(
+    (c) => envOf(c).BACKUP_CLUSTER === cluster,
+  );
+  const bucket = envOf(upload).BACKUP_BUCKET;
+  if (!writer) {
+    violations.push({ resource: resourceId(cronJob), message: `${cluster}: no S3 credential of a backup writer` });
+    return violations;
+  }
+  const projectId = writer.props.projectId;
+  // RGW acts as one user per Keystone project: a credential in the environment's project (or with none, the caller's) is the bucket owner.
+  if (projectId === undefined || projectId === "" || ownerProjects.has(displayText(projectId))) {
+    violations.push({
+      resource: resourceId(writer),
+      message: `${cluster}: the backup credential is the deploy identity's own (project ${displayText(projectId ?? "of whoever runs up")}), which owns the bucket and can reconfigure it`,
+    });
+  }
+  const reconciler = resources.find(
+    (r) =>
+      r.type === T.command &&
+      typeChain(r).includes(T.bucket) &&
+      at(r.props, ["environment", "ARCHIVE_BUCKET"]) === bucket,
+  );
+  if (!reconciler) {
+    violations.push({
+      resource: resourceId(cronJob),
+      message: `${cluster}: its bucket ${String(bucket)} is not made by an EtcdBackupBucket (object lock, bucket policy)`,
+    });
+    return violations;
+  }
+  violations.push(...reconcilerProblems({ cluster, bucket, reconciler, writer, projectId, judged }));
+  return violations;
+}
+
+/** The CronJob runs on a schedule, is not suspended and takes an etcd snapshot. */
+function cronJobProblems(cluster: string, cronJob: PolicyResource): Violation[] {
+  const violations: Violation[] = [];
+  const spec = podSpec(cronJob);
+  const schedule = at(cronJob.props, ["spec", "schedule"]);
+  if (typeof schedule !== "string" || schedule.length === 0)
+    violations.push({ resource: resourceId(cronJob), message: `${cluster}: the backup CronJob has no schedule` });
+  if (at(cronJob.props, ["spec", "suspend"]) === true)
+    violations.push({ resource: resourceId(cronJob), message: `${cluster}: the backup CronJob is suspended` });
+  const snapshot = ((at(spec, ["initContainers"]) as { args?: unknown[] }[] | undefined) ?? []).find((c) =>
+    (c.args ?? []).join(" ").includes("etcd snapshot"),
+  );
+  if (!snapshot)
+    violations.push({
+      resource: resourceId(cronJob),
+      message: `${cluster}: the backup CronJob takes no etcd snapshot`,
+    });
+  return violations;
+}
+
+/** A cluster's bucket as its reconciler makes it, with the writer the cluster's backup uses. */
+interface ClusterBucket {
+  cluster: string;
+  bucket: unknown;
+  reconciler: PolicyResource;
+  writer: PolicyResource;
+  projectId: unknown;
+  /** Reconcilers whose bucket policy was already judged, since clusters may share a bucket. */
+  judged: Set<string>;
+}
+
+/** The reconciler runs on plain Node and sets object lock, retention and the bucket policy. */
+function reconcilerProblems(b: ClusterBucket): Violation[] {
+  const { cluster, bucket, reconciler } = b;
+  const violations: Violation[] = [];
+  for (const command of new Set([reconciler.props.create, reconciler.props.update])) {
+    if (needsDevDependency(command))
+      violations.push({
+        resource: resourceId(reconciler),
+        message: `bucket ${String(bucket)}: its reconciler runs \`${command}\`, which needs a devDependency at deploy time`,
+      });
+  }
+  const env = at(reconciler.props, ["environment"]);
+  if (isOpaque(env)) {
+    violations.push({
+      resource: resourceId(reconciler),
+      message: `${cluster}: the bucket settings are not known at preview`,
+    });
+    return violations;
+  }
+  violations.push(...lockProblems(bucket, reconciler, env), ...bucketPolicyProblems(b, env));
+  return violations;
+}
+
+/** Object lock in COMPLIANCE mode, a retention period, and no expiry before the lock ends. */
+function lockProblems(bucket: unknown, reconciler: PolicyResource, env: unknown): Violation[] {
+  const violations: Violation[] = [];
+  if (at(env, ["ARCHIVE_LOCK_MODE"]) !== "COMPLIANCE")
+    violations.push({
+      resource: resourceId(reconciler),
+      message: `bucket ${String(bucket)}: object lock is ${String(at(env, ["ARCHIVE_LOCK_MODE"]))}, not COMPLIANCE: the bucket owner could delete snapshots`,
+    });
+  if (!(Number(at(env, ["ARCHIVE_LOCK_DAYS"])) >= 1))
+    violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: no retention period` });
+  const expire = at(env, ["ARCHIVE_EXPIRE_DAYS"]);
+  if (expire !== undefined && !(Number(expire) >= Number(at(env, ["ARCHIVE_LOCK_DAYS"])))) {
+    violations.push({
+      resource: resourceId(reconciler),
+      message: `bucket ${String(bucket)}: snapshots would expire after ${displayText(expire)} days, before their lock ends`,
+    });
+  }
+  return violations;
+}
+
+/** The bucket policy names the cluster's writer and is judged like the archive's (once per reconciler). */
+function bucketPolicyProblems(b: ClusterBucket, env: unknown): Violation[] {
+  const { cluster, bucket, reconciler, writer, projectId, judged } = b;
+  let policy: unknown;
+  try {
+    policy = JSON.parse(String(at(env, ["ARCHIVE_BUCKET_POLICY"])));
+  } catch {
+    return [{ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: no readable bucket policy` }];
+  }
+  if (typeof projectId !== "string" || isOpaque(projectId))
+    return [{ resource: resourceId(writer), message: `${cluster}: the writer's project is not known` }];
+  let writers: ArchiveWriter[];
+  let foreignProjectIds: string[];
+  try {
+    writers = JSON.parse(String(at(env, ["ARCHIVE_WRITERS"]))) as ArchiveWriter[];
+    foreignProjectIds = JSON.parse(String(at(env, ["ARCHIVE_FOREIGN_PROJECTS"]))) as string[];
+  } catch {
+    return [{ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: its writers are not readable` }];
+  }
+  const violations: Violation[] = [];
+  const named = writers.find((w) => w.cluster === cluster);
+  if (named?.projectId !== projectId) {
+    violations.push({
+      resource: resourceId(writer),
+      message: `${cluster}: its backup credential is project ${projectId}, but the bucket policy's writer for ${cluster} is ${named?.projectId ?? "none"}`,
+    });
+  }
+  // The archive's judge of the same document: puts under each writer's prefix only, the writers' deny, the other environments' deny.
+  if (judged.has(reconciler.name)) return violations;
+  judged.add(reconciler.name);
+  const policyJson = JSON.stringify(policy);
+  for (const problem of policyProblems(
+    { bucket: String(bucket), writers, foreignProjectIds },
+    policyGrants(policyJson),
+    policyDenials(policyJson),
+  )) {
+    violations.push({ resource: resourceId(reconciler), message: `bucket ${String(bucket)}: ${problem}` });
+  }
+  return violations;
+}
 
 export const clientCertificatesRenewed: ResourcePolicy = {
   kind: "resource",
