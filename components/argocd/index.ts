@@ -17,75 +17,7 @@ import { withResources } from "../../plan/workload-resources";
 
 export * from "./registration";
 export * from "./values";
-
-export const ARGOCD_MANAGER = "argocd-manager";
-const MANAGER_NAMESPACE = "kube-system";
-
-export interface ArgoCdManagerAccessArgs {
-  clusterName: string;
-  /** Provider of the management cluster the account lives in. */
-  provider: k8s.Provider;
-}
-
-/**
- * The identity Argo CD uses in a management cluster, created through that
- * cluster's own provider: a ServiceAccount, a long-lived token Secret for it,
- * and cluster-admin (Argo CD installs CRDs and cluster RBAC of add-ons). The
- * token is read back from the Secret and stays a Pulumi secret throughout.
- */
-export class ArgoCdManagerAccess extends pulumi.ComponentResource {
-  /** The decoded bearer token, a Pulumi secret. */
-  readonly token: pulumi.Output<string>;
-
-  constructor(name: string, args: ArgoCdManagerAccessArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("ske:gitops:ArgoCdManagerAccess", name, {}, opts);
-    const child = { parent: this, provider: args.provider };
-    const labels = { "app.kubernetes.io/managed-by": "ske-platform", "app.kubernetes.io/part-of": "argocd" };
-
-    const account = new k8s.core.v1.ServiceAccount(
-      `${args.clusterName}-argocd-manager`,
-      {
-        metadata: { name: ARGOCD_MANAGER, namespace: MANAGER_NAMESPACE, labels },
-      },
-      child,
-    );
-
-    new k8s.rbac.v1.ClusterRoleBinding(
-      `${args.clusterName}-argocd-manager`,
-      {
-        metadata: { name: ARGOCD_MANAGER, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
-        subjects: [{ kind: "ServiceAccount", name: ARGOCD_MANAGER, namespace: MANAGER_NAMESPACE }],
-      },
-      child,
-    );
-
-    // The token controller fills `data.token`; the provider waits for it. The
-    // account must exist first, or the controller deletes the Secret.
-    const tokenSecret = new k8s.core.v1.Secret(
-      `${args.clusterName}-argocd-manager-token`,
-      {
-        metadata: {
-          name: `${ARGOCD_MANAGER}-token`,
-          namespace: MANAGER_NAMESPACE,
-          labels,
-          annotations: { "kubernetes.io/service-account.name": ARGOCD_MANAGER },
-        },
-        type: "kubernetes.io/service-account-token",
-      },
-      { ...child, dependsOn: [account] },
-    );
-
-    this.token = pulumi.secret(
-      tokenSecret.data.apply((data) => {
-        const encoded = data?.["token"];
-        if (!encoded) throw new Error(`${args.clusterName}: the argocd-manager token Secret has no data.token`);
-        return Buffer.from(encoded, "base64").toString("utf8");
-      }),
-    );
-    this.registerOutputs({ token: this.token });
-  }
-}
+export * from "./manager-access";
 
 export interface ClusterRegistration {
   cluster: RegisteredCluster;
@@ -150,92 +82,15 @@ export class ArgoCd extends pulumi.ComponentResource {
       { ...child, dependsOn: [namespace] },
     );
 
-    const secretMeta = (secretName: string, labels: Record<string, string>, annotations?: Record<string, string>) => ({
-      name: secretName,
-      namespace: ns,
-      labels,
-      ...(annotations ? { annotations } : {}),
-    });
+    const afterNamespace = { ...child, dependsOn: [namespace] };
+    buildRepositorySecret(name, args, afterNamespace);
+    this.clusterSecrets = buildClusterSecrets(name, args, afterNamespace);
 
-    // Argo CD reads these Secrets by label; they may exist before the chart, so no dependency.
-    new k8s.core.v1.Secret(
-      `${name}-gitops-repository`,
-      {
-        metadata: secretMeta("gitops-repository", {
-          "argocd.argoproj.io/secret-type": "repository",
-          "app.kubernetes.io/managed-by": "ske-platform",
-        }),
-        type: "Opaque",
-        stringData: {
-          type: "git",
-          url: args.gitops.repoUrl,
-          sshPrivateKey: pulumi.secret(args.deployKeyPrivatePem),
-        },
-      },
-      { ...child, dependsOn: [namespace] },
-    );
-
-    this.clusterSecrets = args.clusters.map(({ cluster, server, credentials }) => {
-      const config = credentials
-        ? pulumi.secret(
-            pulumi
-              .all([credentials.bearerToken, credentials.caCertificate])
-              .apply(([bearerToken, caCertificate]) => clusterConnectionConfig({ bearerToken, caCertificate })),
-          )
-        : clusterConnectionConfig("in-cluster");
-      return new k8s.core.v1.Secret(
-        `${name}-cluster-${cluster.name}`,
-        {
-          metadata: secretMeta(
-            `cluster-${cluster.name}`,
-            clusterSecretLabels(cluster),
-            clusterSecretAnnotations(cluster, args.gitops),
-          ),
-          type: "Opaque",
-          stringData: { name: cluster.name, server, config },
-        },
-        { ...child, dependsOn: [namespace] },
-      );
-    });
-
-    const servers = pulumi.all(args.clusters.map((c) => c.server));
     // CRDs come with the chart: the custom resources wait for the release.
     const afterChart = { ...child, dependsOn: [this.release] };
-
-    this.project = new k8s.apiextensions.CustomResource(
-      `${name}-project`,
-      {
-        apiVersion: "argoproj.io/v1alpha1",
-        kind: "AppProject",
-        metadata: { name: args.environment, namespace: ns },
-        spec: servers.apply((list) => appProjectSpec(args.environment, args.gitops.repoUrl, list, ns)),
-      },
-      afterChart,
-    );
-
-    this.rootProject = new k8s.apiextensions.CustomResource(
-      `${name}-root-project`,
-      {
-        apiVersion: "argoproj.io/v1alpha1",
-        kind: "AppProject",
-        metadata: { name: rootProjectName(args.environment), namespace: ns },
-        spec: rootProjectSpec(args.environment, args.gitops.repoUrl, ns),
-      },
-      afterChart,
-    );
-
-    // argocd-server creates `default` at start-up, so it is taken over by a
-    // forced server-side apply rather than created.
-    this.defaultProject = new k8s.apiextensions.CustomResourcePatch(
-      `${name}-default-project`,
-      {
-        apiVersion: "argoproj.io/v1alpha1",
-        kind: "AppProject",
-        metadata: { name: "default", namespace: ns, annotations: { "pulumi.com/patchForce": "true" } },
-        spec: lockedDefaultProjectSpec(),
-      },
-      afterChart,
-    );
+    this.project = buildEnvironmentProject(name, args, afterChart);
+    this.rootProject = buildRootProject(name, args, afterChart);
+    this.defaultProject = buildDefaultProject(name, args, afterChart);
 
     this.rootApplication = new k8s.apiextensions.CustomResource(
       `${name}-root-app`,
@@ -256,4 +111,121 @@ export class ArgoCd extends pulumi.ComponentResource {
 
     this.registerOutputs({});
   }
+}
+
+const secretMeta = (
+  namespace: string,
+  secretName: string,
+  labels: Record<string, string>,
+  annotations?: Record<string, string>,
+) => ({
+  name: secretName,
+  namespace,
+  labels,
+  ...(annotations ? { annotations } : {}),
+});
+
+/** Argo CD's read-only access to the GitOps repository, by deploy key. */
+function buildRepositorySecret(name: string, args: ArgoCdArgs, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
+  // Argo CD reads these Secrets by label; they may exist before the chart, so no dependency.
+  return new k8s.core.v1.Secret(
+    `${name}-gitops-repository`,
+    {
+      metadata: secretMeta(args.namespace, "gitops-repository", {
+        "argocd.argoproj.io/secret-type": "repository",
+        "app.kubernetes.io/managed-by": "ske-platform",
+      }),
+      type: "Opaque",
+      stringData: {
+        type: "git",
+        url: args.gitops.repoUrl,
+        sshPrivateKey: pulumi.secret(args.deployKeyPrivatePem),
+      },
+    },
+    opts,
+  );
+}
+
+/** One cluster Secret per registered cluster; a management cluster's bearer token stays a secret. */
+function buildClusterSecrets(name: string, args: ArgoCdArgs, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret[] {
+  return args.clusters.map(({ cluster, server, credentials }) => {
+    const config = credentials
+      ? pulumi.secret(
+          pulumi
+            .all([credentials.bearerToken, credentials.caCertificate])
+            .apply(([bearerToken, caCertificate]) => clusterConnectionConfig({ bearerToken, caCertificate })),
+        )
+      : clusterConnectionConfig("in-cluster");
+    return new k8s.core.v1.Secret(
+      `${name}-cluster-${cluster.name}`,
+      {
+        metadata: secretMeta(
+          args.namespace,
+          `cluster-${cluster.name}`,
+          clusterSecretLabels(cluster),
+          clusterSecretAnnotations(cluster, args.gitops),
+        ),
+        type: "Opaque",
+        stringData: { name: cluster.name, server, config },
+      },
+      opts,
+    );
+  });
+}
+
+/** The environment's AppProject, limited to its repository and its clusters' servers. */
+function buildEnvironmentProject(
+  name: string,
+  args: ArgoCdArgs,
+  opts: pulumi.CustomResourceOptions,
+): k8s.apiextensions.CustomResource {
+  const servers = pulumi.all(args.clusters.map((c) => c.server));
+  return new k8s.apiextensions.CustomResource(
+    `${name}-project`,
+    {
+      apiVersion: "argoproj.io/v1alpha1",
+      kind: "AppProject",
+      metadata: { name: args.environment, namespace: args.namespace },
+      spec: servers.apply((list) => appProjectSpec(args.environment, args.gitops.repoUrl, list, args.namespace)),
+    },
+    opts,
+  );
+}
+
+/** The root app's own AppProject. */
+function buildRootProject(
+  name: string,
+  args: ArgoCdArgs,
+  opts: pulumi.CustomResourceOptions,
+): k8s.apiextensions.CustomResource {
+  return new k8s.apiextensions.CustomResource(
+    `${name}-root-project`,
+    {
+      apiVersion: "argoproj.io/v1alpha1",
+      kind: "AppProject",
+      metadata: { name: rootProjectName(args.environment), namespace: args.namespace },
+      spec: rootProjectSpec(args.environment, args.gitops.repoUrl, args.namespace),
+    },
+    opts,
+  );
+}
+
+/** Argo CD's built-in `default` project, locked down. */
+function buildDefaultProject(
+  name: string,
+  args: ArgoCdArgs,
+  opts: pulumi.CustomResourceOptions,
+): k8s.apiextensions.CustomResourcePatch {
+  // argocd-server creates `default` at start-up, so it is taken over by a
+  // forced server-side apply rather than created.
+  return new k8s.apiextensions.CustomResourcePatch(
+    `${name}-default-project`,
+    {
+      apiVersion: "argoproj.io/v1alpha1",
+      kind: "AppProject",
+      metadata: { name: "default", namespace: args.namespace, annotations: { "pulumi.com/patchForce": "true" } },
+      spec: lockedDefaultProjectSpec(),
+    },
+    opts,
+  );
 }

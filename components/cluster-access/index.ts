@@ -77,31 +77,12 @@ export class ClusterAccess extends pulumi.ComponentResource {
   constructor(name: string, args: ClusterAccessArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ske:access:ClusterAccess", name, {}, opts);
     const rules = args.auditorRules ?? AUDITOR_RULES;
-    const problems = readOnlyRuleProblems(rules);
-    if (problems.length > 0) {
-      throw new Error(`${args.clusterName}: the auditor role must stay read-only:\n  - ${problems.join("\n  - ")}`);
-    }
     const operatorRules = args.operatorRules ?? PLATFORM_OPERATOR_RULES;
-    const operatorProblems = [
-      ...platformRuleProblems(operatorRules),
-      ...operatedNamespaceProblems(args.operatedNamespaces, args.protectedNamespaces),
-    ];
-    if (operatorProblems.length > 0) {
-      throw new Error(
-        `${args.clusterName}: the platform group's everyday role must not reach cluster-admin:\n  - ${operatorProblems.join("\n  - ")}`,
-      );
-    }
+    refuseUnsafeRoles(args, rules, operatorRules);
     const child = { parent: this, provider: args.provider };
     const labels = { "app.kubernetes.io/managed-by": "ske-platform", "app.kubernetes.io/part-of": "cluster-access" };
 
-    this.auditorRole = new k8s.rbac.v1.ClusterRole(
-      `${args.clusterName}-auditor-role`,
-      {
-        metadata: { name: AUDITOR_CLUSTER_ROLE, labels },
-        rules: rules.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
-      },
-      child,
-    );
+    this.auditorRole = buildClusterRole(`${args.clusterName}-auditor-role`, AUDITOR_CLUSTER_ROLE, rules, labels, child);
 
     // The role's name as the program gave it, not its output: an output is
     // unknown at preview, and the CrossGuard pack could then not follow the
@@ -130,89 +111,136 @@ export class ClusterAccess extends pulumi.ComponentResource {
         `${args.clusterName}: the platform group's cluster-wide view must stay read-only:\n  - ${platformReadProblems.join("\n  - ")}`,
       );
     }
-    const platformReadRole = new k8s.rbac.v1.ClusterRole(
+    const platformReadRole = buildClusterRole(
       `${args.clusterName}-platform-read-role`,
-      {
-        metadata: { name: PLATFORM_READ_ROLE, labels },
-        rules: PLATFORM_READ_RULES.map((r) => ({
-          apiGroups: [...r.apiGroups],
-          resources: [...r.resources],
-          verbs: [...r.verbs],
-        })),
-      },
+      PLATFORM_READ_ROLE,
+      PLATFORM_READ_RULES,
+      labels,
       child,
     );
     bind("platform-read-only", "ske-platform-read-only", platformReadRole, PLATFORM_READ_ROLE, args.groups.platform);
 
-    const operatorRole = new k8s.rbac.v1.ClusterRole(
-      `${args.clusterName}-platform-operator-role`,
-      {
-        metadata: { name: PLATFORM_OPERATOR_ROLE, labels },
-        rules: operatorRules.map((r) => ({
-          apiGroups: [...r.apiGroups],
-          resources: [...r.resources],
-          verbs: [...r.verbs],
-        })),
-      },
-      child,
-    );
-    for (const ns of args.operatedNamespaces) {
-      const namespace = new k8s.core.v1.Namespace(
-        `${args.clusterName}-operated-${ns}`,
-        {
-          // Baseline: controllers there need no host access; the audit collector's namespace is the only exception.
-          metadata: { name: ns, labels: { ...labels, "pod-security.kubernetes.io/enforce": "baseline" } },
-        },
-        child,
-      );
-      new k8s.rbac.v1.RoleBinding(
-        `${args.clusterName}-platform-operator-${ns}`,
-        {
-          metadata: { name: PLATFORM_OPERATOR_ROLE, namespace: namespace.metadata.name, labels },
-          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: operatorRole.metadata.name },
-          subjects: [groupSubject(args.groups.platform)],
-        },
-        child,
-      );
-    }
+    buildOperatedNamespaces(args, operatorRules, labels, child);
 
     if (args.breakGlass?.requireMfa) {
       bind("break-glass", BREAK_GLASS_BINDING, undefined, "cluster-admin", args.breakGlass.group);
     }
 
-    const guard = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-      `${args.clusterName}-audit-trail-guard`,
-      {
-        metadata: { name: COLLECTOR_GUARD_NAME, labels },
-        spec: collectorGuardPolicy(args.auditTrailGuard),
-      },
-      child,
-    );
-    new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-      `${args.clusterName}-audit-trail-guard`,
-      {
-        metadata: { name: COLLECTOR_GUARD_NAME, labels },
-        spec: collectorGuardBinding(args.auditTrailGuard),
-      },
-      { ...child, dependsOn: [guard] },
-    );
-    const podShape = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-      `${args.clusterName}-collector-pod-shape`,
-      {
-        metadata: { name: COLLECTOR_POD_SHAPE_NAME, labels },
-        spec: collectorPodShapePolicy(args.collectorPods.auditLogDir),
-      },
-      child,
-    );
-    new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-      `${args.clusterName}-collector-pod-shape`,
-      {
-        metadata: { name: COLLECTOR_POD_SHAPE_NAME, labels },
-        spec: collectorPodShapeBinding(args.collectorPods.namespace),
-      },
-      { ...child, dependsOn: [podShape] },
-    );
+    buildAuditTrailGuards(args, labels, child);
 
     this.registerOutputs({});
   }
+}
+
+/** Refuses an auditor role that can write or an everyday platform role that reaches cluster-admin. */
+function refuseUnsafeRoles(
+  args: ClusterAccessArgs,
+  rules: readonly PolicyRule[],
+  operatorRules: readonly PolicyRule[],
+): void {
+  const problems = readOnlyRuleProblems(rules);
+  if (problems.length > 0) {
+    throw new Error(`${args.clusterName}: the auditor role must stay read-only:\n  - ${problems.join("\n  - ")}`);
+  }
+  const operatorProblems = [
+    ...platformRuleProblems(operatorRules),
+    ...operatedNamespaceProblems(args.operatedNamespaces, args.protectedNamespaces),
+  ];
+  if (operatorProblems.length > 0) {
+    throw new Error(
+      `${args.clusterName}: the platform group's everyday role must not reach cluster-admin:\n  - ${operatorProblems.join("\n  - ")}`,
+    );
+  }
+}
+
+function buildClusterRole(
+  resourceName: string,
+  roleName: string,
+  rules: readonly PolicyRule[],
+  labels: Record<string, string>,
+  opts: pulumi.CustomResourceOptions,
+): k8s.rbac.v1.ClusterRole {
+  return new k8s.rbac.v1.ClusterRole(
+    resourceName,
+    {
+      metadata: { name: roleName, labels },
+      rules: rules.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+    },
+    opts,
+  );
+}
+
+/** The everyday operator role, and each operated namespace with the platform group bound to it there only. */
+function buildOperatedNamespaces(
+  args: ClusterAccessArgs,
+  operatorRules: readonly PolicyRule[],
+  labels: Record<string, string>,
+  child: pulumi.CustomResourceOptions,
+): void {
+  const operatorRole = buildClusterRole(
+    `${args.clusterName}-platform-operator-role`,
+    PLATFORM_OPERATOR_ROLE,
+    operatorRules,
+    labels,
+    child,
+  );
+  for (const ns of args.operatedNamespaces) {
+    const namespace = new k8s.core.v1.Namespace(
+      `${args.clusterName}-operated-${ns}`,
+      {
+        // Baseline: controllers there need no host access; the audit collector's namespace is the only exception.
+        metadata: { name: ns, labels: { ...labels, "pod-security.kubernetes.io/enforce": "baseline" } },
+      },
+      child,
+    );
+    new k8s.rbac.v1.RoleBinding(
+      `${args.clusterName}-platform-operator-${ns}`,
+      {
+        metadata: { name: PLATFORM_OPERATOR_ROLE, namespace: namespace.metadata.name, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: operatorRole.metadata.name },
+        subjects: [groupSubject(args.groups.platform)],
+      },
+      child,
+    );
+  }
+}
+
+/** The admission policies that guard the audit trail's namespaces and the collector's pod shape. */
+function buildAuditTrailGuards(
+  args: ClusterAccessArgs,
+  labels: Record<string, string>,
+  child: pulumi.CustomResourceOptions,
+): void {
+  const guard = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+    `${args.clusterName}-audit-trail-guard`,
+    {
+      metadata: { name: COLLECTOR_GUARD_NAME, labels },
+      spec: collectorGuardPolicy(args.auditTrailGuard),
+    },
+    child,
+  );
+  new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+    `${args.clusterName}-audit-trail-guard`,
+    {
+      metadata: { name: COLLECTOR_GUARD_NAME, labels },
+      spec: collectorGuardBinding(args.auditTrailGuard),
+    },
+    { ...child, dependsOn: [guard] },
+  );
+  const podShape = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+    `${args.clusterName}-collector-pod-shape`,
+    {
+      metadata: { name: COLLECTOR_POD_SHAPE_NAME, labels },
+      spec: collectorPodShapePolicy(args.collectorPods.auditLogDir),
+    },
+    child,
+  );
+  new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+    `${args.clusterName}-collector-pod-shape`,
+    {
+      metadata: { name: COLLECTOR_POD_SHAPE_NAME, labels },
+      spec: collectorPodShapeBinding(args.collectorPods.namespace),
+    },
+    { ...child, dependsOn: [podShape] },
+  );
 }

@@ -78,94 +78,132 @@ export class DeployRunner extends pulumi.ComponentResource {
     this.instances = [];
     this.keyDeliveries = [];
     args.addresses.forEach((address, i) => {
-      const port = new openstack.networking.Port(
-        `${prefix}-${i}`,
-        {
-          name: `${prefix}-${i}`,
-          region,
-          networkId: args.networkId,
-          fixedIps: [{ subnetId: args.subnetId, ipAddress: address }],
-          securityGroupIds: args.securityGroupIds,
-          adminStateUp: true,
-          tags,
-        },
-        child,
-      );
-      const userData = registrarSsh.publicKeyOpenssh.apply((key) =>
-        deployRunnerCloudInit({ ...args.runner, registrarPublicKey: key }),
-      );
-      // Deploys run on these instances, so a deploy must never replace them
-      // under itself: new user data or a new image takes effect only when an
-      // operator replaces a runner from the jump host. The digest in the
-      // metadata (an in-place update) still shows every preview that a
-      // runner runs older cloud-init than the code says.
-      const instance = new openstack.compute.Instance(
-        `${prefix}-${i}`,
-        {
-          name: `${prefix}-${i}`,
-          region,
-          availabilityZone: args.availabilityZones[i % args.availabilityZones.length]!,
-          flavorName: args.flavor,
-          imageId: args.imageId,
-          networks: [{ port: port.id }],
-          userData,
-          schedulerHints: [{ group: group.id }],
-          metadata: {
-            role: "deploy-runner",
-            "runner-label": args.runner.label,
-            "user-data-sha256": userData.apply((text) => createHash("sha256").update(text).digest("hex")),
-          },
-          tags,
-        },
-        { ...child, ignoreChanges: ["userData", "imageId"] },
-      );
+      const { port, instance } = buildRunnerInstance(args, i, address, group, registrarSsh, child, tags);
       this.ports.push(port);
       this.instances.push(instance);
 
       if (args.registrarKey) {
-        // Runs where `pulumi up` runs; only the jump host may open SSH to a
-        // runner, so this happens on the operator's up, on create and on rotation.
-        const installKey = INSTALL_KEY_COMMAND;
         this.keyDeliveries.push(
-          new command.remote.Command(
-            `${prefix}-${i}-registrar-key`,
-            {
-              connection: {
-                host: address,
-                user: REGISTRAR_USER,
-                privateKey: pulumi.secret(registrarSsh.privateKeyOpenssh),
-                dialErrorLimit: 60,
-                perDialTimeout: 10,
-              },
-              create: installKey,
-              update: installKey,
-              stdin: pulumi.secret(args.registrarKey),
-              addPreviousOutputInEnv: false,
-              logging: "stderr",
-              triggers: [instance.id],
-            },
-            { parent: this, dependsOn: [instance] },
-          ),
+          deliverRegistrarKey(this, prefix, i, address, registrarSsh, args.registrarKey, instance),
         );
       }
     });
 
     if (args.runnerGroup) {
-      this.runnerGroup = new github.ActionsRunnerGroup(
-        `${prefix}-group`,
-        {
-          name: args.runner.runnerGroup,
-          visibility: "selected",
-          selectedRepositoryIds: [args.runnerGroup.repositoryId],
-          allowsPublicRepositories: false,
-          ...(args.runnerGroup.selectedWorkflows === "any"
-            ? { restrictedToWorkflows: false }
-            : { restrictedToWorkflows: true, selectedWorkflows: [...args.runnerGroup.selectedWorkflows] }),
-        },
-        { parent: this, provider: args.runnerGroup.provider },
-      );
+      this.runnerGroup = buildRunnerGroup(this, prefix, args.runner.runnerGroup, args.runnerGroup);
     }
 
     this.registerOutputs({});
   }
+}
+
+/** One runner: its fixed-address port and the instance on it. */
+function buildRunnerInstance(
+  args: DeployRunnerArgs,
+  i: number,
+  address: string,
+  group: openstack.compute.ServerGroup,
+  registrarSsh: tls.PrivateKey,
+  child: pulumi.CustomResourceOptions,
+  tags: string[],
+): { port: openstack.networking.Port; instance: openstack.compute.Instance } {
+  const { prefix, region } = args;
+  const port = new openstack.networking.Port(
+    `${prefix}-${i}`,
+    {
+      name: `${prefix}-${i}`,
+      region,
+      networkId: args.networkId,
+      fixedIps: [{ subnetId: args.subnetId, ipAddress: address }],
+      securityGroupIds: args.securityGroupIds,
+      adminStateUp: true,
+      tags,
+    },
+    child,
+  );
+  const userData = registrarSsh.publicKeyOpenssh.apply((key) =>
+    deployRunnerCloudInit({ ...args.runner, registrarPublicKey: key }),
+  );
+  // Deploys run on these instances, so a deploy must never replace them
+  // under itself: new user data or a new image takes effect only when an
+  // operator replaces a runner from the jump host. The digest in the
+  // metadata (an in-place update) still shows every preview that a
+  // runner runs older cloud-init than the code says.
+  const instance = new openstack.compute.Instance(
+    `${prefix}-${i}`,
+    {
+      name: `${prefix}-${i}`,
+      region,
+      availabilityZone: args.availabilityZones[i % args.availabilityZones.length]!,
+      flavorName: args.flavor,
+      imageId: args.imageId,
+      networks: [{ port: port.id }],
+      userData,
+      schedulerHints: [{ group: group.id }],
+      metadata: {
+        role: "deploy-runner",
+        "runner-label": args.runner.label,
+        "user-data-sha256": userData.apply((text) => createHash("sha256").update(text).digest("hex")),
+      },
+      tags,
+    },
+    { ...child, ignoreChanges: ["userData", "imageId"] },
+  );
+  return { port, instance };
+}
+
+/** Stores the registrar App's key on one runner through the forced SSH command. */
+function deliverRegistrarKey(
+  parent: pulumi.Resource,
+  prefix: string,
+  i: number,
+  address: string,
+  registrarSsh: tls.PrivateKey,
+  registrarKey: pulumi.Output<string>,
+  instance: openstack.compute.Instance,
+): command.remote.Command {
+  // Runs where `pulumi up` runs; only the jump host may open SSH to a
+  // runner, so this happens on the operator's up, on create and on rotation.
+  const installKey = INSTALL_KEY_COMMAND;
+  return new command.remote.Command(
+    `${prefix}-${i}-registrar-key`,
+    {
+      connection: {
+        host: address,
+        user: REGISTRAR_USER,
+        privateKey: pulumi.secret(registrarSsh.privateKeyOpenssh),
+        dialErrorLimit: 60,
+        perDialTimeout: 10,
+      },
+      create: installKey,
+      update: installKey,
+      stdin: pulumi.secret(registrarKey),
+      addPreviousOutputInEnv: false,
+      logging: "stderr",
+      triggers: [instance.id],
+    },
+    { parent, dependsOn: [instance] },
+  );
+}
+
+/** The org runner group, limited to the IaC repository and, outside test, to the named workflows. */
+function buildRunnerGroup(
+  parent: pulumi.Resource,
+  prefix: string,
+  groupName: string,
+  runnerGroup: RunnerGroupArgs,
+): github.ActionsRunnerGroup {
+  return new github.ActionsRunnerGroup(
+    `${prefix}-group`,
+    {
+      name: groupName,
+      visibility: "selected",
+      selectedRepositoryIds: [runnerGroup.repositoryId],
+      allowsPublicRepositories: false,
+      ...(runnerGroup.selectedWorkflows === "any"
+        ? { restrictedToWorkflows: false }
+        : { restrictedToWorkflows: true, selectedWorkflows: [...runnerGroup.selectedWorkflows] }),
+    },
+    { parent, provider: runnerGroup.provider },
+  );
 }

@@ -153,97 +153,119 @@ export class EtcdBackup extends pulumi.ComponentResource {
     );
     this.decryptionKeyPem = pulumi.secret(key.privateKeyPem);
 
-    // A Talos client that may take snapshots and read, nothing else.
-    const client = clientCertificate(
-      `${name}-talos`,
-      {
-        ca: args.talosCa,
-        algorithm: "ED25519",
-        commonName: `${args.cluster}-etcd-backup`,
-        organization: TALOS_BACKUP_ROLE,
-        validityHours: CLIENT_CERTIFICATE_LIFETIME.validityHours,
-      },
-      { parent: this },
-    );
-    const talosconfig = pulumi.secret(
-      pulumi
-        .all([args.talosCa.certPem, client.certPem, client.keyPem, args.controlPlaneAddresses])
-        .apply(([caCertPem, clientCertPem, clientKeyPem, endpoints]) =>
-          renderTalosconfig({ clusterName: args.cluster, endpoints, caCertPem, clientCertPem, clientKeyPem }),
-        ),
-    );
-
-    const namespace = new k8s.core.v1.Namespace(
-      `${name}-namespace`,
-      {
-        metadata: {
-          name: BACKUP_NAMESPACE,
-          labels: {
-            "app.kubernetes.io/managed-by": "ske-platform",
-            "pod-security.kubernetes.io/enforce": "restricted",
-            "pod-security.kubernetes.io/enforce-version": "latest",
-          },
-        },
-      },
-      k8sChild,
-    );
-    const inNamespace = { ...k8sChild, dependsOn: [namespace] };
-    const secret = new k8s.core.v1.Secret(
-      `${name}-credentials`,
-      {
-        metadata: { name: BACKUP_SECRET, namespace: BACKUP_NAMESPACE },
-        type: "Opaque",
-        stringData: {
-          [BACKUP_SECRET_KEYS.talosconfig]: talosconfig,
-          [BACKUP_SECRET_KEYS.accessKeyId]: pulumi.secret(credential.access),
-          [BACKUP_SECRET_KEYS.secretAccessKey]: pulumi.secret(credential.secret),
-        },
-      },
-      inNamespace,
-    );
-    const script = new k8s.core.v1.ConfigMap(
-      `${name}-script`,
-      {
-        metadata: { name: BACKUP_SCRIPT_CONFIGMAP, namespace: BACKUP_NAMESPACE },
-        data: { [BACKUP_SCRIPT_FILE]: backupScript(), [RECIPIENT_KEY_FILE]: key.publicKeyPem },
-      },
-      inNamespace,
-    );
-    new k8s.networking.v1.NetworkPolicy(
-      `${name}-network`,
-      {
-        metadata: { name: "etcd-backup", namespace: BACKUP_NAMESPACE },
-        spec: pulumi
-          .output(args.controlPlaneAddresses)
-          .apply((controlPlaneAddresses) =>
-            backupNetworkPolicySpec({ controlPlaneAddresses, endpoint: args.endpoint }),
-          ),
-      },
-      inNamespace,
-    );
-
-    const spec: CronJobInput = {
-      cluster: args.cluster,
-      site: args.site,
-      endpoint: args.endpoint,
-      bucket: args.bucket,
-      region: args.region,
-      schedule: args.schedule,
-      talosVersion: args.talosVersion,
-      nodeVersion: args.nodeVersion,
-    };
-    this.cronJob = new k8s.batch.v1.CronJob(
-      `${name}-cronjob`,
-      {
-        metadata: {
-          name: "etcd-backup",
-          namespace: BACKUP_NAMESPACE,
-          labels: { "app.kubernetes.io/name": "etcd-backup" },
-        },
-        spec: backupCronJobSpec(spec),
-      },
-      { ...k8sChild, dependsOn: [namespace, secret, script] },
-    );
+    const talosconfig = snapshotTalosconfig(name, args, this);
+    const { namespace, secret, script } = buildBackupNamespace(name, args, credential, key, talosconfig, k8sChild);
+    this.cronJob = buildBackupCronJob(name, args, { ...k8sChild, dependsOn: [namespace, secret, script] });
     this.registerOutputs({});
   }
+}
+
+/** A Talos client certificate that may take snapshots and read, nothing else, as a talosconfig (a secret). */
+function snapshotTalosconfig(name: string, args: EtcdBackupArgs, parent: pulumi.Resource): pulumi.Output<string> {
+  const client = clientCertificate(
+    `${name}-talos`,
+    {
+      ca: args.talosCa,
+      algorithm: "ED25519",
+      commonName: `${args.cluster}-etcd-backup`,
+      organization: TALOS_BACKUP_ROLE,
+      validityHours: CLIENT_CERTIFICATE_LIFETIME.validityHours,
+    },
+    { parent },
+  );
+  return pulumi.secret(
+    pulumi
+      .all([args.talosCa.certPem, client.certPem, client.keyPem, args.controlPlaneAddresses])
+      .apply(([caCertPem, clientCertPem, clientKeyPem, endpoints]) =>
+        renderTalosconfig({ clusterName: args.cluster, endpoints, caCertPem, clientCertPem, clientKeyPem }),
+      ),
+  );
+}
+
+/** The backup namespace with the uploader's credentials, its script and its network policy. */
+function buildBackupNamespace(
+  name: string,
+  args: EtcdBackupArgs,
+  credential: openstack.identity.Ec2CredentialV3,
+  key: tls.PrivateKey,
+  talosconfig: pulumi.Output<string>,
+  k8sChild: pulumi.CustomResourceOptions,
+): { namespace: k8s.core.v1.Namespace; secret: k8s.core.v1.Secret; script: k8s.core.v1.ConfigMap } {
+  const namespace = new k8s.core.v1.Namespace(
+    `${name}-namespace`,
+    {
+      metadata: {
+        name: BACKUP_NAMESPACE,
+        labels: {
+          "app.kubernetes.io/managed-by": "ske-platform",
+          "pod-security.kubernetes.io/enforce": "restricted",
+          "pod-security.kubernetes.io/enforce-version": "latest",
+        },
+      },
+    },
+    k8sChild,
+  );
+  const inNamespace = { ...k8sChild, dependsOn: [namespace] };
+  const secret = new k8s.core.v1.Secret(
+    `${name}-credentials`,
+    {
+      metadata: { name: BACKUP_SECRET, namespace: BACKUP_NAMESPACE },
+      type: "Opaque",
+      stringData: {
+        [BACKUP_SECRET_KEYS.talosconfig]: talosconfig,
+        [BACKUP_SECRET_KEYS.accessKeyId]: pulumi.secret(credential.access),
+        [BACKUP_SECRET_KEYS.secretAccessKey]: pulumi.secret(credential.secret),
+      },
+    },
+    inNamespace,
+  );
+  const script = new k8s.core.v1.ConfigMap(
+    `${name}-script`,
+    {
+      metadata: { name: BACKUP_SCRIPT_CONFIGMAP, namespace: BACKUP_NAMESPACE },
+      data: { [BACKUP_SCRIPT_FILE]: backupScript(), [RECIPIENT_KEY_FILE]: key.publicKeyPem },
+    },
+    inNamespace,
+  );
+  new k8s.networking.v1.NetworkPolicy(
+    `${name}-network`,
+    {
+      metadata: { name: "etcd-backup", namespace: BACKUP_NAMESPACE },
+      spec: pulumi
+        .output(args.controlPlaneAddresses)
+        .apply((controlPlaneAddresses) => backupNetworkPolicySpec({ controlPlaneAddresses, endpoint: args.endpoint })),
+    },
+    inNamespace,
+  );
+  return { namespace, secret, script };
+}
+
+/** The scheduled snapshot itself, uploaded under this cluster's prefix. */
+function buildBackupCronJob(
+  name: string,
+  args: EtcdBackupArgs,
+  opts: pulumi.CustomResourceOptions,
+): k8s.batch.v1.CronJob {
+  const spec: CronJobInput = {
+    cluster: args.cluster,
+    site: args.site,
+    endpoint: args.endpoint,
+    bucket: args.bucket,
+    region: args.region,
+    schedule: args.schedule,
+    talosVersion: args.talosVersion,
+    nodeVersion: args.nodeVersion,
+  };
+  return new k8s.batch.v1.CronJob(
+    `${name}-cronjob`,
+    {
+      metadata: {
+        name: "etcd-backup",
+        namespace: BACKUP_NAMESPACE,
+        labels: { "app.kubernetes.io/name": "etcd-backup" },
+      },
+      spec: backupCronJobSpec(spec),
+    },
+    opts,
+  );
 }
