@@ -7,7 +7,7 @@ import { backupIssues, backupsSchema } from "./backups";
 import { clusterApiSiteSchema } from "./cluster-api";
 import { httpsUrl, ipv4, name, port, semver, uuid } from "./scalars";
 import { deployRunnerIssues, deployRunnersSchema } from "./runners";
-import { MONITORING_CHART_DEFAULTS, monitoringSchema } from "./monitoring";
+import { monitoringSchema } from "./monitoring";
 import { auditSchema } from "./audit";
 
 // The runners' and the central view's schemas live in config/runners.ts and
@@ -162,11 +162,8 @@ export const platformConfigSchema = z
     argocd: argocdSchema,
     zitadel: zitadelSchema,
     audit: auditSchema,
-    monitoring: monitoringSchema.default({
-      metricsRetentionDays: 30,
-      platformLogRetentionDays: 14,
-      charts: MONITORING_CHART_DEFAULTS,
-    }),
+    // prefault: an absent section is parsed as {}, so its defaults are written once, in config/monitoring.ts.
+    monitoring: monitoringSchema.prefault({}),
     protection: protectionSchema,
     /** etcd snapshots of every cluster to its site's object storage; required in production and staging. */
     backups: backupsSchema.optional(),

@@ -272,6 +272,24 @@ describe("invalid configuration", () => {
     expect(config.audit.retentionDays).toBe(30);
   });
 
+  it("gives a stack without a monitoring section the same values as an empty one", () => {
+    const without = load(
+      "test",
+      variantFile("test", (c) => {
+        delete c[`${P}monitoring`];
+      }),
+    ).config.monitoring;
+    const empty = load(
+      "test",
+      variantFile("test", (c) => {
+        c[`${P}monitoring`] = {};
+      }),
+    ).config.monitoring;
+    expect(without).toEqual(empty);
+    expect(without.metricsRetentionDays).toBeGreaterThan(0);
+    expect(without.charts.metrics.version).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
   it("accepts a stack variant of the same environment, such as test-lab", () => {
     const file = variantFile("test", () => {});
     expect(load("test-lab", file).config.environment).toBe("test");
