@@ -8,6 +8,7 @@ import { gatewayConfigFacts } from "../components/audit-trail/ingest-gateway";
 import { AUDIT_INGEST_PORT } from "../plan/security-rules";
 import { at, field, isOpaque, resourceId, type PolicyResource, type StackPolicy, type Violation } from "./model";
 import { archiveWritersPutOnly, needsDevDependency } from "./archive-writers";
+import { gatewayBaselineProblems } from "./gateway-config";
 
 const T = {
   service: "kubernetes:core/v1:Service",
@@ -125,22 +126,7 @@ function gatewayConfigProblems(deployment: PolicyResource, config: unknown): Vio
       resource: resourceId(deployment),
       message: `the ingest gateway also proxies ${extra.join(", ")}; only ${PUSH_LOCATION} may reach Loki`,
     });
-  for (const l of facts.proxiedLocations.filter((l) => !facts.authenticatedLocations.includes(l))) {
-    violations.push({
-      resource: resourceId(deployment),
-      message: `the ingest gateway proxies ${l} without basic auth`,
-    });
-  }
-  if (!facts.catchAllRefuses)
-    violations.push({
-      resource: resourceId(deployment),
-      message: "the ingest gateway does not refuse every other path",
-    });
-  if (!facts.tlsOnly)
-    violations.push({
-      resource: resourceId(deployment),
-      message: "the ingest gateway accepts connections without TLS, so push credentials travel in clear",
-    });
+  violations.push(...gatewayBaselineProblems(deployment, facts, "the ingest gateway"));
   return violations;
 }
 

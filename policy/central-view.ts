@@ -9,6 +9,7 @@ import { gatewayConfigFacts } from "../components/audit-trail/ingest-gateway";
 import { AUDIT_INGEST_PORT, PLATFORM_INGEST_PORT } from "../plan/security-rules";
 import { at, isOpaque, resourceId, type ResourcePolicy, type StackPolicy, type Violation } from "./model";
 import { vectorContainerProblems, vectorHostMountProblems } from "./vector-shape";
+import { gatewayBaselineProblems } from "./gateway-config";
 import {
   gatewaysOnNodePort,
   isPlatformLogCollector,
@@ -56,23 +57,8 @@ export const platformIngestAuthenticated: StackPolicy = {
         continue;
       }
       const facts = gatewayConfigFacts(config);
-      for (const l of facts.proxiedLocations.filter((l) => !facts.authenticatedLocations.includes(l))) {
-        violations.push({
-          resource: resourceId(deployment),
-          message: `the platform ingest proxies ${l} without basic auth`,
-        });
-      }
-      if (!facts.catchAllRefuses)
-        violations.push({
-          resource: resourceId(deployment),
-          message: "the platform ingest does not refuse every other path",
-        });
-      if (!facts.tlsOnly)
-        violations.push({
-          resource: resourceId(deployment),
-          message: "the platform ingest accepts connections without TLS, so push credentials travel in clear",
-        });
-      else if (!servesTlsSecret(deployment, resources))
+      violations.push(...gatewayBaselineProblems(deployment, facts, "the platform ingest"));
+      if (facts.tlsOnly && !servesTlsSecret(deployment, resources))
         violations.push({
           resource: resourceId(deployment),
           message: `${deployment.name} mounts no TLS Secret of its namespace for its certificate`,
