@@ -53,23 +53,32 @@ stop_lab() {
 trap stop_lab EXIT
 trap 'exit 130' INT TERM
 
+# Runs one node-script tier whose last line is `<word>: N passed, M failed, K
+# skipped` and adds its counts, FAILED and SKIPPED lines to the totals. A tier
+# that reported nothing broke before its first step: never a silent pass.
+run_script_tier() { # <tier name> <summary word> <script>
+  local tier="$1" word="$2" script="$3" started line passed failed skipped
+  local log="$SKE_LAB_DIR/${tier// /-}.log"
+  started=$(date +%s.%N)
+  node scripts/run-ts.cjs "$script" 2>&1 | tee "$log"
+  line=$(grep -E "^$word: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$" "$log" | tail -n 1)
+  if [ -z "$line" ]; then
+    FAILED=$(( FAILED + 1 )); FAILURES+=("$tier: the runner reported no result")
+  else
+    read -r _ passed _ failed _ skipped _ <<<"$line"
+    PASSED=$(( PASSED + passed )); FAILED=$(( FAILED + failed )); SKIPPED=$(( SKIPPED + skipped ))
+    mapfile -t -O "${#FAILURES[@]}" FAILURES < <(sed -n "s/^  FAILED \(.*\)\$/$tier: \1/p" "$log")
+    mapfile -t -O "${#SKIPS[@]}" SKIPS < <(sed -n "s/^  SKIPPED \(.*\)\$/$tier: \1/p" "$log")
+  fi
+  TIMES+=("$tier: $(seconds_since "$started")s")
+}
+
 # ---------------------------------------------------------------- preview tier
 # Offline `pulumi preview` of every committed stack with the real plugins and
 # the CrossGuard pack (test/integration/preview/): no lab, no credential, so
 # it runs first and on its own.
 echo "== preview tier: every committed stack, real engine and plugins, policy pack attached"
-preview_started=$(date +%s.%N)
-preview_log="$SKE_LAB_DIR/preview-tier.log"
-node scripts/run-ts.cjs "$HERE/preview/run.ts" 2>&1 | tee "$preview_log"
-preview_line=$(grep -E '^preview: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$preview_log" | tail -n 1)
-if [ -z "$preview_line" ]; then
-  FAILED=$(( FAILED + 1 )); FAILURES+=("preview tier: the runner reported no result")
-else
-  read -r _ preview_passed _ preview_failed _ preview_skipped _ <<<"$preview_line"
-  PASSED=$(( PASSED + preview_passed )); FAILED=$(( FAILED + preview_failed )); SKIPPED=$(( SKIPPED + preview_skipped ))
-  mapfile -t -O "${#FAILURES[@]}" FAILURES < <(sed -n 's/^  FAILED \(.*\)$/preview tier: \1/p' "$preview_log")
-fi
-TIMES+=("preview tier: $(seconds_since "$preview_started")s")
+run_script_tier "preview tier" preview "$HERE/preview/run.ts"
 
 # ---------------------------------------------------------------- lab
 echo "== starting the OpenStack lab in $SKE_LAB_DIR"
@@ -128,20 +137,7 @@ memory_after_api=$(lab_memory)
 # test/integration/engine/.
 echo
 echo "== engine tier: the real Pulumi engine on the same lab"
-engine_started=$(date +%s.%N)
-engine_log="$SKE_LAB_DIR/engine-tier.log"
-node scripts/run-ts.cjs "$HERE/engine/run.ts" 2>&1 | tee "$engine_log"
-engine_line=$(grep -E '^engine: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$engine_log" | tail -n 1)
-if [ -z "$engine_line" ]; then
-  # A tier that reported nothing broke before its first step: never a silent pass.
-  FAILED=$(( FAILED + 1 )); FAILURES+=("engine tier: the runner reported no result")
-else
-  read -r _ engine_passed _ engine_failed _ engine_skipped _ <<<"$engine_line"
-  PASSED=$(( PASSED + engine_passed )); FAILED=$(( FAILED + engine_failed )); SKIPPED=$(( SKIPPED + engine_skipped ))
-  mapfile -t -O "${#FAILURES[@]}" FAILURES < <(sed -n 's/^  FAILED \(.*\)$/engine tier: \1/p' "$engine_log")
-  mapfile -t -O "${#SKIPS[@]}" SKIPS < <(sed -n 's/^  SKIPPED \(.*\)$/engine tier: \1/p' "$engine_log")
-fi
-TIMES+=("engine tier: $(seconds_since "$engine_started")s")
+run_script_tier "engine tier" engine "$HERE/engine/run.ts"
 
 # ---------------------------------------------------------------- stop
 echo
