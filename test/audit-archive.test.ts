@@ -25,7 +25,7 @@ import type { PolicyResource } from "../policy/model";
 import { readStackFile } from "../config/stack-file";
 import { readProjectPlan } from "../config/projects";
 import { plannedClusterNames } from "../config/archive-writers";
-import { loadStack, runGitOps } from "./support/gitops-fixture";
+import { loadStack, policyResourcesOf, runGitOps, withEditedProps } from "./support/gitops-fixture";
 import { ROOT, STACKS, ofType, stackFilePath, synthOk, variantFile } from "./support/stacks";
 import { within } from "./support/timed";
 import { FAKE_RGW_OWNER as OWNER, fakeRgw } from "./support/fake-rgw";
@@ -453,23 +453,12 @@ describe("archive writers in config", () => {
 describe("archive-writers-put-only", () => {
   let resources: PolicyResource[];
   beforeAll(async () => {
-    const run = await runGitOps("test");
-    resources = run.resources
-      .filter((r) => r.custom)
-      .map((r) => ({ type: r.type, name: r.name, props: run.revealed(r.type, r.name) ?? r.inputs }));
+    resources = policyResourcesOf(await runGitOps("test"));
   });
   const judge = (rs: PolicyResource[]) =>
     archiveWritersPutOnly.validate({ resources: rs, outputs: [] }, {} as never).map((v) => v.message);
   const edit = (pred: (r: PolicyResource) => boolean, change: (props: any) => void) =>
-    resources.map((r) =>
-      pred(r)
-        ? (() => {
-            const props = structuredClone(r.props);
-            change(props);
-            return { ...r, props };
-          })()
-        : r,
-    );
+    withEditedProps(resources, pred, change);
   const reconcile = (r: PolicyResource) => r.type === "command:local:Command";
   const opsSecret = (r: PolicyResource) =>
     r.type === "kubernetes:core/v1:Secret" && r.name === "test-osl2-ops-audit-collector-archive-credentials";

@@ -12,7 +12,14 @@ import { lokiIngestAuthenticated } from "../policy/audit-trail-controls";
 import type { PolicyResource } from "../policy/model";
 import { AUDIT_INGEST_PORT } from "../plan/security-rules";
 import { PLATFORM_GATEWAY_LABELS } from "../components/monitoring/values";
-import { fakeEndpoint, loadStack, runGitOps, type GitOpsRun } from "./support/gitops-fixture";
+import {
+  fakeEndpoint,
+  loadStack,
+  policyResourcesOf,
+  runGitOps,
+  withEditedProps,
+  type GitOpsRun,
+} from "./support/gitops-fixture";
 import { STACKS, ofType } from "./support/stacks";
 
 const SERVICE = "kubernetes:core/v1:Service";
@@ -218,23 +225,12 @@ describe.each(STACKS)("the Loki ingest of %s under mocks", (stack) => {
 describe("loki-ingest-authenticated-push-only", () => {
   let resources: PolicyResource[];
   beforeAll(async () => {
-    const run = await runGitOps("test");
-    resources = run.resources
-      .filter((r) => r.custom)
-      .map((r) => ({ type: r.type, name: r.name, props: run.revealed(r.type, r.name) ?? r.inputs }));
+    resources = policyResourcesOf(await runGitOps("test"));
   });
   const judge = (rs: PolicyResource[]) =>
     lokiIngestAuthenticated.validate({ resources: rs, outputs: [] }, {} as never).map((v) => v.message);
   const replace = (pred: (r: PolicyResource) => boolean, edit: (props: any) => void) =>
-    resources.map((r) =>
-      pred(r)
-        ? (() => {
-            const props = structuredClone(r.props);
-            edit(props);
-            return { ...r, props };
-          })()
-        : r,
-    );
+    withEditedProps(resources, pred, edit);
 
   it("passes the GitOps layer as it is registered", () => {
     expect(judge(resources)).toEqual([]);

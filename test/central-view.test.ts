@@ -44,7 +44,14 @@ import {
   platformLogCollectorShape,
 } from "../policy/central-view";
 import type { PolicyResource } from "../policy/model";
-import { fakeEndpoint, loadStack, runGitOps, type GitOpsRun } from "./support/gitops-fixture";
+import {
+  fakeEndpoint,
+  loadStack,
+  policyResourcesOf,
+  runGitOps,
+  withEditedProps,
+  type GitOpsRun,
+} from "./support/gitops-fixture";
 import { STACKS, ofType, synthOk, variantFile } from "./support/stacks";
 import { opsSite } from "./support/site-rules";
 
@@ -417,21 +424,10 @@ describe.each(STACKS)("the central view of %s under mocks", (stack) => {
 describe("central-view policies", () => {
   let resources: PolicyResource[];
   beforeAll(async () => {
-    const run = await runGitOps("test");
-    resources = run.resources
-      .filter((r) => r.custom)
-      .map((r) => ({ type: r.type, name: r.name, props: run.revealed(r.type, r.name) ?? r.inputs }));
+    resources = policyResourcesOf(await runGitOps("test"));
   });
   const replace = (pred: (r: PolicyResource) => boolean, edit: (props: any) => void) =>
-    resources.map((r) =>
-      pred(r)
-        ? (() => {
-            const props = structuredClone(r.props);
-            edit(props);
-            return { ...r, props };
-          })()
-        : r,
-    );
+    withEditedProps(resources, pred, edit);
   const stackMessages = (policy: typeof auditStreamSeparate, rs: PolicyResource[]) =>
     policy.validate({ resources: rs, outputs: [] }, {} as never).map((v) => v.message);
   const resourceMessages = (policy: typeof metricsRetentionBounded, rs: PolicyResource[]) =>

@@ -15,6 +15,7 @@ import { archiveSeparation } from "../../stacks/platform";
 import { revealSecrets, runProgram, type FakeState, type ProgramRun } from "../../synth/mock-runtime";
 import { readStackFile } from "../../config/stack-file";
 import { stackFilePath } from "./stacks";
+import type { PolicyResource } from "../../policy/model";
 
 export const FAKE_TOKEN_PREFIX = "FAKE-SA-TOKEN-";
 
@@ -145,4 +146,25 @@ export async function runGitOps(
     return revealSecrets(inputs) as RevealedInputs;
   };
   return { ...run, result, revealed };
+}
+
+/** Every custom resource of a run as a policy judges it, secrets unwrapped. */
+export function policyResourcesOf(run: GitOpsRun): PolicyResource[] {
+  return run.resources
+    .filter((r) => r.custom)
+    .map((r) => ({ type: r.type, name: r.name, props: run.revealed(r.type, r.name) ?? r.inputs }));
+}
+
+/** A copy of `resources` in which each one `pick` selects has its props cloned, then changed by `change`. */
+export function withEditedProps(
+  resources: readonly PolicyResource[],
+  pick: (r: PolicyResource) => boolean,
+  change: (props: RevealedInputs) => void,
+): PolicyResource[] {
+  return resources.map((r) => {
+    if (!pick(r)) return r;
+    const props = structuredClone(r.props) as RevealedInputs;
+    change(props);
+    return { ...r, props };
+  });
 }
